@@ -1,0 +1,118 @@
+"""The six lifecycle stages, their deliverables and gate checks, as data.
+
+Gates are evaluated in ``app.services.gates``; this module only says *what* each stage needs
+and for which maturity profile a check is required (elsewhere it only warns), so a new check
+is one line here plus one evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MATURITIES: tuple[str, ...] = ("startup", "growth", "enterprise")
+PROBLEM_TYPES: tuple[str, ...] = (
+    "binary_classification",
+    "multiclass_classification",
+    "regression",
+    "ranking",
+    "forecasting",
+)
+ALL = frozenset(MATURITIES)
+GROWTH_UP = frozenset({"growth", "enterprise"})
+ENTERPRISE = frozenset({"enterprise"})
+
+
+@dataclass(frozen=True)
+class Stage:
+    number: int
+    key: str
+    title: str
+    risk: str
+    deliverable: str
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    stage: int
+    label: str
+    required_for: frozenset[str] = ALL
+
+    def required(self, maturity: str) -> bool:
+        return maturity in self.required_for
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(1, "business", "Business goal", "wrong problem", "problem statement and ML appropriateness checklist"),
+    Stage(2, "framing", "Problem framing", "bad labels", "feature spec, target and label strategy"),
+    Stage(3, "data", "Data processing", "data leakage", "dataset versions, profile and split"),
+    Stage(4, "development", "Model development", "overfitting, no baseline", "baseline and candidate runs, model card"),
+    Stage(5, "deployment", "Deployment", "silent failure", "registered model version, approval, promotion"),
+    Stage(6, "monitoring", "Monitoring", "undetected drift", "monitoring batches, drift results, alerts"),
+)
+
+CHECKS: tuple[Check, ...] = (
+    Check("statement_complete", 1, "Problem statement has objective, stakeholders, problem type and feasibility"),
+    Check("metrics_linked", 1, "Business metric linked to an ML metric with a threshold"),
+    Check("baseline_named", 1, "Baseline heuristic named"),
+    Check("ml_appropriate", 1, "'Is ML appropriate?' checklist answered in favour of ML"),
+    Check("features_specified", 2, "Feature spec lists at least one feature with its type and source"),
+    Check("serving_availability", 2, "Every feature says whether it is available at serving time"),
+    Check("target_defined", 2, "Target and label strategy defined"),
+    Check("pii_reviewed", 2, "Every feature says whether it holds personal data", GROWTH_UP),
+    Check("dataset_imported", 3, "A training dataset version is imported"),
+    Check("split_created", 3, "A train/validation/test split exists"),
+    Check("no_row_overlap", 3, "No row is shared between train and test"),
+    Check("baseline_run", 4, "A baseline run exists"),
+    Check("candidates_trained", 4, "At least two candidate models trained"),
+    Check("beats_baseline", 4, "The best candidate beats the baseline on the ML metric"),
+    Check("model_card", 4, "A model card is written for the chosen model"),
+    Check("model_registered", 5, "A model version is registered"),
+    Check("independent_approval", 5, "Approved by someone other than its author"),
+    Check("in_production", 5, "A model version is in production"),
+    Check("monitoring_configured", 6, "A monitoring batch has been analysed"),
+    Check("drift_checked", 6, "Per-feature drift computed for the latest batch"),
+    Check("alerts_triaged", 6, "Every drift alert has a retraining trigger", GROWTH_UP),
+)
+
+
+def stage(number: int) -> Stage:
+    if not 1 <= number <= len(STAGES):
+        raise ValueError(f"stage must be 1–{len(STAGES)}, got {number}")
+    return STAGES[number - 1]
+
+
+def checks_for(number: int) -> tuple[Check, ...]:
+    return tuple(c for c in CHECKS if c.stage == number)
+
+
+# Stage 1 and 2 deliverable fields: (key, label). Forms and the report use the same list.
+STATEMENT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("objective", "Objective"),
+    ("stakeholders_gain", "Stakeholders who gain"),
+    ("stakeholders_lose", "Stakeholders who lose"),
+    ("business_metric", "Business metric"),
+    ("ml_metric", "ML metric"),
+    ("ml_metric_threshold", "ML metric threshold"),
+    ("feasibility_data", "Feasibility: data"),
+    ("feasibility_regulation", "Feasibility: regulation"),
+    ("feasibility_timeline", "Feasibility: timeline"),
+    ("feasibility_budget", "Feasibility: budget"),
+    ("baseline_heuristic", "Baseline heuristic"),
+)
+
+ML_CHECKLIST: tuple[tuple[str, str], ...] = (
+    ("pattern_exists", "There is a pattern to learn (not a fixed rule)"),
+    ("data_available", "Enough relevant data exists or can be collected"),
+    ("errors_tolerable", "Occasional wrong predictions are tolerable"),
+    ("rules_insufficient", "A simple rule or heuristic is not good enough"),
+    ("feedback_available", "Outcomes can be observed to monitor and retrain"),
+)
+
+FRAMING_FIELDS: tuple[tuple[str, str], ...] = (
+    ("target", "Target"),
+    ("label_strategy", "Label strategy"),
+    ("cold_start", "Cold start"),
+    ("temporal_aspects", "Temporal aspects"),
+    ("proxy_metrics", "Proxy metrics"),
+)

@@ -1,0 +1,253 @@
+"""Stage gates: which deliverables and checks of a stage are present, and moving past them.
+
+A check is *required* or only *warns* depending on the project's maturity profile
+(``app.lifecycle``). A gate passes when every required check passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.errors import GateFailed, WorkbenchError
+from app.lifecycle import STAGES, checks_for, stage
+from app.services.workbench import Workbench, find_project
+from storage.models import (
+    Alert,
+    Approval,
+    DatasetVersion,
+    DriftResult,
+    Experiment,
+    ModelCard,
+    ModelVersion,
+    MonitoringBatch,
+    Project,
+    RetrainingTrigger,
+    Run,
+    Split,
+    StageDeliverable,
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    label: str
+    passed: bool
+    required: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    stage: int
+    title: str
+    passed: bool
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def missing(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.required and not c.passed]
+
+
+Outcome = tuple[bool, str]
+
+
+def _content(session: Session, project: Project, kind: str) -> dict:
+    row = session.scalars(
+        select(StageDeliverable.content).where(StageDeliverable.project_id == project.id, StageDeliverable.kind == kind)
+    ).first()
+    return dict(row) if row else {}
+
+
+def _stage1(session: Session, project: Project) -> dict[str, Outcome]:
+    s = _content(session, project, "problem_statement")
+    need = ["objective", "stakeholders_gain", "stakeholders_lose", "feasibility_data"]
+    missing = [k for k in need if not s.get(k)]
+    checklist = _content(session, project, "ml_checklist")
+    answered = [k for k, v in checklist.items() if k != "notes"]
+    no = [k for k in answered if checklist[k] is False]
+    return {
+        "statement_complete": (not missing, "missing: " + ", ".join(missing) if missing else "complete"),
+        "metrics_linked": (
+            bool(s.get("business_metric") and s.get("ml_metric") and s.get("ml_metric_threshold")),
+            f"{s.get('business_metric', '?')} ← {s.get('ml_metric', '?')} ≥ {s.get('ml_metric_threshold', '?')}",
+        ),
+        "baseline_named": (bool(s.get("baseline_heuristic")), s.get("baseline_heuristic", "none")),
+        "ml_appropriate": (
+            len(answered) >= 5 and not no,
+            "answered in favour" if answered and not no else (f"answered no: {', '.join(no)}" if no else "not answered"),
+        ),
+    }
+
+
+def _stage2(session: Session, project: Project) -> dict[str, Outcome]:
+    f = _content(session, project, "framing")
+    features = f.get("features", [])
+    unknown = [x["name"] for x in features if x.get("available_at_serving") is None]
+    no_pii = [x["name"] for x in features if x.get("pii") is None]
+    return {
+        "features_specified": (bool(features), f"{len(features)} feature(s)"),
+        "serving_availability": (
+            bool(features) and not unknown,
+            "unknown for: " + ", ".join(unknown) if unknown else "all stated",
+        ),
+        "target_defined": (
+            bool(f.get("target") and f.get("label_strategy")),
+            f"target {f.get('target', 'not set')}",
+        ),
+        "pii_reviewed": (bool(features) and not no_pii, "not stated for: " + ", ".join(no_pii) if no_pii else "all stated"),
+    }
+
+
+def _latest_split(session: Session, project: Project) -> Split | None:
+    return session.scalars(
+        select(Split)
+        .join(DatasetVersion, Split.dataset_version_id == DatasetVersion.id)
+        .where(DatasetVersion.project_id == project.id)
+        .order_by(Split.id.desc())
+    ).first()
+
+
+def _stage3(session: Session, project: Project) -> dict[str, Outcome]:
+    n_datasets = session.scalar(
+        select(func.count(DatasetVersion.id)).where(
+            DatasetVersion.project_id == project.id, DatasetVersion.role == "training"
+        )
+    )
+    split = _latest_split(session, project)
+    overlap = split.counts.get("train_test_overlap") if split else None
+    return {
+        "dataset_imported": (bool(n_datasets), f"{n_datasets} version(s)"),
+        "split_created": (split is not None, f"{split.strategy}, seed {split.seed}" if split else "none"),
+        "no_row_overlap": (
+            split is not None and overlap == 0,
+            "not checked" if split is None else f"{overlap} shared row(s)",
+        ),
+    }
+
+
+def _runs(session: Session, project: Project) -> list[Run]:
+    return list(
+        session.scalars(
+            select(Run).join(Experiment, Run.experiment_id == Experiment.id).where(Experiment.project_id == project.id)
+        )
+    )
+
+
+def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
+    from app.services.comparison import primary_metric
+
+    runs = _runs(session, project)
+    baselines = [r for r in runs if r.is_baseline]
+    candidates = [r for r in runs if not r.is_baseline]
+    metric = primary_metric(project)
+    best_base = max((r.metrics.get(metric, float("-inf")) for r in baselines), default=None)
+    best_cand = max((r.metrics.get(metric, float("-inf")) for r in candidates), default=None)
+    beats = best_base is not None and best_cand is not None and best_cand > best_base
+    cards = session.scalar(
+        select(func.count(ModelCard.id))
+        .join(ModelVersion, ModelCard.model_version_id == ModelVersion.id)
+        .where(ModelVersion.project_id == project.id)
+    )
+    return {
+        "baseline_run": (bool(baselines), f"{len(baselines)} baseline run(s)"),
+        "candidates_trained": (len(candidates) >= 2, f"{len(candidates)} candidate run(s)"),
+        "beats_baseline": (
+            beats,
+            f"best {metric}: candidate {best_cand:.4f} vs baseline {best_base:.4f}" if best_base is not None and best_cand is not None else "needs a baseline and a candidate",
+        ),
+        "model_card": (bool(cards), f"{cards} card(s)"),
+    }
+
+
+def _stage5(session: Session, project: Project) -> dict[str, Outcome]:
+    versions = list(session.scalars(select(ModelVersion).where(ModelVersion.project_id == project.id)))
+    approvals = list(
+        session.scalars(
+            select(Approval)
+            .join(ModelVersion, Approval.model_version_id == ModelVersion.id)
+            .where(ModelVersion.project_id == project.id, Approval.decision == "approved")
+        )
+    )
+    by_version = {v.id: v for v in versions}
+    independent = [a for a in approvals if a.approver != by_version[a.model_version_id].created_by]
+    prod = [v for v in versions if v.stage == "production"]
+    return {
+        "model_registered": (bool(versions), f"{len(versions)} version(s)"),
+        "independent_approval": (
+            bool(independent),
+            ", ".join(f"v{by_version[a.model_version_id].version} by {a.approver}" for a in independent) or "none",
+        ),
+        "in_production": (bool(prod), ", ".join(f"v{v.version}" for v in prod) or "none"),
+    }
+
+
+def _stage6(session: Session, project: Project) -> dict[str, Outcome]:
+    batches = list(
+        session.scalars(
+            select(MonitoringBatch).where(MonitoringBatch.project_id == project.id).order_by(MonitoringBatch.id)
+        )
+    )
+    analysed = [b for b in batches if b.analysed]
+    latest = batches[-1] if batches else None
+    drift_rows = (
+        session.scalar(select(func.count(DriftResult.id)).where(DriftResult.batch_id == latest.id)) if latest else 0
+    )
+    alerts = list(session.scalars(select(Alert).where(Alert.project_id == project.id, Alert.rule == "psi")))
+    triggered = set(session.scalars(select(RetrainingTrigger.alert_id).where(RetrainingTrigger.project_id == project.id)))
+    untriaged = [a for a in alerts if a.id not in triggered]
+    return {
+        "monitoring_configured": (bool(analysed), f"{len(analysed)} of {len(batches)} batch(es) analysed"),
+        "drift_checked": (bool(drift_rows), f"{drift_rows} result(s) for {latest.label}" if latest else "no batch"),
+        "alerts_triaged": (not untriaged, f"{len(alerts)} alert(s), {len(untriaged)} without a trigger"),
+    }
+
+
+EVALUATORS: dict[int, Callable[[Session, Project], dict[str, Outcome]]] = {
+    1: _stage1, 2: _stage2, 3: _stage3, 4: _stage4, 5: _stage5, 6: _stage6,
+}
+
+
+def evaluate_gate(session: Session, project: Project, number: int) -> GateStatus:
+    outcomes = EVALUATORS[number](session, project)
+    results = tuple(
+        CheckResult(c.id, c.label, outcomes[c.id][0], c.required(project.maturity), outcomes[c.id][1])
+        for c in checks_for(number)
+    )
+    return GateStatus(number, stage(number).title, all(r.passed for r in results if r.required), results)
+
+
+def gate(wb: Workbench, slug: str, number: int | None = None) -> GateStatus:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        return evaluate_gate(session, project, number or project.current_stage)
+
+
+def all_gates(wb: Workbench, slug: str) -> list[GateStatus]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        return [evaluate_gate(session, project, s.number) for s in STAGES]
+
+
+def advance_stage(wb: Workbench, slug: str) -> int:
+    """Move the project to the next stage if its current gate passes; returns the new stage."""
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        if project.current_stage >= len(STAGES):
+            raise WorkbenchError(f"'{slug}' is already at the last stage ({stage(len(STAGES)).title})")
+        status = evaluate_gate(uow.session, project, project.current_stage)
+        if not status.passed:
+            missing = "; ".join(f"{c.label} ({c.detail})" for c in status.missing)
+            raise GateFailed(f"stage {status.stage} gate of '{slug}' is not passed — missing: {missing}")
+        before = project.current_stage
+        project.current_stage = before + 1
+        uow.audit(
+            "stage.advanced", "project", project.id, project=slug,
+            from_stage=before, to_stage=project.current_stage,
+            checks={c.id: c.passed for c in status.checks},
+        )
+        return project.current_stage

@@ -1,0 +1,86 @@
+"""Creating projects and listing them with where they stand in the lifecycle."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.errors import WorkbenchError
+from app.lifecycle import MATURITIES, PROBLEM_TYPES, stage
+from app.services.gates import evaluate_gate
+from app.services.workbench import Workbench, find_project
+from storage.models import Project
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    slug: str
+    name: str
+    problem_type: str
+    maturity: str
+    current_stage: int
+    stage_title: str
+    gate_passed: bool
+    checks_passed: int
+    checks_total: int
+
+
+def create_project(
+    wb: Workbench, slug: str, *, problem_type: str, maturity: str = "startup", name: str | None = None
+) -> ProjectSummary:
+    if not SLUG_RE.match(slug):
+        raise WorkbenchError(
+            f"'{slug}' is not a valid project slug: use 2–63 lowercase letters, digits and dashes, "
+            "starting with a letter or digit"
+        )
+    if problem_type not in PROBLEM_TYPES:
+        raise WorkbenchError(f"unknown problem type '{problem_type}': choose one of {', '.join(PROBLEM_TYPES)}")
+    if maturity not in MATURITIES:
+        raise WorkbenchError(f"unknown maturity '{maturity}': choose one of {', '.join(MATURITIES)}")
+    with wb.unit_of_work() as uow:
+        if uow.session.scalars(select(Project.id).where(Project.slug == slug)).first() is not None:
+            raise WorkbenchError(f"project '{slug}' already exists: pick another slug or open it")
+        project = Project(
+            slug=slug,
+            name=name or slug,
+            problem_type=problem_type,
+            maturity=maturity,
+            current_stage=1,
+            created_by=uow.actor,
+        )
+        uow.session.add(project)
+        uow.session.flush()
+        uow.audit(
+            "project.created", "project", project.id, project=slug,
+            name=project.name, problem_type=problem_type, maturity=maturity,
+        )
+    return project_summary(wb, slug)
+
+
+def _summarise(session, project: Project) -> ProjectSummary:  # type: ignore[no-untyped-def]
+    gate = evaluate_gate(session, project, project.current_stage)
+    return ProjectSummary(
+        slug=project.slug,
+        name=project.name,
+        problem_type=project.problem_type,
+        maturity=project.maturity,
+        current_stage=project.current_stage,
+        stage_title=stage(project.current_stage).title,
+        gate_passed=gate.passed,
+        checks_passed=sum(c.passed for c in gate.checks),
+        checks_total=len(gate.checks),
+    )
+
+
+def list_projects(wb: Workbench) -> list[ProjectSummary]:
+    with wb.read() as session:
+        return [_summarise(session, p) for p in session.scalars(select(Project).order_by(Project.slug))]
+
+
+def project_summary(wb: Workbench, slug: str) -> ProjectSummary:
+    with wb.read() as session:
+        return _summarise(session, find_project(session, slug))

@@ -1,0 +1,105 @@
+"""The open workbench: database, artifact store and audit key of one workspace.
+
+Every service takes a ``Workbench`` and does its work inside ``unit_of_work()``: one
+transaction that holds SQLite's write lock from its first statement, changes state, and
+appends the matching audit event, so a crash leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import AuditKey, ChainHead, HeadAnchor, append_event, current_actor, load_key
+from app.errors import NotFound
+from storage.artifacts import ArtifactStore
+from storage.database import Database
+from storage.models import Project
+from storage.workspace import Workspace
+
+
+@dataclass
+class UnitOfWork:
+    session: Session
+    workbench: Workbench
+    actor: str
+
+    def audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: object,
+        *,
+        project: str | None = None,
+        **payload: Any,
+    ) -> None:
+        append_event(
+            self.session,
+            self.workbench.key.secret,
+            self.workbench.anchor,
+            actor=self.actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            project_slug=project,
+            payload=payload,
+        )
+
+    def project(self, slug: str) -> Project:
+        return find_project(self.session, slug)
+
+
+def find_project(session: Session, slug: str) -> Project:
+    project = session.scalars(select(Project).where(Project.slug == slug)).first()
+    if project is None:
+        known = ", ".join(session.scalars(select(Project.slug).order_by(Project.slug))) or "none yet"
+        raise NotFound(f"no project '{slug}' (known projects: {known}); create it with `mlwb projects new`")
+    return project
+
+
+@dataclass
+class Workbench:
+    workspace: Workspace
+    db: Database
+    artifacts: ArtifactStore
+    key: AuditKey
+    anchor: HeadAnchor
+    notices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, workspace: Workspace | None = None) -> Workbench:
+        """Open (creating on first use) the workspace and upgrade its schema."""
+        ws = (workspace or Workspace.locate()).ensure()
+        db = Database(ws.database_url)
+        db.upgrade()
+        key = load_key(ws.key_file, account=ws.database_url)
+        bench = cls(ws, db, ArtifactStore(ws.artifacts_dir), key, HeadAnchor(ws.anchor_file, ws.database_url))
+        if key.notice:
+            bench.notices.append(key.notice)
+        return bench
+
+    @property
+    def actor(self) -> str:
+        return current_actor()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with self.db.write() as session:
+            uow = UnitOfWork(session, self, self.actor)
+            yield uow
+            head: ChainHead | None = session.info.pop("audit_head", None)
+        if head is not None:
+            self.anchor.advance(head)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.db.read() as session:
+            yield session
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,87 @@
+"""Content-addressed, immutable artifact files (datasets, split assignments, models).
+
+A file's name is its SHA-256, so the same bytes are stored once and a registry row can check
+what it loads. Writes go to a temporary file first and are renamed into place, so a crash never
+leaves a half-written artifact under a valid name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class ArtifactCorrupted(Exception):
+    """An artifact's bytes no longer match the hash the registry recorded."""
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str, suffix: str = "") -> Path:
+        return self.root / sha256[:2] / f"{sha256}{suffix}"
+
+    def put_bytes(self, data: bytes, suffix: str = "") -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.path_for(sha, suffix)
+        if not target.exists():
+            self._atomic_write(target, lambda fh: fh.write(data))
+        return sha
+
+    def put_file(self, source: Path, sha256: str, suffix: str = "") -> Path:
+        """Copy ``source`` in under its already computed hash (checked again while copying)."""
+        target = self.path_for(sha256, suffix)
+        if target.exists():
+            return target
+
+        def copy(fh) -> None:  # type: ignore[no-untyped-def]
+            digest = hashlib.sha256()
+            with open(source, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    fh.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise ArtifactCorrupted(f"{source} changed while it was being imported")
+
+        self._atomic_write(target, copy)
+        return target
+
+    def get_bytes(self, sha256: str, suffix: str = "") -> bytes:
+        data = self.path_for(sha256, suffix).read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ArtifactCorrupted(f"artifact {sha256[:12]} does not match its hash")
+        return data
+
+    def verified_path(self, sha256: str, suffix: str = "") -> Path:
+        path = self.path_for(sha256, suffix)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise ArtifactCorrupted(f"artifact {sha256[:12]} does not match its hash")
+        return path
+
+    def _atomic_write(self, target: Path, write) -> None:  # type: ignore[no-untyped-def]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def copy_out(store: ArtifactStore, sha256: str, suffix: str, dest: Path) -> None:
+    shutil.copyfile(store.verified_path(sha256, suffix), dest)

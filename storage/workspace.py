@@ -1,0 +1,57 @@
+"""Where the workbench keeps its database, artifacts and audit key.
+
+The workspace is ``$MLWB_HOME`` when set (tests and CI always set it), else the platform's
+user data directory, so two users on one machine never share a registry by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @classmethod
+    def locate(cls) -> "Workspace":
+        env = os.environ.get("MLWB_HOME")
+        if env:
+            home = Path(env).expanduser()
+        else:
+            from platformdirs import user_data_dir
+
+            home = Path(user_data_dir("mlwb", appauthor=False))
+        return cls(home.resolve())
+
+    def ensure(self) -> "Workspace":
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.artifacts_dir.mkdir(exist_ok=True)
+        self.exports_dir.mkdir(exist_ok=True)
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return self.home / "registry.sqlite3"
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get("MLWB_DATABASE_URL") or f"sqlite:///{self.database_path}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "audit.key"
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.home / "audit.head"
