@@ -57,6 +57,9 @@ REVIEWER_REFERENCES: dict[int, str] = {
 # They are invisible at best and break the PDF text layer or the markup parser at worst.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
+# A hex digest (SHA-256 and friends) in a table cell: allowed to wrap mid-word.
+_DIGEST = re.compile(r"^[0-9a-fA-F]{24,}$")
+
 # Palette: sober inks with one accent, so the highlighted rows and gate states stand out.
 _INK = "#1f2933"
 _MUTED = "#5f6b7a"
@@ -273,6 +276,8 @@ class ComplianceReportRenderer:
             "mono": ParagraphStyle("mono", parent=base, fontName=f.mono, fontSize=7.5,
                                    leading=10, spaceAfter=2),
             "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11, spaceAfter=0),
+            "cell_small": ParagraphStyle("cell_small", parent=base, fontSize=7.5, leading=9.5,
+                                         spaceAfter=0),
             "cell_bold": ParagraphStyle("cell_bold", parent=base, fontName=f.bold, fontSize=8.5,
                                         leading=11, spaceAfter=0),
             "cell_head": ParagraphStyle("cell_head", parent=base, fontName=f.bold, fontSize=8,
@@ -361,32 +366,53 @@ class ComplianceReportRenderer:
         ]
 
     def _column_widths(self, columns: tuple[str, ...], rows: list[tuple[str, ...]],
-                       total: float) -> list[float]:
-        """Share ``total`` by typical content length, so short codes don't get half the page."""
+                       total: float, cell_style: str = "cell") -> list[float]:
+        """Share ``total`` so that words stay whole where possible and prose takes the rest.
+
+        Each column first gets the width of its longest unbreakable word (a run id, a model
+        class name; capped so one 64-hex hash cannot eat the page, it wraps instead), then
+        the remaining room goes to columns in proportion to how much wider their longest
+        cell would like to be. Prose columns (many words) get a floor of their own, or a
+        narrow "Notes" column turns into a tower of one-word lines. Measured in points with
+        the cell fonts, not characters.
+        """
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
         n = len(columns)
         if n == 0:
             return []
-        weights = []
+        pad = 10.0 + 1.0  # left + right cell padding, plus rounding slack
+        body, head = self.styles[cell_style], self.styles["cell_head"]
+        sample = rows[:300]  # enough to judge the shape of a long table, cheap to measure
+
+        def width(text: str, style: Any) -> float:
+            return stringWidth(text, style.fontName, style.fontSize)
+
+        minimum: list[float] = []
+        natural: list[float] = []
         for i, col in enumerate(columns):
-            lengths = [len(_plain(col))] + [len(_plain(r[i])) for r in rows[:200] if i < len(r)]
-            longest_word = max((len(w) for w in " ".join(_plain(x) for x in
-                                [col] + [r[i] for r in rows[:200] if i < len(r)]).split()),
-                               default=1)
-            typical = max(lengths)
-            weights.append(min(max(typical, longest_word * 0.8, 4), 45))
-        floor = min(42.0, total / n)
-        widths = [total * w / sum(weights) for w in weights]
-        # Lift narrow columns to a readable floor, taking the room from the widest ones.
-        short = [i for i, w in enumerate(widths) if w < floor]
-        if short:
-            deficit = sum(floor - widths[i] for i in short)
-            wide = [i for i in range(n) if i not in short]
-            wide_total = sum(widths[i] for i in wide)
-            for i in short:
-                widths[i] = floor
-            for i in wide:
-                widths[i] -= deficit * widths[i] / wide_total
-        return widths
+            cells = [_plain(r[i]) for r in sample if i < len(r)]
+            words = [w for c in cells for w in c.split()]
+            # Digests are meant to wrap; keeping one whole would starve the other columns.
+            longest_word = max([min(width(w, body), total * 0.18) if _DIGEST.match(w)
+                                else width(w, body) for w in words] +
+                               [width(w, head) for w in _plain(col).split()] + [12.0])
+            longest_cell = max([width(" ".join(c.split()), body) for c in cells] +
+                               [width(_plain(col), head), 12.0])
+            floor = min(longest_word, total * 0.32)
+            if longest_cell > 2.5 * longest_word:  # prose: keep a readable measure
+                floor = max(floor, min(longest_cell, total * 0.22))
+            minimum.append(floor + pad)
+            natural.append(min(longest_cell, total * 1.5) + pad)
+
+        if sum(minimum) >= total:  # too many columns: shrink all minimums alike
+            return [total * m / sum(minimum) for m in minimum]
+        spare = total - sum(minimum)
+        wants = [max(nat - m, 0.0) for nat, m in zip(natural, minimum)]
+        if sum(wants) <= spare:  # everything fits on one line: hand out the slack evenly
+            extra = (spare - sum(wants)) / n
+            return [m + w + extra for m, w in zip(minimum, wants)]
+        return [m + spare * w / sum(wants) for m, w in zip(minimum, wants)]
 
     def _table_style(self, n_rows: int, highlight: set[int] | None = None) -> Any:
         """Subtle house style: tinted header, hairlines, zebra rows, amber highlighted rows."""
@@ -421,15 +447,19 @@ class ComplianceReportRenderer:
 
         n = len(columns)
         norm = [tuple(row[:n]) + ("",) * (n - len(row)) for row in rows]
+        # Wide tables (runs, registries) get a smaller face so identifiers stay whole.
+        cell_style = "cell_small" if n >= 6 else "cell"
         if widths is None:
             widths = self._column_widths(columns, [tuple(_plain(c) if isinstance(c, str) else ""
                                                         for c in r) for r in norm],
-                                         self.frame_width)
+                                         self.frame_width, cell_style)
         cells: list[list[Any]] = [[self._p(_text(c), "cell_head") for c in columns]]
         for row in norm:
-            cells.append([c if not isinstance(c, str) else self._p(_text(c), "cell")
+            cells.append([c if not isinstance(c, str) else self._p(_text(c), cell_style)
                           for c in row])
-        table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        # splitInRow: a deliverable can be a one-page problem statement; a row taller than
+        # the frame must split inside the row, or reportlab aborts with LayoutError.
+        table = Table(cells, colWidths=widths, repeatRows=1, splitInRow=1, hAlign="LEFT")
         table.setStyle(self._table_style(len(cells), highlight))
         return table
 
@@ -485,7 +515,7 @@ class ComplianceReportRenderer:
         facts.setStyle(TableStyle([
             ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor(_RULE)),
             ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.HexColor(_ACCENT)),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
             ("TOPPADDING", (0, 0), (-1, -1), 5),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -639,7 +669,7 @@ class ComplianceReportRenderer:
         if not chart.labels or not chart.values:
             return [title, self._p("No values recorded.", "empty")]
         width = self.frame_width
-        height = width * 0.40
+        height = width * 0.36
         png = _bar_chart_png(chart, width / 72.0, height / 72.0)
         parts = [title, Image(io.BytesIO(png), width=width, height=height)]
         if chart.threshold is not None:
@@ -656,6 +686,7 @@ class ComplianceReportRenderer:
 
     def _audit_section(self, data: ReportData) -> list[Any]:
         from reportlab.lib.units import mm
+        from reportlab.platypus import Spacer
 
         out = self._chapter_start("Audit trail")
         out.append(self._p(
@@ -669,6 +700,8 @@ class ComplianceReportRenderer:
         ]
         out.append(self._grid(("Property", "Value"), facts,
                               widths=self._fill_widths([52 * mm, None])))
+        out.append(Spacer(1, 6))
+        out.append(self._audit_head_line(data))
         out.append(self._p("How to re-verify", "h2"))
         mono = self.fonts.mono
         out.append(self._p(
@@ -772,7 +805,11 @@ def _bar_chart_png(chart: ChartSeries, width_in: float, height_in: float) -> byt
     def label(s: object) -> str:
         # "$" starts mathtext in matplotlib: a feature named "price $" would be parsed as
         # math (and invalid math raises), so user labels are made literal.
-        return _plain(s).replace("\n", " ").replace("$", r"\$")
+        # Long labels are shortened so tight_layout can still fit the axes.
+        text = " ".join(_plain(s).split())
+        if len(text) > 28:
+            text = text[:27] + "…"
+        return text.replace("$", r"\$")
 
     n = min(len(chart.labels), len(chart.values))
     labels = [label(x) for x in chart.labels[:n]]
@@ -805,11 +842,11 @@ def _bar_chart_png(chart: ChartSeries, width_in: float, height_in: float) -> byt
     span = (top - bottom) or 1.0
     ax.set_ylim(bottom - (0.05 * span if bottom < 0 else 0), top + 0.18 * span)
     ax.set_xticks(positions)
-    rotate = n > 6 or max((len(x) for x in labels), default=0) > 12
+    # Rotate tick labels only when they would collide (about 95 characters fit across).
+    rotate = sum(len(x) + 3 for x in labels) > 95 or n > 12
     ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center",
                        fontsize=7.5)
     ax.tick_params(axis="y", labelsize=7.5)
-    ax.set_title(label(chart.title), fontsize=9, loc="left", color="#1f3a5f")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.grid(axis="y", color="#e3e8ee", linewidth=0.6, zorder=0)

@@ -86,7 +86,7 @@ def generate_interactions(n: int, *, seed: int, drift: float = 0.0) -> pd.DataFr
             "user_age": age,
             "user_location": pd.array(names[location_idx], dtype="str"),
             "item_genre": pd.array(np.array(GENRES, dtype=object)[genre_idx], dtype="str"),
-            "item_popularity": np.round(popularity, 4),
+            "item_popularity": np.round(popularity, 6),
             "clicked": clicked,
         }
     )

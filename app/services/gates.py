@@ -251,3 +251,8 @@ def advance_stage(wb: Workbench, slug: str) -> int:
             checks={c.id: c.passed for c in status.checks},
         )
         return project.current_stage
+
+
+def project_stage(wb: Workbench, slug: str) -> int:
+    with wb.read() as session:
+        return find_project(session, slug).current_stage

@@ -292,3 +292,29 @@ def test_importing_reports_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
+
+
+def test_deliverable_longer_than_a_page_splits_inside_its_row(
+        report_data: ReportData, tmp_path: Path) -> None:
+    # Regression: a one-page problem statement in a table cell raised LayoutError.
+    statement = "\n".join(f"Paragraph {i}: " + "the objective is stated at length " * 30
+                          for i in range(20))
+    chapter = replace(report_data.chapters[0],
+                      deliverables=(("Problem statement", statement + " THE-END"),))
+    data = replace(report_data, chapters=(chapter,) + report_data.chapters[1:],
+                   model_card=(("Intended use", statement),))
+    text, _ = _extract(render_compliance_report(data, tmp_path / "long.pdf"))
+    assert "THE-END" in text
+    assert "Paragraph 19:" in text
+
+
+def test_renders_with_base14_fonts_when_no_truetype_font_is_found(
+        report_data: ReportData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reports.compliance as compliance
+
+    fallback = compliance._FontSet("Helvetica", "Helvetica-Bold", "Helvetica-Oblique",
+                                   "Courier", unicode=False)
+    monkeypatch.setattr(compliance, "_register_fonts", lambda: fallback)
+    text, _ = _extract(render_compliance_report(report_data, tmp_path / "base14.pdf"))
+    assert re.search(rf"Audit chain head: 412 {HEAD_HASH}", text)
+    assert "Stage 6: Monitoring" in text

@@ -1,0 +1,320 @@
+"""``mlwb``: headless verbs for every lifecycle step; with no verb it opens the TUI.
+
+User errors (``WorkbenchError``) print one line on stderr and exit 2 with nothing
+half-written; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.errors import WorkbenchError
+from app.lifecycle import MATURITIES, PROBLEM_TYPES
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlwb", description="ML Lifecycle Workbench. With no command, opens the TUI.")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="create the ctr-demo project, carried through all six stages")
+    demo.add_argument("--rows", type=int, default=40_000, help="interactions to generate (default 40000)")
+    demo.add_argument("--batch-rows", type=int, default=5_000, help="rows per monitoring batch (default 5000)")
+    demo.add_argument("--seed", type=int, default=7)
+
+    projects = sub.add_parser("projects", help="list projects, or create one with 'projects new'")
+    psub = projects.add_subparsers(dest="projects_verb", metavar="new")
+    new = psub.add_parser("new", help="create an empty project at stage 1")
+    new.add_argument("slug")
+    new.add_argument("--problem-type", required=True, choices=PROBLEM_TYPES)
+    new.add_argument("--maturity", default="startup", choices=MATURITIES)
+    new.add_argument("--name")
+
+    data = sub.add_parser("data", help="import datasets and split them")
+    dsub = data.add_subparsers(dest="data_verb", metavar="import|split|list", required=True)
+    imp = dsub.add_parser("import", help="import a CSV or Parquet file as a dataset version")
+    imp.add_argument("project")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--target")
+    split = dsub.add_parser("split", help="stratified train/validation/test split of the latest dataset")
+    split.add_argument("project")
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--dataset", type=int, help="dataset version id (default: the latest)")
+    dlist = dsub.add_parser("list", help="list dataset versions")
+    dlist.add_argument("project")
+
+    train = sub.add_parser("train", help="train one model in a worker process and log the run")
+    train.add_argument("project")
+    train.add_argument("kind", help="popularity_baseline, logistic_regression, hist_gradient_boosting, random_forest")
+    train.add_argument("--seed", type=int, default=0)
+
+    runs = sub.add_parser("runs", help="list a project's runs with their test metrics")
+    runs.add_argument("project")
+
+    models = sub.add_parser("models", help="list model versions, or register a run's model")
+    models.add_argument("project")
+    models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
+
+    approve = sub.add_parser("approve", help="approve (or --reject) a model version as the current user")
+    approve.add_argument("project")
+    approve.add_argument("version", type=int)
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--comment", default="")
+
+    promote = sub.add_parser("promote", help="move a model version to staging or production")
+    promote.add_argument("project")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--stage", default="production", choices=("staging", "production", "archived"))
+    promote.add_argument("--reason", default="")
+
+    monitor = sub.add_parser("monitor", help="import a monitoring batch and analyse its drift")
+    msub = monitor.add_subparsers(dest="monitor_verb", metavar="import|analyse|list", required=True)
+    mimp = msub.add_parser("import")
+    mimp.add_argument("project")
+    mimp.add_argument("file", type=Path)
+    mimp.add_argument("--label", required=True, help="the period the batch covers, e.g. 2026-03")
+    man = msub.add_parser("analyse")
+    man.add_argument("project")
+    man.add_argument("label")
+    mlist = msub.add_parser("list")
+    mlist.add_argument("project")
+
+    gate = sub.add_parser("gate", help="show a stage gate's checklist (default: the current stage)")
+    gate.add_argument("project")
+    gate.add_argument("--stage", type=int)
+
+    stage = sub.add_parser("advance", help="move a project to its next stage if the gate passes")
+    stage.add_argument("project")
+
+    report = sub.add_parser("report", help="write the compliance PDF of a project")
+    report.add_argument("project")
+    report.add_argument("--out", type=Path, required=True)
+
+    audit = sub.add_parser("audit", help="verify or list the audit trail")
+    asub = audit.add_subparsers(dest="audit_verb", metavar="verify|log", required=True)
+    asub.add_parser("verify", help="check every link of the hash chain")
+    alog = asub.add_parser("log", help="list recent events")
+    alog.add_argument("--project")
+    alog.add_argument("--limit", type=int, default=30)
+
+    jobs = sub.add_parser("jobs", help="list recent background jobs")
+    jobs.add_argument("--project")
+    return p
+
+
+def _open():  # type: ignore[no-untyped-def]
+    from app.services.jobs import recover_interrupted
+    from app.services.workbench import Workbench
+
+    wb = Workbench.open()
+    for notice in wb.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    for job_id in recover_interrupted(wb):
+        print(f"note: job {job_id} was left running by a crash and is now marked interrupted", file=sys.stderr)
+    return wb
+
+
+def _runner(wb):  # type: ignore[no-untyped-def]
+    from app.jobs import JobRunner
+
+    return JobRunner(wb)
+
+
+def _progress_printer() -> Callable[[int, float, str], None]:
+    def show(job_id: int, fraction: float, message: str) -> None:
+        print(f"  job {job_id} {fraction:4.0%} {message}", file=sys.stderr)
+
+    return show
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from app.services.demo import run_demo
+
+    wb = _open()
+    outcome = run_demo(wb, _runner(wb), rows=args.rows, seed=args.seed, batch_rows=args.batch_rows,
+                       step=lambda m: print(f"- {m}", file=sys.stderr))
+    verb = "created" if outcome.created else "already present, brought up to date"
+    print(f"{outcome.slug}: {verb}; stage {outcome.stage} of 6; {outcome.alerts} drift alert(s)")
+    return 0
+
+
+def _cmd_projects(args: argparse.Namespace) -> int:
+    from app.services import projects
+
+    wb = _open()
+    if args.projects_verb == "new":
+        s = projects.create_project(wb, args.slug, problem_type=args.problem_type, maturity=args.maturity, name=args.name)
+        print(f"{s.slug}: created at stage {s.current_stage} ({s.stage_title})")
+        return 0
+    rows = projects.list_projects(wb)
+    if not rows:
+        print("no projects yet: run `mlwb demo` or `mlwb projects new SLUG --problem-type TYPE`", file=sys.stderr)
+    for s in rows:
+        gate = "gate passed" if s.gate_passed else f"gate {s.checks_passed}/{s.checks_total}"
+        print(f"{s.slug}\tstage {s.current_stage} {s.stage_title}\t{gate}\t{s.maturity}\t{s.name}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from app.services import datasets
+
+    wb = _open()
+    if args.data_verb == "import":
+        v = datasets.import_dataset(wb, args.project, args.file, target=args.target)
+        note = "" if v.is_new else " (already imported: same bytes)"
+        print(f"dataset version {v.id} sha256 {v.sha256} rows {v.n_rows} columns {v.n_columns}{note}")
+    elif args.data_verb == "split":
+        s = datasets.create_split(wb, args.project, dataset_id=args.dataset, seed=args.seed)
+        counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
+        print(f"split {s.id} of dataset version {s.dataset_version_id}: {counts}; fingerprint {s.fingerprint}")
+    else:
+        for v in datasets.list_datasets(wb, args.project):
+            print(f"{v.id}\t{v.role}\t{v.source_name}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from app.services import training
+
+    wb = _open()
+    run = training.train(wb, _runner(wb), args.project, args.kind, seed=args.seed, on_progress=_progress_printer())
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("test_"))
+    print(f"run {run.id} {run.model_kind}: {metrics}")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from app.services import training
+
+    for r in training.list_runs(_open(), args.project):
+        tag = "baseline" if r.is_baseline else "candidate"
+        print(f"{r.id}\t{r.model_kind}\t{tag}\ttest_roc_auc {r.metrics.get('test_roc_auc', float('nan')):.4f}\t"
+              f"{r.duration_s:.1f}s\t{r.created_by}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    wb = _open()
+    if args.register is not None:
+        v = registry.register_model(wb, args.project, args.register)
+        print(f"model version {v.version} from run {v.run_id} ({v.model_kind}) sha256 {v.artifact_sha256}")
+        return 0
+    for v in registry.list_models(wb, args.project):
+        approvals = ", ".join(f"{a.decision} by {a.approver}" for a in v.approvals) or "no approval"
+        print(f"v{v.version}\t{v.stage}\trun {v.run_id} {v.model_kind}\t{approvals}\t{'card' if v.has_card else 'no card'}")
+    return 0
+
+
+def _cmd_approve(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    a = registry.record_approval(_open(), args.project, args.version,
+                                 decision="rejected" if args.reject else "approved", comment=args.comment)
+    print(f"model version {a.version} {a.decision} by {a.approver}")
+    return 0
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    registry.promote(_open(), args.project, args.version, stage=args.stage, reason=args.reason)
+    print(f"model version {args.version} is now in {args.stage}")
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from app.services import monitoring
+
+    wb = _open()
+    if args.monitor_verb == "import":
+        b = monitoring.import_batch(wb, args.project, args.file, label=args.label)
+        print(f"monitoring batch {b.label}: {b.n_rows} rows for model version {b.model_version}")
+    elif args.monitor_verb == "analyse":
+        b = monitoring.analyse_batch(wb, _runner(wb), args.project, args.label, on_progress=_progress_printer())
+        for r in b.drift:
+            p = f" p={r.p_value:.4g}" if r.p_value is not None else ""
+            stat = "n/a" if r.statistic is None else f"{r.statistic:.4f}"
+            print(f"{r.feature}\t{r.test}\t{stat}{p}\t{'DRIFT' if r.drifted else 'ok'}")
+    else:
+        for b in monitoring.list_batches(wb, args.project):
+            psi = "-" if b.max_psi is None else f"{b.max_psi:.3f}"
+            print(f"{b.label}\t{b.n_rows} rows\tanalysed {b.analysed}\tmax PSI {psi}")
+    return 0
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from app.services import gates
+
+    g = gates.gate(_open(), args.project, args.stage)
+    print(f"stage {g.stage} {g.title}: {'PASSED' if g.passed else 'OPEN'}")
+    for c in g.checks:
+        mark = "ok  " if c.passed else ("MISS" if c.required else "warn")
+        print(f"  [{mark}] {c.label} — {c.detail}")
+    return 0
+
+
+def _cmd_advance(args: argparse.Namespace) -> int:
+    from app.services import gates
+
+    print(f"{args.project} is now at stage {gates.advance_stage(_open(), args.project)}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reports.export import export_compliance_report
+
+    result = export_compliance_report(_open(), args.project, args.out)
+    print(f"wrote {result.path} (audit chain head {result.head_seq} {result.head_hash})")
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from app.services import audit_trail
+
+    wb = _open()
+    if args.audit_verb == "verify":
+        verdict = audit_trail.verify(wb)
+        print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
+        return 0 if verdict.ok else 1
+    for e in audit_trail.recent_events(wb, project=args.project, limit=args.limit):
+        print(f"{e.seq}\t{e.ts}\t{e.actor}\t{e.action}\t{e.project or '-'}\t{e.summary}")
+    return 0
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from app.services import jobs
+
+    for j in jobs.list_jobs(_open(), project_slug=args.project):
+        print(f"{j.id}\t{j.kind}\t{j.state}\t{j.progress:.0%}\t{j.project or '-'}\t{j.error.splitlines()[0] if j.error else ''}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": _cmd_demo, "projects": _cmd_projects, "data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs,
+    "models": _cmd_models, "approve": _cmd_approve, "promote": _cmd_promote, "monitor": _cmd_monitor,
+    "gate": _cmd_gate, "advance": _cmd_advance, "report": _cmd_report, "audit": _cmd_audit, "jobs": _cmd_jobs,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.verb is None:
+            from app.tui import run_tui
+
+            return run_tui()
+        return COMMANDS[args.verb](args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Job records: state transitions of background work, each audited.
+
+Progress fractions are telemetry, not governance events: they are written to the job row
+(throttled) without an audit event. Every change of *state* is audited.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.errors import NotFound
+from app.services.workbench import UnitOfWork, Workbench, find_project
+from storage.models import Job, Project, utcnow
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    kind: str
+    project: str | None
+    state: str
+    progress: float
+    message: str
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _job(uow: UnitOfWork, job_id: int) -> Job:
+    job = uow.session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}: list jobs with `mlwb jobs`")
+    return job
+
+
+def create_job(wb: Workbench, kind: str, project_slug: str | None, params: dict[str, Any]) -> int:
+    with wb.unit_of_work() as uow:
+        project_id = uow.project(project_slug).id if project_slug else None
+        job = Job(project_id=project_id, kind=kind, state="queued", params=params,
+                  created_by=uow.actor, owner=owner_tag())
+        uow.session.add(job)
+        uow.session.flush()
+        uow.audit("job.queued", "job", job.id, project=project_slug, kind=kind, params=params)
+        return job.id
+
+
+def _slug(uow: UnitOfWork, job: Job) -> str | None:
+    return uow.session.get(Project, job.project_id).slug if job.project_id else None
+
+
+def mark_running(wb: Workbench, job_id: int) -> None:
+    with wb.unit_of_work() as uow:
+        job = _job(uow, job_id)
+        job.state, job.started_at, job.owner = "running", utcnow(), owner_tag()
+        uow.audit("job.started", "job", job.id, project=_slug(uow, job), kind=job.kind)
+
+
+def record_progress(wb: Workbench, job_id: int, fraction: float, message: str) -> None:
+    with wb.db.write() as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.state == "running":
+            job.progress, job.message = max(0.0, min(1.0, fraction)), message[:500]
+
+
+def _finish(uow: UnitOfWork, job: Job, state: str, *, error: str = "", result: dict | None = None) -> None:
+    job.state, job.finished_at, job.error = state, utcnow(), error
+    if state == "succeeded":
+        job.progress, job.message = 1.0, "done"
+    if result is not None:
+        job.result = result
+    uow.audit(f"job.{state}", "job", job.id, project=_slug(uow, job), kind=job.kind,
+              **({"error": error.splitlines()[0]} if error else {}), **({"result": result} if result else {}))
+
+
+def complete_job(uow: UnitOfWork, job_id: int, result: dict[str, Any]) -> None:
+    """Mark success inside the caller's unit of work, next to the records the job produced."""
+    _finish(uow, _job(uow, job_id), "succeeded", result=result)
+
+
+def mark_failed(wb: Workbench, job_id: int, error: str) -> None:
+    with wb.unit_of_work() as uow:
+        _finish(uow, _job(uow, job_id), "failed", error=error)
+
+
+def mark_cancelled(wb: Workbench, job_id: int, reason: str) -> None:
+    with wb.unit_of_work() as uow:
+        _finish(uow, _job(uow, job_id), "cancelled", error=reason)
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_interrupted(wb: Workbench) -> list[int]:
+    """Mark jobs whose owning process is gone (a crash, a kill) as interrupted."""
+    with wb.read() as session:
+        orphans = [j.id for j in session.scalars(select(Job).where(Job.state.in_(ACTIVE))) if not _owner_alive(j.owner)]
+    for job_id in orphans:
+        with wb.unit_of_work() as uow:
+            job = _job(uow, job_id)
+            if job.state in ACTIVE:
+                _finish(uow, job, "interrupted", error="the workbench stopped while this job was running")
+    return orphans
+
+
+def list_jobs(wb: Workbench, *, project_slug: str | None = None, limit: int = 50) -> list[JobView]:
+    with wb.read() as session:
+        query = select(Job, Project.slug).outerjoin(Project, Job.project_id == Project.id)
+        if project_slug:
+            query = query.where(Job.project_id == find_project(session, project_slug).id)
+        rows = session.execute(query.order_by(Job.id.desc()).limit(limit)).all()
+        return [
+            JobView(j.id, j.kind, slug, j.state, j.progress, j.message, j.error, j.created_at, j.finished_at)
+            for j, slug in rows
+        ]

@@ -1,0 +1,146 @@
+"""Collecting everything a compliance report shows into one frozen ``ReportData``.
+
+The audit head is read before and after collecting; if another writer changed the registry
+in between, collection starts again, so the head printed in the report is the state the
+report describes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.errors import WorkbenchError
+from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
+from app.services import audit_trail, datasets, deliverables, gates, monitoring, projects, registry, training
+from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
+from app.services.workbench import Workbench
+
+ATTEMPTS = 3
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _yes_no(value: object) -> str:
+    return {True: "yes", False: "no"}.get(value, "not stated")  # type: ignore[call-overload]
+
+
+def _collect(wb: Workbench, slug: str) -> ReportData:
+    summary = projects.project_summary(wb, slug)
+    docs = deliverables.deliverables(wb, slug)
+    statement, checklist, framing = docs["problem_statement"], docs["ml_checklist"], docs["framing"]
+    gate_status = {g.stage: g for g in gates.all_gates(wb, slug)}
+    data_versions = datasets.list_datasets(wb, slug)
+    splits = datasets.list_splits(wb, slug)
+    runs = training.list_runs(wb, slug)
+    models = registry.list_models(wb, slug)
+    batches = monitoring.list_batches(wb, slug)
+    alerts = monitoring.list_alerts(wb, slug)
+
+    deliverable_rows: dict[int, tuple[tuple[str, str], ...]] = {
+        1: tuple((label, statement.get(key, "—")) for key, label in STATEMENT_FIELDS)
+        + tuple((label, _yes_no(checklist.get(key))) for key, label in ML_CHECKLIST)
+        + ((("Checklist notes", checklist["notes"]),) if checklist.get("notes") else ()),
+        2: tuple((label, framing.get(key, "—")) for key, label in FRAMING_FIELDS),
+        3: (("Dataset versions", str(len(data_versions))), ("Splits", str(len(splits)))),
+        4: (("Runs", str(len(runs))), ("Baseline runs", str(sum(r.is_baseline for r in runs)))),
+        5: (("Model versions", str(len(models))),
+            ("In production", ", ".join(f"v{m.version}" for m in models if m.stage == "production") or "none")),
+        6: (("Monitoring batches", str(len(batches))), ("Alerts", str(len(alerts)))),
+    }
+    features = framing.get("features", [])
+    best_run = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get("test_roc_auc", 0), default=None)
+    tables: dict[int, tuple[TableData, ...]] = {
+        2: (TableData("Feature specification", ("Feature", "Type", "Source", "At serving time", "Personal data"),
+                      tuple((f["name"], f["type"], f.get("source", ""), _yes_no(f.get("available_at_serving")),
+                             _yes_no(f.get("pii"))) for f in features),
+                      highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True)),),
+        3: (TableData("Dataset versions", ("Id", "Role", "Source", "Rows", "Columns", "Target", "SHA-256"),
+                      tuple((str(d.id), d.role, d.source_name, str(d.n_rows), str(d.n_columns), d.target or "—",
+                             d.sha256) for d in data_versions)),
+            TableData("Splits", ("Id", "Dataset", "Strategy", "Seed", "Train", "Validation", "Test",
+                                 "Train/test shared rows", "Fingerprint"),
+                      tuple((str(s.id), str(s.dataset_version_id), s.strategy, str(s.seed),
+                             *(str(s.counts.get(k, "")) for k in ("train", "validation", "test",
+                                                                   "train_test_overlap")), s.fingerprint[:16])
+                            for s in splits),
+                      highlight=tuple(i for i, s in enumerate(splits) if s.counts.get("train_test_overlap"))),),
+        4: (TableData("Runs (held-out test part)", ("Run", "Model", "Role", "ROC AUC", "PR AUC", "Log loss",
+                                                     "CTR top 10%", "Seconds"),
+                      tuple((str(r.id), r.model_kind, "baseline" if r.is_baseline else "candidate",
+                             _fmt(r.metrics.get("test_roc_auc")), _fmt(r.metrics.get("test_pr_auc")),
+                             _fmt(r.metrics.get("test_log_loss")), _fmt(r.metrics.get("test_ctr_at_top10pct")),
+                             f"{r.duration_s:.1f}") for r in runs),
+                      highlight=tuple(i for i, r in enumerate(runs) if best_run and r.id == best_run.id),
+                      note="Highlighted: the best candidate on the primary metric."),),
+        5: (TableData("Model versions", ("Version", "Run", "Model", "Stage", "Card", "Registered by", "Artifact"),
+                      tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, _yes_no(m.has_card),
+                             m.created_by, m.artifact_sha256[:16]) for m in models),
+                      highlight=tuple(i for i, m in enumerate(models) if m.stage == "production")),),
+        6: (TableData("Monitoring batches", ("Batch", "Rows", "Model", "Analysed", "Max PSI"),
+                      tuple((b.label, str(b.n_rows), f"v{b.model_version}" if b.model_version else "—",
+                             _yes_no(b.analysed), _fmt(b.max_psi, 3)) for b in batches),
+                      highlight=tuple(i for i, b in enumerate(batches)
+                                      if b.max_psi is not None and b.max_psi > monitoring.PSI_ALERT_THRESHOLD)),
+            TableData("Alerts and retraining triggers", ("Alert", "Batch", "Rule", "Severity", "Message", "Trigger"),
+                      tuple((str(a.id), a.batch or "—", a.rule, a.severity, a.message,
+                             f"#{a.trigger_id}" if a.trigger_id else "none") for a in alerts),
+                      highlight=tuple(range(len(alerts))))),
+    }
+    chapters = tuple(
+        StageChapter(
+            number=s.number, title=s.title, risk=s.risk, gate_passed=gate_status[s.number].passed,
+            deliverables=deliverable_rows[s.number],
+            checks=tuple(GateCheckRow(c.label, c.passed, c.required, c.detail) for c in gate_status[s.number].checks),
+            tables=tables.get(s.number, ()),
+        )
+        for s in STAGES
+    )
+
+    card_version = next((m for m in models if m.stage == "production" and m.has_card), None) or next(
+        (m for m in reversed(models) if m.has_card), None)
+    card_sections: tuple[tuple[str, str], ...] = ()
+    if card_version is not None:
+        card = registry.model_card(wb, slug, card_version.version)
+        card_sections = (("Model version", f"v{card_version.version} ({card_version.model_kind}, {card_version.stage})"),) + tuple(
+            (label, card[key]) for key, label in registry.MODEL_CARD_SECTIONS if card.get(key))
+
+    drift_rows, drift_highlight = [], []
+    for b in batches:
+        for r in b.drift:
+            if r.drifted:
+                drift_highlight.append(len(drift_rows))
+            drift_rows.append((b.label, r.feature, r.kind, r.test.upper(), _fmt(r.statistic),
+                               "—" if r.p_value is None else f"{r.p_value:.3g}", "DRIFT" if r.drifted else "ok"))
+    drift = TableData("Per-feature drift (KS for numeric features, PSI for all)",
+                      ("Batch", "Feature", "Kind", "Test", "Statistic", "p-value", "Verdict"),
+                      tuple(drift_rows), highlight=tuple(drift_highlight),
+                      note=f"PSI above {monitoring.PSI_ALERT_THRESHOLD} raises an alert; KS drifts at p < 0.05.")
+    approvals = TableData("Approvals", ("Version", "Requested by", "Approver", "Decision", "Comment", "When"),
+                          tuple((f"v{a.version}", a.requested_by, a.approver, a.decision, a.comment or "—",
+                                 a.created_at.strftime("%Y-%m-%d %H:%M")) for m in models for a in m.approvals))
+    charts = tuple(
+        ChartSeries(f"PSI per feature — batch {b.label}", tuple(r.feature for r in b.drift if r.test == "psi"),
+                    tuple(r.statistic or 0.0 for r in b.drift if r.test == "psi"),
+                    threshold=monitoring.PSI_ALERT_THRESHOLD)
+        for b in batches if b.analysed
+    )
+    head, count = audit_trail.head(wb)
+    return ReportData(
+        project_slug=summary.slug, project_name=summary.name, problem_type=summary.problem_type,
+        maturity=summary.maturity, current_stage=summary.current_stage,
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), generated_by=wb.actor,
+        chapters=chapters, model_card=card_sections, drift_table=drift, approvals=approvals,
+        audit_head_seq=head.seq if head else 0, audit_head_hash=head.hash if head else "0" * 64,
+        audit_event_count=count, charts=charts,
+    )
+
+
+def collect_report_data(wb: Workbench, slug: str) -> ReportData:
+    for _ in range(ATTEMPTS):
+        before, _count = audit_trail.head(wb)
+        data = _collect(wb, slug)
+        if before is None or (data.audit_head_seq, data.audit_head_hash) == (before.seq, before.hash):
+            return data
+    raise WorkbenchError("the registry kept changing while the report was collected: try again when jobs finish")
