@@ -112,9 +112,9 @@ class ChainHead:
 class HeadAnchor:
     """The highest (seq, hash) this workspace has written, per database."""
 
-    def __init__(self, path: Path, database_url: str) -> None:
+    def __init__(self, path: Path, database: str) -> None:
         self.path = path
-        self.database = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+        self.database = database
 
     def read(self) -> ChainHead | None:
         try:

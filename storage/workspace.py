@@ -6,7 +6,9 @@ user data directory, so two users on one machine never share a registry by accid
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,21 @@ class Workspace:
         self.home.mkdir(parents=True, exist_ok=True)
         self.artifacts_dir.mkdir(exist_ok=True)
         self.exports_dir.mkdir(exist_ok=True)
+        id_file = self.home / "workspace-id"
+        if not id_file.exists():
+            id_file.write_text(uuid.uuid4().hex + "\n")
         return self
+
+    @property
+    def identity(self) -> str:
+        """A stable name for this workspace's registry (survives moving the folder).
+
+        It keys the audit key in the OS keyring and the audit head anchor; a registry at a
+        custom ``MLWB_DATABASE_URL`` gets its own identity.
+        """
+        base = (self.home / "workspace-id").read_text().strip()
+        custom = os.environ.get("MLWB_DATABASE_URL")
+        return base if not custom else f"{base}-{hashlib.sha256(custom.encode()).hexdigest()[:12]}"
 
     @property
     def database_path(self) -> Path:

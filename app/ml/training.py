@@ -382,7 +382,7 @@ def _effective_params(model: Any, spec: TrainingSpec) -> dict[str, Any]:
     for name, value in sorted(estimator.get_params(deep=False).items()):
         params[name] = _json_safe(value)
     params["seed"] = spec.seed
-    if spec.baseline_feature is not None:
+    if spec.kind == "popularity_baseline":  # other kinds ignore it, so it is not theirs to record
         params["baseline_feature"] = spec.baseline_feature
     return params
 

@@ -19,7 +19,7 @@ from app.services.workbench import Workbench
 from storage.models import Project
 
 if TYPE_CHECKING:
-    from app.jobs import JobRunner
+    from app.jobs import JobRunner, ProgressCallback
 
 SLUG = "ctr-demo"
 VALIDATOR = "demo-validator"
@@ -78,7 +78,8 @@ def _advance_to(wb: Workbench, stage: int) -> None:
 
 
 def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int = 7,
-             batch_rows: int = 5_000, step: Step = lambda message: None) -> DemoOutcome:
+             batch_rows: int = 5_000, step: Step = lambda message: None,
+             on_progress: ProgressCallback | None = None) -> DemoOutcome:
     from app.ml.demo_data import generate_interactions
 
     created = not demo_exists(wb)
@@ -112,7 +113,7 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
         for kind in MODEL_KINDS:
             if kind not in done:
                 step(f"stage 4: training {kind} in a worker process")
-                training.train(wb, runner, SLUG, kind, seed=seed)
+                training.train(wb, runner, SLUG, kind, seed=seed, on_progress=on_progress)
         runs = training.list_runs(wb, SLUG)
         best = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get("test_roc_auc", 0.0))
         step(f"stage 4: registering {best.model_kind} and writing its model card")
@@ -140,7 +141,7 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
                 monitoring.import_batch(wb, SLUG, path, label=label)
             if not (label in existing and existing[label].analysed):
                 step(f"stage 6: drift analysis of {label}")
-                monitoring.analyse_batch(wb, runner, SLUG, label)
+                monitoring.analyse_batch(wb, runner, SLUG, label, on_progress=on_progress)
     return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring.list_alerts(wb, SLUG)))
 
 

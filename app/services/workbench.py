@@ -77,8 +77,8 @@ class Workbench:
         ws = (workspace or Workspace.locate()).ensure()
         db = Database(ws.database_url)
         db.upgrade()
-        key = load_key(ws.key_file, account=ws.database_url)
-        bench = cls(ws, db, ArtifactStore(ws.artifacts_dir), key, HeadAnchor(ws.anchor_file, ws.database_url))
+        key = load_key(ws.key_file, account=ws.identity)
+        bench = cls(ws, db, ArtifactStore(ws.artifacts_dir), key, HeadAnchor(ws.anchor_file, ws.identity))
         if key.notice:
             bench.notices.append(key.notice)
         return bench

@@ -157,6 +157,7 @@ def test_params_override_and_unknown_param(demo: tuple[pd.DataFrame, TrainingSpe
     _, spec = demo
     result = train_model(replace(spec, kind="logistic_regression", params={"C": 0.01}))
     assert result.params["C"] == 0.01 and result.params["seed"] == 11
+    assert "baseline_feature" not in result.params
     with pytest.raises(ValueError, match="no hyper-parameter 'depth'"):
         train_model(replace(spec, kind="random_forest", params={"depth": 3}))
 

@@ -1,0 +1,175 @@
+"""The Textual app: opens the workspace, owns the job runner, routes errors to notifications.
+
+The first frame is drawn before the workspace is opened (migrations, key loading) and long
+before pandas or scikit-learn are imported: screens only import services, and services import
+``app.ml`` inside the functions that compute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from app.errors import JobCancelled, WorkbenchError
+from screens.commands import ProjectCommands
+from screens.dashboard import DashboardScreen
+
+if TYPE_CHECKING:
+    from app.jobs import JobRunner
+    from app.services.workbench import Workbench
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+class JobProgress:
+    """Live progress of running jobs, written by worker threads, read by the jobs panel."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, tuple[str, float, str]] = {}
+
+    def update(self, job_id: int, label: str, fraction: float, message: str) -> None:
+        self.entries[job_id] = (label, fraction, message)
+
+    def finish(self, job_id: int) -> None:
+        self.entries.pop(job_id, None)
+
+    def snapshot(self) -> list[tuple[int, str, float, str]]:
+        return [(job_id, *entry) for job_id, entry in sorted(dict(self.entries).items())]
+
+
+class WorkbenchApp(App[int]):
+    TITLE = "ML Lifecycle Workbench"
+    CSS_PATH = str(ASSETS / "workbench.tcss")
+    COMMANDS = App.COMMANDS | {ProjectCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Keys", tooltip="Show the keys of this screen"),
+    ]
+
+    def __init__(self, *, offer_demo: bool = True, demo_rows: int = 40_000, demo_batch_rows: int = 5_000) -> None:
+        super().__init__()
+        self.wb: Workbench | None = None
+        self.runner: JobRunner | None = None
+        self.progress = JobProgress()
+        self.offer_demo = offer_demo
+        self.demo_rows = demo_rows
+        self.demo_batch_rows = demo_batch_rows
+
+    def on_mount(self) -> None:
+        self.push_screen(DashboardScreen())
+        self.open_workspace()
+
+    @work(thread=True, exit_on_error=False, group="open")
+    def open_workspace(self) -> None:
+        from app.jobs import JobRunner
+        from app.services.jobs import recover_interrupted
+        from app.services.workbench import Workbench
+
+        wb = Workbench.open()
+        interrupted = recover_interrupted(wb)
+        self.wb, self.runner = wb, JobRunner(wb)
+        self.call_from_thread(self._workspace_ready, wb.notices, interrupted)
+
+    def _workspace_ready(self, notices: list[str], interrupted: list[int]) -> None:
+        for notice in notices:
+            self.notify(notice, title="Audit key", timeout=12)
+        if interrupted:
+            self.notify(f"Job(s) {', '.join(map(str, interrupted))} were interrupted by a crash and marked so.",
+                        severity="warning")
+        dashboard = self.screen if isinstance(self.screen, DashboardScreen) else None
+        if dashboard is not None:
+            dashboard.workspace_ready()
+
+    # --- background work shared by screens -------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def run_demo(self) -> None:
+        from app.services.demo import run_demo
+
+        assert self.wb is not None and self.runner is not None
+        label = "demo"
+
+        def step(message: str) -> None:
+            self.progress.update(0, label, -1.0, message)
+
+        def job_progress(job_id: int, fraction: float, message: str) -> None:
+            self.progress.update(job_id, f"demo job {job_id}", fraction, message)
+
+        try:
+            outcome = run_demo(self.wb, self.runner, rows=self.demo_rows, batch_rows=self.demo_batch_rows, step=step,
+                               on_progress=job_progress)
+        finally:
+            self.progress.entries.clear()
+        self.call_from_thread(self.notify, f"Demo project {outcome.slug} is at stage {outcome.stage} of 6.",
+                              title="Demo ready")
+        self.call_from_thread(self.refresh_screens)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def train_model(self, slug: str, kind: str) -> None:
+        from app.services import training
+
+        assert self.wb is not None and self.runner is not None
+        queued: list[int] = []
+
+        def on_queued(job_id: int) -> None:
+            queued.append(job_id)
+            self.progress.update(job_id, f"{kind} ({slug})", 0.0, "starting worker process")
+
+        def on_progress(job_id: int, fraction: float, message: str) -> None:
+            self.progress.update(job_id, f"{kind} ({slug})", fraction, message)
+
+        try:
+            run = training.train(self.wb, self.runner, slug, kind, on_progress=on_progress, on_queued=on_queued)
+        finally:
+            for job_id in queued:
+                self.progress.finish(job_id)
+            self.call_from_thread(self.refresh_screens)
+        auc = run.metrics.get("test_roc_auc")
+        self.call_from_thread(self.notify, f"Run {run.id} {kind}: test ROC AUC {auc:.4f}" if auc is not None
+                              else f"Run {run.id} {kind} logged", title="Training finished")
+
+    def cancel_job(self, job_id: int) -> bool:
+        return self.runner is not None and self.runner.cancel(job_id)
+
+    def refresh_screens(self) -> None:
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "reload", None)
+            if callable(refresh):
+                refresh()
+
+    @on(Worker.StateChanged)
+    def report_worker_error(self, event: Worker.StateChanged) -> None:
+        """One place turns every failed background task into a notification; the app stays up."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, JobCancelled):
+            self.notify(str(error), title="Cancelled", severity="warning")
+        elif isinstance(error, WorkbenchError):
+            self.notify(str(error), title="Cannot do that", severity="error", timeout=10)
+        else:
+            self.log.error(repr(error))
+            self.notify(f"Unexpected error: {type(error).__name__}: {error}", title="Bug", severity="error",
+                        timeout=15)
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def on_unmount(self) -> None:
+        if self.runner is not None:
+            for job_id in self.runner.running_ids():
+                self.runner.cancel(job_id)
+        if self.wb is not None:
+            self.wb.close()
+
+
+def run_tui() -> int:
+    return WorkbenchApp().run() or 0

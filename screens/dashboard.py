@@ -1,0 +1,137 @@
+"""The dashboard: every project with its stage and gate status."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from screens.widgets.jobs_panel import JobsPanel
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open_project", "Open", tooltip="Open the selected project"),
+        Binding("n", "new_project", "New project"),
+        Binding("d", "demo", "Create demo", tooltip="Create the ctr-demo project through all six stages"),
+        Binding("a", "audit", "Audit trail"),
+        Binding("j", "jobs", "Jobs"),
+        Binding("r", "reload", "Refresh"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="dashboard"):
+            yield Static("Projects", classes="screen-title")
+            yield Static("Opening the workspace…", id="dashboard-hint")
+            table: DataTable[Text] = DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+            table.add_columns("Project", "Name", "Stage", "Gate", "Maturity", "Problem type")
+            yield table
+        yield JobsPanel()
+        yield Footer()
+
+    def workspace_ready(self) -> None:
+        self.reload(offer_demo=True)
+
+    def reload(self, offer_demo: bool = False) -> None:
+        if self.app.wb is not None:  # type: ignore[attr-defined]
+            self._load(offer_demo)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard")
+    def _load(self, offer_demo: bool) -> None:
+        from app.services.projects import list_projects
+
+        rows = list_projects(self.app.wb)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._show, rows, offer_demo)
+
+    def _show(self, rows, offer_demo: bool) -> None:  # type: ignore[no-untyped-def]
+        table = self.query_one("#projects", DataTable)
+        table.clear()
+        for p in rows:
+            gate = (Text("passed", style="bold green") if p.gate_passed
+                    else Text(f"{p.checks_passed}/{p.checks_total} checks", style="yellow"))
+            table.add_row(Text(p.slug, style="bold"), Text(p.name), Text(f"{p.current_stage} {p.stage_title}"), gate,
+                          Text(p.maturity), Text(p.problem_type), key=p.slug)
+        hint = self.query_one("#dashboard-hint", Static)
+        if rows:
+            hint.update(f"{len(rows)} project(s). Enter opens one; ctrl+p jumps to any project and stage.")
+        else:
+            hint.update("No projects yet. Press [b]d[/b] to create the ctr-demo project, or [b]n[/b] for a new one.")
+            if offer_demo and self.app.offer_demo:  # type: ignore[attr-defined]
+                self.action_demo()
+        table.focus()
+
+    def _selected_slug(self) -> str | None:
+        table = self.query_one("#projects", DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowSelected, "#projects")
+    def _row_selected(self) -> None:
+        self.action_open_project()
+
+    def action_open_project(self) -> None:
+        slug = self._selected_slug()
+        if slug:
+            from screens.project import ProjectScreen
+
+            self.app.push_screen(ProjectScreen(slug))
+
+    def action_new_project(self) -> None:
+        from screens.modals.new_project import NewProjectForm
+
+        def created(values: dict | None) -> None:
+            if values:
+                self._create(values)
+
+        self.app.push_screen(NewProjectForm(), created)
+
+    @work(thread=True, exit_on_error=False, group="dashboard-write")
+    def _create(self, values: dict) -> None:
+        from app.services.projects import create_project
+
+        summary = create_project(self.app.wb, values["slug"], problem_type=values["problem_type"],  # type: ignore[attr-defined]
+                                 maturity=values["maturity"], name=values["name"] or None)
+        self.app.call_from_thread(self.app.notify, f"Project {summary.slug} created at stage 1.")
+        self.app.call_from_thread(self.reload)
+
+    def action_demo(self) -> None:
+        from screens.modals.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.run_demo()  # type: ignore[attr-defined]
+
+        self.app.push_screen(
+            ConfirmDialog("Create the demo project?",
+                          "ctr-demo predicts clicks on generated data and is carried through all six stages: "
+                          "problem statement, framing, data, three trained models, an approved production model "
+                          "and three monitoring batches. It takes under a minute and the screen stays usable."),
+            answered,
+        )
+
+    def action_audit(self) -> None:
+        from screens.audit import AuditScreen
+
+        self.app.push_screen(AuditScreen())
+
+    def action_jobs(self) -> None:
+        from screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open_project", "new_project", "demo", "audit", "jobs") and self.app.wb is None:  # type: ignore[attr-defined]
+            return False
+        if action == "open_project" and self.is_mounted and self._selected_slug() is None:
+            return False
+        return True

@@ -1,0 +1,90 @@
+"""Stage 2 form: target, label strategy and the feature spec (one feature per line)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from app.lifecycle import FRAMING_FIELDS
+
+FEATURE_HELP = (
+    "One feature per line: name | type | source | available at serving (yes/no/?) | personal data (yes/no/?)\n"
+    "type is numeric, categorical, boolean, datetime or text."
+)
+ANSWERS = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False, "?": None, "": None}
+
+
+class FeatureLineError(ValueError):
+    pass
+
+
+def _answer(raw: str, line: int, what: str) -> bool | None:
+    value = raw.strip().lower()
+    if value not in ANSWERS:
+        raise FeatureLineError(f"line {line}: '{raw.strip()}' for {what} — write yes, no or ?")
+    return ANSWERS[value]
+
+
+def parse_features(text: str) -> list[dict[str, Any]]:
+    """Read the one-line-per-feature format; raise with the line number on a malformed line."""
+    features = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) != 5:
+            raise FeatureLineError(f"line {number} has {len(parts)} part(s); expected 5 separated by |")
+        name, ftype, source, serving, pii = parts
+        features.append({"name": name, "type": ftype, "source": source,
+                         "available_at_serving": _answer(serving, number, "serving-time availability"),
+                         "pii": _answer(pii, number, "personal data")})
+    return features
+
+
+def format_features(features: list[dict[str, Any]]) -> str:
+    word = {True: "yes", False: "no", None: "?"}
+    return "\n".join(
+        f"{f['name']} | {f['type']} | {f.get('source', '')} | {word[f.get('available_at_serving')]} | {word[f.get('pii')]}"
+        for f in features
+    )
+
+
+class FramingForm(ModalScreen[dict | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+
+    def __init__(self, framing: dict[str, Any]) -> None:
+        super().__init__()
+        self.framing = framing
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog form"):
+            yield Label("Stage 2 · Problem framing", classes="dialog-title")
+            for key, label in FRAMING_FIELDS:
+                yield Label(label)
+                yield Input(value=str(self.framing.get(key, "")), id=f"f-{key}")
+            yield Label("Feature spec")
+            yield Static(FEATURE_HELP, classes="note")
+            yield TextArea(format_features(self.framing.get("features", [])), id="features")
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_save() if event.button.id == "save" else self.action_cancel()
+
+    def action_save(self) -> None:
+        try:
+            features = parse_features(self.query_one("#features", TextArea).text)
+        except FeatureLineError as exc:
+            self.notify(f"Feature spec {exc}", severity="error", title="Not saved")
+            return
+        self.dismiss({"fields": {key: self.query_one(f"#f-{key}", Input).value for key, _ in FRAMING_FIELDS},
+                      "features": features})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,214 @@
+"""One project: its six lifecycle stages as tabs, each with deliverables, gate and evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from app.lifecycle import STAGES
+from app.services.report_data import ReportData, TableData
+from screens.widgets.evidence import Deliverables, EvidenceTable, GateChecklist
+from screens.widgets.jobs_panel import JobsPanel
+
+EDITABLE_STAGES = (1, 2)
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    report: ReportData
+    documents: dict[str, dict[str, Any]]
+
+
+class ProjectScreen(Screen[None]):
+    BINDINGS = [
+        *(Binding(str(s.number), f"show_stage({s.number})", f"{s.title}", show=False) for s in STAGES),
+        Binding("e", "edit", "Edit", tooltip="Edit this stage's deliverable"),
+        Binding("t", "train", "Train", tooltip="Train a model in a worker process"),
+        Binding("g", "advance", "Advance gate", tooltip="Move the project to its next stage if the gate passes"),
+        Binding("x", "export", "Export PDF", tooltip="Write the compliance report PDF"),
+        Binding("a", "audit", "Audit"),
+        Binding("j", "jobs", "Jobs"),
+        Binding("r", "reload", "Refresh"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self, slug: str, *, stage: int = 0) -> None:
+        super().__init__()
+        self.slug = slug
+        self.initial_stage = stage
+        self.snapshot: ProjectSnapshot | None = None
+        self.last_export: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"[b]{self.slug}[/b]  loading…", id="project-title")
+        with TabbedContent(id="stages"):
+            for s in STAGES:
+                with TabPane(f"{s.number} {s.title}", id=f"stage-{s.number}"):
+                    yield VerticalScroll(Static("Loading…"), id=f"stage-body-{s.number}", classes="stage-body")
+        yield JobsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.initial_stage:
+            self.action_show_stage(self.initial_stage)
+        self.reload()
+
+    @property
+    def current_tab(self) -> int:
+        active = self.query_one("#stages", TabbedContent).active or "stage-1"
+        return int(active.rsplit("-", 1)[1])
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="project-load")
+    def _load(self) -> None:
+        from app.services.deliverables import deliverables
+        from app.services.reporting import collect_report_data
+
+        wb = self.app.wb  # type: ignore[attr-defined]
+        snapshot = ProjectSnapshot(collect_report_data(wb, self.slug), deliverables(wb, self.slug))
+        self.app.call_from_thread(self._show, snapshot)
+
+    async def _show(self, snapshot: ProjectSnapshot) -> None:
+        self.snapshot = snapshot
+        data = snapshot.report
+        stage = STAGES[data.current_stage - 1]
+        self.query_one("#project-title", Static).update(
+            f"[b]{data.project_name}[/b] ({data.project_slug}) · at stage [b]{stage.number} {stage.title}[/b]\n"
+            f"[dim]{data.problem_type} · {data.maturity} profile · audit head #{data.audit_head_seq}[/dim]"
+        )
+        for chapter in data.chapters:
+            body = self.query_one(f"#stage-body-{chapter.number}", VerticalScroll)
+            await body.remove_children()
+            widgets = [
+                Static(f"Risk this stage guards against: [i]{chapter.risk}[/i]"
+                       + ("   [reverse] current stage [/reverse]" if chapter.number == data.current_stage else ""),
+                       classes="risk"),
+                GateChecklist(chapter.gate_passed, chapter.checks),
+                Deliverables(chapter.deliverables),
+                *(EvidenceTable(t) for t in chapter.tables),
+            ]
+            if chapter.number == 4:
+                widgets.append(EvidenceTable(TableData("Model card", ("Section", "Text"), data.model_card)))
+            if chapter.number == 6:
+                widgets.append(EvidenceTable(data.drift_table))
+            if chapter.number == 5:
+                widgets.append(EvidenceTable(data.approvals))
+            await body.mount_all(widgets)
+        self.refresh_bindings()
+
+    def action_show_stage(self, number: int) -> None:
+        self.query_one("#stages", TabbedContent).active = f"stage-{number}"
+        self.refresh_bindings()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.is_mounted:
+            return True
+        if action == "edit":
+            return self.current_tab in EDITABLE_STAGES and self.snapshot is not None
+        if action == "train":
+            return self.current_tab == 4 and self.snapshot is not None
+        if action == "advance":
+            return self.snapshot is not None and self.snapshot.report.current_stage < len(STAGES)
+        return True
+
+    # --- actions -----------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        if self.snapshot is None:
+            return
+        if self.current_tab == 1:
+            from screens.modals.statement_form import StatementForm
+
+            form = StatementForm(self.snapshot.documents["problem_statement"], self.snapshot.documents["ml_checklist"],
+                                 self.snapshot.report.problem_type)
+            self.app.push_screen(form, self._save_statement)
+        elif self.current_tab == 2:
+            from screens.modals.framing_form import FramingForm
+
+            self.app.push_screen(FramingForm(self.snapshot.documents["framing"]), self._save_framing)
+
+    def _save_statement(self, values: dict | None) -> None:
+        if values:
+            self._write("statement", values)
+
+    def _save_framing(self, values: dict | None) -> None:
+        if values:
+            self._write("framing", values)
+
+    @work(thread=True, exit_on_error=False, group="project-write")
+    def _write(self, what: str, values: dict) -> None:
+        from app.services import deliverables
+
+        wb = self.app.wb  # type: ignore[attr-defined]
+        if what == "statement":
+            revision = deliverables.save_problem_statement(wb, self.slug, values["statement"],
+                                                           problem_type=values["problem_type"])
+            deliverables.save_ml_checklist(wb, self.slug, values["checklist"], values.get("notes", ""))
+            message = f"Problem statement saved (revision {revision})."
+        else:
+            revision = deliverables.save_framing(wb, self.slug, values["fields"], values["features"])
+            message = f"Framing saved (revision {revision})."
+        self.app.call_from_thread(self.app.notify, message, title="Saved to the audit trail")
+        self.app.call_from_thread(self.reload)
+
+    def action_train(self) -> None:
+        from screens.modals.choose_model import ChooseModel
+
+        def chosen(kind: str | None) -> None:
+            if kind:
+                self.app.train_model(self.slug, kind)  # type: ignore[attr-defined]
+                self.app.notify(f"Training {kind} in a worker process; the screen stays usable.", title="Job queued")
+
+        self.app.push_screen(ChooseModel(), chosen)
+
+    @work(thread=True, exit_on_error=False, group="project-write")
+    def action_advance(self) -> None:
+        from app.services.gates import advance_stage
+
+        stage = advance_stage(self.app.wb, self.slug)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.app.notify, f"{self.slug} moved to stage {stage}.", title="Gate passed")
+        self.app.call_from_thread(self.app.refresh_screens)
+
+    @work(thread=True, exit_on_error=False, group="project-export")
+    def action_export(self) -> None:
+        from reports.export import export_compliance_report
+
+        wb = self.app.wb  # type: ignore[attr-defined]
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = wb.workspace.exports_dir / f"{self.slug}-compliance-{stamp}.pdf"
+        self.app.call_from_thread(self.app.notify, "Building the compliance PDF…")
+        result = export_compliance_report(wb, self.slug, out)
+        self.app.call_from_thread(self._exported, result)
+
+    def _exported(self, result) -> None:  # type: ignore[no-untyped-def]
+        self.last_export = result.path
+        self.app.notify(f"Wrote {result.path}\nAudit chain head {result.head_seq}.", title="Report exported",
+                        timeout=12)
+
+    def action_audit(self) -> None:
+        from screens.audit import AuditScreen
+
+        self.app.push_screen(AuditScreen(project=self.slug))
+
+    def action_jobs(self) -> None:
+        from screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
+
+    def action_reload(self) -> None:
+        self.reload()

@@ -1,0 +1,73 @@
+"""Shared fixtures: every test gets its own workspace in tmp_path, never the user's.
+
+The demo project is built once per test session (small data, real fits in real worker
+processes) and each test that needs it gets a private copy of that workspace.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.jobs import JobRunner
+from app.services.demo import run_demo
+from app.services.workbench import Workbench
+from storage.workspace import Workspace
+
+DEMO_ROWS = 6_000
+DEMO_BATCH_ROWS = 1_500
+
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("MLWB_HOME", str(home))
+    monkeypatch.delenv("MLWB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MLWB_USER", "ana.engineer")
+    # No OS keyring in tests (and never the developer's real one): the file fallback is used.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
+@pytest.fixture
+def mlwb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "mlwb-home"
+    _isolate(monkeypatch, home)
+    return home
+
+
+@pytest.fixture
+def wb(mlwb_home: Path) -> Iterator[Workbench]:
+    bench = Workbench.open(Workspace(mlwb_home))
+    yield bench
+    bench.close()
+
+
+@pytest.fixture
+def runner(wb: Workbench) -> JobRunner:
+    return JobRunner(wb)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo-template") / "mlwb-home"
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, home)
+        bench = Workbench.open(Workspace(home))
+        run_demo(bench, JobRunner(bench), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
+        bench.close()
+    return home
+
+
+@pytest.fixture
+def demo_home(demo_template: Path, mlwb_home: Path) -> Path:
+    """A private copy of the demo workspace (the engine that built it is closed, WAL checkpointed)."""
+    shutil.copytree(demo_template, mlwb_home)
+    return mlwb_home
+
+
+@pytest.fixture
+def demo_wb(demo_home: Path) -> Iterator[Workbench]:
+    bench = Workbench.open(Workspace(demo_home))
+    yield bench
+    bench.close()

@@ -1,0 +1,123 @@
+"""Bad data files are refused with one sentence, through the service and through `mlwb`.
+
+A refused import leaves no dataset version and no audit event; the CLI prints one line that
+starts with "error:", exits 2 and never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.errors import NotFound, WorkbenchError
+from app.services import audit_trail, datasets, projects
+from app.services.workbench import Workbench
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = "imports"
+
+# name -> (file name, bytes or None for "no file", project, message fragment)
+CASES: dict[str, tuple[str, bytes | None, str, str]] = {
+    "empty": ("empty.csv", b"", PROJECT, "empty.csv is empty"),
+    "blank-lines-only": ("blank.csv", b"\n \n\n", PROJECT, "blank.csv is empty"),
+    "non-utf8": ("latin.csv", b"a,b\n1,\xff\n", PROJECT, "latin.csv is not valid UTF-8: line 2 has the byte 0xff"),
+    "ragged": ("ragged.csv", b"a,b\n1,2\n3\n", PROJECT, "ragged.csv line 3 has 1 fields but the header has 2"),
+    "duplicate-header": ("dupes.csv", b"a,b,a\n1,2,3\n", PROJECT, "dupes.csv has duplicate column names 'a'"),
+    "header-only": ("header.csv", b"a,b\n", PROJECT, "header.csv has a header but no data rows"),
+    "gzipped": ("packed.csv", gzip.compress(b"a,b\n1,2\n"), PROJECT, "packed.csv looks compressed (gzip)"),
+    "missing-file": ("nowhere.csv", None, PROJECT, "nowhere.csv does not exist"),
+    "unknown-project": ("good.csv", b"a,b\n1,2\n", "nope", "no project 'nope'"),
+}
+
+
+def _write(tmp_path: Path, name: str, content: bytes | None) -> Path:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.fixture
+def project_wb(wb: Workbench) -> Workbench:
+    projects.create_project(wb, PROJECT, problem_type="binary_classification")
+    return wb
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_service_refuses_bad_file_and_writes_nothing(project_wb: Workbench, tmp_path: Path, case: str) -> None:
+    name, content, slug, fragment = CASES[case]
+    path = _write(tmp_path, name, content)
+    before = audit_trail.head(project_wb)
+    expected = NotFound if case == "unknown-project" else WorkbenchError
+    with pytest.raises(expected) as info:
+        datasets.import_dataset(project_wb, slug, path)
+    message = str(info.value)
+    assert fragment in message
+    assert "\n" not in message
+    assert audit_trail.head(project_wb) == before
+    assert datasets.list_datasets(project_wb, PROJECT) == []
+    assert not any(wb_file.is_file() for wb_file in project_wb.workspace.artifacts_dir.rglob("*"))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_cli_refuses_bad_file_with_one_error_line(project_wb: Workbench, tmp_path: Path, case: str) -> None:
+    name, content, slug, fragment = CASES[case]
+    path = _write(tmp_path, name, content)
+    before = audit_trail.head(project_wb)
+
+    result = _cli("data", "import", slug, str(path))
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert result.stdout == ""
+    assert audit_trail.head(project_wb) == before
+    assert datasets.list_datasets(project_wb, PROJECT) == []
+
+
+def test_cli_import_prints_the_version_id_and_sha256(project_wb: Workbench, tmp_path: Path) -> None:
+    path = _write(tmp_path, "good.csv", b"age,city,clicked\n31,Lisbon,1\n45,Berlin,0\n27,Lisbon,0\n")
+    result = _cli("data", "import", PROJECT, str(path), "--target", "clicked")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    match = re.fullmatch(r"dataset version (\d+) sha256 ([0-9a-f]{64}) rows 3 columns 3\n", result.stdout)
+    assert match, result.stdout
+    (version,) = datasets.list_datasets(project_wb, PROJECT)
+    assert int(match[1]) == version.id
+    assert match[2] == version.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert version.target == "clicked"
+    assert audit_trail.verify(project_wb).ok
+
+    again = _cli("data", "import", PROJECT, str(path), "--target", "clicked")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"dataset version {version.id} sha256 {version.sha256}")
+    assert "already imported" in again.stdout
+    assert len(datasets.list_datasets(project_wb, PROJECT)) == 1
+
+
+def test_cli_unknown_target_is_refused(project_wb: Workbench, tmp_path: Path) -> None:
+    path = _write(tmp_path, "good.csv", b"age,clicked\n31,1\n45,0\n")
+    before = audit_trail.head(project_wb)
+    result = _cli("data", "import", PROJECT, str(path), "--target", "bought")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: target column 'bought' is not in good.csv (columns: age, clicked)"]
+    assert audit_trail.head(project_wb) == before
