@@ -7,11 +7,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
+from screens.base import WorkbenchScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 
-class AuditScreen(Screen[None]):
+class AuditScreen(WorkbenchScreen):
     BINDINGS = [
         Binding("v", "verify", "Verify chain", tooltip="Recompute every HMAC link of the audit chain"),
         Binding("r", "reload", "Refresh"),

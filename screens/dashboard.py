@@ -7,13 +7,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
+from screens.base import WorkbenchScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from screens.widgets.jobs_panel import JobsPanel
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(WorkbenchScreen):
     BINDINGS = [
         Binding("enter", "open_project", "Open", tooltip="Open the selected project"),
         Binding("n", "new_project", "New project"),

@@ -7,7 +7,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
+from screens.base import WorkbenchScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from screens.widgets.jobs_panel import JobsPanel
@@ -17,7 +17,7 @@ STATE_STYLE = {"running": "bold cyan", "queued": "cyan", "succeeded": "green", "
 REFRESH_S = 1.0
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(WorkbenchScreen):
     BINDINGS = [
         Binding("c", "cancel_job", "Cancel job", tooltip="Stop the selected running job; nothing it computed is kept"),
         Binding("r", "reload", "Refresh"),

@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from screens.base import WorkbenchScreen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from app.lifecycle import STAGES
@@ -28,7 +28,7 @@ class ProjectSnapshot:
     documents: dict[str, dict[str, Any]]
 
 
-class ProjectScreen(Screen[None]):
+class ProjectScreen(WorkbenchScreen):
     BINDINGS = [
         *(Binding(str(s.number), f"show_stage({s.number})", f"{s.title}", show=False) for s in STAGES),
         Binding("e", "edit", "Edit", tooltip="Edit this stage's deliverable"),
