@@ -110,31 +110,37 @@ class JobRunner:
             try:
                 message = results.get(timeout=0.2)
             except queue_module.Empty:
-                if not running.process.is_alive():
+                if running.process.is_alive():
+                    continue
+                try:  # the worker may have posted its last message just before it exited
+                    message = results.get(timeout=1.0)
+                except queue_module.Empty:
                     code = running.process.exitcode
                     job_records.mark_failed(self.wb, job_id, f"worker process exited with code {code}")
                     raise WorkbenchError(
                         f"job {job_id} stopped unexpectedly (worker exit code {code}); run it again"
                     ) from None
-                continue
-            kind = message[0]
-            if kind == "progress":
-                _, fraction, text = message
-                if on_progress is not None:
-                    on_progress(job_id, fraction, text)
-                now = time.monotonic()
-                if now - last_write >= PROGRESS_WRITE_INTERVAL_S:
-                    job_records.record_progress(self.wb, job_id, fraction, text)
-                    last_write = now
-            elif kind == "result":
-                if running.cancel_requested.is_set():
-                    job_records.mark_cancelled(self.wb, job_id, "cancelled as it finished; result discarded")
-                    raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
-                return message[1]
-            elif kind == "cancelled":
-                job_records.mark_cancelled(self.wb, job_id, "stopped by the user")
+            if message[0] != "progress":
+                return self._final(job_id, running, message)
+            _, fraction, text = message
+            if on_progress is not None:
+                on_progress(job_id, fraction, text)
+            now = time.monotonic()
+            if now - last_write >= PROGRESS_WRITE_INTERVAL_S:
+                job_records.record_progress(self.wb, job_id, fraction, text)
+                last_write = now
+
+    def _final(self, job_id: int, running: _Running, message: tuple[Any, ...]) -> Any:
+        """Turn the worker's last message into the task's result, or the job's final state."""
+        kind = message[0]
+        if kind == "result":
+            if running.cancel_requested.is_set():
+                job_records.mark_cancelled(self.wb, job_id, "cancelled as it finished; result discarded")
                 raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
-            else:
-                _, text, detail = message
-                job_records.mark_failed(self.wb, job_id, text + (f"\n{detail}" if detail else ""))
-                raise WorkbenchError(f"job {job_id} failed: {text}")
+            return message[1]
+        if kind == "cancelled":
+            job_records.mark_cancelled(self.wb, job_id, "stopped by the user")
+            raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
+        _, text, detail = message
+        job_records.mark_failed(self.wb, job_id, text + (f"\n{detail}" if detail else ""))
+        raise WorkbenchError(f"job {job_id} failed: {text}")

@@ -313,7 +313,7 @@ def test_promoting_a_second_version_archives_the_first(demo_wb: Workbench) -> No
     assert _head(demo_wb) == head
 
     refused(demo_wb, lambda: registry.promote(demo_wb, SLUG, 2), GateFailed,
-            "model version 2 has no approval by someone other than its author")
+            "model version 2 has no standing approval by someone other than its author")
     registry.record_approval(demo_wb, SLUG, 2, on_behalf_of="second-reviewer", comment="ok")
     refused(demo_wb, lambda: registry.promote(demo_wb, SLUG, 2), GateFailed, "model version 2 has no model card")
     registry.write_model_card(demo_wb, SLUG, 2, registry.draft_model_card(demo_wb, SLUG, 2)
@@ -373,3 +373,17 @@ def test_batch_without_a_production_model_is_refused(demo_wb: Workbench, interac
             WorkbenchError, "needs a label")
     assert monitoring.list_batches(demo_wb, "fresh") == []
     assert datasets.list_datasets(demo_wb, "fresh") == []
+
+
+def test_a_later_rejection_withdraws_an_approval(demo_wb: Workbench) -> None:
+    (v1,) = registry.list_models(demo_wb, SLUG)
+    other = next(r for r in training.list_runs(demo_wb, SLUG) if r.id != v1.run_id and not r.is_baseline)
+    v2 = registry.register_model(demo_wb, SLUG, other.id)
+    registry.write_model_card(demo_wb, SLUG, v2.version, registry.draft_model_card(demo_wb, SLUG, v2.version))
+    registry.record_approval(demo_wb, SLUG, v2.version, on_behalf_of="first-reviewer")
+    registry.record_approval(demo_wb, SLUG, v2.version, decision="rejected", on_behalf_of="second-reviewer",
+                             comment="segment metrics missing")
+    refused(demo_wb, lambda: registry.promote(demo_wb, SLUG, v2.version), GateFailed, "latest review rejected it")
+    registry.record_approval(demo_wb, SLUG, v2.version, on_behalf_of="second-reviewer", comment="now added")
+    registry.promote(demo_wb, SLUG, v2.version)
+    assert {m.version: m.stage for m in registry.list_models(demo_wb, SLUG)} == {1: "archived", 2: "production"}

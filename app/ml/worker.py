@@ -20,11 +20,18 @@ def _silence_stdio() -> None:
     os.close(devnull)
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def child_main(task: str, payload: dict[str, Any], queue: Any, cancel: Any, quiet: bool) -> None:
     if quiet:
         _silence_stdio()
     # One BLAS/OpenMP thread per worker: on 2 cores, more threads fight the UI and each other
-    # (a HistGradientBoosting fit swung from 2.4 s to 192 s here without this).
+    # (a HistGradientBoosting fit swung from 2.4 s to 192 s here without this). The variables
+    # must be set before numpy/sklearn load: threadpool_limits only reaches libraries that are
+    # already loaded, and the tasks import theirs lazily.
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = "1"
     from threadpoolctl import threadpool_limits
 
     from app.ml.errors import DataFileError, TrainingCancelled

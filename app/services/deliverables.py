@@ -73,7 +73,7 @@ def _clean_text(fields: dict[str, Any], allowed: tuple[tuple[str, str], ...]) ->
 def save_problem_statement(
     wb: Workbench, slug: str, fields: dict[str, Any], *, problem_type: str | None = None
 ) -> int:
-    """Save the stage 1 statement (merging into the current one); returns the new revision."""
+    """Save the whole stage 1 statement (fields left out are cleared); returns the new revision."""
     content = _clean_text(fields, STATEMENT_FIELDS)
     if problem_type is not None and problem_type not in PROBLEM_TYPES:
         raise WorkbenchError(f"unknown problem type '{problem_type}': choose one of {', '.join(PROBLEM_TYPES)}")

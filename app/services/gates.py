@@ -166,15 +166,14 @@ def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
 
 def _stage5(session: Session, project: Project) -> dict[str, Outcome]:
     versions = list(session.scalars(select(ModelVersion).where(ModelVersion.project_id == project.id)))
-    approvals = list(
-        session.scalars(
-            select(Approval)
-            .join(ModelVersion, Approval.model_version_id == ModelVersion.id)
-            .where(ModelVersion.project_id == project.id, Approval.decision == "approved")
-        )
-    )
+    from app.services.registry import standing_approval
+
+    decisions: dict[int, list[Approval]] = {v.id: [] for v in versions}
+    for a in session.scalars(select(Approval).join(ModelVersion, Approval.model_version_id == ModelVersion.id)
+                             .where(ModelVersion.project_id == project.id)):
+        decisions[a.model_version_id].append(a)
     by_version = {v.id: v for v in versions}
-    independent = [a for a in approvals if a.approver != by_version[a.model_version_id].created_by]
+    independent = [a for v in versions if (a := standing_approval(decisions[v.id], v.created_by)) is not None]
     prod = [v for v in versions if v.stage == "production"]
     return {
         "model_registered": (bool(versions), f"{len(versions)} version(s)"),

@@ -51,6 +51,15 @@ class ApprovalView:
     created_at: datetime
 
 
+def standing_approval(decisions: list[Approval], author: str) -> Approval | None:
+    """The approval that lets a version into production: the latest independent review, if it approved.
+
+    A rejection recorded after an approval withdraws it until someone approves again.
+    """
+    independent = sorted((d for d in decisions if d.approver != author), key=lambda d: d.id)
+    return independent[-1] if independent and independent[-1].decision == "approved" else None
+
+
 def _version(uow_or_session, project: Project, version: int) -> ModelVersion:  # type: ignore[no-untyped-def]
     session = getattr(uow_or_session, "session", uow_or_session)
     row = session.scalars(
@@ -182,12 +191,10 @@ def promote(wb: Workbench, slug: str, version: int, *, stage: str = "production"
         if mv.stage == stage:
             return
         if stage == "production":
-            approved = uow.session.scalars(select(Approval).where(
-                Approval.model_version_id == mv.id, Approval.decision == "approved",
-                Approval.approver != mv.created_by)).first()
-            if approved is None:
-                raise GateFailed(f"model version {version} has no approval by someone other than its author: "
-                                 "a reviewer must approve it first")
+            decisions = list(uow.session.scalars(select(Approval).where(Approval.model_version_id == mv.id)))
+            if standing_approval(decisions, mv.created_by) is None:
+                raise GateFailed(f"model version {version} has no standing approval by someone other than its "
+                                 "author (none yet, or the latest review rejected it): a reviewer must approve it")
             card = uow.session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
             if card is None:
                 raise GateFailed(f"model version {version} has no model card: write it before production")

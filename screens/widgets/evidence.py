@@ -10,6 +10,12 @@ from textual.widgets import DataTable, Label, Static
 from app.services.report_data import GateCheckRow, TableData
 
 
+# Long free text is cut at these widths (the full text is in the PDF and the edit forms), so
+# the tables fit a 120-column terminal without a horizontal scrollbar.
+EVIDENCE_WIDTH = 26
+VALUE_WIDTH = 60
+
+
 def _cell(value: str, highlight: bool) -> Text:
     return Text(value, style="bold yellow" if highlight else "")
 
@@ -45,7 +51,10 @@ class GateChecklist(Vertical):
         verdict = Text("Gate passed", style="bold green") if self.passed else Text("Gate open", style="bold red")
         yield Label(verdict, classes="evidence-title")
         grid: DataTable[Text] = DataTable(cursor_type="row", show_cursor=False)
-        grid.add_columns("", "Check", "Evidence", "Required")
+        grid.add_column("")
+        grid.add_column("Check")
+        grid.add_column("Evidence", width=EVIDENCE_WIDTH)
+        grid.add_column("Required")
         for c in self.checks:
             mark = Text("✔", style="green") if c.passed else Text("✘" if c.required else "!", style="red" if c.required else "yellow")
             grid.add_row(mark, Text(c.label), Text(c.detail), Text("required" if c.required else "warns only"))
@@ -60,7 +69,8 @@ class Deliverables(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Deliverables", classes="evidence-title")
         grid: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
-        grid.add_columns("Item", "Value")
+        grid.add_column("Item")
+        grid.add_column("Value", width=VALUE_WIDTH)
         for label, value in self.rows:
             grid.add_row(Text(label, style="bold"), Text(value if value else "—", style="" if value and value != "—" else "dim"))
         yield grid

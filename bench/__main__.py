@@ -1,0 +1,15 @@
+"""`make bench`: every benchmark, each printing its figures against a baseline from the same run."""
+
+from __future__ import annotations
+
+from bench import demo_speed, first_frame, tui_responsiveness
+
+
+def main() -> None:
+    demo_speed.main()
+    first_frame.main()
+    tui_responsiveness.main()
+
+
+if __name__ == "__main__":
+    main()
