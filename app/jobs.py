@@ -71,17 +71,19 @@ class JobRunner:
         """
         from app.ml.worker import child_main
 
-        results = self._ctx.Queue()
-        cancel = self._ctx.Event()
-        process = self._ctx.Process(
-            target=child_main,
-            args=(task, payload, results, cancel, self.quiet_workers),
-            name=f"mlwb-job-{job_id}",
-            daemon=True,
-        )
         # Textual swaps sys.stdout/stderr for objects whose fileno() is -1, which makes spawn
-        # fail with "bad value(s) in fds_to_keep"; start the child against the real streams.
+        # fail with "bad value(s) in fds_to_keep". The first Queue or Event may start
+        # multiprocessing's resource tracker (which passes on stderr's fd), so everything is
+        # created against the real streams.
         with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
+            results = self._ctx.Queue()
+            cancel = self._ctx.Event()
+            process = self._ctx.Process(
+                target=child_main,
+                args=(task, payload, results, cancel, self.quiet_workers),
+                name=f"mlwb-job-{job_id}",
+                daemon=True,
+            )
             process.start()
         running = _Running(process, cancel)
         with self._lock:

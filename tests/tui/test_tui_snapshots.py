@@ -8,16 +8,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import DataTable
+
 from app.tui import WorkbenchApp
 
 SIZE = (120, 40)
 
 
 async def _settled(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the workers, then for the tables to lay out their rows.
+
+    A DataTable sizes its columns on a later refresh than the one that adds rows; under load
+    a snapshot taken right after the workers finish can catch the header-only widths.
+    """
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for _ in range(20):
+        tables = list(pilot.app.screen.query(DataTable))
+        if tables and all(t.row_count and not t._require_update_dimensions for t in tables):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.1)
 
 
 def test_dashboard_layout(demo_home: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
