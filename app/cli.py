@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app.errors import WorkbenchError
 from app.lifecycle import MATURITIES, PROBLEM_TYPES
+from storage.artifacts import ArtifactCorrupted
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -311,6 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ArtifactCorrupted as exc:
+        print(f"error: {exc}: the workspace's artifact store was changed outside the workbench; "
+              "restore it from a backup", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

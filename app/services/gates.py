@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, WorkbenchError
-from app.lifecycle import STAGES, checks_for, stage
+from app.lifecycle import ML_CHECKLIST, STAGES, checks_for, stage
 from app.services.workbench import Workbench, find_project
 from storage.models import (
     Alert,
@@ -78,7 +78,7 @@ def _stage1(session: Session, project: Project) -> dict[str, Outcome]:
         ),
         "baseline_named": (bool(s.get("baseline_heuristic")), s.get("baseline_heuristic", "none")),
         "ml_appropriate": (
-            len(answered) >= 5 and not no,
+            len(answered) == len(ML_CHECKLIST) and not no,
             "answered in favour" if answered and not no else (f"answered no: {', '.join(no)}" if no else "not answered"),
         ),
     }
