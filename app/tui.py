@@ -59,6 +59,7 @@ class WorkbenchApp(App[int]):
         self.offer_demo = offer_demo
         self.demo_rows = demo_rows
         self.demo_batch_rows = demo_batch_rows
+        self.demo_running = False
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
@@ -87,6 +88,14 @@ class WorkbenchApp(App[int]):
 
     # --- background work shared by screens -------------------------------------------------
 
+    def start_demo(self) -> None:
+        """Build the demo in the background, once at a time."""
+        if self.demo_running:
+            self.notify("The demo is already being built; its progress is at the bottom.", severity="warning")
+            return
+        self.demo_running = True
+        self.run_demo()
+
     @work(thread=True, exit_on_error=False, group="jobs")
     def run_demo(self) -> None:
         from app.services.demo import run_demo
@@ -105,6 +114,7 @@ class WorkbenchApp(App[int]):
                                on_progress=job_progress)
         finally:
             self.progress.entries.clear()
+            self.demo_running = False
         self.call_from_thread(self.notify, f"Demo project {outcome.slug} is at stage {outcome.stage} of 6.",
                               title="Demo ready")
         self.call_from_thread(self.refresh_screens)

@@ -106,7 +106,7 @@ class DashboardScreen(WorkbenchScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.run_demo()  # type: ignore[attr-defined]
+                self.app.start_demo()  # type: ignore[attr-defined]
 
         self.app.push_screen(
             ConfirmDialog("Create the demo project?",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -82,6 +81,3 @@ class ArtifactStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-
-def copy_out(store: ArtifactStore, sha256: str, suffix: str, dest: Path) -> None:
-    shutil.copyfile(store.verified_path(sha256, suffix), dest)

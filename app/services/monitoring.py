@@ -119,9 +119,23 @@ def analyse_batch(
         batch_id = batch.id
     job_id = job_records.create_job(wb, "drift", slug, {"batch": label})
     results: list[dict[str, Any]] = runner.execute(job_id, "app.ml.tasks:drift_task", payload, on_progress)
+    try:
+        return _record_drift(wb, slug, label, batch_id, job_id, results)
+    except Exception as exc:  # nothing was written: the job must not stay "running"
+        job_records.mark_failed(wb, job_id, f"could not record the drift results: {exc}")
+        raise
+
+
+def _record_drift(
+    wb: Workbench, slug: str, label: str, batch_id: int, job_id: int, results: list[dict[str, Any]]
+) -> BatchView:
+    """Store drift results, and the alert and retraining trigger they call for, in one transaction."""
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
         batch = uow.session.get(MonitoringBatch, batch_id)
+        if batch.analysed:  # another session analysed it meanwhile: keep the first results
+            job_records.complete_job(uow, job_id, {"batch": label, "duplicate": True})
+            return _batch_view(uow.session, batch)
         for r in results:
             uow.session.add(DriftResult(batch_id=batch.id, feature=r["feature"], kind=r["kind"], test=r["test"],
                                         statistic=r["statistic"], p_value=r.get("p_value"), drifted=bool(r["drifted"])))

@@ -189,7 +189,11 @@ def train(
     if on_queued is not None:
         on_queued(plan.job_id)
     result = runner.execute(plan.job_id, "app.ml.tasks:train_task", plan.payload, on_progress)
-    return record_run(wb, slug, plan, result)
+    try:
+        return record_run(wb, slug, plan, result)
+    except Exception as exc:  # the run was not written: the job must not stay "running"
+        job_records.mark_failed(wb, plan.job_id, f"could not record the run: {exc}")
+        raise
 
 
 def list_runs(wb: Workbench, slug: str) -> list[RunView]:
