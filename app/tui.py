@@ -101,13 +101,15 @@ class WorkbenchApp(App[int]):
         from app.services.demo import run_demo
 
         assert self.wb is not None and self.runner is not None
-        label = "demo"
+        # The demo shows as one entry: its current step as the label, the step's job as the bar.
+        current = ["demo"]
 
         def step(message: str) -> None:
-            self.progress.update(0, label, -1.0, message)
+            current[0] = f"demo · {message}"
+            self.progress.update(0, current[0], -1.0, "")
 
         def job_progress(job_id: int, fraction: float, message: str) -> None:
-            self.progress.update(job_id, f"demo job {job_id}", fraction, message)
+            self.progress.update(0, f"{current[0]} (job {job_id})", fraction, message)
 
         try:
             outcome = run_demo(self.wb, self.runner, rows=self.demo_rows, batch_rows=self.demo_batch_rows, step=step,

@@ -12,6 +12,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from screens.widgets.jobs_panel import JobsPanel
 
+# Fixed widths: the dashboard reads the same whatever the data, and long names are cut, not
+# pushed off-screen.
+PROJECT_COLUMNS = (("Project", 18), ("Name", 34), ("Stage", 18), ("Gate", 12), ("Maturity", 10),
+                   ("Problem type", 22))
+ALERT_COLUMNS = (("Project", 18), ("Batch", 10), ("Severity", 8), ("Retraining", 10), ("Alert", 62))
+
 
 class DashboardScreen(WorkbenchScreen):
     BINDINGS = [
@@ -21,7 +27,7 @@ class DashboardScreen(WorkbenchScreen):
         Binding("a", "audit", "Audit trail"),
         Binding("j", "jobs", "Jobs"),
         Binding("r", "reload", "Refresh"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -30,8 +36,14 @@ class DashboardScreen(WorkbenchScreen):
             yield Static("Projects", classes="screen-title")
             yield Static("Opening the workspace…", id="dashboard-hint")
             table: DataTable[Text] = DataTable(id="projects", cursor_type="row", zebra_stripes=True)
-            table.add_columns("Project", "Name", "Stage", "Gate", "Maturity", "Problem type")
+            for label, width in PROJECT_COLUMNS:
+                table.add_column(label, width=width)
             yield table
+            yield Static("Open alerts across projects", classes="screen-title", id="alerts-title")
+            alerts: DataTable[Text] = DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+            for label, width in ALERT_COLUMNS:
+                alerts.add_column(label, width=width)
+            yield alerts
         yield JobsPanel()
         yield Footer()
 
@@ -44,12 +56,23 @@ class DashboardScreen(WorkbenchScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard")
     def _load(self, offer_demo: bool) -> None:
+        from app.services.monitoring import open_alerts
         from app.services.projects import list_projects
 
-        rows = list_projects(self.app.wb)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show, rows, offer_demo)
+        wb = self.app.wb  # type: ignore[attr-defined]
+        rows, alerts = list_projects(wb), open_alerts(wb)
+        self.app.call_from_thread(self._show, rows, alerts, offer_demo)
 
-    def _show(self, rows, offer_demo: bool) -> None:  # type: ignore[no-untyped-def]
+    def _show(self, rows, alerts, offer_demo: bool) -> None:  # type: ignore[no-untyped-def]
+        alert_table = self.query_one("#alerts", DataTable)
+        alert_table.clear()
+        for a in alerts:
+            alert_table.add_row(Text(a.project, style="bold"), Text(a.batch or "—"),
+                                Text(a.severity, style="bold red" if a.severity == "high" else "yellow"),
+                                Text("triggered" if a.has_trigger else "none", style="" if a.has_trigger else "red"),
+                                Text(a.message))
+        self.query_one("#alerts-title").display = bool(alerts)
+        alert_table.display = bool(alerts)
         table = self.query_one("#projects", DataTable)
         table.clear()
         for p in rows:

@@ -197,3 +197,29 @@ def list_alerts(wb: Workbench, slug: str) -> list[AlertView]:
                       triggers.get(a.id), a.created_at)
             for a in session.scalars(select(Alert).where(Alert.project_id == project.id).order_by(Alert.id))
         ]
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    project: str
+    batch: str | None
+    severity: str
+    message: str
+    has_trigger: bool
+    created_at: datetime
+
+
+def open_alerts(wb: Workbench, *, limit: int = 50) -> list[OpenAlert]:
+    """Open alerts across every project, newest first: the platform lead's watch list."""
+    with wb.read() as session:
+        rows = session.execute(
+            select(Alert, Project.slug, MonitoringBatch.label, RetrainingTrigger.id)
+            .join(Project, Alert.project_id == Project.id)
+            .outerjoin(MonitoringBatch, Alert.batch_id == MonitoringBatch.id)
+            .outerjoin(RetrainingTrigger, RetrainingTrigger.alert_id == Alert.id)
+            .where(Alert.status == "open")
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        ).all()
+        return [OpenAlert(slug, label, a.severity, a.message, trigger is not None, a.created_at)
+                for a, slug, label, trigger in rows]

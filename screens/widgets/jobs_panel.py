@@ -31,7 +31,7 @@ class JobsPanel(Vertical):
         job_id, label, fraction, message = entries[-1]
         more = f"  (+{len(entries) - 1} more)" if len(entries) > 1 else ""
         name = f"job {job_id}: {label}" if job_id else label
-        self.query_one("#jobs-title", Static).update(f"[b]Running[/b] {name}{more}   [dim]J: jobs · cancel there[/dim]")
+        self.query_one("#jobs-title", Static).update(f"[b]Running[/b] {name}{more}   [dim]j: jobs, cancel there[/dim]")
         bar = self.query_one("#jobs-bar", ProgressBar)
         if fraction < 0:
             bar.update(total=None)

@@ -60,6 +60,10 @@ async def test_dashboard_lists_the_demo_project(demo_home: Path) -> None:
         assert table.row_count == 1
         row = [str(c) for c in table.get_row_at(0)]
         assert row[0] == "ctr-demo" and row[2] == "6 Monitoring" and row[3] == "passed"
+        alerts = app.screen.query_one("#alerts", DataTable)
+        assert alerts.row_count == 1
+        alert = [str(c) for c in alerts.get_row_at(0)]
+        assert alert[:4] == ["ctr-demo", "2026-03", "high", "triggered"]
 
 
 async def test_all_six_stages_show_their_gate_and_evidence(demo_home: Path) -> None:
