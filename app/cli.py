@@ -7,6 +7,7 @@ half-written; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,20 +40,48 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("project")
     imp.add_argument("file", type=Path)
     imp.add_argument("--target")
-    split = dsub.add_parser("split", help="stratified train/validation/test split of the latest dataset")
+    imp.add_argument("--time-column", help="a date/time column: enables temporal splits and overlap checks")
+    check = dsub.add_parser("check", help="quality and leakage findings of a dataset version")
+    check.add_argument("project")
+    check.add_argument("dataset", type=int, nargs="?", help="dataset version id (default: the latest)")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    split = dsub.add_parser("split", help="train/validation/test split of a dataset, with leakage checks")
     split.add_argument("project")
-    split.add_argument("--seed", type=int, default=42)
     split.add_argument("--dataset", type=int, help="dataset version id (default: the latest)")
+    split.add_argument("--strategy", default="stratified", choices=("random", "stratified", "temporal", "group"))
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--time-column", help="order for a temporal split")
+    split.add_argument("--group-column", help="groups that must not straddle parts, for a group split")
+    split.add_argument("--gap", type=int, default=0, help="rows left out between parts of a temporal split")
     dlist = dsub.add_parser("list", help="list dataset versions")
     dlist.add_argument("project")
 
     train = sub.add_parser("train", help="train one model in a worker process and log the run")
     train.add_argument("project")
-    train.add_argument("kind", help="popularity_baseline, logistic_regression, hist_gradient_boosting, random_forest")
+    train.add_argument("dataset", type=int, help="dataset version id")
+    train.add_argument("--model", required=True, help="e.g. majority_baseline, logistic_regression, "
+                       "decision_tree, hist_gradient_boosting, random_forest (see `mlwb models-available`)")
+    train.add_argument("--cv", type=int, metavar="K", help="also cross-validate with K folds on the train part")
+    train.add_argument("--cv-kind", choices=("kfold", "stratified", "timeseries"))
+    train.add_argument("--tune", choices=("grid", "random", "bayes"), help="hyper-parameter search on validation")
+    train.add_argument("--trials", type=int, default=20)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--json", action="store_true", help="print the run id and validation metrics as JSON")
 
-    runs = sub.add_parser("runs", help="list a project's runs with their test metrics")
-    runs.add_argument("project")
+    sub.add_parser("models-available", help="the model ladder: kinds, rungs and the problem types they fit")
+
+    runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
+    runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce RUN")
+
+    compare = sub.add_parser("compare", help="is run B significantly better than run A? (validation data)")
+    compare.add_argument("project")
+    compare.add_argument("run_a", type=int)
+    compare.add_argument("run_b", type=int)
+    compare.add_argument("--json", action="store_true")
+
+    evaluate = sub.add_parser("evaluate", help="open the sealed test set for one run (audited; do it once)")
+    evaluate.add_argument("project")
+    evaluate.add_argument("run", type=int)
 
     models = sub.add_parser("models", help="list model versions, or register a run's model")
     models.add_argument("project")
@@ -163,13 +192,30 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
     wb = _open()
     if args.data_verb == "import":
-        v = datasets.import_dataset(wb, args.project, args.file, target=args.target)
+        v = datasets.import_dataset(wb, args.project, args.file, target=args.target, time_column=args.time_column)
         note = "" if v.is_new else " (already imported: same bytes)"
         print(f"dataset version {v.id} sha256 {v.sha256} rows {v.n_rows} columns {v.n_columns}{note}")
+        for f in v.findings:
+            print(f"  finding [{f['severity']}] {f['check']} {f.get('column') or ''}: {f['detail']}")
+    elif args.data_verb == "check":
+        result = datasets.check_dataset(wb, args.project, args.dataset)
+        if args.json:
+            print(json.dumps(result.as_json(), indent=2))
+        else:
+            for f in result.quality:
+                print(f"quality [{f['severity']}] {f['check']} {f.get('column') or ''}: {f['detail']}")
+            for f in result.leakage:
+                print(f"leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
+            if not result.quality and not result.leakage:
+                print("no findings")
     elif args.data_verb == "split":
-        s = datasets.create_split(wb, args.project, dataset_id=args.dataset, seed=args.seed)
+        s = datasets.create_split(wb, args.project, dataset_id=args.dataset, strategy=args.strategy, seed=args.seed,
+                                  time_column=args.time_column, group_column=args.group_column, gap=args.gap)
         counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
-        print(f"split {s.id} of dataset version {s.dataset_version_id}: {counts}; fingerprint {s.fingerprint}")
+        print(f"split {s.id} ({s.strategy}) of dataset version {s.dataset_version_id}: {counts}; "
+              f"fingerprint {s.fingerprint}")
+        for f in s.leakage:
+            print(f"  leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
     else:
         for v in datasets.list_datasets(wb, args.project):
             print(f"{v.id}\t{v.role}\t{v.source_name}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
@@ -180,19 +226,67 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from app.services import training
 
     wb = _open()
-    run = training.train(wb, _runner(wb), args.project, args.kind, seed=args.seed, on_progress=_progress_printer())
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("test_"))
-    print(f"run {run.id} {run.model_kind}: {metrics}")
+    run = training.train(wb, _runner(wb), args.project, args.model, dataset_id=args.dataset, seed=args.seed,
+                         cv=args.cv, cv_kind=args.cv_kind, tune=args.tune, trials=args.trials,
+                         on_progress=_progress_printer())
+    validation = {k: v for k, v in sorted(run.metrics.items()) if k.startswith("val_")}
+    if args.json:
+        print(json.dumps({"run": run.id, "model": run.model_kind, "validation": validation,
+                          "cv": run.cv_metrics or None, "tuning": run.tuning or None}))
+    else:
+        print(f"run {run.id} {run.model_kind}: " + ", ".join(f"{k} {v:.4f}" for k, v in validation.items()))
+    return 0
+
+
+def _cmd_models_available(args: argparse.Namespace) -> int:
+    from app.ml.training import model_catalogue
+
+    for m in model_catalogue():
+        print(f"{m['kind']}\t{m['rung']}\t{', '.join(m['problem_types'])}\t{m['description']}")
     return 0
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from app.services import training
+    from app.services import evaluation, training
 
-    for r in training.list_runs(_open(), args.project):
+    wb = _open()
+    if args.target[0] == "reproduce":
+        if len(args.target) != 2 or not args.target[1].isdigit():
+            raise WorkbenchError("usage: mlwb runs reproduce RUN (a run id, as listed by `mlwb runs PROJECT`)")
+        r = evaluation.reproduce_run(wb, _runner(wb), None, int(args.target[1]), on_progress=_progress_printer())
+        verdict = "reproduced: metrics match" if r.matches else "NOT reproduced: metrics differ"
+        print(f"run {r.run_id} {verdict} (largest difference {r.max_difference:.3g})")
+        return 0 if r.matches else 1
+    for r in training.list_runs(wb, args.target[0]):
         tag = "baseline" if r.is_baseline else "candidate"
-        print(f"{r.id}\t{r.model_kind}\t{tag}\ttest_roc_auc {r.metrics.get('test_roc_auc', float('nan')):.4f}\t"
-              f"{r.duration_s:.1f}s\t{r.created_by}")
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.metrics.items()) if k.startswith("val_"))
+        sealed = "test sealed" if not r.test_metrics else "test scored"
+        print(f"{r.id}\t{r.model_kind}\t{tag}\t{shown}\t{sealed}\t{r.duration_s:.1f}s\t{r.created_by}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from app.services.comparison import compare_runs
+
+    c = compare_runs(_open(), args.project, args.run_a, args.run_b)
+    if args.json:
+        print(json.dumps(c.as_json()))
+    else:
+        verdict = "significantly better" if c.significant else "not significantly better"
+        print(f"run {c.run_b} vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to "
+              f"{c.ci[1]:+.4f}), {c.test} p={c.p_value:.3g}: run {c.run_b} is {verdict} at α={c.alpha}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.services.evaluation import score_on_test
+
+    wb = _open()
+    e = score_on_test(wb, _runner(wb), args.project, args.run, on_progress=_progress_printer())
+    print(f"run {e.run_id} on the sealed test part: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(e.metrics.items())))
+    if e.looks_in_experiment > 1:
+        print(f"warning: the test set has now been used {e.looks_in_experiment} times in this experiment; "
+              "the stage 4 gate flags it", file=sys.stderr)
     return 0
 
 
@@ -296,6 +390,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo, "projects": _cmd_projects, "data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs,
+    "models-available": _cmd_models_available, "compare": _cmd_compare, "evaluate": _cmd_evaluate,
     "models": _cmd_models, "approve": _cmd_approve, "promote": _cmd_promote, "monitor": _cmd_monitor,
     "gate": _cmd_gate, "advance": _cmd_advance, "report": _cmd_report, "audit": _cmd_audit, "jobs": _cmd_jobs,
 }

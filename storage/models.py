@@ -91,8 +91,13 @@ class DatasetVersion(Base):
     n_rows: Mapped[int] = mapped_column(Integer)
     n_columns: Mapped[int] = mapped_column(Integer)
     target: Mapped[str | None] = mapped_column(String(200))
+    time_column: Mapped[str | None] = mapped_column(String(200))
     schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # what import noticed but accepted (mixed types, leading zeros, formula-like text, …)
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    # the quality report: {"findings": [...], "distributions": {...}}
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 
@@ -108,8 +113,13 @@ class Split(Base):
     seed: Mapped[int] = mapped_column(Integer)
     fractions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    time_column: Mapped[str | None] = mapped_column(String(200))
+    group_column: Mapped[str | None] = mapped_column(String(200))
+    gap: Mapped[int] = mapped_column(Integer, default=0)
     fingerprint: Mapped[str] = mapped_column(String(64))
     assignments_sha256: Mapped[str] = mapped_column(String(64))
+    # leakage findings computed when the split was made: [{"check", "feature", "severity", "evidence"}]
+    leakage: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 
@@ -136,13 +146,46 @@ class Run(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
     parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"))
     model_kind: Mapped[str] = mapped_column(String(60))
+    problem_type: Mapped[str] = mapped_column(String(40), default="binary_classification")
     is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
     seed: Mapped[int] = mapped_column(Integer)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cv_metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tuning: Mapped[dict[str, Any]] = mapped_column(default=dict)
     environment: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    # None for a tuning trial (a child run): only the refit winner keeps a model file
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    # validation predictions (JSON artifact) for statistical comparison between runs
+    predictions_sha256: Mapped[str | None] = mapped_column(String(64))
+    # the sealed test part: scored only by an explicit, audited action
+    test_metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    test_scored_at: Mapped[datetime | None] = mapped_column()
+    test_scored_by: Mapped[str | None] = mapped_column(String(100))
     duration_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Comparison(Base):
+    """Run A against run B on the same rows: the test used, its p-value and the difference's CI."""
+
+    __tablename__ = "comparison"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    run_a_id: Mapped[int] = mapped_column(ForeignKey("run.id"))
+    run_b_id: Mapped[int] = mapped_column(ForeignKey("run.id"))
+    data_part: Mapped[str] = mapped_column(String(20), default="validation")
+    test: Mapped[str] = mapped_column(String(60))
+    metric: Mapped[str] = mapped_column(String(40))
+    difference: Mapped[float] = mapped_column(Float)
+    ci_low: Mapped[float] = mapped_column(Float)
+    ci_high: Mapped[float] = mapped_column(Float)
+    p_value: Mapped[float] = mapped_column(Float)
+    alpha: Mapped[float] = mapped_column(Float, default=0.05)
+    significant: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 

@@ -4,6 +4,23 @@ Why the CSV checks run before pandas: pandas is forgiving in ways that hide bad 
 pads short rows with NaN, renames duplicate columns to ``a.1``, guesses encodings, reads a
 gzip by accident). A dataset version is evidence, so a file that is not what it looks like is
 refused with a sentence that says which line to fix, instead of being silently repaired.
+
+Some problems do not make a file unusable but change what a model learns from it; those load,
+and come back as ``Finding`` records next to the frame (``load_table``), each naming the column
+and the line. The decisions, so a reviewer can rely on them:
+
+* "NA", "null", "None" stay strings; only empty cells are missing.
+* "inf", "-inf", "nan", "NaN" (any case, also "Infinity") in an otherwise numeric column are
+  read as missing values (NaN), never as infinities: an infinity makes scikit-learn refuse the
+  whole matrix at training time, far from the import that could have explained it. A finding
+  says how many there were. A numeric Parquet/CSV column already holding infinities gets the
+  same treatment.
+* A mostly-numeric column with some text stays text, so no value is silently dropped.
+* Digit strings with leading zeros (zip codes, account numbers) and integers beyond 2**53 in
+  magnitude stay strings: turning them into numbers would lose the zeros or, through float64,
+  the last digits.
+* A field longer than ``max_field_chars`` is refused with its line number rather than loaded:
+  a multi-kilobyte cell is almost always a broken quote that swallowed many rows.
 """
 
 from __future__ import annotations
@@ -13,7 +30,11 @@ import hashlib
 import io
 import math
 import os
+import re
+from array import array
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from app.ml.errors import DataFileError
+from app.ml.findings import Finding
 
 CSV_SUFFIXES = frozenset({".csv", ".txt"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -34,14 +56,39 @@ _COMPRESSED_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 _UTF8_BOM = b"\xef\xbb\xbf"
 _TOP_VALUES = 5
+_OTHER_DELIMITERS: tuple[str, ...] = (";", "\t", "|")
+_EXAMPLES = 3  # how many offending values a finding quotes
+
+NON_FINITE_PATTERN = r"[+-]?(?:inf|infinity|nan)"
+INTEGER_PATTERN = r"[+-]?\d+"
+ISO_DATE_PATTERN = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+# =, +, -, @ followed by a letter (or "=" followed by anything): what a spreadsheet runs.
+FORMULA_PATTERN = r"\s*(?:=\S|[+\-@]\s*[A-Za-z])"
+_MAX_EXACT_FLOAT_INT = "9007199254740992"  # 2**53, as 16 digits
 
 
-def read_table(path: str | os.PathLike[str], *, max_bytes: int = 1_000_000_000) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame, refusing files that are not clean tables.
+@dataclass(frozen=True)
+class LoadedTable:
+    """A table that passed every refusal, and what is worth knowing about how it loaded."""
+
+    frame: pd.DataFrame
+    findings: tuple[Finding, ...]
+
+
+def load_table(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = 1_000_000_000,
+    max_field_chars: int = 10_000,
+) -> LoadedTable:
+    """Read a CSV or Parquet file, refusing files that are not clean tables.
 
     Every refusal is a ``DataFileError`` whose message names the file and says what to do.
-    CSV text cells keep the literal strings "NA", "null", "None"; only empty cells are missing,
-    because a category called "NA" (North America, not applicable) is data, not a gap.
+    Problems a user should know about but that do not make the file unusable (see the module
+    docstring) are returned as findings, each naming its column and the line (CSV) or row
+    (Parquet) of an example.
     """
     file = Path(path)
     name = file.name
@@ -53,8 +100,20 @@ def read_table(path: str | os.PathLike[str], *, max_bytes: int = 1_000_000_000) 
         )
     size = _checked_size(file, max_bytes)
     if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(file, size)
-    return _read_csv(file, size)
+        frame = _read_parquet(file, size)
+        findings = _column_findings(frame, None, None)
+        return LoadedTable(frame, tuple(findings))
+    return _read_csv(file, size, max_field_chars)
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = 1_000_000_000,
+    max_field_chars: int = 10_000,
+) -> pd.DataFrame:
+    """``load_table(...).frame``: the same refusals and conversions, without the findings."""
+    return load_table(path, max_bytes=max_bytes, max_field_chars=max_field_chars).frame
 
 
 def _checked_size(file: Path, max_bytes: int) -> int:
@@ -75,8 +134,8 @@ def _checked_size(file: Path, max_bytes: int) -> int:
     return size
 
 
-def _read_csv(file: Path, size: int) -> pd.DataFrame:
-    """Check the raw bytes and the row shape, then let pandas infer the column types."""
+def _read_csv(file: Path, size: int, max_field_chars: int) -> LoadedTable:
+    """Check the raw bytes and the row shape, let pandas infer types, then review each column."""
     name = file.name
     try:
         raw = file.read_bytes()
@@ -98,9 +157,9 @@ def _read_csv(file: Path, size: int) -> pd.DataFrame:
             "export it as plain-text CSV"
         )
     text = _decode_utf8(name, raw)
-    _check_csv_shape(name, text)
+    lines = _check_csv_shape(name, text, max_field_chars)
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             keep_default_na=False,
             na_values=[""],
@@ -109,6 +168,16 @@ def _read_csv(file: Path, size: int) -> pd.DataFrame:
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataFileError(f"{name} could not be parsed as CSV ({exc}): check its format") from exc
+    findings: list[Finding] = []
+    if raw.startswith(_UTF8_BOM):
+        findings.append(Finding(
+            "bom", str(frame.columns[0]), "info",
+            f"the file starts with a UTF-8 byte-order mark; it was removed so the first column "
+            f"is named {str(frame.columns[0])!r}",
+        ))
+    line_of = lines if len(lines) == len(frame) else None  # pandas skipped something csv did not
+    findings += _column_findings(frame, line_of, text)
+    return LoadedTable(frame, tuple(findings))
 
 
 def _decode_utf8(name: str, raw: bytes) -> str:
@@ -125,15 +194,23 @@ def _decode_utf8(name: str, raw: bytes) -> str:
         ) from exc
 
 
-def _check_csv_shape(name: str, text: str) -> None:
-    """Refuse bad headers and ragged rows, naming the first offending line."""
+def _check_csv_shape(name: str, text: str, max_field_chars: int) -> array:
+    """Refuse bad headers, other delimiters, over-long fields and ragged rows.
+
+    Returns the line on which each data row starts (1-based), so findings can point at lines
+    even when quoted fields span several of them.
+    """
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, max_field_chars + 1))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    starts = array("q")
     try:
         header = next(reader, None)
         while header == []:  # pandas skips blank lines before the header too
             header = next(reader, None)
         if header is None:
             raise DataFileError(f"{name} is empty: export the data again with a header row")
+        _check_delimiter(name, header, text)
         blanks = [i + 1 for i, column in enumerate(header) if not column.strip()]
         if blanks:
             where = ", ".join(str(i) for i in blanks)
@@ -147,22 +224,66 @@ def _check_csv_shape(name: str, text: str) -> None:
                 f"{name} has duplicate column names {', '.join(map(repr, duplicates))}: "
                 "rename them so every column is unique"
             )
-        n_rows = 0
+        _check_field_lengths(name, header, header, reader.line_num, max_field_chars)
+        previous_end = reader.line_num
         for row in reader:
-            if not row:
-                continue
+            start, previous_end = previous_end + 1, reader.line_num
+            if not row or (len(row) == 1 and len(header) == 1 and not row[0].strip()):
+                continue  # blank (or whitespace-only) lines: pandas skips them as well
             if len(row) != len(header):
                 raise DataFileError(
                     f"{name} line {reader.line_num} has {len(row)} fields but the header has "
                     f"{len(header)}: fix the row or quote its commas"
                 )
-            n_rows += 1
+            if max(map(len, row)) > max_field_chars:
+                _check_field_lengths(name, header, row, start, max_field_chars)
+            starts.append(start)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise DataFileError(
+                f"{name} line {reader.line_num} has a field longer than the "
+                f"{max_field_chars:,}-character limit: check for an unclosed quote there, or "
+                "shorten the text"
+            ) from exc
         raise DataFileError(
             f"{name} line {reader.line_num} is not valid CSV ({exc}): fix the quoting on that line"
         ) from exc
-    if n_rows == 0:
+    finally:
+        csv.field_size_limit(old_limit)
+    if len(starts) == 0:
         raise DataFileError(f"{name} has a header but no data rows: export the rows too")
+    return starts
+
+
+def _check_delimiter(name: str, header: list[str], text: str) -> None:
+    """Refuse a file whose single header column is really several joined by ';', tab or '|'.
+
+    Checked before the row shape, because a ';'-file with decimal commas would otherwise be
+    reported as ragged rows, which sends the user looking in the wrong place.
+    """
+    if len(header) != 1:
+        return
+    sample = [line for line in text.splitlines()[:50] if line.strip()][:6]
+    for delimiter in _OTHER_DELIMITERS:
+        count = header[0].count(delimiter)
+        if count and all(line.count(delimiter) == count for line in sample[1:]):
+            raise DataFileError(
+                f"{name} looks {delimiter!r}-delimited (its header is one column "
+                f"{_show(header[0])}): export with commas"
+            )
+
+
+def _check_field_lengths(
+    name: str, header: list[str], row: list[str], line: int, max_field_chars: int
+) -> None:
+    """Refuse the first over-long field of ``row``, naming its line and column."""
+    for column, field in zip(header, row):
+        if len(field) > max_field_chars:
+            raise DataFileError(
+                f"{name} line {line} has a {len(field):,}-character value in column "
+                f"{column!r}, more than the {max_field_chars:,}-character limit: check for an "
+                "unclosed quote there, or shorten the text"
+            )
 
 
 def _read_parquet(file: Path, size: int) -> pd.DataFrame:
@@ -197,6 +318,238 @@ def _read_parquet(file: Path, size: int) -> pd.DataFrame:
     if len(frame) == 0:
         raise DataFileError(f"{name} has columns but no rows: export the rows too")
     return frame
+
+
+# --- per-column review after loading --------------------------------------------------------
+
+
+def _column_findings(
+    frame: pd.DataFrame, lines: Sequence[int] | None, text: str | None
+) -> list[Finding]:
+    """Review every column, converting it in place where the module docstring says so.
+
+    ``lines`` maps row positions to CSV lines (None: say "row N"); ``text`` is the CSV text,
+    needed to see the digits of columns pandas already turned into numbers.
+    """
+    findings: list[Finding] = []
+    original_index = frame.index
+    frame.index = pd.RangeIndex(len(frame))  # positions, for line numbers; restored below
+    try:
+        _review_columns(frame, lines, text, findings)
+    finally:
+        frame.index = original_index
+    return findings
+
+
+def _review_columns(
+    frame: pd.DataFrame, lines: Sequence[int] | None, text: str | None, findings: list[Finding]
+) -> None:
+    """The body of ``_column_findings``, on a frame indexed by row position."""
+    raw_numeric: pd.DataFrame | None = None
+    if text is not None:
+        numeric = [c for c in frame.columns
+                   if pd.api.types.is_numeric_dtype(frame[c].dtype)
+                   and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+        if numeric:
+            raw_numeric = pd.read_csv(
+                io.StringIO(text), usecols=numeric, dtype=str, keep_default_na=False,
+                na_values=[""], skip_blank_lines=True, low_memory=False,
+            )
+            if len(raw_numeric) != len(frame):
+                raw_numeric = None
+    for column in list(frame.columns):
+        series = frame[column]
+        dtype = series.dtype
+        label = str(column)
+        if pd.api.types.is_bool_dtype(dtype):
+            pass
+        elif pd.api.types.is_numeric_dtype(dtype):
+            raw = raw_numeric[column] if raw_numeric is not None else None
+            findings += _numeric_column(frame, label, column, raw, lines)
+        elif pd.api.types.is_string_dtype(dtype) or dtype == object:
+            findings += _text_column(frame, label, column, lines, from_csv=text is not None)
+        findings += _shape_of_values(frame[column], label)
+
+
+def _numeric_column(
+    frame: pd.DataFrame, label: str, column: Any, raw: pd.Series | None,
+    lines: Sequence[int] | None,
+) -> list[Finding]:
+    """Leading zeros and big integers (back to strings), infinities (to NaN)."""
+    findings: list[Finding] = []
+    if raw is not None:
+        present = raw.dropna()
+        if len(present) and bool(present.str.fullmatch(INTEGER_PATTERN).all()):
+            leading = present.str.match(r"[+-]?0\d")
+            big = _beyond_float_precision(present)
+            if leading.any() or big.any():
+                frame[column] = raw.astype("str")
+            if leading.any():
+                examples = _examples(present[leading], lines)
+                findings.append(Finding(
+                    "leading_zeros", label, "info",
+                    f"column {label!r} has {int(leading.sum()):,} values with leading zeros "
+                    f"(such as {examples}): kept as text so the zeros survive, as for zip codes "
+                    "or account numbers",
+                ))
+            if big.any():
+                findings.append(_precision_finding(label, present[big], lines))
+            return findings
+    values = frame[column]
+    if pd.api.types.is_float_dtype(values.dtype):
+        infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+        if infinite.any():
+            shown = raw[infinite] if raw is not None else values[infinite]
+            frame[column] = values.mask(infinite)
+            findings.append(_non_finite_finding(label, shown, lines))
+    return findings
+
+
+def _text_column(
+    frame: pd.DataFrame, label: str, column: Any, lines: Sequence[int] | None, *, from_csv: bool
+) -> list[Finding]:
+    """Mixed types, inf/nan literals, big integers, bad dates and formula-like cells."""
+    findings: list[Finding] = []
+    present = frame[column].dropna()
+    if not pd.api.types.is_string_dtype(present.dtype) or present.dtype == object:
+        present = present[present.map(lambda v: isinstance(v, str))].astype("str")
+    if not len(present):
+        return findings
+    stripped = present.str.strip()
+    if from_csv:
+        special = stripped.str.fullmatch(NON_FINITE_PATTERN, case=False)
+        number = pd.to_numeric(stripped.mask(special), errors="coerce").notna() | special
+        if bool(number.all()) and bool(special.any()):
+            cells = frame[column].astype("str").str.strip()
+            literal = cells.str.fullmatch(NON_FINITE_PATTERN, case=False).fillna(False)
+            converted = pd.to_numeric(cells.mask(literal.astype(bool)), errors="coerce")
+            converted = converted.astype("float64")
+            frame[column] = converted.mask(np.isinf(converted))
+            findings.append(_non_finite_finding(label, present[special], lines))
+            return findings
+        integer = stripped.str.fullmatch(INTEGER_PATTERN)
+        if bool(integer.all()):
+            big = _beyond_float_precision(stripped)
+            if big.any():
+                findings.append(_precision_finding(label, present[big], lines))
+            return findings
+        if float(number.mean()) > 0.5:
+            text = present[~number]
+            findings.append(Finding(
+                "mixed_types", label, "warning",
+                f"column {label!r} is mostly numeric ({int(number.sum()):,} of {len(present):,} "
+                f"values) but has {len(text):,} text values such as {_examples(text, lines)}: "
+                "kept as text; fix or blank those cells to make it numeric",
+            ))
+        else:
+            findings += _date_findings(label, present, stripped, lines)
+    formula = present.str.match(FORMULA_PATTERN) & ~stripped.str.fullmatch(
+        NON_FINITE_PATTERN, case=False)
+    if formula.any():
+        findings.append(Finding(
+            "formula_text", label, "warning",
+            f"column {label!r} has {int(formula.sum()):,} cells that start like a spreadsheet "
+            f"formula (such as {_examples(present[formula], lines)}): a spreadsheet opening an "
+            "export would run them (CSV injection); they are kept as text, escape them before "
+            "sharing the data as a spreadsheet",
+        ))
+    return findings
+
+
+def _date_findings(
+    label: str, present: pd.Series, stripped: pd.Series, lines: Sequence[int] | None
+) -> list[Finding]:
+    """A column that is mostly ISO dates but has some values that are not valid dates."""
+    iso = stripped.str.fullmatch(ISO_DATE_PATTERN)
+    if float(iso.mean()) <= 0.5:
+        return []
+    parsed = pd.to_datetime(stripped.where(iso), format="ISO8601", errors="coerce", utc=True)
+    bad = ~(iso & parsed.notna())
+    if not bad.any():
+        return []
+    return [Finding(
+        "bad_dates", label, "warning",
+        f"column {label!r} is mostly ISO dates ({int((~bad).sum()):,} of {len(present):,} "
+        f"values) but {int(bad.sum()):,} are not valid dates, such as "
+        f"{_examples(present[bad], lines)}: kept as text; fix those cells",
+    )]
+
+
+def _shape_of_values(series: pd.Series, label: str) -> list[Finding]:
+    """Columns that cannot help a model: no values at all, or one value everywhere."""
+    n_missing = int(series.isna().sum())
+    if n_missing == len(series):
+        return [Finding(
+            "all_empty", label, "warning",
+            f"column {label!r} is empty in all {len(series):,} rows: drop it or fill it",
+        )]
+    try:
+        unique = series.dropna().unique()
+    except TypeError:  # unhashable cells (lists from Parquet): not a constant to report
+        return []
+    if len(unique) == 1:
+        gaps = f" (and {n_missing:,} empty cells)" if n_missing else ""
+        return [Finding(
+            "constant", label, "warning",
+            f"column {label!r} has the single value {_show(_plain(unique[0]))} in every "
+            f"row{gaps}: it cannot help a model; drop it or check the export",
+        )]
+    return []
+
+
+def _beyond_float_precision(digits: pd.Series) -> pd.Series:
+    """Which integer strings are beyond 2**53 in magnitude (float64 would change them)."""
+    core = digits.str.strip().str.lstrip("+-").str.lstrip("0")
+    length = core.str.len()
+    return (length > 16) | ((length == 16) & (core > _MAX_EXACT_FLOAT_INT))
+
+
+def _precision_finding(label: str, big: pd.Series, lines: Sequence[int] | None) -> Finding:
+    return Finding(
+        "integer_precision", label, "warning",
+        f"column {label!r} has {len(big):,} integers beyond 2**53 (such as "
+        f"{_examples(big, lines)}): kept as text, because as numbers they would lose their last "
+        "digits; if they are identifiers, leave them out of the features",
+    )
+
+
+def _non_finite_finding(label: str, shown: pd.Series, lines: Sequence[int] | None) -> Finding:
+    return Finding(
+        "non_finite", label, "warning",
+        f"column {label!r} has {len(shown):,} inf/nan values (such as "
+        f"{_examples(shown, lines)}): read as missing values so training does not fail on "
+        "them; fix the export if they meant something else",
+    )
+
+
+def _examples(values: pd.Series, lines: Sequence[int] | None) -> str:
+    """The first few distinct offending values, each with the line (CSV) or row it is on."""
+    shown: list[str] = []
+    seen: set[str] = set()
+    for position, value in zip(_positions(values), values.tolist()):
+        text = str(value)
+        if text in seen:
+            continue
+        seen.add(text)
+        where = f"line {lines[position]}" if lines is not None else f"row {position + 1}"
+        shown.append(f"{_show(text)} on {where}")
+        if len(shown) == _EXAMPLES:
+            break
+    return ", ".join(shown)
+
+
+def _positions(values: pd.Series) -> list[int]:
+    """Row positions of a filtered slice of a column (``_column_findings`` indexes by position)."""
+    return [int(i) for i in values.index]
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """repr() of a value, shortened, so a finding stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 2] + "…" + text[-1]
+
+
+# --- hash, schema, profile ------------------------------------------------------------------
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -1,19 +1,127 @@
-"""Which metric decides between runs, and how runs compare on it."""
+"""Which metric judges a project's runs, and the statistical comparison of two runs.
+
+Comparisons use the runs' stored *validation* predictions on the same split, so the sealed
+test part is never consulted to choose between models.
+"""
 
 from __future__ import annotations
 
-from storage.models import Project
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-# The ML metric a run's test score is judged on, per problem type. Binary classification is
-# judged on ROC AUC: threshold-free, so a popularity heuristic and a model compare fairly.
+from sqlalchemy import select
+
+from app.errors import NotFound, WorkbenchError
+from app.services.workbench import Workbench, find_project
+from storage.models import Comparison, Experiment, Project, Run
+
+# The ML metric a run is judged on, per problem type (keep in step with app.ml.metrics, which
+# a test checks; it is repeated here so that evaluating a gate never imports scikit-learn).
 PRIMARY_METRIC = {
-    "binary_classification": "test_roc_auc",
-    "multiclass_classification": "test_accuracy",
-    "ranking": "test_roc_auc",
-    "regression": "test_r2",
-    "forecasting": "test_r2",
+    "binary_classification": "roc_auc",
+    "multiclass_classification": "macro_f1",
+    "regression": "r2",
+    "ranking": "ndcg_at_10",
+    "clustering": "silhouette",
+    "anomaly_detection": "roc_auc",
+    "forecasting": "r2",
 }
+ALPHA = 0.05
 
 
 def primary_metric(project: Project) -> str:
-    return PRIMARY_METRIC.get(project.problem_type, "test_roc_auc")
+    return PRIMARY_METRIC.get(project.problem_type, "roc_auc")
+
+
+def validation_metric(project: Project) -> str:
+    return f"val_{primary_metric(project)}"
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    id: int
+    run_a: int
+    run_b: int
+    test: str
+    metric: str
+    difference: float
+    ci: tuple[float, float]
+    p_value: float
+    alpha: float
+    significant: bool
+    data_part: str
+    created_at: datetime
+    created_by: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"test": self.test, "p_value": self.p_value, "metric": self.metric, "difference": self.difference,
+                "ci": list(self.ci), "significant": self.significant, "alpha": self.alpha,
+                "run_a": self.run_a, "run_b": self.run_b, "data": self.data_part}
+
+
+def _view(c: Comparison) -> ComparisonView:
+    return ComparisonView(c.id, c.run_a_id, c.run_b_id, c.test, c.metric, c.difference, (c.ci_low, c.ci_high),
+                          c.p_value, c.alpha, c.significant, c.data_part, c.created_at, c.created_by)
+
+
+def project_run(session, project: Project, run_id: int) -> Run:  # type: ignore[no-untyped-def]
+    run = session.get(Run, run_id)
+    experiment = session.get(Experiment, run.experiment_id) if run else None
+    if run is None or experiment is None or experiment.project_id != project.id:
+        raise NotFound(f"project '{project.slug}' has no run {run_id}: list runs with `mlwb runs {project.slug}`")
+    return run
+
+
+def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int = 0) -> ComparisonView:
+    """Is run B better than run A on the same validation rows? Stored and audited.
+
+    Classifiers get McNemar's test on their decisions and a paired bootstrap of the metric
+    difference; regressors the bootstrap. B is significantly better when p < 0.05 and the
+    difference points the right way.
+    """
+    from app.ml.comparison import compare_runs as compare_predictions
+
+    if run_a == run_b:
+        raise WorkbenchError("compare two different runs: RUN_A and RUN_B are the same")
+    with wb.read() as session:
+        project = find_project(session, slug)
+        a, b = project_run(session, project, run_a), project_run(session, project, run_b)
+        if a.split_id != b.split_id:
+            raise WorkbenchError(
+                f"runs {run_a} and {run_b} were trained on different splits ({a.split_id} and {b.split_id}): "
+                "compare runs of the same split, or retrain one of them"
+            )
+        missing = [r.id for r in (a, b) if not r.predictions_sha256]
+        if missing:
+            raise WorkbenchError(f"run(s) {', '.join(map(str, missing))} kept no validation predictions: retrain them")
+        pred_a = json.loads(wb.artifacts.get_bytes(a.predictions_sha256, ".json"))
+        pred_b = json.loads(wb.artifacts.get_bytes(b.predictions_sha256, ".json"))
+        metric, problem_type = primary_metric(project), project.problem_type
+    if pred_a.get("rows") != pred_b.get("rows"):
+        raise WorkbenchError(f"runs {run_a} and {run_b} scored different validation rows: retrain one of them")
+    result = compare_predictions(pred_a["y_true"], pred_a, pred_b, problem_type=problem_type, metric=metric,
+                                 alpha=ALPHA, seed=seed)
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        row = Comparison(
+            project_id=project.id, run_a_id=run_a, run_b_id=run_b, data_part="validation", test=result["test"],
+            metric=result["metric"], difference=float(result["difference"]), ci_low=float(result["ci"][0]),
+            ci_high=float(result["ci"][1]), p_value=float(result["p_value"]), alpha=ALPHA,
+            significant=bool(result["significant"]),
+            details={k: v for k, v in result.items() if k not in ("ci",)}, created_by=uow.actor,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit("runs.compared", "comparison", row.id, project=slug, run_a=run_a, run_b=run_b,
+                  test=row.test, metric=row.metric, difference=row.difference, p_value=row.p_value,
+                  significant=row.significant)
+        return _view(row)
+
+
+def list_comparisons(wb: Workbench, slug: str) -> list[ComparisonView]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        rows = session.scalars(select(Comparison).where(Comparison.project_id == project.id).order_by(Comparison.id))
+        return [_view(c) for c in rows]

@@ -31,6 +31,9 @@ class DatasetVersionView:
     profile: dict[str, Any]
     created_at: datetime
     created_by: str
+    time_column: str | None = None
+    findings: tuple[dict[str, Any], ...] = ()
+    quality: tuple[dict[str, Any], ...] = ()
     is_new: bool = True
 
 
@@ -44,42 +47,65 @@ class SplitView:
     counts: dict[str, int]
     fingerprint: str
     created_at: datetime
+    time_column: str | None = None
+    group_column: str | None = None
+    gap: int = 0
+    leakage: tuple[dict[str, Any], ...] = ()
 
 
 def _view(row: DatasetVersion, *, is_new: bool = True) -> DatasetVersionView:
     return DatasetVersionView(
         row.id, row.role, row.source_name, row.file_format, row.sha256, row.n_rows, row.n_columns,
-        row.target, dict(row.schema), dict(row.profile), row.created_at, row.created_by, is_new,
+        row.target, dict(row.schema), dict(row.profile), row.created_at, row.created_by, row.time_column,
+        tuple(row.findings), tuple(row.quality.get("findings", [])), is_new,
     )
 
 
 def _split_view(row: Split) -> SplitView:
     return SplitView(row.id, row.dataset_version_id, row.strategy, row.seed, dict(row.fractions),
-                     dict(row.counts), row.fingerprint, row.created_at)
+                     dict(row.counts), row.fingerprint, row.created_at, row.time_column, row.group_column,
+                     row.gap, tuple(row.leakage))
 
 
 def import_dataset(
-    wb: Workbench, slug: str, path: str | Path, *, target: str | None = None, role: str = "training"
+    wb: Workbench,
+    slug: str,
+    path: str | Path,
+    *,
+    target: str | None = None,
+    time_column: str | None = None,
+    role: str = "training",
 ) -> DatasetVersionView:
     """Check, fingerprint and store a CSV/Parquet file as an immutable dataset version.
 
-    The same bytes imported twice give the same version (content addressing), so repeating
-    an import is safe and audited once.
+    A file that is not a clean table is refused; one that loads with something worth knowing
+    (mixed types, leading-zero identifiers, formula-like text, …) is stored with those findings
+    and its quality report. The same bytes imported twice give the same version (content
+    addressing), so repeating an import is safe and audited once.
     """
     from app.ml.errors import DataFileError
-    from app.ml.tabular import profile_of, read_table, schema_of, sha256_file
+    from app.ml.quality import column_distributions, quality_report
+    from app.ml.tabular import load_table, profile_of, schema_of, sha256_file
 
     source = Path(path)
     with wb.read() as session:
-        find_project(session, slug)  # fail fast on an unknown project, before reading data
+        problem_type = find_project(session, slug).problem_type  # fail fast on an unknown project
     try:
-        frame = read_table(source)
+        loaded = load_table(source)
     except DataFileError as exc:
         raise WorkbenchError(str(exc)) from None
-    if target is not None and target not in frame.columns:
-        raise WorkbenchError(
-            f"target column '{target}' is not in {source.name} (columns: {', '.join(map(str, frame.columns))})"
-        )
+    frame = loaded.frame
+    for role_name, column in (("target", target), ("time", time_column)):
+        if column is not None and column not in frame.columns:
+            raise WorkbenchError(
+                f"{role_name} column '{column}' is not in {source.name} "
+                f"(columns: {', '.join(map(str, frame.columns))})"
+            )
+    findings = [f.as_dict() for f in loaded.findings]
+    quality = {
+        "findings": [f.as_dict() for f in quality_report(frame, target=target, problem_type=problem_type)],
+        "distributions": column_distributions(frame),
+    }
     file_format = "parquet" if source.suffix.lower() in (".parquet", ".pq") else "csv"
     sha = sha256_file(source)
     wb.artifacts.put_file(source, sha, FORMAT_SUFFIX[file_format])
@@ -95,13 +121,14 @@ def import_dataset(
             return _view(existing, is_new=False)
         row = DatasetVersion(
             project_id=project.id, role=role, source_name=source.name, file_format=file_format, sha256=sha,
-            n_rows=len(frame), n_columns=frame.shape[1], target=target, schema=schema, profile=profile,
-            created_by=uow.actor,
+            n_rows=len(frame), n_columns=frame.shape[1], target=target, time_column=time_column, schema=schema,
+            profile=profile, findings=findings, quality=quality, created_by=uow.actor,
         )
         uow.session.add(row)
         uow.session.flush()
         uow.audit("dataset.imported", "dataset_version", row.id, project=slug, sha256=sha, role=role,
-                  source=source.name, rows=row.n_rows, columns=row.n_columns, target=target)
+                  source=source.name, rows=row.n_rows, columns=row.n_columns, target=target,
+                  time_column=time_column, findings=[f"{f['check']}:{f['column']}" for f in findings])
         return _view(row)
 
 
@@ -132,62 +159,157 @@ def latest_training_dataset(session, project: Project) -> DatasetVersion:  # typ
     return row
 
 
+SPLIT_STRATEGIES = ("random", "stratified", "temporal", "group")
+CLASSIFICATION = ("binary_classification", "multiclass_classification", "ranking", "anomaly_detection")
+
+
+def find_dataset(session, project: Project, dataset_id: int | None) -> DatasetVersion:  # type: ignore[no-untyped-def]
+    if dataset_id is None:
+        return latest_training_dataset(session, project)
+    dataset = session.get(DatasetVersion, dataset_id)
+    if dataset is None or dataset.project_id != project.id:
+        raise NotFound(f"project '{project.slug}' has no dataset version {dataset_id}: list them with "
+                       f"`mlwb data list {project.slug}`")
+    return dataset
+
+
+@dataclass(frozen=True)
+class _LeakageInputs:
+    target: str
+    features: list[str]
+    unavailable: list[str]
+    problem_type: str
+    time_column: str | None
+
+
+def _leakage_inputs(session, project: Project, dataset: DatasetVersion, time_column: str | None) -> _LeakageInputs:  # type: ignore[no-untyped-def]
+    """What the leakage checks look at: the framing's features (all of them, so a feature that is
+    unavailable at serving time is caught), else every column but the target."""
+    from app.services.deliverables import FRAMING, deliverable
+
+    if not dataset.target:
+        raise WorkbenchError(
+            f"dataset version {dataset.id} has no target column: re-import it with --target COLUMN"
+        )
+    spec = deliverable(session, project, FRAMING).get("features") or []
+    columns = [c for c in dataset.schema if c != dataset.target]
+    features = [f["name"] for f in spec if f["name"] in dataset.schema] or columns
+    unavailable = [f["name"] for f in spec if f.get("available_at_serving") is False]
+    return _LeakageInputs(dataset.target, features, unavailable, project.problem_type,
+                          time_column or dataset.time_column)
+
+
+def _leakage(frame, assignments: dict[str, list[int]], inputs: _LeakageInputs, seed: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    from app.ml.leakage import leakage_findings
+
+    return [f.as_dict() for f in leakage_findings(
+        frame, assignments, target=inputs.target, features=inputs.features, problem_type=inputs.problem_type,
+        time_column=inputs.time_column, unavailable_at_serving=inputs.unavailable, seed=seed)]
+
+
 def create_split(
     wb: Workbench,
     slug: str,
     *,
     dataset_id: int | None = None,
+    strategy: str = "stratified",
     seed: int = 42,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    time_column: str | None = None,
+    group_column: str | None = None,
+    gap: int = 0,
 ) -> SplitView:
-    """A stratified train/validation/test split, with its train–test row overlap counted."""
+    """A reproducible train/validation/test split, stored with its leakage findings.
+
+    The leakage checks run here, before any model sees the data, so a leaked feature stops
+    training instead of inflating its metrics.
+    """
     from app.ml.errors import DataFileError
     from app.ml.leakage import shared_rows
-    from app.ml.split import split_fingerprint, stratified_split
+    from app.ml.split import make_split, split_fingerprint
     from app.ml.tabular import read_table
 
+    if strategy not in SPLIT_STRATEGIES:
+        raise WorkbenchError(f"unknown split strategy '{strategy}': choose one of {', '.join(SPLIT_STRATEGIES)}")
     with wb.read() as session:
         project = find_project(session, slug)
-        if dataset_id is None:
-            dataset = latest_training_dataset(session, project)
-        else:
-            dataset = session.get(DatasetVersion, dataset_id)
-            if dataset is None or dataset.project_id != project.id:
-                raise NotFound(f"project '{slug}' has no dataset version {dataset_id}")
-        target = dataset.target
-        if not target:
-            raise WorkbenchError(
-                f"dataset version {dataset.id} has no target column: re-import it with --target COLUMN"
-            )
+        dataset = find_dataset(session, project, dataset_id)
+        inputs = _leakage_inputs(session, project, dataset, time_column)
         path = dataset_path(wb, dataset)
         dataset_id = dataset.id
+    time_column = time_column or inputs.time_column
     frame = read_table(path)
     try:
-        assignments = stratified_split(frame[target].tolist(), fractions=fractions, seed=seed)
+        assignments = make_split(frame, strategy, target=inputs.target, time_column=time_column,
+                                 group_column=group_column, fractions=fractions, seed=seed, gap=gap)
     except DataFileError as exc:
         raise WorkbenchError(str(exc)) from None
     fingerprint = split_fingerprint(assignments)
     overlap = shared_rows(frame, assignments["train"], assignments["test"], list(frame.columns))
     counts = {part: len(rows) for part, rows in assignments.items()} | {"train_test_overlap": overlap}
+    leakage = _leakage(frame, assignments, inputs, seed)
     blob = json.dumps(assignments, separators=(",", ":")).encode()
     assignments_sha = wb.artifacts.put_bytes(blob, ".json")
     with wb.unit_of_work() as uow:
         existing = uow.session.scalars(
-            select(Split).where(Split.dataset_version_id == dataset_id, Split.fingerprint == fingerprint)
+            select(Split).where(Split.dataset_version_id == dataset_id, Split.fingerprint == fingerprint,
+                                Split.strategy == strategy)
         ).first()
         if existing is not None:
             return _split_view(existing)
         names = ("train", "validation", "test")
         row = Split(
-            dataset_version_id=dataset_id, strategy="stratified", seed=seed,
+            dataset_version_id=dataset_id, strategy=strategy, seed=seed,
             fractions=dict(zip(names, fractions, strict=True)), counts=counts, fingerprint=fingerprint,
-            assignments_sha256=assignments_sha, created_by=uow.actor,
+            assignments_sha256=assignments_sha, time_column=time_column, group_column=group_column, gap=gap,
+            leakage=leakage, created_by=uow.actor,
         )
         uow.session.add(row)
         uow.session.flush()
         uow.audit("split.created", "split", row.id, project=slug, dataset_version=dataset_id,
-                  strategy="stratified", seed=seed, fingerprint=fingerprint, counts=counts)
+                  strategy=strategy, seed=seed, fingerprint=fingerprint, counts=counts,
+                  leakage=[f"{f['check']}:{f['feature']}" for f in leakage])
         return _split_view(row)
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """The `mlwb data check` answer: quality findings and leakage findings with their evidence."""
+
+    dataset_version_id: int
+    split_id: int | None
+    quality: list[dict[str, Any]]
+    leakage: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dataset_version": self.dataset_version_id, "split": self.split_id,
+                "quality": self.quality, "leakage": self.leakage}
+
+
+def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> DataCheck:
+    """Quality and leakage of a dataset version, against its latest split.
+
+    Without a split yet, leakage is checked on a provisional stratified split (seed 0) that is
+    not stored, so the answer is available before anything is committed to.
+    """
+    from app.ml.split import make_split
+    from app.ml.tabular import read_table
+
+    with wb.read() as session:
+        project = find_project(session, slug)
+        dataset = find_dataset(session, project, dataset_id)
+        quality = list(dataset.findings) + list(dataset.quality.get("findings", []))
+        split = session.scalars(select(Split).where(Split.dataset_version_id == dataset.id)
+                                .order_by(Split.id.desc())).first()
+        if split is not None:
+            return DataCheck(dataset.id, split.id, quality, list(split.leakage))
+        inputs = _leakage_inputs(session, project, dataset, None)
+        path = dataset_path(wb, dataset)
+        dataset_id = dataset.id
+    frame = read_table(path)
+    strategy = "stratified" if inputs.problem_type in CLASSIFICATION else "random"
+    assignments = make_split(frame, strategy, target=inputs.target, seed=0)
+    return DataCheck(dataset_id, None, quality, _leakage(frame, assignments, inputs, 0))
 
 
 def split_assignments(wb: Workbench, split: Split) -> dict[str, list[int]]:

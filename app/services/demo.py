@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from app.services import datasets, deliverables, gates, monitoring, projects, registry, training
+from app.services import comparison, datasets, deliverables, gates, monitoring, projects, registry, training
 from app.services.workbench import Workbench
 from storage.models import Project
 
@@ -55,8 +55,9 @@ FRAMING = {
     "proxy_metrics": "Click is a proxy for satisfaction; dwell time is reviewed quarterly",
 }
 CARD = {
-    "intended_use": "Ranking candidate items on the home feed of signed-in users",
-    "out_of_scope": "Decisions about individual users beyond feed ordering; markets not in the training data",
+    "intended_use": "Ranking candidate items on the home feed of signed-in users. Out of scope: decisions about "
+                    "individual users beyond feed ordering; markets not in the training data",
+    "factors": "User age band and region; item genre. Quality is reviewed per region and age band",
     "ethical_considerations": "Uses age and region: segment metrics are reviewed for unequal quality",
     "caveats": "Trained on simulated interactions (demo); retrain when a PSI alert fires",
 }
@@ -115,7 +116,11 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
                 step(f"stage 4: training {kind} in a worker process")
                 training.train(wb, runner, SLUG, kind, seed=seed, on_progress=on_progress)
         runs = training.list_runs(wb, SLUG)
-        best = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get("test_roc_auc", 0.0))
+        best = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get("val_roc_auc", 0.0))
+        baseline = next(r for r in runs if r.is_baseline)
+        if not any(c.run_a == baseline.id and c.run_b == best.id for c in comparison.list_comparisons(wb, SLUG)):
+            step(f"stage 4: is {best.model_kind} significantly better than the popularity baseline?")
+            comparison.compare_runs(wb, SLUG, baseline.id, best.id, seed=seed)
         step(f"stage 4: registering {best.model_kind} and writing its model card")
         version = registry.register_model(wb, SLUG, best.id)
         if not registry.model_card(wb, SLUG, version.version):

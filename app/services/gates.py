@@ -18,6 +18,7 @@ from app.services.workbench import Workbench, find_project
 from storage.models import (
     Alert,
     Approval,
+    Comparison,
     DatasetVersion,
     DriftResult,
     Experiment,
@@ -120,7 +121,13 @@ def _stage3(session: Session, project: Project) -> dict[str, Outcome]:
     )
     split = _latest_split(session, project)
     overlap = split.counts.get("train_test_overlap") if split else None
+    leaks = [f for f in split.leakage if f.get("severity") == "error"] if split else []
     return {
+        "no_leakage": (
+            split is not None and not leaks,
+            "not checked" if split is None else (
+                "; ".join(f"{f['check']} {f.get('feature') or ''}".strip() for f in leaks) or "none found"),
+        ),
         "dataset_imported": (bool(n_datasets), f"{n_datasets} version(s)"),
         "split_created": (split is not None, f"{split.strategy}, seed {split.seed}" if split else "none"),
         "no_row_overlap": (
@@ -139,15 +146,22 @@ def _runs(session: Session, project: Project) -> list[Run]:
 
 
 def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
-    from app.services.comparison import primary_metric
+    from app.services.comparison import validation_metric
 
-    runs = _runs(session, project)
+    runs = [r for r in _runs(session, project) if r.parent_run_id is None]
+    by_id = {r.id: r for r in runs}
     baselines = [r for r in runs if r.is_baseline]
     candidates = [r for r in runs if not r.is_baseline]
-    metric = primary_metric(project)
-    best_base = max((r.metrics.get(metric, float("-inf")) for r in baselines), default=None)
-    best_cand = max((r.metrics.get(metric, float("-inf")) for r in candidates), default=None)
-    beats = best_base is not None and best_cand is not None and best_cand > best_base
+    metric = validation_metric(project)
+    wins = [c for c in session.scalars(select(Comparison).where(Comparison.project_id == project.id))
+            if c.significant and c.run_a_id in by_id and by_id[c.run_a_id].is_baseline
+            and c.run_b_id in by_id and not by_id[c.run_b_id].is_baseline]
+    best_win = max(wins, key=lambda c: c.difference, default=None)
+    looks: dict[int, int] = {}
+    for r in runs:
+        if r.test_scored_at is not None:
+            looks[r.experiment_id] = looks.get(r.experiment_id, 0) + 1
+    repeated = {e: n for e, n in looks.items() if n > 1}
     cards = session.scalar(
         select(func.count(ModelCard.id))
         .join(ModelVersion, ModelCard.model_version_id == ModelVersion.id)
@@ -157,8 +171,15 @@ def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
         "baseline_run": (bool(baselines), f"{len(baselines)} baseline run(s)"),
         "candidates_trained": (len(candidates) >= 2, f"{len(candidates)} candidate run(s)"),
         "beats_baseline": (
-            beats,
-            f"best {metric}: candidate {best_cand:.4f} vs baseline {best_base:.4f}" if best_base is not None and best_cand is not None else "needs a baseline and a candidate",
+            best_win is not None,
+            (f"run {best_win.run_b_id} beats baseline run {best_win.run_a_id}: Δ{best_win.metric} "
+             f"{best_win.difference:+.4f} [{best_win.ci_low:+.4f}, {best_win.ci_high:+.4f}], p={best_win.p_value:.3g}")
+            if best_win else f"no significant win over a baseline on {metric} yet (compare runs at α=0.05)",
+        ),
+        "test_set_once": (
+            not repeated,
+            "looked at " + ", ".join(f"{n} times in experiment {e}" for e, n in repeated.items()) if repeated
+            else f"{sum(looks.values())} sealed evaluation(s)",
         ),
         "model_card": (bool(cards), f"{cards} card(s)"),
     }

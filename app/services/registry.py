@@ -14,16 +14,20 @@ from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import Approval, Experiment, ModelCard, ModelVersion, Project, Run, Transition
 
 STAGES = ("none", "staging", "production", "archived")
+# Mitchell et al., "Model Cards for Model Reporting": the sections a reviewer expects. Those
+# the registry can fill are drafted from evidence; the rest only a person can write.
 MODEL_CARD_SECTIONS: tuple[tuple[str, str], ...] = (
     ("model_details", "Model details"),
     ("intended_use", "Intended use"),
-    ("out_of_scope", "Out-of-scope uses"),
-    ("training_data", "Training data"),
-    ("evaluation", "Evaluation"),
+    ("factors", "Factors"),
     ("metrics", "Metrics"),
+    ("evaluation_data", "Evaluation data"),
+    ("training_data", "Training data"),
+    ("quantitative_analyses", "Quantitative analyses"),
     ("ethical_considerations", "Ethical considerations"),
     ("caveats", "Caveats and recommendations"),
 )
+PERSON_WRITTEN = ("intended_use", "factors", "ethical_considerations", "caveats")
 
 
 @dataclass(frozen=True)
@@ -97,19 +101,35 @@ def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
 
 
 def draft_model_card(wb: Workbench, slug: str, version: int) -> dict[str, str]:
-    """Sections filled from the registry (data, metrics, lineage) for the author to complete."""
+    """The sections the registry can fill from evidence: lineage, data, metrics, comparisons."""
+    from app.services.comparison import list_comparisons
+
+    comparisons = list_comparisons(wb, slug)
     with wb.read() as session:
         project = find_project(session, slug)
         mv = _version(session, project, version)
         run = session.get(Run, mv.run_id)
         metric = primary_metric(project)
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("test_"))
+        def fmt(metrics: dict) -> str:
+            return ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float)))
+        cv = "; ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in sorted(run.cv_metrics.items())
+                       if isinstance(v, dict) and "mean" in v)
+        wins = [c for c in comparisons if c.run_b == run.id]
+        analyses = "; ".join(
+            f"vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to {c.ci[1]:+.4f}, "
+            f"{c.test}, p={c.p_value:.3g})" for c in wins)
         return {
-            "model_details": f"{run.model_kind} (version {version} of {project.slug}), run {run.id}, "
-                             f"artifact {mv.artifact_sha256[:16]}…, trained by {run.created_by}",
-            "training_data": f"dataset version {run.dataset_version_id}, split {run.split_id} (train part)",
-            "evaluation": f"held-out test part of split {run.split_id}; primary metric {metric}",
-            "metrics": metrics,
+            "model_details": f"{run.model_kind} (version {version} of {project.slug}), run {run.id}, seed {run.seed}, "
+                             f"artifact {mv.artifact_sha256[:16]}…, trained by {run.created_by}; "
+                             f"sklearn {run.environment.get('sklearn', '?')}",
+            "metrics": f"primary metric {metric} on validation data; validation: {fmt(run.metrics)}"
+                       + (f"; cross-validation: {cv}" if cv else "")
+                       + (f"; sealed test: {fmt(run.test_metrics)}" if run.test_metrics else "; test set still sealed"),
+            "evaluation_data": f"validation part of split {run.split_id} (dataset version {run.dataset_version_id}); "
+                               "the test part is scored once, by an audited action",
+            "training_data": f"train part of split {run.split_id} of dataset version {run.dataset_version_id}; "
+                             f"features: {', '.join(run.params.get('features', {}))}",
+            "quantitative_analyses": analyses or "no statistical comparison recorded yet",
         }
 
 

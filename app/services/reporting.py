@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 
 from app.errors import WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
-from app.services import audit_trail, datasets, deliverables, gates, monitoring, projects, registry, training
+from app.services import (
+    audit_trail, comparison, datasets, deliverables, gates, monitoring, projects, registry, training,
+)
+from app.services.comparison import PRIMARY_METRIC
 from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
 from app.services.workbench import Workbench
 
@@ -20,6 +23,11 @@ ATTEMPTS = 3
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _cv(cv_metrics: dict | None, metric: str) -> str:
+    entry = (cv_metrics or {}).get(metric) or (cv_metrics or {}).get(f"val_{metric}")
+    return f"{entry['mean']:.4f} ± {entry['std']:.4f}" if isinstance(entry, dict) and "mean" in entry else "—"
 
 
 def _yes_no(value: object) -> str:
@@ -50,13 +58,17 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
         6: (("Monitoring batches", str(len(batches))), ("Alerts", str(len(alerts)))),
     }
     features = framing.get("features", [])
-    best_run = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get("test_roc_auc", 0), default=None)
+    metric = PRIMARY_METRIC.get(summary.problem_type, "roc_auc")
+    comparisons = comparison.list_comparisons(wb, slug)
+    best_run = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get(f"val_{metric}", 0),
+                   default=None)
     tables: dict[int, tuple[TableData, ...]] = {
         2: (TableData("Feature specification", ("Feature", "Type", "Source", "At serving time", "Personal data"),
                       tuple((f["name"], f["type"], f.get("source", ""), _yes_no(f.get("available_at_serving")),
                              _yes_no(f.get("pii"))) for f in features),
                       highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True)),),
-        3: (TableData("Dataset versions", ("Id", "Role", "Source", "Rows", "Columns", "Target", "SHA-256"),
+    }
+    dataset_tables = (TableData("Dataset versions", ("Id", "Role", "Source", "Rows", "Columns", "Target", "SHA-256"),
                       tuple((str(d.id), d.role, d.source_name, str(d.n_rows), str(d.n_columns), d.target or "—",
                              d.sha256) for d in data_versions)),
             TableData("Splits", ("Id", "Dataset", "Strategy", "Seed", "Train", "Validation", "Test",
@@ -65,15 +77,36 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
                              *(str(s.counts.get(k, "")) for k in ("train", "validation", "test",
                                                                    "train_test_overlap")), s.fingerprint[:16])
                             for s in splits),
-                      highlight=tuple(i for i, s in enumerate(splits) if s.counts.get("train_test_overlap"))),),
-        4: (TableData("Runs (held-out test part)", ("Run", "Model", "Role", "ROC AUC", "PR AUC", "Log loss",
-                                                     "CTR top 10%", "Seconds"),
+                      highlight=tuple(i for i, s in enumerate(splits) if s.counts.get("train_test_overlap"))))
+    tables |= {
+        4: (TableData(f"Runs (validation part; primary metric {metric})",
+                      ("Run", "Model", "Role", metric, "CV mean ± std", "Tuning trials", "Sealed test", "Seconds"),
                       tuple((str(r.id), r.model_kind, "baseline" if r.is_baseline else "candidate",
-                             _fmt(r.metrics.get("test_roc_auc")), _fmt(r.metrics.get("test_pr_auc")),
-                             _fmt(r.metrics.get("test_log_loss")), _fmt(r.metrics.get("test_ctr_at_top10pct")),
+                             _fmt(r.metrics.get(f"val_{metric}")), _cv(r.cv_metrics, metric),
+                             str((r.tuning or {}).get("trials", "—")),
+                             _fmt((r.test_metrics or {}).get(f"test_{metric}")) if r.test_metrics else "sealed",
                              f"{r.duration_s:.1f}") for r in runs),
                       highlight=tuple(i for i, r in enumerate(runs) if best_run and r.id == best_run.id),
-                      note="Highlighted: the best candidate on the primary metric."),),
+                      note="Highlighted: the best candidate on the primary validation metric."),
+            TableData("Statistical comparisons (validation part, α = 0.05)",
+                      ("Run A", "Run B", "Test", "Metric", "Difference B − A", "95% CI", "p-value", "Verdict"),
+                      tuple((str(c.run_a), str(c.run_b), c.test, c.metric, f"{c.difference:+.4f}",
+                             f"[{c.ci[0]:+.4f}, {c.ci[1]:+.4f}]", f"{c.p_value:.3g}",
+                             "B significantly better" if c.significant else "not significant")
+                            for c in comparisons),
+                      highlight=tuple(i for i, c in enumerate(comparisons) if c.significant))),
+        3: (*dataset_tables, TableData(
+                "Data findings (import and quality report)", ("Dataset", "Check", "Column", "Severity", "Detail"),
+                tuple((str(d.id), f["check"], f.get("column") or "—", f["severity"], f["detail"])
+                      for d in data_versions for f in (*d.findings, *d.quality)),
+                highlight=tuple(i for i, f in enumerate(f for d in data_versions for f in (*d.findings, *d.quality))
+                                if f["severity"] == "error")),
+            TableData("Leakage checks of the latest split", ("Check", "Feature", "Severity", "Evidence"),
+                      tuple((f["check"], f.get("feature") or "—", f["severity"], f["evidence"])
+                            for f in (splits[-1].leakage if splits else ())),
+                      highlight=tuple(i for i, f in enumerate(splits[-1].leakage if splits else ())
+                                      if f["severity"] == "error"),
+                      note="No finding means every check ran and stayed quiet." if splits else "")),
         5: (TableData("Model versions", ("Version", "Run", "Model", "Stage", "Card", "Registered by", "Artifact"),
                       tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, _yes_no(m.has_card),
                              m.created_by, m.artifact_sha256[:16]) for m in models),

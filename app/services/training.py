@@ -1,11 +1,13 @@
 """Stage 4: training runs in worker processes and logging them with their lineage.
 
 A run is written only after its worker succeeded, together with the job's success and the
-audit event, in one transaction: a cancelled or failed job leaves no partial run.
+audit event, in one transaction: a cancelled or failed job leaves no partial run. Training
+never looks at the test part of the split: that is sealed until `evaluation.score_on_test`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from app.errors import WorkbenchError
+from app.errors import GateFailed, WorkbenchError
 from app.services import jobs as job_records
-from app.services.comparison import primary_metric
-from app.services.datasets import dataset_path, latest_training_dataset, split_assignments
+from app.services.comparison import validation_metric
+from app.services.datasets import dataset_path, find_dataset, split_assignments
 from app.services.deliverables import FRAMING, STATEMENT, deliverable
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import DatasetVersion, Experiment, Project, Run, Split
@@ -24,7 +26,9 @@ from storage.models import DatasetVersion, Experiment, Project, Run, Split
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
 
-BASELINE_KINDS = frozenset({"popularity_baseline"})
+BASELINE_KINDS = frozenset({"popularity_baseline", "majority_baseline", "mean_baseline"})
+CV_KINDS = ("kfold", "stratified", "timeseries")
+TUNE_METHODS = ("grid", "random", "bayes")
 DEFAULT_EXPERIMENT = "default"
 
 
@@ -40,24 +44,30 @@ class RunView:
     environment: dict[str, Any]
     dataset_version_id: int
     split_id: int
-    artifact_sha256: str
+    artifact_sha256: str | None
     duration_s: float
     created_at: datetime
     created_by: str
+    problem_type: str = "binary_classification"
+    parent_run_id: int | None = None
+    cv_metrics: dict[str, Any] | None = None
+    tuning: dict[str, Any] | None = None
+    test_metrics: dict[str, Any] | None = None
 
 
-def _run_view(run: Run, experiment: str) -> RunView:
+def run_view(run: Run, experiment: str) -> RunView:
     return RunView(
         run.id, experiment, run.model_kind, run.is_baseline, run.seed, dict(run.params), dict(run.metrics),
         dict(run.environment), run.dataset_version_id, run.split_id, run.artifact_sha256, run.duration_s,
-        run.created_at, run.created_by,
+        run.created_at, run.created_by, run.problem_type, run.parent_run_id, dict(run.cv_metrics),
+        dict(run.tuning), dict(run.test_metrics),
     )
 
 
 def model_kinds() -> dict[str, str]:
     from app.ml.training import MODEL_KINDS
 
-    return dict(MODEL_KINDS)
+    return {kind: str(info) for kind, info in MODEL_KINDS.items()}
 
 
 def _serving_features(session, project: Project, dataset: DatasetVersion) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -89,6 +99,16 @@ def _baseline_feature(session, project: Project, features: dict[str, str]) -> st
     return None
 
 
+def _blocking_leaks(split: Split, features: dict[str, str]) -> list[dict[str, Any]]:
+    """Error-level leakage that would make this run's metrics meaningless.
+
+    A finding about a feature the run does not use (one unavailable at serving time, which
+    training leaves out anyway) does not block it; shared rows and temporal overlap always do.
+    """
+    return [f for f in split.leakage
+            if f.get("severity") == "error" and (f.get("feature") is None or f.get("feature") in features)]
+
+
 @dataclass(frozen=True)
 class TrainingPlan:
     job_id: int
@@ -98,29 +118,58 @@ class TrainingPlan:
 
 
 def plan_training(
-    wb: Workbench, slug: str, kind: str, *, seed: int = 0, params: dict[str, Any] | None = None
+    wb: Workbench,
+    slug: str,
+    kind: str,
+    *,
+    dataset_id: int | None = None,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    cv: int | None = None,
+    cv_kind: str | None = None,
+    tune: str | None = None,
+    trials: int = 20,
+    queue: bool = True,
 ) -> TrainingPlan:
-    """Resolve data, split and features for one run and queue its job."""
+    """Resolve data, split and features for one run, refuse leaked data, and queue the job."""
     kinds = model_kinds()
     if kind not in kinds:
-        raise WorkbenchError(f"unknown model kind '{kind}': choose one of {', '.join(kinds)}")
+        raise WorkbenchError(f"unknown model '{kind}': choose one of {', '.join(kinds)}")
+    if tune is not None and tune not in TUNE_METHODS:
+        raise WorkbenchError(f"unknown tuning method '{tune}': choose one of {', '.join(TUNE_METHODS)}")
+    if cv is not None and cv < 2:
+        raise WorkbenchError(f"--cv needs at least 2 folds, not {cv}")
+    if trials < 1:
+        raise WorkbenchError(f"--trials must be at least 1, not {trials}")
     with wb.read() as session:
         project = find_project(session, slug)
-        dataset = latest_training_dataset(session, project)
+        dataset = find_dataset(session, project, dataset_id)
         split = session.scalars(
             select(Split).where(Split.dataset_version_id == dataset.id).order_by(Split.id.desc())
         ).first()
         if split is None:
             raise WorkbenchError(f"dataset version {dataset.id} has no split: create one with `mlwb data split {slug}`")
         features = _serving_features(session, project, dataset)
+        leaks = _blocking_leaks(split, features)
+        if leaks:
+            found = "; ".join(f"{f['check']} {f.get('feature') or ''}: {f['evidence']}" for f in leaks)
+            raise GateFailed(
+                f"split {split.id} of dataset version {dataset.id} leaks — {found}. Fix the data, or mark the "
+                "feature unavailable at serving time in the framing, then split again"
+            )
         baseline_feature = _baseline_feature(session, project, features)
-        if kind in BASELINE_KINDS and baseline_feature is None:
+        if kind == "popularity_baseline" and baseline_feature is None:
             raise WorkbenchError(
                 "the baseline heuristic in the problem statement names no numeric feature: "
                 "write it like 'rank items by item_popularity'"
             )
+        classification = project.problem_type in ("binary_classification", "multiclass_classification")
+        cv_spec = {"kind": cv_kind or ("stratified" if classification else "kfold"), "k": cv} if cv else None
+        if cv_spec and cv_spec["kind"] not in CV_KINDS:
+            raise WorkbenchError(f"unknown cross-validation '{cv_spec['kind']}': choose one of {', '.join(CV_KINDS)}")
         payload = {
             "kind": kind,
+            "problem_type": project.problem_type,
             "dataset_path": str(dataset_path(wb, dataset)),
             "target": dataset.target,
             "features": features,
@@ -128,12 +177,18 @@ def plan_training(
             "seed": seed,
             "params": params or {},
             "baseline_feature": baseline_feature,
+            "group_column": split.group_column,
+            "time_column": split.time_column or dataset.time_column,
+            "cv": cv_spec,
+            "tune": {"method": tune, "trials": trials} if tune else None,
         }
         split_id, dataset_id = split.id, dataset.id
-    job_id = job_records.create_job(
-        wb, "train", slug, {"kind": kind, "seed": seed, "split": split_id, "dataset_version": dataset_id,
-                            "params": params or {}},
-    )
+    job_id = 0
+    if queue:
+        job_id = job_records.create_job(
+            wb, "train", slug, {"kind": kind, "seed": seed, "split": split_id, "dataset_version": dataset_id,
+                                "params": params or {}, "cv": cv_spec, "tune": payload["tune"]},
+        )
     return TrainingPlan(job_id, payload, split_id, dataset_id)
 
 
@@ -150,27 +205,42 @@ def _experiment(uow: UnitOfWork, project: Project, name: str) -> Experiment:
 
 
 def record_run(wb: Workbench, slug: str, plan: TrainingPlan, result: Any, *, experiment: str = DEFAULT_EXPERIMENT) -> RunView:
-    """Persist a finished training: model artifact, run row, job success and audit, together."""
+    """Persist a finished training: model and validation predictions, the run and its tuning
+    trials as child runs, the job's success and the audit event, in one transaction."""
     artifact = wb.artifacts.put_bytes(result.model_bytes, ".skops")
+    predictions = wb.artifacts.put_bytes(json.dumps(result.val_predictions, separators=(",", ":")).encode(), ".json")
+    spec = plan.payload
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
         exp = _experiment(uow, project, experiment)
         run = Run(
             experiment_id=exp.id, dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
-            job_id=plan.job_id, model_kind=result.kind, is_baseline=result.kind in BASELINE_KINDS,
-            seed=plan.payload["seed"],
-            params={**result.params, "features": plan.payload["features"], "target": plan.payload["target"]}, metrics=result.metrics,
-            environment=result.environment, artifact_sha256=artifact, duration_s=result.duration_s,
-            created_by=uow.actor,
+            job_id=plan.job_id, model_kind=result.kind, problem_type=result.problem_type,
+            is_baseline=result.kind in BASELINE_KINDS, seed=spec["seed"],
+            params={**result.params, "features": spec["features"], "target": spec["target"],
+                    "cv": spec["cv"], "tune": spec["tune"], "overrides": spec["params"]},
+            metrics=result.metrics, cv_metrics=result.cv_metrics,
+            tuning={"best_params": result.best_params, "trials": len(result.trials)} if result.trials else {},
+            environment=result.environment, artifact_sha256=artifact, predictions_sha256=predictions,
+            duration_s=result.duration_s, created_by=uow.actor,
         )
         uow.session.add(run)
         uow.session.flush()
-        metric = primary_metric(project)
+        for trial in result.trials:
+            uow.session.add(Run(
+                experiment_id=exp.id, dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
+                job_id=plan.job_id, parent_run_id=run.id, model_kind=result.kind, problem_type=result.problem_type,
+                is_baseline=run.is_baseline, seed=spec["seed"], params=dict(trial.get("params", {})),
+                metrics={k: v for k, v in trial.items() if k.startswith("val_")},
+                environment={}, artifact_sha256=None, duration_s=float(trial.get("duration_s", 0.0)),
+                created_by=uow.actor,
+            ))
+        metric = validation_metric(project)
         uow.audit("run.logged", "run", run.id, project=slug, kind=result.kind, artifact=artifact,
-                  split=plan.split_id, dataset_version=plan.dataset_version_id,
-                  **{metric: result.metrics.get(metric)})
+                  split=plan.split_id, dataset_version=plan.dataset_version_id, trials=len(result.trials),
+                  cv=spec["cv"], **{metric: result.metrics.get(metric)})
         job_records.complete_job(uow, plan.job_id, {"run_id": run.id})
-        return _run_view(run, exp.name)
+        return run_view(run, exp.name)
 
 
 def train(
@@ -179,13 +249,19 @@ def train(
     slug: str,
     kind: str,
     *,
+    dataset_id: int | None = None,
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    cv: int | None = None,
+    cv_kind: str | None = None,
+    tune: str | None = None,
+    trials: int = 20,
     on_progress: ProgressCallback | None = None,
     on_queued: Any = None,
 ) -> RunView:
     """Train one model in a worker process and log the run (blocks; call from a worker thread)."""
-    plan = plan_training(wb, slug, kind, seed=seed, params=params)
+    plan = plan_training(wb, slug, kind, dataset_id=dataset_id, seed=seed, params=params, cv=cv, cv_kind=cv_kind,
+                         tune=tune, trials=trials)
     if on_queued is not None:
         on_queued(plan.job_id)
     result = runner.execute(plan.job_id, "app.ml.tasks:train_task", plan.payload, on_progress)
@@ -196,11 +272,13 @@ def train(
         raise
 
 
-def list_runs(wb: Workbench, slug: str) -> list[RunView]:
+def list_runs(wb: Workbench, slug: str, *, include_trials: bool = False) -> list[RunView]:
+    """The project's runs; tuning trials (child runs) only when asked for."""
     with wb.read() as session:
         project = find_project(session, slug)
-        rows = session.execute(
-            select(Run, Experiment.name).join(Experiment, Run.experiment_id == Experiment.id)
-            .where(Experiment.project_id == project.id).order_by(Run.id)
-        ).all()
-        return [_run_view(r, name) for r, name in rows]
+        query = (select(Run, Experiment.name).join(Experiment, Run.experiment_id == Experiment.id)
+                 .where(Experiment.project_id == project.id))
+        if not include_trials:
+            query = query.where(Run.parent_run_id.is_(None))
+        rows = session.execute(query.order_by(Run.id)).all()
+        return [run_view(r, name) for r, name in rows]

@@ -1,0 +1,261 @@
+"""Metrics per problem type, with the one primary metric each is selected and compared on.
+
+Pure functions over arrays: training, cross-validation, tuning and the sealed test evaluation
+all call ``metrics_for`` so a number means the same thing wherever it is reported. A metric
+that is undefined on the given rows (ROC AUC with one class, silhouette with one cluster) is
+left out rather than reported as NaN, so every value in a result is a finite float.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    ndcg_score,
+    r2_score,
+    roc_auc_score,
+    silhouette_score,
+)
+
+PROBLEM_TYPES: tuple[str, ...] = (
+    "binary_classification",
+    "multiclass_classification",
+    "regression",
+    "ranking",
+    "clustering",
+    "anomaly_detection",
+)
+
+PRIMARY_METRIC: dict[str, str] = {
+    "binary_classification": "roc_auc",
+    "multiclass_classification": "macro_f1",
+    "regression": "r2",
+    "ranking": "ndcg_at_10",
+    "clustering": "silhouette",
+    "anomaly_detection": "roc_auc",
+}
+
+# Direction of every metric name ``metrics_for`` can return (without a part prefix).
+GREATER_IS_BETTER: dict[str, bool] = {
+    "roc_auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+    "accuracy": True,
+    "f1": True,
+    "brier": False,
+    "ctr_at_top10pct": True,
+    "base_rate": True,  # a property of the data, not of the model; listed for completeness
+    "macro_f1": True,
+    "roc_auc_ovr": True,
+    "r2": True,
+    "rmse": False,
+    "mae": False,
+    "ndcg_at_10": True,
+    "silhouette": True,
+    "davies_bouldin": False,
+    "calinski_harabasz": True,
+    "share_flagged": False,
+}
+
+TOP_FRACTION = 0.10
+SILHOUETTE_SAMPLE = 2000
+
+
+def primary_metric(problem_type: str, k: int = 10) -> str:
+    """The primary metric's name; for ranking it carries the spec's cut-off (``ndcg_at_5``)."""
+    _check_problem_type(problem_type)
+    return f"ndcg_at_{k}" if problem_type == "ranking" else PRIMARY_METRIC[problem_type]
+
+
+def greater_is_better(name: str) -> bool:
+    """Direction of a metric, accepting part prefixes (``val_``) and any ``ndcg_at_k``."""
+    for prefix in ("train_", "val_", "test_", "cv_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    if name.startswith("ndcg_at_"):
+        return True
+    if name not in GREATER_IS_BETTER:
+        raise ValueError(f"unknown metric {name!r}: known ones are {', '.join(GREATER_IS_BETTER)}")
+    return GREATER_IS_BETTER[name]
+
+
+def metrics_for(
+    problem_type: str,
+    y_true: Any,
+    y_score_or_pred: Any,
+    *,
+    groups: Any = None,
+    k: int = 10,
+    classes: Any = None,
+) -> dict[str, float]:
+    """Every metric of ``problem_type`` for one set of rows.
+
+    - binary_classification: ``y_true`` 0/1, ``y_score_or_pred`` positive-class probabilities.
+    - multiclass_classification: ``y_true`` class labels (codes 0..C-1 unless ``classes`` names
+      the columns), ``y_score_or_pred`` an (n, C) probability matrix or 1-D predicted labels
+      (then only accuracy and macro F1).
+    - regression: true and predicted numbers.
+    - ranking: binary relevance, scores and ``groups`` (one id per row); NDCG@k is computed per
+      group with at least two rows and one relevant row, then averaged.
+    - clustering: ``y_true`` is the (prepared) feature matrix, ``y_score_or_pred`` the cluster
+      labels; computed on a fixed sample of at most 2,000 rows.
+    - anomaly_detection: ``y_true`` 0/1 or None, ``y_score_or_pred`` the anomaly score (higher is
+      more anomalous, flagged where > 0).
+    """
+    _check_problem_type(problem_type)
+    if problem_type == "binary_classification":
+        return _binary(np.asarray(y_true, dtype="int64"), np.asarray(y_score_or_pred, dtype="float64"))
+    if problem_type == "multiclass_classification":
+        return _multiclass(np.asarray(y_true), np.asarray(y_score_or_pred), classes)
+    if problem_type == "regression":
+        return _regression(np.asarray(y_true, dtype="float64"), np.asarray(y_score_or_pred, dtype="float64"))
+    if problem_type == "ranking":
+        if groups is None:
+            raise ValueError("ranking metrics need groups: pass one group id per row")
+        return _ranking(
+            np.asarray(y_true, dtype="float64"), np.asarray(y_score_or_pred, dtype="float64"),
+            np.asarray(groups), k,
+        )
+    if problem_type == "clustering":
+        return clustering_metrics(y_true, np.asarray(y_score_or_pred))
+    return _anomaly(None if y_true is None else np.asarray(y_true, dtype="int64"),
+                    np.asarray(y_score_or_pred, dtype="float64"))
+
+
+def _check_problem_type(problem_type: str) -> None:
+    if problem_type not in PROBLEM_TYPES:
+        raise ValueError(
+            f"unknown problem type {problem_type!r}: choose one of {', '.join(PROBLEM_TYPES)}"
+        )
+
+
+def _finite(values: dict[str, float]) -> dict[str, float]:
+    return {name: float(v) for name, v in values.items() if v is not None and math.isfinite(v)}
+
+
+def _binary(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    if len(y) == 0:
+        return {}
+    predicted = (scores >= 0.5).astype("int64")
+    out: dict[str, float] = {
+        "base_rate": float(y.mean()),
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1": float(f1_score(y, predicted, zero_division=0.0)),
+        "brier": float(brier_score_loss(y, np.clip(scores, 0.0, 1.0), labels=[0, 1])),
+        "log_loss": float(log_loss(y, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])),
+    }
+    if len(np.unique(y)) == 2:
+        out["roc_auc"] = float(roc_auc_score(y, scores))
+        out["pr_auc"] = float(average_precision_score(y, scores))
+    top = np.argsort(-scores, kind="stable")[: max(1, math.ceil(TOP_FRACTION * len(y)))]
+    out["ctr_at_top10pct"] = float(y[top].mean())
+    return _finite(out)
+
+
+def _multiclass(y: np.ndarray, scores: np.ndarray, classes: Any) -> dict[str, float]:
+    if len(y) == 0:
+        return {}
+    if scores.ndim == 1:  # hard predictions only
+        labels = list(classes) if classes is not None else sorted(set(y.tolist()) | set(scores.tolist()))
+        return _finite({
+            "accuracy": accuracy_score(y, scores),
+            "macro_f1": f1_score(y, scores, labels=labels, average="macro", zero_division=0.0),
+        })
+    labels = np.asarray(list(classes) if classes is not None else range(scores.shape[1]))
+    if len(labels) != scores.shape[1]:
+        raise ValueError(
+            f"{scores.shape[1]} probability columns but {len(labels)} classes: pass the model's classes"
+        )
+    predicted = labels[np.argmax(scores, axis=1)]
+    out: dict[str, float] = {
+        "accuracy": accuracy_score(y, predicted),
+        "macro_f1": f1_score(y, predicted, labels=labels, average="macro", zero_division=0.0),
+    }
+    proba = np.clip(scores, 1e-15, 1.0)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    out["log_loss"] = log_loss(y, proba, labels=labels)
+    if set(np.unique(y).tolist()) == set(labels.tolist()):  # every class present: AUC defined
+        out["roc_auc_ovr"] = roc_auc_score(y, proba, multi_class="ovr", labels=labels)
+    return _finite(out)
+
+
+def _regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    if len(y) == 0:
+        return {}
+    out = {
+        "rmse": math.sqrt(mean_squared_error(y, predicted)),
+        "mae": mean_absolute_error(y, predicted),
+    }
+    if len(y) >= 2 and np.ptp(y) > 0:
+        out["r2"] = r2_score(y, predicted)
+    return _finite(out)
+
+
+def _ranking(y: np.ndarray, scores: np.ndarray, groups: np.ndarray, k: int) -> dict[str, float]:
+    if len(y) == 0:
+        return {}
+    if k < 1:
+        raise ValueError(f"NDCG@k needs k >= 1, got {k}")
+    out: dict[str, float] = {}
+    gains: list[float] = []
+    order = np.argsort(groups, kind="stable")
+    boundaries = np.flatnonzero(groups[order][1:] != groups[order][:-1]) + 1
+    for rows in np.split(order, boundaries):
+        # A group with one row has no order to judge, one without a relevant row has no ideal.
+        if len(rows) < 2 or not np.any(y[rows] > 0):
+            continue
+        gains.append(ndcg_score(y[rows][None, :], scores[rows][None, :], k=k))
+    if gains:
+        out[f"ndcg_at_{k}"] = float(np.mean(gains))
+    if len(np.unique(y)) == 2:
+        out["roc_auc"] = roc_auc_score(y, scores)
+    return _finite(out)
+
+
+def clustering_metrics(
+    X: Any, labels: np.ndarray, *, sample_size: int = SILHOUETTE_SAMPLE, seed: int = 0
+) -> dict[str, float]:
+    """Silhouette, Davies-Bouldin and Calinski-Harabasz on one fixed sample of rows."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n == 0:
+        return {}
+    rows = np.arange(n)
+    if n > sample_size:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
+    sample = X[rows]
+    if hasattr(sample, "toarray"):
+        sample = sample.toarray()
+    sample = np.asarray(sample, dtype="float64")
+    found = len(np.unique(labels[rows]))
+    if found < 2 or found >= len(rows):
+        return {}
+    return _finite({
+        "silhouette": silhouette_score(sample, labels[rows]),
+        "davies_bouldin": davies_bouldin_score(sample, labels[rows]),
+        "calinski_harabasz": calinski_harabasz_score(sample, labels[rows]),
+    })
+
+
+def _anomaly(y: np.ndarray | None, scores: np.ndarray) -> dict[str, float]:
+    if len(scores) == 0:
+        return {}
+    out: dict[str, float] = {"share_flagged": float(np.mean(scores > 0))}
+    if y is not None:
+        out["base_rate"] = float(y.mean())
+        if len(np.unique(y)) == 2:
+            out["roc_auc"] = roc_auc_score(y, scores)
+            out["pr_auc"] = average_precision_score(y, scores)
+    return _finite(out)
