@@ -141,9 +141,8 @@ class WorkbenchApp(App[int]):
             for job_id in queued:
                 self.progress.finish(job_id)
             self.call_from_thread(self.refresh_screens)
-        auc = run.metrics.get("test_roc_auc")
-        self.call_from_thread(self.notify, f"Run {run.id} {kind}: test ROC AUC {auc:.4f}" if auc is not None
-                              else f"Run {run.id} {kind} logged", title="Training finished")
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("val_"))[:120]
+        self.call_from_thread(self.notify, f"Run {run.id} {kind}: {shown or 'logged'}", title="Training finished")
 
     def cancel_job(self, job_id: int) -> bool:
         return self.runner is not None and self.runner.cancel(job_id)

@@ -70,8 +70,8 @@ def test_the_candidate_beats_the_popularity_baseline(demo_wb: Workbench) -> None
     candidates = [r for r in runs if not r.is_baseline]
     assert [r.model_kind for r in baselines] == ["popularity_baseline"]
     assert len(candidates) >= 2
-    best_base = max(r.metrics["test_roc_auc"] for r in baselines)
-    best_cand = max(r.metrics["test_roc_auc"] for r in candidates)
+    best_base = max(r.metrics["val_roc_auc"] for r in baselines)
+    best_cand = max(r.metrics["val_roc_auc"] for r in candidates)
     assert best_cand > best_base
 
     check = {c.id: c for c in gates.gate(demo_wb, SLUG, 4).checks}["beats_baseline"]

@@ -20,13 +20,14 @@ are stored as run evidence and rendered in the TUI and PDF report.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from app.ml.errors import TrainingCancelled
@@ -69,6 +70,34 @@ def check_metric(metric: str) -> str:
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}; choose one of: {', '.join(METRICS)}.")
     return metric
+
+
+# Lifecycle problem types (app.lifecycle.PROBLEM_TYPES and older names) -> the two kinds of
+# prediction these functions understand. Kept here, not imported, because app.ml imports
+# nothing outside itself.
+_PROBLEM_KINDS = {
+    "classification": "classification",
+    "binary_classification": "classification",
+    "multiclass_classification": "classification",
+    "anomaly_detection": "classification",
+    "regression": "regression",
+    "forecasting": "regression",
+}
+
+
+def problem_kind(problem_type: str) -> str:
+    """``"classification"`` or ``"regression"`` for a project's problem type.
+
+    Callers pass the project's stored problem type as-is (``binary_classification``,
+    ``forecasting``, ...); ranking and clustering have no paired test here yet.
+    """
+    kind = _PROBLEM_KINDS.get(problem_type)
+    if kind is None:
+        raise ValueError(
+            f"No statistical comparison for problem type {problem_type!r}; "
+            f"supported: {', '.join(sorted(_PROBLEM_KINDS))}."
+        )
+    return kind
 
 
 def is_better(difference: float, metric: str) -> bool:
@@ -143,7 +172,10 @@ def _labels_from_scores(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     """
     if s.ndim == 2:
         classes = np.unique(y)
-        return classes[np.argmax(s, axis=1)]
+        if s.shape[1] == classes.shape[0]:
+            return classes[np.argmax(s, axis=1)]
+        _class_columns(y, s)  # integer labels = columns, or a clear error
+        return np.argmax(s, axis=1)
     if s.dtype.kind == "f" and s.size and np.all((s >= 0) & (s <= 1)) and np.any(s != np.round(s)):
         if set(np.unique(y).tolist()) <= {0, 1}:
             return (s >= 0.5).astype(y.dtype if y.dtype.kind in "iub" else np.int64)
@@ -167,15 +199,14 @@ def metric_value(metric: str, y_true: Sequence[Any], score: Sequence[Any]) -> fl
         return float(f1_score(y, _labels_from_scores(y, s), average="macro", zero_division=0))
     if metric == "roc_auc":
         if s.ndim == 2:
-            if np.unique(y).shape[0] < 2:
-                return None
-            return float(roc_auc_score(y, s, multi_class="ovr", average="macro", labels=np.unique(y)))
+            return _finite(_ovr_auc_on(y, s, np.arange(y.shape[0])[None, :])[0])
         return _finite(_auc_on(_as_binary(y), s.astype(np.float64), np.arange(y.shape[0])[None, :])[0])
     if metric == "pr_auc":
         return _finite(_ap_on(_as_binary(y), s.astype(np.float64), np.arange(y.shape[0])[None, :])[0])
     if metric == "log_loss":
         if s.ndim == 2:
-            column = np.searchsorted(np.unique(y), y)
+            classes, columns = _class_columns(y, s)
+            column = columns[np.searchsorted(classes, y)]
             return float(np.mean(-np.log(np.clip(s[np.arange(y.shape[0]), column], _EPS, 1.0))))
         return float(np.mean(_row_log_loss(_as_binary(y), s.astype(np.float64))))
     yf = y.astype(np.float64)
@@ -245,10 +276,40 @@ def _auc_on(y01: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """
     pos, neg = _group_counts(y01, score, idx, descending=False)
     neg_below = np.cumsum(neg, axis=1) - neg
-    numerator = np.einsum("ij,ij->i", pos, neg_below).astype(np.float64) + 0.5 * np.einsum("ij,ij->i", pos, neg)
+    numerator = np.einsum("ij,ij->i", pos, neg_below).astype(np.float64)
+    numerator += 0.5 * np.einsum("ij,ij->i", pos, neg)
     denominator = pos.sum(axis=1).astype(np.float64) * neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def _class_columns(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The classes present in ``y`` and the ``proba`` column of each.
+
+    One column per present class: sorted order (``predict_proba``). More columns than present
+    classes happens when a validation part lacks a rare class; with integer-encoded labels
+    (what training stores) the label is the column. Anything else cannot be aligned safely.
+    """
+    classes = np.unique(y)
+    if proba.shape[1] == classes.shape[0]:
+        return classes, np.arange(classes.shape[0])
+    if y.dtype.kind in "iu" and classes.size and classes[0] >= 0 and classes[-1] < proba.shape[1]:
+        return classes, classes.astype(np.int64)
+    raise ValueError("The probability matrix needs one column per class (in sorted class order).")
+
+
+def _ovr_auc_on(y: np.ndarray, proba: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Multiclass one-vs-rest macro ROC AUC (sklearn's ``multi_class="ovr"``) per resample.
+
+    Columns of ``proba`` are the sorted classes of ``y`` (``predict_proba`` order); each
+    class's AUC is a binary AUC of "this class vs the rest", then they are averaged.
+    """
+    classes, columns = _class_columns(y, proba)
+    per_class = [
+        _auc_on((y == k).astype(np.float64), proba[:, j].astype(np.float64), idx)
+        for j, k in zip(columns, classes, strict=True)
+    ]
+    return np.mean(np.vstack(per_class), axis=0)
 
 
 def _ap_on(y01: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -264,7 +325,8 @@ def _ap_on(y01: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     total_pos = tp[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total_pos > 0, np.sum(pos * precision, axis=1) / np.where(total_pos > 0, total_pos, 1), np.nan)
+        ap = np.sum(pos * precision, axis=1) / np.where(total_pos > 0, total_pos, 1)
+    return np.where(total_pos > 0, ap, np.nan)
 
 
 def _weighted_macro_f1(y: np.ndarray, pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -305,6 +367,8 @@ def _resampled_metric(metric: str, y: np.ndarray, s: np.ndarray, idx: np.ndarray
     matrix-vector products replace a Python loop over resamples.
     """
     if metric == "roc_auc":
+        if s.ndim == 2:
+            return _ovr_auc_on(y, s, idx)
         return _auc_on(_as_binary(y), s.astype(np.float64), idx)
     if metric == "pr_auc":
         return _ap_on(_as_binary(y), s.astype(np.float64), idx)
@@ -316,7 +380,8 @@ def _resampled_metric(metric: str, y: np.ndarray, s: np.ndarray, idx: np.ndarray
         return _weighted_macro_f1(y, _labels_from_scores(y, s), w)
     if metric == "log_loss":
         if s.ndim == 2:
-            column = np.searchsorted(np.unique(y), y)
+            classes, columns = _class_columns(y, s)
+            column = columns[np.searchsorted(classes, y)]
             per_row = -np.log(np.clip(s[np.arange(y.shape[0]), column], _EPS, 1.0))
         else:
             per_row = _row_log_loss(_as_binary(y), s.astype(np.float64))
@@ -346,25 +411,11 @@ def _bootstrap_differences(
     rng = np.random.default_rng(seed)
     block = max(1, min(n_resamples, _MAX_BLOCK_CELLS // max(n_rows, 1)))
     out = np.empty(n_resamples, dtype=np.float64)
-    multiclass_auc = metric == "roc_auc" and sa.ndim == 2
     for start in range(0, n_resamples, block):
         size = min(block, n_resamples - start)
         idx = rng.integers(0, n_rows, size=(size, n_rows), dtype=np.int64)
-        if multiclass_auc:
-            # One-vs-rest macro AUC over several classes: not worth vectorising; use sklearn.
-            for r in range(size):
-                rows = idx[r]
-                va = metric_value(metric, y[rows], sa[rows])
-                vb = metric_value(metric, y[rows], sb[rows])
-                out[start + r] = np.nan if va is None or vb is None else vb - va
-            continue
-        cache: list[np.ndarray] = []
-
-        def weights() -> np.ndarray:
-            if not cache:
-                cache.append(_weights(idx, n_rows))
-            return cache[0]
-
+        # Built at most once per block, and only for metrics that need it (not the AUCs).
+        weights = functools.cache(lambda idx=idx: _weights(idx, n_rows))
         out[start : start + size] = _resampled_metric(metric, y, sb, idx, weights) - _resampled_metric(
             metric, y, sa, idx, weights
         )
@@ -512,7 +563,13 @@ def five_by_two_cv(
             diff = values[1] - values[0]
             rep_diffs.append(diff)
             folds.append(
-                {"repetition": rep + 1, "fold": fold + 1, "metric_a": values[0], "metric_b": values[1], "difference": diff}
+                {
+                    "repetition": rep + 1,
+                    "fold": fold + 1,
+                    "metric_a": values[0],
+                    "metric_b": values[1],
+                    "difference": diff,
+                }
             )
             progress((2 * rep + fold + 1) / 10, f"5x2cv: repetition {rep + 1}/5, fold {fold + 1}/2")
         if first is None:
@@ -555,7 +612,8 @@ def compare_runs(
 ) -> dict[str, Any]:
     """Compare two runs' test-set predictions: the record stored as a Comparison.
 
-    ``a``/``b`` are ``{"y_pred": [...], "y_score": [...]}`` for the same rows (``y_score`` is
+    ``problem_type`` is a lifecycle problem type (see :func:`problem_kind`). ``a``/``b`` are
+    ``{"y_pred": [...], "y_score": [...]}`` for the same rows (``y_score`` is
     P(positive) or a probability matrix; optional for regression and for label metrics). For
     classifiers McNemar runs on ``y_pred`` (reported as ``mcnemar_p``) next to the paired
     bootstrap on ``metric``; the bootstrap's p is *the* ``p_value`` because it tests the
@@ -566,10 +624,11 @@ def compare_runs(
     challenger is significantly worse".
     """
     check_metric(metric)
-    if problem_type not in ("classification", "regression"):
-        raise ValueError("problem_type must be 'classification' or 'regression'.")
+    problem_type = problem_kind(problem_type)
     if problem_type == "regression" and metric not in REGRESSION_METRICS:
-        raise ValueError(f"{metric} is not a regression metric; choose one of: {', '.join(REGRESSION_METRICS)}.")
+        raise ValueError(
+            f"{metric} is not a regression metric; choose one of: {', '.join(REGRESSION_METRICS)}."
+        )
     if problem_type == "classification" and metric not in CLASSIFICATION_METRICS:
         raise ValueError(
             f"{metric} is not a classification metric; choose one of: {', '.join(CLASSIFICATION_METRICS)}."
@@ -578,7 +637,7 @@ def compare_runs(
     def scores(run: dict[str, Any], name: str) -> Any:
         key = "y_pred" if metric in LABEL_METRICS or problem_type == "regression" else "y_score"
         value = run.get(key)
-        if value is None:
+        if value is None or len(value) == 0:  # training stores [] when a model has no scores
             raise ValueError(f"Run {name} has no {key!r} predictions, which {metric} needs.")
         return value
 
@@ -596,7 +655,7 @@ def compare_runs(
         "lower_is_better": metric in LOWER_IS_BETTER,
     }
     if problem_type == "classification":
-        if a.get("y_pred") is None or b.get("y_pred") is None:
+        if not len(a.get("y_pred") or []) or not len(b.get("y_pred") or []):
             raise ValueError("Both runs need 'y_pred' (predicted labels) for McNemar's test.")
         mc = mcnemar(y_true, a["y_pred"], b["y_pred"])
         result["test"] = "mcnemar+paired_bootstrap"

@@ -28,6 +28,7 @@ from app.ml.comparison import (
     SKLEARN_SCORERS,
     check_metric,
     metric_value,
+    problem_kind,
 )
 from app.ml.errors import DataFileError
 
@@ -42,17 +43,17 @@ def _plain(value: Any) -> Any:
 
 
 def _positive_label(y: np.ndarray) -> Any:
-    """The positive class of a binary target: 1 / True if present, else the larger label.
+    """The positive class of a binary target: 1 for 0/1 or boolean targets, else the larger label.
 
-    Same choice as sklearn's default for 0/1 targets and deterministic for string labels.
+    Same choice as sklearn's default for 0/1 targets, deterministic for string labels, and
+    still right for a 0/1 target that happens to contain a single class in a subset.
     """
     labels = np.unique(y)
     if labels.shape[0] > 2:
         raise DataFileError("This chart needs a binary target; the target has more than two values.")
-    for candidate in (1, True):
-        if any(label == candidate for label in labels.tolist()):
-            return labels[[label == candidate for label in labels.tolist()].index(True)]
-    return labels[-1]
+    if labels.dtype.kind in "biuf" and set(labels.tolist()) <= {0, 1}:
+        return 1
+    return labels[-1] if labels.shape[0] else 1
 
 
 def _downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[list[float], list[float]]:
@@ -72,7 +73,9 @@ def _downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[list[flo
 # --------------------------------------------------------------------------- confusion & curves
 
 
-def confusion(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any] | None = None) -> dict[str, Any]:
+def confusion(
+    y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """Confusion matrix with its label order made explicit (rows = true, columns = predicted).
 
     Without ``labels`` the order is the sorted union of true and predicted labels (sklearn's
@@ -82,7 +85,10 @@ def confusion(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any
     yp = np.asarray(y_pred)
     order = np.unique(np.concatenate([yt, yp])) if labels is None else np.asarray(labels)
     matrix = confusion_matrix(yt, yp, labels=order)
-    return {"labels": [_plain(v) for v in order.tolist()], "matrix": [[int(v) for v in row] for row in matrix]}
+    return {
+        "labels": [_plain(v) for v in order.tolist()],
+        "matrix": [[int(v) for v in row] for row in matrix],
+    }
 
 
 def _binary_inputs(y_true: Sequence[Any], y_score: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -131,10 +137,13 @@ def calibration(y_true: Sequence[Any], y_prob: Sequence[Any], bins: int = 10) ->
     """
     if bins < 1:
         raise ValueError("bins must be at least 1.")
-    yt, p = _binary_inputs(y_true, y_prob) if np.unique(np.asarray(y_true)).shape[0] == 2 else (
-        np.asarray(y_true).astype(int),
-        np.asarray(y_prob, dtype=np.float64),
-    )
+    y_arr = np.asarray(y_true)
+    p = np.asarray(y_prob, dtype=np.float64)
+    if p.ndim == 2 and p.shape[1] == 2:
+        p = p[:, 1]
+    if y_arr.shape[0] != p.shape[0]:
+        raise ValueError("y_true and y_prob must be for the same rows.")
+    yt = (y_arr == _positive_label(y_arr)).astype(np.float64)
     if p.size and (p.min() < 0 or p.max() > 1):
         raise ValueError("Calibration needs probabilities between 0 and 1.")
     index = np.minimum((p * bins).astype(int), bins - 1)
@@ -175,7 +184,9 @@ def _segment_labels(values: pd.Series) -> pd.Series:
     is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if is_numeric and values.nunique(dropna=True) > 4:
         binned = pd.qcut(values, q=4, duplicates="drop")
-        labels = binned.astype(object).map(lambda iv: f"{iv.left:.4g} to {iv.right:.4g}" if pd.notna(iv) else None)
+        labels = binned.astype(object).map(
+            lambda iv: f"{iv.left:.4g} to {iv.right:.4g}" if pd.notna(iv) else None
+        )
     else:
         labels = values.astype(object).map(lambda v: None if pd.isna(v) else str(_plain(v)))
     return labels.where(labels.notna(), "(missing)")
@@ -215,8 +226,7 @@ def segment_metrics(
     and metrics None: metrics on a few rows are noise, but hiding the segment would hide
     that the test set barely covers it.
     """
-    if problem_type not in ("classification", "regression"):
-        raise ValueError("problem_type must be 'classification' or 'regression'.")
+    problem_type = problem_kind(problem_type)
     y = np.asarray(y_true)
     pred = np.asarray(y_pred)
     score = None if y_score is None else np.asarray(y_score)
@@ -225,22 +235,30 @@ def segment_metrics(
     if isinstance(segment, pd.DataFrame):
         columns = [(str(name), segment[name].reset_index(drop=True)) for name in segment.columns]
     else:
-        series = segment.reset_index(drop=True) if isinstance(segment, pd.Series) else pd.Series(list(segment))
+        if isinstance(segment, pd.Series):
+            series = segment.reset_index(drop=True)
+        else:
+            series = pd.Series(list(segment))
         columns = [(None if series.name is None else str(series.name), series)]
-    metric_names = ("rmse", "mae", "r2") if problem_type == "regression" else ("accuracy", "macro_f1", "roc_auc")
+    if problem_type == "regression":
+        metric_names: tuple[str, ...] = ("rmse", "mae", "r2")
+    else:
+        metric_names = ("accuracy", "macro_f1", "roc_auc")
     results: list[dict[str, Any]] = []
     for name, values in columns:
         if values.shape[0] != y.shape[0]:
             raise ValueError("The segment column must have one value per prediction row.")
         labels = _segment_labels(values)
         # Quartile labels sort by their lower edge; categories alphabetically.
-        for key, rows in sorted(labels.groupby(labels, sort=False).indices.items(), key=lambda kv: _sort_key(values, kv)):
+        groups = labels.groupby(labels, sort=False).indices.items()
+        for key, rows in sorted(groups, key=lambda kv: _sort_key(values, kv)):
             row: dict[str, Any] = {"column": name, "segment": str(key), "rows": int(rows.shape[0])}
             if rows.shape[0] < min_rows:
                 row.update({m: None for m in metric_names})
                 row["too_small"] = True
             else:
-                row.update(_segment_row_metrics(problem_type, y[rows], pred[rows], None if score is None else score[rows]))
+                part_score = None if score is None else score[rows]
+                row.update(_segment_row_metrics(problem_type, y[rows], pred[rows], part_score))
                 row["too_small"] = False
             results.append(row)
     return results
@@ -299,7 +317,9 @@ def fairness(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Sequence[A
     odds = [v for v in (tpr_gap, fpr_gap) if v is not None]
     return {
         "demographic_parity_difference": gap("selection_rate"),
-        "demographic_parity_ratio": (float(min(selection) / max(selection)) if selection and max(selection) > 0 else None),
+        "demographic_parity_ratio": (
+            float(min(selection) / max(selection)) if selection and max(selection) > 0 else None
+        ),
         "equalized_odds_difference": float(max(odds)) if odds else None,
         "tpr_difference": tpr_gap,
         "fpr_difference": fpr_gap,
@@ -393,7 +413,10 @@ def permutation_importances(
         rows = np.sort(np.random.default_rng(seed).choice(n_rows, size=max_rows, replace=False))
         X = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
         y_arr = y_arr[rows]
-    names = [str(c) for c in X.columns] if hasattr(X, "columns") else [f"x{i}" for i in range(np.asarray(X).shape[1])]
+    if hasattr(X, "columns"):
+        names = [str(c) for c in X.columns]
+    else:
+        names = [f"x{i}" for i in range(np.asarray(X).shape[1])]
     result = permutation_importance(
         model, X, y_arr, scoring=SKLEARN_SCORERS[metric], n_repeats=n_repeats, random_state=seed, n_jobs=1
     )

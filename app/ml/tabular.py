@@ -30,7 +30,6 @@ import hashlib
 import io
 import math
 import os
-import re
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -347,9 +346,12 @@ def _review_columns(
     """The body of ``_column_findings``, on a frame indexed by row position."""
     raw_numeric: pd.DataFrame | None = None
     if text is not None:
+        # numeric columns (their digits), and object columns pandas filled with Python ints
+        # too big for int64 next to other values (those become text again)
         numeric = [c for c in frame.columns
-                   if pd.api.types.is_numeric_dtype(frame[c].dtype)
-                   and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+                   if (pd.api.types.is_numeric_dtype(frame[c].dtype)
+                       and not pd.api.types.is_bool_dtype(frame[c].dtype))
+                   or (frame[c].dtype == object and column_kind(frame[c]) != "boolean")]
         if numeric:
             raw_numeric = pd.read_csv(
                 io.StringIO(text), usecols=numeric, dtype=str, keep_default_na=False,
@@ -367,6 +369,9 @@ def _review_columns(
             raw = raw_numeric[column] if raw_numeric is not None else None
             findings += _numeric_column(frame, label, column, raw, lines)
         elif pd.api.types.is_string_dtype(dtype) or dtype == object:
+            if dtype == object and raw_numeric is not None and column in raw_numeric.columns \
+                    and column_kind(series) != "boolean":
+                frame[column] = raw_numeric[column].astype("str")
             findings += _text_column(frame, label, column, lines, from_csv=text is not None)
         findings += _shape_of_values(frame[column], label)
 

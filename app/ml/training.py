@@ -219,6 +219,8 @@ class TrainingResult:
 class TestScore:
     """The one look at the sealed test part: "test_…" metrics and per-row predictions."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     kind: str
     problem_type: str
     metrics: dict[str, float]

@@ -286,6 +286,18 @@ class DataCheck:
                 "quality": self.quality, "leakage": self.leakage}
 
 
+def _unique_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Import and the quality report both notice constant or mixed-type columns: keep each once."""
+    seen: set[tuple[str, str | None]] = set()
+    unique = []
+    for f in findings:
+        key = (f["check"], f.get("column"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
 def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> DataCheck:
     """Quality and leakage of a dataset version, against its latest split.
 
@@ -298,7 +310,7 @@ def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> Da
     with wb.read() as session:
         project = find_project(session, slug)
         dataset = find_dataset(session, project, dataset_id)
-        quality = list(dataset.findings) + list(dataset.quality.get("findings", []))
+        quality = _unique_findings([*dataset.findings, *dataset.quality.get("findings", [])])
         split = session.scalars(select(Split).where(Split.dataset_version_id == dataset.id)
                                 .order_by(Split.id.desc())).first()
         if split is not None:

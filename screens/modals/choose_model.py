@@ -9,12 +9,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-# Kept here (not imported from app.ml) so opening this dialog never imports scikit-learn.
+# Kept here (not imported from app.ml) so opening this dialog never imports scikit-learn; the
+# worker refuses a kind that does not fit the project's problem type, with a clear message.
 KINDS = (
     ("popularity_baseline", "Rule baseline: score = the feature the baseline heuristic names"),
-    ("logistic_regression", "Logistic regression on scaled numbers and one-hot categories"),
-    ("hist_gradient_boosting", "Histogram gradient boosting with native categorical splits"),
-    ("random_forest", "Random forest, 100 shallow trees"),
+    ("majority_baseline", "Baseline: predicts the class frequencies of the train part"),
+    ("mean_baseline", "Baseline (regression): predicts the train mean"),
+    ("logistic_regression", "Simple: logistic regression on scaled numbers and one-hot categories"),
+    ("linear_regression", "Simple (regression): ridge regression"),
+    ("decision_tree", "Simple: a shallow decision tree"),
+    ("hist_gradient_boosting", "Complex: histogram gradient boosting with native categorical splits"),
+    ("random_forest", "Complex: random forest, 100 shallow trees"),
 )
 
 

@@ -157,7 +157,7 @@ async def test_screen_answers_keys_while_a_model_trains(demo_home: Path) -> None
         await pilot.press("4", "t")
         await pilot.pause()
         assert isinstance(app.screen, ChooseModel)
-        await pilot.press("down", "down", "enter")  # hist_gradient_boosting
+        await pilot.press(*["down"] * 6, "enter")  # hist_gradient_boosting
         await pilot.pause()
         tabs = screen.query_one("#stages", TabbedContent)
         # While the job runs, the screen keeps switching stages on key presses.
@@ -179,7 +179,7 @@ async def test_a_job_is_cancelled_from_the_jobs_screen(demo_home: Path) -> None:
         before = len(training.list_runs(app.wb, "ctr-demo"))
         await pilot.press("4", "t")
         await pilot.pause()
-        await pilot.press("down", "down", "down", "enter")  # random_forest
+        await pilot.press(*["down"] * 7, "enter")  # random_forest
         await pilot.pause()
         await pilot.press("j")
         await pilot.pause()

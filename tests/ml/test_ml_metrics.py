@@ -1,0 +1,110 @@
+"""Metrics per problem type: names, values on hand-checked cases, undefined metrics left out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import ndcg_score
+
+from app.ml.metrics import (
+    GREATER_IS_BETTER,
+    PRIMARY_METRIC,
+    PROBLEM_TYPES,
+    greater_is_better,
+    metrics_for,
+    primary_metric,
+)
+
+
+def test_primary_metric_per_problem_type_and_directions() -> None:
+    assert PRIMARY_METRIC == {
+        "binary_classification": "roc_auc",
+        "multiclass_classification": "macro_f1",
+        "regression": "r2",
+        "ranking": "ndcg_at_10",
+        "clustering": "silhouette",
+        "anomaly_detection": "roc_auc",
+    }
+    assert set(PRIMARY_METRIC) == set(PROBLEM_TYPES)
+    assert all(GREATER_IS_BETTER[m] for m in PRIMARY_METRIC.values())
+    assert not GREATER_IS_BETTER["log_loss"] and not GREATER_IS_BETTER["rmse"]
+    assert not greater_is_better("val_davies_bouldin") and greater_is_better("test_ndcg_at_5")
+    assert primary_metric("ranking", 5) == "ndcg_at_5" and primary_metric("regression") == "r2"
+    with pytest.raises(ValueError, match="unknown problem type"):
+        metrics_for("forecasting", [1], [1])
+
+
+def test_binary_metrics() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 0, 0, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.3, 0.6, 0.05, 0.7])
+    m = metrics_for("binary_classification", y, p)
+    assert set(m) == {"roc_auc", "pr_auc", "log_loss", "accuracy", "f1", "brier",
+                      "ctr_at_top10pct", "base_rate"}
+    assert m["base_rate"] == 0.4
+    assert m["accuracy"] == 0.8  # 0.35 is a miss, 0.6 a false alarm
+    assert m["roc_auc"] == pytest.approx(22 / 24)
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert m["ctr_at_top10pct"] == 1.0  # the single top row (0.9) is a click
+    one_class = metrics_for("binary_classification", np.zeros(4, int), np.full(4, 0.2))
+    assert "roc_auc" not in one_class and "pr_auc" not in one_class
+    assert all(math.isfinite(v) for v in one_class.values())
+
+
+def test_multiclass_metrics_with_probabilities_and_labels() -> None:
+    y = np.array([0, 1, 2, 2, 1, 0])
+    proba = np.array([
+        [0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7],
+        [0.5, 0.2, 0.3], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1],
+    ])
+    m = metrics_for("multiclass_classification", y, proba)
+    assert set(m) == {"accuracy", "macro_f1", "roc_auc_ovr", "log_loss"}
+    assert m["accuracy"] == pytest.approx(5 / 6)
+    named = metrics_for("multiclass_classification", np.array(["a", "b", "c", "c", "b", "a"]), proba,
+                        classes=["a", "b", "c"])
+    assert named == pytest.approx(m)
+    hard = metrics_for("multiclass_classification", y, np.array([0, 1, 2, 0, 1, 0]))
+    assert set(hard) == {"accuracy", "macro_f1"}
+    missing_class = metrics_for("multiclass_classification", np.array([0, 1, 1]), proba[:3])
+    assert "roc_auc_ovr" not in missing_class
+
+
+def test_regression_metrics() -> None:
+    m = metrics_for("regression", [1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 6.0])
+    assert m["mae"] == 0.5 and m["rmse"] == pytest.approx(1.0)
+    assert m["r2"] == pytest.approx(1 - 4 / 5)
+
+
+def test_ranking_ndcg_is_averaged_per_group() -> None:
+    y = np.array([1, 0, 0, 0, 1, 0, 1, 0, 0])
+    s = np.array([0.9, 0.5, 0.1, 0.2, 0.1, 0.3, 0.5, 0.4, 0.6])
+    g = np.array(["a", "a", "a", "b", "b", "b", "c", "single", "d"])
+    m = metrics_for("ranking", y, s, groups=g, k=10)
+    expected_b = ndcg_score([[0, 1, 0]], [[0.2, 0.1, 0.3]])
+    # group "a" is perfect; "single" has one row and "d" no relevant row: both skipped; "c" is
+    # one relevant row alone, so it is skipped too.
+    assert m["ndcg_at_10"] == pytest.approx((1.0 + expected_b) / 2)
+    assert "roc_auc" in m
+    assert "ndcg_at_1" in metrics_for("ranking", y, s, groups=g, k=1)
+    with pytest.raises(ValueError, match="need groups"):
+        metrics_for("ranking", y, s)
+
+
+def test_clustering_metrics_on_a_sample() -> None:
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-5, 0.5, (1500, 2)), rng.normal(5, 0.5, (1500, 2))])
+    labels = np.repeat([0, 1], 1500)
+    m = metrics_for("clustering", X, labels)
+    assert set(m) == {"silhouette", "davies_bouldin", "calinski_harabasz"}
+    assert m["silhouette"] > 0.8 and m["davies_bouldin"] < 0.3
+    assert metrics_for("clustering", X, np.zeros(3000, int)) == {}
+
+
+def test_anomaly_metrics_with_and_without_labels() -> None:
+    y = np.array([0, 0, 0, 1, 0, 1])
+    scores = np.array([-0.2, -0.1, 0.05, 0.3, -0.3, 0.2])
+    m = metrics_for("anomaly_detection", y, scores)
+    assert m["roc_auc"] == 1.0 and m["share_flagged"] == pytest.approx(0.5)
+    assert m["base_rate"] == pytest.approx(1 / 3)
+    assert metrics_for("anomaly_detection", None, scores) == {"share_flagged": 0.5}
