@@ -79,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", type=int)
     compare.add_argument("--json", action="store_true")
 
+    analyse = sub.add_parser("analyse", help="error analysis of a run on validation data (in a worker)")
+    analyse.add_argument("project")
+    analyse.add_argument("run", type=int)
+    analyse.add_argument("--segment", action="append", default=[], metavar="COLUMN",
+                         help="per-segment metrics for this column (repeatable)")
+    analyse.add_argument("--sensitive", metavar="COLUMN", help="fairness metrics across this attribute")
+    analyse.add_argument("--learning-curve", action="store_true", help="also refit on growing train shares")
+    analyse.add_argument("--json", action="store_true")
+
     evaluate = sub.add_parser("evaluate", help="open the sealed test set for one run (audited; do it once)")
     evaluate.add_argument("project")
     evaluate.add_argument("run", type=int)
@@ -278,6 +287,36 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyse(args: argparse.Namespace) -> int:
+    from app.services.error_analysis import analyse_run
+
+    wb = _open()
+    result = analyse_run(wb, _runner(wb), args.project, args.run, segments=tuple(args.segment),
+                         sensitive=args.sensitive, learning_curve=args.learning_curve, on_progress=_progress_printer())
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    if result.get("confusion"):
+        print(f"confusion matrix (rows true, columns predicted; labels {result['confusion']['labels']}):")
+        for row in result["confusion"]["matrix"]:
+            print("  " + "  ".join(f"{v:>7}" for v in row))
+    if result.get("calibration"):
+        print(f"calibration: expected calibration error {result['calibration']['ece']:.4f}")
+    fair = result.get("fairness")
+    if fair:
+        print(f"fairness over {fair['attribute']}: demographic parity difference "
+              f"{fair['demographic_parity_difference']:.4f}, equalized odds difference "
+              f"{fair['equalized_odds_difference']:.4f}")
+    for column, rows in result.get("segments", {}).items():
+        print(f"segments of {column}:")
+        for r in rows:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in r.items() if isinstance(v, float))
+            print(f"  {r['segment']}: {r['rows']} rows {shown}")
+    for item in result.get("permutation_importance", [])[:10]:
+        print(f"importance {item['feature']}: {item['importance_mean']:.4f} ± {item['importance_std']:.4f}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from app.services.evaluation import score_on_test
 
@@ -391,6 +430,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo, "projects": _cmd_projects, "data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs,
     "models-available": _cmd_models_available, "compare": _cmd_compare, "evaluate": _cmd_evaluate,
+    "analyse": _cmd_analyse,
     "models": _cmd_models, "approve": _cmd_approve, "promote": _cmd_promote, "monitor": _cmd_monitor,
     "gate": _cmd_gate, "advance": _cmd_advance, "report": _cmd_report, "audit": _cmd_audit, "jobs": _cmd_jobs,
 }

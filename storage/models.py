@@ -162,6 +162,8 @@ class Run(Base):
     test_metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     test_scored_at: Mapped[datetime | None] = mapped_column()
     test_scored_by: Mapped[str | None] = mapped_column(String(100))
+    # the latest error analysis (JSON artifact): confusion, curves, segments, fairness, importance
+    analysis_sha256: Mapped[str | None] = mapped_column(String(64))
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,33 @@ def test_import_reports_findings_and_keeps_leading_zeros(wb: Workbench, tmp_path
     version = datasets.import_dataset(wb, "zips", path, target="bought")
     assert any(f["column"] == "zip" for f in version.findings)
     assert version.schema["zip"] == "categorical"
+
+
+def test_demo_error_analysis_is_stored_audited_and_reported(demo_wb: Workbench, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from app.services import error_analysis
+    from reports.export import export_compliance_report
+
+    best = max((r for r in training.list_runs(demo_wb, SLUG) if not r.is_baseline),
+               key=lambda r: r.metrics["val_roc_auc"])
+    result = error_analysis.latest_analysis(demo_wb, SLUG, best.id)
+    assert result is not None and result["rows"] > 0
+    assert sum(map(sum, result["confusion"]["matrix"])) == result["rows"]
+    assert 0 <= result["fairness"]["demographic_parity_difference"] <= 1
+    assert "Berlin" in {str(s["segment"]) for s in result["segments"]["user_location"]}
+    assert [i["feature"] for i in result["permutation_importance"]]
+    assert any(e.action == "run.analysed" for e in audit_trail.recent_events(demo_wb, project=SLUG, limit=100))
+    out = export_compliance_report(demo_wb, SLUG, tmp_path / "r.pdf").path
+    text = "\n".join(p.extract_text() for p in PdfReader(out).pages)
+    assert f"Error analysis of run {best.id}" in text and "Demographic parity difference" in text
+    assert re.search(r"B\s+significantly\s+better", text)
+
+
+def test_cli_analyse_prints_fairness_and_segments(demo_home: Path) -> None:
+    run = next(line.split("\t")[0] for line in _cli("runs", SLUG).stdout.splitlines() if "logistic" in line)
+    out = _cli("analyse", SLUG, run, "--segment", "item_genre", "--sensitive", "user_location")
+    assert out.returncode == 0, out.stderr
+    assert "demographic parity difference" in out.stdout and "segments of item_genre" in out.stdout
+    bad = _cli("analyse", SLUG, run, "--segment", "no_such_column")
+    assert bad.returncode == 2 and "no_such_column" in bad.stderr and "Traceback" not in bad.stderr

@@ -137,6 +137,11 @@ def dataset_path(wb: Workbench, row: DatasetVersion) -> Path:
     return wb.artifacts.verified_path(row.sha256, FORMAT_SUFFIX[row.file_format])
 
 
+def dataset_columns(wb: Workbench, slug: str, dataset_id: int) -> set[str]:
+    with wb.read() as session:
+        return set(find_dataset(session, find_project(session, slug), dataset_id).schema)
+
+
 def list_datasets(wb: Workbench, slug: str, *, role: str | None = None) -> list[DatasetVersionView]:
     with wb.read() as session:
         project = find_project(session, slug)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from app.services import comparison, datasets, deliverables, gates, monitoring, projects, registry, training
+from app.services import comparison, datasets, error_analysis, deliverables, gates, monitoring, projects, registry, training
 from app.services.workbench import Workbench
 from storage.models import Project
 
@@ -121,6 +121,10 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
         if not any(c.run_a == baseline.id and c.run_b == best.id for c in comparison.list_comparisons(wb, SLUG)):
             step(f"stage 4: is {best.model_kind} significantly better than the popularity baseline?")
             comparison.compare_runs(wb, SLUG, baseline.id, best.id, seed=seed)
+        if error_analysis.latest_analysis(wb, SLUG, best.id) is None:
+            step(f"stage 4: error analysis of {best.model_kind} (segments, fairness by region, importance)")
+            error_analysis.analyse_run(wb, runner, SLUG, best.id, segments=("user_location", "item_genre"),
+                                       sensitive="user_location", on_progress=on_progress)
         step(f"stage 4: registering {best.model_kind} and writing its model card")
         version = registry.register_model(wb, SLUG, best.id)
         if not registry.model_card(wb, SLUG, version.version):

@@ -37,7 +37,7 @@ def project_of_run(session, run_id: int) -> str:  # type: ignore[no-untyped-def]
     return row[0]
 
 
-def _spec_of(wb: Workbench, slug: str, run: Run) -> dict[str, Any]:
+def spec_of(wb: Workbench, slug: str, run: Run) -> dict[str, Any]:
     """The training spec a run was made from, rebuilt from the registry (its own dataset and split)."""
     params = dict(run.params)
     plan = plan_training(wb, slug, run.model_kind, dataset_id=run.dataset_version_id, seed=run.seed,
@@ -67,7 +67,7 @@ def score_on_test(
         if run.test_scored_at is not None:
             return TestEvaluation(run.id, dict(run.test_metrics), 1)
         model_bytes = wb.artifacts.get_bytes(run.artifact_sha256, ".skops")
-    spec = _spec_of(wb, slug, run)
+    spec = spec_of(wb, slug, run)
     job_id = job_records.create_job(wb, "test", slug, {"run": run_id})
     metrics: dict[str, float] = runner.execute(job_id, "app.ml.sealed_test:test_task",
                                                {"model_bytes": model_bytes, "spec": spec}, on_progress)
@@ -104,7 +104,7 @@ def reproduce_run(
         if run.parent_run_id is not None:
             raise WorkbenchError(f"run {run_id} is a tuning trial: reproduce its parent run {run.parent_run_id}")
         original = {k: float(v) for k, v in run.metrics.items() if isinstance(v, (int, float))}
-    spec = _spec_of(wb, slug, run)
+    spec = spec_of(wb, slug, run)
     job_id = job_records.create_job(wb, "reproduce", slug, {"run": run_id})
     result = runner.execute(job_id, "app.ml.tasks:train_task", spec, on_progress)
     reproduced = {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))}

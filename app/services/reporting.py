@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from app.errors import WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
 from app.services import (
-    audit_trail, comparison, datasets, deliverables, gates, monitoring, projects, registry, training,
+    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, projects, registry,
+    training,
 )
 from app.services.comparison import PRIMARY_METRIC
 from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
@@ -28,6 +29,34 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def _cv(cv_metrics: dict | None, metric: str) -> str:
     entry = (cv_metrics or {}).get(metric) or (cv_metrics or {}).get(f"val_{metric}")
     return f"{entry['mean']:.4f} ± {entry['std']:.4f}" if isinstance(entry, dict) and "mean" in entry else "—"
+
+
+def _analysis_tables(run_id: int, result: dict) -> tuple[TableData, ...]:
+    """Error analysis evidence for the report: headline figures, then per-segment metrics."""
+    rows: list[tuple[str, str]] = []
+    if result.get("confusion"):
+        labels, matrix = result["confusion"]["labels"], result["confusion"]["matrix"]
+        rows.append(("Confusion matrix (true × predicted)", "; ".join(
+            f"true {label}: " + ", ".join(str(v) for v in row) for label, row in zip(labels, matrix, strict=False))))
+    if result.get("calibration"):
+        rows.append(("Expected calibration error", f"{result['calibration']['ece']:.4f}"))
+    fair = result.get("fairness")
+    if fair:
+        rows.append((f"Demographic parity difference ({fair['attribute']})", f"{fair['demographic_parity_difference']:.4f}"))
+        rows.append((f"Equalized odds difference ({fair['attribute']})", f"{fair['equalized_odds_difference']:.4f}"))
+    for item in result.get("permutation_importance", [])[:8]:
+        rows.append((f"Permutation importance: {item['feature']}",
+                     f"{item['importance_mean']:.4f} ± {item['importance_std']:.4f}"))
+    segment_rows = []
+    for column, segments in result.get("segments", {}).items():
+        for seg in segments:
+            figures = ", ".join(f"{k} {v:.4f}" for k, v in seg.items() if isinstance(v, float))
+            segment_rows.append((column, str(seg["segment"]), str(seg["rows"]), figures or "too few rows"))
+    return (
+        TableData(f"Error analysis of run {run_id} (validation part)", ("Measure", "Value"), tuple(rows)),
+        TableData(f"Per-segment metrics of run {run_id}", ("Column", "Segment", "Rows", "Metrics"),
+                  tuple(segment_rows)),
+    )
 
 
 def _yes_no(value: object) -> str:
@@ -121,6 +150,10 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
                              f"#{a.trigger_id}" if a.trigger_id else "none") for a in alerts),
                       highlight=tuple(range(len(alerts))))),
     }
+    analysed = next((r for r in sorted(runs, key=lambda r: -r.metrics.get(f"val_{metric}", 0))
+                     if error_analysis.latest_analysis(wb, slug, r.id)), None)
+    if analysed is not None:
+        tables[4] = (*tables[4], *_analysis_tables(analysed.id, error_analysis.latest_analysis(wb, slug, analysed.id)))
     chapters = tuple(
         StageChapter(
             number=s.number, title=s.title, risk=s.risk, gate_passed=gate_status[s.number].passed,
