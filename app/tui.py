@@ -122,7 +122,9 @@ class WorkbenchApp(App[int]):
         self.call_from_thread(self.refresh_screens)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def train_model(self, slug: str, kind: str) -> None:
+    def train_model(self, slug: str, kind: str, *, cv: int | None = None, tune: str | None = None, trials: int = 20,
+                    dataset_id: int | None = None) -> None:
+        """Train in a worker process; ``cv`` folds and ``tune`` method/``trials`` as `mlwb train` takes them."""
         from app.services import training
 
         assert self.wb is not None and self.runner is not None
@@ -136,7 +138,8 @@ class WorkbenchApp(App[int]):
             self.progress.update(job_id, f"{kind} ({slug})", fraction, message)
 
         try:
-            run = training.train(self.wb, self.runner, slug, kind, on_progress=on_progress, on_queued=on_queued)
+            run = training.train(self.wb, self.runner, slug, kind, dataset_id=dataset_id, cv=cv, tune=tune,
+                                 trials=trials, on_progress=on_progress, on_queued=on_queued)
         finally:
             for job_id in queued:
                 self.progress.finish(job_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from bench import demo_speed, first_frame, tui_responsiveness
+from bench import demo_speed, first_frame, job_overhead, runs_table, tui_responsiveness
 
 
 def main() -> None:
     demo_speed.main()
     first_frame.main()
     tui_responsiveness.main()
+    runs_table.main()
+    job_overhead.main()
 
 
 if __name__ == "__main__":

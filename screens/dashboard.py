@@ -48,6 +48,7 @@ class DashboardScreen(WorkbenchScreen):
         yield Footer()
 
     def workspace_ready(self) -> None:
+        self.refresh_bindings()  # the actions hidden while the workspace was opening apply now
         self.reload(offer_demo=True)
 
     def reload(self, offer_demo: bool = False) -> None:
@@ -88,6 +89,7 @@ class DashboardScreen(WorkbenchScreen):
             if offer_demo and self.app.offer_demo:  # type: ignore[attr-defined]
                 self.action_demo()
         table.focus()
+        self.refresh_bindings()
 
     def _selected_slug(self) -> str | None:
         table = self.query_one("#projects", DataTable)

@@ -35,6 +35,10 @@ class ProjectScreen(WorkbenchScreen):
         Binding("t", "train", "Train", tooltip="Train a model in a worker process"),
         Binding("g", "advance", "Advance gate", tooltip="Move the project to its next stage if the gate passes"),
         Binding("x", "export", "Export PDF", tooltip="Write the compliance report PDF"),
+        # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
+        # command palette list them.
+        Binding("D", "data", "Data", tooltip="Datasets, findings, splits and leakage"),
+        Binding("M", "models", "Models", tooltip="All runs: details, compare, train, test set"),
         Binding("a", "audit", "Audit"),
         Binding("j", "jobs", "Jobs"),
         Binding("r", "reload", "Refresh"),
@@ -199,6 +203,16 @@ class ProjectScreen(WorkbenchScreen):
         self.last_export = result.path
         self.app.notify(f"Wrote {result.path}\nAudit chain head {result.head_seq}.", title="Report exported",
                         timeout=12)
+
+    def action_data(self) -> None:
+        from screens.data import DataScreen
+
+        self.app.push_screen(DataScreen(self.slug))
+
+    def action_models(self) -> None:
+        from screens.models import ModelsScreen
+
+        self.app.push_screen(ModelsScreen(self.slug))
 
     def action_audit(self) -> None:
         from screens.audit import AuditScreen

@@ -12,7 +12,7 @@ from app.services.report_data import GateCheckRow, TableData
 
 # Long free text is cut at these widths (the full text is in the PDF and the edit forms), so
 # the tables fit a 120-column terminal without a horizontal scrollbar.
-EVIDENCE_WIDTH = 26
+EVIDENCE_WIDTH = 22
 VALUE_WIDTH = 60
 
 

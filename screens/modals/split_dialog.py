@@ -1,0 +1,83 @@
+"""Split a dataset version: strategy, seed, and the columns temporal and group splits need.
+
+The service checks the columns against the data (and stores the split only with its leakage
+findings); the dialog only makes sure numbers are numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+# Kept in step with app.services.datasets.SPLIT_STRATEGIES (not imported: it pulls in storage).
+STRATEGIES = ("random", "stratified", "temporal", "group")
+
+
+class SplitDialog(ModalScreen[dict[str, Any] | None]):
+    """Returns {"strategy", "seed", "time_column", "group_column", "gap"} or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close without splitting"),
+        Binding("ctrl+s", "submit", "Split", tooltip="Create the split"),
+    ]
+
+    def __init__(self, dataset_id: int, columns: list[str], time_column: str | None = None) -> None:
+        super().__init__()
+        self.dataset_id = dataset_id
+        self.columns = columns
+        self.time_column = time_column
+
+    def compose(self) -> ComposeResult:
+        column_choices = [(c, c) for c in self.columns]
+        with VerticalScroll(classes="dialog form", id="split-dialog"):
+            yield Label(f"Split dataset version {self.dataset_id} (ctrl+s to split, esc to cancel)",
+                        classes="dialog-title")
+            yield Label("Strategy")
+            yield Select([(s, s) for s in STRATEGIES], value="stratified", allow_blank=False, id="split-strategy")
+            yield Label("Seed")
+            yield Input("42", id="split-seed", type="integer")
+            yield Label("Time column (temporal)")
+            yield Select(column_choices, value=self.time_column if self.time_column in self.columns else Select.NULL,
+                         prompt="none", id="split-time")
+            yield Label("Group column (group)")
+            yield Select(column_choices, prompt="none", id="split-group")
+            yield Label("Gap (rows between train and test, temporal)")
+            yield Input("0", id="split-gap", type="integer")
+            yield Static("Fractions are 70 / 15 / 15 (train / validation / test). Leakage is checked before "
+                         "the split is stored.", classes="note")
+            with Horizontal(classes="buttons"):
+                yield Button("Split (ctrl+s)", variant="primary", id="split-go")
+                yield Button("Cancel (esc)", id="split-cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_submit() if event.button.id == "split-go" else self.action_cancel()
+
+    def values(self) -> dict[str, Any] | str:
+        def column(selector: str) -> str | None:
+            value = self.query_one(selector, Select).value
+            return None if value is Select.NULL else str(value)
+
+        try:
+            seed = int(self.query_one("#split-seed", Input).value.strip() or "42")
+            gap = int(self.query_one("#split-gap", Input).value.strip() or "0")
+        except ValueError:
+            return "seed and gap are whole numbers"
+        if gap < 0:
+            return "the gap cannot be negative"
+        return {"strategy": str(self.query_one("#split-strategy", Select).value), "seed": seed,
+                "time_column": column("#split-time"), "group_column": column("#split-group"), "gap": gap}
+
+    def action_submit(self) -> None:
+        values = self.values()
+        if isinstance(values, str):
+            self.notify(values, severity="error", title="Not split")
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,412 @@
+"""Stage 4 at full size: every run of a project, their details, comparisons, training and the
+sealed test set.
+
+The runs (tuning trials included) are loaded once per refresh and kept in memory; showing or
+hiding trials, filtering and sorting are then plain-Python operations in ``RunsTable`` and
+never go back to the database. Everything that changes state — training, comparing, opening
+the test set, reproducing — is a service call in a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Input, Static
+
+from screens.base import WorkbenchScreen
+from screens.widgets.charts import bar_chart, sparkline
+from screens.widgets.jobs_panel import JobsPanel
+from screens.widgets.runs_table import COLUMNS, RUNG, RunsTable, primary_of
+
+if TYPE_CHECKING:
+    from app.services.comparison import ComparisonView
+    from app.services.evaluation import Reproduction, TestEvaluation
+    from app.services.training import RunView
+
+COLUMN_LABEL = {c.key: c.label for c in COLUMNS}
+MAX_TRIAL_BARS = 30  # more trials than this show as the sparkline only
+SEALED_QUESTION = "Open the sealed test set for run {run}?"
+SEALED_DETAIL = ("This is recorded in the audit trail; a second look in this experiment is flagged by the gate.")
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt_value(v)}" for k, v in value.items()) or "{}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def run_detail(run: RunView, trials: list[RunView]) -> Text:
+    """The detail pane of one run: params, metrics, CV per fold, tuning trials, test metrics.
+
+    A function of plain data (no widget, no service) so it renders the same in a test.
+    """
+    primary = primary_of(run)
+    out = Text()
+    rung = "tuning trial of run " + str(run.parent_run_id) if run.parent_run_id else RUNG.get(run.model_kind, "?")
+    out.append(f"Run {run.id} · {run.model_kind}", style="bold")
+    out.append(f"  ({rung}{', baseline' if run.is_baseline else ''}) · experiment {run.experiment} · "
+               f"dataset v{run.dataset_version_id} · split {run.split_id} · seed {run.seed} · "
+               f"{run.duration_s:.1f} s · {run.created_by}\n", style="dim")
+
+    out.append("\nParameters\n", style="bold underline")
+    params = dict(run.params)
+    features = params.pop("features", None)
+    for key in ("target", "cv", "tune", "overrides"):
+        value = params.pop(key, None)
+        if value:
+            out.append(f"  {key:<22}", style="dim")
+            out.append(_fmt_value(value) + "\n")
+    for key, value in sorted(params.items()):
+        out.append(f"  {key:<22}", style="dim")
+        out.append(_fmt_value(value) + "\n")
+    if features:
+        out.append(f"  {'features':<22}", style="dim")
+        out.append(", ".join(features) + "\n")
+
+    out.append("\nValidation metrics\n", style="bold underline")
+    shown = {k: v for k, v in run.metrics.items() if not k.startswith("cv_")}
+    for key, value in sorted(shown.items()):
+        out.append(f"  {key:<22}", style="dim")
+        out.append(_fmt_value(value) + "\n", style="bold" if key == f"val_{primary}" else "")
+    if not shown:
+        out.append("  none recorded\n", style="dim")
+
+    out.append("\nCross-validation\n", style="bold underline")
+    if run.cv_metrics:
+        for metric, summary in sorted(run.cv_metrics.items()):
+            folds = [float(v) for v in summary.get("folds", [])]
+            out.append(f"  {metric:<22}", style="bold" if metric == primary else "dim")
+            out.append(f"{summary.get('mean', float('nan')):.4f} ± {summary.get('std', float('nan')):.4f}  ")
+            out.append(sparkline(folds) + "\n", style="cyan")
+            if metric == primary and folds:
+                chart = bar_chart([f"    fold {i + 1}" for i in range(len(folds))], folds, width=24)
+                out.append_text(chart)
+                out.append("\n")
+    else:
+        out.append("  not cross-validated (train with CV folds to see per-fold values)\n", style="dim")
+
+    out.append("\nTuning\n", style="bold underline")
+    if trials:
+        values = [t.metrics.get(f"val_{primary}") for t in trials]
+        finite = [(v, i) for i, v in enumerate(values) if isinstance(v, (int, float))]
+        best = max(finite)[1] if finite else None
+        method = (run.params.get("tune") or {}).get("method", "?")
+        out.append(f"  {len(trials)} trials ({method}) · val_{primary} by trial  ", style="dim")
+        out.append(sparkline(values) + "\n", style="cyan")
+        shown_trials = trials[:MAX_TRIAL_BARS]
+        chart = bar_chart([f"    trial {i + 1}" for i in range(len(shown_trials))],
+                          values[:MAX_TRIAL_BARS], width=24,
+                          highlight=best if best is not None and best < MAX_TRIAL_BARS else None)
+        out.append_text(chart)
+        out.append("\n")
+        if len(trials) > MAX_TRIAL_BARS:
+            out.append(f"    … {len(trials) - MAX_TRIAL_BARS} more in the sparkline\n", style="dim")
+        best_params = (run.tuning or {}).get("best_params")
+        if best_params:
+            out.append(f"  best parameters: {_fmt_value(best_params)}\n")
+    elif run.parent_run_id is None:
+        out.append("  not tuned\n", style="dim")
+    else:
+        out.append("  this run is one trial; its parent holds the chosen parameters\n", style="dim")
+
+    out.append("\nTest set\n", style="bold underline")
+    if run.test_metrics:
+        for key, value in sorted(run.test_metrics.items()):
+            out.append(f"  {key:<22}", style="dim")
+            out.append(_fmt_value(value) + "\n", style="bold magenta" if key == primary else "")
+    elif run.parent_run_id is None:
+        out.append("  sealed — press e to open it for this run (audited; once per experiment)\n", style="dim")
+    else:
+        out.append("  trials are never scored on the test set\n", style="dim")
+    return out
+
+
+class ModelsScreen(WorkbenchScreen):
+    """All runs of one project, with detail, compare, train, test-set and reproduce actions."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="Filter runs by model, id or author as you type"),
+        Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column (click a header to sort by it)"),
+        Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort direction"),
+        Binding("t", "toggle_trials", "Trials", tooltip="Show or hide tuning trials (child runs)"),
+        Binding("a", "mark('A')", "Mark A", tooltip="Mark the selected run as A (the reference)"),
+        Binding("b", "mark('B')", "B", tooltip="Mark the selected run as B (the challenger)"),
+        Binding("c", "compare", "Compare A/B", tooltip="Test whether B is significantly better than A"),
+        Binding("n", "train", "Train", tooltip="Train a model, with CV and tuning if wanted"),
+        Binding("e", "score_test", "Test set", tooltip="Open the sealed test set for the selected run (audited)"),
+        Binding("r", "reproduce", "Reproduce", tooltip="Re-run the selected run and check its metrics match"),
+        Binding("j", "jobs", "Jobs", show=False, tooltip="Background jobs; cancel one there"),
+        Binding("escape", "back", "Back", tooltip="Leave the filter, or go back to the project"),
+    ]
+
+    def __init__(self, slug: str) -> None:
+        super().__init__()
+        self.slug = slug
+        self.runs: list[RunView] = []
+        self.loaded = False
+        self.marks: dict[str, int] = {}  # "A"/"B" -> run id
+        self.last_comparison: ComparisonView | None = None
+        self.last_reproduction: Reproduction | None = None
+        self.detail_run: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="models"):
+            yield Static(f"[b]{self.slug}[/b] · runs  loading…", id="models-title")
+            yield Input(placeholder="/ filter by model, run id or author", id="runs-filter", compact=True)
+            yield RunsTable(id="runs")
+            yield Static("", id="models-status")
+            with VerticalScroll(id="run-detail"):
+                yield Static("Enter on a run shows its parameters, metrics, folds and trials.", id="run-detail-body")
+        yield JobsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RunsTable).focus()
+        self.reload()
+
+    @property
+    def table(self) -> RunsTable:
+        return self.query_one("#runs", RunsTable)
+
+    # --- loading -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        if self.app.wb is not None:  # type: ignore[attr-defined]
+            self._load()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="models-load")
+    def _load(self) -> None:
+        from app.services.training import list_runs
+
+        # Trials are loaded too: the `t` toggle and the tuning chart then need no query.
+        runs = list_runs(self.app.wb, self.slug, include_trials=True)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._show, runs)
+
+    def _show(self, runs: list[RunView]) -> None:
+        self.runs = runs
+        self.loaded = True
+        ids = {r.id for r in runs}
+        self.marks = {k: v for k, v in self.marks.items() if v in ids}
+        self.table.set_runs(runs)
+        self.table.set_marks({v: k for k, v in self.marks.items()})
+        if self.detail_run in ids:
+            self._show_detail(next(r for r in runs if r.id == self.detail_run))
+        self._update_title()
+        self.refresh_bindings()
+
+    def _update_title(self) -> None:
+        table = self.table
+        top = [r for r in self.runs if r.parent_run_id is None]
+        metric = f"val_{primary_of(self.runs[0])}" if self.runs else "validation metric"
+        direction = "▼" if table.sort_descending else "▲"
+        marks = "  ".join(f"{k}=run {v}" for k, v in sorted(self.marks.items())) or "none (a / b)"
+        self.query_one("#models-title", Static).update(
+            f"[b]{self.slug}[/b] · {len(top)} run(s), {len(self.runs) - len(top)} tuning trial(s) · "
+            f"judged on [b]{metric}[/b]"
+        )
+        shown = f"{len(table.order)} shown" + (f" matching “{table.filter_text}”" if table.filter_text else "")
+        self.query_one("#models-status", Static).update(
+            f"{shown} · sorted by {COLUMN_LABEL[table.sort_column]} {direction} · "
+            f"trials {'shown' if table.show_trials else 'hidden'} (t) · marked: {marks}"
+        )
+
+    # --- table interaction ---------------------------------------------------------------
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._update_title()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    @on(RunsTable.SortChanged)
+    def _sorted(self) -> None:
+        self._update_title()
+
+    @on(RunsTable.RunSelected)
+    def _run_selected(self, event: RunsTable.RunSelected) -> None:
+        self._show_detail(event.run)
+
+    def _show_detail(self, run: RunView) -> None:
+        self.detail_run = run.id
+        trials = [r for r in self.runs if r.parent_run_id == run.id]
+        self.query_one("#run-detail-body", Static).update(run_detail(run, trials))
+
+    def action_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_back(self) -> None:
+        if self.focused is self.query_one("#runs-filter", Input):
+            self.table.focus()
+        else:
+            self.app.pop_screen()
+
+    def action_cycle_sort(self) -> None:
+        self.table.cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.table.sort_by(self.table.sort_column, not self.table.sort_descending)
+
+    def action_toggle_trials(self) -> None:
+        self.table.set_show_trials(not self.table.show_trials)
+        self._update_title()
+
+    def action_mark(self, which: str) -> None:
+        run = self.table.selected
+        if run is None:
+            return
+        if run.parent_run_id is not None:
+            self.notify("A tuning trial kept no validation predictions: mark its parent run.", severity="warning")
+            return
+        self.marks = {k: v for k, v in self.marks.items() if v != run.id} | {which: run.id}
+        self.table.set_marks({v: k for k, v in self.marks.items()})
+        self._update_title()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what applies to the selected run (the footer then teaches the rest)."""
+        if not self.is_mounted or not self.loaded:
+            return action in ("back", "filter", "jobs")
+        run = self.table.selected
+        if action == "compare":
+            return "A" in self.marks and "B" in self.marks
+        if action in ("score_test", "reproduce", "mark"):
+            return run is not None and run.parent_run_id is None
+        return True
+
+    def on_key(self) -> None:
+        # The selected run decides which actions apply: keep the footer in step with the cursor.
+        self.call_after_refresh(self.refresh_bindings)
+
+    # --- actions that call services ------------------------------------------------------
+
+    def action_compare(self) -> None:
+        if "A" not in self.marks or "B" not in self.marks:
+            self.notify("Mark a reference run with a and a challenger with b first.", severity="warning")
+            return
+        self.notify(f"Comparing run {self.marks['A']} (A) with run {self.marks['B']} (B)…")
+        self._compare(self.marks["A"], self.marks["B"])
+
+    @work(thread=True, exit_on_error=False, group="models-compare")
+    def _compare(self, run_a: int, run_b: int) -> None:
+        from app.services.comparison import compare_runs
+
+        result = compare_runs(self.app.wb, self.slug, run_a, run_b)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._compared, result)
+
+    def _compared(self, result: ComparisonView) -> None:
+        from screens.modals.compare_result import CompareResult
+
+        self.last_comparison = result
+        self.app.push_screen(CompareResult(result))
+
+    def action_train(self) -> None:
+        from screens.modals.train_dialog import TrainDialog
+
+        def chosen(values: dict[str, Any] | None) -> None:
+            if values:
+                self.app.train_model(self.slug, values["kind"], cv=values["cv"],  # type: ignore[attr-defined]
+                                     tune=values["tune"], trials=values["trials"])
+                extras = [f"{values['cv']}-fold CV" if values["cv"] else "",
+                          f"{values['tune']} tuning, {values['trials']} trials" if values["tune"] else ""]
+                detail = ", ".join(e for e in extras if e)
+                self.notify(f"Training {values['kind']}{f' ({detail})' if detail else ''} in a worker process; "
+                            "progress is at the bottom, j cancels.", title="Job queued")
+
+        self.app.push_screen(TrainDialog(), chosen)
+
+    def action_score_test(self) -> None:
+        from screens.modals.confirm import ConfirmDialog
+
+        run = self.table.selected
+        if run is None or run.parent_run_id is not None:
+            return
+        if run.test_metrics:
+            self.notify(f"Run {run.id} was already scored on the test set; its metrics are in the details.")
+            self._show_detail(run)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._score(run.id)
+
+        self.app.push_screen(ConfirmDialog(SEALED_QUESTION.format(run=run.id), SEALED_DETAIL), answered)
+
+    def _progress_callback(self, label: str, seen: list[int]):  # type: ignore[no-untyped-def]
+        """Job progress for the jobs panel; the ids are kept so they are cleared at the end."""
+        progress = self.app.progress  # type: ignore[attr-defined]
+
+        def on_progress(job_id: int, fraction: float, message: str) -> None:
+            if job_id not in seen:
+                seen.append(job_id)
+            progress.update(job_id, label, fraction, message)
+
+        return on_progress
+
+    @work(thread=True, exit_on_error=False, group="models-jobs")
+    def _score(self, run_id: int) -> None:
+        from app.services.evaluation import score_on_test
+
+        seen: list[int] = []
+        try:
+            result = score_on_test(self.app.wb, self.app.runner, self.slug, run_id,  # type: ignore[attr-defined]
+                                   on_progress=self._progress_callback(f"test set, run {run_id}", seen))
+        finally:
+            for job_id in seen:
+                self.app.progress.finish(job_id)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._scored, result)
+
+    def _scored(self, result: TestEvaluation) -> None:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()) if isinstance(v, float))[:120]
+        warning = (f" This is look {result.looks_in_experiment} in the experiment: the stage 4 gate flags it."
+                   if result.looks_in_experiment > 1 else "")
+        self.notify(f"Run {result.run_id} on the test set: {shown}.{warning}", title="Test set opened",
+                    severity="warning" if warning else "information", timeout=10)
+        self.detail_run = result.run_id
+        self.app.refresh_screens()  # type: ignore[attr-defined]
+
+    def action_reproduce(self) -> None:
+        run = self.table.selected
+        if run is None or run.parent_run_id is not None:
+            return
+        self.notify(f"Re-running run {run.id} from its recorded inputs in a worker process…")
+        self._reproduce(run.id)
+
+    @work(thread=True, exit_on_error=False, group="models-jobs")
+    def _reproduce(self, run_id: int) -> None:
+        from app.services.evaluation import reproduce_run
+
+        seen: list[int] = []
+        try:
+            result = reproduce_run(self.app.wb, self.app.runner, self.slug, run_id,  # type: ignore[attr-defined]
+                                   on_progress=self._progress_callback(f"reproduce run {run_id}", seen))
+        finally:
+            for job_id in seen:
+                self.app.progress.finish(job_id)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._reproduced, result)
+
+    def _reproduced(self, result: Reproduction) -> None:
+        self.last_reproduction = result
+        if result.matches:
+            self.notify(f"Run {result.run_id} reproduced: every validation metric matches "
+                        f"(largest difference {result.max_difference:.2g}).", title="Reproducible")
+        else:
+            self.notify(f"Run {result.run_id} did NOT reproduce: largest metric difference "
+                        f"{result.max_difference:.4g}.", title="Mismatch", severity="error", timeout=15)
+
+    def action_jobs(self) -> None:
+        from screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
