@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import demo_speed, first_frame, job_overhead, runs_table, tui_responsiveness
+from bench import demo_speed, first_frame, job_overhead, runs_table, tui_responsiveness, tuning_latency
 
 
 def main() -> None:
@@ -11,6 +11,7 @@ def main() -> None:
     tui_responsiveness.main()
     runs_table.main()
     job_overhead.main()
+    tuning_latency.main()
 
 
 if __name__ == "__main__":

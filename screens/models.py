@@ -150,6 +150,7 @@ class ModelsScreen(WorkbenchScreen):
 
     def __init__(self, slug: str) -> None:
         super().__init__()
+        self._binding_state: tuple[bool, bool, bool] | None = None
         self.slug = slug
         self.runs: list[RunView] = []
         self.loaded = False
@@ -288,7 +289,16 @@ class ModelsScreen(WorkbenchScreen):
 
     def on_key(self) -> None:
         # The selected run decides which actions apply: keep the footer in step with the cursor.
-        self.call_after_refresh(self.refresh_bindings)
+        self.call_after_refresh(self._sync_bindings)
+
+    def _sync_bindings(self) -> None:
+        """Refresh the footer only when what applies changed: recomposing it costs ~80 ms, which
+        on every cursor move was most of the key-to-screen latency."""
+        run = self.table.selected if self.is_mounted and self.loaded else None
+        state = (self.loaded, run is not None and run.parent_run_id is None, "A" in self.marks and "B" in self.marks)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     # --- actions that call services ------------------------------------------------------
 

@@ -51,6 +51,7 @@ class ProjectScreen(WorkbenchScreen):
         self.initial_stage = stage
         self.snapshot: ProjectSnapshot | None = None
         self.last_export: Path | None = None
+        self._binding_state: tuple[bool, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,14 +111,21 @@ class ProjectScreen(WorkbenchScreen):
             if chapter.number == 5:
                 widgets.append(EvidenceTable(data.approvals))
             await body.mount_all(widgets)
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def action_show_stage(self, number: int) -> None:
         self.query_one("#stages", TabbedContent).active = f"stage-{number}"
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def on_tabbed_content_tab_activated(self) -> None:
-        self.refresh_bindings()
+        self._sync_bindings()
+
+    def _sync_bindings(self) -> None:
+        """Refresh the footer only when the actions that apply change (it costs ~80 ms to redo)."""
+        state = tuple(bool(self.check_action(a, ())) for a in ("edit", "train", "advance"))
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.is_mounted:
