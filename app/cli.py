@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     split = dsub.add_parser("split", help="train/validation/test split of a dataset, with leakage checks")
     split.add_argument("project")
     split.add_argument("--dataset", type=int, help="dataset version id (default: the latest)")
-    split.add_argument("--strategy", default="stratified", choices=("random", "stratified", "temporal", "group"))
+    split.add_argument("--strategy", choices=("random", "stratified", "temporal", "group"),
+                       help="default: stratified for classification with a target, else random")
     split.add_argument("--seed", type=int, default=42)
     split.add_argument("--time-column", help="order for a temporal split")
     split.add_argument("--group-column", help="groups that must not straddle parts, for a group split")
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--cv-kind", choices=("kfold", "stratified", "timeseries"))
     train.add_argument("--tune", choices=("grid", "random", "bayes"), help="hyper-parameter search on validation")
     train.add_argument("--trials", type=int, default=20)
+    train.add_argument("--group-column", help="ranking: the column that groups rows into queries (user, session)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--json", action="store_true", help="print the run id and validation metrics as JSON")
 
@@ -78,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", type=int)
     compare.add_argument("run_b", type=int)
     compare.add_argument("--json", action="store_true")
+    compare.add_argument("--5x2cv", dest="five_by_two", action="store_true",
+                         help="Dietterich's 5×2cv paired t-test instead (refits both recipes ten times, in a worker)")
 
     analyse = sub.add_parser("analyse", help="error analysis of a run on validation data (in a worker)")
     analyse.add_argument("project")
@@ -237,6 +241,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     wb = _open()
     run = training.train(wb, _runner(wb), args.project, args.model, dataset_id=args.dataset, seed=args.seed,
                          cv=args.cv, cv_kind=args.cv_kind, tune=args.tune, trials=args.trials,
+                         group_column=args.group_column,
                          on_progress=_progress_printer())
     validation = {k: v for k, v in sorted(run.metrics.items()) if k.startswith("val_")}
     if args.json:
@@ -277,7 +282,13 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from app.services.comparison import compare_runs
 
-    c = compare_runs(_open(), args.project, args.run_a, args.run_b)
+    wb = _open()
+    if args.five_by_two:
+        from app.services.comparison import five_by_two
+
+        c = five_by_two(wb, _runner(wb), args.project, args.run_a, args.run_b, on_progress=_progress_printer())
+    else:
+        c = compare_runs(wb, args.project, args.run_a, args.run_b)
     if args.json:
         print(json.dumps(c.as_json()))
     else:

@@ -15,6 +15,8 @@ PROBLEM_TYPES: tuple[str, ...] = (
     "multiclass_classification",
     "regression",
     "ranking",
+    "clustering",
+    "anomaly_detection",
     "forecasting",
 )
 ALL = frozenset(MATURITIES)

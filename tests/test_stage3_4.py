@@ -156,3 +156,36 @@ def test_cli_analyse_prints_fairness_and_segments(demo_home: Path) -> None:
     assert "demographic parity difference" in out.stdout and "segments of item_genre" in out.stdout
     bad = _cli("analyse", SLUG, run, "--segment", "no_such_column")
     assert bad.returncode == 2 and "no_such_column" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("gz.csv", b"\x1f\x8b\x08\x00rest", "compressed"),
+    ("nul.csv", b"a,b\n1,\x002\n", "NUL"),
+    ("semi.csv", b"a;b;c\n1;2;3\n4;5;6\n", "delimit"),
+    ("long.csv", b"a,b\n1," + b"x" * 20_000 + b"\n", "line 2"),
+])
+def test_more_bad_files_are_refused_and_change_nothing(wb: Workbench, tmp_path: Path, name: str,
+                                                        content: bytes, message: str) -> None:
+    from app.errors import WorkbenchError
+
+    projects.create_project(wb, "bad-files", problem_type="binary_classification")
+    path = tmp_path / name
+    path.write_bytes(content)
+    head = audit_trail.head(wb)
+    with pytest.raises(WorkbenchError, match=f"(?i){message}"):
+        datasets.import_dataset(wb, "bad-files", path)
+    assert audit_trail.head(wb) == head and datasets.list_datasets(wb, "bad-files") == []
+
+
+def test_a_tampered_model_file_is_refused_before_loading(demo_home: Path) -> None:
+    from app.services.workbench import Workbench as Bench
+    from storage.workspace import Workspace
+
+    bench = Bench.open(Workspace(demo_home))
+    run = next(r for r in training.list_runs(bench, SLUG) if r.model_kind == "logistic_regression")
+    model_file = bench.artifacts.path_for(run.artifact_sha256, ".skops")
+    bench.close()
+    model_file.chmod(0o644)
+    model_file.write_bytes(model_file.read_bytes() + b"tampered")
+    out = _cli("evaluate", SLUG, str(run.id))
+    assert out.returncode == 2 and "does not match its hash" in out.stderr and "Traceback" not in out.stderr

@@ -64,3 +64,26 @@ def error_analysis_task(
             lambda: build_model(spec), data.X.iloc[train], data.y[train], metric=metric, seed=spec.seed)
     progress(1.0, "error analysis done")
     return result
+
+
+def five_by_two_task(
+    payload: dict[str, Any], progress: Callable[[float, str], None], should_stop: Callable[[], bool]
+) -> dict[str, Any]:
+    """Dietterich's 5×2cv paired t-test of two runs' model recipes on their train + validation rows.
+
+    It refits each recipe ten times, so it tests the learning algorithms, not the two fitted
+    models; the sealed test rows are not used.
+    """
+    import numpy as np
+
+    from app.ml.comparison import five_by_two_cv
+    from app.ml.tabular import read_table
+    from app.ml.training import TrainingSpec, build_model, prepare_data
+
+    spec_a, spec_b = TrainingSpec(**payload["spec_a"]), TrainingSpec(**payload["spec_b"])
+    data = prepare_data(read_table(spec_a.dataset_path), spec_a)
+    rows = np.concatenate([data.parts["train"], data.parts["validation"]])
+    return five_by_two_cv(
+        lambda: build_model(spec_a, payload.get("params_a")), lambda: build_model(spec_b, payload.get("params_b")),
+        data.X.iloc[rows], data.y[rows], metric=payload["metric"], seed=spec_a.seed,
+        should_stop=should_stop, progress=progress)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
 from app.services.workbench import Workbench, find_project
 from storage.models import Comparison, Experiment, Project, Run
+
+if TYPE_CHECKING:
+    from app.jobs import JobRunner, ProgressCallback
 
 # The ML metric a run is judged on, per problem type (keep in step with app.ml.metrics, which
 # a test checks; it is repeated here so that evaluating a gate never imports scikit-learn).
@@ -101,8 +104,15 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
         metric, problem_type = primary_metric(project), project.problem_type
     if pred_a.get("rows") != pred_b.get("rows"):
         raise WorkbenchError(f"runs {run_a} and {run_b} scored different validation rows: retrain one of them")
-    result = compare_predictions(pred_a["y_true"], pred_a, pred_b, problem_type=problem_type, metric=metric,
-                                 alpha=ALPHA, seed=seed)
+    if problem_type in ("clustering", "ranking") or not pred_a.get("y_true"):
+        raise WorkbenchError(
+            f"runs of a {problem_type} project cannot be compared by McNemar or a paired bootstrap yet: "
+            "compare their validation metrics in `mlwb runs`")
+    try:
+        result = compare_predictions(pred_a["y_true"], pred_a, pred_b, problem_type=problem_type, metric=metric,
+                                     alpha=ALPHA, seed=seed)
+    except ValueError as exc:
+        raise WorkbenchError(f"runs {run_a} and {run_b} cannot be compared: {exc}") from None
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
         row = Comparison(
@@ -125,3 +135,45 @@ def list_comparisons(wb: Workbench, slug: str) -> list[ComparisonView]:
         project = find_project(session, slug)
         rows = session.scalars(select(Comparison).where(Comparison.project_id == project.id).order_by(Comparison.id))
         return [_view(c) for c in rows]
+
+
+def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: int, *,
+                on_progress: ProgressCallback | None = None) -> ComparisonView:
+    """The 5×2cv paired t-test of two runs' recipes (refitted ten times each, in a worker)."""
+    from app.services.evaluation import spec_of
+    from app.services import jobs as job_records
+
+    if run_a == run_b:
+        raise WorkbenchError("compare two different runs: RUN_A and RUN_B are the same")
+    with wb.read() as session:
+        project = find_project(session, slug)
+        a, b = project_run(session, project, run_a), project_run(session, project, run_b)
+        if a.dataset_version_id != b.dataset_version_id:
+            raise WorkbenchError(f"runs {run_a} and {run_b} were trained on different dataset versions")
+        metric, problem_type = primary_metric(project), project.problem_type
+        params_a, params_b = a.tuning.get("best_params"), b.tuning.get("best_params")
+    if problem_type not in ("binary_classification", "multiclass_classification", "regression"):
+        raise WorkbenchError(f"the 5×2cv test needs a classifier or a regressor, not a {problem_type} project")
+    payload = {"spec_a": spec_of(wb, slug, a), "spec_b": spec_of(wb, slug, b), "metric": metric,
+               "params_a": params_a, "params_b": params_b}
+    job_id = job_records.create_job(wb, "compare", slug, {"run_a": run_a, "run_b": run_b, "test": "5x2cv"})
+    result = runner.execute(job_id, "app.ml.analysis_task:five_by_two_task", payload, on_progress)
+    difference = float(result["difference"])
+    better = difference < 0 if metric in ("rmse", "mae", "log_loss") else difference > 0
+    spread = [float(f.get("difference", 0.0)) for f in result.get("folds", []) if isinstance(f, dict)]
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        row = Comparison(
+            project_id=project.id, run_a_id=run_a, run_b_id=run_b, data_part="train+validation (refits)",
+            test="5x2cv_t", metric=metric, difference=difference,
+            ci_low=min(spread, default=difference), ci_high=max(spread, default=difference),
+            p_value=float(result["p_value"]), alpha=ALPHA, significant=bool(result["p_value"] < ALPHA and better),
+            details={k: v for k, v in result.items() if k != "folds"} | {"ci_is_fold_range": True},
+            created_by=uow.actor,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit("runs.compared", "comparison", row.id, project=slug, run_a=run_a, run_b=run_b, test=row.test,
+                  metric=metric, difference=difference, p_value=row.p_value, significant=row.significant)
+        job_records.complete_job(uow, job_id, {"comparison": row.id})
+        return _view(row)

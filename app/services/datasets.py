@@ -166,6 +166,7 @@ def latest_training_dataset(session, project: Project) -> DatasetVersion:  # typ
 
 SPLIT_STRATEGIES = ("random", "stratified", "temporal", "group")
 CLASSIFICATION = ("binary_classification", "multiclass_classification", "ranking", "anomaly_detection")
+UNSUPERVISED = ("clustering", "anomaly_detection")
 
 
 def find_dataset(session, project: Project, dataset_id: int | None) -> DatasetVersion:  # type: ignore[no-untyped-def]
@@ -192,7 +193,7 @@ def _leakage_inputs(session, project: Project, dataset: DatasetVersion, time_col
     unavailable at serving time is caught), else every column but the target."""
     from app.services.deliverables import FRAMING, deliverable
 
-    if not dataset.target:
+    if not dataset.target and project.problem_type not in UNSUPERVISED:
         raise WorkbenchError(
             f"dataset version {dataset.id} has no target column: re-import it with --target COLUMN"
         )
@@ -200,13 +201,15 @@ def _leakage_inputs(session, project: Project, dataset: DatasetVersion, time_col
     columns = [c for c in dataset.schema if c != dataset.target]
     features = [f["name"] for f in spec if f["name"] in dataset.schema] or columns
     unavailable = [f["name"] for f in spec if f.get("available_at_serving") is False]
-    return _LeakageInputs(dataset.target, features, unavailable, project.problem_type,
+    return _LeakageInputs(dataset.target or "", features, unavailable, project.problem_type,
                           time_column or dataset.time_column)
 
 
 def _leakage(frame, assignments: dict[str, list[int]], inputs: _LeakageInputs, seed: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     from app.ml.leakage import leakage_findings
 
+    if not inputs.target:  # clustering, or anomaly detection without labels: nothing can leak a target
+        return []
     return [f.as_dict() for f in leakage_findings(
         frame, assignments, target=inputs.target, features=inputs.features, problem_type=inputs.problem_type,
         time_column=inputs.time_column, unavailable_at_serving=inputs.unavailable, seed=seed)]
@@ -217,7 +220,7 @@ def create_split(
     slug: str,
     *,
     dataset_id: int | None = None,
-    strategy: str = "stratified",
+    strategy: str | None = None,
     seed: int = 42,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     time_column: str | None = None,
@@ -234,18 +237,24 @@ def create_split(
     from app.ml.split import make_split, split_fingerprint
     from app.ml.tabular import read_table
 
-    if strategy not in SPLIT_STRATEGIES:
-        raise WorkbenchError(f"unknown split strategy '{strategy}': choose one of {', '.join(SPLIT_STRATEGIES)}")
     with wb.read() as session:
         project = find_project(session, slug)
         dataset = find_dataset(session, project, dataset_id)
         inputs = _leakage_inputs(session, project, dataset, time_column)
+    if strategy is None:  # stratify when there are classes to keep in proportion
+        strategy = "stratified" if inputs.target and inputs.problem_type in CLASSIFICATION else "random"
+    if strategy not in SPLIT_STRATEGIES:
+        raise WorkbenchError(f"unknown split strategy '{strategy}': choose one of {', '.join(SPLIT_STRATEGIES)}")
+    if strategy == "stratified" and not inputs.target:
+        raise WorkbenchError("a stratified split needs a target column: use --strategy random for this dataset")
+    with wb.read() as session:
+        dataset = find_dataset(session, find_project(session, slug), dataset_id)
         path = dataset_path(wb, dataset)
         dataset_id = dataset.id
     time_column = time_column or inputs.time_column
     frame = read_table(path)
     try:
-        assignments = make_split(frame, strategy, target=inputs.target, time_column=time_column,
+        assignments = make_split(frame, strategy, target=inputs.target or None, time_column=time_column,
                                  group_column=group_column, fractions=fractions, seed=seed, gap=gap)
     except DataFileError as exc:
         raise WorkbenchError(str(exc)) from None
@@ -324,8 +333,8 @@ def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> Da
         path = dataset_path(wb, dataset)
         dataset_id = dataset.id
     frame = read_table(path)
-    strategy = "stratified" if inputs.problem_type in CLASSIFICATION else "random"
-    assignments = make_split(frame, strategy, target=inputs.target, seed=0)
+    strategy = "stratified" if inputs.target and inputs.problem_type in CLASSIFICATION else "random"
+    assignments = make_split(frame, strategy, target=inputs.target or None, seed=0)
     return DataCheck(dataset_id, None, quality, _leakage(frame, assignments, inputs, 0))
 
 

@@ -129,6 +129,7 @@ def plan_training(
     cv_kind: str | None = None,
     tune: str | None = None,
     trials: int = 20,
+    group_column: str | None = None,
     queue: bool = True,
 ) -> TrainingPlan:
     """Resolve data, split and features for one run, refuse leaked data, and queue the job."""
@@ -163,6 +164,11 @@ def plan_training(
                 "the baseline heuristic in the problem statement names no numeric feature: "
                 "write it like 'rank items by item_popularity'"
             )
+        if group_column is not None and group_column not in dataset.schema:
+            raise WorkbenchError(f"group column '{group_column}' is not a column of dataset version {dataset.id}")
+        if project.problem_type == "ranking" and not (group_column or split.group_column):
+            raise WorkbenchError("a ranking model needs the column that groups rows into queries "
+                                 "(a user or session): pass --group-column COLUMN")
         classification = project.problem_type in ("binary_classification", "multiclass_classification")
         cv_spec = {"kind": cv_kind or ("stratified" if classification else "kfold"), "k": cv} if cv else None
         if cv_spec and cv_spec["kind"] not in CV_KINDS:
@@ -171,13 +177,13 @@ def plan_training(
             "kind": kind,
             "problem_type": project.problem_type,
             "dataset_path": str(dataset_path(wb, dataset)),
-            "target": dataset.target,
+            "target": dataset.target or "",
             "features": features,
             "assignments": split_assignments(wb, split),
             "seed": seed,
             "params": params or {},
             "baseline_feature": baseline_feature,
-            "group_column": split.group_column,
+            "group_column": group_column or split.group_column,
             "time_column": split.time_column or dataset.time_column,
             "cv": cv_spec,
             "tune": {"method": tune, "trials": trials} if tune else None,
@@ -256,12 +262,13 @@ def train(
     cv_kind: str | None = None,
     tune: str | None = None,
     trials: int = 20,
+    group_column: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_queued: Any = None,
 ) -> RunView:
     """Train one model in a worker process and log the run (blocks; call from a worker thread)."""
     plan = plan_training(wb, slug, kind, dataset_id=dataset_id, seed=seed, params=params, cv=cv, cv_kind=cv_kind,
-                         tune=tune, trials=trials)
+                         tune=tune, trials=trials, group_column=group_column)
     if on_queued is not None:
         on_queued(plan.job_id)
     result = runner.execute(plan.job_id, "app.ml.tasks:train_task", plan.payload, on_progress)
