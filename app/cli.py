@@ -100,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("project")
     models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
 
+    card = sub.add_parser("card", help="show a model version's card, or write sections with --set")
+    card.add_argument("project")
+    card.add_argument("version", type=int)
+    card.add_argument("--set", action="append", default=[], metavar="SECTION=TEXT",
+                      help="write a section (intended_use, factors, ethical_considerations, caveats, …); "
+                           "the evidence sections are refreshed from the registry on every write")
+
     approve = sub.add_parser("approve", help="approve (or --reject) a model version as the current user")
     approve.add_argument("project")
     approve.add_argument("version", type=int)
@@ -354,6 +361,29 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_card(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    wb = _open()
+    if args.set:
+        updates = {}
+        for item in args.set:
+            section, sep, text = item.partition("=")
+            if not sep:
+                raise WorkbenchError(f"--set needs SECTION=TEXT, got '{item}'")
+            updates[section.strip()] = text
+        current = registry.model_card(wb, args.project, args.version)
+        registry.write_model_card(wb, args.project, args.version,
+                                  current | registry.draft_model_card(wb, args.project, args.version) | updates)
+    card = registry.model_card(wb, args.project, args.version) or registry.draft_model_card(
+        wb, args.project, args.version)
+    for key, label in registry.MODEL_CARD_SECTIONS:
+        text = card.get(key)
+        marker = "" if text else ("  (a person must write this: --set " + key + "=…)" if key in registry.PERSON_WRITTEN else "")
+        print(f"{label}: {text or '—'}{marker}")
+    return 0
+
+
 def _cmd_approve(args: argparse.Namespace) -> int:
     from app.services import registry
 
@@ -441,7 +471,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo, "projects": _cmd_projects, "data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs,
     "models-available": _cmd_models_available, "compare": _cmd_compare, "evaluate": _cmd_evaluate,
-    "analyse": _cmd_analyse,
+    "analyse": _cmd_analyse, "card": _cmd_card,
     "models": _cmd_models, "approve": _cmd_approve, "promote": _cmd_promote, "monitor": _cmd_monitor,
     "gate": _cmd_gate, "advance": _cmd_advance, "report": _cmd_report, "audit": _cmd_audit, "jobs": _cmd_jobs,
 }

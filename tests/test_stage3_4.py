@@ -189,3 +189,13 @@ def test_a_tampered_model_file_is_refused_before_loading(demo_home: Path) -> Non
     model_file.write_bytes(model_file.read_bytes() + b"tampered")
     out = _cli("evaluate", SLUG, str(run.id))
     assert out.returncode == 2 and "does not match its hash" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_model_card_is_drafted_from_evidence_and_edited_by_a_person(demo_home: Path) -> None:
+    shown = _cli("card", SLUG, "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "Quantitative analyses: vs run" in shown.stdout and "Evaluation data:" in shown.stdout
+    edited = _cli("card", SLUG, "1", "--set", "caveats=Retrain monthly; not for new markets")
+    assert edited.returncode == 0 and "Caveats and recommendations: Retrain monthly; not for new markets" in edited.stdout
+    bad = _cli("card", SLUG, "1", "--set", "nonsense=1")
+    assert bad.returncode == 2 and "unknown model card section" in bad.stderr
