@@ -91,7 +91,7 @@ def test_duplicate_slug_is_refused_without_writing(wb: Workbench) -> None:
         ("Churn Model", "binary_classification", "startup", "not a valid project slug"),
         ("x", "binary_classification", "startup", "not a valid project slug"),
         ("-churn", "binary_classification", "startup", "not a valid project slug"),
-        ("churn", "clustering", "startup", "unknown problem type 'clustering': choose one of"),
+        ("churn", "telepathy", "startup", "unknown problem type 'telepathy': choose one of"),
         ("churn", "binary_classification", "huge", "unknown maturity 'huge': choose one of startup"),
     ],
 )
