@@ -199,3 +199,11 @@ def test_model_card_is_drafted_from_evidence_and_edited_by_a_person(demo_home: P
     assert edited.returncode == 0 and "Caveats and recommendations: Retrain monthly; not for new markets" in edited.stdout
     bad = _cli("card", SLUG, "1", "--set", "nonsense=1")
     assert bad.returncode == 2 and "unknown model card section" in bad.stderr
+
+
+def test_gate_metric_table_matches_the_trainers() -> None:
+    """The services keep their own copy so that gates never import scikit-learn: keep them equal."""
+    from app.ml.metrics import PRIMARY_METRIC as TRAINED
+
+    for problem_type, metric in TRAINED.items():
+        assert comparison.PRIMARY_METRIC[problem_type] == metric, problem_type

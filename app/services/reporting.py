@@ -31,6 +31,51 @@ def _cv(cv_metrics: dict | None, metric: str) -> str:
     return f"{entry['mean']:.4f} ± {entry['std']:.4f}" if isinstance(entry, dict) and "mean" in entry else "—"
 
 
+def _data_tables(data_versions: list, splits: list) -> tuple[TableData, ...]:  # type: ignore[type-arg]
+    """Stage 3 evidence: versions, splits, the findings of import and quality, and leakage."""
+    findings = [(d, f) for d in data_versions for f in (*d.findings, *d.quality)]
+    leakage = splits[-1].leakage if splits else ()
+    return (
+        TableData("Dataset versions", ("Id", "Role", "Source", "Rows", "Columns", "Target", "SHA-256"),
+                  tuple((str(d.id), d.role, d.source_name, str(d.n_rows), str(d.n_columns), d.target or "—",
+                         d.sha256) for d in data_versions)),
+        TableData("Splits", ("Id", "Dataset", "Strategy", "Seed", "Train", "Validation", "Test",
+                             "Train/test shared rows", "Fingerprint"),
+                  tuple((str(s.id), str(s.dataset_version_id), s.strategy, str(s.seed),
+                         *(str(s.counts.get(k, "")) for k in ("train", "validation", "test", "train_test_overlap")),
+                         s.fingerprint[:16]) for s in splits),
+                  highlight=tuple(i for i, s in enumerate(splits) if s.counts.get("train_test_overlap"))),
+        TableData("Data findings (import and quality report)", ("Dataset", "Check", "Column", "Severity", "Detail"),
+                  tuple((str(d.id), f["check"], f.get("column") or "—", f["severity"], f["detail"])
+                        for d, f in findings),
+                  highlight=tuple(i for i, (_, f) in enumerate(findings) if f["severity"] == "error")),
+        TableData("Leakage checks of the latest split", ("Check", "Feature", "Severity", "Evidence"),
+                  tuple((f["check"], f.get("feature") or "—", f["severity"], f["evidence"]) for f in leakage),
+                  highlight=tuple(i for i, f in enumerate(leakage) if f["severity"] == "error"),
+                  note="No finding means every check ran and stayed quiet." if splits else ""),
+    )
+
+
+def _development_tables(runs: list, comparisons: list, metric: str, best_run) -> tuple[TableData, ...]:  # type: ignore[no-untyped-def, type-arg]
+    """Stage 4 evidence: the run ladder on validation data, and the significance tests."""
+    return (TableData(f"Runs (validation part; primary metric {metric})",
+                      ("Run", "Model", "Role", metric, "CV mean ± std", "Tuning trials", "Sealed test", "Seconds"),
+                      tuple((str(r.id), r.model_kind, "baseline" if r.is_baseline else "candidate",
+                             _fmt(r.metrics.get(f"val_{metric}")), _cv(r.cv_metrics, metric),
+                             str((r.tuning or {}).get("trials", "—")),
+                             _fmt((r.test_metrics or {}).get(f"test_{metric}")) if r.test_metrics else "sealed",
+                             f"{r.duration_s:.1f}") for r in runs),
+                      highlight=tuple(i for i, r in enumerate(runs) if best_run and r.id == best_run.id),
+                      note="Highlighted: the best candidate on the primary validation metric."),
+            TableData("Statistical comparisons (validation part, α = 0.05)",
+                      ("Run A", "Run B", "Test", "Metric", "Difference B − A", "95% CI", "p-value", "Verdict"),
+                      tuple((str(c.run_a), str(c.run_b), c.test, c.metric, f"{c.difference:+.4f}",
+                             f"[{c.ci[0]:+.4f}, {c.ci[1]:+.4f}]", f"{c.p_value:.3g}",
+                             "B significantly better" if c.significant else "not significant")
+                            for c in comparisons),
+                      highlight=tuple(i for i, c in enumerate(comparisons) if c.significant)))
+
+
 def _analysis_tables(run_id: int, result: dict) -> tuple[TableData, ...]:
     """Error analysis evidence for the report: headline figures, then per-segment metrics."""
     rows: list[tuple[str, str]] = []
@@ -96,46 +141,8 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
                       tuple((f["name"], f["type"], f.get("source", ""), _yes_no(f.get("available_at_serving")),
                              _yes_no(f.get("pii"))) for f in features),
                       highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True)),),
-    }
-    dataset_tables = (TableData("Dataset versions", ("Id", "Role", "Source", "Rows", "Columns", "Target", "SHA-256"),
-                      tuple((str(d.id), d.role, d.source_name, str(d.n_rows), str(d.n_columns), d.target or "—",
-                             d.sha256) for d in data_versions)),
-            TableData("Splits", ("Id", "Dataset", "Strategy", "Seed", "Train", "Validation", "Test",
-                                 "Train/test shared rows", "Fingerprint"),
-                      tuple((str(s.id), str(s.dataset_version_id), s.strategy, str(s.seed),
-                             *(str(s.counts.get(k, "")) for k in ("train", "validation", "test",
-                                                                   "train_test_overlap")), s.fingerprint[:16])
-                            for s in splits),
-                      highlight=tuple(i for i, s in enumerate(splits) if s.counts.get("train_test_overlap"))))
-    tables |= {
-        4: (TableData(f"Runs (validation part; primary metric {metric})",
-                      ("Run", "Model", "Role", metric, "CV mean ± std", "Tuning trials", "Sealed test", "Seconds"),
-                      tuple((str(r.id), r.model_kind, "baseline" if r.is_baseline else "candidate",
-                             _fmt(r.metrics.get(f"val_{metric}")), _cv(r.cv_metrics, metric),
-                             str((r.tuning or {}).get("trials", "—")),
-                             _fmt((r.test_metrics or {}).get(f"test_{metric}")) if r.test_metrics else "sealed",
-                             f"{r.duration_s:.1f}") for r in runs),
-                      highlight=tuple(i for i, r in enumerate(runs) if best_run and r.id == best_run.id),
-                      note="Highlighted: the best candidate on the primary validation metric."),
-            TableData("Statistical comparisons (validation part, α = 0.05)",
-                      ("Run A", "Run B", "Test", "Metric", "Difference B − A", "95% CI", "p-value", "Verdict"),
-                      tuple((str(c.run_a), str(c.run_b), c.test, c.metric, f"{c.difference:+.4f}",
-                             f"[{c.ci[0]:+.4f}, {c.ci[1]:+.4f}]", f"{c.p_value:.3g}",
-                             "B significantly better" if c.significant else "not significant")
-                            for c in comparisons),
-                      highlight=tuple(i for i, c in enumerate(comparisons) if c.significant))),
-        3: (*dataset_tables, TableData(
-                "Data findings (import and quality report)", ("Dataset", "Check", "Column", "Severity", "Detail"),
-                tuple((str(d.id), f["check"], f.get("column") or "—", f["severity"], f["detail"])
-                      for d in data_versions for f in (*d.findings, *d.quality)),
-                highlight=tuple(i for i, f in enumerate(f for d in data_versions for f in (*d.findings, *d.quality))
-                                if f["severity"] == "error")),
-            TableData("Leakage checks of the latest split", ("Check", "Feature", "Severity", "Evidence"),
-                      tuple((f["check"], f.get("feature") or "—", f["severity"], f["evidence"])
-                            for f in (splits[-1].leakage if splits else ())),
-                      highlight=tuple(i for i, f in enumerate(splits[-1].leakage if splits else ())
-                                      if f["severity"] == "error"),
-                      note="No finding means every check ran and stayed quiet." if splits else "")),
+        3: _data_tables(data_versions, splits),
+        4: _development_tables(runs, comparisons, metric, best_run),
         5: (TableData("Model versions", ("Version", "Run", "Model", "Stage", "Card", "Registered by", "Artifact"),
                       tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, _yes_no(m.has_card),
                              m.created_by, m.artifact_sha256[:16]) for m in models),
