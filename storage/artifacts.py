@@ -33,23 +33,27 @@ class ArtifactStore:
             self._atomic_write(target, lambda fh: fh.write(data))
         return sha
 
-    def put_file(self, source: Path, sha256: str, suffix: str = "") -> Path:
-        """Copy ``source`` in under its already computed hash (checked again while copying)."""
-        target = self.path_for(sha256, suffix)
-        if target.exists():
-            return target
-
-        def copy(fh) -> None:  # type: ignore[no-untyped-def]
+    def put_file(self, source: Path, suffix: str = "") -> str:
+        """Copy ``source`` in, hashing it on the way (one read); returns its SHA-256."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
             digest = hashlib.sha256()
-            with open(source, "rb") as src:
+            with os.fdopen(fd, "wb") as fh, open(source, "rb") as src:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     fh.write(chunk)
-            if digest.hexdigest() != sha256:
-                raise ArtifactCorrupted(f"{source} changed while it was being imported")
-
-        self._atomic_write(target, copy)
-        return target
+                fh.flush()
+                os.fsync(fh.fileno())
+            sha = digest.hexdigest()
+            target = self.path_for(sha, suffix)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, target)
+            return sha
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def get_bytes(self, sha256: str, suffix: str = "") -> bytes:
         data = self.path_for(sha256, suffix).read_bytes()

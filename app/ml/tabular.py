@@ -364,7 +364,7 @@ def _review_columns(
         dtype = series.dtype
         label = str(column)
         if pd.api.types.is_bool_dtype(dtype):
-            pass
+            pass  # True/False: only the column's shape (constant, all empty) below is worth checking
         elif pd.api.types.is_numeric_dtype(dtype):
             raw = raw_numeric[column] if raw_numeric is not None else None
             findings += _numeric_column(frame, label, column, raw, lines)

@@ -85,7 +85,7 @@ def import_dataset(
     """
     from app.ml.errors import DataFileError
     from app.ml.quality import column_distributions, quality_report
-    from app.ml.tabular import load_table, profile_of, schema_of, sha256_file
+    from app.ml.tabular import load_table, profile_of, schema_of
 
     source = Path(path)
     with wb.read() as session:
@@ -107,8 +107,7 @@ def import_dataset(
         "distributions": column_distributions(frame),
     }
     file_format = "parquet" if source.suffix.lower() in (".parquet", ".pq") else "csv"
-    sha = sha256_file(source)
-    wb.artifacts.put_file(source, sha, FORMAT_SUFFIX[file_format])
+    sha = wb.artifacts.put_file(source, FORMAT_SUFFIX[file_format])
     schema, profile = schema_of(frame), profile_of(frame)
     with wb.unit_of_work() as uow:
         project = uow.project(slug)

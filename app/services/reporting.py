@@ -157,10 +157,11 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
                              f"#{a.trigger_id}" if a.trigger_id else "none") for a in alerts),
                       highlight=tuple(range(len(alerts))))),
     }
-    analysed = next((r for r in sorted(runs, key=lambda r: -r.metrics.get(f"val_{metric}", 0))
-                     if error_analysis.latest_analysis(wb, slug, r.id)), None)
-    if analysed is not None:
-        tables[4] = (*tables[4], *_analysis_tables(analysed.id, error_analysis.latest_analysis(wb, slug, analysed.id)))
+    for run in sorted(runs, key=lambda r: -r.metrics.get(f"val_{metric}", 0)):
+        analysis = error_analysis.latest_analysis(wb, slug, run.id)
+        if analysis is not None:  # the best run that has an error analysis
+            tables[4] = (*tables[4], *_analysis_tables(run.id, analysis))
+            break
     chapters = tuple(
         StageChapter(
             number=s.number, title=s.title, risk=s.risk, gate_passed=gate_status[s.number].passed,

@@ -255,20 +255,16 @@ def train(
     slug: str,
     kind: str,
     *,
-    dataset_id: int | None = None,
-    seed: int = 0,
-    params: dict[str, Any] | None = None,
-    cv: int | None = None,
-    cv_kind: str | None = None,
-    tune: str | None = None,
-    trials: int = 20,
-    group_column: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_queued: Any = None,
+    **options: Any,
 ) -> RunView:
-    """Train one model in a worker process and log the run (blocks; call from a worker thread)."""
-    plan = plan_training(wb, slug, kind, dataset_id=dataset_id, seed=seed, params=params, cv=cv, cv_kind=cv_kind,
-                         tune=tune, trials=trials, group_column=group_column)
+    """Train one model in a worker process and log the run (blocks; call from a worker thread).
+
+    ``options`` are those of `plan_training` (dataset_id, seed, params, cv, cv_kind, tune,
+    trials, group_column).
+    """
+    plan = plan_training(wb, slug, kind, **options)
     if on_queued is not None:
         on_queued(plan.job_id)
     result = runner.execute(plan.job_id, "app.ml.tasks:train_task", plan.payload, on_progress)

@@ -20,7 +20,7 @@ ANSWERS = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false
 
 
 class FeatureLineError(ValueError):
-    pass
+    """A line of the feature spec the form cannot read; the message names the line."""
 
 
 def _answer(raw: str, line: int, what: str) -> bool | None:
