@@ -202,8 +202,12 @@ class ModelVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(20), default="none")
+    # "champion" / "challenger": at most one version of a project holds each alias
     alias: Mapped[str | None] = mapped_column(String(40))
     reference_profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the drift reference (sorted values, bin edges, category counts) stored at registration,
+    # so a batch is compared without reloading the training data
+    reference_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 
@@ -218,11 +222,27 @@ class ModelCard(Base):
     updated_by: Mapped[str] = mapped_column(String(100))
 
 
+class ReviewRequest(Base):
+    """An author asking for an independent review of a model version; closed by the decision."""
+
+    __tablename__ = "review_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    reviewer: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
 class Approval(Base):
     __tablename__ = "approval"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("review_request.id"))
     requested_by: Mapped[str] = mapped_column(String(100))
     approver: Mapped[str] = mapped_column(String(100))
     decision: Mapped[str] = mapped_column(String(20))
@@ -242,6 +262,59 @@ class Transition(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Waiver(Base):
+    """A recommended promotion check skipped on purpose, with the reason on record."""
+
+    __tablename__ = "waiver"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
+    check_id: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReleaseAnalysis(Base):
+    """Shadow, canary or A/B evidence for a challenger against the production version."""
+
+    __tablename__ = "release_analysis"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
+    baseline_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    verdict: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(Text, default="")
+    results: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class PredictionLog(Base):
+    """One scored request: inputs, what each model said, latency; the label when it arrives."""
+
+    __tablename__ = "prediction_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ts: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # "production", or "canary" when the challenger answered
+    route: Mapped[str] = mapped_column(String(20), default="production")
+    served_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    # the other model scored on the same request (shadow or the canary's counterpart), never returned
+    other_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prediction: Mapped[Any] = mapped_column(JSON)
+    other_prediction: Mapped[Any | None] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    other_latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[Any | None] = mapped_column(JSON)
+    labelled_at: Mapped[datetime | None] = mapped_column()
 
 
 class Job(Base):
@@ -275,22 +348,38 @@ class MonitoringBatch(Base):
     label: Mapped[str] = mapped_column(String(100))
     n_rows: Mapped[int] = mapped_column(Integer)
     analysed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "file" or "prediction_log"
+    source: Mapped[str] = mapped_column(String(20), default="file")
+    # the column that joins delayed labels to rows
+    id_column: Mapped[str | None] = mapped_column(String(200))
+    # performance once labels arrived (concept drift), and each SLA rule's outcome for this batch
+    n_labelled: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 
 
 class DriftResult(Base):
+    """One feature's (or the prediction's, or the label's) drift in a batch: every statistic
+    that applies to its type, and the verdict weighed on effect size."""
+
     __tablename__ = "drift_result"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("monitoring_batch.id", ondelete="CASCADE"), index=True)
     feature: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
-    test: Mapped[str] = mapped_column(String(20))
-    statistic: Mapped[float | None] = mapped_column(Float)
-    p_value: Mapped[float | None] = mapped_column(Float)
+    # "feature", "prediction" or "label"
+    subject: Mapped[str] = mapped_column(String(20), default="feature")
+    ks: Mapped[float | None] = mapped_column(Float)
+    ks_pvalue: Mapped[float | None] = mapped_column(Float)
+    psi: Mapped[float | None] = mapped_column(Float)
+    chi2: Mapped[float | None] = mapped_column(Float)
+    chi2_pvalue: Mapped[float | None] = mapped_column(Float)
+    js: Mapped[float | None] = mapped_column(Float)
     drifted: Mapped[bool] = mapped_column(Boolean, default=False)
-
+    note: Mapped[str] = mapped_column(Text, default="")
 
 class Alert(Base):
     __tablename__ = "alert"
@@ -308,18 +397,55 @@ class Alert(Base):
 
 
 class RetrainingTrigger(Base):
-    """Links the alert that fired to the run that answered it, closing the feedback loop."""
+    """Why a retraining happened (an alert, a schedule, a person) and the run that answered it,
+    closing the feedback loop: trigger → labelled data → retraining job → run."""
 
     __tablename__ = "retraining_trigger"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), unique=True)
+    # "automatic", "scheduled" or "on_demand"
+    kind: Mapped[str] = mapped_column(String(20), default="automatic")
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # the newly labelled batch and the training data built from it
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_batch.id"))
+    dataset_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_version.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"))
+    requested_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+
+class SlaRule(Base):
+    """A service level the model must keep, checked on every batch: metric, comparator, threshold."""
+
+    __tablename__ = "sla_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[str] = mapped_column(String(60))
+    comparator: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(20), default="warning")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MonitoringPolicy(Base):
+    """Per-project drift thresholds (per feature, with a default) and the retraining schedule."""
+
+    __tablename__ = "monitoring_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), unique=True)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retrain_every_days: Mapped[int | None] = mapped_column(Integer)
+    last_scheduled_at: Mapped[datetime | None] = mapped_column()
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 class AuditEvent(Base):
     """One link of the hash chain; ``hash`` = HMAC(key, prev_hash ‖ canonical event)."""
