@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from app import cli_monitoring as monitoring_verbs
+from app import cli_release as release_verbs
 from app.errors import WorkbenchError
 from app.lifecycle import MATURITIES, PROBLEM_TYPES
 from storage.artifacts import ArtifactCorrupted
@@ -27,12 +29,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
 
     projects = sub.add_parser("projects", help="list projects, or create one with 'projects new'")
-    psub = projects.add_subparsers(dest="projects_verb", metavar="new")
+    psub = projects.add_subparsers(dest="projects_verb", metavar="new|maturity")
     new = psub.add_parser("new", help="create an empty project at stage 1")
     new.add_argument("slug")
     new.add_argument("--problem-type", required=True, choices=PROBLEM_TYPES)
     new.add_argument("--maturity", default="startup", choices=MATURITIES)
     new.add_argument("--name")
+    maturity = psub.add_parser("maturity", help="change a project's maturity profile (gates follow it)")
+    maturity.add_argument("slug")
+    maturity.add_argument("maturity", choices=MATURITIES)
+    maturity.add_argument("--reason", required=True)
 
     data = sub.add_parser("data", help="import datasets and split them")
     dsub = data.add_subparsers(dest="data_verb", metavar="import|split|list", required=True)
@@ -96,10 +102,6 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("project")
     evaluate.add_argument("run", type=int)
 
-    models = sub.add_parser("models", help="list model versions, or register a run's model")
-    models.add_argument("project")
-    models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
-
     card = sub.add_parser("card", help="show a model version's card, or write sections with --set")
     card.add_argument("project")
     card.add_argument("version", type=int)
@@ -107,29 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="write a section (intended_use, factors, ethical_considerations, caveats, …); "
                            "the evidence sections are refreshed from the registry on every write")
 
-    approve = sub.add_parser("approve", help="approve (or --reject) a model version as the current user")
-    approve.add_argument("project")
-    approve.add_argument("version", type=int)
-    approve.add_argument("--reject", action="store_true")
-    approve.add_argument("--comment", default="")
-
-    promote = sub.add_parser("promote", help="move a model version to staging or production")
-    promote.add_argument("project")
-    promote.add_argument("version", type=int)
-    promote.add_argument("--stage", default="production", choices=("staging", "production", "archived"))
-    promote.add_argument("--reason", default="")
-
-    monitor = sub.add_parser("monitor", help="import a monitoring batch and analyse its drift")
-    msub = monitor.add_subparsers(dest="monitor_verb", metavar="import|analyse|list", required=True)
-    mimp = msub.add_parser("import")
-    mimp.add_argument("project")
-    mimp.add_argument("file", type=Path)
-    mimp.add_argument("--label", required=True, help="the period the batch covers, e.g. 2026-03")
-    man = msub.add_parser("analyse")
-    man.add_argument("project")
-    man.add_argument("label")
-    mlist = msub.add_parser("list")
-    mlist.add_argument("project")
+    release_verbs.add_parsers(sub)
+    monitoring_verbs.add_parsers(sub)
 
     gate = sub.add_parser("gate", help="show a stage gate's checklist (default: the current stage)")
     gate.add_argument("project")
@@ -197,6 +178,10 @@ def _cmd_projects(args: argparse.Namespace) -> int:
     if args.projects_verb == "new":
         s = projects.create_project(wb, args.slug, problem_type=args.problem_type, maturity=args.maturity, name=args.name)
         print(f"{s.slug}: created at stage {s.current_stage} ({s.stage_title})")
+        return 0
+    if args.projects_verb == "maturity":
+        s = projects.set_maturity(wb, args.slug, args.maturity, reason=args.reason)
+        print(f"{s.slug}: maturity profile is now {s.maturity}")
         return 0
     rows = projects.list_projects(wb)
     if not rows:
@@ -347,20 +332,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_models(args: argparse.Namespace) -> int:
-    from app.services import registry
-
-    wb = _open()
-    if args.register is not None:
-        v = registry.register_model(wb, args.project, args.register)
-        print(f"model version {v.version} from run {v.run_id} ({v.model_kind}) sha256 {v.artifact_sha256}")
-        return 0
-    for v in registry.list_models(wb, args.project):
-        approvals = ", ".join(f"{a.decision} by {a.approver}" for a in v.approvals) or "no approval"
-        print(f"v{v.version}\t{v.stage}\trun {v.run_id} {v.model_kind}\t{approvals}\t{'card' if v.has_card else 'no card'}")
-    return 0
-
-
 def _cmd_card(args: argparse.Namespace) -> int:
     from app.services import registry
 
@@ -381,43 +352,6 @@ def _cmd_card(args: argparse.Namespace) -> int:
         text = card.get(key)
         marker = "" if text else ("  (a person must write this: --set " + key + "=…)" if key in registry.PERSON_WRITTEN else "")
         print(f"{label}: {text or '—'}{marker}")
-    return 0
-
-
-def _cmd_approve(args: argparse.Namespace) -> int:
-    from app.services import registry
-
-    a = registry.record_approval(_open(), args.project, args.version,
-                                 decision="rejected" if args.reject else "approved", comment=args.comment)
-    print(f"model version {a.version} {a.decision} by {a.approver}")
-    return 0
-
-
-def _cmd_promote(args: argparse.Namespace) -> int:
-    from app.services import registry
-
-    registry.promote(_open(), args.project, args.version, stage=args.stage, reason=args.reason)
-    print(f"model version {args.version} is now in {args.stage}")
-    return 0
-
-
-def _cmd_monitor(args: argparse.Namespace) -> int:
-    from app.services import monitoring
-
-    wb = _open()
-    if args.monitor_verb == "import":
-        b = monitoring.import_batch(wb, args.project, args.file, label=args.label)
-        print(f"monitoring batch {b.label}: {b.n_rows} rows for model version {b.model_version}")
-    elif args.monitor_verb == "analyse":
-        b = monitoring.analyse_batch(wb, _runner(wb), args.project, args.label, on_progress=_progress_printer())
-        for r in b.drift:
-            p = f" p={r.p_value:.4g}" if r.p_value is not None else ""
-            stat = "n/a" if r.statistic is None else f"{r.statistic:.4f}"
-            print(f"{r.feature}\t{r.test}\t{stat}{p}\t{'DRIFT' if r.drifted else 'ok'}")
-    else:
-        for b in monitoring.list_batches(wb, args.project):
-            psi = "-" if b.max_psi is None else f"{b.max_psi:.3f}"
-            print(f"{b.label}\t{b.n_rows} rows\tanalysed {b.analysed}\tmax PSI {psi}")
     return 0
 
 
@@ -472,8 +406,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo, "projects": _cmd_projects, "data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs,
     "models-available": _cmd_models_available, "compare": _cmd_compare, "evaluate": _cmd_evaluate,
     "analyse": _cmd_analyse, "card": _cmd_card,
-    "models": _cmd_models, "approve": _cmd_approve, "promote": _cmd_promote, "monitor": _cmd_monitor,
     "gate": _cmd_gate, "advance": _cmd_advance, "report": _cmd_report, "audit": _cmd_audit, "jobs": _cmd_jobs,
+    **release_verbs.COMMANDS, **monitoring_verbs.COMMANDS,
 }
 
 

@@ -76,7 +76,31 @@ CHECKS: tuple[Check, ...] = (
     Check("in_production", 5, "A model version is in production"),
     Check("monitoring_configured", 6, "A monitoring batch has been analysed"),
     Check("drift_checked", 6, "Per-feature drift computed for the latest batch"),
-    Check("alerts_triaged", 6, "Every drift alert has a retraining trigger", GROWTH_UP),
+    Check("alerts_triaged", 6, "Every critical alert has a retraining trigger", GROWTH_UP),
+    Check("sla_defined", 6, "SLA rules are defined and checked on every batch", ENTERPRISE),
+)
+
+
+@dataclass(frozen=True)
+class ReleaseCheck(Check):
+    """A check a model version must pass before production, by maturity profile.
+
+    A failing check the profile requires blocks promotion unless a waiver with a reason is
+    recorded; one it only recommends lets promotion go ahead and records the waiver itself.
+    ``waivable=False`` checks can never be waived (the four-eyes rule).
+    """
+
+    waivable: bool = True
+
+
+RELEASE_CHECKS: tuple[ReleaseCheck, ...] = (
+    ReleaseCheck("independent_approval", 5, "Approved by someone other than its author (four-eyes)", GROWTH_UP,
+                 waivable=False),
+    ReleaseCheck("model_card_complete", 5, "Every model card section is written", GROWTH_UP),
+    ReleaseCheck("significant_over_baseline", 5, "Beats a baseline significantly on validation data", GROWTH_UP),
+    ReleaseCheck("shadow_passed", 5, "A shadow analysis against production passed", ENTERPRISE),
+    ReleaseCheck("canary_passed", 5, "A canary passed its guardrails", ENTERPRISE),
+    ReleaseCheck("monitoring_configured", 5, "SLA rules or drift thresholds are configured", ENTERPRISE),
 )
 
 

@@ -315,6 +315,8 @@ class PredictionLog(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     label: Mapped[Any | None] = mapped_column(JSON)
     labelled_at: Mapped[datetime | None] = mapped_column()
+    # the monitoring batch these rows were collected into (None until then)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_batch.id"), index=True)
 
 
 class Job(Base):
@@ -354,6 +356,8 @@ class MonitoringBatch(Base):
     id_column: Mapped[str | None] = mapped_column(String(200))
     # performance once labels arrived (concept drift), and each SLA rule's outcome for this batch
     n_labelled: Mapped[int] = mapped_column(Integer, default=0)
+    # the batch's rows with their labels, stored as a dataset version: the feedback for retraining
+    labelled_dataset_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_version.id"))
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -409,7 +413,7 @@ class RetrainingTrigger(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="open")
-    # the newly labelled batch and the training data built from it
+    # the newly labelled batch, and the training data (old + newly labelled rows) built from it
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_batch.id"))
     dataset_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_version.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))

@@ -14,17 +14,37 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from app.services import comparison, datasets, error_analysis, deliverables, gates, monitoring, projects, registry, training
+from app.services import (
+    comparison,
+    datasets,
+    deliverables,
+    error_analysis,
+    gates,
+    monitoring,
+    projects,
+    promotion,
+    registry,
+    release_analysis,
+    retraining,
+    training,
+)
 from app.services.workbench import Workbench
 from storage.models import Project
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from app.jobs import JobRunner, ProgressCallback
 
 SLUG = "ctr-demo"
 VALIDATOR = "demo-validator"
 MODEL_KINDS = ("popularity_baseline", "logistic_regression", "hist_gradient_boosting")
-BATCHES = (("2026-01", 0.05), ("2026-02", 0.2), ("2026-03", 0.6))
+CHALLENGER_KIND = "logistic_regression"
+SHADOW_REQUESTS, CANARY_REQUESTS, CANARY_SHARE = 300, 600, 0.3
+LOG_BATCH = "2026-01"
+BATCHES = (("2026-02", 0.2), ("2026-03", 0.6))
+SLA_RULES = (("roc_auc", ">=", 0.65, "critical"), ("false_positive_rate", "<=", 0.2, "warning"),
+             ("latency_p99_ms", "<=", 20.0, "warning"))
 FEATURES = (
     {"name": "user_age", "type": "numeric", "source": "user profile", "available_at_serving": True, "pii": True},
     {"name": "user_location", "type": "categorical", "source": "user profile (region)", "available_at_serving": True,
@@ -132,26 +152,99 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
                                       registry.draft_model_card(wb, SLUG, version.version) | CARD)
         _advance_to(wb, 5)
 
-        step("stage 5: independent approval and promotion to production")
+        step("stage 5: independent review, approval and promotion to production")
         version = next(v for v in registry.list_models(wb, SLUG) if v.version == version.version)
         if not any(a.decision == "approved" for a in version.approvals):
+            registry.request_review(wb, SLUG, version.version, reviewer=VALIDATOR,
+                                    comment="Candidate for the home feed; card and comparison attached.")
             registry.record_approval(wb, SLUG, version.version, on_behalf_of=VALIDATOR,
                                      comment="Beats the popularity baseline on held-out data; card reviewed.")
-        registry.promote(wb, SLUG, version.version, reason="approved candidate beats the baseline")
+        promotion.promote(wb, SLUG, version.version, reason="approved candidate beats the baseline")
+        _release(wb, runs, seed, Path(tmp), step)
         _advance_to(wb, 6)
-
-        existing = {b.label: b for b in monitoring.list_batches(wb, SLUG)}
-        for i, (label, drift) in enumerate(BATCHES, start=1):
-            if label not in existing:
-                step(f"stage 6: monitoring batch {label} (drift {drift})")
-                path = Path(tmp) / f"batch-{label}.csv"
-                frame = generate_interactions(batch_rows, seed=seed + i, drift=drift)
-                frame.drop(columns=["clicked"]).to_csv(path, index=False)
-                monitoring.import_batch(wb, SLUG, path, label=label)
-            if not (label in existing and existing[label].analysed):
-                step(f"stage 6: drift analysis of {label}")
-                monitoring.analyse_batch(wb, runner, SLUG, label, on_progress=on_progress)
+        _monitor(wb, runner, seed, batch_rows, Path(tmp), step, on_progress)
     return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring.list_alerts(wb, SLUG)))
+
+
+def _serve(wb: Workbench, frame: pd.DataFrame, *, prefix: str, shadow: bool, canary_share: float,
+           seed: int) -> None:
+    """Send each row to the scoring service in-process, as `mlwb serve` would over HTTP."""
+    from app.services.serving import ScoringService
+
+    service = ScoringService(wb, SLUG, shadow=shadow, canary_share=canary_share, seed=seed)
+    try:
+        features = [f["name"] for f in FEATURES]
+        for i, row in enumerate(frame[features].to_dict("records")):
+            service.score({"request_id": f"{prefix}-{i:05d}", "features": row})
+    finally:
+        service.close()
+
+
+def _release(wb: Workbench, runs: list, seed: int, tmp: Path, step: Step) -> None:  # type: ignore[type-arg]
+    """A cheaper challenger in shadow, then as a canary, then an A/B test on clicks."""
+    import pandas as pd
+
+    from app.ml.demo_data import generate_interactions
+
+    if release_analysis.list_release_analyses(wb, SLUG):
+        return
+    challenger_run = next(r for r in runs if r.model_kind == CHALLENGER_KIND)
+    step(f"stage 5: registering {CHALLENGER_KIND} as the challenger")
+    challenger = registry.register_model(wb, SLUG, challenger_run.id)
+    promotion.set_alias(wb, SLUG, challenger.version, "challenger",
+                        reason="a linear model is cheaper to serve and explain: does it hold up on live traffic?")
+    traffic = generate_interactions(SHADOW_REQUESTS + CANARY_REQUESTS, seed=seed + 100)
+    step(f"stage 5: {SHADOW_REQUESTS} requests with the challenger in shadow")
+    _serve(wb, traffic.iloc[:SHADOW_REQUESTS], prefix="shadow", shadow=True, canary_share=0.0, seed=seed)
+    release_analysis.analyse_shadow(wb, SLUG)
+    step(f"stage 5: {CANARY_REQUESTS} requests with {CANARY_SHARE:.0%} going to the challenger (canary)")
+    _serve(wb, traffic.iloc[SHADOW_REQUESTS:], prefix="canary", shadow=False, canary_share=CANARY_SHARE, seed=seed)
+    labels = tmp / "request-labels.csv"
+    ids = [f"shadow-{i:05d}" for i in range(SHADOW_REQUESTS)] + [f"canary-{i:05d}" for i in range(CANARY_REQUESTS)]
+    pd.DataFrame({"request_id": ids, "clicked": traffic["clicked"].to_numpy()}).to_csv(labels, index=False)
+    monitoring.label_predictions(wb, SLUG, labels, label_column="clicked")
+    release_analysis.analyse_canary(wb, SLUG)
+    release_analysis.analyse_ab_test(wb, SLUG, mde=0.02)
+
+
+def _monitor(wb: Workbench, runner: JobRunner, seed: int, batch_rows: int, tmp: Path, step: Step,
+             on_progress: ProgressCallback | None) -> None:
+    """SLA rules, a batch from the prediction log, drifting monthly batches whose labels arrive
+    later, the alert the strongest drift raises and the retraining that answers it."""
+    from app.ml.demo_data import generate_interactions
+
+    if not monitoring.sla_rules(wb, SLUG):
+        step("stage 6: SLA rules")
+        for metric, comparator, threshold, severity in SLA_RULES:
+            monitoring.add_sla_rule(wb, SLUG, metric, comparator, threshold, severity=severity)
+    existing = {b.label: b for b in monitoring.list_batches(wb, SLUG)}
+    if LOG_BATCH not in existing:
+        step(f"stage 6: batch {LOG_BATCH} collected from the prediction log")
+        monitoring.batch_from_predictions(wb, SLUG, label=LOG_BATCH)
+        monitoring.analyse_batch(wb, runner, SLUG, LOG_BATCH, on_progress=on_progress)
+    for i, (label, drift) in enumerate(BATCHES, start=1):
+        if label not in existing:
+            step(f"stage 6: monitoring batch {label} (drift {drift})")
+            frame = generate_interactions(batch_rows, seed=seed + i, drift=drift)
+            frame.insert(0, "interaction_id", [f"{label}-{n:06d}" for n in range(len(frame))])
+            path = tmp / f"batch-{label}.csv"
+            frame.drop(columns=["clicked"]).to_csv(path, index=False)
+            monitoring.import_batch(wb, SLUG, path, label=label, id_column="interaction_id")
+            step(f"stage 6: drift analysis of {label}")
+            monitoring.analyse_batch(wb, runner, SLUG, label, on_progress=on_progress)
+            step(f"stage 6: labels for {label} arrive (delayed ground truth)")
+            labels = tmp / f"labels-{label}.csv"
+            frame[["interaction_id", "clicked"]].to_csv(labels, index=False)
+            monitoring.attach_labels(wb, runner, SLUG, label, labels, id_column="interaction_id",
+                                     label_column="clicked", on_progress=on_progress)
+    open_triggers = [t for t in monitoring.list_triggers(wb, SLUG) if t.run_id is None]
+    if open_triggers:
+        step("stage 6: retraining on the old rows plus the newly labelled batches")
+        outcome = retraining.retrain(wb, runner, SLUG, open_triggers[0].id, on_progress=on_progress)
+        step("stage 6: the retrained model becomes the next challenger")
+        retrained = registry.register_model(wb, SLUG, outcome.run_id)
+        promotion.set_alias(wb, SLUG, retrained.version, "challenger",
+                            reason=f"retrained after trigger {outcome.trigger_id}; shadow it before promotion")
 
 
 def demo_exists(wb: Workbench) -> bool:

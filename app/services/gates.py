@@ -28,6 +28,7 @@ from storage.models import (
     Project,
     RetrainingTrigger,
     Run,
+    SlaRule,
     Split,
     StageDeliverable,
 )
@@ -217,13 +218,16 @@ def _stage6(session: Session, project: Project) -> dict[str, Outcome]:
     drift_rows = (
         session.scalar(select(func.count(DriftResult.id)).where(DriftResult.batch_id == latest.id)) if latest else 0
     )
-    alerts = list(session.scalars(select(Alert).where(Alert.project_id == project.id, Alert.rule == "psi")))
+    alerts = list(session.scalars(select(Alert).where(Alert.project_id == project.id, Alert.severity == "critical")))
     triggered = set(session.scalars(select(RetrainingTrigger.alert_id).where(RetrainingTrigger.project_id == project.id)))
-    untriaged = [a for a in alerts if a.id not in triggered]
+    untriaged = [a for a in alerts if a.id not in triggered and a.status == "open"]
+    rules = session.scalar(select(func.count(SlaRule.id)).where(SlaRule.project_id == project.id,
+                                                                SlaRule.active.is_(True)))
     return {
         "monitoring_configured": (bool(analysed), f"{len(analysed)} of {len(batches)} batch(es) analysed"),
         "drift_checked": (bool(drift_rows), f"{drift_rows} result(s) for {latest.label}" if latest else "no batch"),
-        "alerts_triaged": (not untriaged, f"{len(alerts)} alert(s), {len(untriaged)} without a trigger"),
+        "alerts_triaged": (not untriaged, f"{len(alerts)} critical alert(s), {len(untriaged)} without a trigger"),
+        "sla_defined": (bool(rules), f"{rules} active SLA rule(s)"),
     }
 
 

@@ -61,6 +61,22 @@ def create_project(
     return project_summary(wb, slug)
 
 
+def set_maturity(wb: Workbench, slug: str, maturity: str, *, reason: str) -> ProjectSummary:
+    """Change the maturity profile (a startup that grows up); the gates tighten or relax from
+    the next check on, and the audit trail says who changed it and why."""
+    if maturity not in MATURITIES:
+        raise WorkbenchError(f"unknown maturity '{maturity}': choose one of {', '.join(MATURITIES)}")
+    if not reason.strip():
+        raise WorkbenchError("say why the maturity profile changes (a reviewer will read it)")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        if project.maturity != maturity:
+            uow.audit("project.maturity_changed", "project", project.id, project=slug,
+                      from_maturity=project.maturity, to_maturity=maturity, reason=reason.strip())
+            project.maturity = maturity
+    return project_summary(wb, slug)
+
+
 def _summarise(session, project: Project) -> ProjectSummary:  # type: ignore[no-untyped-def]
     gate = evaluate_gate(session, project, project.current_stage)
     return ProjectSummary(

@@ -1,4 +1,5 @@
-"""Stage 5: model versions, their cards, independent approvals and promotion."""
+"""Stage 5: model versions, their cards and drift reference, review requests and independent
+approvals. Promotion, aliases and rollback live in ``app.services.promotion``."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from app.errors import GateFailed, NotFound, WorkbenchError
+from app.errors import NotFound, WorkbenchError
 from app.services.comparison import primary_metric
-from app.services.workbench import UnitOfWork, Workbench, find_project
-from storage.models import Approval, Experiment, ModelCard, ModelVersion, Project, Run, Transition
+from app.services.workbench import Workbench, find_project
+from storage.models import (
+    Approval,
+    DatasetVersion,
+    Experiment,
+    ModelCard,
+    ModelVersion,
+    Project,
+    ReviewRequest,
+    Run,
+    Split,
+    utcnow,
+)
 
-STAGES = ("none", "staging", "production", "archived")
 # Mitchell et al., "Model Cards for Model Reporting": the sections a reviewer expects. Those
 # the registry can fill are drafted from evidence; the rest only a person can write.
 MODEL_CARD_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -37,12 +49,24 @@ class ModelVersionView:
     run_id: int
     model_kind: str
     stage: str
+    alias: str | None
     artifact_sha256: str
     metrics: dict[str, float]
     created_by: str
     created_at: datetime
     approvals: tuple[ApprovalView, ...] = ()
     has_card: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewRequestView:
+    id: int
+    version: int
+    requested_by: str
+    reviewer: str | None
+    comment: str
+    status: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -64,8 +88,7 @@ def standing_approval(decisions: list[Approval], author: str) -> Approval | None
     return independent[-1] if independent and independent[-1].decision == "approved" else None
 
 
-def _version(uow_or_session, project: Project, version: int) -> ModelVersion:  # type: ignore[no-untyped-def]
-    session = getattr(uow_or_session, "session", uow_or_session)
+def model_version(session: Session, project: Project, version: int) -> ModelVersion:
     row = session.scalars(
         select(ModelVersion).where(ModelVersion.project_id == project.id, ModelVersion.version == version)
     ).first()
@@ -74,14 +97,46 @@ def _version(uow_or_session, project: Project, version: int) -> ModelVersion:  #
     return row
 
 
+def _reference_profile(wb: Workbench, run: Run) -> str:
+    """Profile the run's training rows, its predictions on them and their labels, once, so every
+    monitoring batch is compared without reloading the training data. Returns the artifact hash."""
+    from app.ml.errors import DataFileError
+    from app.ml.model_reference import build_model_reference
+    from app.ml.tabular import read_table
+    from app.services.datasets import dataset_path, split_assignments
+
+    with wb.read() as session:
+        dataset = session.get(DatasetVersion, run.dataset_version_id)
+        split = session.get(Split, run.split_id)
+        path = dataset_path(wb, dataset)
+        rows = split_assignments(wb, split)["train"]
+    try:
+        profile = build_model_reference(
+            read_table(path), rows, dict(run.params.get("features", {})),
+            model_bytes=wb.artifacts.get_bytes(run.artifact_sha256, ".skops"), problem_type=run.problem_type,
+            target=run.params.get("target") or dataset.target, n_classes=len(run.params.get("classes") or []))
+    except (DataFileError, ValueError) as exc:
+        raise WorkbenchError(f"could not profile the training data of run {run.id} for monitoring: {exc}") from None
+    return wb.artifacts.put_bytes(profile, ".profile")
+
+
 def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
-    """Register a run's model as the next version; a run is registered at most once."""
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        run = uow.session.get(Run, run_id)
-        exp = uow.session.get(Experiment, run.experiment_id) if run else None
+    """Register a run's model as the next version, with the drift reference profile of its
+    training data; a run is registered at most once."""
+    with wb.read() as session:
+        project = find_project(session, slug)
+        run = session.get(Run, run_id)
+        exp = session.get(Experiment, run.experiment_id) if run else None
         if run is None or exp is None or exp.project_id != project.id:
             raise NotFound(f"project '{slug}' has no run {run_id}: list runs with `mlwb runs {slug}`")
+        if run.artifact_sha256 is None:
+            raise WorkbenchError(f"run {run_id} is a tuning trial without a model file: register its parent run")
+        existing = session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
+        if existing is not None:
+            return _mv_view(session, existing)
+    reference = _reference_profile(wb, run)
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
         existing = uow.session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
         if existing is not None:
             return _mv_view(uow.session, existing)
@@ -89,14 +144,14 @@ def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
             select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project.id)) or 0) + 1
         mv = ModelVersion(
             project_id=project.id, run_id=run.id, version=number, artifact_sha256=run.artifact_sha256,
-            stage="none", created_by=uow.actor,
+            stage="none", created_by=uow.actor, reference_sha256=reference,
             reference_profile={"dataset_version_id": run.dataset_version_id, "split_id": run.split_id,
                                "features": run.params.get("features", {})},
         )
         uow.session.add(mv)
         uow.session.flush()
         uow.audit("model.registered", "model_version", mv.id, project=slug, version=number, run=run.id,
-                  artifact=run.artifact_sha256)
+                  artifact=run.artifact_sha256, reference_profile=reference)
         return _mv_view(uow.session, mv)
 
 
@@ -107,7 +162,7 @@ def draft_model_card(wb: Workbench, slug: str, version: int) -> dict[str, str]:
     comparisons = list_comparisons(wb, slug)
     with wb.read() as session:
         project = find_project(session, slug)
-        mv = _version(session, project, version)
+        mv = model_version(session, project, version)
         run = session.get(Run, mv.run_id)
         metric = primary_metric(project)
         def fmt(metrics: dict) -> str:
@@ -140,7 +195,7 @@ def write_model_card(wb: Workbench, slug: str, version: int, content: dict[str, 
         raise WorkbenchError(f"unknown model card section(s) {', '.join(unknown)}: allowed are {', '.join(sorted(allowed))}")
     clean = {k: str(v).strip() for k, v in content.items() if str(v).strip()}
     with wb.unit_of_work() as uow:
-        mv = _version(uow, uow.project(slug), version)
+        mv = model_version(uow.session, uow.project(slug), version)
         card = uow.session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
         if card is None:
             card = ModelCard(model_version_id=mv.id, content=clean, updated_by=uow.actor)
@@ -155,9 +210,30 @@ def write_model_card(wb: Workbench, slug: str, version: int, content: dict[str, 
 
 def model_card(wb: Workbench, slug: str, version: int) -> dict[str, str]:
     with wb.read() as session:
-        mv = _version(session, find_project(session, slug), version)
+        mv = model_version(session, find_project(session, slug), version)
         card = session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
         return dict(card.content) if card else {}
+
+
+def request_review(wb: Workbench, slug: str, version: int, *, reviewer: str | None = None,
+                   comment: str = "") -> ReviewRequestView:
+    """The author asks for an independent review; the next decision on the version closes it."""
+    with wb.unit_of_work() as uow:
+        mv = model_version(uow.session, uow.project(slug), version)
+        if reviewer and reviewer == mv.created_by:
+            raise WorkbenchError(f"{reviewer} registered version {version}: ask someone else to review it (four-eyes rule)")
+        open_request = uow.session.scalars(select(ReviewRequest).where(
+            ReviewRequest.model_version_id == mv.id, ReviewRequest.status == "open")).first()
+        if open_request is not None:
+            raise WorkbenchError(f"version {version} already has an open review request (#{open_request.id}) "
+                                 f"from {open_request.requested_by}")
+        row = ReviewRequest(model_version_id=mv.id, requested_by=uow.actor, reviewer=reviewer or None,
+                            comment=comment.strip())
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit("model.review_requested", "review_request", row.id, project=slug, version=version,
+                  reviewer=reviewer, comment=row.comment)
+        return _request_view(row, version)
 
 
 def record_approval(
@@ -166,63 +242,51 @@ def record_approval(
 ) -> ApprovalView:
     """Record a reviewer's decision. The approver is the acting user and never the author.
 
-    ``on_behalf_of`` records a decision someone else made (a sign-off taken in a meeting, or
-    the demo's fictional validator); the audit event keeps who typed it in.
+    A rejection must say why. ``on_behalf_of`` records a decision someone else made (a sign-off
+    taken in a meeting, or the demo's fictional validator); the audit event keeps who typed it in.
     """
     if decision not in ("approved", "rejected"):
         raise WorkbenchError(f"decision must be 'approved' or 'rejected', not '{decision}'")
+    comment = comment.strip()
+    if decision == "rejected" and not comment:
+        raise WorkbenchError("a rejection needs a comment that tells the author what to fix")
     with wb.unit_of_work() as uow:
-        mv = _version(uow, uow.project(slug), version)
+        mv = model_version(uow.session, uow.project(slug), version)
         approver = on_behalf_of or uow.actor
         if approver == mv.created_by:
             raise WorkbenchError(
-                f"{approver} registered model version {version} and cannot approve it: "
+                f"{approver} registered model version {version} and cannot approve or reject it: "
                 "ask another reviewer (four-eyes rule)"
             )
-        row = Approval(model_version_id=mv.id, requested_by=mv.created_by, approver=approver,
-                       decision=decision, comment=comment.strip())
+        request = uow.session.scalars(select(ReviewRequest).where(
+            ReviewRequest.model_version_id == mv.id, ReviewRequest.status == "open")).first()
+        row = Approval(model_version_id=mv.id, requested_by=request.requested_by if request else mv.created_by,
+                       approver=approver, decision=decision, comment=comment,
+                       request_id=request.id if request else None)
+        if request is not None:
+            request.status, request.decided_at = decision, utcnow()
         uow.session.add(row)
         uow.session.flush()
         extra = {"entered_by": uow.actor} if on_behalf_of else {}
         uow.audit(f"model.{decision}", "approval", row.id, project=slug, version=version, approver=approver,
-                  comment=row.comment, **extra)
+                  comment=row.comment, request=row.request_id, **extra)
         return ApprovalView(version, row.requested_by, approver, decision, row.comment, row.created_at)
 
 
-def _move(uow: UnitOfWork, slug: str, mv: ModelVersion, to_stage: str, reason: str) -> None:
-    uow.session.add(Transition(model_version_id=mv.id, from_stage=mv.stage, to_stage=to_stage,
-                               actor=uow.actor, reason=reason))
-    uow.audit("model.transitioned", "model_version", mv.id, project=slug, version=mv.version,
-              from_stage=mv.stage, to_stage=to_stage, reason=reason)
-    mv.stage = to_stage
+def review_requests(wb: Workbench, slug: str, *, open_only: bool = False) -> list[ReviewRequestView]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        query = (select(ReviewRequest, ModelVersion.version)
+                 .join(ModelVersion, ReviewRequest.model_version_id == ModelVersion.id)
+                 .where(ModelVersion.project_id == project.id).order_by(ReviewRequest.id))
+        if open_only:
+            query = query.where(ReviewRequest.status == "open")
+        return [_request_view(r, v) for r, v in session.execute(query).all()]
 
 
-def promote(wb: Workbench, slug: str, version: int, *, stage: str = "production", reason: str = "") -> None:
-    """Move a version to staging or production; production needs an independent approval and a card.
-
-    The version it replaces in production is archived in the same transaction, so there is
-    always exactly one production model and the rollback target is on record.
-    """
-    if stage not in STAGES[1:]:
-        raise WorkbenchError(f"stage must be one of {', '.join(STAGES[1:])}, not '{stage}'")
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        mv = _version(uow, project, version)
-        if mv.stage == stage:
-            return
-        if stage == "production":
-            decisions = list(uow.session.scalars(select(Approval).where(Approval.model_version_id == mv.id)))
-            if standing_approval(decisions, mv.created_by) is None:
-                raise GateFailed(f"model version {version} has no standing approval by someone other than its "
-                                 "author (none yet, or the latest review rejected it): a reviewer must approve it")
-            card = uow.session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
-            if card is None:
-                raise GateFailed(f"model version {version} has no model card: write it before production")
-            for other in uow.session.scalars(select(ModelVersion).where(
-                    ModelVersion.project_id == project.id, ModelVersion.stage == "production",
-                    ModelVersion.id != mv.id)):
-                _move(uow, slug, other, "archived", f"replaced by version {version}")
-        _move(uow, slug, mv, stage, reason)
+def _request_view(row: ReviewRequest, version: int) -> ReviewRequestView:
+    return ReviewRequestView(row.id, version, row.requested_by, row.reviewer, row.comment, row.status,
+                             row.created_at)
 
 
 def _mv_view(session, mv: ModelVersion) -> ModelVersionView:  # type: ignore[no-untyped-def]
@@ -232,7 +296,7 @@ def _mv_view(session, mv: ModelVersion) -> ModelVersionView:  # type: ignore[no-
         for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id).order_by(Approval.id))
     )
     has_card = session.scalar(select(func.count(ModelCard.id)).where(ModelCard.model_version_id == mv.id)) > 0
-    return ModelVersionView(mv.id, mv.version, mv.run_id, run.model_kind, mv.stage, mv.artifact_sha256,
+    return ModelVersionView(mv.id, mv.version, mv.run_id, run.model_kind, mv.stage, mv.alias, mv.artifact_sha256,
                             dict(run.metrics), mv.created_by, mv.created_at, approvals, has_card)
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from app.errors import WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
 from app.services import (
-    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, projects, registry,
-    training,
+    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, projects, promotion, registry,
+    release_analysis, training,
 )
 from app.services.comparison import PRIMARY_METRIC
 from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
@@ -24,6 +24,10 @@ ATTEMPTS = 3
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _cv(cv_metrics: dict | None, metric: str) -> str:
@@ -119,6 +123,10 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
     models = registry.list_models(wb, slug)
     batches = monitoring.list_batches(wb, slug)
     alerts = monitoring.list_alerts(wb, slug)
+    triggers = monitoring.list_triggers(wb, slug)
+    history = promotion.transitions(wb, slug)
+    analyses = release_analysis.list_release_analyses(wb, slug)
+    waived = promotion.waivers(wb, slug)
 
     deliverable_rows: dict[int, tuple[tuple[str, str], ...]] = {
         1: tuple((label, statement.get(key, "—")) for key, label in STATEMENT_FIELDS)
@@ -143,19 +151,42 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
                       highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True)),),
         3: _data_tables(data_versions, splits),
         4: _development_tables(runs, comparisons, metric, best_run),
-        5: (TableData("Model versions", ("Version", "Run", "Model", "Stage", "Card", "Registered by", "Artifact"),
-                      tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, _yes_no(m.has_card),
+        5: (TableData("Model versions", ("Version", "Run", "Model", "Stage", "Alias", "Card", "Registered by",
+                                         "Artifact"),
+                      tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, m.alias or "—", _yes_no(m.has_card),
                              m.created_by, m.artifact_sha256[:16]) for m in models),
-                      highlight=tuple(i for i, m in enumerate(models) if m.stage == "production")),),
+                      highlight=tuple(i for i, m in enumerate(models) if m.stage == "production")),
+            TableData("Transitions", ("When", "Version", "From", "To", "By", "Why"),
+                      tuple((t.created_at.strftime("%Y-%m-%d %H:%M"), f"v{t.version}", t.from_stage, t.to_stage,
+                             t.actor, t.reason or "—") for t in history)),
+            TableData("Release analyses", ("Kind", "Version", "Against", "Verdict", "Result", "Decision"),
+                      tuple((a.kind, f"v{a.version}", f"v{a.baseline_version}", a.verdict, a.summary(),
+                             a.decision or "—") for a in analyses),
+                      highlight=tuple(i for i, a in enumerate(analyses) if a.verdict == "failed")),
+            TableData("Waivers", ("Version", "Check", "Reason", "Granted by"),
+                      tuple((f"v{w.version}", w.check_id, w.reason, w.granted_by) for w in waived))),
         6: (TableData("Monitoring batches", ("Batch", "Rows", "Model", "Analysed", "Max PSI"),
                       tuple((b.label, str(b.n_rows), f"v{b.model_version}" if b.model_version else "—",
                              _yes_no(b.analysed), _fmt(b.max_psi, 3)) for b in batches),
                       highlight=tuple(i for i, b in enumerate(batches)
                                       if b.max_psi is not None and b.max_psi > monitoring.PSI_ALERT_THRESHOLD)),
-            TableData("Alerts and retraining triggers", ("Alert", "Batch", "Rule", "Severity", "Message", "Trigger"),
+            TableData("Performance and SLA per batch (labels arrive later)", ("Batch", "Labelled", "Metrics", "SLA"),
+                      tuple((b.label, str(b.n_labelled),
+                             ", ".join(f"{k} {v:.3f}" for k, v in sorted(b.metrics.items())
+                                       if k in monitoring.SLA_METRICS) or "—",
+                             "; ".join(f"{k}: {'ok' if v['passed'] else ('BREACHED' if v['passed'] is False else 'n/a')}"
+                                       for k, v in b.sla.items()) or "—") for b in batches),
+                      highlight=tuple(i for i, b in enumerate(batches)
+                                      if any(v["passed"] is False for v in b.sla.values()))),
+            TableData("Alerts", ("Alert", "Batch", "Rule", "Severity", "Message", "Trigger"),
                       tuple((str(a.id), a.batch or "—", a.rule, a.severity, a.message,
                              f"#{a.trigger_id}" if a.trigger_id else "none") for a in alerts),
-                      highlight=tuple(range(len(alerts))))),
+                      highlight=tuple(range(len(alerts)))),
+            TableData("Retraining triggers and the runs that answered them",
+                      ("Trigger", "Kind", "Reason", "Batch", "Training data", "Run"),
+                      tuple((f"#{t.id}", t.kind, t.reason, t.batch or "—",
+                             f"dataset v{t.dataset_version_id}" if t.dataset_version_id else "—",
+                             f"run {t.run_id}" if t.run_id else "open") for t in triggers))),
     }
     for run in sorted(runs, key=lambda r: -r.metrics.get(f"val_{metric}", 0)):
         analysis = error_analysis.latest_analysis(wb, slug, run.id)
@@ -185,18 +216,21 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
         for r in b.drift:
             if r.drifted:
                 drift_highlight.append(len(drift_rows))
-            drift_rows.append((b.label, r.feature, r.kind, r.test.upper(), _fmt(r.statistic),
-                               "—" if r.p_value is None else f"{r.p_value:.3g}", "DRIFT" if r.drifted else "ok"))
-    drift = TableData("Per-feature drift (KS for numeric features, PSI for all)",
-                      ("Batch", "Feature", "Kind", "Test", "Statistic", "p-value", "Verdict"),
+            name = {"prediction": "(prediction)", "label": "(label)"}.get(r.subject, r.feature)
+            drift_rows.append((b.label, name, r.kind, _fmt(r.ks), _p(r.ks_pvalue), _fmt(r.psi), _p(r.chi2_pvalue),
+                               _fmt(r.js), "DRIFT" if r.drifted else "ok"))
+    drift = TableData("Drift per feature, prediction and label",
+                      ("Batch", "Feature", "Kind", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict"),
                       tuple(drift_rows), highlight=tuple(drift_highlight),
-                      note=f"PSI above {monitoring.PSI_ALERT_THRESHOLD} raises an alert; KS drifts at p < 0.05.")
+                      note=(f"Drifted means significant (p < 0.05) and an effect size at or above its threshold "
+                            f"(PSI {monitoring.PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above "
+                            f"{monitoring.PSI_ALERT_THRESHOLD} on an important feature triggers retraining."))
     approvals = TableData("Approvals", ("Version", "Requested by", "Approver", "Decision", "Comment", "When"),
                           tuple((f"v{a.version}", a.requested_by, a.approver, a.decision, a.comment or "—",
                                  a.created_at.strftime("%Y-%m-%d %H:%M")) for m in models for a in m.approvals))
     charts = tuple(
-        ChartSeries(f"PSI per feature — batch {b.label}", tuple(r.feature for r in b.drift if r.test == "psi"),
-                    tuple(r.statistic or 0.0 for r in b.drift if r.test == "psi"),
+        ChartSeries(f"PSI per feature — batch {b.label}", tuple(r.feature for r in b.features),
+                    tuple(r.psi or 0.0 for r in b.features),
                     threshold=monitoring.PSI_ALERT_THRESHOLD)
         for b in batches if b.analysed
     )

@@ -64,6 +64,8 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=False),
     sa.Column('label', sa.JSON(), nullable=True),
     sa.Column('labelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['batch_id'], ['monitoring_batch.id'], name=op.f('fk_prediction_log_batch_id_monitoring_batch')),
     sa.ForeignKeyConstraint(['other_version_id'], ['model_version.id'], name=op.f('fk_prediction_log_other_version_id_model_version')),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_prediction_log_project_id_project'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['served_version_id'], ['model_version.id'], name=op.f('fk_prediction_log_served_version_id_model_version')),
@@ -73,6 +75,7 @@ def upgrade() -> None:
     with op.batch_alter_table('prediction_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_prediction_log_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_prediction_log_ts'), ['ts'], unique=False)
+        batch_op.create_index(batch_op.f('ix_prediction_log_batch_id'), ['batch_id'], unique=False)
 
     op.create_table('release_analysis',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -161,6 +164,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('source', sa.String(length=20), nullable=False, server_default='file'))
         batch_op.add_column(sa.Column('id_column', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('n_labelled', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('labelled_dataset_version_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_monitoring_batch_labelled_dataset_version_id_dataset_version'),
+                                    'dataset_version', ['labelled_dataset_version_id'], ['id'])
         batch_op.add_column(sa.Column('metrics', sa.JSON(), nullable=False, server_default='{}'))
         batch_op.add_column(sa.Column('sla', sa.JSON(), nullable=False, server_default='{}'))
 
@@ -196,6 +202,9 @@ def downgrade() -> None:
     with op.batch_alter_table('monitoring_batch', schema=None) as batch_op:
         batch_op.drop_column('sla')
         batch_op.drop_column('metrics')
+        batch_op.drop_constraint(batch_op.f('fk_monitoring_batch_labelled_dataset_version_id_dataset_version'),
+                                 type_='foreignkey')
+        batch_op.drop_column('labelled_dataset_version_id')
         batch_op.drop_column('n_labelled')
         batch_op.drop_column('id_column')
         batch_op.drop_column('source')
@@ -234,6 +243,7 @@ def downgrade() -> None:
     op.drop_table('release_analysis')
     with op.batch_alter_table('prediction_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_prediction_log_ts'))
+        batch_op.drop_index(batch_op.f('ix_prediction_log_batch_id'))
         batch_op.drop_index(batch_op.f('ix_prediction_log_project_id'))
 
     op.drop_table('prediction_log')

@@ -1,0 +1,203 @@
+"""Stage 6 verbs of ``mlwb``: monitoring batches and delayed labels, drift, SLA rules and
+thresholds, retraining, and the Prometheus exposition. Errors surface through ``app.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.errors import WorkbenchError
+
+
+def add_parsers(sub: Any) -> None:
+    monitor = sub.add_parser("monitor", help="monitoring batches, delayed labels, SLA rules and thresholds")
+    msub = monitor.add_subparsers(dest="monitor_verb", required=True,
+                                  metavar="import|collect|labels|label-log|analyse|list|sla|threshold|schedule")
+    mimp = msub.add_parser("import", help="import a batch file of production inputs")
+    mimp.add_argument("project")
+    mimp.add_argument("file", type=Path)
+    mimp.add_argument("--label", required=True, help="the period the batch covers, e.g. 2026-03")
+    mimp.add_argument("--id-column", help="the column that identifies rows, to join labels that arrive later")
+    collect = msub.add_parser("collect", help="make a batch of the requests logged by `mlwb serve` since the last one")
+    collect.add_argument("project")
+    collect.add_argument("--label", required=True)
+    labels = msub.add_parser("labels", help="attach delayed labels to a batch and measure performance")
+    labels.add_argument("project")
+    labels.add_argument("label", help="the batch")
+    labels.add_argument("file", type=Path)
+    labels.add_argument("--id-column", required=True, help="the id column in the labels file")
+    labels.add_argument("--label-column", required=True, help="the column holding the true outcome")
+    log = msub.add_parser("label-log", help="attach delayed labels to logged requests by request id")
+    log.add_argument("project")
+    log.add_argument("file", type=Path)
+    log.add_argument("--id-column", default="request_id")
+    log.add_argument("--label-column", required=True)
+    man = msub.add_parser("analyse", help="drift of a batch against the model's reference (in a worker)")
+    man.add_argument("project")
+    man.add_argument("label")
+    mlist = msub.add_parser("list", help="batches, alerts and retraining triggers")
+    mlist.add_argument("project")
+    sla = msub.add_parser("sla", help="list SLA rules, --add 'accuracy>=0.8' or --remove ID")
+    sla.add_argument("project")
+    sla.add_argument("--add", metavar="RULE", help="METRIC>=X or METRIC<=X, e.g. latency_p99_ms<=20")
+    sla.add_argument("--severity", default="warning", choices=("warning", "critical"))
+    sla.add_argument("--remove", type=int, metavar="ID")
+    threshold = msub.add_parser("threshold", help="the effect size at which a feature (or *) counts as drifted")
+    threshold.add_argument("project")
+    threshold.add_argument("feature", help="a feature name, or * for every feature")
+    threshold.add_argument("statistic", choices=("psi", "ks", "js"))
+    threshold.add_argument("value", type=float)
+    schedule = msub.add_parser("schedule", help="retrain every N days (`mlwb retrain --scheduled` runs it when due)")
+    schedule.add_argument("project")
+    group = schedule.add_mutually_exclusive_group(required=True)
+    group.add_argument("--every-days", type=int)
+    group.add_argument("--off", action="store_true")
+
+    retrain = sub.add_parser("retrain", help="retrain the production model on its data plus labelled batches")
+    retrain.add_argument("project")
+    retrain.add_argument("--trigger", type=int, help="answer this retraining trigger (default: a new on-demand one)")
+    retrain.add_argument("--reason", default="", help="why, for an on-demand retraining")
+    retrain.add_argument("--scheduled", action="store_true", help="retrain only if the schedule is due")
+
+    metrics = sub.add_parser("metrics", help="Prometheus exposition of the project's monitoring state")
+    metrics.add_argument("project")
+
+    drift = sub.add_parser("drift", help="drift of a file against the production model's reference (read only)")
+    drift.add_argument("project")
+    drift.add_argument("file", type=Path)
+    drift.add_argument("--reference", type=Path, help="compare with this file's columns instead")
+    drift.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _open():  # type: ignore[no-untyped-def]
+    from app.cli import _open as open_workbench
+
+    return open_workbench()
+
+
+def _runner(wb):  # type: ignore[no-untyped-def]
+    from app.jobs import JobRunner
+
+    return JobRunner(wb)
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    from app.cli import _progress_printer
+
+    return _progress_printer()
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_batch(b: Any) -> None:
+    print(f"batch {b.label} ({b.source}): {b.n_rows} rows, {b.n_labelled} labelled, model v{b.model_version}")
+    for r in b.drift:
+        name = {"prediction": "(prediction)", "label": "(label)"}.get(r.subject, r.feature)
+        print(f"  {name:<24} {r.kind:<11} ks {_fmt(r.ks)} p {_fmt(r.ks_pvalue, 4)}  psi {_fmt(r.psi)}  "
+              f"chi2 p {_fmt(r.chi2_pvalue, 4)}  js {_fmt(r.js)}  {'DRIFT' if r.drifted else 'ok'}")
+    for name, value in sorted(b.metrics.items()):
+        print(f"  metric {name} = {value:.4f}")
+    for rule, outcome in b.sla.items():
+        state = {True: "ok", False: "BREACHED", None: "not measured"}[outcome["passed"]]
+        print(f"  SLA {rule}: {state}" + (f" ({outcome['value']:.4g})" if outcome["value"] is not None else ""))
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from app.services import monitoring
+
+    wb = _open()
+    verb = args.monitor_verb
+    if verb == "import":
+        b = monitoring.import_batch(wb, args.project, args.file, label=args.label, id_column=args.id_column)
+        print(f"monitoring batch {b.label}: {b.n_rows} rows for model version {b.model_version}")
+    elif verb == "collect":
+        b = monitoring.batch_from_predictions(wb, args.project, label=args.label)
+        print(f"monitoring batch {b.label}: {b.n_rows} logged requests for model version {b.model_version}")
+    elif verb == "labels":
+        _print_batch(monitoring.attach_labels(wb, _runner(wb), args.project, args.label, args.file,
+                                              id_column=args.id_column, label_column=args.label_column,
+                                              on_progress=_progress()))
+    elif verb == "label-log":
+        n = monitoring.label_predictions(wb, args.project, args.file, id_column=args.id_column,
+                                         label_column=args.label_column)
+        print(f"labelled {n} logged request(s)")
+    elif verb == "analyse":
+        _print_batch(monitoring.analyse_batch(wb, _runner(wb), args.project, args.label, on_progress=_progress()))
+    elif verb == "list":
+        for b in monitoring.list_batches(wb, args.project):
+            print(f"{b.label}\t{b.source}\t{b.n_rows} rows\t{b.n_labelled} labelled\tanalysed {b.analysed}\t"
+                  f"max PSI {_fmt(b.max_psi)}\tdrifted {', '.join(b.drifted_features) or '-'}")
+        for a in monitoring.list_alerts(wb, args.project):
+            trigger = f"trigger {a.trigger_id}" if a.trigger_id else "no trigger"
+            print(f"alert {a.id}\t{a.severity}\t{a.status}\t{trigger}\t{a.message}")
+        for t in monitoring.list_triggers(wb, args.project):
+            print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_id or '-'}\t{t.reason}")
+    elif verb == "sla":
+        if args.add:
+            match = re.fullmatch(r"\s*([a-z_0-9]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*", args.add)
+            if not match:
+                raise WorkbenchError(f"an SLA rule looks like accuracy>=0.8 or latency_p99_ms<=20, not '{args.add}'")
+            monitoring.add_sla_rule(wb, args.project, match[1], match[2], float(match[3]), severity=args.severity)
+        if args.remove is not None:
+            monitoring.remove_sla_rule(wb, args.project, args.remove)
+        for r in monitoring.sla_rules(wb, args.project):
+            print(f"{r.id}\t{r.describe()}\t{r.severity}")
+    elif verb == "threshold":
+        thresholds = monitoring.set_drift_threshold(wb, args.project, args.feature, args.statistic, args.value)
+        print(json.dumps(thresholds, sort_keys=True))
+    else:
+        monitoring.set_retraining_schedule(wb, args.project, None if args.off else args.every_days)
+        print("retraining schedule off" if args.off else f"retrain every {args.every_days} day(s)")
+    return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from app.services import retraining
+
+    wb = _open()
+    if args.scheduled:
+        outcome = retraining.run_due_schedule(wb, _runner(wb), args.project, on_progress=_progress())
+        if outcome is None:
+            print("the retraining schedule is not due yet")
+            return 0
+    else:
+        if args.trigger is None and not args.reason.strip():
+            raise WorkbenchError("say why with --reason, or answer an existing trigger with --trigger ID")
+        outcome = retraining.retrain(wb, _runner(wb), args.project, args.trigger, reason=args.reason,
+                                     on_progress=_progress())
+    print(f"trigger {outcome.trigger_id} answered by run {outcome.run_id} "
+          f"(trained on dataset version {outcome.dataset_version_id})")
+    return 0
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from app.services import monitoring
+
+    print(monitoring.prometheus_metrics(_open(), args.project), end="")
+    return 0
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from app.services import monitoring
+
+    result = monitoring.drift_file(_open(), args.project, args.file, reference=args.reference)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    for name, stats in result["features"].items():
+        parts = "  ".join(f"{k} {v:.4g}" for k, v in stats.items() if k != "drifted" and v is not None)
+        print(f"{name:<24} {parts}  {'DRIFT' if stats['drifted'] else 'ok'}")
+    for alert in result["alerts"]:
+        print(f"alert ({alert['severity']}): {alert['message']}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "monitor": _cmd_monitor, "retrain": _cmd_retrain, "metrics": _cmd_metrics, "drift": _cmd_drift,
+}

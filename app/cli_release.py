@@ -1,0 +1,242 @@
+"""Stage 5 verbs of ``mlwb``: the registry, reviews, the promotion gate, aliases, rollback,
+release analyses and the scoring service. Errors surface through ``app.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.errors import WorkbenchError
+
+
+def add_parsers(sub: Any) -> None:
+    models = sub.add_parser("models", help="list model versions, or register a run's model")
+    models.add_argument("project")
+    models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
+
+    review = sub.add_parser("review", help="ask for an independent review of a model version")
+    review.add_argument("project")
+    review.add_argument("version", type=int)
+    review.add_argument("--reviewer", help="who should review it (never its author)")
+    review.add_argument("--comment", default="")
+
+    approve = sub.add_parser("approve", help="approve (or --reject, with a comment) a model version as the current user")
+    approve.add_argument("project")
+    approve.add_argument("version", type=int)
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--comment", default="")
+
+    gate = sub.add_parser("release-gate", help="the promotion checklist of a version for the project's maturity")
+    gate.add_argument("project")
+    gate.add_argument("version", type=int)
+
+    promote = sub.add_parser("promote", help="move a model version to staging or production (gate-checked)")
+    promote.add_argument("project")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--stage", default="production", choices=("staging", "production", "archived"))
+    promote.add_argument("--reason", default="")
+
+    waive = sub.add_parser("waive", help="record a waiver for a release check, with its reason")
+    waive.add_argument("project")
+    waive.add_argument("version", type=int)
+    waive.add_argument("check", help="the check id, as `mlwb release-gate` lists it")
+    waive.add_argument("--reason", required=True)
+
+    alias = sub.add_parser("alias", help="make a version the challenger (or --clear the challenger)")
+    alias.add_argument("project")
+    alias.add_argument("version", type=int, nargs="?")
+    alias.add_argument("--clear", action="store_true", help="no version is the challenger any more")
+    alias.add_argument("--reason", default="")
+
+    rollback = sub.add_parser("rollback", help="restore an earlier production version")
+    rollback.add_argument("project")
+    rollback.add_argument("--to", type=int, metavar="VERSION", help="default: the previous production version")
+    rollback.add_argument("--reason", required=True)
+
+    history = sub.add_parser("history", help="every stage and alias transition of a project's versions")
+    history.add_argument("project")
+
+    release = sub.add_parser("release", help="shadow, canary and A/B analyses from the prediction log")
+    rsub = release.add_subparsers(dest="release_verb", metavar="shadow|canary|ab|list", required=True)
+    shadow = rsub.add_parser("shadow", help="how the challenger would have answered production's requests")
+    shadow.add_argument("project")
+    shadow.add_argument("--version", type=int, help="default: the challenger")
+    shadow.add_argument("--min-agreement", type=float, default=0.9)
+    shadow.add_argument("--max-latency-p99", type=float, default=50.0, metavar="MS")
+    canary = rsub.add_parser("canary", help="guardrails on the canary's traffic; a breach rolls it back")
+    canary.add_argument("project")
+    canary.add_argument("--version", type=int, help="default: the challenger")
+    canary.add_argument("--max-error-rate", type=float, default=0.01)
+    canary.add_argument("--max-latency-p99", type=float, default=50.0, metavar="MS")
+    canary.add_argument("--max-metric-drop", type=float, default=0.02)
+    ab = rsub.add_parser("ab", help="A/B test of production against the canary on the labelled outcome")
+    ab.add_argument("project")
+    ab.add_argument("--version", type=int, help="default: the challenger")
+    ab.add_argument("--alpha", type=float, default=0.05)
+    ab.add_argument("--mde", type=float, help="minimum detectable effect, for the sample size needed")
+    ab.add_argument("--power", type=float, default=0.8)
+    rlist = rsub.add_parser("list", help="release analyses recorded so far")
+    rlist.add_argument("project")
+
+    serve = sub.add_parser("serve", help="HTTP JSON scoring service for the production model (Ctrl-C stops)")
+    serve.add_argument("project")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--no-shadow", action="store_true", help="do not score the challenger in shadow")
+    serve.add_argument("--canary-share", type=float, default=0.0, metavar="SHARE",
+                       help="share of requests (0–1) the challenger answers")
+
+    score = sub.add_parser("score", help="batch-score a CSV/Parquet file with the production model")
+    score.add_argument("project")
+    score.add_argument("file", type=Path)
+    score.add_argument("--out", type=Path, required=True)
+
+
+def _open():  # type: ignore[no-untyped-def]
+    from app.cli import _open as open_workbench
+
+    return open_workbench()
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    wb = _open()
+    if args.register is not None:
+        v = registry.register_model(wb, args.project, args.register)
+        print(f"model version {v.version} from run {v.run_id} ({v.model_kind}) sha256 {v.artifact_sha256}")
+        return 0
+    for v in registry.list_models(wb, args.project):
+        approvals = ", ".join(f"{a.decision} by {a.approver}" for a in v.approvals) or "no approval"
+        print(f"v{v.version}\t{v.stage}\t{v.alias or '-'}\trun {v.run_id} {v.model_kind}\t{approvals}\t"
+              f"{'card' if v.has_card else 'no card'}")
+    return 0
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    r = registry.request_review(_open(), args.project, args.version, reviewer=args.reviewer, comment=args.comment)
+    print(f"review request {r.id} for version {r.version}" + (f" sent to {r.reviewer}" if r.reviewer else ""))
+    return 0
+
+
+def _cmd_approve(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    a = registry.record_approval(_open(), args.project, args.version,
+                                 decision="rejected" if args.reject else "approved", comment=args.comment)
+    print(f"model version {a.version} {a.decision} by {a.approver}")
+    return 0
+
+
+def _print_gate(gate: Any) -> None:
+    print(f"version {gate.version}, {gate.maturity} profile: {'ready for production' if gate.passed else 'BLOCKED'}")
+    for c in gate.checks:
+        mark = "ok  " if c.passed else ("WAIV" if c.waiver else ("MISS" if c.required else "warn"))
+        extra = f" (waived: {c.waiver})" if c.waiver else ""
+        print(f"  [{mark}] {c.id}: {c.label} — {c.detail}{extra}")
+
+
+def _cmd_release_gate(args: argparse.Namespace) -> int:
+    from app.services import promotion
+
+    _print_gate(promotion.promotion_gate(_open(), args.project, args.version))
+    return 0
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from app.services import promotion
+
+    gate = promotion.promote(_open(), args.project, args.version, stage=args.stage, reason=args.reason)
+    for c in gate.checks:
+        if c.waiver and not c.passed:
+            print(f"warning: {c.label} not met — waived: {c.waiver}")
+    print(f"model version {args.version} is now in {args.stage}")
+    return 0
+
+
+def _cmd_waive(args: argparse.Namespace) -> int:
+    from app.services import promotion
+
+    w = promotion.waive(_open(), args.project, args.version, args.check, args.reason)
+    print(f"waiver recorded for {w.check_id} on version {w.version} by {w.granted_by}")
+    return 0
+
+
+def _cmd_alias(args: argparse.Namespace) -> int:
+    from app.services import promotion
+
+    if args.clear == (args.version is not None):
+        raise WorkbenchError("give a VERSION to make it the challenger, or --clear (not both)")
+    promotion.set_alias(_open(), args.project, None if args.clear else args.version, "challenger", reason=args.reason)
+    print("no challenger" if args.clear else f"version {args.version} is the challenger")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from app.services import promotion
+
+    restored = promotion.rollback(_open(), args.project, to_version=args.to, reason=args.reason)
+    print(f"rolled back: version {restored} is in production again")
+    return 0
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from app.services import promotion
+
+    for t in promotion.transitions(_open(), args.project):
+        print(f"{t.created_at:%Y-%m-%d %H:%M}\tv{t.version}\t{t.from_stage} → {t.to_stage}\t{t.actor}\t{t.reason}")
+    return 0
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from app.services import release_analysis as ra
+
+    wb = _open()
+    if args.release_verb == "list":
+        for a in ra.list_release_analyses(wb, args.project):
+            print(f"{a.id}\t{a.kind}\tv{a.version} vs v{a.baseline_version}\t{a.verdict}\t{a.summary()}")
+        return 0
+    if args.release_verb == "shadow":
+        a = ra.analyse_shadow(wb, args.project, version=args.version, min_agreement=args.min_agreement,
+                              max_latency_p99_ms=args.max_latency_p99)
+    elif args.release_verb == "canary":
+        a = ra.analyse_canary(wb, args.project, version=args.version, max_error_rate=args.max_error_rate,
+                              max_latency_p99_ms=args.max_latency_p99, max_metric_drop=args.max_metric_drop)
+    else:
+        a = ra.analyse_ab_test(wb, args.project, version=args.version, alpha=args.alpha, mde=args.mde,
+                               power=args.power)
+    print(f"{a.kind} of v{a.version} against v{a.baseline_version}: {a.verdict}")
+    print(f"  {a.summary()}")
+    if a.decision:
+        print(f"  decision: {a.decision}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from app.scoring_server import serve
+
+    if not 0.0 <= args.canary_share <= 1.0:
+        raise WorkbenchError(f"--canary-share must be between 0 and 1, not {args.canary_share}")
+    serve(_open(), args.project, host=args.host, port=args.port, shadow=not args.no_shadow,
+          canary_share=args.canary_share, ready=lambda message: print(message, flush=True))
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from app.services.serving import score_file
+
+    summary = score_file(_open(), args.project, args.file, args.out)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "models": _cmd_models, "review": _cmd_review, "approve": _cmd_approve, "release-gate": _cmd_release_gate,
+    "promote": _cmd_promote, "waive": _cmd_waive, "alias": _cmd_alias, "rollback": _cmd_rollback,
+    "history": _cmd_history, "release": _cmd_release, "serve": _cmd_serve, "score": _cmd_score,
+}

@@ -1,0 +1,159 @@
+"""Retraining that closes the feedback loop: a trigger (automatic, scheduled or on demand)
+becomes a training dataset (the production model's rows plus every labelled production batch),
+a split made the same way, and a run of the same model kind, and the trigger records all three,
+so the new run's lineage says why it exists."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from app.errors import NotFound, WorkbenchError
+from app.services import datasets, training
+from app.services.registry import production_version
+from app.services.workbench import Workbench, find_project
+from storage.models import DatasetVersion, MonitoringBatch, MonitoringPolicy, RetrainingTrigger, Run, Split, utcnow
+
+if TYPE_CHECKING:
+    from app.jobs import JobRunner, ProgressCallback
+
+
+@dataclass(frozen=True)
+class RetrainingOutcome:
+    trigger_id: int
+    run_id: int
+    dataset_version_id: int
+
+
+def request_retraining(wb: Workbench, slug: str, *, kind: str = "on_demand", reason: str) -> int:
+    """Record why a retraining is wanted before any work starts; returns the trigger id."""
+    if kind not in ("on_demand", "scheduled"):
+        raise WorkbenchError(f"a requested retraining is 'on_demand' or 'scheduled', not '{kind}'")
+    reason = reason.strip()
+    if not reason:
+        raise WorkbenchError("say why the model should be retrained (a reviewer will read it in the lineage)")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        latest = uow.session.scalars(select(MonitoringBatch).where(
+            MonitoringBatch.project_id == project.id, MonitoringBatch.labelled_dataset_version_id.is_not(None))
+            .order_by(MonitoringBatch.id.desc())).first()
+        trigger = RetrainingTrigger(project_id=project.id, kind=kind, reason=reason, requested_by=uow.actor,
+                                    batch_id=latest.id if latest else None)
+        uow.session.add(trigger)
+        uow.session.flush()
+        uow.audit("monitoring.retraining_triggered", "retraining_trigger", trigger.id, project=slug, kind=kind,
+                  reason=reason)
+        return trigger.id
+
+
+def _plan(wb: Workbench, slug: str, trigger_id: int) -> dict[str, Any]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        trigger = session.get(RetrainingTrigger, trigger_id)
+        if trigger is None or trigger.project_id != project.id:
+            raise NotFound(f"'{slug}' has no retraining trigger {trigger_id}: list them with `mlwb monitor list {slug}`")
+        if trigger.run_id is not None:
+            raise WorkbenchError(f"trigger {trigger_id} was already answered by run {trigger.run_id}")
+        mv = production_version(session, project)
+        if mv is None:
+            raise WorkbenchError(f"'{slug}' has no production model to retrain: promote one first")
+        run = session.get(Run, mv.run_id)
+        original = session.get(DatasetVersion, run.dataset_version_id)
+        split = session.get(Split, run.split_id)
+        feedback = [session.get(DatasetVersion, b.labelled_dataset_version_id) for b in session.scalars(
+            select(MonitoringBatch).where(MonitoringBatch.project_id == project.id,
+                                          MonitoringBatch.labelled_dataset_version_id.is_not(None))
+            .order_by(MonitoringBatch.id))]
+        target = run.params.get("target") or original.target
+        if not target:
+            raise WorkbenchError(f"run {run.id} has no target column: retraining needs labelled data")
+        columns = [*run.params.get("features", {}), target]
+        for extra in (split.time_column, split.group_column):
+            if extra and extra not in columns:
+                columns.append(extra)
+        return {
+            "model_kind": run.model_kind, "seed": run.seed, "overrides": run.params.get("overrides") or {},
+            "original": str(datasets.dataset_path(wb, original)),
+            "feedback": [str(datasets.dataset_path(wb, d)) for d in feedback],
+            "feedback_ids": [d.id for d in feedback], "columns": columns, "target": target,
+            "time_column": original.time_column, "split": {
+                "strategy": split.strategy, "seed": split.seed, "time_column": split.time_column,
+                "group_column": split.group_column, "gap": split.gap},
+            "production": mv.version,
+        }
+
+
+def retrain(
+    wb: Workbench, runner: JobRunner, slug: str, trigger_id: int | None = None, *, reason: str = "",
+    on_progress: ProgressCallback | None = None, on_queued: Any = None,
+) -> RetrainingOutcome:
+    """Answer a trigger (or a new on-demand one) with a run; blocks, so call it from a worker
+    thread. A failed training leaves the trigger open and the job failed, nothing half-linked."""
+    from app.ml.errors import DataFileError
+    from app.ml.feedback import combine_training_data
+
+    if trigger_id is None:
+        trigger_id = request_retraining(wb, slug, reason=reason or "retraining requested")
+    plan = _plan(wb, slug, trigger_id)
+    with tempfile.TemporaryDirectory(prefix="mlwb-retrain-") as tmp:
+        path = Path(tmp) / f"{slug}-retraining-{trigger_id}.parquet"
+        try:
+            combine_training_data(plan["original"], plan["feedback"], plan["columns"], str(path))
+        except DataFileError as exc:
+            raise WorkbenchError(str(exc)) from None
+        dataset = datasets.import_dataset(wb, slug, path, target=plan["target"],
+                                          time_column=plan["time_column"])
+    split = plan["split"]
+    split_view = datasets.create_split(wb, slug, dataset_id=dataset.id, strategy=split["strategy"], seed=split["seed"],
+                                       time_column=split["time_column"], group_column=split["group_column"],
+                                       gap=split["gap"])
+    run = training.train(wb, runner, slug, plan["model_kind"], dataset_id=dataset.id, seed=plan["seed"],
+                         params=plan["overrides"], on_progress=on_progress, on_queued=on_queued)
+    with wb.unit_of_work() as uow:
+        trigger = uow.session.get(RetrainingTrigger, trigger_id)
+        trigger.run_id, trigger.dataset_version_id, trigger.status = run.id, dataset.id, "answered"
+        trigger.job_id = uow.session.get(Run, run.id).job_id
+        uow.audit("monitoring.retraining_completed", "retraining_trigger", trigger.id, project=slug, run=run.id,
+                  dataset_version=dataset.id, split=split_view.id, feedback_datasets=plan["feedback_ids"],
+                  production_version=plan["production"], model_kind=plan["model_kind"])
+    return RetrainingOutcome(trigger_id, run.id, dataset.id)
+
+
+def run_due_schedule(wb: Workbench, runner: JobRunner, slug: str, *, now: datetime | None = None,
+                     on_progress: ProgressCallback | None = None) -> RetrainingOutcome | None:
+    """Retrain when the project's schedule is due; returns None when it is not (or no schedule)."""
+    now = now or utcnow()
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        policy = uow.session.scalars(select(MonitoringPolicy).where(MonitoringPolicy.project_id == project.id)).first()
+        if policy is None or policy.retrain_every_days is None:
+            raise WorkbenchError(f"'{slug}' has no retraining schedule: set one with "
+                                 f"`mlwb monitor schedule {slug} --every-days N`")
+        last = policy.last_scheduled_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=now.tzinfo)
+        if last is not None and now - last < timedelta(days=policy.retrain_every_days):
+            return None
+        policy.last_scheduled_at = now
+        uow.audit("monitoring.schedule_due", "monitoring_policy", policy.id, project=slug,
+                  every_days=policy.retrain_every_days)
+    trigger_id = request_retraining(wb, slug, kind="scheduled",
+                                    reason=f"scheduled retraining (every {policy.retrain_every_days} days)")
+    return retrain(wb, runner, slug, trigger_id, on_progress=on_progress)
+
+
+def lineage_of_run(wb: Workbench, run_id: int) -> dict[str, Any] | None:
+    """Why a run exists when a retraining made it: the trigger, its alert and batch, the data."""
+    with wb.read() as session:
+        trigger = session.scalars(select(RetrainingTrigger).where(RetrainingTrigger.run_id == run_id)).first()
+        if trigger is None:
+            return None
+        batch = session.get(MonitoringBatch, trigger.batch_id) if trigger.batch_id else None
+        return {"trigger": trigger.id, "kind": trigger.kind, "reason": trigger.reason, "alert": trigger.alert_id,
+                "batch": batch.label if batch else None, "dataset_version": trigger.dataset_version_id,
+                "job": trigger.job_id, "requested_by": trigger.requested_by}

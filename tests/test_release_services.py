@@ -1,0 +1,163 @@
+"""Stage 5 on the demo workspace: four-eyes, the maturity-driven promotion gate and its waivers,
+aliases, rollback, and shadow / canary / A-B evidence from the prediction log."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.errors import GateFailed, WorkbenchError
+from app.services import audit_trail, projects, promotion, registry, release_analysis
+from app.services.demo import SLUG, VALIDATOR
+from app.services.workbench import Workbench
+from storage.models import Approval, AuditEvent, Waiver
+
+
+def _events(wb: Workbench) -> int:
+    with wb.read() as session:
+        return session.scalar(select(func.count(AuditEvent.seq)))
+
+
+def _versions(wb: Workbench) -> dict[int, registry.ModelVersionView]:
+    return {v.version: v for v in registry.list_models(wb, SLUG)}
+
+
+def test_demo_release_story(demo_wb: Workbench) -> None:
+    versions = _versions(demo_wb)
+    production = [v for v in versions.values() if v.stage == "production"]
+    assert len(production) == 1 and production[0].alias == "champion"
+    assert [v.version for v in versions.values() if v.alias == "challenger"] == [max(versions)]
+    kinds = {a.kind for a in release_analysis.list_release_analyses(demo_wb, SLUG)}
+    assert kinds == {"shadow", "canary", "ab_test"}
+    shadow = next(a for a in release_analysis.list_release_analyses(demo_wb, SLUG) if a.kind == "shadow")
+    assert 0.0 <= shadow.results["agreement_rate"] <= 1.0 and shadow.results["n"] == 300
+    (request,) = registry.review_requests(demo_wb, SLUG)
+    assert request.status == "approved" and request.reviewer == VALIDATOR
+    # a growth project may skip shadow and canary: promotion recorded that it did so knowingly
+    assert {w.check_id for w in promotion.waivers(demo_wb, SLUG) if w.version == production[0].version} >= {
+        "shadow_passed", "canary_passed"}
+
+
+def test_four_eyes_author_can_neither_approve_nor_reject(demo_wb: Workbench) -> None:
+    version = max(_versions(demo_wb))
+    before = _events(demo_wb)
+    with pytest.raises(WorkbenchError, match="four-eyes"):
+        registry.record_approval(demo_wb, SLUG, version)
+    with pytest.raises(WorkbenchError, match="four-eyes"):
+        registry.record_approval(demo_wb, SLUG, version, decision="rejected", comment="mine")
+    with pytest.raises(WorkbenchError, match="someone else"):
+        registry.request_review(demo_wb, SLUG, version, reviewer="ana.engineer")
+    assert _events(demo_wb) == before
+    with demo_wb.read() as session:
+        assert session.scalar(select(func.count(Approval.id)).where(Approval.approver == "ana.engineer")) == 0
+
+
+def test_rejection_needs_a_comment_and_withdraws_approval(demo_wb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    version = max(_versions(demo_wb))
+    monkeypatch.setenv("MLWB_USER", "val.reviewer")
+    with pytest.raises(WorkbenchError, match="comment"):
+        registry.record_approval(demo_wb, SLUG, version, decision="rejected")
+    registry.record_approval(demo_wb, SLUG, version)
+    assert promotion.promotion_gate(demo_wb, SLUG, version).checks[0].passed
+    registry.record_approval(demo_wb, SLUG, version, decision="rejected", comment="latency too high in canary")
+    assert not promotion.promotion_gate(demo_wb, SLUG, version).checks[0].passed
+
+
+def test_blocked_gate_needs_a_recorded_waiver(demo_wb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    version = max(_versions(demo_wb))  # the retrained challenger: no approval, no card, no comparison
+    with pytest.raises(GateFailed, match="four-eyes"):
+        promotion.promote(demo_wb, SLUG, version)
+    with pytest.raises(GateFailed, match="cannot be waived"):
+        promotion.waive(demo_wb, SLUG, version, "independent_approval", "urgent")
+    monkeypatch.setenv("MLWB_USER", "val.reviewer")
+    registry.record_approval(demo_wb, SLUG, version, comment="retrained on labelled batches; numbers checked")
+    gate = promotion.promotion_gate(demo_wb, SLUG, version)
+    assert {c.id for c in gate.blocked} == {"model_card_complete", "significant_over_baseline"}
+    with pytest.raises(GateFailed, match="Every model card section"):
+        promotion.promote(demo_wb, SLUG, version)
+    assert _versions(demo_wb)[version].stage == "none"
+    with pytest.raises(WorkbenchError, match="reason"):
+        promotion.waive(demo_wb, SLUG, version, "model_card_complete", "   ")
+    promotion.waive(demo_wb, SLUG, version, "model_card_complete", "card of v1 still applies; same features")
+    promotion.waive(demo_wb, SLUG, version, "significant_over_baseline", "same model kind, retrained on more rows")
+    gate = promotion.promote(demo_wb, SLUG, version, reason="drift in 2026-03 answered")
+    assert gate.passed and _versions(demo_wb)[version].stage == "production"
+    assert _versions(demo_wb)[version].alias == "champion"
+    actions = [e.action for e in audit_trail.recent_events(demo_wb, project=SLUG, limit=12)]
+    assert actions.count("model.check_waived") >= 2 and "model.transitioned" in actions
+
+
+def test_enterprise_waiver_needs_someone_other_than_the_author(demo_wb: Workbench,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    projects.set_maturity(demo_wb, SLUG, "enterprise", reason="the feed now reaches regulated markets")
+    version = max(_versions(demo_wb))
+    gate = promotion.promotion_gate(demo_wb, SLUG, version)
+    assert {"shadow_passed", "canary_passed", "monitoring_configured"} <= {c.id for c in gate.checks if c.required}
+    with pytest.raises(GateFailed, match="someone else"):
+        promotion.waive(demo_wb, SLUG, version, "canary_passed", "no traffic yet")
+    monkeypatch.setenv("MLWB_USER", "val.reviewer")
+    promotion.waive(demo_wb, SLUG, version, "canary_passed", "no traffic yet")
+    with demo_wb.read() as session:
+        assert session.scalar(select(Waiver.granted_by).where(Waiver.check_id == "canary_passed")
+                              .order_by(Waiver.id.desc())) == "val.reviewer"
+
+
+def test_rollback_restores_the_previous_production_version(demo_wb: Workbench,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = _versions(demo_wb)
+    first = next(v.version for v in versions.values() if v.stage == "production")
+    newest = max(versions)
+    with pytest.raises(WorkbenchError, match="no earlier production version"):
+        promotion.rollback(demo_wb, SLUG, reason="nothing to go back to")
+    monkeypatch.setenv("MLWB_USER", "val.reviewer")
+    registry.record_approval(demo_wb, SLUG, newest, comment="ok")
+    for check in ("model_card_complete", "significant_over_baseline"):
+        promotion.waive(demo_wb, SLUG, newest, check, "test")
+    promotion.promote(demo_wb, SLUG, newest, reason="new model")
+    assert _versions(demo_wb)[first].stage == "archived"
+    with pytest.raises(WorkbenchError, match="never in production"):
+        promotion.rollback(demo_wb, SLUG, to_version=newest - 1, reason="wrong target")
+    with pytest.raises(WorkbenchError, match="reason"):
+        promotion.rollback(demo_wb, SLUG, reason="")
+    assert promotion.rollback(demo_wb, SLUG, reason="click-through fell after the release") == first
+    after = _versions(demo_wb)
+    assert after[first].stage == "production" and after[first].alias == "champion"
+    assert after[newest].stage == "archived"
+    last = promotion.transitions(demo_wb, SLUG)[-3:]
+    assert any(t.version == first and t.to_stage == "production" and t.reason.startswith("rollback") for t in last)
+    assert audit_trail.verify(demo_wb).ok
+
+
+def test_canary_breach_rolls_the_challenger_back(demo_wb: Workbench) -> None:
+    challenger = next(v.version for v in _versions(demo_wb).values() if v.alias == "challenger")
+    lr = next(v.version for v in _versions(demo_wb).values() if v.model_kind == "logistic_regression")
+    promotion.set_alias(demo_wb, SLUG, lr, "challenger", reason="re-run the canary with a tight latency guardrail")
+    result = release_analysis.analyse_canary(demo_wb, SLUG, max_latency_p99_ms=0.001)
+    assert result.verdict == "failed" and result.decision.startswith("rollback")
+    assert any("latency" in b for b in result.results["breaches"])
+    assert all(v.alias != "challenger" for v in _versions(demo_wb).values())
+    last = promotion.transitions(demo_wb, SLUG)[-1]
+    assert (last.version, last.from_stage, last.to_stage) == (lr, "alias:challenger", "alias:none")
+    assert "canary rolled back" in last.reason
+    assert challenger != lr
+
+
+def test_ab_test_reports_sample_ratio_and_size(demo_wb: Workbench) -> None:
+    ab = next(a for a in release_analysis.list_release_analyses(demo_wb, SLUG) if a.kind == "ab_test")
+    assert ab.results["test"] == "two_proportion_z"
+    assert ab.results["n_a"] + ab.results["n_b"] == 600
+    assert ab.results["required_n_per_arm"] > 0
+    assert ab.results["srm"]["expected_share_b"] == pytest.approx(0.3)
+    assert ab.verdict in ("significant", "not_significant", "inconclusive")
+
+
+def test_challenger_alias_rules(demo_wb: Workbench) -> None:
+    production = next(v.version for v in _versions(demo_wb).values() if v.stage == "production")
+    with pytest.raises(WorkbenchError, match="champion"):
+        promotion.set_alias(demo_wb, SLUG, production, "challenger")
+    with pytest.raises(WorkbenchError, match="follows the production"):
+        promotion.set_alias(demo_wb, SLUG, production, "champion")
+    promotion.set_alias(demo_wb, SLUG, None, "challenger", reason="pause the challenger")
+    assert all(v.alias != "challenger" for v in _versions(demo_wb).values())
+    with pytest.raises(WorkbenchError, match="no challenger"):
+        release_analysis.analyse_shadow(demo_wb, SLUG)
