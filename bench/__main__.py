@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bench import demo_speed, first_frame, job_overhead, runs_table, tui_responsiveness, tuning_latency
+from bench import (
+    demo_speed,
+    drift_evidently,
+    drift_speed,
+    first_frame,
+    job_overhead,
+    runs_table,
+    tui_responsiveness,
+    tuning_latency,
+)
 
 
 def main() -> None:
@@ -12,6 +21,8 @@ def main() -> None:
     runs_table.main()
     job_overhead.main()
     tuning_latency.main()
+    drift_speed.main()
+    drift_evidently.main()
 
 
 if __name__ == "__main__":

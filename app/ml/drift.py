@@ -1,27 +1,188 @@
-"""Data drift between a reference sample (what the model was trained on) and a current batch.
+"""Data drift of a monitoring batch against the reference (training) data, feature by feature.
 
-Two tests per numeric feature, because they fail differently: the KS test has a p-value but
-flags trivial shifts on large batches; PSI measures the size of the shift in the terms risk
-teams already use (0.1 watch, 0.25 act). Categorical features get PSI over categories, with a
-category never seen in the reference counted as its own bucket, since a new market or product
-line is exactly the drift monitoring must surface.
+Why a verdict needs two things. At production volumes (a million rows) every test is
+significant: a shift of 0.02 standard deviations gives a KS p-value near 1e-9, so
+"p < alpha" alone alarms on noise nobody should act on. An effect size alone has no notion of
+sample size and flags chance on small batches. So a feature is *drifted* only when its test is
+significant **and** at least one effect size reaches its threshold:
+
+- numeric: KS test p-value < alpha, and PSI, the KS distance or the Jensen-Shannon distance
+  over the PSI bins reaches its threshold;
+- categorical: chi-square goodness-of-fit p-value < alpha, and PSI or the Jensen-Shannon
+  distance over categories reaches its threshold.
+
+PSI keeps the bands risk teams already use (0.1 watch, 0.25 act). A category never seen in the
+reference is its own bucket: a new market or product line is exactly what monitoring must
+surface.
+
+Exactness: the KS statistic and p-value equal ``scipy.stats.ks_2samp`` on the same finite
+values (same CDF arithmetic, same exact/asymptotic switch); chi-square and JS are scipy's own
+functions on tiny per-bucket arrays. Speed comes from the stored profile (the reference is
+never re-sorted), one sort of each batch column, and threads over columns (numpy's sort and
+searchsorted release the GIL).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
+from scipy.spatial.distance import jensenshannon
+from scipy.special import betaln
+from scipy.stats import chisquare, ks_2samp, kstwo
 
+from app.ml.drift_reference import (
+    CategoricalReference,
+    NumericReference,
+    ReferenceProfile,
+    build_reference,
+    category_counts,
+    finite_sorted,
+)
 from app.ml.errors import DataFileError
 
 # Share given to a bucket with no rows, so PSI stays finite; small enough that a bucket that
-# really empties out still scores as a large shift.
+# really empties out still scores as a large shift. Also the expected share of a category the
+# reference never had, in the chi-square test (see ``_chi_square``).
 PSI_EPSILON = 1e-4
+PSI_WATCH = 0.1
+PSI_ACT = 0.25
+DEFAULT_THRESHOLDS: dict[str, float] = {"psi": PSI_WATCH, "ks": 0.1, "js": 0.1}
+
+# scipy.stats.ks_2samp (1.17) computes an exact p-value when both samples have at most this
+# many values and the asymptotic one otherwise; we switch at the same size.
+_KS_EXACT_MAX_N = 10_000
+# scipy.special.smirnov sums exactly up to this n and approximates (quickly) above it.
+_SMIRNOV_MAX_EXACT_N = 1_000_000
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """Drift of one feature; statistics that do not apply to its kind are None, never zero."""
+
+    feature: str
+    kind: str
+    n_reference: int
+    n_current: int
+    ks: float | None
+    ks_pvalue: float | None
+    psi: float | None
+    chi2: float | None
+    chi2_pvalue: float | None
+    js: float | None
+    drifted: bool
+    reasons: tuple[str, ...]
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The statistics a stored result keeps, leaving out those that do not apply."""
+        values = {
+            "ks": self.ks,
+            "ks_pvalue": self.ks_pvalue,
+            "psi": self.psi,
+            "chi2_pvalue": self.chi2_pvalue,
+            "js": self.js,
+        }
+        out: dict[str, Any] = {key: value for key, value in values.items() if value is not None}
+        out["drifted"] = self.drifted
+        return out
+
+
+def compare(
+    reference: ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    features: Iterable[str] | None = None,
+    thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    alpha: float = 0.05,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> list[FeatureDrift]:
+    """Compare a batch with the reference profile: one ``FeatureDrift`` per feature, in order.
+
+    ``thresholds`` overrides effect-size thresholds per feature (``{"age": {"psi": 0.2}}``);
+    the key ``"*"`` sets them for every feature; anything unset uses ``DEFAULT_THRESHOLDS``.
+    Columns are compared on ``workers`` threads; ``progress(fraction, message)`` is called
+    from the calling thread as each column finishes. If ``progress`` raises (a job runner's
+    cancel, say), the columns not yet started are dropped and the exception propagates.
+    """
+    if features is not None:
+        unknown = [name for name in features if name not in reference.features]
+        if unknown:
+            raise DataFileError(f"the reference profile has no column(s) {', '.join(map(repr, unknown))}: "
+                                "compare only what the model version was registered with")
+        reference = reference.select(features)
+    missing = [name for name in reference.features if name not in current.columns]
+    if missing:
+        raise DataFileError(
+            f"the batch lacks the feature column(s) {', '.join(map(repr, missing))} the reference has: "
+            "export the batch with the model's features, or rebuild the reference without them"
+        )
+    repeated = sorted({name for name in current.columns[current.columns.duplicated()] if name in reference.features})
+    if repeated:
+        raise DataFileError(
+            f"the batch has the column(s) {', '.join(map(repr, repeated))} more than once: keep one of each"
+        )
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    limits = _resolve_thresholds(reference.features, thresholds)
+    # Columns are picked out here, not in the threads: a Series is a view, so nothing is copied.
+    jobs = [(name, kind, current[name]) for name, kind in reference.features.items()]
+    # Numeric columns first: they are the long ones, so the pool does not end on one of them.
+    jobs.sort(key=lambda job: job[1] != "numeric")
+
+    def run(name: str, kind: str, column: pd.Series) -> FeatureDrift:
+        if kind == "numeric":
+            return _numeric_drift(name, reference.numeric[name], column, limits[name], alpha)
+        return _categorical_drift(name, reference.categorical[name], column, limits[name], alpha)
+
+    results: dict[str, FeatureDrift] = {}
+    total = len(jobs)
+
+    def finished(result: FeatureDrift) -> None:
+        results[result.feature] = result
+        if progress is not None:
+            progress(len(results) / total, f"compared {result.feature}")
+
+    if workers <= 1 or total <= 1:
+        for job in jobs:
+            finished(run(*job))
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="drift") as pool:
+            futures = [pool.submit(run, *job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    finished(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    return [results[name] for name in reference.features]
+
+
+def compare_frames(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    features: dict[str, str],
+    *,
+    bins: int = 10,
+    **kwargs: Any,
+) -> list[FeatureDrift]:
+    """``compare`` straight from two frames, building the reference profile on the way."""
+    missing = [f for f in features if f not in reference.columns or f not in current.columns]
+    if missing:
+        raise DataFileError(
+            f"drift needs the features {', '.join(map(repr, missing))} in both the reference "
+            "and the current data: add them to the batch or drop them from the model's features"
+        )
+    return compare(build_reference(reference, features, bins=bins), current, **kwargs)
 
 
 def psi(
@@ -37,108 +198,240 @@ def psi(
     Categorical: one bucket per category seen in either sample. Returns nan if either side
     has no values, so the caller can say so rather than report a made-up zero.
     """
+    ref_col, cur_col = _as_series(reference_values), _as_series(current_values)
+    profile = build_reference(pd.DataFrame({"x": ref_col}), {"x": kind}, bins=bins)
     if kind == "numeric":
-        ref = _numeric_values(reference_values)
-        cur = _numeric_values(current_values)
-        if len(ref) == 0 or len(cur) == 0:
+        ref = profile.numeric["x"]
+        cur = finite_sorted(cur_col)
+        if ref.n == 0 or len(cur) == 0:
             return math.nan
-        edges = np.unique(np.quantile(ref, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
-        ref_counts = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
-        cur_counts = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
-    elif kind == "categorical":
-        ref_s = _category_values(reference_values)
-        cur_s = _category_values(current_values)
-        if len(ref_s) == 0 or len(cur_s) == 0:
-            return math.nan
-        ref_vc = ref_s.value_counts()
-        cur_vc = cur_s.value_counts()
-        categories = sorted(set(ref_vc.index) | set(cur_vc.index))
-        ref_counts = ref_vc.reindex(categories, fill_value=0).to_numpy()
-        cur_counts = cur_vc.reindex(categories, fill_value=0).to_numpy()
+        return _psi(ref.bin_counts, _bin_counts(cur, ref.edges))
+    cat = profile.categorical["x"]
+    ref_counts, cur_counts = _category_buckets(cat, cur_col)
+    if cat.n == 0 or cur_counts.sum() == 0:
+        return math.nan
+    return _psi(ref_counts, cur_counts)
+
+
+def _as_series(values: Iterable[Any]) -> pd.Series:
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    return pd.Series(values if isinstance(values, np.ndarray) else list(values))
+
+
+# --- one feature ---------------------------------------------------------------------------
+
+
+def _numeric_drift(
+    name: str, ref: NumericReference, column: pd.Series, limits: Mapping[str, float], alpha: float
+) -> FeatureDrift:
+    cur = finite_sorted(column)
+    n = len(cur)
+    if ref.n == 0 or n == 0:
+        return _no_values(name, "numeric", ref.n, n)
+    ks, ks_pvalue = _ks(ref, cur)
+    cur_bins = _bin_counts(cur, ref.edges)
+    del cur
+    effects = {"psi": _psi(ref.bin_counts, cur_bins), "ks": ks, "js": _js(ref.bin_counts, cur_bins)}
+    drifted, reasons = _verdict(ks_pvalue, alpha, effects, limits)
+    return FeatureDrift(
+        feature=name, kind="numeric", n_reference=ref.n, n_current=n,
+        ks=ks, ks_pvalue=ks_pvalue, psi=effects["psi"], chi2=None, chi2_pvalue=None,
+        js=effects["js"], drifted=drifted, reasons=reasons,
+    )
+
+
+def _categorical_drift(
+    name: str, ref: CategoricalReference, column: pd.Series, limits: Mapping[str, float], alpha: float
+) -> FeatureDrift:
+    ref_counts, cur_counts = _category_buckets(ref, column)
+    n = int(cur_counts.sum())
+    if ref.n == 0 or n == 0:
+        return _no_values(name, "categorical", ref.n, n)
+    chi2, chi2_pvalue, note = _chi_square(ref_counts, cur_counts)
+    effects = {"psi": _psi(ref_counts, cur_counts), "js": _js(ref_counts, cur_counts)}
+    drifted, reasons = _verdict(chi2_pvalue, alpha, effects, limits)
+    return FeatureDrift(
+        feature=name, kind="categorical", n_reference=ref.n, n_current=n,
+        ks=None, ks_pvalue=None, psi=effects["psi"], chi2=chi2, chi2_pvalue=chi2_pvalue,
+        js=effects["js"], drifted=drifted, reasons=reasons, note=note,
+    )
+
+
+def _no_values(name: str, kind: str, n_reference: int, n_current: int) -> FeatureDrift:
+    if n_reference == 0 and n_current == 0:
+        note = "no values in the reference data nor in the current batch"
+    elif n_reference == 0:
+        note = "no values in the reference data"
     else:
-        raise ValueError(f"unknown feature kind {kind!r}: use 'numeric' or 'categorical'")
+        note = "no values in the current batch"
+    return FeatureDrift(
+        feature=name, kind=kind, n_reference=n_reference, n_current=n_current,
+        ks=None, ks_pvalue=None, psi=None, chi2=None, chi2_pvalue=None, js=None,
+        drifted=False, reasons=(), note=note,
+    )
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def _ks(ref: NumericReference, cur: np.ndarray) -> tuple[float, float]:
+    """Two-sided two-sample KS statistic and p-value, equal to ``scipy.stats.ks_2samp``'s.
+
+    The sup of |F_ref - F_cur| over all values is reached either at a reference value u_j
+    (F_ref = C_j/m against F_cur(u_j)) or at the largest current value just below u_j
+    (F_ref = C_{j-1}/m against #cur < u_j): between two reference values F_ref is flat and
+    F_cur only rises. Beyond the last reference value the gap only shrinks. Both CDFs are
+    count/size divisions as in scipy, so the statistic agrees to the last bit.
+    """
+    m, n = ref.n, len(cur)
+    if max(m, n) <= _KS_EXACT_MAX_N:
+        # Small samples: scipy's exact p-value, on the reference rebuilt from its counts.
+        result = ks_2samp(np.repeat(ref.values, ref.counts), cur)
+        return float(result.statistic), float(result.pvalue)
+    right = np.searchsorted(cur, ref.values, side="right")
+    # #cur < u_j differs from #cur <= u_j only where the batch holds u_j itself (ties).
+    left = right.copy()
+    tied = np.flatnonzero(right > 0)
+    tied = tied[cur[right[tied] - 1] == ref.values[tied]]
+    if len(tied):
+        left[tied] = np.searchsorted(cur, ref.values[tied], side="left")
+    ref_cdf = ref.cumulative / m
+    gap_at = np.abs(ref_cdf - right / n).max()
+    below_ref_cdf = np.concatenate(([0.0], ref_cdf[:-1]))
+    gap_below = np.abs(below_ref_cdf - left / n).max()
+    d = float(max(gap_at, gap_below))
+    # scipy: m, n = sorted([float(n1), float(n2)], reverse=True); en = m*n/(m+n); kstwo.sf(d, round(en))
+    big, small = sorted([float(m), float(n)], reverse=True)
+    en = big * small / (big + small)
+    return d, float(np.clip(_kstwo_sf(d, int(np.round(en))), 0.0, 1.0))
+
+
+def _kstwo_sf(x: float, n: int) -> float:
+    """``scipy.stats.kstwo.sf(x, n)``, with its slowest branch computed without holding the GIL.
+
+    For the common middle range (2.2 <= n x^2 < 370, n > 140) scipy returns
+    ``2 * scipy.special.smirnov(n, x)``, an exact sum of about n terms evaluated one scalar at
+    a time: 0.13 s for n = 166,667 (a 200k reference against a 1M batch), 1 s for n = 10^6, and
+    the GIL is held throughout, so the worker threads queue behind it. Here the same sum is
+    evaluated as one vectorised numpy expression (10x faster, and it runs in parallel); it
+    agrees with scipy to a relative 1e-9. Every other branch is scipy's own call.
+    """
+    t = n * x
+    nx2 = t * x
+    in_sum_branch = n > 140 and 1.0 < t < n - 1 and x < 0.5 and 2.2 <= nx2 < 370.0
+    if not in_sum_branch or n > _SMIRNOV_MAX_EXACT_N:
+        return float(kstwo.sf(x, n))
+    return min(1.0, 2.0 * _smirnov_sf(n, x))
+
+
+def _smirnov_sf(n: int, x: float) -> float:
+    """One-sided P(D+_n >= x) by the Birnbaum-Tingey sum, all terms at once in log space.
+
+    x * sum_{v=0}^{n - floor(nx) - 1} C(n, v) (1 - x - v/n)^(n-v) (x + v/n)^(v-1); the two
+    bases are formed from the integer and fractional parts of n*x so that the last terms,
+    where 1 - x - v/n is tiny, keep their precision (scipy's cephes code does the same in
+    double-double arithmetic).
+    """
+    nx = n * x
+    whole = math.floor(nx)
+    frac = nx - whole
+    v = np.arange(0, n - whole, dtype=np.float64)
+    log_binom = -math.log(n + 1) - betaln(n - v + 1.0, v + 1.0)
+    upper = ((n - whole - v) - frac) / n  # 1 - x - v/n
+    lower = (v + whole + frac) / n  # x + v/n
+    logs = log_binom + (n - v) * np.log(upper) + (v - 1.0) * np.log(lower)
+    top = float(logs.max())
+    return x * math.exp(top) * float(np.exp(logs - top).sum())
+
+
+def _bin_counts(cur_sorted: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Batch rows per PSI bin, read off the sorted batch (bin k: edges[k-1] <= x < edges[k])."""
+    below = np.searchsorted(cur_sorted, edges, side="left")
+    return np.diff(np.concatenate(([0], below, [len(cur_sorted)])))
+
+
+def _category_buckets(ref: CategoricalReference, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(reference counts, batch counts) over the reference's categories, then the new ones."""
+    labels, counts = category_counts(column)
+    position = ref.categories.get_indexer(pd.Index(labels, dtype=object)) if len(labels) else np.empty(0, np.intp)
+    seen = position >= 0
+    cur_known = np.zeros(len(ref.counts), dtype=np.int64)
+    cur_known[position[seen]] = counts[seen]
+    unseen = np.argsort(labels[~seen], kind="stable") if (~seen).any() else np.empty(0, np.intp)
+    cur_new = counts[~seen][unseen]
+    ref_counts = np.concatenate((ref.count_array, np.zeros(len(cur_new), dtype=np.int64)))
+    return ref_counts, np.concatenate((cur_known, cur_new))
+
+
+def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     ref_share = np.maximum(ref_counts / ref_counts.sum(), PSI_EPSILON)
     cur_share = np.maximum(cur_counts / cur_counts.sum(), PSI_EPSILON)
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
-def feature_drift(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    features: dict[str, str],
-    *,
-    psi_threshold: float = 0.25,
-    ks_alpha: float = 0.05,
-    bins: int = 10,
-) -> list[dict[str, Any]]:
-    """One result per (feature, test): KS and PSI for numeric features, PSI for categorical.
+def _js(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Jensen-Shannon distance in base 2 (so within [0, 1]), exactly scipy's.
 
-    A feature with no values on either side gets a single PSI row with ``statistic`` None and
-    a note, instead of a zero that would read as "no drift".
+    Identical distributions can round to a hair below zero inside the square root, which
+    scipy returns as nan; that is a zero distance, so it is reported as 0.0.
     """
-    missing = [f for f in features if f not in reference.columns or f not in current.columns]
-    if missing:
-        raise DataFileError(
-            f"drift needs the features {', '.join(map(repr, missing))} in both the reference "
-            "and the current data: add them to the batch or drop them from the model's features"
-        )
-    results: list[dict[str, Any]] = []
-    for feature, kind in features.items():
-        if kind not in ("numeric", "categorical"):
-            raise ValueError(f"feature {feature!r} has kind {kind!r}: use 'numeric' or 'categorical'")
-        ref_col, cur_col = reference[feature], current[feature]
-        if kind == "numeric":
-            ref_vals, cur_vals = _numeric_values(ref_col), _numeric_values(cur_col)
-            empty = len(ref_vals) == 0 or len(cur_vals) == 0
-        else:
-            empty = ref_col.notna().sum() == 0 or cur_col.notna().sum() == 0
-        if empty:
-            results.append(
-                {
-                    "feature": feature,
-                    "kind": kind,
-                    "test": "psi",
-                    "statistic": None,
-                    "p_value": None,
-                    "drifted": False,
-                    "note": "no values",
-                }
-            )
-            continue
-        if kind == "numeric":
-            ks = ks_2samp(ref_vals, cur_vals)
-            p_value = float(ks.pvalue)
-            results.append(
-                {
-                    "feature": feature,
-                    "kind": kind,
-                    "test": "ks",
-                    "statistic": float(ks.statistic),
-                    "p_value": p_value,
-                    "drifted": bool(p_value < ks_alpha),
-                }
-            )
-        value = psi(ref_col, cur_col, kind, bins=bins)
-        results.append(
-            {
-                "feature": feature,
-                "kind": kind,
-                "test": "psi",
-                "statistic": value,
-                "p_value": None,
-                "drifted": bool(value > psi_threshold),
-            }
-        )
-    return results
+    value = float(jensenshannon(ref_counts.astype(np.float64), cur_counts.astype(np.float64), base=2))
+    return 0.0 if math.isnan(value) else value
 
 
-def _numeric_values(values: Iterable[Any]) -> np.ndarray:
-    """Finite floats only: missing and non-numeric entries are dropped, not guessed."""
-    array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    return array[np.isfinite(array)]
+def _chi_square(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float, str]:
+    """Pearson chi-square goodness of fit of the batch's counts to the reference's shares.
+
+    A category the reference never had would have an expected count of zero and an infinite
+    statistic. It gets the PSI floor as its expected share instead (the shares are then
+    renormalised): a real new segment still scores a huge statistic, a handful of stray rows
+    among a million does not (and the effect sizes decide the verdict anyway). Without
+    unseen categories this is exactly ``scipy.stats.chisquare(cur, ref_share * n)``.
+    """
+    if len(cur_counts) < 2:
+        return 0.0, 1.0, "one category only: nothing to test"
+    shares = ref_counts / ref_counts.sum()
+    shares = np.where(ref_counts > 0, shares, PSI_EPSILON)
+    expected = shares / shares.sum() * cur_counts.sum()
+    result = chisquare(cur_counts.astype(np.float64), expected)
+    return float(result.statistic), float(result.pvalue), ""
 
 
-def _category_values(values: Iterable[Any]) -> pd.Series:
-    """Non-missing values as text, so 1 and "1" from two file formats are the same category."""
-    series = pd.Series(values)
-    return series[series.notna()].astype(str)
+# --- verdict -------------------------------------------------------------------------------
+
+
+def _verdict(
+    pvalue: float, alpha: float, effects: Mapping[str, float], limits: Mapping[str, float]
+) -> tuple[bool, tuple[str, ...]]:
+    """Drifted iff the test is significant and some effect size reaches its threshold."""
+    crossed = tuple(
+        f"{key} {value:.3g} ≥ {limits[key]:g}" for key, value in effects.items() if value >= limits[key]
+    )
+    if pvalue < alpha and crossed:
+        return True, crossed
+    return False, ()
+
+
+def _resolve_thresholds(
+    features: Mapping[str, str], overrides: Mapping[str, Mapping[str, float]] | None
+) -> dict[str, dict[str, float]]:
+    """Per feature: its own override, else the ``"*"`` override, else ``DEFAULT_THRESHOLDS``.
+
+    Unknown feature names and unknown statistics are refused: a typo would otherwise leave
+    the user believing a threshold applies that does not.
+    """
+    overrides = overrides or {}
+    unknown = [key for key in overrides if key != "*" and key not in features]
+    if unknown:
+        raise ValueError(f"drift thresholds name unknown feature(s) {', '.join(map(repr, unknown))}")
+    for key, values in overrides.items():
+        for stat, value in values.items():
+            if stat not in DEFAULT_THRESHOLDS:
+                raise ValueError(
+                    f"drift threshold {stat!r} for {key!r} is not one of {', '.join(DEFAULT_THRESHOLDS)}"
+                )
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"drift threshold {stat}={value!r} for {key!r} must be a finite number ≥ 0")
+    everyone = {**DEFAULT_THRESHOLDS, **overrides.get("*", {})}
+    return {name: {**everyone, **overrides.get(name, {})} for name in features}

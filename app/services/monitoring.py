@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
 from app.services import jobs as job_records
-from app.services.datasets import dataset_path, import_dataset
+from app.services.datasets import dataset_columns, dataset_path, import_dataset
 from app.services.registry import production_version
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import (
@@ -174,7 +174,7 @@ def import_batch(wb: Workbench, slug: str, path: str | Path, *, label: str, id_c
         if existing is not None:
             return _batch_view(session, existing)
     dataset = import_dataset(wb, slug, path, role="monitoring")
-    if id_column is not None and id_column not in dataset.columns:
+    if id_column is not None and id_column not in dataset_columns(wb, slug, dataset.id):
         raise WorkbenchError(f"id column '{id_column}' is not in {Path(path).name}: name the column that "
                              "identifies each row, so labels can be joined to it later")
     with wb.unit_of_work() as uow:
