@@ -167,7 +167,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     outcome = run_demo(wb, _runner(wb), rows=args.rows, seed=args.seed, batch_rows=args.batch_rows,
                        step=lambda m: print(f"- {m}", file=sys.stderr))
     verb = "created" if outcome.created else "already present, brought up to date"
-    print(f"{outcome.slug}: {verb}; stage {outcome.stage} of 6; {outcome.alerts} drift alert(s)")
+    print(f"{outcome.slug}: {verb}; stage {outcome.stage} of 6; {outcome.alerts} monitoring alert(s)")
     return 0
 
 

@@ -147,6 +147,42 @@ class WorkbenchApp(App[int]):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("val_"))[:120]
         self.call_from_thread(self.notify, f"Run {run.id} {kind}: {shown or 'logged'}", title="Training finished")
 
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def retrain_now(self, slug: str, trigger_id: int | None = None, reason: str = "") -> None:
+        """Retrain in a worker process, answering ``trigger_id`` or (None) on demand with ``reason``.
+
+        This thread only waits for the job runner, so the screens keep answering keys; the
+        screens are refreshed once the job is queued (the trigger shows its job) and at the end.
+        """
+        from app.services import retraining
+
+        assert self.wb is not None and self.runner is not None
+        label = f"retrain ({slug})" + (f", trigger #{trigger_id}" if trigger_id else "")
+        seen: list[int] = []
+
+        def on_queued(job_id: int) -> None:
+            seen.append(job_id)
+            self.progress.update(job_id, label, 0.0, "starting worker process")
+            self.call_from_thread(self.refresh_screens)
+
+        def on_progress(job_id: int, fraction: float, message: str) -> None:
+            if job_id not in seen:
+                seen.append(job_id)
+            self.progress.update(job_id, label, fraction, message)
+
+        try:
+            outcome = retraining.retrain(self.wb, self.runner, slug, trigger_id, reason=reason,
+                                         on_progress=on_progress, on_queued=on_queued)
+        finally:
+            for job_id in seen:
+                self.progress.finish(job_id)
+            self.call_from_thread(self.refresh_screens)
+        self.call_from_thread(self.notify, f"Run {outcome.run_id} trained on dataset version "
+                              f"{outcome.dataset_version_id}; it answers trigger #{outcome.trigger_id}. Register it "
+                              f"(`mlwb models {slug} --register {outcome.run_id}`) to take it through the release "
+                              "gate.",
+                              title="Retraining finished", timeout=12)
+
     def cancel_job(self, job_id: int) -> bool:
         return self.runner is not None and self.runner.cancel(job_id)
 

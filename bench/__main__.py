@@ -9,6 +9,7 @@ from bench import (
     first_frame,
     job_overhead,
     runs_table,
+    serving_latency,
     tui_responsiveness,
     tuning_latency,
 )
@@ -23,6 +24,7 @@ def main() -> None:
     tuning_latency.main()
     drift_speed.main()
     drift_evidently.main()
+    serving_latency.main([])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Command palette: jump to any project, or straight to one of its six stages."""
+"""Command palette: jump to any project, straight to one of its six stages, or to its release
+(stage 5) and monitoring (stage 6) screens."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from app.lifecycle import STAGES
+
+# Full screens the palette opens directly: (name in the palette, help text, screen key).
+FULL_SCREENS = (
+    ("Release", "versions, promotion gate, approvals, shadow / canary / A-B, rollback", "release"),
+    ("Monitoring", "drift by feature and batch, alerts, SLA, retraining triggers", "monitoring"),
+)
 
 
 class ProjectCommands(Provider):
@@ -19,29 +26,39 @@ class ProjectCommands(Provider):
             worker = self.app.run_worker(partial(list_projects, wb), thread=True)
             self.slugs = [p.slug for p in await worker.wait()]
 
-    def _targets(self) -> list[tuple[str, str, int | None]]:
-        targets: list[tuple[str, str, int | None]] = []
+    def _targets(self) -> list[tuple[str, str, str, int | str | None]]:
+        """(text, help, slug, what): ``what`` is None for the project, a stage number, or a screen key."""
+        targets: list[tuple[str, str, str, int | str | None]] = []
         for slug in self.slugs:
-            targets.append((f"Open project {slug}", f"dashboard → {slug}", None))
+            targets.append((f"Open project {slug}", f"dashboard → {slug}", slug, None))
             for s in STAGES:
-                targets.append((f"{slug} › Stage {s.number}: {s.title}", s.deliverable, s.number))
+                targets.append((f"{slug} › Stage {s.number}: {s.title}", s.deliverable, slug, s.number))
+            for name, help_text, key in FULL_SCREENS:
+                targets.append((f"{slug} › {name} screen", help_text, slug, key))
         return targets
 
-    def _open(self, slug: str, stage: int | None) -> None:
-        from screens.project import ProjectScreen
+    def _open(self, slug: str, what: int | str | None) -> None:
+        if what == "release":
+            from screens.deployment import DeploymentScreen
 
-        self.app.push_screen(ProjectScreen(slug, stage=stage or 0))
+            self.app.push_screen(DeploymentScreen(slug))
+        elif what == "monitoring":
+            from screens.monitoring import MonitoringScreen
+
+            self.app.push_screen(MonitoringScreen(slug))
+        else:
+            from screens.project import ProjectScreen
+
+            self.app.push_screen(ProjectScreen(slug, stage=what if isinstance(what, int) else 0))
 
     async def discover(self) -> Hits:
-        for text, help_text, stage in self._targets():
-            if stage is None:
-                slug = text.removeprefix("Open project ")
+        for text, help_text, slug, what in self._targets():
+            if what is None:
                 yield DiscoveryHit(text, partial(self._open, slug, None), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for text, help_text, stage in self._targets():
+        for text, help_text, slug, what in self._targets():
             score = matcher.match(text)
             if score > 0:
-                slug = text.removeprefix("Open project ").split(" › ")[0]
-                yield Hit(score, matcher.highlight(text), partial(self._open, slug, stage), help=help_text)
+                yield Hit(score, matcher.highlight(text), partial(self._open, slug, what), help=help_text)

@@ -16,7 +16,7 @@ from screens.widgets.jobs_panel import JobsPanel
 # pushed off-screen.
 PROJECT_COLUMNS = (("Project", 18), ("Name", 34), ("Stage", 18), ("Gate", 12), ("Maturity", 10),
                    ("Problem type", 22))
-ALERT_COLUMNS = (("Project", 18), ("Batch", 10), ("Severity", 8), ("Retraining", 10), ("Alert", 62))
+ALERT_COLUMNS = (("Project", 18), ("Batch", 10), ("Severity", 9), ("Retraining", 10), ("Alert", 61))
 
 
 class DashboardScreen(WorkbenchScreen):
@@ -69,7 +69,7 @@ class DashboardScreen(WorkbenchScreen):
         alert_table.clear()
         for a in alerts:
             alert_table.add_row(Text(a.project, style="bold"), Text(a.batch or "—"),
-                                Text(a.severity, style="bold red" if a.severity == "high" else "yellow"),
+                                Text(a.severity, style="bold red" if a.severity == "critical" else "yellow"),
                                 Text("triggered" if a.has_trigger else "none", style="" if a.has_trigger else "red"),
                                 Text(a.message))
         self.query_one("#alerts-title").display = bool(alerts)

@@ -20,6 +20,10 @@ from screens.widgets.evidence import Deliverables, EvidenceTable, GateChecklist
 from screens.widgets.jobs_panel import JobsPanel
 
 EDITABLE_STAGES = (1, 2)
+FULL_SCREEN_HINTS = {
+    5: "R opens the release screen: versions, promotion gate, shadow / canary / A-B evidence, reviews, rollback.",
+    6: "O opens the monitoring screen: drift by feature and batch, trends, alerts, SLA, retraining triggers.",
+}
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,14 @@ class ProjectScreen(WorkbenchScreen):
         Binding("t", "train", "Train", tooltip="Train a model in a worker process"),
         Binding("g", "advance", "Advance gate", tooltip="Move the project to its next stage if the gate passes"),
         Binding("x", "export", "Export PDF", tooltip="Write the compliance report PDF"),
-        # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
-        # command palette list them.
         Binding("D", "data", "Data", tooltip="Datasets, findings, splits and leakage"),
         Binding("M", "models", "Models", tooltip="All runs: details, compare, train, test set"),
+        # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
+        # command palette list them, and the stage 5 and 6 tabs name the keys.
+        Binding("R", "release", "Release", show=False,
+                tooltip="Stage 5 at full size: versions, gate, approvals, promotion, rollback"),
+        Binding("O", "monitoring", "Monitoring", show=False,
+                tooltip="Stage 6 at full size: drift by batch, alerts, SLA, retraining triggers"),
         Binding("a", "audit", "Audit"),
         Binding("j", "jobs", "Jobs"),
         Binding("r", "reload", "Refresh"),
@@ -104,6 +112,8 @@ class ProjectScreen(WorkbenchScreen):
                 Deliverables(chapter.deliverables),
                 *(EvidenceTable(t) for t in chapter.tables),
             ]
+            if chapter.number in FULL_SCREEN_HINTS:
+                widgets.insert(1, Static(FULL_SCREEN_HINTS[chapter.number], classes="note"))
             if chapter.number == 4:
                 widgets.append(EvidenceTable(TableData("Model card", ("Section", "Text"), data.model_card)))
             if chapter.number == 6:
@@ -221,6 +231,16 @@ class ProjectScreen(WorkbenchScreen):
         from screens.models import ModelsScreen
 
         self.app.push_screen(ModelsScreen(self.slug))
+
+    def action_release(self) -> None:
+        from screens.deployment import DeploymentScreen
+
+        self.app.push_screen(DeploymentScreen(self.slug))
+
+    def action_monitoring(self) -> None:
+        from screens.monitoring import MonitoringScreen
+
+        self.app.push_screen(MonitoringScreen(self.slug))
 
     def action_audit(self) -> None:
         from screens.audit import AuditScreen

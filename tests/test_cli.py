@@ -57,7 +57,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     result = mlwb("demo", "--rows", "4000", "--batch-rows", "1000", env=env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stdout.strip() == "ctr-demo: created; stage 6 of 6; 1 drift alert(s)"
+    assert result.stdout.strip() == "ctr-demo: created; stage 6 of 6; 2 monitoring alert(s)"
     # First use of a workspace without a keyring says where the key went, once, as a note.
     assert any(line.startswith("note: No usable OS keyring") for line in result.stderr.splitlines())
     assert (home / "audit.key").is_file()
@@ -77,17 +77,17 @@ def test_running_the_demo_again_duplicates_nothing(demo_env: dict[str, str]) -> 
     def snapshot() -> tuple[int, int, int, int]:
         runs = _rows(ok("runs", "ctr-demo", env=demo_env))
         models = _rows(ok("models", "ctr-demo", env=demo_env))
-        batches = _rows(ok("monitor", "list", "ctr-demo", env=demo_env))
+        batches = [r for r in _rows(ok("monitor", "list", "ctr-demo", env=demo_env)) if r.startswith("2026-")]
         count, _seq, _hash = _verify(demo_env)
         return len(runs), len(models), len(batches), count
 
     before = snapshot()
-    assert before[:3] == (3, 1, 3)
+    assert before[:3] == (4, 3, 3)
 
     again = mlwb("demo", "--rows", "4000", "--batch-rows", "1000", env=demo_env)
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
-    assert again.stdout.strip() == "ctr-demo: already present, brought up to date; stage 6 of 6; 1 drift alert(s)"
+    assert again.stdout.strip() == "ctr-demo: already present, brought up to date; stage 6 of 6; 2 monitoring alert(s)"
 
     after = snapshot()
     assert after[:3] == before[:3]

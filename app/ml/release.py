@@ -609,7 +609,9 @@ def ab_test_means(
     b = _values(values_b, "values_b", min_n=2)
     alpha, power = _open_unit(alpha, "alpha"), _open_unit(power, "power")
     n_a, n_b = int(a.size), int(b.size)
-    var_a, var_b = float(a.var(ddof=1)), float(b.var(ddof=1))
+    # An arm whose values are all equal has no variance, even when rounding in var() says 1e-37.
+    var_a = 0.0 if np.ptp(a) == 0 else float(a.var(ddof=1))
+    var_b = 0.0 if np.ptp(b) == 0 else float(b.var(ddof=1))
     se_a2, se_b2 = var_a / n_a, var_b / n_b
     se = math.sqrt(se_a2 + se_b2)
     if se == 0:

@@ -6,6 +6,7 @@ raise. Statistics run in a worker (``app.ml.monitoring_task``); this module deci
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -364,7 +365,10 @@ def attach_labels(
 def _run_analysis(wb: Workbench, runner: JobRunner, slug: str, batch_id: int, kind: str,
                   payload: dict[str, Any], on_progress: ProgressCallback | None) -> BatchView:
     with tempfile.TemporaryDirectory(prefix="mlwb-batch-") as tmp:
-        payload["labelled_out"] = str(Path(tmp) / "labelled.parquet")
+        with wb.read() as session:
+            label = session.get(MonitoringBatch, batch_id).label
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+        payload["labelled_out"] = str(Path(tmp) / f"labelled-batch-{safe}.parquet")
         job_id = job_records.create_job(wb, kind, slug, {"batch": batch_id})
         result: dict[str, Any] = runner.execute(job_id, "app.ml.monitoring_task:monitoring_task", payload, on_progress)
         try:
@@ -752,12 +756,15 @@ def prometheus_metrics(wb: Workbench, slug: str) -> str:
            [({}, mv.version if mv else 0)])
     latest = next((b for b in reversed(batches) if b.analysed), None)
     if latest is not None:
-        family("mlwb_feature_psi", "gauge", "Population stability index of each feature in the latest analysed batch.",
-               [({"feature": r.feature, "batch": latest.label}, r.psi) for r in latest.drift if r.psi is not None])
+        family("mlwb_feature_psi", "gauge", "Population stability index of each feature (and of the prediction and label) in the latest batch.",
+               [({"feature": r.feature, "subject": r.subject, "batch": latest.label}, r.psi)
+                for r in latest.drift if r.psi is not None])
         family("mlwb_feature_ks", "gauge", "Kolmogorov-Smirnov statistic of each numeric feature in the latest batch.",
-               [({"feature": r.feature, "batch": latest.label}, r.ks) for r in latest.drift if r.ks is not None])
+               [({"feature": r.feature, "subject": r.subject, "batch": latest.label}, r.ks)
+                for r in latest.drift if r.ks is not None])
         family("mlwb_feature_drifted", "gauge", "1 when the feature's drift verdict is drifted in the latest batch.",
-               [({"feature": r.feature, "batch": latest.label}, float(r.drifted)) for r in latest.drift])
+               [({"feature": r.feature, "subject": r.subject, "batch": latest.label}, float(r.drifted))
+                for r in latest.drift])
         family("mlwb_batch_rows", "gauge", "Rows in the latest analysed batch.", [({"batch": latest.label}, latest.n_rows)])
     labelled = next((b for b in reversed(batches) if b.metrics), None)
     if labelled is not None:

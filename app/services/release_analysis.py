@@ -143,7 +143,10 @@ def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_
         project = find_project(session, slug)
         production, challenger = _versions(session, project, version)
         columns = (PredictionLog.latency_ms, PredictionLog.error, PredictionLog.label, PredictionLog.prediction)
+        since, _share = canary_window(session, slug, challenger.version)
         base = select(*columns).where(PredictionLog.project_id == project.id)
+        if since is not None:
+            base = base.where(PredictionLog.ts >= since)
         prod_rows = session.execute(base.where(PredictionLog.route == "production",
                                                PredictionLog.served_version_id == production.id)).all()
         canary_rows = session.execute(base.where(PredictionLog.route == "canary",
@@ -164,12 +167,19 @@ def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_
     return _record(wb, slug, "canary", *ids, result.verdict, result.as_dict(), decision, rollback=result.rollback)
 
 
-def _canary_share(session: Session, slug: str) -> float | None:
-    """The share the service was last started with, from its audit event."""
-    payload = session.scalars(select(AuditEvent.payload).where(
-        AuditEvent.project_slug == slug, AuditEvent.action == "serving.started").order_by(AuditEvent.seq.desc())).first()
-    share = json.loads(payload).get("canary_share") if payload else None
-    return float(share) if share else None
+def canary_window(session: Session, slug: str, challenger: int) -> tuple[datetime | None, float | None]:
+    """When the service last started routing a share of traffic to ``challenger``, and that share.
+
+    Canary and A/B arms are compared only over that window: both arms then come from the same
+    random split of the same traffic (shadow-only traffic before it would skew the ratio).
+    """
+    for ts, payload in session.execute(select(AuditEvent.ts, AuditEvent.payload).where(
+            AuditEvent.project_slug == slug, AuditEvent.action == "serving.started")
+            .order_by(AuditEvent.seq.desc())):
+        started = json.loads(payload)
+        if started.get("canary_share") and started.get("challenger") == challenger:
+            return datetime.fromisoformat(ts), float(started["canary_share"])
+    return None, None
 
 
 def analyse_ab_test(wb: Workbench, slug: str, *, version: int | None = None, alpha: float = 0.05,
@@ -182,13 +192,16 @@ def analyse_ab_test(wb: Workbench, slug: str, *, version: int | None = None, alp
     with wb.read() as session:
         project = find_project(session, slug)
         production, challenger = _versions(session, project, version)
+        since, share = canary_window(session, slug, challenger.version)
         base = select(PredictionLog.label).where(PredictionLog.project_id == project.id,
                                                  PredictionLog.label.is_not(None), PredictionLog.error == "")
+        if since is not None:
+            base = base.where(PredictionLog.ts >= since)
         a = [r[0] for r in session.execute(base.where(PredictionLog.route == "production",
                                                       PredictionLog.served_version_id == production.id))]
         b = [r[0] for r in session.execute(base.where(PredictionLog.route == "canary",
                                                       PredictionLog.served_version_id == challenger.id))]
-        share = expected_share_b if expected_share_b is not None else _canary_share(session, slug)
+        share = expected_share_b if expected_share_b is not None else share
         ids = (challenger.id, production.id)
     if len(a) < 2 or len(b) < 2:
         raise WorkbenchError(f"an A/B test needs labelled requests in both arms (production {len(a)}, canary "

@@ -17,7 +17,7 @@ from app.errors import NotFound, WorkbenchError
 from app.services import datasets, training
 from app.services.registry import production_version
 from app.services.workbench import Workbench, find_project
-from storage.models import DatasetVersion, MonitoringBatch, MonitoringPolicy, RetrainingTrigger, Run, Split, utcnow
+from storage.models import Alert, DatasetVersion, MonitoringBatch, MonitoringPolicy, RetrainingTrigger, Run, Split, utcnow
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
@@ -112,16 +112,41 @@ def retrain(
     split_view = datasets.create_split(wb, slug, dataset_id=dataset.id, strategy=split["strategy"], seed=split["seed"],
                                        time_column=split["time_column"], group_column=split["group_column"],
                                        gap=split["gap"])
-    run = training.train(wb, runner, slug, plan["model_kind"], dataset_id=dataset.id, seed=plan["seed"],
-                         params=plan["overrides"], on_progress=on_progress, on_queued=on_queued)
+
+    def queued(job_id: int) -> None:
+        _set_status(wb, slug, trigger_id, "training", job_id=job_id)
+        if on_queued is not None:
+            on_queued(job_id)
+
+    try:
+        run = training.train(wb, runner, slug, plan["model_kind"], dataset_id=dataset.id, seed=plan["seed"],
+                             params=plan["overrides"], on_progress=on_progress, on_queued=queued)
+    except BaseException:
+        _set_status(wb, slug, trigger_id, "open")
+        raise
     with wb.unit_of_work() as uow:
         trigger = uow.session.get(RetrainingTrigger, trigger_id)
         trigger.run_id, trigger.dataset_version_id, trigger.status = run.id, dataset.id, "answered"
         trigger.job_id = uow.session.get(Run, run.id).job_id
+        alert = uow.session.get(Alert, trigger.alert_id) if trigger.alert_id else None
+        if alert is not None:
+            alert.status = "resolved"
         uow.audit("monitoring.retraining_completed", "retraining_trigger", trigger.id, project=slug, run=run.id,
                   dataset_version=dataset.id, split=split_view.id, feedback_datasets=plan["feedback_ids"],
-                  production_version=plan["production"], model_kind=plan["model_kind"])
+                  production_version=plan["production"], model_kind=plan["model_kind"],
+                  alert_resolved=alert.id if alert else None)
     return RetrainingOutcome(trigger_id, run.id, dataset.id)
+
+
+def _set_status(wb: Workbench, slug: str, trigger_id: int, status: str, *, job_id: int | None = None) -> None:
+    """Show a trigger as being answered (with its job) or, after a failed job, open again."""
+    with wb.unit_of_work() as uow:
+        trigger = uow.session.get(RetrainingTrigger, trigger_id)
+        trigger.status = status
+        if job_id is not None:
+            trigger.job_id = job_id
+        uow.audit("monitoring.retraining_" + ("started" if status == "training" else "reopened"),
+                  "retraining_trigger", trigger_id, project=slug, job=trigger.job_id)
 
 
 def run_due_schedule(wb: Workbench, runner: JobRunner, slug: str, *, now: datetime | None = None,

@@ -92,3 +92,54 @@ def sparkline(values: Sequence[float | None]) -> str:
         else:
             chars.append(SPARKS[min(len(SPARKS) - 1, int((float(v) - low) / span * len(SPARKS)))])
     return "".join(chars)
+
+
+# --- Trends over monitoring batches (screens/monitoring.py) ---------------------------------
+
+def coloured_bar_chart(labels: Sequence[str], values: Sequence[float | None], styles: Sequence[str], *,
+                       at_least: float = 0.0, width: int = 24, fmt: str = "{:.3f}",
+                       marks: Sequence[str] = ()) -> Text:
+    """One bar per value from zero, each in its own style (e.g. the colour of its PSI band).
+
+    For quantities whose limits carry the meaning (PSI), the colour says more than the length:
+    the scale starts at zero and reaches at least ``at_least`` (the last limit), so a small
+    value never fills the bar. ``marks`` adds a short note after a value (e.g. "▲ 2 drifted").
+    """
+    high = max([*_finite(values), at_least], default=1.0) or 1.0
+    label_width = max((len(label) for label in labels), default=0)
+    out = Text()
+    for i, (label, value, style) in enumerate(zip(labels, values, styles, strict=True)):
+        if i:
+            out.append("\n")
+        out.append(label.ljust(label_width) + " ", style="dim")
+        if value is None or not math.isfinite(float(value)):
+            out.append("—".ljust(width), style="dim")
+            out.append("  n/a", style="dim")
+            continue
+        out.append(hbar(float(value), 0.0, high, width), style=style)
+        out.append("  " + fmt.format(value), style=style)
+        if i < len(marks) and marks[i]:
+            out.append("  " + marks[i], style=style)
+    return out
+
+
+def trend(values: Sequence[float | None], *, fmt: str = "{:.4f}", higher_is_better: bool | None = None) -> Text:
+    """A sparkline and the first → last change: "▇▅▁ 0.7025 → 0.6800 (−0.0225)".
+
+    With ``higher_is_better`` the change is coloured green when it improves and red when it
+    worsens; without it (a quantity with no good direction) it stays plain.
+    """
+    finite = _finite(values)
+    out = Text(sparkline(values), style="cyan")
+    if not finite:
+        return out.append("no values yet", style="dim")
+    first, last = finite[0], finite[-1]
+    out.append(" " + fmt.format(first))
+    if len(finite) > 1:
+        delta = last - first
+        style = ""
+        if higher_is_better is not None and delta:
+            style = "green" if (delta > 0) == higher_is_better else "red"
+        out.append(" → " + fmt.format(last))
+        out.append(" (" + ("+" if delta >= 0 else "−") + fmt.format(abs(delta)) + ")", style=style)
+    return out

@@ -43,10 +43,10 @@ async def test_data_screen_shows_versions_split_and_leakage(demo_home: Path) -> 
         assert isinstance(screen, DataScreen)
         table = screen.query_one("#datasets", DataTable)
         roles = [str(table.get_row_at(r)[1]) for r in range(table.row_count)]
-        assert sorted(roles) == ["monitoring"] * 3 + ["training"]
+        assert sorted(roles) == ["feedback"] * 3 + ["monitoring"] * 3 + ["training"] * 2  # labelled batches, retraining
         assert roles[0] == "training" and str(table.get_row_at(0)[4]) == "clicked"
 
-        (split,) = datasets.list_splits(app.wb, SLUG)
+        split = datasets.list_splits(app.wb, SLUG)[0]
         shown = text_of(screen, "#data-split")
         assert split.fingerprint in shown and "stratified" in shown and "seed" in shown
         leakage = text_of(screen, "#data-leakage")
@@ -75,7 +75,7 @@ async def test_data_screen_shows_versions_split_and_leakage(demo_home: Path) -> 
         await settle(app, pilot)
         assert app.screen is screen
         splits = datasets.list_splits(app.wb, SLUG)
-        assert len(splits) == 2 and splits[-1].strategy == "random" and splits[-1].seed == 7
+        assert len(splits) == 3 and splits[-1].strategy == "random" and splits[-1].seed == 7
         assert splits[-1].fingerprint in text_of(screen, "#data-split")
         assert "split.created" in [e.action for e in audit_trail.recent_events(app.wb, project=SLUG, limit=3)]
 
@@ -85,17 +85,18 @@ async def test_models_screen_filters_sorts_and_compares(demo_home: Path) -> None
     async with app.run_test(size=SIZE) as pilot:
         screen, table = await open_models(app, pilot)
         kinds = [r.model_kind for r in table.visible_runs]
-        assert kinds == ["popularity_baseline", "logistic_regression", "hist_gradient_boosting"]
+        # the fourth run is the demo's retraining after the drift alert
+        assert kinds == ["popularity_baseline", "logistic_regression", "hist_gradient_boosting", "hist_gradient_boosting"]
         assert table.row_text(0)[2] == "baseline ★" and table.row_text(2)[2] == "complex"
-        assert all(row[6] == "sealed" for row in map(table.row_text, range(3)))
+        assert all(row[6] == "sealed" for row in map(table.row_text, range(4)))
 
         await pilot.press("slash", *"hist")
         await pilot.pause()
-        assert [r.model_kind for r in table.visible_runs] == ["hist_gradient_boosting"]
+        assert [r.model_kind for r in table.visible_runs] == ["hist_gradient_boosting"] * 2
         screen.query_one("#runs-filter", Input).value = ""
         await pilot.press("escape")  # leaves the filter, not the screen
         await pilot.pause()
-        assert app.screen is screen and len(table.order) == 3
+        assert app.screen is screen and len(table.order) == 4
 
         await pilot.press("s")  # id -> model
         await pilot.pause()
@@ -103,14 +104,15 @@ async def test_models_screen_filters_sorts_and_compares(demo_home: Path) -> None
         assert [r.model_kind for r in table.visible_runs] == sorted(kinds)
         await pilot.press("s")  # -> rung: up the ladder, baseline first
         await pilot.pause()
-        assert [r.is_baseline for r in table.visible_runs] == [True, False, False]
+        assert [r.is_baseline for r in table.visible_runs] == [True, False, False, False]
         await pilot.press("s")  # -> validation metric, best first
         await pilot.pause()
         values = [r.metrics["val_roc_auc"] for r in table.visible_runs]
         assert table.sort_column == "val" and values == sorted(values, reverse=True)
 
-        best = table.visible_runs[0]
         baseline = next(r for r in table.visible_runs if r.is_baseline)
+        # the best run on the baseline's validation rows (the retrained run has a split of its own)
+        best = next(r for r in table.visible_runs if r.split_id == baseline.split_id and not r.is_baseline)
         assert table.select_run(baseline.id)
         await pilot.press("a")
         assert table.select_run(best.id)

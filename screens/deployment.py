@@ -1,0 +1,499 @@
+"""Stage 5 at full size: the registry's versions, the promotion gate of the highlighted one,
+its release analyses and reviews, and the history of every stage and alias change.
+
+What a validator needs before letting a version into production, in one place: does the gate
+pass (and which checks were waived, by whom and why), what did the shadow, canary and A/B
+analyses find, who reviewed it. Every decision — approve, reject, ask for review, promote,
+roll back, make challenger — is a service call in a worker thread; the four-eyes rule and the
+gate are the services' to enforce, and a refusal comes back as an error notification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from screens.base import WorkbenchScreen
+from screens.widgets.jobs_panel import JobsPanel
+
+if TYPE_CHECKING:
+    from app.services.projects import ProjectSummary
+    from app.services.promotion import PromotionGate, TransitionView, WaiverView
+    from app.services.registry import ModelVersionView, ReviewRequestView
+    from app.services.release_analysis import ReleaseAnalysisView
+
+# Widths add up to what a 120-column terminal shows without a horizontal scrollbar; the title
+# line names the metric the "Metric" column holds.
+VERSION_COLUMNS = (("Version", 7), ("Model", 22), ("Stage", 10), ("Alias", 10), ("Metric", 7),
+                   ("Review", 26), ("Card", 4), ("Author", 14))
+TRANSITION_COLUMNS = (("When", 16), ("Version", 8), ("From → to", 30), ("Who", 16), ("Why", 40))
+STAGE_STYLE = {"production": "bold green", "staging": "cyan", "archived": "dim", "none": ""}
+ALIAS_STYLE = {"champion": "bold green", "challenger": "bold magenta"}
+VERDICT_STYLE = {"passed": "green", "significant": "green", "failed": "bold red", "rolled_back": "bold red",
+                 "inconclusive": "yellow", "not_significant": "yellow"}
+KIND_TITLE = {"shadow": "shadow", "canary": "canary", "ab_test": "A/B test"}
+
+
+@dataclass(frozen=True)
+class ReleaseSnapshot:
+    project: ProjectSummary
+    metric: str  # the validation metric the project is judged on, e.g. "val_roc_auc"
+    actor: str
+    versions: list[ModelVersionView]
+    gates: dict[int, PromotionGate]
+    analyses: list[ReleaseAnalysisView]
+    requests: list[ReviewRequestView]
+    transitions: list[TransitionView]
+    waivers: list[WaiverView]
+
+    def version(self, number: int) -> ModelVersionView | None:
+        return next((v for v in self.versions if v.version == number), None)
+
+    @property
+    def production(self) -> ModelVersionView | None:
+        return next((v for v in self.versions if v.stage == "production"), None)
+
+    def rollback_target(self, highlighted: ModelVersionView | None) -> int | None:
+        """Where a rollback would go: the highlighted version if it was in production before,
+        else the one production had before the current one (None when there is none)."""
+        current = self.production
+        if current is None:
+            return None
+        earlier = [t.version for t in reversed(self.transitions)
+                   if t.to_stage == "production" and t.version != current.version]
+        if highlighted is not None and highlighted.version in earlier:
+            return highlighted.version
+        return earlier[0] if earlier else None
+
+
+def review_cell(version: ModelVersionView, requests: list[ReviewRequestView]) -> Text:
+    """The latest decision on a version, else an open request, else nothing yet."""
+    if version.approvals:
+        last = version.approvals[-1]
+        style = "green" if last.decision == "approved" else "bold red"
+        mark = "✔" if last.decision == "approved" else "✘"
+        return Text(f"{mark} {last.decision} · {last.approver}", style=style)
+    open_request = next((r for r in requests if r.version == version.version and r.status == "open"), None)
+    if open_request is not None:
+        return Text(f"requested #{open_request.id}" + (f" · {open_request.reviewer}" if open_request.reviewer else ""),
+                    style="yellow")
+    return Text("none", style="dim")
+
+
+def version_cells(version: ModelVersionView, metric: str, requests: list[ReviewRequestView]) -> tuple[Text, ...]:
+    value = version.metrics.get(metric)
+    return (
+        Text(f"v{version.version}", style="bold"),
+        Text(version.model_kind),
+        Text(version.stage, style=STAGE_STYLE.get(version.stage, "")),
+        Text(version.alias or "—", style=ALIAS_STYLE.get(version.alias or "", "dim")),
+        Text(f"{value:.4f}" if isinstance(value, (int, float)) else "—"),
+        review_cell(version, requests),
+        Text("✔", style="green") if version.has_card else Text("—", style="dim"),
+        Text(version.created_by),
+    )
+
+
+def gate_text(gate: PromotionGate, version: ModelVersionView) -> Text:
+    """The promotion gate as a checklist: verdict first, then each check with its evidence."""
+    out = Text()
+    out.append(f"Promotion gate of v{gate.version}", style="bold underline")
+    out.append(f" · {gate.maturity} profile · ")
+    if version.stage == "production":
+        out.append("in production\n", style="bold green")
+    elif gate.blocked:
+        out.append(f"blocked by {len(gate.blocked)} required check(s)\n", style="bold red")
+    elif gate.warnings:
+        out.append(f"passes, {len(gate.warnings)} recommended check(s) would be waived\n", style="bold yellow")
+    else:
+        out.append("passes\n", style="bold green")
+    for check in gate.checks:
+        if check.passed:
+            mark, style = "✔", "green"
+        elif check.waiver is not None:
+            mark, style = "~", "cyan"
+        elif check.required:
+            mark, style = "✘", "bold red"
+        else:
+            mark, style = "!", "yellow"
+        out.append(f" {mark} ", style=style)
+        out.append(check.label, style="bold" if check.blocking else "")
+        out.append(f"  {'required' if check.required else 'recommended'}\n", style="dim")
+        out.append(f"     {check.detail}\n", style="red" if check.blocking else "dim")
+        if check.waiver is not None:
+            out.append(f"     waived: {check.waiver}\n", style="cyan")
+        elif not check.passed and check.required and not check.waivable:
+            out.append(f"     cannot be waived for the {gate.maturity} profile\n", style="dim")
+    return out
+
+
+def evidence_text(version: ModelVersionView, analyses: list[ReleaseAnalysisView],
+                  requests: list[ReviewRequestView], waivers: list[WaiverView]) -> Text:
+    """Release analyses, reviews and waivers of one version, newest first."""
+    out = Text()
+    out.append(f"Release analyses of v{version.version}\n", style="bold underline")
+    mine = [a for a in reversed(analyses) if a.version == version.version]
+    if not mine:
+        out.append("  none: serve it as the challenger, then `mlwb release shadow` / `canary` / `ab`\n", style="dim")
+    for a in mine:
+        out.append(f"  {KIND_TITLE.get(a.kind, a.kind)} ", style="bold")
+        out.append(a.verdict, style=VERDICT_STYLE.get(a.verdict, ""))
+        against = f"vs v{a.baseline_version}, " if a.baseline_version else ""
+        out.append(f"  {against}{a.created_at:%Y-%m-%d} by {a.created_by}\n", style="dim")
+        try:
+            summary = a.summary()
+        except (KeyError, TypeError, ValueError):  # an older result without every field
+            summary = ", ".join(f"{k}={v}" for k, v in a.results.items() if not isinstance(v, (dict, list)))
+        out.append(f"    {summary}\n")
+        if a.decision:
+            out.append(f"    decision: {a.decision}\n", style="italic")
+
+    out.append("\nReviews\n", style="bold underline")
+    mine_requests = [r for r in reversed(requests) if r.version == version.version]
+    if not version.approvals and not mine_requests:
+        out.append("  none yet: q asks for one, a / x record a decision\n", style="dim")
+    for r in mine_requests:
+        out.append(f"  request #{r.id} ", style="bold")
+        out.append(r.status, style="yellow" if r.status == "open" else "dim")
+        out.append(f"  {r.created_at:%Y-%m-%d %H:%M}\n", style="dim")
+        out.append(f"    {r.requested_by} asked {r.reviewer or 'anyone but the author'}\n", style="dim")
+        if r.comment:
+            out.append(f"    “{r.comment}”\n")
+    for a in reversed(version.approvals):
+        style = "green" if a.decision == "approved" else "bold red"
+        out.append(f"  {'✔' if a.decision == 'approved' else '✘'} {a.decision} ", style=style)
+        out.append(f"by {a.approver} · {a.created_at:%Y-%m-%d %H:%M}\n", style="dim")
+        if a.comment:
+            out.append(f"    “{a.comment}”\n")
+
+    mine_waivers = [w for w in waivers if w.version == version.version]
+    if mine_waivers:
+        out.append("\nWaivers\n", style="bold underline")
+        for w in mine_waivers:
+            out.append(f"  {w.check_id}", style="cyan")
+            out.append(f" · {w.granted_by} · {w.created_at:%Y-%m-%d}\n", style="dim")
+            out.append(f"    {w.reason}\n")
+    return out
+
+
+def transition_cells(t: TransitionView) -> tuple[Text, ...]:
+    alias = t.to_stage.startswith("alias:") or t.from_stage.startswith("alias:")
+    target = t.to_stage.removeprefix("alias:")
+    style = "" if alias else STAGE_STYLE.get(target, "")
+    move = f"{t.from_stage.removeprefix('alias:')} → {target}"
+    return (Text(f"{t.created_at:%Y-%m-%d %H:%M}", style="dim"), Text(f"v{t.version}", style="bold"),
+            Text(("alias " if alias else "stage ") + move, style=style), Text(t.actor), Text(t.reason or "—"))
+
+
+def promotion_detail(gate: PromotionGate, version: ModelVersionView, production: ModelVersionView | None) -> Text:
+    """What the promotion confirm dialog says: what changes, and what the gate found."""
+    out = Text()
+    replaced = f"v{production.version} (now in production) is archived" if production else "nothing is archived"
+    out.append(f"v{version.version} ({version.model_kind}) becomes production and champion; {replaced}.\n")
+    if gate.blocked:
+        out.append("\nBlocked — the gate refuses while these fail:\n", style="bold red")
+        for c in gate.blocked:
+            out.append(f"  ✘ {c.label}: {c.detail}\n", style="red")
+        out.append("The gate is checked again when you confirm; fix them (or waive where allowed) first.\n",
+                   style="dim")
+    if gate.warnings:
+        out.append(f"\nRecommended for the {gate.maturity} profile, not required — promoting records a waiver "
+                   "with your reason:\n", style="bold yellow")
+        for c in gate.warnings:
+            out.append(f"  ! {c.label}: {c.detail}\n", style="yellow")
+    if not gate.blocked and not gate.warnings:
+        out.append("\nEvery check passes.\n", style="green")
+    return out
+
+
+class DeploymentScreen(WorkbenchScreen):
+    """Registry versions of one project; the highlighted one's gate, analyses and reviews."""
+
+    BINDINGS = [
+        Binding("a", "review('approved')", "Approve",
+                tooltip="Approve the highlighted version (four-eyes: never your own)"),
+        Binding("x", "review('rejected')", "Reject", tooltip="Reject the highlighted version, saying what to fix"),
+        Binding("q", "request_review", "Ask review", tooltip="Ask someone for an independent review of the version"),
+        Binding("p", "promote", "Promote", tooltip="Promote the highlighted version to production through the gate"),
+        Binding("b", "rollback", "Rollback", tooltip="Restore an earlier production version, with a reason"),
+        Binding("c", "challenger", "Challenger", tooltip="Make the highlighted version the challenger"),
+        Binding("r", "reload", "Refresh", tooltip="Read the registry again"),
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the project"),
+    ]
+
+    def __init__(self, slug: str) -> None:
+        super().__init__()
+        self.slug = slug
+        self.snapshot: ReleaseSnapshot | None = None
+        self._binding_state: tuple[bool, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="deployment"):
+            yield Static(f"[b]{self.slug}[/b] · release  loading…", id="deploy-title")
+            table: DataTable[Text] = DataTable(id="versions", cursor_type="row", zebra_stripes=True)
+            for label, width in VERSION_COLUMNS:
+                table.add_column(label, width=width)
+            yield table
+            with Horizontal(id="deploy-detail"):
+                with VerticalScroll(id="deploy-gate"):
+                    yield Static("", id="deploy-gate-body")
+                with VerticalScroll(id="deploy-evidence"):
+                    yield Static("", id="deploy-evidence-body")
+            yield Label("Transitions (newest first)", id="transitions-title", classes="evidence-title")
+            history: DataTable[Text] = DataTable(id="transitions", cursor_type="row", zebra_stripes=True)
+            for label, width in TRANSITION_COLUMNS:
+                history.add_column(label, width=width)
+            yield history
+        yield JobsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#versions", DataTable).focus()
+        self.reload()
+
+    # --- loading -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        if self.app.wb is not None:  # type: ignore[attr-defined]
+            self._load()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="release-load")
+    def _load(self) -> None:
+        from app.services import projects, promotion, registry, release_analysis
+        from app.services.comparison import PRIMARY_METRIC
+
+        wb = self.app.wb  # type: ignore[attr-defined]
+        project = projects.project_summary(wb, self.slug)
+        versions = registry.list_models(wb, self.slug)
+        snapshot = ReleaseSnapshot(
+            project=project,
+            metric=f"val_{PRIMARY_METRIC.get(project.problem_type, 'roc_auc')}",
+            actor=wb.actor,
+            versions=versions,
+            gates={v.version: promotion.promotion_gate(wb, self.slug, v.version) for v in versions},
+            analyses=release_analysis.list_release_analyses(wb, self.slug),
+            requests=registry.review_requests(wb, self.slug),
+            transitions=promotion.transitions(wb, self.slug),
+            waivers=promotion.waivers(wb, self.slug),
+        )
+        self.app.call_from_thread(self._show, snapshot)
+
+    def _show(self, snapshot: ReleaseSnapshot) -> None:
+        self.snapshot = snapshot
+        table = self.query_one("#versions", DataTable)
+        keep = self.selected.version if self.selected else None
+        table.clear()
+        for v in snapshot.versions:
+            table.add_row(*version_cells(v, snapshot.metric, snapshot.requests), key=str(v.version))
+        numbers = [v.version for v in snapshot.versions]
+        if keep in numbers:
+            table.move_cursor(row=numbers.index(keep))
+        elif snapshot.production is not None:
+            # Open on what is most likely to be decided next: the challenger, else production.
+            challenger = next((v for v in snapshot.versions if v.alias == "challenger"), snapshot.production)
+            table.move_cursor(row=numbers.index(challenger.version))
+        history = self.query_one("#transitions", DataTable)
+        history.clear()
+        for t in reversed(snapshot.transitions):
+            history.add_row(*transition_cells(t))
+        production = snapshot.production
+        challenger = next((v for v in snapshot.versions if v.alias == "challenger"), None)
+        self.query_one("#deploy-title", Static).update(
+            f"[b]{snapshot.project.name}[/b] ({self.slug}) · release · {len(snapshot.versions)} version(s) · "
+            f"production [b]{f'v{production.version}' if production else 'none'}[/b] · "
+            f"challenger [b]{f'v{challenger.version}' if challenger else 'none'}[/b]\n"
+            f"[dim]{snapshot.project.maturity} profile · judged on {snapshot.metric} · "
+            f"acting as {snapshot.actor}[/dim]"
+        )
+        self._show_selected()
+        self._sync_bindings()
+
+    @property
+    def selected(self) -> ModelVersionView | None:
+        if self.snapshot is None or not self.snapshot.versions:
+            return None
+        table = self.query_one("#versions", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.snapshot.version(int(key)) if key is not None else None
+
+    @on(DataTable.RowHighlighted, "#versions")
+    def _highlighted(self) -> None:
+        self._show_selected()
+        self._sync_bindings()
+
+    def _show_selected(self) -> None:
+        gate_box = self.query_one("#deploy-gate-body", Static)
+        evidence_box = self.query_one("#deploy-evidence-body", Static)
+        version = self.selected
+        if self.snapshot is None or version is None:
+            gate_box.update("No model versions yet: register a run from the models screen or with "
+                            f"`mlwb models {self.slug} --register RUN`.")
+            evidence_box.update("")
+            return
+        gate_box.update(gate_text(self.snapshot.gates[version.version], version))
+        evidence_box.update(evidence_text(version, self.snapshot.analyses, self.snapshot.requests,
+                                          self.snapshot.waivers))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what applies to the highlighted version."""
+        if not self.is_mounted or action in ("reload", "pop_screen"):
+            return True
+        version = self.selected
+        if action in ("review", "request_review"):
+            return version is not None
+        if action == "promote":
+            return version is not None and version.stage != "production"
+        if action == "challenger":
+            return version is not None and version.stage != "production" and version.alias != "challenger"
+        if action == "rollback":
+            return self.snapshot is not None and self.snapshot.rollback_target(version) is not None
+        return True
+
+    def _sync_bindings(self) -> None:
+        """Refresh the footer only when what applies changed (recomposing it costs ~80 ms)."""
+        state = tuple(bool(self.check_action(a, ())) for a in ("review", "promote", "challenger", "rollback"))
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_review(self, decision: str) -> None:
+        from screens.modals.review_dialog import ReviewDialog
+
+        version = self.selected
+        if version is None or self.snapshot is None:
+            return
+
+        def decided(values: dict[str, str] | None) -> None:
+            if values:
+                self._decide(version.version, values["decision"], values["comment"])
+
+        self.app.push_screen(ReviewDialog(version.version, model_kind=version.model_kind, author=version.created_by,
+                                          actor=self.snapshot.actor, decision=decision), decided)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _decide(self, version: int, decision: str, comment: str) -> None:
+        from app.services import registry
+
+        registry.record_approval(self.app.wb, self.slug, version, decision=decision,  # type: ignore[attr-defined]
+                                 comment=comment)
+        self.app.call_from_thread(self.app.notify, f"Version {version} {decision}; recorded in the audit trail.",
+                                  title="Review recorded",
+                                  severity="information" if decision == "approved" else "warning")
+        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+
+    def action_request_review(self) -> None:
+        from screens.modals.review_dialog import RequestReviewDialog
+
+        version = self.selected
+        if version is None:
+            return
+
+        def asked(values: dict | None) -> None:
+            if values:
+                self._request(version.version, values["reviewer"], values["comment"])
+
+        self.app.push_screen(RequestReviewDialog(version.version, model_kind=version.model_kind), asked)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _request(self, version: int, reviewer: str | None, comment: str) -> None:
+        from app.services import registry
+
+        request = registry.request_review(self.app.wb, self.slug, version,  # type: ignore[attr-defined]
+                                          reviewer=reviewer, comment=comment)
+        self.app.call_from_thread(self.app.notify, f"Review request #{request.id} for version {version} sent to "
+                                  f"{request.reviewer or 'any reviewer but the author'}.", title="Review requested")
+        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+
+    def action_promote(self) -> None:
+        from screens.modals.review_dialog import ReasonDialog
+
+        version = self.selected
+        if version is None or self.snapshot is None or version.stage == "production":
+            return
+        gate = self.snapshot.gates[version.version]
+
+        def confirmed(reason: str | None) -> None:
+            if reason is not None:
+                self._promote(version.version, reason)
+
+        detail = promotion_detail(gate, version, self.snapshot.production)
+        self.app.push_screen(ReasonDialog(f"Promote version {version.version} to production", detail,
+                                          confirm="Promote", dialog_id="promote-dialog"), confirmed)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _promote(self, version: int, reason: str) -> None:
+        from app.services import promotion
+
+        gate = promotion.promote(self.app.wb, self.slug, version, stage="production",  # type: ignore[attr-defined]
+                                 reason=reason)
+        waived = [c.label for c in gate.checks if c.waiver is not None]
+        note = f" Waived: {'; '.join(waived)}." if waived else ""
+        self.app.call_from_thread(self.app.notify, f"Version {version} is in production.{note}", title="Promoted",
+                                  timeout=10)
+        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+
+    def action_rollback(self) -> None:
+        from screens.modals.review_dialog import ReasonDialog
+
+        if self.snapshot is None or self.snapshot.production is None:
+            return
+        version = self.selected
+        target = self.snapshot.rollback_target(version)
+        if target is None:
+            return
+        explicit = version is not None and version.version == target
+        current = self.snapshot.production.version
+        detail = Text(f"Production v{current} is archived and v{target} "
+                      f"({'the highlighted version' if explicit else 'the version production had before'}) becomes "
+                      "production and champion again. Only versions that were in production can be restored, so "
+                      "the gate is never skipped.")
+
+        def confirmed(reason: str | None) -> None:
+            if reason:
+                self._rollback(target if explicit else None, reason)
+
+        self.app.push_screen(ReasonDialog(f"Roll back production from v{current} to v{target}", detail,
+                                          confirm="Roll back", required=True,
+                                          placeholder="what went wrong with the current version",
+                                          dialog_id="rollback-dialog"), confirmed)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _rollback(self, to_version: int | None, reason: str) -> None:
+        from app.services import promotion
+
+        restored = promotion.rollback(self.app.wb, self.slug, to_version=to_version,  # type: ignore[attr-defined]
+                                      reason=reason)
+        self.app.call_from_thread(self.app.notify, f"Production is version {restored} again.", title="Rolled back",
+                                  severity="warning", timeout=10)
+        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+
+    def action_challenger(self) -> None:
+        version = self.selected
+        if version is None or version.stage == "production" or version.alias == "challenger":
+            return
+        self._set_challenger(version.version)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _set_challenger(self, version: int) -> None:
+        from app.services import promotion
+
+        promotion.set_alias(self.app.wb, self.slug, version, "challenger",  # type: ignore[attr-defined]
+                            reason=f"v{version} made challenger on the release screen")
+        self.app.call_from_thread(self.app.notify, f"Version {version} is the challenger: serve it in shadow or "
+                                  "canary to collect release evidence.", title="Challenger set")
+        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]

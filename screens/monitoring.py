@@ -1,0 +1,422 @@
+"""Stage 6 at full size: drift per feature and batch, the selected batch's statistics, trends,
+alerts, SLA status and the retraining triggers with the runs that answered them.
+
+What the platform lead watches, in one place: which features moved and how far (PSI by band,
+marked where the test said "drifted"), whether quality on labelled rows is falling, which rules
+were breached, and whether the alert that fired has been answered by a retrained run. The
+numbers are the monitoring service's; this screen only lays them out. "Retrain now" runs
+``retraining.retrain`` through the app's ``retrain_now`` worker: the training itself is in a
+worker process, so this screen keeps answering keys while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from screens.base import WorkbenchScreen
+from screens.widgets.charts import coloured_bar_chart, trend
+from screens.widgets.drift_heat import BAND_COLOURS, BAND_STYLES, DRIFTED_MARK, DriftHeat, band, row_label
+from screens.widgets.jobs_panel import JobsPanel
+
+if TYPE_CHECKING:
+    from app.services.monitoring import AlertView, BatchView, DriftRow, SlaRuleView, TriggerView
+    from app.services.projects import ProjectSummary
+
+# Which way is better, for colouring a trend's change; a metric in neither (base rate, row
+# counts) has no good direction and stays uncoloured.
+HIGHER_IS_BETTER = frozenset({"accuracy", "roc_auc", "pr_auc", "f1", "macro_f1", "r2", "ndcg_at_10", "precision",
+                              "recall", "ctr_at_top10pct", "silhouette"})
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "false_positive_rate", "false_negative_rate", "log_loss", "brier",
+                             "latency_p50_ms", "latency_p99_ms", "error_rate"})
+TREND_METRICS = 4  # metric trends drawn; the rest are in the selected batch's line
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow"}
+TRIGGER_STATUS_STYLE = {"open": "bold yellow", "running": "cyan", "answered": "green", "done": "green",
+                        "completed": "green", "failed": "bold red", "dismissed": "dim"}
+# Widths that fit a 120-column terminal; the last column takes what is left and is cut there.
+DETAIL_COLUMNS = (("Feature", 20), ("Kind", 4), ("PSI", 6), ("KS", 6), ("KS p", 7), ("χ²", 8), ("χ² p", 7),
+                  ("JS", 6), ("Verdict", 9), ("Note", 21))
+KIND_SHORT = {"numeric": "num", "categorical": "cat", "boolean": "bool", "datetime": "time", "text": "text"}
+ALERT_COLUMNS = (("#", 3), ("Batch", 8), ("Severity", 8), ("Rule", 24), ("Value", 6), ("Status", 6),
+                 ("Trigger", 7), ("Message", 34))
+TRIGGER_COLUMNS = (("#", 3), ("Kind", 9), ("Status", 8), ("Cause", 18), ("Lineage → run", 26), ("By", 12),
+                   ("Reason", 24))
+TREND_BAR_WIDTH = 14
+
+
+@dataclass(frozen=True)
+class MonitoringSnapshot:
+    project: ProjectSummary
+    batches: list[BatchView]
+    alerts: list[AlertView]
+    triggers: list[TriggerView]
+    rules: list[SlaRuleView]
+    performance: dict[str, list[tuple[str, float]]]
+    watch: float  # PSI bands, from the monitoring service
+    act: float
+    primary: str = "roc_auc"  # the metric the project is judged on
+
+    def key_metrics(self) -> list[str]:
+        """The metrics worth a trend line: those an SLA rule watches, then the project's own
+        metric, then the rest in name order."""
+        watched = [r.metric for r in self.rules]
+        return sorted(self.performance, key=lambda m: (m not in watched, m != self.primary, m))
+
+    @property
+    def open_triggers(self) -> list[TriggerView]:
+        return [t for t in self.triggers if t.status == "open"]
+
+
+def _num(value: float | None, spec: str = "{:.3f}") -> str:
+    return "—" if value is None else spec.format(value)
+
+
+def _pvalue(value: float | None) -> str:
+    """Four decimals, or "<1e-4": at production volumes most p-values underflow any width."""
+    if value is None:
+        return "—"
+    return "<1e-4" if value < 1e-4 else f"{value:.4f}"
+
+
+def detail_cells(row: DriftRow, watch: float, act: float) -> tuple[Text, ...]:
+    psi_style = BAND_STYLES[band(row.psi, watch, act)] if row.psi is not None else "dim"
+    return (
+        Text(row_label(row), style="bold" if row.subject == "feature" else "bold italic"),
+        Text(KIND_SHORT.get(row.kind, row.kind), style="dim"),
+        Text(_num(row.psi), style=psi_style), Text(_num(row.ks)), Text(_pvalue(row.ks_pvalue)),
+        Text(_num(row.chi2, "{:.3g}")), Text(_pvalue(row.chi2_pvalue)), Text(_num(row.js)),
+        Text(f"{DRIFTED_MARK} drifted", style="bold red") if row.drifted else Text("stable", style="green"),
+        Text(row.note or "", style="dim"),
+    )
+
+
+def batch_heading(batch: BatchView) -> Text:
+    out = Text()
+    out.append(f"Batch {batch.label}", style="bold")
+    out.append(f" · {batch.source} · {batch.n_rows:,} rows · {batch.n_labelled:,} labelled · "
+               f"model v{batch.model_version if batch.model_version is not None else '?'} · "
+               f"{batch.created_at:%Y-%m-%d %H:%M}", style="dim")
+    if not batch.analysed:
+        out.append(" · not analysed yet", style="yellow")
+    elif batch.drifted_features:
+        out.append(f" · {len(batch.drifted_features)} feature(s) drifted", style="bold red")
+    else:
+        out.append(" · no feature drifted", style="green")
+    if batch.metrics:
+        out.append("\n" + "  ".join(f"{k} {v:.4g}" for k, v in sorted(batch.metrics.items())))
+    return out
+
+
+def sla_text(batches: Sequence[BatchView], rules: Sequence[SlaRuleView]) -> Text:
+    """Each active rule on the latest analysed batch; an unmeasured one also shows where it
+    was last measured, so "no labels yet" does not hide a breach a month ago."""
+    out = Text()
+    latest = next((b for b in reversed(batches) if b.analysed), None)
+    out.append("SLA" + (f" · batch {latest.label}" if latest else ""), style="bold underline")
+    out.append("\n")
+    if not rules:
+        out.append("  no SLA rules: add one with `mlwb monitor sla`\n", style="dim")
+        return out
+    if latest is None:
+        out.append("  no analysed batch yet\n", style="dim")
+        return out
+    width = max(len(rule.describe()) for rule in rules) + 1
+    for rule in rules:
+        key = rule.describe()
+        outcome = latest.sla.get(key)
+        passed = outcome.get("passed") if outcome else None
+        breach = SEVERITY_STYLE.get(rule.severity, "red")
+        out.append(" ✔ " if passed is True else " ✘ " if passed is False else " — ",
+                   style="green" if passed is True else breach if passed is False else "dim")
+        out.append(f"{key:<{width}}", style="bold" if passed is False else "")
+        if outcome is None:
+            out.append("not checked on this batch", style="dim")
+        elif passed is None:
+            out.append("no value", style="dim")
+            earlier = next(((b, b.sla[key]) for b in reversed(batches)
+                            if key in b.sla and b.sla[key].get("passed") is not None), None)
+            if earlier is not None:
+                b, o = earlier
+                out.append(f"; {b.label} {'✔' if o['passed'] else '✘'} {o['value']:.4g}",
+                           style="green" if o["passed"] else breach)
+        else:
+            out.append(f"{outcome['value']:.4g}", style="" if passed else breach)
+            if passed is False:
+                out.append(f" {rule.severity}", style=breach)
+        out.append("\n")
+    return out
+
+
+def trends_text(snapshot: MonitoringSnapshot) -> Text:
+    """Max PSI per batch (bars in their band's colour) and each metric over batches (sparklines)."""
+    out = Text()
+    out.append("Max feature PSI per batch\n", style="bold underline")
+    batches = snapshot.batches
+    if not batches:
+        out.append("  no batches yet: `mlwb monitor import` or `collect`\n", style="dim")
+    else:
+        values = [b.max_psi for b in batches]
+        styles = [BAND_COLOURS[band(v, snapshot.watch, snapshot.act)] if v is not None else "dim" for v in values]
+        marks = [f"{DRIFTED_MARK} {len(b.drifted_features)}" if b.drifted_features else "" for b in batches]
+        out.append_text(coloured_bar_chart([f"  {b.label}" for b in batches], values, styles,
+                                           at_least=snapshot.act * 1.2, width=TREND_BAR_WIDTH, marks=marks))
+        out.append("\n")
+    out.append_text(sla_text(batches, snapshot.rules))
+    out.append("Performance on labelled rows\n", style="bold underline")
+    if not snapshot.performance:
+        out.append("  no labels yet: attach them with `mlwb monitor labels`\n", style="dim")
+    shown = snapshot.key_metrics()[:TREND_METRICS]
+    width = max((len(name) for name in shown), default=0)
+    order = [b.label for b in batches]
+    for name in shown:
+        by_label = dict(snapshot.performance[name])
+        series = [by_label.get(label) for label in order if label in by_label]
+        better = True if name in HIGHER_IS_BETTER else False if name in LOWER_IS_BETTER else None
+        out.append(f"  {name:<{width}} ", style="dim")
+        out.append_text(trend(series, higher_is_better=better))
+        out.append("\n")
+    hidden = len(snapshot.performance) - len(shown)
+    if hidden > 0:
+        out.append(f"  +{hidden} more in the batch line below\n", style="dim")
+    return out
+
+
+def alert_cells(alert: AlertView, rules: dict[int, SlaRuleView]) -> tuple[Text, ...]:
+    if alert.rule.startswith("sla:") and alert.rule[4:].isdigit() and int(alert.rule[4:]) in rules:
+        rule = f"SLA {rules[int(alert.rule[4:])].describe()}"
+    elif alert.rule == "drift" and alert.feature:
+        rule = f"drift · {alert.feature}"
+    else:
+        rule = alert.rule
+    return (Text(str(alert.id), style="dim"), Text(alert.batch or "—"),
+            Text(alert.severity, style=SEVERITY_STYLE.get(alert.severity, "")), Text(rule),
+            Text(_num(alert.value)), Text(alert.status, style="bold" if alert.status == "open" else "dim"),
+            Text(f"#{alert.trigger_id}" if alert.trigger_id else "—", style="" if alert.trigger_id else "dim"),
+            Text(alert.message))
+
+
+def lineage(trigger: TriggerView) -> Text:
+    """trigger → training data → job → run: the feedback loop, as far as it has got."""
+    steps = [f"data v{trigger.dataset_version_id}" if trigger.dataset_version_id else None,
+             f"job {trigger.job_id}" if trigger.job_id else None]
+    out = Text(" → ".join(s for s in steps if s))
+    if trigger.run_id:
+        out.append((" → " if len(out) else "") + f"run {trigger.run_id}", style="bold green")
+    elif not len(out):
+        out.append("not retrained yet", style="dim")
+    return out
+
+
+def trigger_cells(trigger: TriggerView) -> tuple[Text, ...]:
+    cause = " · ".join(p for p in (trigger.batch,
+                                   trigger.alert_id and f"alert #{trigger.alert_id}") if p) or "—"
+    return (Text(str(trigger.id), style="dim"), Text(trigger.kind),
+            Text(trigger.status, style=TRIGGER_STATUS_STYLE.get(trigger.status, "")), Text(cause),
+            lineage(trigger), Text(trigger.requested_by), Text(trigger.reason))
+
+
+class MonitoringScreen(WorkbenchScreen):
+    """Monitoring of one project: drift heat table, batch detail, trends, alerts, triggers."""
+
+    BINDINGS = [
+        Binding("n", "retrain", "Retrain now", tooltip="Retrain in a worker process: answer the open trigger, or "
+                                                      "on demand with a reason"),
+        Binding("left_square_bracket", "batch(-1)", "Earlier batch", show=False,
+                tooltip="Show the batch before the selected one (← / → do it in the heat table)"),
+        Binding("right_square_bracket", "batch(1)", "Later batch", show=False,
+                tooltip="Show the batch after the selected one"),
+        Binding("t", "focus_triggers", "Triggers", tooltip="Go to the retraining triggers (n then answers the "
+                                                           "highlighted one)"),
+        Binding("j", "jobs", "Jobs", tooltip="Background jobs; cancel one there"),
+        Binding("r", "reload", "Refresh", tooltip="Read the batches, alerts and triggers again"),
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the project"),
+    ]
+
+    def __init__(self, slug: str) -> None:
+        super().__init__()
+        self.slug = slug
+        self.snapshot: MonitoringSnapshot | None = None
+        self.detail_batch: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="monitoring"):
+            yield Static(f"[b]{self.slug}[/b] · monitoring  loading…", id="monitor-title")
+            with Horizontal(id="monitor-top"):
+                with Vertical(id="monitor-heat"):
+                    yield Label("PSI by feature × batch · ← → or [ ] picks a batch", classes="evidence-title")
+                    yield DriftHeat(id="drift-heat")
+                with VerticalScroll(id="monitor-trends"):
+                    yield Static("", id="monitor-trends-body")
+            yield Static("", id="batch-heading")
+            table: DataTable[Text] = DataTable(id="batch-detail", cursor_type="row", zebra_stripes=True)
+            for label, width in DETAIL_COLUMNS:
+                table.add_column(label, width=width)
+            yield table
+            with Vertical(id="monitor-bottom"):
+                with Vertical(id="monitor-alerts"):
+                    yield Label("Alerts", classes="evidence-title")
+                    alerts: DataTable[Text] = DataTable(id="alert-table", cursor_type="row", zebra_stripes=True)
+                    for label, width in ALERT_COLUMNS:
+                        alerts.add_column(label, width=width)
+                    yield alerts
+                with Vertical(id="monitor-triggers"):
+                    yield Label("Retraining triggers → runs", classes="evidence-title")
+                    triggers: DataTable[Text] = DataTable(id="trigger-table", cursor_type="row", zebra_stripes=True)
+                    for label, width in TRIGGER_COLUMNS:
+                        triggers.add_column(label, width=width)
+                    yield triggers
+        yield JobsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.heat.table.focus()
+        self.reload()
+
+    @property
+    def heat(self) -> DriftHeat:
+        return self.query_one("#drift-heat", DriftHeat)
+
+    # --- loading -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        if self.app.wb is not None:  # type: ignore[attr-defined]
+            self._load()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="monitoring-load")
+    def _load(self) -> None:
+        from app.services import monitoring, projects
+        from app.services.comparison import PRIMARY_METRIC
+
+        wb = self.app.wb  # type: ignore[attr-defined]
+        project = projects.project_summary(wb, self.slug)
+        snapshot = MonitoringSnapshot(
+            project=project, batches=monitoring.list_batches(wb, self.slug),
+            alerts=monitoring.list_alerts(wb, self.slug), triggers=monitoring.list_triggers(wb, self.slug),
+            rules=monitoring.sla_rules(wb, self.slug),
+            performance=monitoring.performance_over_time(wb, self.slug),
+            watch=monitoring.PSI_WATCH, act=monitoring.PSI_ALERT_THRESHOLD,
+            primary=PRIMARY_METRIC.get(project.problem_type, "roc_auc"),
+        )
+        self.app.call_from_thread(self._show, snapshot)
+
+    def _show(self, snapshot: MonitoringSnapshot) -> None:
+        first = self.snapshot is None
+        self.snapshot = snapshot
+        if first:
+            self.refresh_bindings()  # "Retrain now" applies once there is something to show
+        heat = self.heat
+        heat.set_batches(snapshot.batches, watch=snapshot.watch, act=snapshot.act)
+        self.query_one("#monitor-trends-body", Static).update(trends_text(snapshot))
+        rules = {r.id: r for r in snapshot.rules}
+        alerts = self.query_one("#alert-table", DataTable)
+        alerts.clear()
+        for a in reversed(snapshot.alerts):
+            alerts.add_row(*alert_cells(a, rules), key=str(a.id))
+        triggers = self.query_one("#trigger-table", DataTable)
+        keep = self.highlighted_trigger.id if self.highlighted_trigger else None
+        triggers.clear()
+        for t in reversed(snapshot.triggers):
+            triggers.add_row(*trigger_cells(t), key=str(t.id))
+        ids = [t.id for t in reversed(snapshot.triggers)]
+        if keep in ids:
+            triggers.move_cursor(row=ids.index(keep))
+        open_alerts = sum(1 for a in snapshot.alerts if a.status == "open")
+        critical = sum(1 for a in snapshot.alerts if a.status == "open" and a.severity == "critical")
+        versions = sorted({b.model_version for b in snapshot.batches if b.model_version is not None})
+        self.query_one("#monitor-title", Static).update(
+            f"[b]{self.slug}[/b] · monitoring · {len(snapshot.batches)} batch(es) · "
+            f"model {', '.join(f'v{v}' for v in versions) or '—'} · "
+            f"[{'bold red' if critical else 'yellow' if open_alerts else 'green'}]{open_alerts} open alert(s)"
+            f"[/] · {len(snapshot.open_triggers)} open trigger(s)\n"
+            f"[dim]{snapshot.project.name} · PSI bands {snapshot.watch:g} / {snapshot.act:g} · "
+            f"{len(snapshot.rules)} SLA rule(s) · stage {snapshot.project.current_stage} of 6[/dim]"
+        )
+        selected = heat.selected
+        self._show_batch(selected)
+
+    @on(DriftHeat.BatchHighlighted)
+    def _batch_highlighted(self, event: DriftHeat.BatchHighlighted) -> None:
+        self._show_batch(event.batch)
+
+    def _show_batch(self, batch: BatchView | None) -> None:
+        heading = self.query_one("#batch-heading", Static)
+        table = self.query_one("#batch-detail", DataTable)
+        table.clear()
+        if batch is None or self.snapshot is None:
+            self.detail_batch = None
+            heading.update(Text("No monitoring batches yet: import production inputs with `mlwb monitor import`, "
+                                "or collect the served requests with `mlwb monitor collect`.", style="dim"))
+            return
+        self.detail_batch = batch.id
+        heading.update(batch_heading(batch))
+        for row in sorted(batch.drift, key=lambda r: ({"feature": 0, "prediction": 1, "label": 2}.get(r.subject, 3),
+                                                      -(r.psi or 0.0))):
+            table.add_row(*detail_cells(row, self.snapshot.watch, self.snapshot.act))
+
+    @property
+    def highlighted_trigger(self) -> TriggerView | None:
+        if self.snapshot is None or not self.snapshot.triggers:
+            return None
+        table = self.query_one("#trigger-table", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((t for t in self.snapshot.triggers if str(t.id) == key), None)
+
+    def trigger_to_answer(self) -> TriggerView | None:
+        """The trigger "Retrain now" offers to answer: the highlighted one when the triggers table
+        has focus (None if that one is closed), else the newest open trigger."""
+        if self.snapshot is None:
+            return None
+        if self.focused is self.query_one("#trigger-table", DataTable):
+            trigger = self.highlighted_trigger
+            return trigger if trigger is not None and trigger.status == "open" else None
+        return self.snapshot.open_triggers[-1] if self.snapshot.open_triggers else None
+
+    # --- actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retrain":
+            return not self.is_mounted or self.snapshot is not None
+        return True
+
+    def action_batch(self, step: int) -> None:
+        table = self.heat.table
+        if table.columns:
+            table.move_cursor(column=max(0, min(len(table.columns) - 1, table.cursor_column + step)))
+
+    def action_focus_triggers(self) -> None:
+        self.query_one("#trigger-table", DataTable).focus()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_jobs(self) -> None:
+        from screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
+
+    def action_retrain(self) -> None:
+        from screens.modals.retrain_dialog import RetrainDialog
+
+        if self.snapshot is None:
+            return
+        trigger = self.trigger_to_answer()
+
+        def chosen(values: dict[str, Any] | None) -> None:
+            if values:
+                self.app.retrain_now(self.slug, values["trigger_id"], values["reason"])  # type: ignore[attr-defined]
+                answered = f"answering trigger #{values['trigger_id']}" if values["trigger_id"] else "on demand"
+                self.notify(f"Retraining {self.slug} ({answered}) in a worker process; progress is at the bottom, "
+                            "j cancels.", title="Job queued")
+
+        self.app.push_screen(RetrainDialog(self.slug, trigger), chosen)
