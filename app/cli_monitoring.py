@@ -16,7 +16,7 @@ from app.errors import WorkbenchError
 def add_parsers(sub: Any) -> None:
     monitor = sub.add_parser("monitor", help="monitoring batches, delayed labels, SLA rules and thresholds")
     msub = monitor.add_subparsers(dest="monitor_verb", required=True,
-                                  metavar="import|collect|labels|label-log|analyse|list|sla|threshold|schedule")
+                                  metavar="import|collect|labels|label-log|analyse|list|resolve|sla|threshold|schedule")
     mimp = msub.add_parser("import", help="import a batch file of production inputs")
     mimp.add_argument("project")
     mimp.add_argument("file", type=Path)
@@ -41,6 +41,10 @@ def add_parsers(sub: Any) -> None:
     man.add_argument("label")
     mlist = msub.add_parser("list", help="batches, alerts and retraining triggers")
     mlist.add_argument("project")
+    resolve = msub.add_parser("resolve", help="close an alert, saying how it was handled")
+    resolve.add_argument("project")
+    resolve.add_argument("alert", type=int)
+    resolve.add_argument("--note", required=True)
     sla = msub.add_parser("sla", help="list SLA rules, --add 'accuracy>=0.8' or --remove ID")
     sla.add_argument("project")
     sla.add_argument("--add", metavar="RULE", help="METRIC>=X or METRIC<=X, e.g. latency_p99_ms<=20")
@@ -138,6 +142,9 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             print(f"alert {a.id}\t{a.severity}\t{a.status}\t{trigger}\t{a.message}")
         for t in monitoring.list_triggers(wb, args.project):
             print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_id or '-'}\t{t.reason}")
+    elif verb == "resolve":
+        a = monitoring.resolve_alert(wb, args.project, args.alert, note=args.note)
+        print(f"alert {a.id} is {a.status}")
     elif verb == "sla":
         if args.add:
             match = re.fullmatch(r"\s*([a-z_0-9]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*", args.add)

@@ -235,6 +235,8 @@ class MonitoringScreen(WorkbenchScreen):
                 tooltip="Show the batch after the selected one"),
         Binding("t", "focus_triggers", "Triggers", tooltip="Go to the retraining triggers (n then answers the "
                                                            "highlighted one)"),
+        Binding("v", "resolve", "Resolve alert", tooltip="Close the highlighted open alert with a note on how it "
+                "was handled"),
         Binding("j", "jobs", "Jobs", tooltip="Background jobs; cancel one there"),
         Binding("r", "reload", "Refresh", tooltip="Read the batches, alerts and triggers again"),
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the project"),
@@ -404,6 +406,41 @@ class MonitoringScreen(WorkbenchScreen):
         from screens.jobs import JobsScreen
 
         self.app.push_screen(JobsScreen())
+
+    def highlighted_alert(self) -> Any:
+        """The open alert under the alerts table's cursor, if any."""
+        if self.snapshot is None:
+            return None
+        table = self.query_one("#alert-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((a for a in self.snapshot.alerts if str(a.id) == key and a.status == "open"), None)
+
+    def action_resolve(self) -> None:
+        from screens.modals.review_dialog import ReasonDialog
+
+        alert = self.highlighted_alert()
+        if alert is None:
+            self.notify("Highlight an open alert in the alerts table first.", severity="warning")
+            return
+
+        def confirmed(note: str | None) -> None:
+            if note:
+                self._resolve(alert.id, note)
+
+        self.app.push_screen(ReasonDialog(f"Resolve alert #{alert.id} ({alert.severity})", Text(alert.message),
+                                          confirm="Resolve", required=True,
+                                          placeholder="how it was handled, or why nothing needs doing",
+                                          dialog_id="resolve-dialog"), confirmed)
+
+    @work(thread=True, exit_on_error=False, group="monitoring-write")
+    def _resolve(self, alert_id: int, note: str) -> None:
+        from app.services import monitoring
+
+        monitoring.resolve_alert(self.app.wb, self.slug, alert_id, note=note)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.app.notify, f"Alert #{alert_id} resolved.", title="Alert resolved")
+        self.app.call_from_thread(self.reload)
 
     def action_retrain(self) -> None:
         from screens.modals.retrain_dialog import RetrainDialog

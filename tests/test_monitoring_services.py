@@ -138,3 +138,17 @@ def test_on_demand_retraining_needs_a_reason_and_schedule_runs_when_due(demo_wb:
     trigger = next(t for t in monitoring.list_triggers(demo_wb, SLUG) if t.id == outcome.trigger_id)
     assert trigger.kind == "scheduled" and trigger.run_id == outcome.run_id
     assert retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG) is None
+
+
+def test_alerts_are_resolved_by_retraining_or_with_a_note(demo_wb: Workbench) -> None:
+    alerts = {a.batch: a for a in monitoring.list_alerts(demo_wb, SLUG)}
+    assert alerts["2026-03"].status == "resolved"  # its retraining run answered it
+    warning = alerts["2026-02"]
+    assert warning.status == "open"
+    with pytest.raises(WorkbenchError, match="how the alert was handled"):
+        monitoring.resolve_alert(demo_wb, SLUG, warning.id, note=" ")
+    assert monitoring.resolve_alert(demo_wb, SLUG, warning.id, note="watch band only; next batch decides").status \
+        == "resolved"
+    with pytest.raises(WorkbenchError, match="already resolved"):
+        monitoring.resolve_alert(demo_wb, SLUG, warning.id, note="again")
+    assert not [a for a in monitoring.open_alerts(demo_wb) if a.project == SLUG]

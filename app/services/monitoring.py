@@ -572,6 +572,23 @@ def open_alerts(wb: Workbench, *, limit: int = 50) -> list[OpenAlert]:
                 for a, slug, label, trigger in rows]
 
 
+def resolve_alert(wb: Workbench, slug: str, alert_id: int, *, note: str) -> AlertView:
+    """Close an alert someone has looked at, saying what was done (or why nothing needs doing)."""
+    note = note.strip()
+    if not note:
+        raise WorkbenchError("say how the alert was handled: the note is what a reviewer reads later")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        alert = uow.session.get(Alert, alert_id)
+        if alert is None or alert.project_id != project.id:
+            raise NotFound(f"'{slug}' has no alert {alert_id}: list them with `mlwb monitor list {slug}`")
+        if alert.status != "open":
+            raise WorkbenchError(f"alert {alert_id} is already {alert.status}")
+        alert.status = "resolved"
+        uow.audit("monitoring.alert_resolved", "alert", alert.id, project=slug, note=note)
+    return next(a for a in list_alerts(wb, slug) if a.id == alert_id)
+
+
 # --- SLA rules and drift thresholds -----------------------------------------------------------
 
 def add_sla_rule(wb: Workbench, slug: str, metric: str, comparator: str, threshold: float, *,

@@ -338,3 +338,26 @@ async def test_palette_opens_both_screens_and_they_explain_an_empty_project(wb) 
             assert not messages(app, "error")
             await pilot.press("escape")
             await settle(app, pilot)
+
+
+async def test_an_open_alert_is_resolved_with_a_note(demo_home: Path) -> None:
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_monitoring(app, pilot)
+        open_alert = next(a for a in monitoring.list_alerts(app.wb, SLUG) if a.status == "open")
+        table = screen.query_one("#alert-table", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index(str(open_alert.id)))
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press("ctrl+s")  # an empty note is refused inside the dialog
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonDialog)
+        app.screen.query_one("#reason-input", Input).value = "watch band only; the next batch decides"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        resolved = next(a for a in monitoring.list_alerts(app.wb, SLUG) if a.id == open_alert.id)
+        assert resolved.status == "resolved"
+        assert "monitoring.alert_resolved" in [e.action for e in audit_trail.recent_events(app.wb, limit=3)]
