@@ -113,7 +113,7 @@ def _print_batch(b: Any) -> None:
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
-    from app.services import monitoring
+    from app.services import monitoring, monitoring_policy
 
     wb = _open()
     verb = args.monitor_verb
@@ -150,16 +150,16 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             match = re.fullmatch(r"\s*([a-z_0-9]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*", args.add)
             if not match:
                 raise WorkbenchError(f"an SLA rule looks like accuracy>=0.8 or latency_p99_ms<=20, not '{args.add}'")
-            monitoring.add_sla_rule(wb, args.project, match[1], match[2], float(match[3]), severity=args.severity)
+            monitoring_policy.add_sla_rule(wb, args.project, match[1], match[2], float(match[3]), severity=args.severity)
         if args.remove is not None:
-            monitoring.remove_sla_rule(wb, args.project, args.remove)
-        for r in monitoring.sla_rules(wb, args.project):
+            monitoring_policy.remove_sla_rule(wb, args.project, args.remove)
+        for r in monitoring_policy.sla_rules(wb, args.project):
             print(f"{r.id}\t{r.describe()}\t{r.severity}")
     elif verb == "threshold":
-        thresholds = monitoring.set_drift_threshold(wb, args.project, args.feature, args.statistic, args.value)
+        thresholds = monitoring_policy.set_drift_threshold(wb, args.project, args.feature, args.statistic, args.value)
         print(json.dumps(thresholds, sort_keys=True))
     else:
-        monitoring.set_retraining_schedule(wb, args.project, None if args.off else args.every_days)
+        monitoring_policy.set_retraining_schedule(wb, args.project, None if args.off else args.every_days)
         print("retraining schedule off" if args.off else f"retrain every {args.every_days} day(s)")
     return 0
 
@@ -184,16 +184,16 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from app.services import monitoring
+    from app.services import monitoring_check
 
-    print(monitoring.prometheus_metrics(_open(), args.project), end="")
+    print(monitoring_check.prometheus_metrics(_open(), args.project), end="")
     return 0
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    from app.services import monitoring
+    from app.services import monitoring_check
 
-    result = monitoring.drift_file(_open(), args.project, args.file, reference=args.reference)
+    result = monitoring_check.drift_file(_open(), args.project, args.file, reference=args.reference)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0

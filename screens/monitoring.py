@@ -295,7 +295,7 @@ class MonitoringScreen(WorkbenchScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="monitoring-load")
     def _load(self) -> None:
-        from app.services import monitoring, projects
+        from app.services import monitoring, monitoring_policy, projects
         from app.services.comparison import PRIMARY_METRIC
 
         wb = self.app.wb  # type: ignore[attr-defined]
@@ -303,7 +303,7 @@ class MonitoringScreen(WorkbenchScreen):
         snapshot = MonitoringSnapshot(
             project=project, batches=monitoring.list_batches(wb, self.slug),
             alerts=monitoring.list_alerts(wb, self.slug), triggers=monitoring.list_triggers(wb, self.slug),
-            rules=monitoring.sla_rules(wb, self.slug),
+            rules=monitoring_policy.sla_rules(wb, self.slug),
             performance=monitoring.performance_over_time(wb, self.slug),
             watch=monitoring.PSI_WATCH, act=monitoring.PSI_ALERT_THRESHOLD,
             primary=PRIMARY_METRIC.get(project.problem_type, "roc_auc"),

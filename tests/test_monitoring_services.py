@@ -12,7 +12,7 @@ import pytest
 from app.errors import WorkbenchError
 from app.jobs import JobRunner
 from app.ml.demo_data import generate_interactions
-from app.services import audit_trail, monitoring, retraining, training
+from app.services import audit_trail, monitoring, monitoring_check, monitoring_policy, retraining, training
 from app.services.demo import FEATURES, SLUG
 from app.services.workbench import Workbench
 
@@ -57,7 +57,7 @@ def test_psi_breach_created_a_retraining_run_that_links_back(demo_wb: Workbench)
 
 def test_sla_breach_on_delayed_labels_raises_an_alert_and_trigger(demo_wb: Workbench, tmp_path: Path) -> None:
     runner = JobRunner(demo_wb)
-    rule = monitoring.add_sla_rule(demo_wb, SLUG, "accuracy", ">=", 0.999, severity="critical")
+    rule = monitoring_policy.add_sla_rule(demo_wb, SLUG, "accuracy", ">=", 0.999, severity="critical")
     frame = generate_interactions(600, seed=99)
     frame.insert(0, "row_id", [f"r{i}" for i in range(len(frame))])
     frame.drop(columns=["clicked"]).to_csv(tmp_path / "batch.csv", index=False)
@@ -80,39 +80,39 @@ def test_per_feature_threshold_changes_the_verdict(demo_wb: Workbench, tmp_path:
     frame = generate_interactions(3000, seed=5, drift=0.2)
     path = tmp_path / "batch.csv"
     frame.to_csv(path, index=False)
-    before = monitoring.drift_file(demo_wb, SLUG, path)["features"]
+    before = monitoring_check.drift_file(demo_wb, SLUG, path)["features"]
     drifted = [name for name, stats in before.items() if stats["drifted"] and name in FEATURE_NAMES]
     assert drifted
     for name in drifted:
-        monitoring.set_drift_threshold(demo_wb, SLUG, name, "psi", 5.0)
-        monitoring.set_drift_threshold(demo_wb, SLUG, name, "ks", 5.0)
-        monitoring.set_drift_threshold(demo_wb, SLUG, name, "js", 5.0)
-    after = monitoring.drift_file(demo_wb, SLUG, path)["features"]
+        monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, "psi", 5.0)
+        monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, "ks", 5.0)
+        monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, "js", 5.0)
+    after = monitoring_check.drift_file(demo_wb, SLUG, path)["features"]
     assert not any(after[name]["drifted"] for name in drifted)
     with pytest.raises(WorkbenchError, match="statistic"):
-        monitoring.set_drift_threshold(demo_wb, SLUG, "user_age", "mean", 0.1)
+        monitoring_policy.set_drift_threshold(demo_wb, SLUG, "user_age", "mean", 0.1)
 
 
 def test_drift_file_json_shape(demo_wb: Workbench, tmp_path: Path) -> None:
     path = tmp_path / "batch.csv"
     generate_interactions(2000, seed=3, drift=0.6).to_csv(path, index=False)
-    result = monitoring.drift_file(demo_wb, SLUG, path)
+    result = monitoring_check.drift_file(demo_wb, SLUG, path)
     age, genre = result["features"]["user_age"], result["features"]["item_genre"]
     assert set(age) == {"ks", "ks_pvalue", "psi", "js", "drifted"}
     assert set(genre) == {"psi", "chi2_pvalue", "js", "drifted"}
     assert result["alerts"] and result["alerts"][0]["severity"] == "critical"
     reference = tmp_path / "ref.csv"
     generate_interactions(2000, seed=4).to_csv(reference, index=False)
-    against_file = monitoring.drift_file(demo_wb, SLUG, path, reference=reference)
+    against_file = monitoring_check.drift_file(demo_wb, SLUG, path, reference=reference)
     assert against_file["features"]["user_age"]["drifted"]
     pd.read_csv(path).drop(columns=["user_age"]).to_csv(path, index=False)
     with pytest.raises(WorkbenchError, match="user_age"):
-        monitoring.drift_file(demo_wb, SLUG, path)
+        monitoring_check.drift_file(demo_wb, SLUG, path)
     json.dumps(result)
 
 
 def test_prometheus_exposition(demo_wb: Workbench) -> None:
-    text = monitoring.prometheus_metrics(demo_wb, SLUG)
+    text = monitoring_check.prometheus_metrics(demo_wb, SLUG)
     families: dict[str, str] = {}
     for line in text.splitlines():
         if line.startswith("# TYPE "):
@@ -132,7 +132,7 @@ def test_on_demand_retraining_needs_a_reason_and_schedule_runs_when_due(demo_wb:
         retraining.request_retraining(demo_wb, SLUG, reason=" ")
     with pytest.raises(WorkbenchError, match="no retraining schedule"):
         retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG)
-    monitoring.set_retraining_schedule(demo_wb, SLUG, 30)
+    monitoring_policy.set_retraining_schedule(demo_wb, SLUG, 30)
     outcome = retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG)
     assert outcome is not None
     trigger = next(t for t in monitoring.list_triggers(demo_wb, SLUG) if t.id == outcome.trigger_id)

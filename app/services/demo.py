@@ -21,6 +21,7 @@ from app.services import (
     error_analysis,
     gates,
     monitoring,
+    monitoring_policy,
     projects,
     promotion,
     registry,
@@ -213,10 +214,10 @@ def _monitor(wb: Workbench, runner: JobRunner, seed: int, batch_rows: int, tmp: 
     later, the alert the strongest drift raises and the retraining that answers it."""
     from app.ml.demo_data import generate_interactions
 
-    if not monitoring.sla_rules(wb, SLUG):
+    if not monitoring_policy.sla_rules(wb, SLUG):
         step("stage 6: SLA rules")
         for metric, comparator, threshold, severity in SLA_RULES:
-            monitoring.add_sla_rule(wb, SLUG, metric, comparator, threshold, severity=severity)
+            monitoring_policy.add_sla_rule(wb, SLUG, metric, comparator, threshold, severity=severity)
     existing = {b.label: b for b in monitoring.list_batches(wb, SLUG)}
     if LOG_BATCH not in existing:
         step(f"stage 6: batch {LOG_BATCH} collected from the prediction log")

@@ -13,12 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
 from app.services import jobs as job_records
 from app.services.datasets import dataset_columns, dataset_path, import_dataset
+from app.services.monitoring_policy import QUALITY_METRICS, policy_row
 from app.services.registry import production_version
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import (
@@ -27,7 +28,6 @@ from storage.models import (
     DriftResult,
     ModelVersion,
     MonitoringBatch,
-    MonitoringPolicy,
     PredictionLog,
     Project,
     RetrainingTrigger,
@@ -43,22 +43,6 @@ if TYPE_CHECKING:
 PSI_WATCH = 0.1
 PSI_ALERT_THRESHOLD = 0.25
 TOP_FEATURES = 10
-SLA_METRICS: dict[str, str] = {
-    "accuracy": "share of labelled rows predicted right",
-    "roc_auc": "ROC AUC on labelled rows",
-    "f1": "F1 on labelled rows",
-    "false_positive_rate": "false positives / actual negatives",
-    "false_negative_rate": "false negatives / actual positives",
-    "rmse": "root mean squared error on labelled rows",
-    "mae": "mean absolute error on labelled rows",
-    "latency_p99_ms": "99th percentile latency of served requests (prediction-log batches)",
-    "error_rate": "share of requests that failed (prediction-log batches)",
-}
-# Metrics that describe the model's quality: breaching one asks for retraining; latency and
-# errors ask for an engineer, not new training data.
-QUALITY_METRICS = frozenset({"accuracy", "roc_auc", "f1", "false_positive_rate", "false_negative_rate",
-                             "rmse", "mae"})
-COMPARATORS = (">=", "<=")
 
 
 @dataclass(frozen=True)
@@ -115,18 +99,6 @@ class BatchView:
 
 
 @dataclass(frozen=True)
-class SlaRuleView:
-    id: int
-    metric: str
-    comparator: str
-    threshold: float
-    severity: str
-
-    def describe(self) -> str:
-        return f"{self.metric} {self.comparator} {self.threshold:g}"
-
-
-@dataclass(frozen=True)
 class TriggerView:
     id: int
     kind: str
@@ -157,7 +129,7 @@ def _label(label: str) -> str:
     return label
 
 
-def _require_production(session: Session, project: Project) -> ModelVersion:
+def require_production(session: Session, project: Project) -> ModelVersion:
     mv = production_version(session, project)
     if mv is None:
         raise WorkbenchError(f"project '{project.slug}' has no model in production: promote one before monitoring it")
@@ -169,7 +141,7 @@ def import_batch(wb: Workbench, slug: str, path: str | Path, *, label: str, id_c
     label = _label(label)
     with wb.read() as session:
         project = find_project(session, slug)
-        _require_production(session, project)
+        require_production(session, project)
         existing = session.scalars(select(MonitoringBatch).where(
             MonitoringBatch.project_id == project.id, MonitoringBatch.label == label)).first()
         if existing is not None:
@@ -180,7 +152,7 @@ def import_batch(wb: Workbench, slug: str, path: str | Path, *, label: str, id_c
                              "identifies each row, so labels can be joined to it later")
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
-        mv = _require_production(uow.session, project)
+        mv = require_production(uow.session, project)
         batch = MonitoringBatch(project_id=project.id, model_version_id=mv.id, dataset_version_id=dataset.id,
                                 label=label, n_rows=dataset.n_rows, source="file", id_column=id_column,
                                 created_by=uow.actor)
@@ -204,7 +176,7 @@ def batch_from_predictions(wb: Workbench, slug: str, *, label: str) -> BatchView
     label = _label(label)
     with wb.read() as session:
         project = find_project(session, slug)
-        mv = _require_production(session, project)
+        mv = require_production(session, project)
         target = _target_of(session, mv)
         rows = session.execute(select(PredictionLog.id, PredictionLog.request_id, PredictionLog.features,
                                       PredictionLog.prediction, PredictionLog.label)
@@ -290,10 +262,6 @@ def _target_of(session: Session, mv: ModelVersion) -> str | None:
     return run.params.get("target") or None
 
 
-def _policy(session: Session, project: Project) -> MonitoringPolicy | None:
-    return session.scalars(select(MonitoringPolicy).where(MonitoringPolicy.project_id == project.id)).first()
-
-
 def _important_features(wb: Workbench, session: Session, mv: ModelVersion, features: list[str]) -> list[str]:
     """The model's ten most important features (permutation importance from its error analysis);
     every feature when no analysis exists, so a breach is never missed for lack of ranking."""
@@ -314,7 +282,7 @@ def _analysis_payload(wb: Workbench, session: Session, project: Project, batch: 
                              f"(`mlwb models {project.slug} --register {mv.run_id}`) to build one")
     run = session.get(Run, mv.run_id)
     features = mv.reference_profile.get("features") or run.params.get("features") or {}
-    policy = _policy(session, project)
+    policy = policy_row(session, project)
     return {
         "reference_path": str(wb.artifacts.verified_path(mv.reference_sha256, ".profile")),
         "batch_path": str(dataset_path(wb, session.get(DatasetVersion, batch.dataset_version_id))),
@@ -589,100 +557,6 @@ def resolve_alert(wb: Workbench, slug: str, alert_id: int, *, note: str) -> Aler
     return next(a for a in list_alerts(wb, slug) if a.id == alert_id)
 
 
-# --- SLA rules and drift thresholds -----------------------------------------------------------
-
-def add_sla_rule(wb: Workbench, slug: str, metric: str, comparator: str, threshold: float, *,
-                 severity: str = "warning") -> SlaRuleView:
-    if metric not in SLA_METRICS:
-        raise WorkbenchError(f"unknown SLA metric '{metric}': choose one of {', '.join(SLA_METRICS)}")
-    if comparator not in COMPARATORS:
-        raise WorkbenchError(f"comparator must be '>=' or '<=', not '{comparator}'")
-    if severity not in ("warning", "critical"):
-        raise WorkbenchError(f"severity must be 'warning' or 'critical', not '{severity}'")
-    if not math.isfinite(threshold):
-        raise WorkbenchError("the SLA threshold must be a finite number")
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        rule = SlaRule(project_id=project.id, metric=metric, comparator=comparator, threshold=float(threshold),
-                       severity=severity, created_by=uow.actor)
-        uow.session.add(rule)
-        uow.session.flush()
-        uow.audit("monitoring.sla_rule_added", "sla_rule", rule.id, project=slug, metric=metric,
-                  comparator=comparator, threshold=threshold, severity=severity)
-        return SlaRuleView(rule.id, metric, comparator, rule.threshold, severity)
-
-
-def remove_sla_rule(wb: Workbench, slug: str, rule_id: int) -> None:
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        rule = uow.session.get(SlaRule, rule_id)
-        if rule is None or rule.project_id != project.id or not rule.active:
-            raise NotFound(f"'{slug}' has no active SLA rule {rule_id}: list them with `mlwb sla {slug}`")
-        rule.active = False
-        uow.audit("monitoring.sla_rule_removed", "sla_rule", rule.id, project=slug, metric=rule.metric)
-
-
-def sla_rules(wb: Workbench, slug: str) -> list[SlaRuleView]:
-    with wb.read() as session:
-        project = find_project(session, slug)
-        return [SlaRuleView(r.id, r.metric, r.comparator, r.threshold, r.severity)
-                for r in session.scalars(select(SlaRule).where(SlaRule.project_id == project.id,
-                                                               SlaRule.active.is_(True)).order_by(SlaRule.id))]
-
-
-def _policy_for_update(uow: UnitOfWork, project: Project) -> MonitoringPolicy:
-    policy = _policy(uow.session, project)
-    if policy is None:
-        policy = MonitoringPolicy(project_id=project.id, thresholds={}, updated_by=uow.actor)
-        uow.session.add(policy)
-    return policy
-
-
-def set_drift_threshold(wb: Workbench, slug: str, feature: str, statistic: str, value: float) -> dict[str, Any]:
-    """Set the effect size at which ``feature`` (or ``*`` for every feature) counts as drifted."""
-    from app.ml.drift import DEFAULT_THRESHOLDS
-
-    if statistic not in DEFAULT_THRESHOLDS:
-        raise WorkbenchError(f"statistic must be one of {', '.join(DEFAULT_THRESHOLDS)}, not '{statistic}'")
-    if not (math.isfinite(value) and value > 0):
-        raise WorkbenchError("a drift threshold must be a positive number")
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        policy = _policy_for_update(uow, project)
-        thresholds = {k: dict(v) for k, v in policy.thresholds.items()}
-        thresholds.setdefault(feature, {})[statistic] = float(value)
-        policy.thresholds, policy.updated_by, policy.updated_at = thresholds, uow.actor, utcnow()
-        uow.session.flush()
-        uow.audit("monitoring.threshold_set", "monitoring_policy", policy.id, project=slug, feature=feature,
-                  statistic=statistic, value=value)
-        return thresholds
-
-
-def set_retraining_schedule(wb: Workbench, slug: str, every_days: int | None) -> None:
-    if every_days is not None and every_days < 1:
-        raise WorkbenchError("the retraining schedule must be at least one day, or off")
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        policy = _policy_for_update(uow, project)
-        policy.retrain_every_days, policy.updated_by, policy.updated_at = every_days, uow.actor, utcnow()
-        uow.session.flush()
-        uow.audit("monitoring.schedule_set", "monitoring_policy", policy.id, project=slug, every_days=every_days)
-
-
-@dataclass(frozen=True)
-class PolicyView:
-    thresholds: dict[str, dict[str, float]]
-    retrain_every_days: int | None
-    last_scheduled_at: datetime | None
-
-
-def policy(wb: Workbench, slug: str) -> PolicyView:
-    with wb.read() as session:
-        row = _policy(session, find_project(session, slug))
-        return PolicyView(dict(row.thresholds), row.retrain_every_days, row.last_scheduled_at) if row \
-            else PolicyView({}, None, None)
-
-
 def list_triggers(wb: Workbench, slug: str) -> list[TriggerView]:
     with wb.read() as session:
         project = find_project(session, slug)
@@ -701,112 +575,3 @@ def performance_over_time(wb: Workbench, slug: str) -> dict[str, list[tuple[str,
         for name, value in b.metrics.items():
             series.setdefault(name, []).append((b.label, value))
     return series
-
-
-def drift_file(wb: Workbench, slug: str, path: str | Path, *, reference: str | Path | None = None) -> dict[str, Any]:
-    """Compare a file with the production model's stored reference (or with another file), read
-    only: nothing is recorded. Returns ``{"features": {...}, "alerts": [...]}``."""
-    from app.ml.drift import compare, compare_frames
-    from app.ml.drift_reference import ReferenceProfile, infer_features
-    from app.ml.errors import DataFileError
-    from app.ml.tabular import read_table
-
-    try:
-        current = read_table(path)
-        if reference is not None:
-            ref_frame = read_table(reference)
-            features = infer_features(ref_frame)
-            absent = [f for f in features if f not in current.columns]
-            if absent:
-                raise WorkbenchError(f"{Path(path).name} lacks column(s) of the reference: {', '.join(absent)}")
-            thresholds = None
-            with wb.read() as session:
-                row = _policy(session, find_project(session, slug))
-                thresholds = dict(row.thresholds) if row else None
-            results = compare_frames(ref_frame, current, features, thresholds=thresholds)
-        else:
-            with wb.read() as session:
-                project = find_project(session, slug)
-                mv = _require_production(session, project)
-                if mv.reference_sha256 is None:
-                    raise WorkbenchError(f"model version {mv.version} has no stored reference profile: register it "
-                                         "again, or pass --reference FILE")
-                features = mv.reference_profile.get("features") or {}
-                row = _policy(session, project)
-                thresholds = dict(row.thresholds) if row else None
-                sha = mv.reference_sha256
-            profile = ReferenceProfile.from_bytes(wb.artifacts.get_bytes(sha, ".profile"))
-            results = compare(profile, current, features=features, thresholds=thresholds)
-    except DataFileError as exc:
-        raise WorkbenchError(str(exc)) from None
-    alerts = []
-    drifted = [r for r in results if r.drifted]
-    if drifted:
-        worst = max(drifted, key=lambda r: r.psi or 0.0)
-        alerts.append({"rule": "drift", "severity": "critical" if (worst.psi or 0.0) > PSI_ALERT_THRESHOLD else "warning",
-                       "features": [r.feature for r in drifted],
-                       "message": "data drift in " + ", ".join(r.feature for r in drifted)})
-    return {"features": {r.feature: r.as_json() for r in results}, "alerts": alerts}
-
-
-def prometheus_metrics(wb: Workbench, slug: str) -> str:
-    """The current monitoring state in Prometheus' text exposition format, for Grafana."""
-    batches = list_batches(wb, slug)
-    alerts = list_alerts(wb, slug)
-    triggers = list_triggers(wb, slug)
-    with wb.read() as session:
-        project = find_project(session, slug)
-        mv = production_version(session, project)
-        routes = dict(session.execute(select(PredictionLog.route, func.count(PredictionLog.id))
-                                      .where(PredictionLog.project_id == project.id)
-                                      .group_by(PredictionLog.route)).all())
-    lines: list[str] = []
-
-    def family(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            body = ",".join(f'{k}="{_escape(v)}"' for k, v in {"project": slug, **labels}.items())
-            lines.append(f"{name}{{{body}}} {_number(value)}")
-
-    family("mlwb_production_model_version", "gauge", "Version number of the model in production.",
-           [({}, mv.version if mv else 0)])
-    latest = next((b for b in reversed(batches) if b.analysed), None)
-    if latest is not None:
-        family("mlwb_feature_psi", "gauge", "Population stability index of each feature (and of the prediction and label) in the latest batch.",
-               [({"feature": r.feature, "subject": r.subject, "batch": latest.label}, r.psi)
-                for r in latest.drift if r.psi is not None])
-        family("mlwb_feature_ks", "gauge", "Kolmogorov-Smirnov statistic of each numeric feature in the latest batch.",
-               [({"feature": r.feature, "subject": r.subject, "batch": latest.label}, r.ks)
-                for r in latest.drift if r.ks is not None])
-        family("mlwb_feature_drifted", "gauge", "1 when the feature's drift verdict is drifted in the latest batch.",
-               [({"feature": r.feature, "subject": r.subject, "batch": latest.label}, float(r.drifted))
-                for r in latest.drift])
-        family("mlwb_batch_rows", "gauge", "Rows in the latest analysed batch.", [({"batch": latest.label}, latest.n_rows)])
-    labelled = next((b for b in reversed(batches) if b.metrics), None)
-    if labelled is not None:
-        family("mlwb_model_metric", "gauge", "Model quality on the labelled rows of the latest labelled batch.",
-               [({"metric": k, "batch": labelled.label}, v) for k, v in sorted(labelled.metrics.items())])
-    sla_batch = next((b for b in reversed(batches) if b.sla), None)
-    if sla_batch is not None:
-        family("mlwb_sla_ok", "gauge", "1 when the SLA rule holds in the latest batch that measured it, 0 when breached.",
-               [({"rule": k, "batch": sla_batch.label}, float(v["passed"])) for k, v in sla_batch.sla.items()
-                if v["passed"] is not None])
-    family("mlwb_alerts_open", "gauge", "Open monitoring alerts by severity.",
-           [({"severity": s}, sum(1 for a in alerts if a.status == "open" and a.severity == s))
-            for s in ("warning", "critical")])
-    family("mlwb_retraining_triggers_total", "counter", "Retraining triggers raised, by kind.",
-           [({"kind": k}, sum(1 for t in triggers if t.kind == k)) for k in ("automatic", "scheduled", "on_demand")])
-    family("mlwb_prediction_requests_total", "counter", "Requests in the prediction log, by route.",
-           [({"route": r}, routes.get(r, 0)) for r in ("production", "canary")])
-    return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NaN"
-    return repr(float(value)) if isinstance(value, float) else str(value)

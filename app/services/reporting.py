@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from app.errors import WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
 from app.services import (
-    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, projects, promotion, registry,
-    release_analysis, training,
+    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, monitoring_policy, projects,
+    promotion, registry, release_analysis, training,
 )
 from app.services.comparison import PRIMARY_METRIC
 from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
@@ -173,7 +173,7 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
             TableData("Performance and SLA per batch (labels arrive later)", ("Batch", "Labelled", "Metrics", "SLA"),
                       tuple((b.label, str(b.n_labelled),
                              ", ".join(f"{k} {v:.3f}" for k, v in sorted(b.metrics.items())
-                                       if k in monitoring.SLA_METRICS) or "—",
+                                       if k in monitoring_policy.SLA_METRICS) or "—",
                              "; ".join(f"{k}: {'ok' if v['passed'] else ('BREACHED' if v['passed'] is False else 'n/a')}"
                                        for k, v in b.sla.items()) or "—") for b in batches),
                       highlight=tuple(i for i, b in enumerate(batches)
