@@ -27,7 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from app.errors import WorkbenchError
-from app.services.serving import ScoringService, iter_exposition
+from app.services.serving import ScoringService
+from app.services.serving_metrics import iter_exposition
 from app.services.workbench import Workbench
 
 log = logging.getLogger(__name__)

@@ -32,15 +32,11 @@ from app.ml.training import TrainingSpec, build_model, load_model, predict_outpu
 from app.scoring_server import ScoringServer
 from app.services import promotion, registry, training
 from app.services.demo import SLUG
-from app.services.serving import (
-    BadRequest,
-    ScoringService,
-    ServedModel,
-    _probe_rows,
-    _verified_fast_preparation,
-    parse_request,
-    score_file,
-)
+from app.ml.compiled_pipeline import verified_fast_preparation as _verified_fast_preparation
+from app.ml.served_model import ServedModel
+from app.ml.served_model import probe_rows as _probe_rows
+from app.services.scoring_requests import parse_request
+from app.services.serving import BadRequest, ScoringService, score_file
 from app.services.workbench import Workbench
 from storage.models import AuditEvent, ModelVersion, PredictionLog
 
