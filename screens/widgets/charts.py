@@ -8,7 +8,7 @@ library is imported, which keeps the models screen as fast to open as the rest o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 
@@ -54,10 +54,9 @@ def bar_range(values: Sequence[float | None], *, floor_at_zero: bool = False) ->
     return low - pad, high
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, width: int = 24,
-              fmt: str = "{:.4f}", highlight: int | None = None, floor_at_zero: bool = False) -> Text:
-    """One labelled bar per value; ``highlight`` marks one row (e.g. the best trial)."""
-    low, high = bar_range(values, floor_at_zero=floor_at_zero)
+def _bars(labels: Sequence[str], values: Sequence[float | None], low: float, high: float, width: int,
+          draw: Callable[[Text, int, float], None]) -> Text:
+    """Labelled rows of bars between ``low`` and ``high``; ``draw`` adds a finite value's bar and text."""
     label_width = max((len(label) for label in labels), default=0)
     out = Text()
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
@@ -67,13 +66,23 @@ def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, width: i
         if value is None or not math.isfinite(float(value)):
             out.append("—".ljust(width), style="dim")
             out.append("  n/a", style="dim")
-            continue
-        style = "bold green" if i == highlight else "cyan"
-        out.append(hbar(float(value), low, high, width), style=style)
+        else:
+            draw(out, i, float(value))
+    return out
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, width: int = 24,
+              fmt: str = "{:.4f}", highlight: int | None = None, floor_at_zero: bool = False) -> Text:
+    """One labelled bar per value; ``highlight`` marks one row (e.g. the best trial)."""
+    low, high = bar_range(values, floor_at_zero=floor_at_zero)
+
+    def draw(out: Text, i: int, value: float) -> None:
+        out.append(hbar(value, low, high, width), style="bold green" if i == highlight else "cyan")
         out.append("  " + fmt.format(value), style="bold" if i == highlight else "")
         if i == highlight:
             out.append("  ◀ best", style="green")
-    return out
+
+    return _bars(labels, values, low, high, width, draw)
 
 
 def sparkline(values: Sequence[float | None]) -> str:
@@ -106,21 +115,14 @@ def coloured_bar_chart(labels: Sequence[str], values: Sequence[float | None], st
     value never fills the bar. ``marks`` adds a short note after a value (e.g. "▲ 2 drifted").
     """
     high = max([*_finite(values), at_least], default=1.0) or 1.0
-    label_width = max((len(label) for label in labels), default=0)
-    out = Text()
-    for i, (label, value, style) in enumerate(zip(labels, values, styles, strict=True)):
-        if i:
-            out.append("\n")
-        out.append(label.ljust(label_width) + " ", style="dim")
-        if value is None or not math.isfinite(float(value)):
-            out.append("—".ljust(width), style="dim")
-            out.append("  n/a", style="dim")
-            continue
-        out.append(hbar(float(value), 0.0, high, width), style=style)
-        out.append("  " + fmt.format(value), style=style)
+
+    def draw(out: Text, i: int, value: float) -> None:
+        out.append(hbar(value, 0.0, high, width), style=styles[i])
+        out.append("  " + fmt.format(value), style=styles[i])
         if i < len(marks) and marks[i]:
-            out.append("  " + marks[i], style=style)
-    return out
+            out.append("  " + marks[i], style=styles[i])
+
+    return _bars(labels, values, 0.0, high, width, draw)
 
 
 def trend(values: Sequence[float | None], *, fmt: str = "{:.4f}", higher_is_better: bool | None = None) -> Text:
