@@ -12,8 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from app import cli_bundle as bundle_verbs
 from app import cli_monitoring as monitoring_verbs
 from app import cli_release as release_verbs
+from app import cli_reports as report_verbs
 from app.errors import WorkbenchError
 from app.lifecycle import MATURITIES, PROBLEM_TYPES
 from storage.artifacts import ArtifactCorrupted
@@ -111,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
 
     release_verbs.add_parsers(sub)
     monitoring_verbs.add_parsers(sub)
+    bundle_verbs.add_parsers(sub)
 
     gate = sub.add_parser("gate", help="show a stage gate's checklist (default: the current stage)")
     gate.add_argument("project")
@@ -119,9 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     stage = sub.add_parser("advance", help="move a project to its next stage if the gate passes")
     stage.add_argument("project")
 
-    report = sub.add_parser("report", help="write the compliance PDF of a project")
-    report.add_argument("project")
-    report.add_argument("--out", type=Path, required=True)
+    report_verbs.add_parsers(sub)
 
     audit = sub.add_parser("audit", help="verify or list the audit trail")
     asub = audit.add_subparsers(dest="audit_verb", metavar="verify|log", required=True)
@@ -373,14 +374,6 @@ def _cmd_advance(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from reports.export import export_compliance_report
-
-    result = export_compliance_report(_open(), args.project, args.out)
-    print(f"wrote {result.path} (audit chain head {result.head_seq} {result.head_hash})")
-    return 0
-
-
 def _cmd_audit(args: argparse.Namespace) -> int:
     from app.services import audit_trail
 
@@ -406,8 +399,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo, "projects": _cmd_projects, "data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs,
     "models-available": _cmd_models_available, "compare": _cmd_compare, "evaluate": _cmd_evaluate,
     "analyse": _cmd_analyse, "card": _cmd_card,
-    "gate": _cmd_gate, "advance": _cmd_advance, "report": _cmd_report, "audit": _cmd_audit, "jobs": _cmd_jobs,
-    **release_verbs.COMMANDS, **monitoring_verbs.COMMANDS,
+    "gate": _cmd_gate, "advance": _cmd_advance, "audit": _cmd_audit, "jobs": _cmd_jobs,
+    **release_verbs.COMMANDS, **monitoring_verbs.COMMANDS, **report_verbs.COMMANDS,
+    **bundle_verbs.COMMANDS,
 }
 
 

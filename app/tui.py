@@ -7,6 +7,7 @@ before pandas or scikit-learn are imported: screens only import services, and se
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from screens.dashboard import DashboardScreen
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner
+    from app.services.report_builder import BuiltReport
     from app.services.workbench import Workbench
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -60,6 +62,7 @@ class WorkbenchApp(App[int]):
         self.demo_rows = demo_rows
         self.demo_batch_rows = demo_batch_rows
         self.demo_running = False
+        self.report_builds: dict[str, list[threading.Event]] = {}  # slug -> cancel events of running builds
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
@@ -183,6 +186,67 @@ class WorkbenchApp(App[int]):
                               "gate.",
                               title="Retraining finished", timeout=12)
 
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def build_report(self, slug: str, kind: str = "compliance", *, version: int | None = None,
+                     batches: tuple[str, ...] | None = None, deterministic: bool = False) -> None:
+        """Build a report: the records are collected in this thread, the PDF is laid out in a worker
+        process (see ``report_builder.build_report``). Progress shows in the jobs panel; a
+        deterministic build has no job row, so it shows there without a job number."""
+        from app.services.report_builder import NO_JOB, build_report, document_titles
+
+        assert self.wb is not None and self.runner is not None
+        label = f"{document_titles().get(kind, kind).lower()} ({slug})" + (", deterministic" if deterministic else "")
+        cancel = threading.Event()
+        self.report_builds.setdefault(slug, []).append(cancel)
+        keys = [NO_JOB]
+        self.progress.update(NO_JOB, label, -1.0, "collecting the records")
+        self.call_from_thread(self._report_builds_changed, slug)
+
+        def on_queued(job_id: int) -> None:
+            self.progress.finish(NO_JOB)
+            keys.append(job_id)
+            self.progress.update(job_id, label, 0.0, "starting worker process")
+
+        def on_progress(job_id: int, fraction: float, message: str) -> None:
+            self.progress.update(job_id, label, fraction, message)
+
+        built = None
+        try:
+            built = build_report(self.wb, self.runner, slug, kind, version=version, batches=batches,
+                                 deterministic=deterministic, on_progress=on_progress, on_queued=on_queued,
+                                 cancel=cancel)
+        finally:
+            for key in keys:
+                self.progress.finish(key)
+            self.report_builds[slug].remove(cancel)
+            self.call_from_thread(self._report_builds_changed, slug, built)
+        head = f"prints audit head #{built.head_seq}" + (" (nothing recorded)" if deterministic else "")
+        self.call_from_thread(self.notify, f"{built.path}\n{built.pages} pages; {head}.", title="Report written",
+                              timeout=12)
+
+    def report_build_running(self, slug: str) -> bool:
+        return bool(self.report_builds.get(slug))
+
+    def cancel_report_builds(self, slug: str) -> bool:
+        """Cancel every running report build of ``slug``; False when there is none."""
+        builds = list(self.report_builds.get(slug, ()))
+        for cancel in builds:
+            cancel.set()
+        return bool(builds)
+
+    def _report_builds_changed(self, slug: str, built: BuiltReport | None = None) -> None:
+        """Tell the project's reports screens (only they: redoing another screen's footer costs
+        ~80 ms) that a build started, finished (``built``) or stopped without a file."""
+        for screen in self.screen_stack:
+            if getattr(screen, "slug", None) != slug or not hasattr(screen, "report_built"):
+                continue
+            if built is not None:
+                screen.report_built(built)
+            elif not self.report_build_running(slug):
+                screen.build_stopped()
+            else:
+                screen.refresh_bindings()
+
     def cancel_job(self, job_id: int) -> bool:
         return self.runner is not None and self.runner.cancel(job_id)
 
@@ -214,6 +278,9 @@ class WorkbenchApp(App[int]):
             self.action_show_help_panel()
 
     def on_unmount(self) -> None:
+        for builds in self.report_builds.values():
+            for cancel in builds:
+                cancel.set()
         if self.runner is not None:
             for job_id in self.runner.running_ids():
                 self.runner.cancel(job_id)

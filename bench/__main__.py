@@ -8,6 +8,7 @@ from bench import (
     drift_speed,
     first_frame,
     job_overhead,
+    report_speed,
     runs_table,
     serving_latency,
     tui_responsiveness,
@@ -25,6 +26,7 @@ def main() -> None:
     drift_speed.main()
     drift_evidently.main()
     serving_latency.main([])
+    report_speed.main([])
 
 
 if __name__ == "__main__":

@@ -1,49 +1,46 @@
-"""The compliance report: one PDF a reviewer or auditor can read offline and sign off.
+"""The compliance report: one PDF a model-risk team can read offline and sign off.
 
-The renderer only reads a frozen :class:`~app.services.report_data.ReportData` (collect first,
-render second), so it never touches the database and the same data always gives the same
-bytes (reportlab's ``invariant`` mode fixes the document id and timestamps).
+:func:`compliance_document` turns the records collected by
+``app.services.reporting.collect_compliance_report`` into the document: a cover with the audit
+head, contents, an executive summary, one chapter per lifecycle concern (business goal, framing,
+data, development and testing, model card, independent validation, deployment, monitoring,
+limitations, change log), an audit-trail appendix and the requirements map, which says which
+SR 11-7 / EU AI Act Annex IV / NIST AI RMF / model card items are missing for this project.
+How it looks is decided by :mod:`reports.documents`, shared with every other document.
 
-Shape follows pretix's invoice renderer: one class with small hooks for fonts, stylesheet,
-page templates and header/footer callbacks, and one ``_story(data)`` that turns data into
-flowables. "Page X of Y" comes from a numbered canvas that defers page output until the total
-is known.
-
-Security: reportlab's ``Paragraph`` parses a mini-markup. Unescaped user text could restyle the
-report, pull local files in through ``<img src=...>`` or abort the export, so every user string
-passes through :func:`_text` (control characters stripped, XML-escaped) before it reaches a
-Paragraph, and through :func:`_plain` before it reaches the canvas or matplotlib.
-
-reportlab and matplotlib are imported inside the functions that use them so importing
-``reports`` (which the TUI does) stays cheap.
+:func:`render_compliance_report` also accepts the per-stage :class:`ReportData` the project
+screen uses (``collect_report_data``), for callers that still collect that: they get the stage
+evidence report (stage chapters, model card, drift, approvals, audit head).
 """
 
 from __future__ import annotations
 
-import io
-import math
 import os
 import pathlib
-import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
-from xml.sax.saxutils import escape
+from collections import Counter
+from typing import Any
 
-from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
+from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STATEMENT_FIELDS
+from app.services.report_data import (
+    DocumentData, Facts, ProjectRecords, Prose, ReportData, ReportStamp, Section, StageChapter, TableData,
+)
+from reports import evidence as ev
+from reports.findings import Finding, findings_table, open_findings
+from reports.requirements import TITLES, Requirement, chapters_table, missing_table, requirements, requirements_table
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.platypus import Flowable
-
-__all__ = ["render_compliance_report", "ComplianceReportRenderer"]
+__all__ = ["render_compliance_report", "compliance_document", "evidence_document", "STAGE_COUNT"]
 
 #: The lifecycle has six stages by definition; "Stage N of 6" must not shrink if a chapter
 #: is missing from the data, so the total is a constant rather than ``len(chapters)``.
 STAGE_COUNT = 6
+#: Audit events printed in the appendix (the change log summarises all of the project's).
+APPENDIX_EVENTS = 60
+#: Milestones listed in the change log (the most recent; the summary table counts all).
+CHANGE_LOG_MILESTONES = 200
+# Routine events the change log counts but does not list one by one.
+_ROUTINE = ("job.", "serving.")
 
-#: Where each stage's evidence answers the documents reviewers work from. Static renderer
-#: text (not user data): EU AI Act Annex IV technical documentation points and the SR 11-7
-#: model risk management headings.
+#: Where each stage's evidence answers the documents reviewers work from (static text).
 REVIEWER_REFERENCES: dict[int, str] = {
     1: "EU AI Act Annex IV §1(a) intended purpose · SR 11-7 model purpose and design",
     2: "Annex IV §2(b) design specifications · SR 11-7 conceptual soundness",
@@ -53,814 +50,420 @@ REVIEWER_REFERENCES: dict[int, str] = {
     6: "Annex IV §9 post-market monitoring plan · SR 11-7 ongoing monitoring",
 }
 
-# Everything in the C0/C1 control ranges except \t and \n (\r is normalised to \n first).
-# They are invisible at best and break the PDF text layer or the markup parser at worst.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-# A hex digest (SHA-256 and friends) in a table cell: allowed to wrap mid-word.
-_DIGEST = re.compile(r"^[0-9a-fA-F]{24,}$")
-
-# Palette: sober inks with one accent, so the highlighted rows and gate states stand out.
-_INK = "#1f2933"
-_MUTED = "#5f6b7a"
-_ACCENT = "#1f3a5f"
-_RULE = "#c9d2dc"
-_HEADER_BG = "#e6ecf3"
-_ZEBRA_BG = "#f6f8fa"
-_HIGHLIGHT_BG = "#fff0c2"
-_HIGHLIGHT_BAR = "#d99a00"
-_PASS = "#1e7b34"
-_FAIL = "#b3261e"
-_WARN = "#9a6700"
+def _section(key: str, blocks: list[Any], subsections: list[Section] | None = None) -> Section:
+    return Section(TITLES[key], tuple(blocks), tuple(subsections or ()), key=key)
 
 
-def _plain(value: object) -> str:
-    """Return ``value`` as text without control characters, for the canvas and matplotlib.
-
-    Control characters would show as boxes, corrupt the extracted text layer, or (NUL) end a
-    string early in some viewers; lone surrogates cannot be encoded into the PDF at all.
-    """
-    text = "" if value is None else str(value)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL_CHARS.sub("", text)
-    return text.encode("utf-8", "replace").decode("utf-8")
+# ---------------------------------------------------------------------------- executive summary
 
 
-def _text(value: object) -> str:
-    """Return user text as safe Paragraph markup: the one gate for all user strings.
-
-    Strips control characters (keeping newlines and tabs), XML-escapes ``& < >`` so that a
-    field like ``<img src="/etc/passwd"/>`` prints literally instead of being obeyed, then
-    turns newlines into ``<br/>`` (Paragraph collapses whitespace, and multi-line model card
-    sections must keep their breaks) and tabs into spaces.
-    """
-    return escape(_plain(value)).replace("\t", "    ").replace("\n", "<br/>")
-
-
-@dataclass(frozen=True)
-class _FontSet:
-    """Font names registered for this render; falls back to the PDF base-14 fonts."""
-
-    regular: str
-    bold: str
-    italic: str
-    mono: str
-    unicode: bool
+def _decisions(r: ProjectRecords) -> list[tuple[Any, str, str, str]]:
+    out: list[tuple[Any, str, str, str]] = []
+    for m in r.models:
+        out += [(a.created_at, f"v{a.version} {a.decision}", a.approver, a.comment or "—") for a in m.approvals]
+    out += [(t.created_at, f"v{t.version}: {t.from_stage} → {t.to_stage}", t.actor, t.reason or "—")
+            for t in r.transitions]
+    out += [(w.created_at, f"v{w.version}: {w.check_id} waived", w.granted_by, w.reason) for w in r.waivers]
+    out += [(a.created_at, f"{a.kind} of v{a.version}: {a.verdict}", a.created_by, a.decision or "—")
+            for a in r.release_analyses]
+    out += [(t.created_at, f"retraining trigger #{t.id} ({t.kind}, {t.status})", t.requested_by, t.reason)
+            for t in r.triggers]
+    return sorted(out, key=lambda d: (d[0].isoformat() if hasattr(d[0], "isoformat") else str(d[0])))
 
 
-_FONT_FILES = {
-    "regular": "DejaVuSans.ttf",
-    "bold": "DejaVuSans-Bold.ttf",
-    "italic": "DejaVuSans-Oblique.ttf",
-    "mono": "DejaVuSansMono.ttf",
-}
+def _promotion_verdict(r: ProjectRecords) -> str:
+    gate = r.promotion
+    if gate is None:
+        return "no model version registered"
+    waived = [c for c in gate.checks if not c.passed and c.waiver]
+    warned = gate.warnings
+    if gate.blocked:
+        return "BLOCKED by " + "; ".join(c.label for c in gate.blocked)
+    return ("PASSED" + (f", {len(waived)} check(s) waived" if waived else "")
+            + (f", {len(warned)} recommendation(s) not met" if warned else ""))
 
 
-def _font_dirs() -> list[pathlib.Path]:
-    """Places a DejaVu copy may live, most project-specific first.
-
-    The project's own ``assets/fonts`` wins (a shipped font is reproducible), then the
-    system copy, then matplotlib's bundled copy, which exists wherever our charts work.
-    """
-    dirs = [
-        pathlib.Path(__file__).resolve().parent.parent / "assets" / "fonts",
-        pathlib.Path("/usr/share/fonts/truetype/dejavu"),
-        pathlib.Path("/usr/share/fonts/TTF"),
-        pathlib.Path("/usr/share/fonts/dejavu"),
+def _glance(r: ProjectRecords, findings: list[Finding]) -> Facts:
+    analysed = [b for b in r.batches if b.analysed]
+    latest = analysed[-1] if analysed else None
+    open_alerts = [a for a in r.alerts if a.status == "open"]
+    best = next((c for c in reversed(r.comparisons) if c.significant), None)
+    rows = [
+        ("Model version", ev.describe_version(r)),
+        ("Promotion gate", _promotion_verdict(r)),
+        ("Training data", ", ".join(f"v{d.id} ({d.n_rows:,} rows, SHA-256 {d.sha256[:16]}…)"
+                                    for d in r.datasets if d.role == "training") or "none imported"),
+        ("Significant comparison", f"run {best.run_b} beats run {best.run_a} on {best.metric} by "
+                                   f"{best.difference:+.4f} (p {ev.pval(best.p_value)})" if best else "none recorded"),
+        ("Monitoring", f"{len(r.batches)} batch(es); latest analysed {latest.label}, max PSI "
+                       f"{ev.num(latest.max_psi, 3)}" if latest else "no batch analysed"),
+        ("Open alerts", ", ".join(f"#{a.id} {a.severity} ({a.batch})" for a in open_alerts) or "none"),
+        ("Audit chain", r.chain.describe() if r.chain is not None else "not verified for this document"),
     ]
-    try:
-        import matplotlib
-
-        dirs.append(pathlib.Path(matplotlib.get_data_path()) / "fonts" / "ttf")
-    except Exception:  # pragma: no cover - matplotlib is a hard dependency, but stay usable
-        pass
-    return dirs
-
-
-def _register_fonts() -> _FontSet:
-    """Register DejaVu Sans (Latin, Greek, Cyrillic, many symbols) or fall back to Helvetica.
-
-    Helvetica cannot draw most non-Latin user text (names like "Кирилл" come out as
-    boxes), so a TrueType font is worth looking for. Registration is process-wide and
-    idempotent: re-registering the same name is skipped.
-    """
-    from reportlab.lib.fonts import addMapping
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    names = {key: f"MLWB-{stem.removesuffix('.ttf')}" for key, stem in _FONT_FILES.items()}
-    registered = set(pdfmetrics.getRegisteredFontNames())
-    if all(name in registered for name in names.values()):
-        return _FontSet(names["regular"], names["bold"], names["italic"], names["mono"], True)
-
-    for directory in _font_dirs():
-        paths = {key: directory / stem for key, stem in _FONT_FILES.items()}
-        if not all(path.is_file() for path in paths.values()):
-            continue
-        try:
-            for key, path in paths.items():
-                if names[key] not in registered:
-                    pdfmetrics.registerFont(TTFont(names[key], str(path)))
-        except Exception:  # a broken font file: try the next copy
-            continue
-        # Map <b>/<i> in our own markup onto the TTF family (no bold-italic file: use bold).
-        family = names["regular"]
-        addMapping(family, 0, 0, names["regular"])
-        addMapping(family, 1, 0, names["bold"])
-        addMapping(family, 0, 1, names["italic"])
-        addMapping(family, 1, 1, names["bold"])
-        return _FontSet(names["regular"], names["bold"], names["italic"], names["mono"], True)
-
-    return _FontSet("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Courier", False)
-
-
-def _make_numbered_canvas(fonts: _FontSet, footer_left: str) -> type:
-    """Build a canvas class that writes "Page X of Y" once the page count is known.
-
-    reportlab emits each page as soon as it is full, before the total exists; this canvas
-    keeps every page's state and draws the numbers in ``save()`` (the pretix recipe).
-    """
-    from reportlab.lib import colors
-    from reportlab.lib.units import mm
-    from reportlab.pdfgen.canvas import Canvas
-
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._page_states: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 - reportlab's API name
-            self._page_states.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._page_states)
-            for state in self._page_states:
-                self.__dict__.update(state)
-                self._draw_footer(total)
-                super().showPage()
-            super().save()
-
-        def _draw_footer(self, total: int) -> None:
-            width, _ = self._pagesize
-            self.saveState()
-            self.setFont(fonts.regular, 7.5)
-            self.setFillColor(colors.HexColor(_MUTED))
-            self.drawString(20 * mm, 12 * mm, footer_left)
-            self.drawRightString(width - 20 * mm, 12 * mm, f"Page {self._pageNumber} of {total}")
-            self.restoreState()
-
-    return NumberedCanvas
-
-
-class ComplianceReportRenderer:
-    """Turns one :class:`ReportData` into the compliance PDF.
-
-    Subclass and override a hook (``_stylesheet``, ``_page_templates``, ``_on_body_page``,
-    a ``_*_section`` method) to change one aspect without copying the rest.
-    """
-
-    pagesize: tuple[float, float]
-    margin: float
-
-    def __init__(self, data: ReportData) -> None:
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.units import mm
-
-        self.data = data
-        self.pagesize = A4
-        self.margin = 20 * mm
-        self.fonts = _register_fonts()
-        self.styles = self._stylesheet()
-
-    # ------------------------------------------------------------------ hooks: look and feel
-
-    @property
-    def frame_width(self) -> float:
-        return self.pagesize[0] - 2 * self.margin
-
-    def _stylesheet(self) -> dict[str, ParagraphStyle]:
-        """One named style per role, so the hierarchy is decided in one place."""
-        from reportlab.lib import colors
-        from reportlab.lib.enums import TA_LEFT
-        from reportlab.lib.styles import ParagraphStyle
-
-        f = self.fonts
-        ink = colors.HexColor(_INK)
-        base = ParagraphStyle("body", fontName=f.regular, fontSize=9.5, leading=13.5,
-                              textColor=ink, alignment=TA_LEFT, spaceAfter=4)
-        return {
-            "body": base,
-            "kicker": ParagraphStyle("kicker", parent=base, fontName=f.bold, fontSize=9,
-                                     textColor=colors.HexColor(_MUTED), spaceAfter=6),
-            "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=28,
-                                    leading=34, textColor=colors.HexColor(_ACCENT), spaceAfter=10),
-            "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=15, leading=20,
-                                       spaceAfter=4),
-            "h1": ParagraphStyle("h1", parent=base, fontName=f.bold, fontSize=17, leading=22,
-                                 textColor=colors.HexColor(_ACCENT), spaceBefore=0, spaceAfter=4),
-            "h2": ParagraphStyle("h2", parent=base, fontName=f.bold, fontSize=12, leading=16,
-                                 textColor=colors.HexColor(_ACCENT), spaceBefore=12, spaceAfter=5),
-            "h3": ParagraphStyle("h3", parent=base, fontName=f.bold, fontSize=10, leading=14,
-                                 spaceBefore=10, spaceAfter=4),
-            "meta": ParagraphStyle("meta", parent=base, fontSize=8.5, leading=12,
-                                   textColor=colors.HexColor(_MUTED), spaceAfter=2),
-            "note": ParagraphStyle("note", parent=base, fontName=f.italic, fontSize=8,
-                                   leading=11, textColor=colors.HexColor(_MUTED),
-                                   spaceBefore=3, spaceAfter=6),
-            "empty": ParagraphStyle("empty", parent=base, fontName=f.italic, fontSize=9,
-                                    textColor=colors.HexColor(_MUTED), spaceAfter=6),
-            # 7.5 pt monospace keeps "Audit chain head: <seq> <64 hex>" (~90 characters,
-            # ~405 pt) on one line inside the 482 pt frame, so text extraction and a human
-            # copying the hash both get it whole.
-            "mono": ParagraphStyle("mono", parent=base, fontName=f.mono, fontSize=7.5,
-                                   leading=10, spaceAfter=2),
-            "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11, spaceAfter=0),
-            "cell_small": ParagraphStyle("cell_small", parent=base, fontSize=7.5, leading=9.5,
-                                         spaceAfter=0),
-            "cell_bold": ParagraphStyle("cell_bold", parent=base, fontName=f.bold, fontSize=8.5,
-                                        leading=11, spaceAfter=0),
-            "cell_head": ParagraphStyle("cell_head", parent=base, fontName=f.bold, fontSize=8,
-                                        leading=10.5, textColor=colors.HexColor(_ACCENT),
-                                        spaceAfter=0),
-        }
-
-    def _page_templates(self, doc: Any) -> list[Any]:
-        """A bare title page, then body pages with a running header."""
-        from reportlab.platypus import Frame, PageTemplate
-        from reportlab.lib.units import mm
-
-        width, height = self.pagesize
-        body = Frame(self.margin, 22 * mm, self.frame_width, height - 22 * mm - 26 * mm,
-                     id="body", leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-        title = Frame(self.margin, 22 * mm, self.frame_width, height - 22 * mm - 40 * mm,
-                      id="title", leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-        return [
-            PageTemplate(id="title", frames=[title], onPage=self._on_title_page,
-                         pagesize=self.pagesize),
-            PageTemplate(id="body", frames=[body], onPage=self._on_body_page,
-                         pagesize=self.pagesize),
-        ]
-
-    def _on_title_page(self, canvas: Any, doc: Any) -> None:
-        """An accent band with the product name: the title page carries no running header."""
-        from reportlab.lib import colors
-        from reportlab.lib.units import mm
-
-        width, height = self.pagesize
-        canvas.saveState()
-        canvas.setFillColor(colors.HexColor(_ACCENT))
-        canvas.rect(0, height - 14 * mm, width, 14 * mm, stroke=0, fill=1)
-        canvas.setFillColor(colors.white)
-        canvas.setFont(self.fonts.bold, 9)
-        canvas.drawString(self.margin, height - 8.8 * mm, "ML LIFECYCLE WORKBENCH")
-        canvas.setFont(self.fonts.regular, 9)
-        canvas.drawRightString(width - self.margin, height - 8.8 * mm,
-                               "Compliance evidence report")
-        canvas.restoreState()
-
-    def _on_body_page(self, canvas: Any, doc: Any) -> None:
-        """Running header: report name, project slug (the key an auditor files it under)."""
-        from reportlab.lib import colors
-        from reportlab.lib.units import mm
-
-        width, height = self.pagesize
-        y = height - 15 * mm
-        canvas.saveState()
-        canvas.setFont(self.fonts.bold, 8)
-        canvas.setFillColor(colors.HexColor(_ACCENT))
-        canvas.drawString(self.margin, y, "Compliance report")
-        canvas.setFont(self.fonts.regular, 8)
-        canvas.setFillColor(colors.HexColor(_MUTED))
-        canvas.drawRightString(width - self.margin, y, _plain(self.data.project_slug))
-        canvas.setStrokeColor(colors.HexColor(_RULE))
-        canvas.setLineWidth(0.6)
-        canvas.line(self.margin, y - 2.5 * mm, width - self.margin, y - 2.5 * mm)
-        canvas.line(self.margin, 16 * mm, width - self.margin, 16 * mm)
-        canvas.restoreState()
-
-    # ------------------------------------------------------------------ building blocks
-
-    def _p(self, markup: str, style: str = "body") -> Any:
-        """A Paragraph from markup that is already safe (built from :func:`_text`)."""
-        from reportlab.platypus import Paragraph
-
-        return Paragraph(markup, self.styles[style])
-
-    def _heading(self, text: str, level: int = 0, style: str = "h1") -> Any:
-        """A heading paragraph that also becomes a PDF outline (bookmark) entry."""
-        para = self._p(_text(text), style)
-        para._mlwb_outline = (_plain(text), level)  # read by _ReportDocTemplate.afterFlowable
-        return para
-
-    def _chapter_start(self, title: str) -> list[Any]:
-        """Chapters start on a new page under a heading with an accent rule."""
-        from reportlab.lib import colors
-        from reportlab.platypus import HRFlowable, PageBreak
-
-        return [
-            PageBreak(),
-            self._heading(title),
-            HRFlowable(width="100%", thickness=1.2, color=colors.HexColor(_ACCENT),
-                       spaceBefore=0, spaceAfter=10),
-        ]
-
-    def _column_widths(self, columns: tuple[str, ...], rows: list[tuple[str, ...]],
-                       total: float, cell_style: str = "cell") -> list[float]:
-        """Share ``total`` so that words stay whole where possible and prose takes the rest.
-
-        Each column first gets the width of its longest unbreakable word (a run id, a model
-        class name; capped so one 64-hex hash cannot eat the page, it wraps instead), then
-        the remaining room goes to columns in proportion to how much wider their longest
-        cell would like to be. Prose columns (many words) get a floor of their own, or a
-        narrow "Notes" column turns into a tower of one-word lines. Measured in points with
-        the cell fonts, not characters.
-        """
-        from reportlab.pdfbase.pdfmetrics import stringWidth
-
-        n = len(columns)
-        if n == 0:
-            return []
-        pad = 10.0 + 1.0  # left + right cell padding, plus rounding slack
-        body, head = self.styles[cell_style], self.styles["cell_head"]
-        sample = rows[:300]  # enough to judge the shape of a long table, cheap to measure
-
-        def width(text: str, style: Any) -> float:
-            return stringWidth(text, style.fontName, style.fontSize)
-
-        minimum: list[float] = []
-        natural: list[float] = []
-        for i, col in enumerate(columns):
-            cells = [_plain(r[i]) for r in sample if i < len(r)]
-            words = [w for c in cells for w in c.split()]
-            # Digests are meant to wrap; keeping one whole would starve the other columns.
-            longest_word = max([min(width(w, body), total * 0.18) if _DIGEST.match(w)
-                                else width(w, body) for w in words] +
-                               [width(w, head) for w in _plain(col).split()] + [12.0])
-            longest_cell = max([width(" ".join(c.split()), body) for c in cells] +
-                               [width(_plain(col), head), 12.0])
-            floor = min(longest_word, total * 0.32)
-            if longest_cell > 2.5 * longest_word:  # prose: keep a readable measure
-                floor = max(floor, min(longest_cell, total * 0.22))
-            minimum.append(floor + pad)
-            natural.append(min(longest_cell, total * 1.5) + pad)
-
-        if sum(minimum) >= total:  # too many columns: shrink all minimums alike
-            return [total * m / sum(minimum) for m in minimum]
-        spare = total - sum(minimum)
-        wants = [max(nat - m, 0.0) for nat, m in zip(natural, minimum)]
-        if sum(wants) <= spare:  # everything fits on one line: hand out the slack evenly
-            extra = (spare - sum(wants)) / n
-            return [m + w + extra for m, w in zip(minimum, wants)]
-        return [m + spare * w / sum(wants) for m, w in zip(minimum, wants)]
-
-    def _table_style(self, n_rows: int, highlight: set[int] | None = None) -> Any:
-        """Subtle house style: tinted header, hairlines, zebra rows, amber highlighted rows."""
-        from reportlab.lib import colors
-        from reportlab.platypus import TableStyle
-
-        cmds: list[tuple[Any, ...]] = [
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(_HEADER_BG)),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor(_ACCENT)),
-            ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor(_RULE)),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 0), (-1, -1), 3.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 5),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-        ]
-        for r in range(2, n_rows, 2):
-            cmds.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor(_ZEBRA_BG)))
-        for idx in sorted(highlight or ()):
-            r = idx + 1  # data row -> table row (row 0 is the header)
-            cmds.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor(_HIGHLIGHT_BG)))
-            cmds.append(("LINEBEFORE", (0, r), (0, r), 2.5, colors.HexColor(_HIGHLIGHT_BAR)))
-        return TableStyle(cmds)
-
-    def _grid(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
-              widths: list[float] | None = None, highlight: set[int] | None = None) -> Any:
-        """A splitting table: header repeats on each page, cells wrap (all cells Paragraphs).
-
-        ``rows`` may hold plain user strings (escaped here) or ready flowables.
-        """
-        from reportlab.platypus import Table
-
-        n = len(columns)
-        norm = [tuple(row[:n]) + ("",) * (n - len(row)) for row in rows]
-        # Wide tables (runs, registries) get a smaller face so identifiers stay whole.
-        cell_style = "cell_small" if n >= 6 else "cell"
-        if widths is None:
-            widths = self._column_widths(columns, [tuple(_plain(c) if isinstance(c, str) else ""
-                                                        for c in r) for r in norm],
-                                         self.frame_width, cell_style)
-        cells: list[list[Any]] = [[self._p(_text(c), "cell_head") for c in columns]]
-        for row in norm:
-            cells.append([c if not isinstance(c, str) else self._p(_text(c), cell_style)
-                          for c in row])
-        # splitInRow: a deliverable can be a one-page problem statement; a row taller than
-        # the frame must split inside the row, or reportlab aborts with LayoutError.
-        table = Table(cells, colWidths=widths, repeatRows=1, splitInRow=1, hAlign="LEFT")
-        table.setStyle(self._table_style(len(cells), highlight))
-        return table
-
-    def _table_block(self, table: TableData, empty_text: str = "None recorded.",
-                     heading_style: str = "h3", show_title: bool = True) -> list[Any]:
-        """A :class:`TableData` with its title and note; an empty one says so in words."""
-        from reportlab.platypus import Spacer
-
-        out: list[Any] = []
-        if show_title and table.title:
-            out.append(self._p(_text(table.title), heading_style))
-        if not table.rows or not table.columns:
-            out.append(self._p(_text(empty_text), "empty"))
-        else:
-            n = len(table.rows)
-            highlight = {i for i in table.highlight if 0 <= i < n}
-            out.append(self._grid(table.columns, list(table.rows), highlight=highlight))
-            if highlight:
-                count = len(highlight)
-                out.append(self._p(f"{count} highlighted row{'s' if count != 1 else ''} "
-                                   "(shaded) need a reviewer's attention.", "note"))
-        if table.note:
-            out.append(self._p(_text(table.note), "note"))
-        out.append(Spacer(1, 4))
-        return out
-
-    def _status(self, text: str, color: str) -> Any:
-        """A bold coloured status word; words, not ✓/✗, so any fallback font can draw them."""
-        return self._p(f'<font color="{color}">{escape(text)}</font>', "cell_bold")
-
-    # ------------------------------------------------------------------ sections
-
-    def _title_section(self, data: ReportData) -> list[Any]:
-        from reportlab.lib import colors
-        from reportlab.platypus import Spacer, Table, TableStyle
-
-        stage = next((c for c in data.chapters if c.number == data.current_stage), None)
-        stage_text = f"Stage {data.current_stage} of {STAGE_COUNT}"
-        if stage is not None:
-            stage_text += f" — {stage.title}"
-        rows = [
-            ("Project", data.project_name),
-            ("Project slug", data.project_slug),
-            ("Problem type", data.problem_type),
-            ("Maturity profile", data.maturity),
-            ("Current stage", stage_text),
-            ("Generated at", data.generated_at),
-            ("Generated by", data.generated_by),
-        ]
-        facts = Table([[self._p(_text(k), "cell_head"), self._p(_text(v), "body")]
-                       for k, v in rows],
-                      colWidths=[42 * 2.835, self.frame_width - 42 * 2.835], hAlign="LEFT")
-        facts.setStyle(TableStyle([
-            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor(_RULE)),
-            ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.HexColor(_ACCENT)),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("TOPPADDING", (0, 0), (-1, -1), 5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-        ]))
-
-        head = Table([[self._p("Audit chain head this report was built from", "cell_head")],
-                      [self._audit_head_line(data)],
-                      [self._p("Re-verify the evidence with <font name=\"%s\">mlwb audit "
-                               "verify</font>; the head it reports must match this one."
-                               % self.fonts.mono, "meta")]],
-                     colWidths=[self.frame_width], hAlign="LEFT")
-        head.setStyle(TableStyle([
-            ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(_ZEBRA_BG)),
-            ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor(_RULE)),
-            ("LINEBEFORE", (0, 0), (0, -1), 3, colors.HexColor(_ACCENT)),
-            ("LEFTPADDING", (0, 0), (-1, -1), 8),
-            ("TOPPADDING", (0, 0), (-1, -1), 4),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ]))
-        return [
-            Spacer(1, 30),
-            self._p("COMPLIANCE REPORT", "kicker"),
-            self._p(_text(data.project_name), "title"),
-            self._p(_text(data.project_slug), "subtitle"),
-            Spacer(1, 24),
-            facts,
-            Spacer(1, 24),
-            head,
-            Spacer(1, 24),
-            self._p("This document was generated offline from the workbench registry. It "
-                    "records, for each of the six lifecycle stages, the stored deliverables, "
-                    "the gate checks and their outcome, followed by the model card, drift "
-                    "results, approvals and the state of the tamper-evident audit trail.",
-                    "meta"),
-        ]
-
-    def _audit_head_line(self, data: ReportData) -> Any:
-        """``Audit chain head: {seq} {hash}`` in one unbroken monospace line."""
-        return self._p(_text(f"Audit chain head: {data.audit_head_seq} {data.audit_head_hash}"),
-                       "mono")
-
-    def _summary_section(self, data: ReportData) -> list[Any]:
-        from reportlab.lib.units import mm
-
-        rows: list[tuple[Any, ...]] = []
-        current: set[int] = set()
-        for i, ch in enumerate(sorted(data.chapters, key=lambda c: c.number)):
-            required = [c for c in ch.checks if c.required]
-            passed = sum(1 for c in required if c.passed)
-            status = (self._status("PASSED", _PASS) if ch.gate_passed
-                      else self._status("OPEN", _FAIL))
-            rows.append((str(ch.number), ch.title, ch.risk,
-                         f"{passed} of {len(required)}", status))
-            if ch.number == data.current_stage:
-                current.add(i)
-        out = self._chapter_start("Stage summary")
-        out.append(self._p(
-            f"Gate status of the {STAGE_COUNT} lifecycle stages. The current stage "
-            f"({data.current_stage}) is shaded. A gate is <b>passed</b> when every required "
-            "check holds; optional checks only warn under this project's maturity profile.",
-            "body"))
-        if rows:
-            out.append(self._grid(("#", "Stage", "Primary risk", "Required checks", "Gate"),
-                                  rows, widths=self._fill_widths([10 * mm, 50 * mm, None,
-                                                                  28 * mm, 22 * mm]),
-                                  highlight=current))
-        else:
-            out.append(self._p("No stage chapters recorded.", "empty"))
-        refs = [(str(n), REVIEWER_REFERENCES[n]) for n in sorted(REVIEWER_REFERENCES)]
-        out.append(self._p("Where reviewers find it", "h2"))
-        out.append(self._grid(("Stage", "Evidence for"), refs,
-                              widths=self._fill_widths([16 * mm, None])))
-        return out
-
-    def _fill_widths(self, widths: list[float | None]) -> list[float]:
-        """Fixed widths plus one ``None`` column that takes the rest of the frame."""
-        fixed = sum(w for w in widths if w is not None)
-        flexible = max(self.frame_width - fixed, 30.0)
-        return [w if w is not None else flexible for w in widths]
-
-    def _stage_section(self, ch: StageChapter) -> list[Any]:
-        from reportlab.lib.units import mm
-
-        out = self._chapter_start(f"Stage {ch.number}: {ch.title}")
-        gate = (f'<font color="{_PASS}"><b>Gate passed</b></font>' if ch.gate_passed
-                else f'<font color="{_FAIL}"><b>Gate open</b></font>')
-        out.append(self._p(f"{gate} &nbsp;·&nbsp; <b>Primary risk:</b> {_text(ch.risk)}", "body"))
-        if ch.number in REVIEWER_REFERENCES:
-            out.append(self._p(_text(REVIEWER_REFERENCES[ch.number]), "meta"))
-
-        out.append(self._p("Deliverables", "h2"))
-        if ch.deliverables:
-            out.append(self._grid(("Deliverable", "Recorded value"),
-                                  [(self._p(_text(k), "cell_bold"), v)
-                                   for k, v in ch.deliverables],
-                                  widths=self._fill_widths([52 * mm, None])))
-        else:
-            out.append(self._p("No deliverables recorded.", "empty"))
-
-        out.append(self._p("Gate checks", "h2"))
-        if ch.checks:
-            out.append(self._grid(("Check", "Result", "Kind", "Detail"),
-                                  [self._check_row(c) for c in ch.checks],
-                                  widths=self._fill_widths([62 * mm, 22 * mm, 20 * mm, None]),
-                                  highlight={i for i, c in enumerate(ch.checks)
-                                             if c.required and not c.passed}))
-        else:
-            out.append(self._p("No gate checks defined for this stage.", "empty"))
-
-        for table in ch.tables:
-            out.extend(self._table_block(table, heading_style="h2"))
-        return out
-
-    def _check_row(self, check: GateCheckRow) -> tuple[Any, ...]:
-        if check.passed:
-            result = self._status("PASS", _PASS)
-        else:
-            result = self._status("MISSING", _FAIL if check.required else _WARN)
-        kind = "required" if check.required else "optional"
-        return (check.label, result, kind, check.detail or "—")
-
-    def _model_card_section(self, data: ReportData) -> list[Any]:
-        from reportlab.platypus import KeepTogether
-
-        out = self._chapter_start("Model card")
-        if not data.model_card:
-            out.append(self._p("No model card recorded for this project.", "empty"))
-            return out
-        for section, body in data.model_card:
-            # Keep a section heading with at least its first lines.
-            out.append(KeepTogether([self._p(_text(section), "h2"),
-                                     self._p(_text(body) or "<i>(empty)</i>", "body")]))
-        return out
-
-    def _drift_section(self, data: ReportData) -> list[Any]:
-        out = self._chapter_start("Drift")
-        out.extend(self._table_block(data.drift_table,
-                                     empty_text="No drift results recorded.",
-                                     heading_style="h2",
-                                     show_title=bool(data.drift_table.title)))
-        if data.charts:
-            out.append(self._p("Charts", "h2"))
-            for chart in data.charts:
-                out.extend(self._chart_block(chart))
-        return out
-
-    def _chart_block(self, chart: ChartSeries) -> list[Any]:
-        from reportlab.platypus import Image, KeepTogether
-
-        title = self._p(_text(chart.title), "h3")
-        if not chart.labels or not chart.values:
-            return [title, self._p("No values recorded.", "empty")]
-        width = self.frame_width
-        height = width * 0.36
-        png = _bar_chart_png(chart, width / 72.0, height / 72.0)
-        parts = [title, Image(io.BytesIO(png), width=width, height=height)]
-        if chart.threshold is not None:
-            parts.append(self._p(_text(f"Dashed line: threshold {chart.threshold:g}. "
-                                       "Bars above it are drawn in red."), "note"))
-        return [KeepTogether(parts)]
-
-    def _approvals_section(self, data: ReportData) -> list[Any]:
-        out = self._chapter_start("Approvals")
-        out.extend(self._table_block(data.approvals, empty_text="No approvals recorded.",
-                                     heading_style="h2",
-                                     show_title=bool(data.approvals.title)))
-        return out
-
-    def _audit_section(self, data: ReportData) -> list[Any]:
-        from reportlab.lib.units import mm
-        from reportlab.platypus import Spacer
-
-        out = self._chapter_start("Audit trail")
-        out.append(self._p(
-            "Every change in the workbench writes an audit event whose hash covers the "
-            "previous event's hash (HMAC-SHA256), so editing, deleting, reordering or "
-            "truncating any event breaks the chain from that point on.", "body"))
-        facts = [
-            ("Events in the chain", str(data.audit_event_count)),
-            ("Head sequence number", str(data.audit_head_seq)),
-            ("Head hash", self._p(_text(data.audit_head_hash), "mono")),
-        ]
-        out.append(self._grid(("Property", "Value"), facts,
-                              widths=self._fill_widths([52 * mm, None])))
-        out.append(Spacer(1, 6))
-        out.append(self._audit_head_line(data))
-        out.append(self._p("How to re-verify", "h2"))
-        mono = self.fonts.mono
-        out.append(self._p(
-            f'1. In the workspace this report came from, run <font name="{mono}">mlwb audit '
-            "verify</font>. It recomputes every link and names the first broken one.", "body"))
-        out.append(self._p(
-            "2. Compare the head it reports with the sequence number and hash above. Events "
-            "after this head are later work; a different hash at the same sequence number "
-            "means the trail was changed after this report was generated.", "body"))
-        out.append(self._p(_text(f"Report generated at {data.generated_at} by "
-                                 f"{data.generated_by}."), "meta"))
-        return out
-
-    # ------------------------------------------------------------------ assembly
-
-    def _story(self, data: ReportData) -> list[Flowable]:
-        """All flowables in reading order; the only place the chapter order is decided."""
-        from reportlab.platypus import NextPageTemplate
-
-        story: list[Any] = [NextPageTemplate("body")]
-        story += self._title_section(data)
-        story += self._summary_section(data)
-        for chapter in sorted(data.chapters, key=lambda c: c.number):
-            story += self._stage_section(chapter)
-        story += self._model_card_section(data)
-        story += self._drift_section(data)
-        story += self._approvals_section(data)
-        story += self._audit_section(data)
-        return story
-
-    def render(self, out: str | os.PathLike[str]) -> pathlib.Path:
-        """Write the PDF to ``out`` atomically (temp file + rename) and return its path.
-
-        Writing to a sibling temp file first means a failed render never leaves a
-        half-written report where a reviewer might pick it up.
-        """
-        data = self.data
-        target = pathlib.Path(out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial")
-        doc = _ReportDocTemplate(
-            str(tmp),
-            pagesize=self.pagesize,
-            leftMargin=self.margin, rightMargin=self.margin,
-            topMargin=self.margin, bottomMargin=self.margin,
-            title=_plain(f"Compliance report — {data.project_name}"),
-            author=_plain(data.generated_by),
-            subject=_plain(f"{data.project_slug}; audit chain head {data.audit_head_seq}"),
-            creator="ML Lifecycle Workbench",
-            producer="ML Lifecycle Workbench (reportlab)",
-            invariant=1,
-            lang="en",
-        )
-        doc.addPageTemplates(self._page_templates(doc))
-        footer = _plain(f"{data.project_slug} · generated {data.generated_at} · "
-                        f"audit head #{data.audit_head_seq}")
-        canvasmaker: Callable[..., Any] = _make_numbered_canvas(self.fonts, footer)
-        try:
-            doc.build(self._story(data), canvasmaker=canvasmaker)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return target
-
-
-def _ReportDocTemplate(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - acts as a class
-    """A BaseDocTemplate that turns marked headings into PDF outline entries.
-
-    Built lazily so reportlab is imported only when a report is rendered.
-    """
-    from reportlab.platypus import BaseDocTemplate
-
-    class ReportDocTemplate(BaseDocTemplate):
-        _outline_counter = 0
-
-        def afterFlowable(self, flowable: Any) -> None:  # noqa: N802 - reportlab's API name
-            outline = getattr(flowable, "_mlwb_outline", None)
-            if outline is None:
-                return
-            title, level = outline
-            self._outline_counter += 1
-            key = f"h{self._outline_counter}"
-            self.canv.bookmarkPage(key)
-            self.canv.addOutlineEntry(title, key, level=level, closed=False)
-
-    return ReportDocTemplate(*args, **kwargs)
-
-
-def _bar_chart_png(chart: ChartSeries, width_in: float, height_in: float) -> bytes:
-    """Draw one bar chart to PNG bytes in memory.
-
-    Uses matplotlib's object API (``Figure`` + Agg canvas) instead of pyplot: it never
-    touches the process-wide backend or pyplot's figure registry, so it is safe in a worker
-    thread next to the TUI and there is no figure to forget to close. The effect is what
-    ``matplotlib.use("Agg")`` + ``plt.close`` aim for, without the global state.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    def label(s: object) -> str:
-        # "$" starts mathtext in matplotlib: a feature named "price $" would be parsed as
-        # math (and invalid math raises), so user labels are made literal.
-        # Long labels are shortened so tight_layout can still fit the axes.
-        text = " ".join(_plain(s).split())
-        if len(text) > 28:
-            text = text[:27] + "…"
-        return text.replace("$", r"\$")
-
-    n = min(len(chart.labels), len(chart.values))
-    labels = [label(x) for x in chart.labels[:n]]
-    raw = [float(v) for v in chart.values[:n]]
-    values = [v if math.isfinite(v) else 0.0 for v in raw]
-    threshold = chart.threshold if chart.threshold is not None and math.isfinite(
-        chart.threshold) else None
-
-    over, under, muted = "#b3261e", "#5b7fa6", "#9aa5b1"
-    colors = [
-        muted if not math.isfinite(r) else (over if threshold is not None and v > threshold
-                                            else under)
-        for r, v in zip(raw, values)
+    return Facts(tuple(rows), "At a glance")
+
+
+def _summary(r: ProjectRecords, findings: list[Finding], reqs: list[Requirement]) -> Section:
+    s = r.summary
+    passed = sum(g.passed for g in r.gates)
+    missing = [q for q in reqs if q.status in ("MISSING", "FAILED")]
+    high = sum(f.severity == "HIGH" for f in findings)
+    covers = (f"This report covers model version {ev.describe_version(r)}." if r.version is not None
+              else "No model version is registered yet.")
+    lead = (f"{s.name} ({s.slug}) is at stage {s.current_stage} of {STAGE_COUNT}, {s.stage_title}, under the "
+            f"{s.maturity} maturity profile; {passed} of {len(r.gates)} stage gates are passed. {covers} "
+            f"{len(findings)} finding(s) are open, {high} of high severity; "
+            f"{len(missing)} of {len(reqs)} required documentation items are missing or failed "
+            f"(chapter {len(TITLES)} lists every item).")
+    decisions = _decisions(r)
+    shown = decisions[-20:]
+    gaps = TableData("Missing required items", ("Framework", "Reference", "Item", "Why"),
+                     tuple((q.framework, q.reference, q.item, q.evidence) for q in missing[:15]),
+                     note=f"{len(missing) - 15} more in the requirements map." if len(missing) > 15 else "")
+    return _section("summary", [
+        Prose(lead, "lead"),
+        _glance(r, findings),
+        ev.stage_gates_table(r),  # with the primary risk each stage guards against
+        findings_table(findings, "Open findings", limit=15),
+        gaps,
+        TableData("Decisions", ("When", "Decision", "By", "Why"),
+                  tuple((ev.when(d[0]), d[1], d[2], d[3]) for d in shown),
+                  note=f"The latest {len(shown)} of {len(decisions)} decisions; the change log has them all."
+                  if len(decisions) > len(shown) else ""),
+    ])
+
+
+# ---------------------------------------------------------------------------- stage chapters
+
+
+def _business(r: ProjectRecords) -> Section:
+    statement = Facts(tuple((label, str(r.statement.get(key) or "").strip() or "not stated")
+                            for key, label in STATEMENT_FIELDS), "Problem statement")
+    answers = TableData("Is ML appropriate?", ("Question", "Answer"),
+                        tuple((label, {True: "YES", False: "NO"}.get(r.checklist.get(key), "NOT ANSWERED"))
+                              for key, label in ML_CHECKLIST),
+                        highlight=tuple(i for i, (key, _) in enumerate(ML_CHECKLIST)
+                                        if r.checklist.get(key) is not True),
+                        note="Shaded: an answer that argues against ML, or none.")
+    blocks: list[Any] = [Prose("The stage 1 deliverable: what the project is for, who gains and who loses, how "
+                               "success is measured, and whether machine learning is the right tool."),
+                         statement, answers]
+    if str(r.checklist.get("notes") or "").strip():
+        blocks.append(Facts((("Checklist notes", str(r.checklist["notes"])),)))
+    blocks.append(ev.gate_checks_table(r, 1))
+    return _section("business", blocks)
+
+
+def _framing(r: ProjectRecords) -> Section:
+    features = r.framing.get("features") or []
+    return _section("framing", [
+        Facts(tuple((label, str(r.framing.get(key) or "").strip() or "not stated") for key, label in FRAMING_FIELDS),
+              "Target and label strategy"),
+        TableData("Feature specification", ("Feature", "Type", "Source", "At serving time", "Personal data"),
+                  tuple((f.get("name", ""), f.get("type", ""), f.get("source", "") or "—",
+                         ev.yes_no(f.get("available_at_serving")), ev.yes_no(f.get("pii"))) for f in features),
+                  highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True),
+                  note="Shaded: a feature not known to be available when the model serves (a leakage risk)."),
+        ev.gate_checks_table(r, 2),
+    ])
+
+
+def _data(r: ProjectRecords) -> Section:
+    return _section("data", [
+        Prose("Every dataset is stored once, named by the SHA-256 of its bytes; splits are fingerprinted and "
+              "checked for leakage before any model may train on them."),
+        ev.datasets_table(r), ev.fingerprints_table(r), ev.quality_table(r), ev.splits_table(r), ev.leakage_table(r),
+        ev.gate_checks_table(r, 3),
+    ])
+
+
+def _development(r: ProjectRecords) -> Section:
+    run = ev.version_run(r)
+    metric = ev.primary_metric(r)
+    analysis = ev.analysis_tables(run.id, r.error_analysis) if run is not None and r.error_analysis else ()
+    lead = (f"Primary metric: {metric}, measured on the validation part; the test part stays sealed until it is "
+            f"opened once, by an audited action. The model under review is {ev.describe_version(r)}.")
+    sealed = Facts((("Sealed test set", "opened: " + ", ".join(f"{k} {v:.4f}" for k, v in
+                                                                sorted(run.test_metrics.items())
+                                                                if isinstance(v, (int, float)))
+                     if run is not None and run.test_metrics else "still sealed (not yet scored)"),),
+                   ) if run is not None else Prose("No model version registered.", "empty")
+    subs = [
+        Section("Baseline ladder", (ev.ladder_table(r), ev.ladder_chart(r))),
+        Section("Cross-validation and tuning", (ev.cv_table(r), ev.tuning_table(r))),
+        Section("Statistical comparison", (ev.comparisons_table(r),)),
+        Section("Error analysis", tuple(analysis[:2]) if analysis else
+                (Prose(f"No error analysis recorded for the run behind {ev.version_label(r)}.", "empty"),)),
+        Section("Fairness", (analysis[2],) if analysis and analysis[2].rows else
+                (Prose(f"No fairness evaluation recorded for the run behind {ev.version_label(r)}.", "empty"),)),
+        Section("Sealed test set", (sealed,)),
+        Section("Gate checks", (ev.gate_checks_table(r, 4),)),
     ]
-    fig = Figure(figsize=(width_in, height_in), dpi=200)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    positions = list(range(n))
-    ax.bar(positions, values, color=colors, width=0.6, zorder=2)
-    for x, r, v in zip(positions, raw, values):
-        ax.annotate("n/a" if not math.isfinite(r) else f"{v:.3g}", (x, v),
-                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=7, color="#1f2933")
-    if threshold is not None:
-        ax.axhline(threshold, color="#1f2933", linestyle="--", linewidth=1, zorder=3,
-                   label=f"threshold {threshold:g}")
-        ax.legend(loc="upper right", fontsize=7, frameon=False)
-    top = max(values + ([threshold] if threshold is not None else []) + [0.0])
-    bottom = min(values + [0.0])
-    span = (top - bottom) or 1.0
-    ax.set_ylim(bottom - (0.05 * span if bottom < 0 else 0), top + 0.18 * span)
-    ax.set_xticks(positions)
-    # Rotate tick labels only when they would collide (about 95 characters fit across).
-    rotate = sum(len(x) + 3 for x in labels) > 95 or n > 12
-    ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center",
-                       fontsize=7.5)
-    ax.tick_params(axis="y", labelsize=7.5)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.grid(axis="y", color="#e3e8ee", linewidth=0.6, zorder=0)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    # No "Software" metadata: the bytes then depend only on the data and the drawing code.
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
+    return _section("development", [Prose(lead)], subs)
 
 
-def render_compliance_report(data: ReportData, out: str | os.PathLike[str]) -> pathlib.Path:
+def _card(r: ProjectRecords) -> Section:
+    return _section("card", [
+        Prose("The model card of the version under review, verbatim as its authors wrote it (Mitchell et al., "
+              "“Model Cards for Model Reporting”). MISSING marks a section nobody has written."),
+        ev.card_facts(r), ev.version_metrics_table(r), ev.version_facts(r),
+    ])
+
+
+def _validation(r: ProjectRecords) -> Section:
+    comments = [(f"{a.approver} on v{a.version} ({a.decision}, {ev.when(a.created_at)})", a.comment)
+                for m in r.models for a in m.approvals if a.comment]
+    comments += [(f"{q.requested_by} asking {q.reviewer or 'any reviewer'} (request #{q.id}, {ev.when(q.created_at)})",
+                  q.comment) for q in r.review_requests if q.comment]
+    return _section("validation", [
+        Prose("Who challenged the work, and on what evidence. The workbench refuses a decision by the version's "
+              "author (four-eyes rule); a rejection after an approval withdraws it."),
+        ev.four_eyes_facts(r), ev.requests_table(r), ev.approvals_table(r),
+        Facts(tuple(comments), "Reviewer comments") if comments else Prose("No reviewer comments recorded.", "empty"),
+        ev.waivers_table(r),
+    ])
+
+
+def _deployment(r: ProjectRecords) -> Section:
+    label = ev.version_label(r)
+    mine = {a.kind: a for a in r.release_analyses if a.version == r.version}
+    names = {"shadow": "Shadow", "canary": "Canary", "ab_test": "A/B test"}
+    release = Facts(tuple((names[k], f"{mine[k].verdict.upper()}: {ev.release_summary(mine[k])}" if k in mine
+                           else f"MISSING: no {names[k].lower()} analysis recorded for {label}") for k in names),
+                    f"Release evidence for {label}")
+    return _section("deployment", [
+        ev.promotion_table(r), release, ev.releases_table(r), ev.transitions_table(r), ev.gate_checks_table(r, 5),
+    ])
+
+
+def _monitoring(r: ProjectRecords) -> Section:
+    batches = list(r.batches)
+    breaches = ev.sla_breaches(batches)
+    subs = [
+        Section("Monitoring plan", (ev.sla_rules_table(r), Prose(
+            f"Drift is measured per feature with KS, PSI, chi-square and Jensen–Shannon against the training "
+            f"reference of the model version that scored the batch; PSI above {ev.PSI_ALERT} on an important "
+            "feature raises a critical alert and a retraining trigger."))),
+        Section("Batches", (ev.batches_table(r, batches),)),
+        Section("Drift over time", (ev.max_psi_chart(batches), ev.feature_psi_chart(batches),
+                                    ev.drift_rows_table(batches))),
+        Section("Performance over time", (ev.performance_chart(r, batches), ev.sla_results_table(batches))),
+        Section("Alerts and SLA breaches", (ev.alerts_table(r), TableData(
+            "SLA breaches", ("Batch", "Rule", "Value", "Severity"),
+            tuple((label, rule, ev.num(res.get("value")), str(res.get("severity", "")).upper())
+                  for label, rule, res in breaches)))),
+        Section("Retraining", (ev.triggers_table(r),)),
+        Section("Gate checks", (ev.gate_checks_table(r, 6),)),
+    ]
+    return _section("monitoring", [Prose(f"{len(batches)} monitoring batch(es), {len(r.alerts)} alert(s), "
+                                         f"{len(breaches)} SLA breach(es), {len(r.triggers)} retraining trigger(s).")],
+                    subs)
+
+
+def _limitations(r: ProjectRecords, findings: list[Finding], reqs: list[Requirement]) -> Section:
+    caveats = str(r.card.get("caveats") or "").strip()
+    ethics = str(r.card.get("ethical_considerations") or "").strip()
+    failed = [(f"Stage {g.stage}", c.label, "MISSING" if c.required else "WARN", c.detail or "—")
+              for g in r.gates for c in g.checks if not c.passed]
+    if r.promotion is not None:
+        failed += [(f"Promotion of {ev.version_label(r)}", c.label,
+                    "WAIVED" if c.waiver else ("MISSING" if c.required else "WARN"),
+                    c.detail + (f"; waiver: {c.waiver}" if c.waiver else ""))
+                   for c in r.promotion.checks if not c.passed]
+    gaps = [q for q in reqs if q.status != "PRESENT"]
+    return _section("limitations", [
+        Prose("What the model should not be trusted with, and the risk that remains after every control in this "
+              "report: the card's own caveats, then what the records show is still open."),
+        Facts((("Caveats and recommendations", caveats or "MISSING"), ("Ethical considerations", ethics or "MISSING")),
+              f"From the model card of {ev.version_label(r)}"),
+        ev.alerts_table(r),
+        TableData("Failed and waived checks", ("Where", "Check", "Result", "Evidence"), tuple(failed),
+                  highlight=tuple(i for i, row in enumerate(failed) if row[2] == "MISSING")),
+        findings_table(findings, "All open findings"),
+        Prose(f"Residual risk: {sum(f.severity == 'HIGH' for f in findings)} high, "
+              f"{sum(f.severity == 'MEDIUM' for f in findings)} medium and "
+              f"{sum(f.severity == 'LOW' for f in findings)} "
+              f"low finding(s) are open, and {len(gaps)} required documentation item(s) are not fully present "
+              f"(see “{TITLES['map']}”).", "lead"),
+    ])
+
+
+def _changelog(r: ProjectRecords) -> Section:
+    events = list(reversed(r.events))  # oldest first
+    if not events:
+        return _section("changelog", [Prose("No audit events recorded for this project.", "empty")])
+    by_action: dict[str, list[Any]] = {}
+    for e in events:
+        by_action.setdefault(e.action, []).append(e)
+    kinds = TableData("Changes by kind", ("Change", "Events", "First", "Last", "By"),
+                      tuple((action, str(len(items)), f"#{items[0].seq} {ev.when(items[0].ts)}",
+                             f"#{items[-1].seq} {ev.when(items[-1].ts)}",
+                             ", ".join(name for name, _ in Counter(e.actor for e in items).most_common(3)))
+                            for action, items in sorted(by_action.items())))
+    milestones = [e for e in events if not e.action.startswith(_ROUTINE)][-CHANGE_LOG_MILESTONES:]
+    return _section("changelog", [
+        Prose(f"{len(events)} audit event(s) for {r.summary.slug}, from #{events[0].seq} ({ev.when(events[0].ts)}) to "
+              f"#{events[-1].seq} ({ev.when(events[-1].ts)}), by {len({e.actor for e in events})} person(s)."),
+        kinds,
+        TableData("Milestones", ("Seq", "When", "Actor", "Change", "Entity", "Detail"),
+                  tuple((str(e.seq), ev.when(e.ts), e.actor, e.action, e.entity, e.summary) for e in milestones),
+                  note="Every change except routine job and serving events, oldest first"
+                       + (f" (the latest {CHANGE_LOG_MILESTONES})."
+                          if len(milestones) == CHANGE_LOG_MILESTONES else ".")),
+    ])
+
+
+def _appendix(r: ProjectRecords) -> Section:
+    chain = r.chain
+    facts = Facts((
+        ("Verification at build time", chain.describe() if chain else "not verified for this document"),
+        ("Result", ("PASS" if chain.ok else "FAILED") if chain else "N/A"),
+        ("Events in the chain", str(r.audit_event_count)),
+        ("Head sequence number", str(r.audit_head_seq)),
+        ("Head hash", r.audit_head_hash),
+    ), "Chain verification")
+    extract = r.events[:APPENDIX_EVENTS]
+    return _section("appendix", [
+        Prose("Every change in the workbench writes an audit event whose HMAC-SHA256 covers the previous event's "
+              "hash, so editing, deleting, reordering or truncating an event breaks the chain from that point on."),
+        facts,
+        Prose(f"Audit chain head: {r.audit_head_seq} {r.audit_head_hash}", "mono"),
+        Prose("To re-verify, run `mlwb audit verify` in the workspace this report came from: it recomputes every link "
+              "and names the first broken one. The head it reports must equal the one above, or come later (events "
+              "after this report); a different hash at the same sequence number means the trail was changed."),
+        TableData(f"The latest {len(extract)} audit events of the project", ("Seq", "When", "Actor", "Action",
+                                                                             "Entity", "Detail", "Hash"),
+                  tuple((str(e.seq), ev.when(e.ts), e.actor, e.action, e.entity, e.summary, e.hash[:12] + "…")
+                        for e in extract)),
+    ])
+
+
+def _map(reqs: list[Requirement]) -> Section:
+    missing = [q for q in reqs if q.status in ("MISSING", "FAILED")]
+    plain = "; ".join(f"{q.item} ({q.framework} {q.reference})" for q in missing)
+    return _section("map", [
+        Prose("Which chapter answers which section of SR 11-7 (model risk management), the EU AI Act's Annex IV "
+              "(technical documentation), the NIST AI RMF functions (Govern, Map, Measure, Manage) and the model "
+              "card; then every required item with its status for this project, computed from the records."),
+        chapters_table(),
+        requirements_table(reqs),
+        missing_table(reqs),
+        Prose(("MISSING for this project: " + plain + ".") if missing else
+              "Every required item is present for this project.", "alert" if missing else "lead"),
+    ])
+
+
+def compliance_document(records: ProjectRecords) -> DocumentData:
+    """The compliance report of ``records`` (collected by ``collect_compliance_report``)."""
+    r = records
+    findings = open_findings(r)
+    reqs = requirements(r)
+    s = r.summary
+    cover = (("Project", s.name), ("Project slug", s.slug), ("Problem type", s.problem_type),
+             ("Maturity profile", s.maturity), ("Model version", ev.describe_version(r)),
+             ("Current stage", ev.stage_text(r)), ("Built at", r.built_at), ("Built by", r.built_by),
+             ("Events in the audit chain", str(r.audit_event_count)))
+    sections = (
+        _summary(r, findings, reqs), _business(r), _framing(r), _data(r), _development(r), _card(r), _validation(r),
+        _deployment(r), _monitoring(r), _limitations(r, findings, reqs), _changelog(r), _appendix(r), _map(reqs),
+    )
+    return DocumentData(
+        "compliance", "Compliance report", ev.stamp(r), sections, cover=cover, contents=True,
+        summary="Built offline from the workbench registry through the same services its screens use. Every "
+                "chapter states what is recorded and says so where nothing is; the last chapter maps the chapters "
+                "to SR 11-7, the EU AI Act's Annex IV, the NIST AI RMF and the model card, and lists the items "
+                "still missing for this project.")
+
+
+# ---------------------------------------------------------------------------- stage evidence (ReportData)
+
+
+def _checks_table(ch: StageChapter) -> TableData:
+    rows = tuple((c.label, "PASS" if c.passed else ("MISSING" if c.required else "WARN"),
+                  "required" if c.required else "optional", c.detail or "—") for c in ch.checks)
+    return TableData(f"Gate checks of stage {ch.number}", ("Check", "Result", "Kind", "Detail"), rows,
+                     highlight=tuple(i for i, c in enumerate(ch.checks) if c.required and not c.passed))
+
+
+def _stage_section(ch: StageChapter) -> Section:
+    blocks: list = [Prose(f"{'Gate passed' if ch.gate_passed else 'Gate OPEN'} · Primary risk: {ch.risk}",
+                          "lead")]
+    if ch.number in REVIEWER_REFERENCES:
+        blocks.append(Prose(REVIEWER_REFERENCES[ch.number], "meta"))
+    blocks.append(Facts(ch.deliverables, "Deliverables") if ch.deliverables
+                  else Prose("No deliverables recorded.", "empty"))
+    blocks.append(_checks_table(ch) if ch.checks else Prose("No gate checks defined for this stage.", "empty"))
+    blocks.extend(ch.tables)
+    return Section(f"Stage {ch.number}: {ch.title}", tuple(blocks), key=f"stage{ch.number}")
+
+
+def evidence_document(data: ReportData) -> DocumentData:
+    """The stage evidence report built from the project screen's :class:`ReportData`."""
+    chapters = sorted(data.chapters, key=lambda c: c.number)
+    stage = next((c for c in chapters if c.number == data.current_stage), None)
+    stage_text = f"Stage {data.current_stage} of {STAGE_COUNT}" + (f" — {stage.title}" if stage else "")
+    production = next((value for c in chapters for label, value in c.deliverables if label == "In production"),
+                      "none")
+    stamp = ReportStamp(data.project_slug, data.project_name, data.problem_type, data.maturity, production,
+                        data.generated_at, data.generated_by, data.audit_head_seq, data.audit_head_hash,
+                        data.audit_event_count, data.deterministic)
+    summary = TableData(
+        "Stage gates", ("#", "Stage", "Primary risk", "Required checks", "Gate"),
+        tuple((str(c.number), c.title, c.risk,
+               f"{sum(k.passed for k in c.checks if k.required)} of {sum(k.required for k in c.checks)}",
+               "PASSED" if c.gate_passed else "OPEN") for c in chapters),
+        highlight=tuple(i for i, c in enumerate(chapters) if c.number == data.current_stage))
+    references = TableData("Where reviewers find it", ("Stage", "Evidence for"),
+                           tuple((str(n), REVIEWER_REFERENCES[n]) for n in sorted(REVIEWER_REFERENCES)))
+    sections = [Section("Stage summary", (
+        Prose(f"Gate status of the {STAGE_COUNT} lifecycle stages. The current stage ({data.current_stage}) "
+              "is shaded. A gate is passed when every required check holds; optional checks only warn "
+              "under this project's maturity profile."),
+        summary if chapters else Prose("No stage chapters recorded.", "empty"), references))]
+    sections += [_stage_section(c) for c in chapters]
+    sections.append(Section("Model card", (Facts(data.model_card),) if data.model_card
+                            else (Prose("No model card recorded for this project.", "empty"),)))
+    drift: list = [data.drift_table if data.drift_table.rows and data.drift_table.columns
+                   else Prose("No drift results recorded.", "empty")]
+    sections.append(Section("Drift", (*drift, *data.charts)))
+    sections.append(Section("Approvals", (data.approvals,) if data.approvals.rows and data.approvals.columns
+                            else (Prose("No approvals recorded.", "empty"),)))
+    sections.append(Section("Audit trail", (
+        Prose("Every change in the workbench writes an audit event whose hash covers the previous event's "
+              "hash (HMAC-SHA256), so editing, deleting, reordering or truncating any event breaks the chain "
+              "from that point on."),
+        Facts((("Events in the chain", str(data.audit_event_count)),
+               ("Head sequence number", str(data.audit_head_seq)), ("Head hash", data.audit_head_hash))),
+        Prose(f"Audit chain head: {data.audit_head_seq} {data.audit_head_hash}", "mono"),
+        Prose("To re-verify, run `mlwb audit verify` in the workspace this report came from and compare the "
+              "head it reports with the one above. Events after this head are later work; a different hash at "
+              "the same sequence number means the trail was changed after this report was generated."),
+        Prose(f"Report generated at {data.generated_at} by {data.generated_by}.", "meta"))))
+    cover = (("Project", data.project_name), ("Project slug", data.project_slug),
+             ("Problem type", data.problem_type), ("Maturity profile", data.maturity),
+             ("Current stage", stage_text), ("Generated at", data.generated_at),
+             ("Generated by", data.generated_by))
+    return DocumentData("compliance", "Compliance report", stamp, tuple(sections), cover=cover,
+                        summary="Generated offline from the workbench registry: for each of the six lifecycle "
+                                "stages, the stored deliverables, the gate checks and their outcome, then the "
+                                "model card, drift results, approvals and the state of the audit trail.")
+
+
+def render_compliance_report(data: ProjectRecords | DocumentData | ReportData,
+                             out: str | os.PathLike[str]) -> pathlib.Path:
     """Render ``data`` as the compliance PDF at ``out`` and return the written path.
 
-    The same ``data`` always gives byte-identical output, so a re-rendered report can be
-    compared with an archived one by hash.
+    ``data``: the records ``collect_compliance_report`` returns, a document already built from
+    them, or the screen's per-stage ``ReportData`` (the stage evidence report). The same data
+    always gives byte-identical output, so a re-rendered report can be compared by hash.
     """
-    return ComplianceReportRenderer(data).render(out)
+    from reports.documents import render_document_data
+
+    if isinstance(data, ReportData):
+        document = evidence_document(data)
+    elif isinstance(data, ProjectRecords):
+        document = compliance_document(data)
+    else:
+        document = data
+    return render_document_data(document, out)

@@ -1,7 +1,12 @@
-"""Exporting a project's compliance PDF: collect through services, then render.
+"""Exporting a project's compliance report in the calling process: no job, unrecorded.
 
-Exporting is not itself audited: an event appended after the report was built would move the
-chain head past the one printed in it, and the printed head must match `mlwb audit verify`.
+This is the library call for code that holds no job runner and must not move the audit head:
+the evidence bundle (whose PDF must print the same head as the events it exports) and tests
+that read a PDF. It renders the same document as `mlwb report` (``COLLECTORS["compliance"]``,
+the production version). The CLI and the TUI build documents through
+``app.services.report_builder`` instead: a worker process lays the PDF out, and the build is
+recorded as one ``report.built`` audit event. This export writes no event, so the head printed
+in its PDF stays the chain's head until the next change.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import WorkbenchError
-from app.services.reporting import collect_report_data
+from app.services.report_builder import resolve_out
+from app.services.reporting import COLLECTORS
 from app.services.workbench import Workbench
 
 
@@ -22,20 +28,14 @@ class ExportedReport:
 
 
 def export_compliance_report(wb: Workbench, slug: str, out: str | Path) -> ExportedReport:
-    from reports.compliance import render_compliance_report
+    """Collect and render the compliance report of ``slug`` to ``out`` (a .pdf in an existing
+    folder, or a folder for the default name); nothing is left at ``out`` if rendering fails."""
+    from reports.render import render_document
 
-    target = Path(out).expanduser()
-    if target.suffix.lower() != ".pdf":
-        raise WorkbenchError(f"{target} does not end in .pdf: name the report like report.pdf")
-    if not target.parent.exists():
-        raise WorkbenchError(f"folder {target.parent} does not exist: create it or choose another path")
-    data = collect_report_data(wb, slug)
-    tmp = target.with_name(f".{target.name}.partial")
+    target = resolve_out(wb, slug, "compliance", out)
+    records = COLLECTORS["compliance"](wb, slug)
     try:
-        render_compliance_report(data, tmp)
-        tmp.replace(target)
+        render_document("compliance", records, target)  # writes a temp file and renames it
     except OSError as exc:
         raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return ExportedReport(target, data.audit_head_seq, data.audit_head_hash)
+    return ExportedReport(target, records.audit_head_seq, records.audit_head_hash)

@@ -1,5 +1,5 @@
 """Command palette: jump to any project, straight to one of its six stages, or to its release
-(stage 5) and monitoring (stage 6) screens."""
+(stage 5), monitoring (stage 6) and reports screens."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.lifecycle import STAGES
 FULL_SCREENS = (
     ("Release", "versions, promotion gate, approvals, shadow / canary / A-B, rollback", "release"),
     ("Monitoring", "drift by feature and batch, alerts, SLA, retraining triggers", "monitoring"),
+    ("Reports", "build a PDF (compliance report, model card, drift…) and check the reports built", "reports"),
 )
 
 
@@ -46,6 +47,10 @@ class ProjectCommands(Provider):
             from screens.monitoring import MonitoringScreen
 
             self.app.push_screen(MonitoringScreen(slug))
+        elif what == "reports":
+            from screens.reports import ReportsScreen
+
+            self.app.push_screen(ReportsScreen(slug))
         else:
             from screens.project import ProjectScreen
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -38,7 +36,11 @@ class ProjectScreen(WorkbenchScreen):
         Binding("e", "edit", "Edit", tooltip="Edit this stage's deliverable"),
         Binding("t", "train", "Train", tooltip="Train a model in a worker process"),
         Binding("g", "advance", "Advance gate", tooltip="Move the project to its next stage if the gate passes"),
-        Binding("x", "export", "Export PDF", tooltip="Write the compliance report PDF"),
+        # Opens the reports screen (compliance report highlighted: `b` there builds it) rather than
+        # exporting at once: there are several documents and scopes to choose from, and the build's
+        # progress, cancel and the list of reports already built live there.
+        Binding("x", "export", "Export PDF",
+                tooltip="Reports: choose a document (compliance, model card, drift…) and its scope, build the PDF"),
         Binding("D", "data", "Data", tooltip="Datasets, findings, splits and leakage"),
         Binding("M", "models", "Models", tooltip="All runs: details, compare, train, test set"),
         # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
@@ -58,7 +60,6 @@ class ProjectScreen(WorkbenchScreen):
         self.slug = slug
         self.initial_stage = stage
         self.snapshot: ProjectSnapshot | None = None
-        self.last_export: Path | None = None
         self._binding_state: tuple[bool, ...] | None = None
 
     def compose(self) -> ComposeResult:
@@ -206,21 +207,10 @@ class ProjectScreen(WorkbenchScreen):
         self.app.call_from_thread(self.app.notify, f"{self.slug} moved to stage {stage}.", title="Gate passed")
         self.app.call_from_thread(self.app.refresh_screens)
 
-    @work(thread=True, exit_on_error=False, group="project-export")
     def action_export(self) -> None:
-        from reports.export import export_compliance_report
+        from screens.reports import ReportsScreen
 
-        wb = self.app.wb  # type: ignore[attr-defined]
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = wb.workspace.exports_dir / f"{self.slug}-compliance-{stamp}.pdf"
-        self.app.call_from_thread(self.app.notify, "Building the compliance PDF…")
-        result = export_compliance_report(wb, self.slug, out)
-        self.app.call_from_thread(self._exported, result)
-
-    def _exported(self, result) -> None:  # type: ignore[no-untyped-def]
-        self.last_export = result.path
-        self.app.notify(f"Wrote {result.path}\nAudit chain head {result.head_seq}.", title="Report exported",
-                        timeout=12)
+        self.app.push_screen(ReportsScreen(self.slug))
 
     def action_data(self) -> None:
         from screens.data import DataScreen

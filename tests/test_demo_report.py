@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from app.errors import NotFound
 from app.lifecycle import STAGES
-from app.services import audit_trail, gates, monitoring, registry, training
+from app.services import audit_trail, gates, monitoring, monitoring_policy, registry, reporting, training
 from app.services.demo import FEATURES, SLUG, VALIDATOR
 from app.services.workbench import Workbench
-from reports.export import export_compliance_report
+from reports.render import render_document
+from reports.requirements import CHAPTERS
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -84,11 +86,13 @@ def test_the_candidate_beats_the_popularity_baseline(demo_wb: Workbench) -> None
     assert production.created_by != VALIDATOR
 
 
-def test_compliance_pdf_holds_every_stage_the_card_drift_approver_and_audit_head(
+def test_stage_evidence_pdf_holds_every_stage_the_card_drift_approver_and_audit_head(
     demo_wb: Workbench, tmp_path: Path
 ) -> None:
+    """The project screen's per-stage evidence (``collect_report_data``) still renders as a PDF."""
     out = tmp_path / "ctr-demo.pdf"
-    result = export_compliance_report(demo_wb, SLUG, out)
+    data = reporting.collect_report_data(demo_wb, SLUG)
+    render_document("compliance", data, out)
     assert out.is_file() and out.read_bytes().startswith(b"%PDF")
     assert not list(tmp_path.glob(".*.partial"))
 
@@ -107,6 +111,102 @@ def test_compliance_pdf_holds_every_stage_the_card_drift_approver_and_audit_head
     assert verdict.ok, verdict.describe()
     heads = set(HEAD_RE.findall(text))
     assert heads == {(str(verdict.head.seq), verdict.head.hash)}
-    assert (result.head_seq, result.head_hash) == (verdict.head.seq, verdict.head.hash)
-    # Exporting is not audited: the head printed is still the head after the export.
+    assert (data.audit_head_seq, data.audit_head_hash) == (verdict.head.seq, verdict.head.hash)
+    # Rendering is not audited: the head printed is still the head after the render.
     assert audit_trail.verify(demo_wb).head == verdict.head
+
+
+def test_compliance_report_has_every_chapter_the_requirements_map_and_the_head_verify_reports(
+    demo_wb: Workbench, tmp_path: Path
+) -> None:
+    verdict = audit_trail.verify(demo_wb)  # what `mlwb audit verify` reports before the build
+    assert verdict.ok, verdict.describe()
+    records = reporting.collect_compliance_report(demo_wb, SLUG)
+    result = render_document("compliance", records, tmp_path / "compliance.pdf")
+    raw = _pdf_text(result.path)
+    text = _flat(raw)
+
+    for number, (_, title) in enumerate(CHAPTERS, start=1):
+        assert f"{number}. {title}" in text, f"chapter '{title}' missing"
+    assert "Chapter SR 11-7 EU AI Act Annex IV NIST AI RMF Model card" in text
+    assert "Framework Reference Required item Chapter Status Evidence" in text
+    for row in ("SR 11-7 Validation Independent review and approval (four-eyes)",
+                "EU AI Act Annex IV §9 Post-market monitoring plan",
+                "NIST AI RMF MEASURE 2.11 Fairness and bias evaluated"):
+        assert row in text, row
+    # The demo waived the canary of v1 (growth profile) and never opened its sealed test set.
+    assert "MISSING SR 11-7 Implementation Canary release before production" in text
+    assert "MISSING SR 11-7 Outcomes analysis Held-out (sealed test) score of the chosen model" in text
+
+    assert set(HEAD_RE.findall(raw)) == {(str(verdict.head.seq), verdict.head.hash)}
+    assert (records.audit_head_seq, records.audit_head_hash) == (verdict.head.seq, verdict.head.hash)
+    assert audit_trail.head(demo_wb)[0] == verdict.head, "building the report changed the trail"
+    assert f"audit head {verdict.head.seq} {verdict.head.hash[:16]}" in raw  # the running footer
+
+    production = next(m for m in registry.list_models(demo_wb, SLUG) if m.stage == "production")
+    assert f"v{production.version} — {production.model_kind}, stage production" in text
+    for feature in FEATURES:
+        assert feature["name"] in text
+    assert VALIDATOR in text
+    assert f"Error analysis of run {production.run_id}" in text and "Demographic parity difference" in text
+    assert "B significantly better" in text
+    for figure in ("Maximum feature PSI per batch", "PSI per feature over batches",
+                   "Performance on labelled rows over batches"):
+        assert re.search(rf"Figure \d+\. {figure}", text), figure
+    assert re.search(r"Table \d+\. Retraining triggers and their lineage", text)
+    assert f"Page {result.pages} of {result.pages}" in text
+
+
+def test_deterministic_builds_are_byte_identical_until_the_records_change(demo_wb: Workbench, tmp_path: Path) -> None:
+    def build(name: str, **options: object) -> bytes:
+        records = reporting.collect_compliance_report(demo_wb, SLUG, **options)  # type: ignore[arg-type]
+        return render_document("compliance", records, tmp_path / name).path.read_bytes()
+
+    first, second = build("a.pdf", deterministic=True), build("b.pdf", deterministic=True)
+    assert first == second
+    assert "deterministic build" in _pdf_text(tmp_path / "a.pdf")
+    monitoring_policy.add_sla_rule(demo_wb, SLUG, "accuracy", ">=", 0.5)
+    assert build("c.pdf", deterministic=True) != first
+    assert re.search(r"built \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", _pdf_text(tmp_path / "c.pdf")) is None
+    live = reporting.collect_problem_statement(demo_wb, SLUG)  # a normal build prints the real time
+    render_document("problem_statement", live, tmp_path / "d.pdf")
+    assert re.search(r"built \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", _pdf_text(tmp_path / "d.pdf"))
+
+
+def test_problem_statement_model_card_drift_and_validation_documents(demo_wb: Workbench, tmp_path: Path) -> None:
+    head, _ = audit_trail.head(demo_wb)
+
+    def render(kind: str, **options: object) -> tuple[str, int]:
+        records = reporting.COLLECTORS[kind](demo_wb, SLUG, deterministic=True, **options)
+        result = render_document(kind, records, tmp_path / f"{kind}.pdf")
+        raw = _pdf_text(result.path)
+        assert set(HEAD_RE.findall(raw)) == {(str(head.seq), head.hash)}, kind
+        return _flat(raw), result.pages
+
+    text, pages = render("problem_statement")
+    assert pages == 1
+    assert "Recommend items users are likely to click" in text and "Is ML appropriate?" in text
+    assert "Stage 1 gate: PASSED" in text
+
+    text, _ = render("model_card", version=1)
+    card = registry.model_card(demo_wb, SLUG, 1)
+    assert "Model card of v1" in text and card["intended_use"][:60] in text
+    production = next(m for m in registry.list_models(demo_wb, SLUG) if m.version == 1)
+    assert production.artifact_sha256 in text and "Metrics of v1" in text
+
+    text, _ = render("drift", batches=("2026-03",))
+    assert "Statistics per feature — batch 2026-03" in text and "DRIFT" in text
+    assert re.search(r"Figure 1\. PSI per feature — batch 2026-03", text)
+    assert "Batch 2026-01" not in text
+    text, _ = render("drift", batches=("2026-01", "2026-03"))
+    assert all(f"Batch {label}" in text for label in ("2026-01", "2026-02", "2026-03"))
+    assert "Maximum feature PSI per batch" in text and "Performance on labelled rows over batches" in text
+
+    text, _ = render("validation")
+    assert "Checks evaluated" in text and "Evidence summary" in text and "Promotion gate: PASSED" in text
+    assert f"Reviewer ({VALIDATOR})" in text and "Approver" in text and "Name Signature Date" in text
+
+    with pytest.raises(NotFound, match="no monitoring batch 'nope'"):
+        reporting.collect_drift_report(demo_wb, SLUG, batches=("nope",))
+    with pytest.raises(NotFound, match="no model version 99"):
+        reporting.collect_model_card(demo_wb, SLUG, version=99)

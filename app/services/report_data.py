@@ -1,13 +1,44 @@
-"""The frozen data a compliance report is rendered from.
+"""The frozen data every document is rendered from.
 
 Collect first, render second: services fill these objects from the registry, and the
-renderers in ``reports/`` only read them, so a report never queries the database and the
-same data always gives the same document.
+renderers in ``reports/`` only read them, so a document never queries the database and the
+same data always gives the same bytes. Everything here is plain text and numbers in tuples, so
+it pickles into the worker process that renders it.
+
+Two shapes live here:
+
+* :class:`ReportData` — the per-stage evidence the project screen shows (and the first
+  compliance report was built from);
+* :class:`ProjectRecords` — what a document reads about one project, exactly as the services
+  return it (the collectors in ``app.services.reporting`` fill it);
+* :class:`DocumentData` — one laid-out document (compliance report, problem statement, model
+  card, drift report, validation report): a stamp saying what it was built from, then
+  sections of prose, facts, tables and charts. ``reports/`` turns records into a document
+  (what it says) and renders it (how it looks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:  # pragma: no cover - the views are only named here, never built
+    from app.audit import ChainVerdict
+    from app.services.audit_trail import EventView
+    from app.services.comparison import ComparisonView
+    from app.services.datasets import DatasetVersionView, SplitView
+    from app.services.gates import GateStatus
+    from app.services.monitoring import AlertView, BatchView, TriggerView
+    from app.services.monitoring_policy import SlaRuleView
+    from app.services.projects import ProjectSummary
+    from app.services.promotion import PromotionGate, TransitionView, WaiverView
+    from app.services.registry import ModelVersionView, ReviewRequestView
+    from app.services.release_analysis import ReleaseAnalysisView
+    from app.services.training import RunView
+
+# Printed instead of the wall-clock time when a document is built deterministically, so two
+# builds from the same records give the same bytes.
+DETERMINISTIC_BUILD = "deterministic build"
 
 
 @dataclass(frozen=True)
@@ -42,12 +73,34 @@ class StageChapter:
 
 @dataclass(frozen=True)
 class ChartSeries:
-    """Numbers for one bar chart (e.g. PSI per feature), drawn by the renderer."""
+    """Numbers for one bar chart (e.g. PSI per feature), drawn by the renderer.
+
+    ``alarm_above``: bars above the threshold are drawn in red (drift); ``False``: bars below
+    it (a metric that must reach a target); ``None``: no bar is coloured.
+    """
 
     title: str
     labels: tuple[str, ...]
     values: tuple[float, ...]
     threshold: float | None = None
+    y_label: str = ""
+    note: str = ""
+    alarm_above: bool | None = True
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """One or more lines over the same x labels (batches in arrival order, say).
+
+    A ``None`` value is a gap: the batch had no labels, or the feature was not measured.
+    """
+
+    title: str
+    x_labels: tuple[str, ...]
+    lines: tuple[tuple[str, tuple[float | None, ...]], ...]
+    y_label: str = ""
+    threshold: float | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,3 +120,138 @@ class ReportData:
     audit_head_hash: str
     audit_event_count: int
     charts: tuple[ChartSeries, ...] = field(default=())
+    deterministic: bool = False
+
+
+# ---------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class Prose:
+    """A paragraph of plain text; the renderer escapes it and keeps its line breaks.
+
+    ``tone``: ``body`` (default), ``lead`` (a chapter's opening statement), ``note`` (small
+    print under evidence), ``empty`` ("none recorded"), ``alert`` (a finding in red).
+    """
+
+    text: str
+    tone: str = "body"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Label → value pairs shown as a two-column list (statement fields, a version's lineage)."""
+
+    rows: tuple[tuple[str, str], ...]
+    title: str = ""
+
+
+Block = Union[Prose, Facts, TableData, ChartSeries, LineChart]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A chapter (top level) or a sub-section; ``key`` names it for the requirements map."""
+
+    title: str
+    blocks: tuple[Block, ...] = ()
+    subsections: tuple[Section, ...] = ()
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ReportStamp:
+    """What a document was built from; printed on its cover and on every page."""
+
+    project_slug: str
+    project_name: str
+    problem_type: str
+    maturity: str
+    model_version: str  # "v3", or "none" when the project has no registered version
+    built_at: str  # UTC time, or DETERMINISTIC_BUILD
+    built_by: str
+    audit_head_seq: int
+    audit_head_hash: str
+    audit_event_count: int
+    deterministic: bool = False
+
+
+@dataclass(frozen=True)
+class DocumentData:
+    """One document, ready to render.
+
+    ``cover`` facts give the document a cover page (and ``contents`` a table of contents
+    after it); ``chapter_breaks`` starts every top-level section on a new page; ``signatures``
+    lists the roles that sign at the end ("Reviewer", "Approver").
+    """
+
+    kind: str
+    title: str
+    stamp: ReportStamp
+    sections: tuple[Section, ...]
+    cover: tuple[tuple[str, str], ...] = ()
+    summary: str = ""
+    contents: bool = False
+    chapter_breaks: bool = True
+    signatures: tuple[str, ...] = ()
+
+    @property
+    def deterministic(self) -> bool:
+        return self.stamp.deterministic
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class ProjectRecords:
+    """What one document reads about a project, as the services return it.
+
+    Filled by a collector in one consistent read (the audit head did not move while it ran);
+    ``version`` is the model version the document is about (``None``: none registered) and
+    ``batch_labels`` the monitoring batches a drift report covers. ``events`` (newest first)
+    and ``chain`` are only gathered for the documents that print the audit trail.
+    """
+
+    kind: str
+    built_at: str
+    built_by: str
+    deterministic: bool
+    summary: ProjectSummary
+    statement: dict[str, Any]
+    checklist: dict[str, Any]
+    framing: dict[str, Any]
+    gates: tuple[GateStatus, ...]
+    datasets: tuple[DatasetVersionView, ...]
+    splits: tuple[SplitView, ...]
+    runs: tuple[RunView, ...]
+    comparisons: tuple[ComparisonView, ...]
+    models: tuple[ModelVersionView, ...]
+    version: int | None
+    card: dict[str, str]
+    promotion: PromotionGate | None
+    review_requests: tuple[ReviewRequestView, ...]
+    transitions: tuple[TransitionView, ...]
+    waivers: tuple[WaiverView, ...]
+    release_analyses: tuple[ReleaseAnalysisView, ...]
+    batches: tuple[BatchView, ...]
+    alerts: tuple[AlertView, ...]
+    triggers: tuple[TriggerView, ...]
+    sla_rules: tuple[SlaRuleView, ...]
+    error_analysis: dict[str, Any] | None
+    lineage: dict[str, Any] | None
+    audit_head_seq: int
+    audit_head_hash: str
+    audit_event_count: int
+    batch_labels: tuple[str, ...] = ()
+    events: tuple[EventView, ...] = ()
+    chain: ChainVerdict | None = None
+
+    @property
+    def stamp(self) -> ReportStamp:
+        """What every page of the document built from these records says it was built from."""
+        s = self.summary
+        return ReportStamp(s.slug, s.name, s.problem_type, s.maturity,
+                           f"v{self.version}" if self.version is not None else "none", self.built_at,
+                           self.built_by, self.audit_head_seq, self.audit_head_hash, self.audit_event_count,
+                           self.deterministic)

@@ -1,25 +1,37 @@
-"""Collecting everything a compliance report shows into one frozen ``ReportData``.
+"""Collecting what each document shows into frozen data: the renderers never query.
 
-The audit head is read before and after collecting; if another writer changed the registry
-in between, collection starts again, so the head printed in the report is the state the
-report describes.
+Two shapes come out of here (see ``app.services.report_data``):
+
+* ``collect_report_data`` — the per-stage evidence the project screen shows;
+* ``COLLECTORS[kind]`` — one :class:`DocumentData` per printable document: the compliance
+  report, the problem statement, a model card, a drift report and a validation report.
+
+Every collector reads the audit head before and after collecting; if another writer changed
+the registry in between, collection starts again, so the head printed in a document is the
+state the document describes. With ``deterministic=True`` the build time is printed as a fixed
+text, so two builds from the same records give byte-identical PDFs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from app.errors import WorkbenchError
+from app.errors import NotFound, WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
 from app.services import (
     audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, monitoring_policy, projects,
-    promotion, registry, release_analysis, training,
+    promotion, registry, release_analysis, retraining, training,
 )
 from app.services.comparison import PRIMARY_METRIC
-from app.services.report_data import ChartSeries, GateCheckRow, ReportData, StageChapter, TableData
+from app.services.report_data import (
+    DETERMINISTIC_BUILD, ChartSeries, GateCheckRow, ProjectRecords, ReportData, StageChapter, TableData,
+)
 from app.services.workbench import Workbench
 
 ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -67,7 +79,7 @@ def _development_tables(runs: list, comparisons: list, metric: str, best_run) ->
                       tuple((str(r.id), r.model_kind, "baseline" if r.is_baseline else "candidate",
                              _fmt(r.metrics.get(f"val_{metric}")), _cv(r.cv_metrics, metric),
                              str((r.tuning or {}).get("trials", "—")),
-                             _fmt((r.test_metrics or {}).get(f"test_{metric}")) if r.test_metrics else "sealed",
+                             _fmt(_test_value(r.test_metrics, metric)) if r.test_metrics else "sealed",
                              f"{r.duration_s:.1f}") for r in runs),
                       highlight=tuple(i for i, r in enumerate(runs) if best_run and r.id == best_run.id),
                       note="Highlighted: the best candidate on the primary validation metric."),
@@ -108,11 +120,21 @@ def _analysis_tables(run_id: int, result: dict) -> tuple[TableData, ...]:
     )
 
 
+def _test_value(test_metrics: dict | None, metric: str) -> float | None:
+    """A sealed-test score: stored under the metric's own name (older runs: ``test_<metric>``)."""
+    test_metrics = test_metrics or {}
+    return test_metrics.get(metric, test_metrics.get(f"test_{metric}"))
+
+
+def _built_at(deterministic: bool) -> str:
+    return DETERMINISTIC_BUILD if deterministic else datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _yes_no(value: object) -> str:
     return {True: "yes", False: "no"}.get(value, "not stated")  # type: ignore[call-overload]
 
 
-def _collect(wb: Workbench, slug: str) -> ReportData:
+def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
     summary = projects.project_summary(wb, slug)
     docs = deliverables.deliverables(wb, slug)
     statement, checklist, framing = docs["problem_statement"], docs["ml_checklist"], docs["framing"]
@@ -238,17 +260,150 @@ def _collect(wb: Workbench, slug: str) -> ReportData:
     return ReportData(
         project_slug=summary.slug, project_name=summary.name, problem_type=summary.problem_type,
         maturity=summary.maturity, current_stage=summary.current_stage,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), generated_by=wb.actor,
+        generated_at=_built_at(deterministic), generated_by=wb.actor, deterministic=deterministic,
         chapters=chapters, model_card=card_sections, drift_table=drift, approvals=approvals,
         audit_head_seq=head.seq if head else 0, audit_head_hash=head.hash if head else "0" * 64,
         audit_event_count=count, charts=charts,
     )
 
 
-def collect_report_data(wb: Workbench, slug: str) -> ReportData:
+def _consistent(wb: Workbench, collect: Callable[[], T], head_of: Callable[[T], tuple[int, str]]) -> T:
+    """Run ``collect`` until the audit head did not move while it ran."""
     for _ in range(ATTEMPTS):
         before, _count = audit_trail.head(wb)
-        data = _collect(wb, slug)
-        if before is None or (data.audit_head_seq, data.audit_head_hash) == (before.seq, before.hash):
+        data = collect()
+        if before is None or head_of(data) == (before.seq, before.hash):
             return data
     raise WorkbenchError("the registry kept changing while the report was collected: try again when jobs finish")
+
+
+def collect_report_data(wb: Workbench, slug: str, *, deterministic: bool = False) -> ReportData:
+    """The per-stage evidence of a project (the project screen, and the stage evidence PDF)."""
+    return _consistent(wb, lambda: _collect(wb, slug, deterministic),
+                       lambda d: (d.audit_head_seq, d.audit_head_hash))
+
+
+# ---------------------------------------------------------------------------- documents
+
+#: How many of the project's audit events the change log summarises (newest first).
+CHANGE_LOG_EVENTS = 20_000
+
+
+def _chosen_version(slug: str, models: list, version: int | None) -> int | None:  # type: ignore[type-arg]
+    """The version asked for; else the one in production; else the latest registered; else None."""
+    if version is not None:
+        if not any(m.version == version for m in models):
+            raise NotFound(f"project '{slug}' has no model version {version}: list them with `mlwb models {slug}`")
+        return version
+    production = [m.version for m in models if m.stage == "production"]
+    if production:
+        return production[-1]
+    return models[-1].version if models else None
+
+
+def _batch_range(slug: str, batches: list, scope: Sequence[str] | None) -> tuple[str, ...]:  # type: ignore[type-arg]
+    """The labels a drift report covers: every batch (no scope), one batch, or FIRST..LAST."""
+    labels = [b.label for b in batches]
+    if not labels:
+        raise WorkbenchError(f"project '{slug}' has no monitoring batches yet: import one with `mlwb monitor import`")
+    chosen = tuple(scope or ())
+    if len(chosen) > 2:
+        raise WorkbenchError(f"give one batch or a first and last batch, not {len(chosen)}")
+    for label in chosen:
+        if label not in labels:
+            raise NotFound(f"project '{slug}' has no monitoring batch '{label}': choose one of {', '.join(labels)}")
+    if not chosen:
+        return tuple(labels)
+    start, end = labels.index(chosen[0]), labels.index(chosen[-1])
+    if end < start:
+        raise WorkbenchError(f"batch '{chosen[-1]}' arrived before '{chosen[0]}': name the earlier batch first")
+    return tuple(labels[start: end + 1])
+
+
+def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, deterministic: bool = False,
+            audit_log: bool = False, batches: Sequence[str] | None = None) -> ProjectRecords:
+    """One read of everything a document may show, through the services the screens use."""
+    summary = projects.project_summary(wb, slug)
+    docs = deliverables.deliverables(wb, slug)
+    models = registry.list_models(wb, slug)
+    chosen = _chosen_version(slug, models, version)
+    view = next((m for m in models if m.version == chosen), None)
+    all_batches = monitoring.list_batches(wb, slug)
+    labels = _batch_range(slug, all_batches, batches) if kind == "drift" else ()
+    runs = training.list_runs(wb, slug)
+    events: tuple = ()
+    chain = None
+    if audit_log:
+        events = tuple(audit_trail.recent_events(wb, project=slug, limit=CHANGE_LOG_EVENTS))
+        chain = audit_trail.verify(wb)
+    head, count = audit_trail.head(wb)
+    return ProjectRecords(
+        kind=kind, built_at=_built_at(deterministic), built_by=wb.actor, deterministic=deterministic,
+        summary=summary, statement=dict(docs["problem_statement"]), checklist=dict(docs["ml_checklist"]),
+        framing=dict(docs["framing"]), gates=tuple(gates.all_gates(wb, slug)),
+        datasets=tuple(datasets.list_datasets(wb, slug)), splits=tuple(datasets.list_splits(wb, slug)),
+        runs=tuple(runs), comparisons=tuple(comparison.list_comparisons(wb, slug)), models=tuple(models),
+        version=chosen, card=registry.model_card(wb, slug, chosen) if chosen is not None else {},
+        promotion=promotion.promotion_gate(wb, slug, chosen) if chosen is not None else None,
+        review_requests=tuple(registry.review_requests(wb, slug)), transitions=tuple(promotion.transitions(wb, slug)),
+        waivers=tuple(promotion.waivers(wb, slug)),
+        release_analyses=tuple(release_analysis.list_release_analyses(wb, slug)),
+        batches=tuple(all_batches), alerts=tuple(monitoring.list_alerts(wb, slug)),
+        triggers=tuple(monitoring.list_triggers(wb, slug)), sla_rules=tuple(monitoring_policy.sla_rules(wb, slug)),
+        error_analysis=error_analysis.latest_analysis(wb, slug, view.run_id) if view else None,
+        lineage=retraining.lineage_of_run(wb, view.run_id) if view else None,
+        audit_head_seq=head.seq if head else 0, audit_head_hash=head.hash if head else "0" * 64,
+        audit_event_count=count, batch_labels=labels, events=events, chain=chain,
+    )
+
+
+def _records(wb: Workbench, slug: str, kind: str, **options: object) -> ProjectRecords:
+    return _consistent(wb, lambda: _gather(wb, slug, kind, **options),  # type: ignore[arg-type]
+                       lambda r: (r.audit_head_seq, r.audit_head_hash))
+
+
+def collect_compliance_report(wb: Workbench, slug: str, *, version: int | None = None,
+                              deterministic: bool = False) -> ProjectRecords:
+    """Records for the compliance report of ``version`` (default: the production version)."""
+    return _records(wb, slug, "compliance", version=version, deterministic=deterministic, audit_log=True)
+
+
+def collect_problem_statement(wb: Workbench, slug: str, *, deterministic: bool = False) -> ProjectRecords:
+    """Records for the one-page stage 1 deliverable."""
+    return _records(wb, slug, "problem_statement", deterministic=deterministic)
+
+
+def collect_model_card(wb: Workbench, slug: str, *, version: int | None = None,
+                       deterministic: bool = False) -> ProjectRecords:
+    """Records for one version's model card with its metrics and lineage."""
+    return _records(wb, slug, "model_card", version=version, deterministic=deterministic)
+
+
+def collect_drift_report(wb: Workbench, slug: str, *, batches: Sequence[str] | None = None,
+                         deterministic: bool = False) -> ProjectRecords:
+    """Records for the drift report of ``batches``: one label, or the first and last label of
+    a range in arrival order; none (the default) covers every batch."""
+    return _records(wb, slug, "drift", batches=batches, deterministic=deterministic)
+
+
+def collect_validation_report(wb: Workbench, slug: str, *, version: int | None = None,
+                              deterministic: bool = False) -> ProjectRecords:
+    """Records for the validation report a reviewer signs for ``version`` (default: production)."""
+    return _records(wb, slug, "validation", version=version, deterministic=deterministic, audit_log=True)
+
+
+#: kind -> collector; every collector takes (wb, slug) and keyword options, always ``deterministic``.
+COLLECTORS: dict[str, Callable[..., ProjectRecords]] = {
+    "compliance": collect_compliance_report,
+    "problem_statement": collect_problem_statement,
+    "model_card": collect_model_card,
+    "drift": collect_drift_report,
+    "validation": collect_validation_report,
+}
+
+
+def collect_document(wb: Workbench, kind: str, slug: str, **options: object) -> ProjectRecords:
+    """Collect the records for document ``kind`` (see ``reports.render.DOCUMENTS``)."""
+    if kind not in COLLECTORS:
+        raise WorkbenchError(f"unknown document '{kind}': choose one of {', '.join(COLLECTORS)}")
+    return COLLECTORS[kind](wb, slug, **options)

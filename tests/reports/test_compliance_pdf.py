@@ -1,7 +1,9 @@
-"""The compliance PDF, checked by the text a reader (or pypdf) gets out of it.
+"""The stage evidence PDF (the project screen's ``ReportData`` rendered as a compliance report),
+checked by the text a reader (or pypdf) gets out of it.
 
 A file existing proves nothing; these tests extract the text layer and look for what an
 auditor needs: every stage heading, the drift and approval rows, the unbroken audit head.
+The full compliance report and the other documents are tested in ``test_documents_pdf.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from app.services.report_data import (
     StageChapter,
     TableData,
 )
-from reports.compliance import _text, render_compliance_report
+from reports.compliance import render_compliance_report
+from reports.markup import text as _text
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -101,6 +104,10 @@ def _chapters() -> tuple[StageChapter, ...]:
 
 @pytest.fixture
 def report_data() -> ReportData:
+    return _report_data()
+
+
+def _report_data() -> ReportData:
     drift_rows = []
     for name, ks, psi in zip(FEATURES, (0.041, 0.087, 0.213, 0.032), (0.02, 0.07, 0.31, 0.01)):
         drift_rows.append((name, "KS", f"{ks:.3f}", "0.100", "drift" if ks > 0.1 else "ok"))
@@ -158,19 +165,19 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.fixture
-def rendered(report_data: ReportData, tmp_path: Path) -> tuple[Path, str, int]:
-    path = render_compliance_report(report_data, tmp_path / "report.pdf")
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
+    path = render_compliance_report(_report_data(), tmp_path_factory.mktemp("evidence") / "report.pdf")
     text, pages = _extract(path)
     return path, text, pages
 
 
-def test_report_is_a_multi_page_pdf(rendered: tuple[Path, str, int], tmp_path: Path) -> None:
+def test_report_is_a_multi_page_pdf(rendered: tuple[Path, str, int]) -> None:
     path, _, pages = rendered
-    assert path == tmp_path / "report.pdf"
+    assert path.name == "report.pdf"
     assert path.read_bytes().startswith(b"%PDF-")
     assert pages > 1
-    assert not list(tmp_path.glob(".*partial")), "temp file left behind"
+    assert not list(path.parent.glob(".*partial")), "temp file left behind"
 
 
 def test_every_stage_heading_and_chapter_is_present(rendered: tuple[Path, str, int]) -> None:
@@ -214,7 +221,8 @@ def test_drift_rows_and_approvers(rendered: tuple[Path, str, int]) -> None:
 def test_long_table_splits_and_repeats_its_header(rendered: tuple[Path, str, int]) -> None:
     path, _, _ = rendered
     reader = pypdf.PdfReader(str(path))
-    pages_with_runs = [p.extract_text() for p in reader.pages if "run-0" in p.extract_text()]
+    row = re.compile(r"run-0\d\d\s+(LogisticRegression|HistGradientBoostingClassifier)")
+    pages_with_runs = [p.extract_text() for p in reader.pages if row.search(p.extract_text())]
     assert len(pages_with_runs) >= 2
     assert all("Dataset version" in page for page in pages_with_runs)
     assert "run-047" in "".join(pages_with_runs)
@@ -227,7 +235,7 @@ def test_user_markup_is_printed_literally(rendered: tuple[Path, str, int]) -> No
 
 def test_hostile_text_in_every_field_does_not_break_rendering(
         report_data: ReportData, tmp_path: Path) -> None:
-    nasty = HOSTILE + " \x00\x07\x1b[31m <para> </para> <br/> &amp; $x^$ "
+    nasty = HOSTILE + " \x00\x07\x1b[31m <para> </para> <br/> &amp; $x^$ Ελληνικά ქართული 😀 "
     table = TableData(title=nasty, columns=(nasty, "b"), rows=((nasty, nasty),),
                       highlight=(0, 9), note=nasty)
     chapter = replace(report_data.chapters[0], title=nasty, risk=nasty,
@@ -241,12 +249,16 @@ def test_hostile_text_in_every_field_does_not_break_rendering(
     path = render_compliance_report(data, tmp_path / "nasty.pdf")
     text, _ = _extract(path)
     assert HOSTILE in _flat(text)
+    assert "&amp; $x^$ Ελληνικά ქართული 😀" in _flat(text)
     assert "\x00" not in text and "\x1b" not in text
 
 
 def test_text_escapes_and_strips_control_characters() -> None:
     assert _text("a<b>&c\x00\x1b\x7f") == "a&lt;b&gt;&amp;c"
     assert _text("line one\r\nline two\tend") == "line one<br/>line two    end"
+    # With a font's coverage, a character it cannot draw is spelled out, never a silent box.
+    coverage = {ord(c) for c in "ab "}
+    assert _text("a 中 b\u200d", coverage) == "a [U+4E2D] b"
 
 
 def test_non_latin_text_survives(rendered: tuple[Path, str, int]) -> None:
@@ -254,10 +266,10 @@ def test_non_latin_text_survives(rendered: tuple[Path, str, int]) -> None:
     assert NON_LATIN in text
 
 
-def test_same_data_gives_same_bytes(report_data: ReportData, tmp_path: Path) -> None:
-    first = render_compliance_report(report_data, tmp_path / "a.pdf").read_bytes()
-    second = render_compliance_report(report_data, tmp_path / "b.pdf").read_bytes()
-    assert first == second
+def test_same_data_gives_same_bytes(report_data: ReportData, rendered: tuple[Path, str, int],
+                                    tmp_path: Path) -> None:
+    again = render_compliance_report(report_data, tmp_path / "b.pdf").read_bytes()
+    assert again == rendered[0].read_bytes()
 
 
 def test_empty_sections_say_none_recorded(report_data: ReportData, tmp_path: Path) -> None:
@@ -310,11 +322,11 @@ def test_deliverable_longer_than_a_page_splits_inside_its_row(
 
 def test_renders_with_base14_fonts_when_no_truetype_font_is_found(
         report_data: ReportData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reports.compliance as compliance
+    import reports.fonts as fonts
 
-    fallback = compliance._FontSet("Helvetica", "Helvetica-Bold", "Helvetica-Oblique",
-                                   "Courier", unicode=False)
-    monkeypatch.setattr(compliance, "_register_fonts", lambda: fallback)
+    fallback = fonts.FontSet("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Courier",
+                             unicode=False, coverage=fonts._base14_coverage())
+    monkeypatch.setattr(fonts, "register_fonts", lambda: fallback)
     text, _ = _extract(render_compliance_report(report_data, tmp_path / "base14.pdf"))
     assert re.search(rf"Audit chain head: 412 {HEAD_HASH}", text)
     assert "Stage 6: Monitoring" in text

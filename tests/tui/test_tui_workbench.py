@@ -125,17 +125,33 @@ async def test_edit_is_only_offered_on_stages_one_and_two(demo_home: Path) -> No
 
 
 async def test_export_action_writes_the_compliance_pdf(demo_home: Path) -> None:
+    """`x` opens the reports screen with the compliance report highlighted; `b` builds it."""
+    from app.services.report_builder import recent_reports
+    from screens.reports import ReportsScreen
+
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_demo(app, pilot)
+        await open_demo(app, pilot)
+        head_before = audit_trail.head(app.wb)[0]
         await pilot.press("x")
         await settle(app, pilot)
-        assert screen.last_export is not None and screen.last_export.exists()
-        text = "\n".join(page.extract_text() for page in PdfReader(screen.last_export).pages)
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen) and screen.kind == "compliance"
+        await pilot.press("b")
+        await settle(app, pilot)
+        built = screen.last_built
+        assert built is not None and built.path.exists()
+        text = "\n".join(page.extract_text() for page in PdfReader(built.path).pages)
         match = re.search(r"Audit chain head: (\d+) ([0-9a-f]{64})", text)
         assert match is not None
+        # The PDF prints the head it was built from; the build then added its job's events and
+        # one report.built event that repeats that head.
+        assert (int(match.group(1)), match.group(2)) == (head_before.seq, head_before.hash)
         verdict = audit_trail.verify(app.wb)
-        assert verdict.ok and (int(match.group(1)), match.group(2)) == (verdict.head.seq, verdict.head.hash)
+        assert verdict.ok and verdict.head.seq > head_before.seq
+        (recorded,) = recent_reports(app.wb, "ctr-demo")
+        assert (recorded.sha256, recorded.head_seq, recorded.head_hash) == (built.sha256, head_before.seq,
+                                                                             head_before.hash)
 
 
 async def test_audit_screen_verifies_the_chain(demo_home: Path) -> None:

@@ -1,0 +1,458 @@
+"""The evidence bundle's format and its offline verifier (`mlwb verify-bundle`).
+
+An evidence bundle (written by ``app.services.evidence_bundle``) is a folder or a .zip::
+
+    manifest.json                SHA-256 and size of every other file; project; the audit head the
+                                 report was built from; creation time; tool version; evidence digest
+    README.txt                   what is in the bundle and how to verify it
+    compliance-report.pdf        the compliance report, which prints the audit head it was built from
+    evidence/report-data.json    everything the report shows, as collected (``dataclasses.asdict``)
+    evidence/tables/NN-*.csv     one CSV per table of the report
+    audit/events.jsonl           the audit chain from event 1 to the printed head, one event a line
+
+This module is the verifier. It needs only the bundle (and pypdf): it opens no workspace and no
+database and reads no ``MLWB_HOME``, so a reviewer can run it on any machine. It checks:
+
+1. **files** — every file in the manifest is present with the recorded SHA-256 and size, and no
+   file is missing or unlisted (``.DS_Store`` and ``__MACOSX/``, which desktops add, are ignored).
+2. **audit chain** — events are numbered without a gap from event 1, each ``prev_hash`` is the
+   previous event's ``hash`` (event 1 links to 64 zeros), and the last event is the head the
+   manifest records.
+3. **evidence digest** — a plain SHA-256 chain over the events' content: ``d_0`` = 64 zeros,
+   ``d_i`` = SHA-256(``d_{i-1}`` ‖ canonical JSON of event i without its ``digest`` field, HMAC
+   hash included). Each line stores its own ``d_i`` (so an edited event is named by its seq) and
+   the manifest stores the last one.
+4. **report head** — the head printed *in the PDF* (its text, read with pypdf: sequence number
+   and full 64-hex hash) is the chain's head, and the PDF names the manifest's project. Where
+   the report also prints ``Evidence digest: <64 hex>``, that must match too.
+
+What this can and cannot prove without the audit key
+----------------------------------------------------
+Each event's ``hash`` is an HMAC whose key stays in the workspace, so this verifier cannot
+recompute it: it cannot tell a genuine event from a forged one on its own. What it proves is
+that the bundle is *internally consistent* and *unchanged since export*, as far as the manifest
+is trusted:
+
+- Accidental damage and careless edits are caught: a changed byte in any file (check 1); an
+  event edited with the manifest's file hash fixed up (check 3 names the event's seq); an
+  event deleted, reordered or re-linked (check 2).
+- Someone who rewrites events **and** recomputes the links, the per-event digests, the
+  manifest digest and the file hashes consistently is caught only where the rewrite reaches
+  something they did not rewrite: the head printed in the PDF (check 4) — which changes whenever
+  an event's ``hash`` changes — and, decisively, ``mlwb audit verify`` in the workspace the
+  bundle came from, which recomputes every HMAC and must report the same head.
+- An edit that keeps every ``hash`` field and recomputes the digests and manifest is invisible
+  offline *until the report prints the evidence digest*: the PDF then pins the event content
+  the way it already pins the head. (Rewriting the PDF as well is always possible for someone
+  with the files alone; the PDF is only as trustworthy as the copy the reviewer received
+  through another channel, and the workspace's ``mlwb audit verify`` remains the final word.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from app.errors import WorkbenchError
+
+FORMAT = "mlwb-evidence-bundle/1"
+MANIFEST = "manifest.json"
+README = "README.txt"
+REPORT_PDF = "compliance-report.pdf"
+EVIDENCE_JSON = "evidence/report-data.json"
+TABLES_DIR = "evidence/tables"
+EVENTS = "audit/events.jsonl"
+GENESIS = "0" * 64
+
+#: The fields of one exported event, named as in the HMAC body (``app.audit._event_body``) so a
+#: key holder can recompute ``hash`` from a line; ``payload`` is the stored canonical JSON text.
+EVENT_FIELDS = ("seq", "ts", "actor", "action", "entity_type", "entity_id", "project", "payload",
+                "prev_hash", "hash")
+DIGEST_FIELD = "digest"
+DIGEST_ALGORITHM = (
+    "d_0 = 64 zeros; d_i = SHA-256 hex of UTF-8 (d_{i-1} + canonical JSON of event i without its "
+    "'digest' field: keys sorted, separators ',' and ':', non-ASCII kept), HMAC hash included"
+)
+# Files that desktops drop into folders and archives; they are not evidence and not checked.
+_DESKTOP_CLUTTER = (".DS_Store", "Thumbs.db")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BundleUnusable(WorkbenchError):
+    """The path is not an evidence bundle at all (exit 2), as opposed to a bundle that fails."""
+
+
+# --- the format, shared with the exporter --------------------------------------------------
+
+
+def canonical_json(value: Any) -> str:
+    """Byte-for-byte the same rule as ``app.audit.canonical_json`` (kept here so the verifier
+    imports nothing that touches a database)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def next_digest(previous: str, event: dict[str, Any]) -> str:
+    """``d_i`` from ``d_{i-1}`` and event i (its ``digest`` field, if present, is left out)."""
+    body = canonical_json({k: v for k, v in event.items() if k != DIGEST_FIELD})
+    return hashlib.sha256((previous + body).encode("utf-8")).hexdigest()
+
+
+def evidence_digest(events: Iterable[dict[str, Any]]) -> str:
+    """The evidence digest over exported events (``EVENT_FIELDS`` dicts), in seq order."""
+    digest = GENESIS
+    for event in events:
+        digest = next_digest(digest, event)
+    return digest
+
+
+# --- reading a bundle ----------------------------------------------------------------------
+
+
+class _BundleFiles:
+    """The files of a bundle, by POSIX path relative to its root, from a folder or a zip."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip: zipfile.ZipFile | None = None
+        self.duplicates: list[str] = []
+        if path.is_dir():
+            self.names = self._folder_names(path)
+        elif path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise BundleUnusable(
+                    f"{path} is not an evidence bundle: it is neither a folder nor a readable .zip "
+                    f"archive ({exc}); pass the folder or .zip that `mlwb export` wrote") from None
+            names = [i.filename for i in self._zip.infolist() if not i.is_dir()]
+            self.duplicates = sorted({n for n in names if names.count(n) > 1})
+            self.names = {n for n in names if not _is_clutter(n)}
+        elif path.exists():
+            raise BundleUnusable(f"{path} is neither a folder nor a file: pass the bundle folder or .zip")
+        else:
+            raise BundleUnusable(f"{path} does not exist: pass the folder or .zip that `mlwb export` wrote")
+
+    @staticmethod
+    def _folder_names(root: Path) -> set[str]:
+        names = set()
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                rel = PurePosixPath(Path(folder, name).relative_to(root).as_posix())
+                if not _is_clutter(str(rel)):
+                    names.add(str(rel))
+        return names
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes; OSError / ValueError when it cannot be read (corrupt zip entry)."""
+        if self._zip is not None:
+            try:
+                return self._zip.read(name)
+            except (zipfile.BadZipFile, zlib.error, KeyError) as exc:
+                raise ValueError(f"cannot be read from the archive ({exc})") from None
+        return (self.path / name).read_bytes()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _is_clutter(name: str) -> bool:
+    return name.startswith("__MACOSX/") or PurePosixPath(name).name in _DESKTOP_CLUTTER
+
+
+def _safe_member(name: object) -> bool:
+    """A manifest entry must name a file inside the bundle (never ``..``, absolute or ``\\``)."""
+    if not isinstance(name, str) or not name or "\\" in name or name.startswith("/"):
+        return False
+    parts = PurePosixPath(name).parts
+    return all(p not in ("", ".", "..") for p in parts) and name != MANIFEST
+
+
+def _load_manifest(files: _BundleFiles) -> dict[str, Any]:
+    where = files.path
+    if MANIFEST not in files.names:
+        raise BundleUnusable(f"{where} is not an evidence bundle: it has no {MANIFEST} "
+                             "(pass the folder or .zip that `mlwb export` wrote)")
+    try:
+        manifest = json.loads(files.read(MANIFEST).decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleUnusable(f"{MANIFEST} in {where} cannot be read as JSON ({exc}): "
+                             "the bundle is damaged; ask for a new export") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleUnusable(f"{MANIFEST} in {where} is not a '{FORMAT}' manifest: this is not an "
+                             "evidence bundle this version of mlwb can verify")
+    problems = []
+    if not isinstance(manifest.get("files"), dict):
+        problems.append("'files'")
+    head = manifest.get("audit_head")
+    if not (isinstance(head, dict) and _is_seq(head.get("seq")) and _is_hex64(head.get("hash"))):
+        problems.append("'audit_head' (seq and 64-hex hash)")
+    digest = manifest.get("evidence_digest")
+    if not (isinstance(digest, dict) and _is_hex64(digest.get("value"))):
+        problems.append("'evidence_digest'")
+    if not isinstance(manifest.get("project"), str):
+        problems.append("'project'")
+    if problems:
+        raise BundleUnusable(f"{MANIFEST} in {where} lacks {', '.join(problems)}: the bundle is "
+                             "damaged or not from `mlwb export`; ask for a new export")
+    return manifest
+
+
+def _is_seq(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_hex64(value: object) -> bool:
+    return isinstance(value, str) and bool(_HEX64.match(value))
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 16 else f"{value[:12]}…"
+
+
+# --- the checks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok    ' if self.ok else 'FAILED'}  {self.name}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class BundleVerdict:
+    path: Path
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def summary(self) -> str:
+        failed = sum(not c.ok for c in self.checks)
+        if not failed:
+            return (f"bundle verified: all {len(self.checks)} checks passed (without the audit key; "
+                    "`mlwb audit verify` in the source workspace must report the same head)")
+        return f"bundle NOT verified: {failed} of {len(self.checks)} checks failed"
+
+
+def _joined(problems: Sequence[str], limit: int = 4) -> str:
+    shown = "; ".join(problems[:limit])
+    return shown if len(problems) <= limit else f"{shown}; and {len(problems) - limit} more"
+
+
+def _check_files(files: _BundleFiles, manifest: dict[str, Any]) -> CheckResult:
+    listed: dict[str, Any] = manifest["files"]
+    problems: list[str] = []
+    for name in sorted(listed):
+        entry = listed[name]
+        if not _safe_member(name):
+            problems.append(f"manifest entry {name!r} does not name a file inside the bundle")
+            continue
+        if name not in files.names:
+            problems.append(f"{name} is missing")
+            continue
+        if not (isinstance(entry, dict) and _is_hex64(entry.get("sha256")) and _is_seq(entry.get("size"))):
+            problems.append(f"{name}: its manifest entry has no valid sha256 and size")
+            continue
+        try:
+            data = files.read(name)
+        except (OSError, ValueError) as exc:
+            problems.append(f"{name} {exc}")
+            continue
+        actual = hashlib.sha256(data).hexdigest()
+        if (actual, len(data)) != (entry["sha256"], entry["size"]):
+            problems.append(f"{name} changed after export: SHA-256 {_short(actual)}, {len(data)} bytes; "
+                            f"the manifest says {_short(entry['sha256'])}, {entry['size']} bytes")
+    for name in sorted(files.names - set(listed) - {MANIFEST}):
+        problems.append(f"{name} is not listed in the manifest (added after export)")
+    for name in files.duplicates:
+        problems.append(f"{name} appears more than once in the archive")
+    for required in (REPORT_PDF, EVENTS):
+        if required not in listed:
+            problems.append(f"the manifest does not list {required}")
+    if problems:
+        return CheckResult("files", False, _joined(problems))
+    return CheckResult("files", True, f"{len(listed)} files match {MANIFEST} (SHA-256 and size); "
+                                      "none missing, none unlisted")
+
+
+def _read_events(files: _BundleFiles) -> tuple[list[dict[str, Any]], list[str]]:
+    """The events file's lines as dicts, and what is wrong with its shape."""
+    if EVENTS not in files.names:
+        return [], [f"{EVENTS} is missing"]
+    try:
+        text = files.read(EVENTS).decode("utf-8")
+    except (OSError, ValueError) as exc:
+        return [], [f"{EVENTS} cannot be read ({exc})"]
+    events, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            problems.append(f"{EVENTS} line {number} is not JSON")
+            continue
+        label = f"event {event.get('seq')}" if isinstance(event, dict) else f"{EVENTS} line {number}"
+        if not isinstance(event, dict) or set(event) - {DIGEST_FIELD} != set(EVENT_FIELDS):
+            problems.append(f"{label} ({EVENTS} line {number}) does not have exactly the fields "
+                            f"{', '.join(EVENT_FIELDS)}, {DIGEST_FIELD}")
+            continue
+        if not _is_seq(event["seq"]) or not _is_hex64(event["hash"]) or not _is_hex64(event["prev_hash"]):
+            problems.append(f"{label} ({EVENTS} line {number}) has a malformed seq, hash or prev_hash")
+            continue
+        events.append(event)
+    return events, problems
+
+
+def _check_chain(events: list[dict[str, Any]], shape: list[str], manifest: dict[str, Any]) -> CheckResult:
+    head = manifest["audit_head"]
+    problems = list(shape)
+    if not events and not shape and head["seq"] != 0:
+        problems.append(f"{EVENTS} holds no events but the manifest's head is {head['seq']}")
+    previous: dict[str, Any] | None = None
+    for event in events:
+        seq = event["seq"]
+        if previous is None:
+            if seq != 1:
+                problems.append(f"the first event is {seq}, not 1: events 1–{seq - 1} are missing")
+            elif event["prev_hash"] != GENESIS:
+                problems.append("event 1 does not link to the start of the chain (64 zeros)")
+        elif seq != previous["seq"] + 1:
+            gap = (f"event {previous['seq'] + 1} is missing" if seq == previous["seq"] + 2 else
+                   f"event {seq} follows event {previous['seq']} (deleted, reordered or renumbered)")
+            problems.append(gap)
+        elif event["prev_hash"] != previous["hash"]:
+            problems.append(f"event {seq}'s prev_hash {_short(event['prev_hash'])} is not event "
+                            f"{previous['seq']}'s hash {_short(previous['hash'])} (one of them was changed)")
+        previous = event
+    if previous is not None and (previous["seq"], previous["hash"]) != (head["seq"], head["hash"]):
+        problems.append(f"the last event is {previous['seq']} {previous['hash']}, but the manifest's "
+                        f"printed head is {head['seq']} {head['hash']}")
+    if problems:
+        return CheckResult("audit chain", False, _joined(problems))
+    if not events:
+        return CheckResult("audit chain", True, "empty chain, as the manifest says")
+    return CheckResult("audit chain", True, f"events 1–{previous['seq']} link without a gap; "  # type: ignore[index]
+                                            f"head {head['seq']} {head['hash']} is the manifest's")
+
+
+def _check_digest(events: list[dict[str, Any]], shape: list[str], manifest: dict[str, Any]) -> CheckResult:
+    recorded = manifest["evidence_digest"]["value"]
+    problems: list[str] = []
+    if shape:
+        problems.append(f"{EVENTS} is malformed (see the audit chain check)")
+    stored_previous, running = GENESIS, GENESIS
+    for event in events:
+        stored = event.get(DIGEST_FIELD)
+        # Local check against the previous line's stored digest: names exactly the edited events.
+        if not _is_hex64(stored):
+            problems.append(f"event {event['seq']} has no valid '{DIGEST_FIELD}'")
+        elif next_digest(stored_previous, event) != stored:
+            problems.append(f"event {event['seq']}'s content does not match its recorded digest "
+                            "(the event was edited after export)")
+        stored_previous = stored if _is_hex64(stored) else stored_previous
+        running = next_digest(running, event)
+    if running != recorded:
+        problems.append(f"the digest recomputed from {len(events)} events is {running}, "
+                        f"the manifest records {recorded}")
+    if problems:
+        return CheckResult("evidence digest", False, _joined(problems))
+    return CheckResult("evidence digest", True,
+                       f"{recorded} recomputed from {len(events)} events matches the manifest")
+
+
+_HEAD_LINE = re.compile(r"audit\s+(?:chain\s+)?head\b\W{0,3}#?\s*(\d+)\s+([0-9a-f]{64})(?![0-9a-f])", re.I)
+_HEAD_SEQ = re.compile(r"audit\s+(?:chain\s+)?head\s*#\s*(\d+)", re.I)
+_DIGEST_LINE = re.compile(r"evidence\s+digest\b\W{0,3}([0-9a-f]{64})(?![0-9a-f])", re.I)
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    # A damaged PDF makes pypdf log repairs; the verdict below says what matters.
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        return "\n".join(page.extract_text() or "" for page in reader.pages)
+    finally:
+        logger.setLevel(level)
+
+
+def _check_report(files: _BundleFiles, events: list[dict[str, Any]], manifest: dict[str, Any]) -> CheckResult:
+    name = "report head"
+    if REPORT_PDF not in files.names:
+        return CheckResult(name, False, f"{REPORT_PDF} is missing")
+    try:
+        text = _pdf_text(files.read(REPORT_PDF))
+    except Exception as exc:  # noqa: BLE001 — pypdf raises many types on a damaged file
+        return CheckResult(name, False, f"{REPORT_PDF} cannot be read as a PDF ({type(exc).__name__}: {exc})")
+    flat = " ".join(text.split())
+    printed = {(int(s), h) for s, h in _HEAD_LINE.findall(flat)}
+    footer_seqs = {int(s) for s in _HEAD_SEQ.findall(flat)}
+    if events:
+        chain_head, source = (events[-1]["seq"], events[-1]["hash"]), "the bundle's chain ends at"
+    else:
+        chain_head, source = (manifest["audit_head"]["seq"], manifest["audit_head"]["hash"]), "the manifest's head is"
+    problems = []
+    if not printed:
+        problems.append(f"{REPORT_PDF} prints no audit chain head (sequence number and 64-hex hash)")
+    elif len(printed) > 1:
+        shown = ", ".join(f"{s} {_short(h)}" for s, h in sorted(printed))
+        problems.append(f"{REPORT_PDF} prints different audit heads: {shown}")
+    else:
+        (seq, head_hash), = printed
+        if (seq, head_hash) != chain_head:
+            problems.append(f"{REPORT_PDF} prints audit head {seq} {head_hash}, but {source} "
+                            f"{chain_head[0]} {chain_head[1]} (events rewritten after the report was built)")
+        stray = sorted(footer_seqs - {seq})
+        if stray:
+            problems.append(f"{REPORT_PDF} also prints audit head #{', #'.join(map(str, stray))}")
+    if manifest["project"] not in flat:
+        problems.append(f"{REPORT_PDF} does not name project {manifest['project']} (a different project's report?)")
+    digests = set(_DIGEST_LINE.findall(flat))
+    recorded = manifest["evidence_digest"]["value"]
+    if digests and digests != {recorded}:
+        problems.append(f"{REPORT_PDF} prints evidence digest {', '.join(sorted(digests))}, "
+                        f"the manifest records {recorded}")
+    if problems:
+        return CheckResult(name, False, _joined(problems))
+    digest_note = ("and the evidence digest" if digests else
+                   "(it does not print the evidence digest, so event content rests on checks 1–3)")
+    return CheckResult(name, True, f"{REPORT_PDF} prints head {chain_head[0]} {chain_head[1]}, the chain's "
+                                   f"head, for project {manifest['project']} {digest_note}")
+
+
+def verify_bundle(path: str | os.PathLike[str]) -> BundleVerdict:
+    """Run the four checks on a bundle folder or .zip; ``BundleUnusable`` if it is not a bundle."""
+    where = Path(path).expanduser()
+    files = _BundleFiles(where)
+    try:
+        manifest = _load_manifest(files)
+        events, shape = _read_events(files)
+        checks = (
+            _check_files(files, manifest),
+            _check_chain(events, shape, manifest),
+            _check_digest(events, shape, manifest),
+            _check_report(files, events, manifest),
+        )
+    finally:
+        files.close()
+    return BundleVerdict(where, checks)

@@ -1,0 +1,55 @@
+"""Evidence bundle verbs of ``mlwb``: ``export`` (needs the workspace) and ``verify-bundle``
+(needs only the bundle: it must run on a reviewer's machine that has no workspace, so it never
+opens one). Errors surface through ``app.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def add_parsers(sub: Any) -> None:
+    export = sub.add_parser(
+        "export", help="write a project's evidence bundle (report PDF, evidence, audit trail, manifest)",
+        description="Write the compliance PDF, the evidence it shows (JSON and one CSV per table), the audit "
+                    "chain up to the head the PDF prints, and a manifest of SHA-256 hashes to a new folder, "
+                    "or to a .zip when OUT ends in .zip. Exporting records no audit event.")
+    export.add_argument("project")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP",
+                        help="a new (or empty) folder, or a file name ending in .zip")
+
+    verify = sub.add_parser(
+        "verify-bundle", help="check an evidence bundle offline (no workspace needed)",
+        description="Check a bundle written by `mlwb export`: file hashes and sizes, the audit chain's links, "
+                    "the evidence digest, and the head printed in the PDF. Without the workspace's audit key "
+                    "it cannot check the events' HMACs: `mlwb audit verify` in the source workspace must "
+                    "report the same head. Exit 0 when every check passes, 1 when one fails, 2 when PATH is "
+                    "not a bundle.")
+    verify.add_argument("path", type=Path, metavar="PATH", help="the bundle folder or .zip")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from app.cli import _open
+    from app.services.evidence_bundle import export_bundle
+
+    b = export_bundle(_open(), args.project, args.out)
+    print(f"wrote {b.path}: {b.files} files and the manifest, {b.events} audit events; audit chain head {b.head_seq} "
+          f"{b.head_hash}; evidence digest {b.evidence_digest}")
+    return 0
+
+
+def _cmd_verify_bundle(args: argparse.Namespace) -> int:
+    from app.bundle_verify import verify_bundle
+
+    verdict = verify_bundle(args.path)
+    for check in verdict.checks:
+        print(check.line())
+    print(verdict.summary())
+    return 0 if verdict.ok else 1
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "export": _cmd_export, "verify-bundle": _cmd_verify_bundle,
+}

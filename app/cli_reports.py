@@ -1,0 +1,86 @@
+"""Report verbs of ``mlwb``: build a document as a PDF, and list the reports built.
+
+Errors surface through ``app.cli.main`` (one ``error:`` line, exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def pages(n: int) -> str:
+    return f"{n} page" if n == 1 else f"{n} pages"
+
+
+def add_parsers(sub: Any) -> None:
+    from reports.render import DOCUMENTS  # a light module: the renderers load when a PDF is laid out
+
+    report = sub.add_parser(
+        "report", help="build a PDF report of a project in a worker process (recorded as one audit event)",
+        description="Build a document of PROJECT as a PDF. The PDF prints the audit-chain head it was built "
+                    "from; the build adds one 'report.built' audit event (and its job's events) and changes "
+                    "nothing else. With --deterministic it records nothing at all, so two such builds from "
+                    "the same records are byte-identical.")
+    report.add_argument("project")
+    report.add_argument("--kind", default="compliance", metavar="KIND",
+                        help=f"the document: {', '.join(DOCUMENTS)} (default compliance)")
+    report.add_argument("--version", type=int, metavar="N",
+                        help="the model version a compliance report, model card or validation report is about "
+                             "(default: the production version, else the latest)")
+    report.add_argument("--batches", metavar="LABEL[:LABEL]",
+                        help="the monitoring batch, or first:last range, a drift report covers (default: all)")
+    report.add_argument("--deterministic", action="store_true",
+                        help="a reproduction for comparison: prints 'deterministic build' instead of the time "
+                             "and records nothing, so the same records give the same bytes")
+    report.add_argument("--out", type=Path, metavar="FILE",
+                        help="a .pdf path in an existing folder, or a folder (default: the workspace's exports "
+                             "folder, named PROJECT-KIND-TIMESTAMP.pdf)")
+
+    reports = sub.add_parser("reports", help="list the reports built (newest first) and check their files")
+    reports.add_argument("project", nargs="?")
+    reports.add_argument("--limit", type=int, default=20)
+
+
+def _open():  # type: ignore[no-untyped-def]
+    from app.cli import _open as open_workbench
+
+    return open_workbench()
+
+
+def _show_progress(job_id: int, fraction: float, message: str) -> None:
+    who = f"job {job_id}" if job_id else "render"  # a deterministic build has no job
+    print(f"  {who} {fraction:4.0%} {message}", file=sys.stderr)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from app.cli import _runner
+    from app.services.report_builder import build_report
+
+    wb = _open()
+    built = build_report(wb, _runner(wb), args.project, args.kind, args.out, version=args.version,
+                         batches=args.batches, deterministic=args.deterministic, on_progress=_show_progress)
+    # The first line keeps the shape scripts already read: the path, then the head printed in the PDF.
+    print(f"wrote {built.path} (audit chain head {built.head_seq} {built.head_hash})")
+    print(f"  {built.title}, {built.scope_text}: {pages(built.pages)}, sha256 {built.sha256}")
+    if built.deterministic:
+        print("  deterministic build: nothing was recorded", file=sys.stderr)
+    return 0
+
+
+def _cmd_reports(args: argparse.Namespace) -> int:
+    from app.services.report_builder import recent_reports
+
+    rows = recent_reports(_open(), args.project, limit=args.limit)
+    if not rows:
+        print("no reports built yet: build one with `mlwb report PROJECT`", file=sys.stderr)
+    for r in rows:
+        print(f"{r.built_at:%Y-%m-%d %H:%M}\t{r.project}\t{r.kind}\t{r.scope_text}\t{pages(r.pages)}\t"
+              f"head {r.head_seq}\t{r.file_state}\t{r.path}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"report": _cmd_report, "reports": _cmd_reports}

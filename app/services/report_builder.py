@@ -1,0 +1,470 @@
+"""Building a report as a background job, and the list of reports built.
+
+Collect first, render second: the frozen data is collected here, in the parent, through the
+same services the screens use (it carries the audit-chain head it describes); the PDF is laid
+out in a worker process (``reports.tasks:render_task``) into a private folder next to the
+target and renamed into place only once it is whole.
+
+What a build changes in the records:
+
+- A normal build is a job like training: a job row (queued → running → succeeded, each
+  state audited as every job's is) and, in the same unit of work as the job's success, ONE
+  ``report.built`` event naming the document, its scope, the file, its SHA-256, its pages and
+  the audit head printed in it. Nothing else changes: building a report never changes the
+  project's records. The head printed in the PDF is the head *before* the build (the records
+  the report describes); the chain then moves on by the build's own events, which is why the
+  ``report.built`` event repeats the printed head — a reviewer finds the report in the trail
+  and sees exactly which state it showed.
+- A ``deterministic`` build is a reproduction for comparison: it changes nothing at all — no
+  job row, no event — so two of them from the same records are byte-identical. Its PDF says
+  "deterministic build" where the build time would be (the collectors' ``deterministic``). It still
+  renders in a worker process (the screen must keep answering keys), through the same task
+  and message protocol as a job, but without a job row: a job row's states are audited, and
+  auditing would move the head the next reproduction prints. Its progress reaches
+  ``on_progress`` with job id 0, and it is cancelled through ``cancel``.
+
+A failed or cancelled build leaves no file (the private folder is removed) and no
+``report.built`` event; a job's failure is recorded on its row as for any job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import os
+import queue as queue_module
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from app.errors import JobCancelled, WorkbenchError
+from app.services import jobs as job_records
+from app.services.reporting import COLLECTORS
+from app.services.workbench import Workbench, find_project
+from storage.models import AuditEvent, ModelVersion, MonitoringBatch
+
+if TYPE_CHECKING:
+    from app.jobs import JobRunner, ProgressCallback
+
+RENDER_TASK = "reports.tasks:render_task"
+JOB_KIND = "report"
+EVENT = "report.built"
+NO_JOB = 0  # the job id a deterministic build's progress carries: it has no job row
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    """One written report. ``file_state`` is filled by `recent_reports`: "ok" (the file is there
+    with its recorded SHA-256), "changed" (there, different bytes) or "missing"."""
+
+    kind: str
+    path: Path
+    sha256: str
+    pages: int
+    head_seq: int
+    head_hash: str
+    built_at: datetime
+    deterministic: bool
+    project: str = ""
+    scope: dict[str, Any] = field(default_factory=dict)
+    built_by: str = ""
+    job_id: int | None = None
+    event_seq: int | None = None
+    file_state: str = "ok"
+
+    @property
+    def title(self) -> str:
+        return document_titles().get(self.kind, self.kind)
+
+    @property
+    def scope_text(self) -> str:
+        return describe_scope(self.scope)
+
+
+def document_titles() -> dict[str, str]:
+    """kind → title of every document the renderer knows (``reports.render.DOCUMENTS``)."""
+    from reports.render import DOCUMENTS
+
+    return dict(DOCUMENTS)
+
+
+def describe_scope(scope: dict[str, Any]) -> str:
+    if scope.get("version") is not None:
+        return f"v{scope['version']}"
+    batches = scope.get("batches") or ()
+    if len(batches) == 1:
+        return f"batch {batches[0]}"
+    if len(batches) == 2:
+        return f"batches {batches[0]} to {batches[1]}"
+    return "whole project"
+
+
+# --- collectors ---------------------------------------------------------------------------------
+#
+# The ONE place a document kind is mapped to the service that collects it is
+# ``app.services.reporting.COLLECTORS`` (kind -> callable(wb, slug, *, deterministic, <scope>)):
+# a new document is a new entry there (and in ``reports.render.DOCUMENTS``). The scope a document
+# takes is read from its collector's keyword parameters, so it cannot disagree with it.
+
+SCOPE_KEYWORDS = ("version", "batches")
+
+
+def _scopes() -> dict[str, tuple[str, ...]]:
+    """kind -> the scope keywords its collector takes ("version", "batches")."""
+    return {kind: tuple(k for k in SCOPE_KEYWORDS if k in inspect.signature(collect).parameters)
+            for kind, collect in COLLECTORS.items()}
+
+
+SCOPES: dict[str, tuple[str, ...]] = _scopes()
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def check_kind(kind: str) -> str:
+    titles = document_titles()
+    if kind not in titles:
+        raise WorkbenchError(f"unknown document '{kind}': choose one of {', '.join(titles)}")
+    if kind not in COLLECTORS:
+        raise WorkbenchError(f"the {titles[kind].lower()} cannot be collected by this build of the workbench yet; "
+                             f"choose one of {', '.join(k for k in titles if k in COLLECTORS)}")
+    return kind
+
+
+def parse_batches(batches: str | Sequence[str] | None) -> tuple[str, ...]:
+    """"LABEL" or "FIRST:LAST" (or a 1- or 2-item sequence) → a tuple of one or two labels."""
+    if batches is None or batches == "" or batches == ():
+        return ()
+    labels = tuple(batches.split(":")) if isinstance(batches, str) else tuple(batches)
+    labels = tuple(label.strip() for label in labels)
+    if not 1 <= len(labels) <= 2 or not all(labels):
+        raise WorkbenchError(f"batches '{batches}' is not LABEL or FIRST:LAST (labels as `mlwb monitor list` shows)")
+    return labels
+
+
+def _requested_scope(kind: str, version: int | None, batches: tuple[str, ...]) -> dict[str, Any]:
+    """The scope keywords for the collector; a scope the document does not take is refused (the
+    collector itself checks that the version or batches exist)."""
+    takes = SCOPES.get(kind, ())
+    title = document_titles()[kind].lower()
+    if version is not None and "version" not in takes:
+        raise WorkbenchError(f"the {title} is not about one model version: leave out --version "
+                             f"(it applies to {', '.join(k for k, v in SCOPES.items() if 'version' in v)})")
+    if batches and "batches" not in takes:
+        raise WorkbenchError(f"the {title} is not about monitoring batches: leave out --batches "
+                             f"(it applies to {', '.join(k for k, v in SCOPES.items() if 'batches' in v)})")
+    scope: dict[str, Any] = {}
+    if version is not None:
+        scope["version"] = version
+    if batches:
+        scope["batches"] = batches
+    return scope
+
+
+def _resolved_scope(kind: str, data: Any, requested: dict[str, Any]) -> dict[str, Any]:
+    """What the document turned out to cover, for the record: the version the collector chose
+    (the production one when none was asked for) and the first and last batch of a drift report."""
+    takes = SCOPES.get(kind, ())
+    scope: dict[str, Any] = {}
+    if "version" in takes:
+        version = getattr(data, "version", None)
+        if version is None:
+            version = requested.get("version")
+        if version is not None:
+            scope["version"] = int(version)
+    if "batches" in takes:
+        labels = tuple(getattr(data, "batch_labels", ()) or requested.get("batches", ()))
+        if labels:
+            scope["batches"] = [labels[0]] if len(labels) == 1 else [labels[0], labels[-1]]
+    return scope
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def default_out(wb: Workbench, slug: str, kind: str, folder: Path | None = None) -> Path:
+    """``{slug}-{kind}-{timestamp}.pdf`` in the workspace's exports folder (or ``folder``),
+    with ``-2``, ``-3``… added rather than overwriting a report built in the same second."""
+    folder = folder or wb.workspace.exports_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{_safe(slug)}-{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    candidate, n = folder / f"{stem}.pdf", 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{stem}-{n}.pdf"
+    return candidate
+
+
+def resolve_out(wb: Workbench, slug: str, kind: str, out: str | os.PathLike[str] | None) -> Path:
+    """Where the PDF goes: ``out`` (a .pdf in an existing folder, or an existing folder for the
+    default name), else the exports folder. Raises before anything is written."""
+    if out is None or str(out) == "":
+        return default_out(wb, slug, kind)
+    target = Path(out).expanduser()
+    if target.is_dir():
+        return default_out(wb, slug, kind, target.resolve())
+    if target.suffix.lower() != ".pdf":
+        raise WorkbenchError(f"{target} does not end in .pdf: name the report like report.pdf, or give a folder")
+    if not target.parent.is_dir():
+        raise WorkbenchError(f"folder {target.parent} does not exist: create it or choose another path")
+    if not os.access(target.parent, os.W_OK):
+        raise WorkbenchError(f"folder {target.parent} is not writable: choose another path")
+    return target.resolve()
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+def build_report(
+    wb: Workbench,
+    runner: JobRunner,
+    slug: str,
+    kind: str = "compliance",
+    out: str | os.PathLike[str] | None = None,
+    *,
+    version: int | None = None,
+    batches: str | Sequence[str] | None = None,
+    deterministic: bool = False,
+    on_progress: ProgressCallback | None = None,
+    on_queued: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> BuiltReport:
+    """Build document ``kind`` of project ``slug`` as a PDF (blocks; call from a worker thread).
+
+    Building never changes the project's records: a normal build adds its job row (with the
+    job's own audited states) and one ``report.built`` event, recorded with the job's success;
+    a ``deterministic`` build adds nothing at all, so two of them from the same records are
+    byte-identical (see the module docstring). ``version`` scopes the documents about a model
+    version (compliance, model card, validation; default: the production version) and
+    ``batches`` ("LABEL" or "FIRST:LAST") a drift report (default: every batch); the scope the
+    collector resolved is what the ``report.built`` event and the result record. ``cancel``
+    (set from any thread) stops the build; a cancelled or failed build raises and leaves no
+    file. ``on_queued`` receives the job id (never for a deterministic build, which has no job).
+    """
+    check_kind(kind)
+    requested = _requested_scope(kind, version, parse_batches(batches))
+    with wb.read() as session:
+        find_project(session, slug)  # an unknown project is refused before any path is touched
+    target = resolve_out(wb, slug, kind, out)
+    data = COLLECTORS[kind](wb, slug, deterministic=deterministic, **requested)
+    head_seq, head_hash = _printed_head(data)
+    scope = _resolved_scope(kind, data, requested)
+    if cancel is not None and cancel.is_set():
+        raise JobCancelled("the report build was cancelled before it started; nothing was written")
+
+    work_dir = Path(tempfile.mkdtemp(prefix=".mlwb-report-", dir=target.parent))
+    try:
+        payload = {"kind": kind, "data": data, "out": str(work_dir / target.name)}
+        if deterministic:
+            result = _render_without_job(runner, payload, on_progress, cancel)
+            written = Path(result["path"])
+            sha256 = _sha256(written)
+            os.replace(written, target)
+            return BuiltReport(kind, target, sha256, int(result["pages"]), head_seq, head_hash, datetime.now(UTC),
+                               True, project=slug, scope=scope, built_by=wb.actor)
+        job_id = job_records.create_job(wb, JOB_KIND, slug, {"document": kind, "scope": scope, "file": target.name})
+        if on_queued is not None:
+            on_queued(job_id)
+        try:
+            with _forward_cancel(runner, job_id, cancel):
+                result = runner.execute(job_id, RENDER_TASK, payload, on_progress)
+        except WorkbenchError:  # failed or cancelled: the runner has put the job in its final state
+            raise
+        except BaseException as exc:  # e.g. the worker process could not be started
+            job_records.mark_failed(wb, job_id, f"could not run the report worker: {type(exc).__name__}: {exc}")
+            raise
+        try:
+            return _record(wb, slug, job_id, kind, scope, target, Path(result["path"]), int(result["pages"]),
+                           head_seq, head_hash)
+        except Exception as exc:  # nothing recorded: the job must not stay "running", no file stays
+            job_records.mark_failed(wb, job_id, f"could not record the report: {exc}")
+            raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _printed_head(data: Any) -> tuple[int, str]:
+    """The audit head the collected data describes (a document's stamp, or ``ReportData``'s own)."""
+    source = getattr(data, "stamp", data)
+    try:
+        return int(source.audit_head_seq), str(source.audit_head_hash)
+    except AttributeError:
+        raise TypeError(f"{type(data).__name__} carries no audit head (audit_head_seq, audit_head_hash): "
+                        "every report must print the head it was built from") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _record(wb: Workbench, slug: str, job_id: int, kind: str, scope: dict[str, Any], target: Path, written: Path,
+            pages: int, head_seq: int, head_hash: str) -> BuiltReport:
+    """One unit of work: the ``report.built`` event and the job's success; the rename into place
+    is its last step, so a failed rename rolls the event back, and a failed commit removes the
+    file it had placed."""
+    sha256 = _sha256(written)
+    placed = False
+    try:
+        with wb.unit_of_work() as uow:
+            uow.audit(EVENT, "report", sha256, project=slug, document=kind, scope=scope, file=target.name,
+                      path=str(target), sha256=sha256, pages=pages, printed_head_seq=head_seq,
+                      printed_head_hash=head_hash, job=job_id)
+            job_records.complete_job(uow, job_id, {"path": str(target), "sha256": sha256, "pages": pages})
+            actor = uow.actor
+            os.replace(written, target)
+            placed = True
+    except BaseException:
+        if placed:
+            target.unlink(missing_ok=True)
+        raise
+    return BuiltReport(kind, target, sha256, pages, head_seq, head_hash, datetime.now(UTC), False, project=slug,
+                       scope=scope, built_by=actor, job_id=job_id)
+
+
+@contextlib.contextmanager
+def _forward_cancel(runner: JobRunner, job_id: int, cancel: threading.Event | None):  # type: ignore[no-untyped-def]
+    """While the job runs, a set ``cancel`` becomes ``runner.cancel(job_id)`` (the runner's own
+    cancel — from the jobs screen — works as for every job)."""
+    if cancel is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            # runner.cancel is False until the runner has started the job's process: retry
+            if cancel.is_set() and runner.cancel(job_id):
+                return
+
+    watcher = threading.Thread(target=watch, name=f"mlwb-report-cancel-{job_id}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _render_without_job(runner: JobRunner, payload: dict[str, Any], on_progress: ProgressCallback | None,
+                        cancel: threading.Event | None) -> dict[str, Any]:
+    """Run the render task in a ``spawn`` worker process with no job row (a deterministic build).
+
+    The same child entry point and messages as ``JobRunner.execute``; see there for why the
+    process is created against the real stdio streams. Cancelling terminates the worker at
+    once: it owns nothing but the private folder, which the caller removes.
+    """
+    import multiprocessing
+
+    from app.ml.worker import child_main
+
+    ctx = multiprocessing.get_context("spawn")
+    with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
+        results = ctx.Queue()
+        stop = ctx.Event()
+        process = ctx.Process(target=child_main, args=(RENDER_TASK, payload, results, stop, runner.quiet_workers),
+                              name="mlwb-report-deterministic", daemon=True)
+        process.start()
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise JobCancelled("the report build was cancelled; nothing was written")
+            try:
+                message = results.get(timeout=0.1)
+            except queue_module.Empty:
+                if process.is_alive():
+                    continue
+                try:
+                    message = results.get(timeout=1.0)
+                except queue_module.Empty:
+                    raise WorkbenchError(f"the report worker stopped unexpectedly (exit code {process.exitcode}); "
+                                         "build it again") from None
+            if message[0] == "progress":
+                if on_progress is not None:
+                    on_progress(NO_JOB, message[1], message[2])
+                continue
+            if message[0] == "result":
+                return message[1]
+            if message[0] == "cancelled":
+                raise JobCancelled("the report build was cancelled; nothing was written")
+            raise WorkbenchError(f"building the report failed: {message[1]}")
+    finally:
+        if process.is_alive():
+            process.terminate()
+        process.join(timeout=5)
+        results.close()
+
+
+# --- the reports built -------------------------------------------------------------------------
+
+
+def _file_state(path: Path, sha256: str) -> str:
+    try:
+        return "ok" if _sha256(path) == sha256 else "changed"
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "missing"
+
+
+def recent_reports(wb: Workbench, slug: str | None = None, limit: int = 20) -> list[BuiltReport]:
+    """The last ``limit`` reports built (``report.built`` events, newest first), each with a
+    check of its file: still there with the recorded SHA-256 ("ok"), "changed" or "missing"."""
+    with wb.read() as session:
+        query = select(AuditEvent).where(AuditEvent.action == EVENT)
+        if slug:
+            find_project(session, slug)
+            query = query.where(AuditEvent.project_slug == slug)
+        events = list(session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit)))
+        rows = [(e.seq, e.ts, e.actor, e.project_slug or "", json.loads(e.payload)) for e in events]
+    out = []
+    for seq, ts, actor, project, p in rows:
+        path = Path(p["path"])
+        out.append(BuiltReport(
+            kind=p["document"], path=path, sha256=p["sha256"], pages=int(p["pages"]),
+            head_seq=int(p["printed_head_seq"]), head_hash=p["printed_head_hash"],
+            built_at=datetime.fromisoformat(ts), deterministic=False, project=project, scope=dict(p.get("scope") or {}),
+            built_by=actor, job_id=p.get("job"), event_seq=seq, file_state=_file_state(path, p["sha256"]),
+        ))
+    return out
+
+
+# --- what the reports screen offers --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportScopes:
+    """What a project's documents can be scoped to: its model versions (newest first, with the
+    default one — production, else the newest) and its monitoring batches in import order."""
+
+    versions: tuple[tuple[int, str], ...]  # (version, "stage / alias")
+    default_version: int | None
+    batches: tuple[str, ...]
+
+
+def report_scopes(wb: Workbench, slug: str) -> ReportScopes:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        models = list(session.scalars(select(ModelVersion).where(ModelVersion.project_id == project.id)
+                                      .order_by(ModelVersion.version.desc())))
+        batches = tuple(session.scalars(select(MonitoringBatch.label).where(MonitoringBatch.project_id == project.id)
+                                        .order_by(MonitoringBatch.id)))
+    versions = tuple((m.version, " / ".join(x for x in (m.stage, m.alias) if x and x != "none") or "registered")
+                     for m in models)
+    default = next((m.version for m in models if m.stage == "production"), models[0].version if models else None)
+    return ReportScopes(versions, default, batches)

@@ -1,0 +1,34 @@
+"""The problem statement: the one-page stage 1 deliverable.
+
+The statement's fields, the "is ML appropriate?" checklist and the stage 1 gate, with the
+project, build time and audit head at the top. Compact by design: with statements of normal
+length it fits one A4 page; a very long field flows on to the next page rather than being cut.
+"""
+
+from __future__ import annotations
+
+from app.lifecycle import ML_CHECKLIST, STATEMENT_FIELDS
+from app.services.report_data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
+from reports import evidence as ev
+
+
+def problem_statement_document(records: ProjectRecords) -> DocumentData:
+    r = records
+    fields = Facts(tuple((label, str(r.statement.get(key) or "").strip() or "not stated")
+                         for key, label in STATEMENT_FIELDS))
+    answers = TableData("Is ML appropriate?", ("Question", "Answer"),
+                        tuple((label, {True: "YES", False: "NO"}.get(r.checklist.get(key), "NOT ANSWERED"))
+                              for key, label in ML_CHECKLIST),
+                        highlight=tuple(i for i, (key, _) in enumerate(ML_CHECKLIST)
+                                        if r.checklist.get(key) is not True),
+                        note="Shaded: an answer that argues against ML, or none.")
+    notes = str(r.checklist.get("notes") or "").strip()
+    gate = next((g for g in r.gates if g.stage == 1), None)
+    status = ("Stage 1 gate: " + ("PASSED" if gate.passed else "OPEN — " + "; ".join(
+        c.label for c in gate.checks if c.required and not c.passed))) if gate else "Stage 1 gate: not evaluated"
+    sections = (
+        Section("Problem statement", (fields,)),
+        Section("Is machine learning the right tool?", (answers,) + ((Prose(f"Notes: {notes}"),) if notes else ())
+                + (Prose(status, "lead" if gate and gate.passed else "alert"),)),
+    )
+    return DocumentData("problem_statement", "Problem statement", ev.stamp(r), sections, chapter_breaks=False)

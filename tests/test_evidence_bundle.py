@@ -1,0 +1,474 @@
+"""Evidence bundles: `mlwb export` writes one, `mlwb verify-bundle` checks it with no workspace.
+
+Bundles are real folders and zips of the demo project; tampering is done to the files the
+way someone holding the bundle could (editing bytes, fixing up the manifest, rewriting the
+chain consistently). The verifier runs as a real `python -m app.cli` process with no
+``MLWB_HOME`` and an empty home folder, which must stay empty: it needs no workspace.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.bundle_verify import (
+    EVENTS, EVIDENCE_JSON, GENESIS, MANIFEST, REPORT_PDF, BundleUnusable, BundleVerdict, CheckResult, next_digest,
+    verify_bundle,
+)
+from app.errors import WorkbenchError
+from app.services import audit_trail, evidence_bundle, projects
+from app.services.evidence_bundle import export_bundle
+from app.services.workbench import Workbench
+from storage.workspace import Workspace
+
+pypdf = pytest.importorskip("pypdf")
+
+REPO = Path(__file__).resolve().parents[1]
+SLUG = "ctr-demo"
+CHECKS = ("files", "audit chain", "evidence digest", "report head")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def mlwb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def offline_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A reviewer's machine: no MLWB_HOME and an empty home (and XDG folders) to watch."""
+    home = tmp_path / "reviewer-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLWB_")}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
+               XDG_CACHE_HOME=str(home / "cache"), XDG_STATE_HOME=str(home / "state"))
+    return env, home
+
+
+def verify_offline(bundle: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env, home = offline_env(tmp_path)
+    result = mlwb("verify-bundle", str(bundle), env=env)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert list(home.rglob("*")) == [], "verify-bundle created files: it must not need a workspace"
+    return result
+
+
+def check(verdict: BundleVerdict, name: str) -> CheckResult:
+    (found,) = [c for c in verdict.checks if c.name == name]
+    return found
+
+
+def failed(verdict: BundleVerdict) -> set[str]:
+    return {c.name for c in verdict.checks if not c.ok}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(bundle: Path) -> dict[str, Any]:
+    return json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+
+
+def write_manifest(bundle: Path, manifest: dict[str, Any]) -> None:
+    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def fix_manifest(bundle: Path, *names: str) -> None:
+    """What a careful forger does after changing files: record their new hashes and sizes."""
+    manifest = read_manifest(bundle)
+    for name in names:
+        data = (bundle / name).read_bytes()
+        manifest["files"][name] = {"sha256": sha256(data), "size": len(data)}
+    write_manifest(bundle, manifest)
+
+
+def read_events(bundle: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (bundle / EVENTS).read_text(encoding="utf-8").splitlines()]
+
+
+def write_events(bundle: Path, events: list[dict[str, Any]]) -> None:
+    (bundle / EVENTS).write_text("".join(json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                                         + "\n" for e in events), encoding="utf-8")
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def tables_in(value: Any) -> list[dict[str, Any]]:
+    """The tables (dicts shaped like ``TableData``) anywhere in the exported report data."""
+    if isinstance(value, dict):
+        if {"title", "columns", "rows", "highlight", "note"} <= set(value):
+            return [value]
+        return [t for v in value.values() for t in tables_in(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in tables_in(v)]
+    return []
+
+
+def pdf_text(path: Path) -> str:
+    return " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(str(path)).pages).split())
+
+
+# --- one pristine bundle for the tampering tests -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pristine(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder bundle of a private copy of the demo, exported once for this module (the PDF
+    takes a second or two to lay out); each tampering test works on its own copy."""
+    home = tmp_path_factory.mktemp("bundle-workspace") / "mlwb-home"
+    shutil.copytree(demo_template, home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLWB_HOME", str(home))
+        mp.delenv("MLWB_DATABASE_URL", raising=False)
+        mp.setenv("MLWB_USER", "ana.engineer")
+        mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+        bench = Workbench.open(Workspace(home))
+        try:
+            out = tmp_path_factory.mktemp("pristine") / "bundle"
+            export_bundle(bench, SLUG, out)
+        finally:
+            bench.close()
+    return out
+
+
+@pytest.fixture
+def bundle(pristine: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+# --- exporting -----------------------------------------------------------------------------
+
+
+def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, tmp_path: Path) -> None:
+    before = audit_trail.head(demo_wb)
+    exported = export_bundle(demo_wb, SLUG, tmp_path / "bundle")
+    root = exported.path
+    # Exporting records nothing: the head printed in the PDF is still the workspace's head.
+    assert audit_trail.head(demo_wb) == before
+    head, count = before
+    assert head is not None and (exported.head_seq, exported.head_hash) == (head.seq, head.hash)
+
+    manifest = read_manifest(root)
+    assert manifest["format"] == "mlwb-evidence-bundle/1" and manifest["project"] == SLUG
+    assert manifest["audit_head"]["seq"] == head.seq and manifest["audit_head"]["hash"] == head.hash
+    assert manifest["tool"]["version"] and manifest["created_at"] and manifest["exporting_is_audited"] is False
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert on_disk == set(manifest["files"]) | {MANIFEST}
+    for name, entry in manifest["files"].items():
+        data = (root / name).read_bytes()
+        assert entry == {"sha256": sha256(data), "size": len(data)}, name
+
+    # The whole chain up to the printed head, and the digest computed independently of the code.
+    events = read_events(root)
+    assert [e["seq"] for e in events] == list(range(1, head.seq + 1)) and len(events) == count
+    assert events[-1]["hash"] == head.hash and events[0]["prev_hash"] == GENESIS
+    digest = GENESIS
+    for event in events:
+        content = {k: v for k, v in event.items() if k != "digest"}
+        assert set(content) == {"seq", "ts", "actor", "action", "entity_type", "entity_id", "project", "payload",
+                                "prev_hash", "hash"}
+        digest = hashlib.sha256((digest + canonical(content)).encode("utf-8")).hexdigest()
+        assert event["digest"] == digest
+    assert manifest["evidence_digest"]["value"] == digest == exported.evidence_digest
+
+    # The evidence: the collected data as JSON, and one CSV per table with the same cells.
+    data = json.loads((root / EVIDENCE_JSON).read_text(encoding="utf-8"))
+    assert (data["project_slug"], data["audit_head_seq"], data["audit_head_hash"]) == (SLUG, head.seq, head.hash)
+    tables = tables_in(data)
+    assert len(tables) == len(manifest["tables"]) >= 10
+    for (name, meta), table in zip(manifest["tables"].items(), tables, strict=True):
+        assert meta["title"] == table["title"]
+        with (root / name).open(encoding="utf-8-sig", newline="") as fh:
+            assert list(csv.reader(fh)) == [table["columns"], *table["rows"]], name
+
+    text = pdf_text(root / REPORT_PDF)
+    assert f"Audit chain head: {head.seq} {head.hash}" in text
+
+    result = verify_offline(root, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:4]] == list(CHECKS)
+    assert all(line.startswith("ok ") for line in lines[:4]) and lines[4].startswith("bundle verified")
+
+
+def test_cli_export_to_a_zip_verifies_offline(demo_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "evidence.zip"
+    env = dict(os.environ)  # demo_home points MLWB_HOME at a private copy of the demo
+    result = mlwb("export", SLUG, "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {out}: ") and "audit chain head " in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.zip", "mlwb-home"]  # no partial left
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+    assert names[0] == MANIFEST and {REPORT_PDF, EVENTS, EVIDENCE_JSON} <= set(names)
+
+    verified = verify_offline(out, tmp_path)
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.splitlines()[-1].startswith("bundle verified")
+
+    again = mlwb("export", SLUG, "--out", str(out), env=env)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "not empty" in again.stderr
+
+
+def test_export_redoes_the_collection_when_the_head_moves(demo_wb: Workbench, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer changes the registry between collecting the data and rendering the PDF:
+    the export starts again, so the data, the PDF and the events all describe one head."""
+    real = evidence_bundle._write_report_pdf
+    calls: list[Path] = []
+
+    def with_a_concurrent_change(wb: Workbench, slug: str, path: Path) -> tuple[int, str]:
+        if not calls:
+            projects.set_maturity(wb, slug, "enterprise", reason="audit asked for four-eyes approvals")
+        calls.append(path)
+        return real(wb, slug, path)
+
+    monkeypatch.setattr(evidence_bundle, "_write_report_pdf", with_a_concurrent_change)
+    exported = export_bundle(demo_wb, SLUG, tmp_path / "bundle")
+    assert len(calls) == 2
+    head, _ = audit_trail.head(demo_wb)
+    assert head is not None and (exported.head_seq, exported.head_hash) == (head.seq, head.hash)
+    data = json.loads((exported.path / EVIDENCE_JSON).read_text(encoding="utf-8"))
+    assert data["maturity"] == "enterprise" and data["audit_head_seq"] == head.seq
+    assert read_events(exported.path)[-1]["action"] == "project.maturity_changed"
+    assert verify_bundle(exported.path).ok
+
+
+def test_export_errors_say_what_to_do_and_leave_nothing(wb: Workbench, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(WorkbenchError, match=r"no project 'nope'.*mlwb projects new"):
+        export_bundle(wb, "nope", out / "bundle")
+    with pytest.raises(WorkbenchError, match=r"does not exist: create it"):
+        export_bundle(wb, "nope", out / "missing" / "bundle")
+    (out / "full").mkdir()
+    (out / "full" / "notes.txt").write_text("earlier work")
+    with pytest.raises(WorkbenchError, match=r"exists and is not empty: choose a new folder"):
+        export_bundle(wb, "nope", out / "full")
+    (out / "old.zip").write_bytes(b"PK")
+    with pytest.raises(WorkbenchError, match=r"exists and is not empty"):
+        export_bundle(wb, "nope", out / "old.zip")
+    assert sorted(p.name for p in out.rglob("*")) == ["full", "notes.txt", "old.zip"]
+
+
+def test_a_failed_write_leaves_nothing_and_a_broken_chain_is_never_exported(
+        wb: Workbench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    projects.create_project(wb, "churn", problem_type="binary_classification")
+    out = tmp_path / "out"
+    (out / "bundle").mkdir(parents=True)  # an empty folder is a fine target
+
+    def disk_full(root: Path, archive: Path) -> None:
+        archive.write_bytes(b"PK partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(evidence_bundle, "_zip_folder", disk_full)
+    with pytest.raises(WorkbenchError, match="could not write .*No space left on device"):
+        export_bundle(wb, "churn", out / "churn.zip")
+    assert [p.name for p in out.iterdir()] == ["bundle"]
+    monkeypatch.undo()
+
+    wb.db.engine.dispose()
+    con = sqlite3.connect(wb.workspace.database_path)
+    con.execute("UPDATE audit_event SET payload = ? WHERE seq = 1", ('{"maturity":"enterprise"}',))
+    con.commit()
+    con.close()
+    with pytest.raises(WorkbenchError, match=r"audit chain BROKEN at event 1.*No bundle was written"):
+        export_bundle(wb, "churn", out / "bundle")
+    assert [p.name for p in out.iterdir()] == ["bundle"] and not any((out / "bundle").iterdir())
+
+
+# --- tampering with a bundle ---------------------------------------------------------------
+
+
+def _flip_pdf_byte(root: Path) -> str:
+    pdf = root / REPORT_PDF
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pdf.write_bytes(bytes(data))
+    return REPORT_PDF
+
+
+def _edit_csv_cell(root: Path) -> str:
+    name = next(n for n in read_manifest(root)["tables"] if "model-versions" in n)
+    path = root / name
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[1][3] = "production" if rows[1][3] != "production" else "archived"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return name
+
+
+def _edit_json(root: Path) -> str:
+    path = root / EVIDENCE_JSON
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["maturity"] = "startup"
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return EVIDENCE_JSON
+
+
+@pytest.mark.parametrize("alter", [_flip_pdf_byte, _edit_csv_cell, _edit_json], ids=["pdf", "csv", "json"])
+def test_an_altered_file_fails_naming_it(bundle: Path, alter) -> None:  # type: ignore[no-untyped-def]
+    name = alter(bundle)
+    verdict = verify_bundle(bundle)
+    files = check(verdict, "files")
+    assert not files.ok and name in files.detail and "changed after export" in files.detail
+    assert not verdict.ok
+
+
+def test_a_deleted_or_an_unlisted_file_fails(bundle: Path) -> None:
+    name = next(iter(read_manifest(bundle)["tables"]))
+    (bundle / name).unlink()
+    (bundle / "evidence" / "extra.csv").write_text("a,b\n1,2\n")
+    (bundle / ".DS_Store").write_bytes(b"\0")  # desktop clutter is not evidence: ignored
+    files = check(verify_bundle(bundle), "files")
+    assert not files.ok
+    assert f"{name} is missing" in files.detail
+    assert "evidence/extra.csv is not listed in the manifest" in files.detail
+    assert ".DS_Store" not in files.detail
+
+
+def test_a_manifest_entry_outside_the_bundle_is_refused(bundle: Path) -> None:
+    manifest = read_manifest(bundle)
+    manifest["files"]["../../etc/passwd"] = {"sha256": "0" * 64, "size": 1}
+    write_manifest(bundle, manifest)
+    files = check(verify_bundle(bundle), "files")
+    assert not files.ok and "'../../etc/passwd' does not name a file inside the bundle" in files.detail
+
+
+def test_an_edited_event_is_named_even_with_the_manifest_fixed(bundle: Path) -> None:
+    events = read_events(bundle)
+    edited = events[6]
+    payload = json.loads(edited["payload"])
+    payload["forged"] = True
+    edited["payload"] = canonical(payload)
+    write_events(bundle, events)
+    fix_manifest(bundle, EVENTS)
+
+    verdict = verify_bundle(bundle)
+    assert failed(verdict) == {"evidence digest"}
+    detail = check(verdict, "evidence digest").detail
+    assert f"event {edited['seq']}'s content does not match its recorded digest" in detail
+    assert f"event {edited['seq'] + 1}'s" not in detail  # the edit is pinned to its own event
+
+
+def test_a_deleted_event_breaks_the_chain_at_its_seq(bundle: Path) -> None:
+    events = read_events(bundle)
+    gone = events.pop(10)
+    write_events(bundle, events)
+    fix_manifest(bundle, EVENTS)
+    verdict = verify_bundle(bundle)
+    assert {"audit chain", "evidence digest"} <= failed(verdict)
+    assert f"event {gone['seq']} is missing" in check(verdict, "audit chain").detail
+
+
+def test_a_consistent_rewrite_is_caught_by_the_head_printed_in_the_pdf(bundle: Path) -> None:
+    """Without the key a forger can still rewrite an event, re-link every later one, recompute
+    the digests and the manifest: the bundle is then self-consistent, and only the head the PDF
+    printed (and `mlwb audit verify` in the workspace) shows the rewrite."""
+    printed = read_manifest(bundle)["audit_head"]
+    events = read_events(bundle)
+    k = 20
+    events[k]["payload"] = canonical({"note": "approved by the board"})
+    previous = events[k - 1]["hash"]
+    for event in events[k:]:  # a forger cannot compute the HMAC, so any plausible hash will do
+        event["prev_hash"] = previous
+        event["hash"] = previous = sha256((previous + canonical(event)).encode())
+    digest = GENESIS
+    for event in events:
+        event.pop("digest")
+        digest = next_digest(digest, event)
+        event["digest"] = digest
+    write_events(bundle, events)
+    manifest = read_manifest(bundle)
+    manifest["audit_head"] = {"seq": events[-1]["seq"], "hash": events[-1]["hash"]}
+    manifest["evidence_digest"]["value"] = digest
+    write_manifest(bundle, manifest)
+    fix_manifest(bundle, EVENTS)
+
+    verdict = verify_bundle(bundle)
+    assert failed(verdict) == {"report head"}
+    detail = check(verdict, "report head").detail
+    assert f"prints audit head {printed['seq']} {printed['hash']}" in detail
+    assert f"chain ends at {events[-1]['seq']} {events[-1]['hash']}" in detail
+
+
+def _one_page_pdf(lines: list[str]) -> bytes:
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, invariant=1)
+    page.setFont("Courier", 6)
+    for i, line in enumerate(lines):
+        page.drawString(30, 800 - 10 * i, line)
+    page.save()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("printed_digest", ["manifest", "other"])
+def test_an_evidence_digest_printed_in_the_pdf_must_match(bundle: Path, printed_digest: str) -> None:
+    """The report does not print the evidence digest yet; once it does (as
+    ``Evidence digest: <64 hex>``) the verifier holds the bundle to it."""
+    manifest = read_manifest(bundle)
+    head, digest = manifest["audit_head"], manifest["evidence_digest"]["value"]
+    shown = digest if printed_digest == "manifest" else "ab" * 32
+    (bundle / REPORT_PDF).write_bytes(_one_page_pdf([
+        f"Compliance report {SLUG}", f"Audit chain head: {head['seq']} {head['hash']}",
+        f"Evidence digest: {shown}"]))
+    fix_manifest(bundle, REPORT_PDF)
+    report = check(verify_bundle(bundle), "report head")
+    assert report.ok is (printed_digest == "manifest"), report.detail
+    if not report.ok:
+        assert f"prints evidence digest {shown}, the manifest records {digest}" in report.detail
+
+
+# --- the CLI contract of verify-bundle -----------------------------------------------------
+
+
+def test_cli_names_a_changed_file_in_a_zip_and_exits_1(bundle: Path, tmp_path: Path) -> None:
+    name = _edit_csv_cell(bundle)
+    archive = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(bundle.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(bundle).as_posix())
+    result = verify_offline(archive, tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5 and lines[0].startswith("FAILED  files: ") and name in lines[0]
+    assert lines[-1] == "bundle NOT verified: 1 of 4 checks failed"
+
+
+def test_cli_refuses_what_is_not_a_bundle_with_exit_2(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(os.urandom(2048))
+    result = verify_offline(garbage, tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and "not an evidence bundle" in line
+
+    folder = tmp_path / "just-a-folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+    with pytest.raises(BundleUnusable, match="has no manifest.json"):
+        verify_bundle(folder)
+    with pytest.raises(BundleUnusable, match="does not exist"):
+        verify_bundle(tmp_path / "nowhere")
