@@ -51,8 +51,8 @@ def _open():  # type: ignore[no-untyped-def]
     return open_workbench()
 
 
-def _show_progress(job_id: int, fraction: float, message: str) -> None:
-    who = f"job {job_id}" if job_id else "render"  # a deterministic build has no job
+def _show_progress(_key: int, fraction: float, message: str) -> None:
+    who = "render"  # a report build runs in a worker process but has no job row
     print(f"  {who} {fraction:4.0%} {message}", file=sys.stderr)
 
 

@@ -190,22 +190,16 @@ class WorkbenchApp(App[int]):
     def build_report(self, slug: str, kind: str = "compliance", *, version: int | None = None,
                      batches: tuple[str, ...] | None = None, deterministic: bool = False) -> None:
         """Build a report: the records are collected in this thread, the PDF is laid out in a worker
-        process (see ``report_builder.build_report``). Progress shows in the jobs panel; a
-        deterministic build has no job row, so it shows there without a job number."""
+        process (see ``report_builder.build_report``). Progress shows in the jobs panel without a job
+        number: a report build has no job row."""
         from app.services.report_builder import NO_JOB, build_report, document_titles
 
         assert self.wb is not None and self.runner is not None
         label = f"{document_titles().get(kind, kind).lower()} ({slug})" + (", deterministic" if deterministic else "")
         cancel = threading.Event()
         self.report_builds.setdefault(slug, []).append(cancel)
-        keys = [NO_JOB]
         self.progress.update(NO_JOB, label, -1.0, "collecting the records")
         self.call_from_thread(self._report_builds_changed, slug)
-
-        def on_queued(job_id: int) -> None:
-            self.progress.finish(NO_JOB)
-            keys.append(job_id)
-            self.progress.update(job_id, label, 0.0, "starting worker process")
 
         def on_progress(job_id: int, fraction: float, message: str) -> None:
             self.progress.update(job_id, label, fraction, message)
@@ -213,11 +207,9 @@ class WorkbenchApp(App[int]):
         built = None
         try:
             built = build_report(self.wb, self.runner, slug, kind, version=version, batches=batches,
-                                 deterministic=deterministic, on_progress=on_progress, on_queued=on_queued,
-                                 cancel=cancel)
+                                 deterministic=deterministic, on_progress=on_progress, cancel=cancel)
         finally:
-            for key in keys:
-                self.progress.finish(key)
+            self.progress.finish(NO_JOB)
             self.report_builds[slug].remove(cancel)
             self.call_from_thread(self._report_builds_changed, slug, built)
         head = f"prints audit head #{built.head_seq}" + (" (nothing recorded)" if deterministic else "")

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from app.errors import JobCancelled, NotFound, WorkbenchError
 from app.jobs import JobRunner
-from app.services import audit_trail, jobs, report_builder
+from app.services import audit_trail, report_builder
 from app.services.report_builder import build_report, recent_reports
 from app.services.workbench import Workbench
 from storage.models import AuditEvent, Base
@@ -65,9 +65,7 @@ def test_a_build_writes_the_pdf_and_records_one_report_built_event(demo_wb: Work
     head, _ = audit_trail.head(demo_wb)
     assert head is not None
     out = out_dir / "ctr demo.pdf"
-    queued: list[int] = []
-
-    built = build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out, on_queued=queued.append)
+    built = build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out)
 
     assert built.path == out.resolve() and out.is_file() and out.read_bytes().startswith(b"%PDF")
     assert built.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
@@ -77,21 +75,18 @@ def test_a_build_writes_the_pdf_and_records_one_report_built_event(demo_wb: Work
     assert (built.head_seq, built.head_hash) == (head.seq, head.hash)
     assert head.hash in _flat_text(out)
 
-    # nothing changed but the job's own row and events, and ONE report.built event
+    # nothing changed but ONE new audit event, report.built (the worker has no job row)
     after_counts = _counts(demo_wb)
-    assert {k: v for k, v in after_counts.items() if k not in ("job", "audit_event")} == \
-        {k: v for k, v in before_counts.items() if k not in ("job", "audit_event")}
-    assert after_counts["job"] == before_counts["job"] + 1
-    events = _events_after(demo_wb, head.seq)
-    assert [e.action for e in events] == ["job.queued", "job.started", "report.built", "job.succeeded"]
-    (event,) = [e for e in events if e.action == "report.built"]
+    assert {k: v for k, v in after_counts.items() if k != "audit_event"} == \
+        {k: v for k, v in before_counts.items() if k != "audit_event"}
+    assert after_counts["audit_event"] == before_counts["audit_event"] + 1
+    (event,) = _events_after(demo_wb, head.seq)
+    assert event.action == "report.built"
     payload = json.loads(event.payload)
     assert payload["document"] == "compliance" and payload["file"] == out.name
     assert payload["sha256"] == built.sha256 and payload["pages"] == built.pages
     assert (payload["printed_head_seq"], payload["printed_head_hash"]) == (head.seq, head.hash)
-    assert event.project_slug == SLUG and payload["job"] == queued[0]
-    (job,) = [j for j in jobs.list_jobs(demo_wb, project_slug=SLUG) if j.id == queued[0]]
-    assert (job.kind, job.state) == ("report", "succeeded")
+    assert event.project_slug == SLUG
     assert audit_trail.verify(demo_wb).ok
 
     # the list of reports built checks each file against its recorded hash
@@ -121,14 +116,12 @@ def test_deterministic_builds_are_byte_identical_and_record_nothing(demo_wb: Wor
     before = _counts(demo_wb)
     head, _ = audit_trail.head(demo_wb)
     runner = JobRunner(demo_wb)
-    queued: list[int] = []
-    a = build_report(demo_wb, runner, SLUG, "compliance", out_dir / "a.pdf", deterministic=True,
-                     on_queued=queued.append)
+    a = build_report(demo_wb, runner, SLUG, "compliance", out_dir / "a.pdf", deterministic=True)
     b = build_report(demo_wb, runner, SLUG, "compliance", out_dir / "b.pdf", deterministic=True)
     assert a.path.read_bytes() == b.path.read_bytes()
     assert a.sha256 == b.sha256 and a.deterministic and b.deterministic
     assert _counts(demo_wb) == before, "a deterministic build changed the records"
-    assert audit_trail.head(demo_wb)[0] == head and not queued
+    assert audit_trail.head(demo_wb)[0] == head
     assert (a.head_seq, a.head_hash) == (head.seq, head.hash)
     assert recent_reports(demo_wb, SLUG) == []
     assert not _leftovers(out_dir)
@@ -161,7 +154,7 @@ def test_a_bad_request_is_refused_before_anything_is_written(
     assert list(out_dir.iterdir()) == [] and set(demo_wb.workspace.exports_dir.iterdir()) == exports
 
 
-@pytest.mark.parametrize("deterministic", [False, True], ids=["job", "deterministic"])
+@pytest.mark.parametrize("deterministic", [False, True], ids=["normal", "deterministic"])
 def test_a_cancelled_build_leaves_no_file_and_no_event(demo_wb: Workbench, out_dir: Path,
                                                         deterministic: bool) -> None:
     head, _ = audit_trail.head(demo_wb)
@@ -177,7 +170,7 @@ def test_a_cancelled_build_leaves_no_file_and_no_event(demo_wb: Workbench, out_d
     assert list(out_dir.iterdir()) == []
     actions = [e.action for e in _events_after(demo_wb, head.seq)]
     assert "report.built" not in actions
-    assert actions == ([] if deterministic else ["job.queued", "job.started", "job.cancelled"])
+    assert actions == []
     assert recent_reports(demo_wb, SLUG) == []
 
 
@@ -187,12 +180,10 @@ def test_a_failed_build_leaves_no_file_and_no_event(demo_wb: Workbench, out_dir:
     head, _ = audit_trail.head(demo_wb)
     not_a_document = SimpleNamespace(audit_head_seq=head.seq, audit_head_hash=head.hash)
     monkeypatch.setitem(report_builder.COLLECTORS, "compliance", lambda wb, slug, **_: not_a_document)
-    queued: list[int] = []
-    with pytest.raises(WorkbenchError, match=r"job \d+ failed: "):
-        build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out_dir / "failed.pdf", on_queued=queued.append)
+    with pytest.raises(WorkbenchError, match=r"building the report failed: "):
+        build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out_dir / "failed.pdf")
     assert list(out_dir.iterdir()) == []
-    assert [e.action for e in _events_after(demo_wb, head.seq)] == ["job.queued", "job.started", "job.failed"]
-    assert {j.id: j.state for j in jobs.list_jobs(demo_wb)}[queued[0]] == "failed"
+    assert _events_after(demo_wb, head.seq) == []
     assert recent_reports(demo_wb, SLUG) == []
 
 

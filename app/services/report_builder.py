@@ -1,30 +1,23 @@
-"""Building a report as a background job, and the list of reports built.
+"""Building a report in a worker process, and the list of reports built.
 
 Collect first, render second: the frozen data is collected here, in the parent, through the
 same services the screens use (it carries the audit-chain head it describes); the PDF is laid
-out in a worker process (``reports.tasks:render_task``) into a private folder next to the
-target and renamed into place only once it is whole.
+out in a worker process (``reports.tasks:render_task``, so the screen keeps answering keys)
+into a private folder next to the target and renamed into place only once it is whole.
 
 What a build changes in the records:
 
-- A normal build is a job like training: a job row (queued → running → succeeded, each
-  state audited as every job's is) and, in the same unit of work as the job's success, ONE
-  ``report.built`` event naming the document, its scope, the file, its SHA-256, its pages and
-  the audit head printed in it. Nothing else changes: building a report never changes the
-  project's records. The head printed in the PDF is the head *before* the build (the records
-  the report describes); the chain then moves on by the build's own events, which is why the
-  ``report.built`` event repeats the printed head — a reviewer finds the report in the trail
-  and sees exactly which state it showed.
-- A ``deterministic`` build is a reproduction for comparison: it changes nothing at all — no
-  job row, no event — so two of them from the same records are byte-identical. Its PDF says
-  "deterministic build" where the build time would be (the collectors' ``deterministic``). It still
-  renders in a worker process (the screen must keep answering keys), through the same task
-  and message protocol as a job, but without a job row: a job row's states are audited, and
-  auditing would move the head the next reproduction prints. Its progress reaches
-  ``on_progress`` with job id 0, and it is cancelled through ``cancel``.
+- A normal build records ONE ``report.built`` event naming the document, its scope, the file,
+  its SHA-256, its pages and the audit head printed in it, and nothing else: the worker runs
+  without a job row, whose audited states would be records too. The head printed in the PDF
+  is the head *before* the build (the records the report describes); the event repeats it, so
+  a reviewer finds the report in the trail and sees exactly which state it showed.
+- A ``deterministic`` build is a reproduction for comparison: it changes nothing at all, so two
+  of them from the same records are byte-identical. Its PDF says "deterministic build" where
+  the build time would be (the collectors' ``deterministic``).
 
-A failed or cancelled build leaves no file (the private folder is removed) and no
-``report.built`` event; a job's failure is recorded on its row as for any job.
+Progress reaches ``on_progress`` with the key ``NO_JOB``; ``cancel`` stops a build. A failed or
+cancelled build leaves no file (the private folder is removed) and no event.
 """
 
 from __future__ import annotations
@@ -40,7 +33,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +42,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.errors import JobCancelled, WorkbenchError
-from app.services import jobs as job_records
 from app.services.reporting import COLLECTORS
 from app.services.workbench import Workbench, find_project
 from storage.models import AuditEvent, ModelVersion, MonitoringBatch
@@ -58,9 +50,8 @@ if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
 
 RENDER_TASK = "reports.tasks:render_task"
-JOB_KIND = "report"
 EVENT = "report.built"
-NO_JOB = 0  # the job id a deterministic build's progress carries: it has no job row
+NO_JOB = 0  # the key a build's progress carries: a report build has no job row
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,6 @@ class BuiltReport:
     project: str = ""
     scope: dict[str, Any] = field(default_factory=dict)
     built_by: str = ""
-    job_id: int | None = None
     event_seq: int | None = None
     file_state: str = "ok"
 
@@ -238,20 +228,19 @@ def build_report(
     batches: str | Sequence[str] | None = None,
     deterministic: bool = False,
     on_progress: ProgressCallback | None = None,
-    on_queued: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> BuiltReport:
     """Build document ``kind`` of project ``slug`` as a PDF (blocks; call from a worker thread).
 
-    Building never changes the project's records: a normal build adds its job row (with the
-    job's own audited states) and one ``report.built`` event, recorded with the job's success;
-    a ``deterministic`` build adds nothing at all, so two of them from the same records are
+    Building never changes the records except for one ``report.built`` event (the PDF is laid
+    out in a worker process, but no job row is written); a ``deterministic`` build adds nothing
+    at all, so two of them from the same records are
     byte-identical (see the module docstring). ``version`` scopes the documents about a model
     version (compliance, model card, validation; default: the production version) and
     ``batches`` ("LABEL" or "FIRST:LAST") a drift report (default: every batch); the scope the
     collector resolved is what the ``report.built`` event and the result record. ``cancel``
     (set from any thread) stops the build; a cancelled or failed build raises and leaves no
-    file. ``on_queued`` receives the job id (never for a deterministic build, which has no job).
+    file. Progress reports carry the key ``NO_JOB``.
     """
     check_kind(kind)
     requested = _requested_scope(kind, version, parse_batches(batches))
@@ -267,30 +256,14 @@ def build_report(
     work_dir = Path(tempfile.mkdtemp(prefix=".mlwb-report-", dir=target.parent))
     try:
         payload = {"kind": kind, "data": data, "out": str(work_dir / target.name)}
+        result = _render_in_worker(runner, payload, on_progress, cancel)
+        written, pages = Path(result["path"]), int(result["pages"])
         if deterministic:
-            result = _render_without_job(runner, payload, on_progress, cancel)
-            written = Path(result["path"])
             sha256 = _sha256(written)
             os.replace(written, target)
-            return BuiltReport(kind, target, sha256, int(result["pages"]), head_seq, head_hash, datetime.now(UTC),
-                               True, project=slug, scope=scope, built_by=wb.actor)
-        job_id = job_records.create_job(wb, JOB_KIND, slug, {"document": kind, "scope": scope, "file": target.name})
-        if on_queued is not None:
-            on_queued(job_id)
-        try:
-            with _forward_cancel(runner, job_id, cancel):
-                result = runner.execute(job_id, RENDER_TASK, payload, on_progress)
-        except WorkbenchError:  # failed or cancelled: the runner has put the job in its final state
-            raise
-        except BaseException as exc:  # e.g. the worker process could not be started
-            job_records.mark_failed(wb, job_id, f"could not run the report worker: {type(exc).__name__}: {exc}")
-            raise
-        try:
-            return _record(wb, slug, job_id, kind, scope, target, Path(result["path"]), int(result["pages"]),
-                           head_seq, head_hash)
-        except Exception as exc:  # nothing recorded: the job must not stay "running", no file stays
-            job_records.mark_failed(wb, job_id, f"could not record the report: {exc}")
-            raise
+            return BuiltReport(kind, target, sha256, pages, head_seq, head_hash, datetime.now(UTC), True,
+                               project=slug, scope=scope, built_by=wb.actor)
+        return _record(wb, slug, kind, scope, target, written, pages, head_seq, head_hash)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -313,19 +286,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _record(wb: Workbench, slug: str, job_id: int, kind: str, scope: dict[str, Any], target: Path, written: Path,
+def _record(wb: Workbench, slug: str, kind: str, scope: dict[str, Any], target: Path, written: Path,
             pages: int, head_seq: int, head_hash: str) -> BuiltReport:
-    """One unit of work: the ``report.built`` event and the job's success; the rename into place
-    is its last step, so a failed rename rolls the event back, and a failed commit removes the
-    file it had placed."""
+    """One unit of work: the ``report.built`` event, with the rename into place as its last step,
+    so a failed rename rolls the event back, and a failed commit removes the file it placed."""
     sha256 = _sha256(written)
     placed = False
     try:
         with wb.unit_of_work() as uow:
             uow.audit(EVENT, "report", sha256, project=slug, document=kind, scope=scope, file=target.name,
                       path=str(target), sha256=sha256, pages=pages, printed_head_seq=head_seq,
-                      printed_head_hash=head_hash, job=job_id)
-            job_records.complete_job(uow, job_id, {"path": str(target), "sha256": sha256, "pages": pages})
+                      printed_head_hash=head_hash)
             actor = uow.actor
             os.replace(written, target)
             placed = True
@@ -334,37 +305,15 @@ def _record(wb: Workbench, slug: str, job_id: int, kind: str, scope: dict[str, A
             target.unlink(missing_ok=True)
         raise
     return BuiltReport(kind, target, sha256, pages, head_seq, head_hash, datetime.now(UTC), False, project=slug,
-                       scope=scope, built_by=actor, job_id=job_id)
+                       scope=scope, built_by=actor)
 
 
-@contextlib.contextmanager
-def _forward_cancel(runner: JobRunner, job_id: int, cancel: threading.Event | None):  # type: ignore[no-untyped-def]
-    """While the job runs, a set ``cancel`` becomes ``runner.cancel(job_id)`` (the runner's own
-    cancel — from the jobs screen — works as for every job)."""
-    if cancel is None:
-        yield
-        return
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.1):
-            # runner.cancel is False until the runner has started the job's process: retry
-            if cancel.is_set() and runner.cancel(job_id):
-                return
-
-    watcher = threading.Thread(target=watch, name=f"mlwb-report-cancel-{job_id}", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
-
-
-def _render_without_job(runner: JobRunner, payload: dict[str, Any], on_progress: ProgressCallback | None,
+def _render_in_worker(runner: JobRunner, payload: dict[str, Any], on_progress: ProgressCallback | None,
                         cancel: threading.Event | None) -> dict[str, Any]:
-    """Run the render task in a ``spawn`` worker process with no job row (a deterministic build).
+    """Run the render task in a ``spawn`` worker process without a job row.
 
+    A report build is not a job in the registry's sense: a job row and its audited states would
+    add records besides the one ``report.built`` event (and a deterministic build must add none).
     The same child entry point and messages as ``JobRunner.execute``; see there for why the
     process is created against the real stdio streams. Cancelling terminates the worker at
     once: it owns nothing but the private folder, which the caller removes.
@@ -378,7 +327,7 @@ def _render_without_job(runner: JobRunner, payload: dict[str, Any], on_progress:
         results = ctx.Queue()
         stop = ctx.Event()
         process = ctx.Process(target=child_main, args=(RENDER_TASK, payload, results, stop, runner.quiet_workers),
-                              name="mlwb-report-deterministic", daemon=True)
+                              name="mlwb-report", daemon=True)
         process.start()
     try:
         while True:
@@ -439,7 +388,7 @@ def recent_reports(wb: Workbench, slug: str | None = None, limit: int = 20) -> l
             kind=p["document"], path=path, sha256=p["sha256"], pages=int(p["pages"]),
             head_seq=int(p["printed_head_seq"]), head_hash=p["printed_head_hash"],
             built_at=datetime.fromisoformat(ts), deterministic=False, project=project, scope=dict(p.get("scope") or {}),
-            built_by=actor, job_id=p.get("job"), event_seq=seq, file_state=_file_state(path, p["sha256"]),
+            built_by=actor, event_seq=seq, file_state=_file_state(path, p["sha256"]),
         ))
     return out
 
