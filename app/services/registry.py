@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -311,6 +310,3 @@ def production_version(session, project: Project) -> ModelVersion | None:  # typ
     return session.scalars(select(ModelVersion).where(
         ModelVersion.project_id == project.id, ModelVersion.stage == "production")).first()
 
-
-def reference_of(mv: ModelVersion) -> dict[str, Any]:
-    return dict(mv.reference_profile)

@@ -400,10 +400,3 @@ COLLECTORS: dict[str, Callable[..., ProjectRecords]] = {
     "drift": collect_drift_report,
     "validation": collect_validation_report,
 }
-
-
-def collect_document(wb: Workbench, kind: str, slug: str, **options: object) -> ProjectRecords:
-    """Collect the records for document ``kind`` (see ``reports.render.DOCUMENTS``)."""
-    if kind not in COLLECTORS:
-        raise WorkbenchError(f"unknown document '{kind}': choose one of {', '.join(COLLECTORS)}")
-    return COLLECTORS[kind](wb, slug, **options)
