@@ -6,35 +6,19 @@ import hashlib
 from pathlib import Path
 
 from textual.widgets import DataTable, OptionList, Select, Switch
-from textual.worker import WorkerFailed
 
 from app.services import audit_trail
 from app.services.report_builder import recent_reports
 from app.tui import WorkbenchApp
 from reports.render import DOCUMENTS
-from screens.project import ProjectScreen
 from screens.reports import ReportsScreen
+from tests.tui.test_tui_workbench import SIZE, open_demo, settle
 
-SIZE = (120, 40)
 SLUG = "ctr-demo"
 
 
-async def settle(app: WorkbenchApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    """Let every worker finish (a failed one is already a notification) and the screen catch up."""
-    for _ in range(3):
-        await pilot.pause()
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
-    await pilot.pause()
-
-
 async def open_reports(app: WorkbenchApp, pilot) -> ReportsScreen:  # type: ignore[no-untyped-def]
-    await settle(app, pilot)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    assert isinstance(app.screen, ProjectScreen)
+    await open_demo(app, pilot)
     await pilot.press("x")
     await settle(app, pilot)
     assert isinstance(app.screen, ReportsScreen)
