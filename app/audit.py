@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,8 +215,13 @@ class ChainVerdict:
         return f"audit chain BROKEN at event {self.first_bad_seq}: {self.reason}"
 
 
-def verify_chain(session: Session, key: bytes, anchor: HeadAnchor) -> ChainVerdict:
-    """Walk the chain from the first event; report the first broken link."""
+def verify_chain(session: Session, key: bytes, anchor: HeadAnchor, *,
+                 visit: Callable[[AuditEvent], None] | None = None) -> ChainVerdict:
+    """Walk the chain from the first event; report the first broken link.
+
+    ``visit`` sees every event that verified, in order, so a caller that needs something from
+    every event (the evidence digest) gets it in the same single pass over the table.
+    """
     known = anchor.read()
     prev_hash, expected, count, head = GENESIS, 1, 0, None
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(2000):
@@ -232,6 +238,8 @@ def verify_chain(session: Session, key: bytes, anchor: HeadAnchor) -> ChainVerdi
             return ChainVerdict(False, count, head, event.seq, "its content does not match its hash (edited)")
         if known is not None and event.seq == known.seq and event.hash != known.hash:
             return ChainVerdict(False, count, head, event.seq, "it differs from the event this workspace wrote (chain rebuilt)")
+        if visit is not None:
+            visit(event)
         prev_hash, expected, count = event.hash, expected + 1, count + 1
         head = ChainHead(event.seq, event.hash)
     top = head.seq if head else 0

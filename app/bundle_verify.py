@@ -23,8 +23,9 @@ database and reads no ``MLWB_HOME``, so a reviewer can run it on any machine. It
    hash included). Each line stores its own ``d_i`` (so an edited event is named by its seq) and
    the manifest stores the last one.
 4. **report head** — the head printed *in the PDF* (its text, read with pypdf: sequence number
-   and full 64-hex hash) is the chain's head, and the PDF names the manifest's project. Where
-   the report also prints ``Evidence digest: <64 hex>``, that must match too.
+   and full 64-hex hash) is the chain's head, and the PDF names the manifest's project; the
+   ``Evidence digest: <64 hex>`` it prints must match the manifest's (a PDF from before the
+   report printed it passes on checks 1–3, and the result says so).
 
 What this can and cannot prove without the audit key
 ----------------------------------------------------
@@ -41,11 +42,12 @@ is trusted:
   something they did not rewrite: the head printed in the PDF (check 4) — which changes whenever
   an event's ``hash`` changes — and, decisively, ``mlwb audit verify`` in the workspace the
   bundle came from, which recomputes every HMAC and must report the same head.
-- An edit that keeps every ``hash`` field and recomputes the digests and manifest is invisible
-  offline *until the report prints the evidence digest*: the PDF then pins the event content
-  the way it already pins the head. (Rewriting the PDF as well is always possible for someone
-  with the files alone; the PDF is only as trustworthy as the copy the reviewer received
-  through another channel, and the workspace's ``mlwb audit verify`` remains the final word.)
+- An edit that keeps every ``hash`` field and recomputes the digests and manifest passes
+  checks 1–3, but the compliance report prints the evidence digest of the events it was built
+  from (cover and audit appendix), so check 4 catches it the way it catches a changed head.
+  (Rewriting the PDF as well is always possible for someone with the files alone; the PDF is
+  only as trustworthy as the copy the reviewer received through another channel, and the
+  workspace's ``mlwb audit verify`` remains the final word.)
 """
 
 from __future__ import annotations

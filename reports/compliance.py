@@ -322,6 +322,7 @@ def _appendix(r: ProjectRecords) -> Section:
         ("Events in the chain", str(r.audit_event_count)),
         ("Head sequence number", str(r.audit_head_seq)),
         ("Head hash", r.audit_head_hash),
+        ("Evidence digest", r.evidence_digest or "not computed: the chain did not verify"),
     ), "Chain verification")
     extract = r.events[:APPENDIX_EVENTS]
     return _section("appendix", [
@@ -329,9 +330,14 @@ def _appendix(r: ProjectRecords) -> Section:
               "hash, so editing, deleting, reordering or truncating an event breaks the chain from that point on."),
         facts,
         Prose(f"Audit chain head: {r.audit_head_seq} {r.audit_head_hash}", "mono"),
+        *([Prose(f"Evidence digest: {r.evidence_digest}", "mono")] if r.evidence_digest else []),
         Prose("To re-verify, run `mlwb audit verify` in the workspace this report came from: it recomputes every link "
               "and names the first broken one. The head it reports must equal the one above, or come later (events "
               "after this report); a different hash at the same sequence number means the trail was changed."),
+        Prose("The evidence digest is a plain SHA-256 chain over the content of every event up to the head (the "
+              "algorithm is in the manifest of an evidence bundle). Anyone holding the exported events can "
+              "recompute it without the audit key: `mlwb verify-bundle` does, and names the first event whose "
+              "content differs."),
         TableData(f"The latest {len(extract)} audit events of the project", ("Seq", "When", "Actor", "Action",
                                                                              "Entity", "Detail", "Hash"),
                   tuple((str(e.seq), ev.when(e.ts), e.actor, e.action, e.entity, e.summary, e.hash[:12] + "…")

@@ -92,6 +92,15 @@ class DocumentRenderer:
         s = self.data.stamp
         return self.p(self.t(f"Audit chain head: {s.audit_head_seq} {s.audit_head_hash}"), "mono")
 
+    def stamp_lines(self) -> list[Any]:
+        """The audit head line, and the evidence digest line where the document carries one
+        (``mlwb verify-bundle`` reads both from the text)."""
+        s = self.data.stamp
+        lines = [self.audit_head_line()]
+        if s.evidence_digest:
+            lines.append(self.p(self.t(f"Evidence digest: {s.evidence_digest}"), "mono"))
+        return lines
+
     def caption(self, kind: str, title: str) -> Any:
         if kind == "Table":
             self._table_no += 1
@@ -189,10 +198,14 @@ class DocumentRenderer:
 
         d, s = self.data, self.data.stamp
         box = Table([[self.p("Audit chain head this document was built from", "cell_head")],
-                     [self.audit_head_line()],
+                     *([line] for line in self.stamp_lines()),
                      [self.p(f'Re-verify the evidence with <font name="{self.fonts.mono}">mlwb '
                              "audit verify</font>; the head it reports must match this one "
-                             "(later events only add to it).", "meta")]],
+                             "(later events only add to it)."
+                             + (f' The evidence digest pins the content of every event to this head: '
+                                f'<font name="{self.fonts.mono}">mlwb verify-bundle</font> checks an '
+                                "exported bundle's events against it." if s.evidence_digest else ""),
+                             "meta")]],
                     colWidths=[self.frame_width], hAlign="LEFT")
         box.setStyle(TableStyle([
             ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(ZEBRA_BG)),
@@ -231,7 +244,7 @@ class DocumentRenderer:
         facts = (f"<b>{self.t(s.project_name)}</b> ({self.t(s.project_slug)}) · "
                  f"{self.t(s.problem_type)} · {self.t(s.maturity)} profile · model "
                  f"{self.t(s.model_version)} · {self.t(built_phrase(s))} by {self.t(s.built_by)}")
-        out = [self.p(self.t(d.title), "doc_title"), self.p(facts, "meta"), self.audit_head_line()]
+        out = [self.p(self.t(d.title), "doc_title"), self.p(facts, "meta"), *self.stamp_lines()]
         if d.summary:
             out.append(self.p(self.t(d.summary), "meta"))
         return out + [self.rule(space_after=6)]

@@ -25,6 +25,7 @@ class ExportedReport:
     path: Path
     head_seq: int
     head_hash: str
+    evidence_digest: str  # printed in the PDF: the digest of every event up to the head
 
 
 def export_compliance_report(wb: Workbench, slug: str, out: str | Path) -> ExportedReport:
@@ -38,4 +39,4 @@ def export_compliance_report(wb: Workbench, slug: str, out: str | Path) -> Expor
         render_document("compliance", records, target)  # writes a temp file and renames it
     except OSError as exc:
         raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}") from None
-    return ExportedReport(target, records.audit_head_seq, records.audit_head_hash)
+    return ExportedReport(target, records.audit_head_seq, records.audit_head_hash, records.evidence_digest)

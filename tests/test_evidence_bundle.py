@@ -201,12 +201,14 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
 
     text = pdf_text(root / REPORT_PDF)
     assert f"Audit chain head: {head.seq} {head.hash}" in text
+    assert text.count(f"Evidence digest: {digest}") == 2  # on the cover and in the audit appendix
 
     result = verify_offline(root, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:4]] == list(CHECKS)
     assert all(line.startswith("ok ") for line in lines[:4]) and lines[4].startswith("bundle verified")
+    assert "and the evidence digest" in lines[3]
 
 
 def test_cli_export_to_a_zip_verifies_offline(demo_home: Path, tmp_path: Path) -> None:
@@ -411,6 +413,30 @@ def test_a_consistent_rewrite_is_caught_by_the_head_printed_in_the_pdf(bundle: P
     assert f"chain ends at {events[-1]['seq']} {events[-1]['hash']}" in detail
 
 
+def test_an_edit_that_keeps_every_hash_is_caught_by_the_digest_printed_in_the_pdf(bundle: Path) -> None:
+    """Editing an event's content while keeping its ``hash`` and every link, then recomputing
+    the digests and the manifest, passes checks 1–3 (only the workspace key could tell); the
+    evidence digest the PDF prints pins the original content."""
+    printed = read_manifest(bundle)["evidence_digest"]["value"]
+    events = read_events(bundle)
+    edited = next(e for e in events if e["action"] == "model.approved")
+    edited["actor"] = "someone.else"
+    digest = GENESIS
+    for event in events:
+        event.pop("digest")
+        digest = next_digest(digest, event)
+        event["digest"] = digest
+    write_events(bundle, events)
+    manifest = read_manifest(bundle)
+    manifest["evidence_digest"]["value"] = digest
+    write_manifest(bundle, manifest)
+    fix_manifest(bundle, EVENTS)
+
+    verdict = verify_bundle(bundle)
+    assert failed(verdict) == {"report head"}
+    assert f"prints evidence digest {printed}, the manifest records {digest}" in check(verdict, "report head").detail
+
+
 def _one_page_pdf(lines: list[str]) -> bytes:
     from reportlab.pdfgen import canvas
 
@@ -425,8 +451,8 @@ def _one_page_pdf(lines: list[str]) -> bytes:
 
 @pytest.mark.parametrize("printed_digest", ["manifest", "other"])
 def test_an_evidence_digest_printed_in_the_pdf_must_match(bundle: Path, printed_digest: str) -> None:
-    """The report does not print the evidence digest yet; once it does (as
-    ``Evidence digest: <64 hex>``) the verifier holds the bundle to it."""
+    """A PDF that prints ``Evidence digest: <64 hex>`` is held to it, whatever else it says (a
+    one-page stand-in, so the wrong digest is the only difference)."""
     manifest = read_manifest(bundle)
     head, digest = manifest["audit_head"], manifest["evidence_digest"]["value"]
     shown = digest if printed_digest == "manifest" else "ab" * 32

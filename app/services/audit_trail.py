@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
-from app.audit import ChainHead, ChainVerdict, chain_head, verify_chain
+from app.audit import GENESIS, ChainHead, ChainVerdict, chain_head, verify_chain
+from app.bundle_verify import next_digest
 from app.services.workbench import Workbench
 from storage.models import AuditEvent
 
@@ -36,6 +38,30 @@ def _summary(payload: str, limit: int = 120) -> str:
 def verify(wb: Workbench) -> ChainVerdict:
     with wb.read() as session:
         return verify_chain(session, wb.key.secret, wb.anchor)
+
+
+def exported_event(event: AuditEvent) -> dict[str, Any]:
+    """One event as an evidence bundle stores it (``EVENT_FIELDS``) and the digest covers it."""
+    return {"seq": event.seq, "ts": event.ts, "actor": event.actor, "action": event.action,
+            "entity_type": event.entity_type, "entity_id": event.entity_id, "project": event.project_slug,
+            "payload": event.payload, "prev_hash": event.prev_hash, "hash": event.hash}
+
+
+def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
+    """Verify the chain and compute the evidence digest through its head in the same pass.
+
+    A report prints the digest so that an exported bundle's events are pinned by the PDF the
+    way the head is (``app.bundle_verify``). The digest is empty when the chain is broken: a
+    digest up to the break would vouch for nothing.
+    """
+    digest = [GENESIS]
+
+    def fold(event: AuditEvent) -> None:
+        digest[0] = next_digest(digest[0], exported_event(event))
+
+    with wb.read() as session:
+        verdict = verify_chain(session, wb.key.secret, wb.anchor, visit=fold)
+    return verdict, digest[0] if verdict.ok else ""
 
 
 def head(wb: Workbench) -> tuple[ChainHead | None, int]:

@@ -42,6 +42,7 @@ from app.bundle_verify import (
     TABLES_DIR, canonical_json, next_digest,
 )
 from app.errors import WorkbenchError
+from app.services.audit_trail import exported_event
 from app.services.report_data import ReportData, TableData
 from app.services.reporting import collect_report_data
 from app.services.workbench import Workbench
@@ -109,20 +110,22 @@ def _target(out: str | os.PathLike[str]) -> tuple[Path, bool]:
 # --- building the folder -------------------------------------------------------------------
 
 
-def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> tuple[int, str]:
-    """The one place the bundle asks the report engine for its PDF; returns the head it printed."""
+def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> tuple[int, str, str]:
+    """The one place the bundle asks the report engine for its PDF; returns the head and the
+    evidence digest it printed."""
     from reports.export import export_compliance_report
 
     report = export_compliance_report(wb, slug, path)
-    return report.head_seq, report.head_hash
+    return report.head_seq, report.head_hash, report.evidence_digest
 
 
-def _report_at_one_head(wb: Workbench, slug: str, pdf: Path) -> ReportData:
+def _report_at_one_head(wb: Workbench, slug: str, pdf: Path) -> tuple[ReportData, str]:
+    """The data and the PDF at one head; returns the data and the evidence digest the PDF prints."""
     for _ in range(ATTEMPTS):
         data = collect_report_data(wb, slug)
-        printed = _write_report_pdf(wb, slug, pdf)
-        if printed == (data.audit_head_seq, data.audit_head_hash):
-            return data
+        seq, head_hash, digest = _write_report_pdf(wb, slug, pdf)
+        if (seq, head_hash) == (data.audit_head_seq, data.audit_head_hash):
+            return data, digest
     raise WorkbenchError("the registry kept changing while the bundle was collected: "
                          "try again when running jobs have finished")
 
@@ -136,12 +139,7 @@ def _exported_events(wb: Workbench, head_seq: int, head_hash: str) -> list[dict[
                                  "would mislead a reviewer; run `mlwb audit verify` and restore the workspace "
                                  "from a backup")
         rows = session.scalars(select(AuditEvent).where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq))
-        events = [
-            {"seq": e.seq, "ts": e.ts, "actor": e.actor, "action": e.action, "entity_type": e.entity_type,
-             "entity_id": e.entity_id, "project": e.project_slug, "payload": e.payload,
-             "prev_hash": e.prev_hash, "hash": e.hash}
-            for e in rows
-        ]
+        events = [exported_event(e) for e in rows]
     last = (events[-1]["seq"], events[-1]["hash"]) if events else (0, GENESIS)
     if last != (head_seq, head_hash):
         raise WorkbenchError(f"the audit chain no longer ends at event {head_seq} as it did when the report was "
@@ -159,13 +157,17 @@ class _Written:
 
 
 def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
-    data = _report_at_one_head(wb, slug, root / REPORT_PDF)
+    data, printed_digest = _report_at_one_head(wb, slug, root / REPORT_PDF)
     events = _exported_events(wb, data.audit_head_seq, data.audit_head_hash)
 
     digest, lines = GENESIS, []
     for event in events:
         digest = next_digest(digest, event)
         lines.append(canonical_json({**event, DIGEST_FIELD: digest}) + "\n")
+    if digest != printed_digest:  # the same events read twice at one head: only a defect gets here
+        raise WorkbenchError(f"the report printed evidence digest {printed_digest or '(none)'} but the exported "
+                             f"events give {digest}; no bundle was written: run `mlwb audit verify` and report "
+                             "this as a bug")
     _write_text(root / EVENTS, "".join(lines))
 
     _write_text(root / EVIDENCE_JSON, json.dumps(_finite(asdict(data)), indent=2, ensure_ascii=False,

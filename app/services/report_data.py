@@ -174,6 +174,7 @@ class ReportStamp:
     audit_head_hash: str
     audit_event_count: int
     deterministic: bool = False
+    evidence_digest: str = ""  # SHA-256 chain over every event to the head (``app.bundle_verify``)
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ class ProjectRecords:
     Filled by a collector in one consistent read (the audit head did not move while it ran);
     ``version`` is the model version the document is about (``None``: none registered) and
     ``batch_labels`` the monitoring batches a drift report covers. ``events`` (newest first)
-    and ``chain`` are only gathered for the documents that print the audit trail.
+    and ``chain`` are only gathered for the documents that print the audit trail, with the
+    ``evidence_digest`` of the verified chain (empty when it is broken or not gathered).
     """
 
     kind: str
@@ -246,6 +248,7 @@ class ProjectRecords:
     batch_labels: tuple[str, ...] = ()
     events: tuple[EventView, ...] = ()
     chain: ChainVerdict | None = None
+    evidence_digest: str = ""
 
     @property
     def stamp(self) -> ReportStamp:
@@ -254,4 +257,4 @@ class ProjectRecords:
         return ReportStamp(s.slug, s.name, s.problem_type, s.maturity,
                            f"v{self.version}" if self.version is not None else "none", self.built_at,
                            self.built_by, self.audit_head_seq, self.audit_head_hash, self.audit_event_count,
-                           self.deterministic)
+                           self.deterministic, self.evidence_digest)

@@ -332,11 +332,13 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
     labels = _batch_range(slug, all_batches, batches) if kind == "drift" else ()
     runs = training.list_runs(wb, slug)
     events: tuple = ()
-    chain = None
+    chain, digest = None, ""
     if audit_log:
         events = tuple(audit_trail.recent_events(wb, project=slug, limit=CHANGE_LOG_EVENTS))
-        chain = audit_trail.verify(wb)
+        chain, digest = audit_trail.verify_with_digest(wb)
     head, count = audit_trail.head(wb)
+    if chain is not None and chain.ok and chain.head != head:
+        digest = ""  # an event arrived after the walk: `_consistent` collects again
     return ProjectRecords(
         kind=kind, built_at=_built_at(deterministic), built_by=wb.actor, deterministic=deterministic,
         summary=summary, statement=dict(docs["problem_statement"]), checklist=dict(docs["ml_checklist"]),
@@ -354,6 +356,7 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
         lineage=retraining.lineage_of_run(wb, view.run_id) if view else None,
         audit_head_seq=head.seq if head else 0, audit_head_hash=head.hash if head else "0" * 64,
         audit_event_count=count, batch_labels=labels, events=events, chain=chain,
+        evidence_digest=digest,
     )
 
 
