@@ -32,10 +32,20 @@ PROGRESS_WRITE_INTERVAL_S = 0.5
 
 
 @dataclass
-class _Running:
+class _Worker:
+    """One worker process, the queue it reports on, and the two cancel flags: ``cancel`` asks the
+    task to stop (it checks it between steps); ``cancel_requested`` is what the parent's threads set."""
+
     process: Any
+    results: Any
     cancel: Any
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+        self.results.close()
 
 
 class JobRunner:
@@ -43,7 +53,7 @@ class JobRunner:
         self.wb = wb
         self.quiet_workers = quiet_workers
         self._ctx = multiprocessing.get_context("spawn")
-        self._running: dict[int, _Running] = {}
+        self._running: dict[int, _Worker] = {}
         self._lock = threading.Lock()
 
     def running_ids(self) -> list[int]:
@@ -65,10 +75,65 @@ class JobRunner:
     ) -> Any:
         """Run ``task`` for the queued job ``job_id``; return its result or raise.
 
-        Raises ``JobCancelled`` after a cancel and ``WorkbenchError`` when the task failed;
-        the job row is already in its final state either way (except success, which the
-        caller records together with the task's results in one transaction).
+        Raises ``JobCancelled`` after a cancel and ``WorkbenchError`` when the task failed or its
+        worker could not start; the job row is already in its final state either way (except
+        success, which the caller records together with the task's results in one transaction).
         """
+        try:
+            worker = self._start(task, payload, f"mlwb-job-{job_id}")
+        except Exception as exc:  # the row must not stay "queued" with nothing running it
+            reason = str(exc) if isinstance(exc, WorkbenchError) else f"its worker process could not start ({exc!r})"
+            job_records.mark_failed(self.wb, job_id, reason)
+            if isinstance(exc, WorkbenchError):
+                raise
+            raise WorkbenchError(f"job {job_id} failed: {reason}") from exc
+        with self._lock:
+            self._running[job_id] = worker
+        last_write = 0.0
+
+        def relay(fraction: float, text: str) -> None:
+            nonlocal last_write
+            if on_progress is not None:
+                on_progress(job_id, fraction, text)
+            now = time.monotonic()
+            if now - last_write >= PROGRESS_WRITE_INTERVAL_S:
+                job_records.record_progress(self.wb, job_id, fraction, text)
+                last_write = now
+
+        try:
+            job_records.mark_running(self.wb, job_id)
+            return self._final(job_id, worker, self._wait(worker, relay, CANCEL_GRACE_S))
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+            worker.stop()
+
+    def run_unrecorded(self, task: str, payload: dict[str, Any], what: str, *,
+                       on_progress: Callable[[float, str], None] | None = None,
+                       cancel: threading.Event | None = None) -> Any:
+        """Run ``task`` in a worker process with no job row, for work whose only record must be
+        its own (a report build writes one ``report.built`` event, a deterministic one none).
+
+        ``what`` names the work in errors ("the report build"). Setting ``cancel`` terminates the
+        worker at once: unrecorded work owns nothing the caller does not clean up.
+        """
+        worker = self._start(task, payload, "mlwb-" + "-".join(what.split()[-2:]))
+        if cancel is not None:
+            worker.cancel_requested = cancel
+        try:
+            message = self._wait(worker, on_progress, 0.0)
+        finally:
+            worker.stop()
+        kind = message[0]
+        if kind == "result":
+            return message[1]
+        if kind in ("cancelled", "terminated"):
+            raise JobCancelled(f"{what} was cancelled; nothing was kept")
+        if kind == "died":
+            raise WorkbenchError(f"{what} stopped unexpectedly (worker exit code {message[1]}); run it again")
+        raise WorkbenchError(f"{what} failed: {message[1]}")
+
+    def _start(self, task: str, payload: dict[str, Any], name: str) -> _Worker:
         from app.ml.worker import child_main
 
         # Textual swaps sys.stdout/stderr for objects whose fileno() is -1, which makes spawn
@@ -77,72 +142,65 @@ class JobRunner:
         # created against the real streams.
         with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
             results = self._ctx.Queue()
-            cancel = self._ctx.Event()
-            process = self._ctx.Process(
-                target=child_main,
-                args=(task, payload, results, cancel, self.quiet_workers),
-                name=f"mlwb-job-{job_id}",
-                daemon=True,
-            )
-            process.start()
-        running = _Running(process, cancel)
-        with self._lock:
-            self._running[job_id] = running
-        try:
-            job_records.mark_running(self.wb, job_id)
-            return self._drain(job_id, running, results, on_progress)
-        finally:
-            with self._lock:
-                self._running.pop(job_id, None)
-            if process.is_alive():
-                process.terminate()
-            process.join(timeout=5)
-            results.close()
-
-    def _drain(self, job_id: int, running: _Running, results: Any, on_progress: ProgressCallback | None) -> Any:
-        last_write = 0.0
-        cancel_deadline: float | None = None
-        while True:
-            if running.cancel_requested.is_set() and cancel_deadline is None:
-                cancel_deadline = time.monotonic() + CANCEL_GRACE_S
-            if cancel_deadline is not None and time.monotonic() > cancel_deadline:
-                running.process.terminate()
-                job_records.mark_cancelled(self.wb, job_id, "terminated after the cancel grace period")
-                raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
             try:
-                message = results.get(timeout=0.2)
+                cancel = self._ctx.Event()
+                process = self._ctx.Process(target=child_main, args=(task, payload, results, cancel,
+                                                                     self.quiet_workers), name=name, daemon=True)
+                process.start()
+            except OSError as exc:
+                results.close()
+                raise WorkbenchError(f"could not start a worker process ({exc.strerror or exc}): the machine may "
+                                     "be out of memory or processes; close other programs and try again") from None
+            except BaseException:
+                results.close()
+                raise
+        return _Worker(process, results, cancel)
+
+    @staticmethod
+    def _wait(worker: _Worker, relay: Callable[[float, str], None] | None, grace_s: float) -> tuple[Any, ...]:
+        """Relay progress until the worker's last message, and return that message; or
+        ``("terminated",)`` when a cancel was not honoured within ``grace_s``, or
+        ``("died", exit_code)`` when the process ended without a last message."""
+        deadline: float | None = None
+        while True:
+            if worker.cancel_requested.is_set():
+                if deadline is None:
+                    worker.cancel.set()
+                    deadline = time.monotonic() + grace_s
+                if time.monotonic() >= deadline:
+                    worker.process.terminate()
+                    return ("terminated",)
+            try:
+                message = worker.results.get(timeout=0.1)
             except queue_module.Empty:
-                if running.process.is_alive():
+                if worker.process.is_alive():
                     continue
                 try:  # the worker may have posted its last message just before it exited
-                    message = results.get(timeout=1.0)
+                    message = worker.results.get(timeout=1.0)
                 except queue_module.Empty:
-                    code = running.process.exitcode
-                    job_records.mark_failed(self.wb, job_id, f"worker process exited with code {code}")
-                    raise WorkbenchError(
-                        f"job {job_id} stopped unexpectedly (worker exit code {code}); run it again"
-                    ) from None
+                    return ("died", worker.process.exitcode)
             if message[0] != "progress":
-                return self._final(job_id, running, message)
-            _, fraction, text = message
-            if on_progress is not None:
-                on_progress(job_id, fraction, text)
-            now = time.monotonic()
-            if now - last_write >= PROGRESS_WRITE_INTERVAL_S:
-                job_records.record_progress(self.wb, job_id, fraction, text)
-                last_write = now
+                return message
+            if relay is not None:
+                relay(message[1], message[2])
 
-    def _final(self, job_id: int, running: _Running, message: tuple[Any, ...]) -> Any:
+    def _final(self, job_id: int, worker: _Worker, message: tuple[Any, ...]) -> Any:
         """Turn the worker's last message into the task's result, or the job's final state."""
         kind = message[0]
         if kind == "result":
-            if running.cancel_requested.is_set():
+            if worker.cancel_requested.is_set():
                 job_records.mark_cancelled(self.wb, job_id, "cancelled as it finished; result discarded")
                 raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
             return message[1]
+        if kind == "terminated":
+            job_records.mark_cancelled(self.wb, job_id, "terminated after the cancel grace period")
+            raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
         if kind == "cancelled":
             job_records.mark_cancelled(self.wb, job_id, "stopped by the user")
             raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
+        if kind == "died":
+            job_records.mark_failed(self.wb, job_id, f"worker process exited with code {message[1]}")
+            raise WorkbenchError(f"job {job_id} stopped unexpectedly (worker exit code {message[1]}); run it again")
         _, text, detail = message
         job_records.mark_failed(self.wb, job_id, text + (f"\n{detail}" if detail else ""))
         raise WorkbenchError(f"job {job_id} failed: {text}")

@@ -122,6 +122,20 @@ def test_failing_task_marks_the_job_failed_with_its_error(wb: Workbench, runner:
     assert runner.running_ids() == []
 
 
+def test_a_worker_that_cannot_start_fails_its_job_instead_of_leaving_it_queued(
+        wb: Workbench, runner: JobRunner) -> None:
+    """A payload the spawn start method cannot send to the child (here a lock) fails in the
+    parent before any process runs: the job row ends "failed", audited, and nothing is running."""
+    projects.create_project(wb, "nostart", problem_type="binary_classification")
+    job_id = job_records.create_job(wb, "train", "nostart", {})
+    with pytest.raises(WorkbenchError, match=f"job {job_id} failed: its worker process could not start"):
+        runner.execute(job_id, "app.ml.tasks:train_task", {"unsendable": threading.Lock()})
+    (job,) = job_records.list_jobs(wb, project_slug="nostart")
+    assert job.state == "failed" and "could not start" in job.error and job.finished_at is not None
+    assert _actions(wb)[-2:] == ["job.queued", "job.failed"]
+    assert audit_trail.verify(wb).ok and runner.running_ids() == []
+
+
 def _set_owner(wb: Workbench, job_id: int, *, state: str, owner: str) -> None:
     with wb.db.write() as session:
         job = session.get(Job, job_id)

@@ -180,7 +180,7 @@ def test_a_failed_build_leaves_no_file_and_no_event(demo_wb: Workbench, out_dir:
     head, _ = audit_trail.head(demo_wb)
     not_a_document = SimpleNamespace(audit_head_seq=head.seq, audit_head_hash=head.hash)
     monkeypatch.setitem(report_builder.COLLECTORS, "compliance", lambda wb, slug, **_: not_a_document)
-    with pytest.raises(WorkbenchError, match=r"building the report failed: "):
+    with pytest.raises(WorkbenchError, match=r"the report build failed: "):
         build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out_dir / "failed.pdf")
     assert list(out_dir.iterdir()) == []
     assert _events_after(demo_wb, head.seq) == []

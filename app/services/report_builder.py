@@ -22,15 +22,12 @@ cancelled build leaves no file (the private folder is removed) and no event.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import json
 import os
-import queue as queue_module
 import re
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -256,7 +253,8 @@ def build_report(
     work_dir = Path(tempfile.mkdtemp(prefix=".mlwb-report-", dir=target.parent))
     try:
         payload = {"kind": kind, "data": data, "out": str(work_dir / target.name)}
-        result = _render_in_worker(runner, payload, on_progress, cancel)
+        relay = None if on_progress is None else (lambda fraction, text: on_progress(NO_JOB, fraction, text))
+        result = runner.run_unrecorded(RENDER_TASK, payload, "the report build", on_progress=relay, cancel=cancel)
         written, pages = Path(result["path"]), int(result["pages"])
         if deterministic:
             sha256 = _sha256(written)
@@ -306,57 +304,6 @@ def _record(wb: Workbench, slug: str, kind: str, scope: dict[str, Any], target: 
         raise
     return BuiltReport(kind, target, sha256, pages, head_seq, head_hash, datetime.now(UTC), False, project=slug,
                        scope=scope, built_by=actor)
-
-
-def _render_in_worker(runner: JobRunner, payload: dict[str, Any], on_progress: ProgressCallback | None,
-                        cancel: threading.Event | None) -> dict[str, Any]:
-    """Run the render task in a ``spawn`` worker process without a job row.
-
-    A report build is not a job in the registry's sense: a job row and its audited states would
-    add records besides the one ``report.built`` event (and a deterministic build must add none).
-    The same child entry point and messages as ``JobRunner.execute``; see there for why the
-    process is created against the real stdio streams. Cancelling terminates the worker at
-    once: it owns nothing but the private folder, which the caller removes.
-    """
-    import multiprocessing
-
-    from app.ml.worker import child_main
-
-    ctx = multiprocessing.get_context("spawn")
-    with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
-        results = ctx.Queue()
-        stop = ctx.Event()
-        process = ctx.Process(target=child_main, args=(RENDER_TASK, payload, results, stop, runner.quiet_workers),
-                              name="mlwb-report", daemon=True)
-        process.start()
-    try:
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise JobCancelled("the report build was cancelled; nothing was written")
-            try:
-                message = results.get(timeout=0.1)
-            except queue_module.Empty:
-                if process.is_alive():
-                    continue
-                try:
-                    message = results.get(timeout=1.0)
-                except queue_module.Empty:
-                    raise WorkbenchError(f"the report worker stopped unexpectedly (exit code {process.exitcode}); "
-                                         "build it again") from None
-            if message[0] == "progress":
-                if on_progress is not None:
-                    on_progress(NO_JOB, message[1], message[2])
-                continue
-            if message[0] == "result":
-                return message[1]
-            if message[0] == "cancelled":
-                raise JobCancelled("the report build was cancelled; nothing was written")
-            raise WorkbenchError(f"building the report failed: {message[1]}")
-    finally:
-        if process.is_alive():
-            process.terminate()
-        process.join(timeout=5)
-        results.close()
 
 
 # --- the reports built -------------------------------------------------------------------------
