@@ -34,13 +34,12 @@ from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import scratch_home, summary
+from bench.common import open_demo_project, press_idle, press_while, print_key_latency, scratch_home
 
 SLUG = "ctr-demo"
 REPEATS = 3
 TARGET_PAGES = 100
 BUILDS_WHILE_PRESSING = 4
-MAX_KEYS = 200
 CHARTS = ("ChartSeries", "LineChart")
 THREAD_RENDERS = 12
 
@@ -126,39 +125,16 @@ def measure_builds(folder: Path) -> None:
     wb.close()
 
 
-async def _press_while(pilot: Any, busy: Any, tabs: Any) -> list[float]:
-    samples: list[float] = []
-    keys = ["1", "2"]
-    while busy() and len(samples) < MAX_KEYS:
-        key = keys[len(samples) % 2]
-        started = time.perf_counter()
-        await pilot.press(key)
-        samples.append(time.perf_counter() - started)
-        assert tabs.active == f"stage-{key}", "the key was not handled"
-    return samples
-
-
 async def measure_keys(folder: Path) -> dict[str, list[float]]:
-    from textual.widgets import TabbedContent
-
     from app.services.reporting import collect_report_data
     from app.tui import WorkbenchApp
     from reports.render import render_document
 
     app = WorkbenchApp(offer_demo=False)
-    app.animation_level = "none"  # measure the key handling, not the tab underline's animation
     results: dict[str, list[float]] = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        tabs = app.screen.query_one("#stages", TabbedContent)
-
-        idle_until = time.perf_counter() + 3.0
-        results["idle"] = await _press_while(pilot, lambda: time.perf_counter() < idle_until, tabs)
+        tabs = await open_demo_project(app, pilot)
+        results["idle"] = await press_idle(pilot, tabs)
 
         samples: list[float] = []
         for _ in range(BUILDS_WHILE_PRESSING):
@@ -167,7 +143,7 @@ async def measure_keys(folder: Path) -> dict[str, list[float]]:
                 if worker.is_finished:
                     raise RuntimeError(f"the build did not start: {worker.error!r}")
                 await asyncio.sleep(0.01)
-            samples += await _press_while(pilot, lambda: app.report_build_running(SLUG), tabs)
+            samples += await press_while(pilot, lambda: app.report_build_running(SLUG), tabs)
             await app.workers.wait_for_complete()
         results["build_report (worker)"] = samples
 
@@ -179,7 +155,7 @@ async def measure_keys(folder: Path) -> dict[str, list[float]]:
 
         thread = threading.Thread(target=render_in_thread, daemon=True)
         thread.start()
-        results["render in a thread"] = await _press_while(pilot, thread.is_alive, tabs)
+        results["render in a thread"] = await press_while(pilot, thread.is_alive, tabs)
         thread.join()
     return results
 
@@ -196,10 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(tmp)
         measure_builds(folder)
         results = asyncio.run(measure_keys(folder))
-    idle = statistics.median(results["idle"])
     print("== key latency on the project screen while reports build ==")
-    for name, samples in results.items():
-        print(f"{name:22s} {summary(samples)}  median {statistics.median(samples) / idle:5.1f}x idle")
+    print_key_latency(results)
 
 
 if __name__ == "__main__":

@@ -13,50 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
-from bench.common import scratch_home, summary
+from bench.common import open_demo_project, press_idle, press_while, print_key_latency, scratch_home
 
 KIND = "hist_gradient_boosting"
 FITS = 3  # each condition trains this many models back to back, for enough key samples
-MAX_KEYS = 200
-
-
-async def _press_while(pilot, busy, tabs) -> list[float]:  # type: ignore[no-untyped-def]
-    samples: list[float] = []
-    keys = ["1", "2"]
-    while busy() and len(samples) < MAX_KEYS:
-        key = keys[len(samples) % 2]
-        started = time.perf_counter()
-        await pilot.press(key)
-        samples.append(time.perf_counter() - started)
-        assert tabs.active == f"stage-{key}", "the key was not handled"
-    return samples
 
 
 async def _measure() -> dict[str, list[float]]:
-    from textual.widgets import TabbedContent
-
     from app.ml.training import TrainingSpec, train_model
     from app.services.training import plan_training
     from app.tui import WorkbenchApp
 
     app = WorkbenchApp(offer_demo=False)
-    # Tab underlines animate for ~0.3 s and Pilot waits for animations: measure the key
-    # handling, not the animation.
-    app.animation_level = "none"
     results: dict[str, list[float]] = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        tabs = app.screen.query_one("#stages", TabbedContent)
-
-        idle_until = time.perf_counter() + 3.0
-        results["idle"] = await _press_while(pilot, lambda: time.perf_counter() < idle_until, tabs)
+        tabs = await open_demo_project(app, pilot)
+        results["idle"] = await press_idle(pilot, tabs)
 
         samples: list[float] = []
         for _ in range(FITS):
@@ -65,7 +38,7 @@ async def _measure() -> dict[str, list[float]]:
                 if worker.is_finished:
                     raise RuntimeError(f"training did not start: {worker.error!r}")
                 await asyncio.sleep(0.02)
-            samples += await _press_while(pilot, lambda: bool(app.progress.snapshot()), tabs)
+            samples += await press_while(pilot, lambda: bool(app.progress.snapshot()), tabs)
             await app.workers.wait_for_complete()
         results["worker process"] = samples
 
@@ -77,7 +50,7 @@ async def _measure() -> dict[str, list[float]]:
 
         thread = threading.Thread(target=fit_in_thread, daemon=True)
         thread.start()
-        results["in-process thread"] = await _press_while(pilot, thread.is_alive, tabs)
+        results["in-process thread"] = await press_while(pilot, thread.is_alive, tabs)
         thread.join()
     return results
 
@@ -90,11 +63,8 @@ def main() -> None:
     scratch_home("keys")
     subprocess.run([sys.executable, "-m", "app.cli", "demo"], check=True, capture_output=True, env=os.environ.copy())
     results = asyncio.run(_measure())
-    idle = sorted(results["idle"])[len(results["idle"]) // 2]
     print(f"== key latency while {KIND} trains on the demo (40,000 rows) ==")
-    for name, samples in results.items():
-        median = sorted(samples)[len(samples) // 2]
-        print(f"{name:18s} {summary(samples)}  median {median / idle:5.1f}x idle")
+    print_key_latency(results, 18)
 
 
 if __name__ == "__main__":

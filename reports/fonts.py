@@ -1,5 +1,6 @@
 """Fonts for every document: DejaVu Sans (Latin, Greek, Cyrillic, Arabic, Hebrew, Armenian,
 Georgian, many symbols) registered as TrueType, or the PDF base-14 fonts when no copy exists.
+Arabic and Hebrew are shaped with HarfBuzz (uharfbuzz), so letters join and run right to left.
 
 Also records which characters the font can draw (its *coverage*), so the markup layer can print
 a character no font here has (CJK ideographs, most Indic scripts) as its code point instead of
@@ -26,7 +27,8 @@ class FontSet:
     """Font names registered for this render; falls back to the PDF base-14 fonts.
 
     ``coverage`` holds the code points the regular face can draw (``None``: not known, draw
-    everything and let the font substitute).
+    everything and let the font substitute). ``shaping``: paragraphs in a right-to-left or
+    joining script can be shaped by HarfBuzz (see ``reports.tables.needs_shaping``).
     """
 
     regular: str
@@ -35,6 +37,7 @@ class FontSet:
     mono: str
     unicode: bool
     coverage: frozenset[int] | None = None
+    shaping: bool = False  # uharfbuzz is importable and the fonts are TrueType
 
 
 def _font_dirs() -> list[pathlib.Path]:
@@ -95,6 +98,26 @@ def _utf16_to_unicode_cmap() -> None:
     ttfonts.makeToUnicodeCMap = make_to_unicode_cmap
 
 
+def _shaping_available() -> bool:
+    """Whether reportlab can shape text: it needs uharfbuzz (a dependency; a copy of the
+    workbench without it still renders, with Arabic letters unjoined).
+
+    reportlab shapes with discretionary ligatures on (``dlig``), which DejaVu draws as a
+    decorative "st" that reads as a stray glyph in "heuristic"; every text renderer leaves
+    them off unless asked, so its default feature set is changed once, here. Joining and the
+    required ligatures of Arabic are not features one can turn off, so shaping is unaffected.
+    """
+    try:
+        import uharfbuzz  # noqa: F401
+        from reportlab.pdfbase import ttfonts
+    except ImportError:
+        return False
+    defaults = ttfonts.shapeFragWord.__defaults__
+    if defaults and isinstance(defaults[0], dict):
+        defaults[0]["dlig"] = False
+    return True
+
+
 def register_fonts() -> FontSet:
     """Register DejaVu Sans or fall back to Helvetica.
 
@@ -113,7 +136,7 @@ def register_fonts() -> FontSet:
     def font_set() -> FontSet:
         face = pdfmetrics.getFont(names["regular"]).face
         return FontSet(names["regular"], names["bold"], names["italic"], names["mono"], True,
-                       frozenset(face.charToGlyph) | {9, 10})
+                       frozenset(face.charToGlyph) | {9, 10}, _shaping_available())
 
     if all(name in registered for name in names.values()):
         return font_set()

@@ -17,6 +17,13 @@ from reports.markup import plain, text
 
 # A hex digest (SHA-256 and friends) in a table cell: allowed to wrap mid-word.
 _DIGEST = re.compile(r"^[0-9a-fA-F]{24,}$")
+# Scripts whose letters join or run right to left (Hebrew, Arabic, Syriac, Thaana, NKo and
+# their presentation forms): a paragraph with any of them is shaped.
+_SHAPED_SCRIPTS = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+
+
+def needs_shaping(markup: str) -> bool:
+    return _SHAPED_SCRIPTS.search(markup) is not None
 
 
 def _water_fill(widths: list[float], total: float) -> list[float]:
@@ -75,7 +82,17 @@ class TableMaker:
     def p(self, markup: str, style: str = "body") -> Any:
         from reportlab.platypus import Paragraph
 
+        if self.fonts.shaping and needs_shaping(markup):
+            return Paragraph(markup, self._shaped(style))
         return Paragraph(markup, self.styles[style])
+
+    def _shaped(self, style: str) -> Any:
+        """``style`` with HarfBuzz shaping on: only for the paragraphs that need it, because
+        shaping every word of a 100-page report would slow it down for nothing."""
+        shaped = f"{style}+shaped"
+        if shaped not in self.styles:
+            self.styles[shaped] = self.styles[style].clone(shaped, shaping=1)
+        return self.styles[shaped]
 
     def cell(self, value: str, style: str) -> Any:
         """A user string as a wrapping cell; a bare status word gets its colour."""
