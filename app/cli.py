@@ -379,8 +379,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     wb = _open()
     if args.audit_verb == "verify":
-        verdict = audit_trail.verify(wb)
+        verdict, digest = audit_trail.verify_with_digest(wb)
         print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
+        if verdict.ok:  # what a report built now prints, and an exported bundle's manifest records
+            print(f"evidence digest {digest}")
         return 0 if verdict.ok else 1
     for e in audit_trail.recent_events(wb, project=args.project, limit=args.limit):
         print(f"{e.seq}\t{e.ts}\t{e.actor}\t{e.action}\t{e.project or '-'}\t{e.summary}")

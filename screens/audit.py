@@ -57,15 +57,18 @@ class AuditScreen(WorkbenchScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="audit-verify")
     def action_verify(self) -> None:
-        from app.services.audit_trail import verify
+        from app.services.audit_trail import verify_with_digest
 
-        verdict = verify(self.app.wb)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show_verdict, verdict)
+        verdict, digest = verify_with_digest(self.app.wb)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._show_verdict, verdict, digest)
 
-    def _show_verdict(self, verdict) -> None:  # type: ignore[no-untyped-def]
+    def _show_verdict(self, verdict, digest: str) -> None:  # type: ignore[no-untyped-def]
         self.verdict_text = verdict.describe()
         style = "bold green" if verdict.ok else "bold red"
-        self.query_one("#verdict", Static).update(Text(self.verdict_text, style=style))
+        shown = Text(self.verdict_text, style=style)
+        if digest:  # what a report built now prints (and verify-bundle checks a bundle against)
+            shown.append(f"\nevidence digest {digest}", style="dim")
+        self.query_one("#verdict", Static).update(shown)
         self.notify(self.verdict_text, severity="information" if verdict.ok else "error", title="Audit chain")
 
     def action_reload(self) -> None:

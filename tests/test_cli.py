@@ -36,10 +36,16 @@ def ok(*args: str, env: dict[str, str] | None = None) -> str:
 
 
 def _verify(env: dict[str, str] | None = None) -> tuple[int, int, str]:
-    line = ok("audit", "verify", env=env).strip()
+    return _verify_with_digest(env)[:3]  # type: ignore[return-value]
+
+
+def _verify_with_digest(env: dict[str, str] | None = None) -> tuple[int, int, str, str]:
+    line, digest_line = ok("audit", "verify", env=env).strip().splitlines()
     match = OK_RE.match(line)
     assert match, line
-    return int(match[1]), int(match[2]), match[3]
+    digest = re.fullmatch(r"evidence digest ([0-9a-f]{64})", digest_line)
+    assert digest, digest_line
+    return int(match[1]), int(match[2]), match[3], digest[1]
 
 
 def _rows(stdout: str) -> list[str]:
@@ -103,10 +109,11 @@ def test_report_prints_the_same_audit_head_as_verify(demo_env: dict[str, str], t
     printed = re.search(r"\(audit chain head (\d+) ([0-9a-f]{64})\)", stdout)
     assert printed, stdout
 
-    count, seq, head_hash = _verify(demo_env)
+    count, seq, head_hash, digest = _verify_with_digest(demo_env)
     text = " ".join(" ".join(page.extract_text() or "" for page in pypdf.PdfReader(str(out)).pages).split())
     in_pdf = set(PDF_HEAD_RE.findall(text))
     assert in_pdf == {(str(seq), head_hash)}
+    assert set(re.findall(r"Evidence digest: ([0-9a-f]{64})", text)) == {digest}
     assert (int(printed[1]), printed[2]) == (seq, head_hash)
     assert count == seq
 

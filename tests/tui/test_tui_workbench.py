@@ -165,6 +165,9 @@ async def test_audit_screen_verifies_the_chain(demo_home: Path) -> None:
         await pilot.press("v")
         await settle(app, pilot)
         assert app.screen.verdict_text.startswith("audit chain OK:")
+        shown = str(app.screen.query_one("#verdict").render())
+        _, digest = audit_trail.verify_with_digest(app.wb)
+        assert f"evidence digest {digest}" in shown
 
 
 async def test_screen_answers_keys_while_a_model_trains(demo_home: Path) -> None:
