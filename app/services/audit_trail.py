@@ -54,14 +54,15 @@ def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
     way the head is (``app.bundle_verify``). The digest is empty when the chain is broken: a
     digest up to the break would vouch for nothing.
     """
-    digest = [GENESIS]
+    digest = GENESIS
 
     def fold(event: AuditEvent) -> None:
-        digest[0] = next_digest(digest[0], exported_event(event))
+        nonlocal digest
+        digest = next_digest(digest, exported_event(event))
 
     with wb.read() as session:
         verdict = verify_chain(session, wb.key.secret, wb.anchor, visit=fold)
-    return verdict, digest[0] if verdict.ok else ""
+    return verdict, digest if verdict.ok else ""
 
 
 def head(wb: Workbench) -> tuple[ChainHead | None, int]:
