@@ -216,15 +216,21 @@ class ChainVerdict:
 
 
 def verify_chain(session: Session, key: bytes, anchor: HeadAnchor, *,
-                 visit: Callable[[AuditEvent], None] | None = None) -> ChainVerdict:
+                 visit: Callable[[AuditEvent], None] | None = None,
+                 through: ChainHead | None = None) -> ChainVerdict:
     """Walk the chain from the first event; report the first broken link.
 
     ``visit`` sees every event that verified, in order, so a caller that needs something from
     every event (the evidence digest) gets it in the same single pass over the table.
+    ``through`` stops at that head (a document's), which must be there with that hash; events
+    written after it are not read.
     """
     known = anchor.read()
     prev_hash, expected, count, head = GENESIS, 1, 0, None
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(2000):
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if through is not None:
+        query = query.where(AuditEvent.seq <= through.seq)
+    for event in session.scalars(query).yield_per(2000):
         if event.seq != expected:
             missing = (
                 f"event {expected} is missing"
@@ -238,11 +244,14 @@ def verify_chain(session: Session, key: bytes, anchor: HeadAnchor, *,
             return ChainVerdict(False, count, head, event.seq, "its content does not match its hash (edited)")
         if known is not None and event.seq == known.seq and event.hash != known.hash:
             return ChainVerdict(False, count, head, event.seq, "it differs from the event this workspace wrote (chain rebuilt)")
+        if through is not None and event.seq == through.seq and event.hash != through.hash:
+            return ChainVerdict(False, count, head, event.seq, "it differs from the head the document was built at")
         if visit is not None:
             visit(event)
         prev_hash, expected, count = event.hash, expected + 1, count + 1
         head = ChainHead(event.seq, event.hash)
     top = head.seq if head else 0
-    if known is not None and known.seq > top:
-        return ChainVerdict(False, count, head, top + 1, f"the chain ends at {top} but event {known.seq} was written (truncated)")
+    end = through.seq if through is not None else (known.seq if known is not None else 0)
+    if end > top:
+        return ChainVerdict(False, count, head, top + 1, f"the chain ends at {top} but event {end} was written (truncated)")
     return ChainVerdict(True, count, head)

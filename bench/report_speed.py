@@ -16,10 +16,14 @@ On the demo project (40,000 interactions, three monitoring batches; `--quick`: 6
    - **inflated data**: the demo's collected data with every table's rows and every chart
      repeated k times until the PDF reaches 100 pages, rendered in this process and as a job
      in a worker process: the renderer alone, at the same size, with no registry behind it.
-3. Key latency on the project screen (Pilot ``press`` of a stage-tab switch, animations off)
+3. A long audit trail: `LONG_TRAIL` filler events appended to the grown workspace (a busy
+   workspace after years of use). Collecting the compliance report's records with the chain
+   verified in the parent, against leaving it to the rendering worker (what ``build_report``
+   does); and the whole ``build_report``.
+4. Key latency on the project screen (Pilot ``press`` of a stage-tab switch, animations off)
    while the grown project's 100-page report builds through the app's ``build_report``
-   worker, against idle; and the rejected design, the same render in a thread of the TUI
-   process (it holds the GIL).
+   worker on that long trail, against idle; and two rejected designs in a thread of the TUI
+   process (they hold the GIL): verifying the chain there, and rendering there.
 
 Figures are printed, never asserted.
 """
@@ -50,6 +54,7 @@ GROW_RUNS = 6
 GROW_BATCH_ROWS = 1500
 GROW_MAX_BATCHES = 120
 GROW_DRIFTS = (0.0, 0.1, 0.3, 0.6, 1.0)
+LONG_TRAIL = 100_000
 
 
 def inflate(obj: Any, k: int) -> Any:
@@ -193,6 +198,33 @@ def measure_grown(folder: Path) -> None:
     wb.close()
 
 
+def lengthen_trail() -> None:
+    """Append ``LONG_TRAIL`` filler events (project "bench-filler") in one transaction, then time
+    collecting the compliance report's records both ways, and the whole build."""
+    from app.audit import append_event
+    from app.jobs import JobRunner
+    from app.services.report_builder import COLLECTORS, build_report
+    from app.services.workbench import Workbench
+
+    wb = Workbench.open()
+    started = time.perf_counter()
+    with wb.unit_of_work() as uow:
+        for i in range(LONG_TRAIL):
+            append_event(uow.session, wb.key.secret, wb.anchor, actor="bench", action="bench.filler",
+                         entity_type="filler", entity_id=i, project_slug="bench-filler",
+                         payload={"i": i, "note": "a filler event of ordinary length for the benchmark"})
+    print(f"== a long audit trail ({LONG_TRAIL:,} filler events more, written in "
+          f"{time.perf_counter() - started:.0f} s), median of {REPEATS} ==")
+    collect = COLLECTORS["compliance"]
+    in_parent = _timed(lambda: collect(wb, SLUG))
+    deferred = _timed(lambda: collect(wb, SLUG, verify_chain=False))
+    built = _timed(lambda: build_report(wb, JobRunner(wb), SLUG, "compliance", deterministic=True))
+    print(f"collect, chain verified in the parent     {_median(in_parent)}")
+    print(f"collect, chain left to the worker         {_median(deferred)}")
+    print(f"build_report (worker verifies and renders) {_median(built)}")
+    wb.close()
+
+
 async def measure_keys(folder: Path) -> dict[str, list[float]]:
     from app.services.reporting import collect_report_data
     from app.tui import WorkbenchApp
@@ -214,6 +246,17 @@ async def measure_keys(folder: Path) -> dict[str, list[float]]:
             samples += await press_while(pilot, lambda: app.report_build_running(SLUG), tabs)
             await app.workers.wait_for_complete()
         results["build_report (worker)"] = samples
+
+        from app.services.audit_trail import verify_with_digest
+
+        def verify_in_thread() -> None:
+            for _ in range(BUILDS_WHILE_PRESSING):
+                verify_with_digest(app.wb)
+
+        thread = threading.Thread(target=verify_in_thread, daemon=True)
+        thread.start()
+        results["verify in a thread"] = await press_while(pilot, thread.is_alive, tabs)
+        thread.join()
 
         data = collect_report_data(app.wb, SLUG)
 
@@ -241,8 +284,10 @@ def main(argv: list[str] | None = None) -> None:
         measure_builds(folder)
         grow_project(folder)
         measure_grown(folder)
+        lengthen_trail()
         results = asyncio.run(measure_keys(folder))
-    print("== key latency on the project screen while the grown project's report builds ==")
+    print(f"== key latency on the project screen while the grown project's report builds "
+          f"(trail of {LONG_TRAIL:,}+ events) ==")
     print_key_latency(results)
 
 

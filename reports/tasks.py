@@ -8,8 +8,20 @@ from typing import Any
 
 def render_task(payload: dict[str, Any], progress: Callable[[float, str], None],
                 should_stop: Callable[[], bool]) -> dict[str, Any]:
-    """Render ``payload["data"]`` as ``payload["kind"]`` to ``payload["out"]``; returns its hash and pages."""
+    """Render ``payload["data"]`` as ``payload["kind"]`` to ``payload["out"]``; returns its hash and pages.
+
+    ``payload["chain"]`` (an ``app.services.audit_trail.ChainCheck``), when present, is run first
+    and its verdict and evidence digest go into the records: the parent collected them without
+    walking the chain, so the TUI's process never spends seconds of GIL on a long trail.
+    """
+    from dataclasses import replace
+
     from reports.render import render_document
 
-    result = render_document(payload["kind"], payload["data"], payload["out"], progress=progress)
+    data = payload["data"]
+    if payload.get("chain") is not None:
+        progress(0.01, "verifying the audit chain")
+        verdict, digest = payload["chain"].run()
+        data = replace(data, chain=verdict, evidence_digest=digest)
+    result = render_document(payload["kind"], data, payload["out"], progress=progress)
     return {"path": str(result.path), "sha256": result.sha256, "pages": result.pages}

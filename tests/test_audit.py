@@ -79,6 +79,29 @@ def test_untouched_chain_verifies_with_count_and_head(wb: Workbench) -> None:
     assert {e.actor for e in events} == {"ana.engineer"}
 
 
+def test_a_check_through_a_documents_head_runs_in_a_child_process(wb: Workbench) -> None:
+    """``ChainCheck`` (what a report build hands its rendering worker) verifies the chain through
+    the head a document was collected at, with the same evidence digest as the workspace's own
+    verification at that head; later events are not its business, a changed head is."""
+    import multiprocessing
+
+    _changes(wb)
+    head, _ = audit_trail.head(wb)
+    expected = audit_trail.verify_with_digest(wb)
+    projects.create_project(wb, "later", problem_type="regression")  # event 6, after the document
+    check = audit_trail.chain_check(wb, head.seq, head.hash)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # pickled and run as a worker would
+        verdict, digest = pool.apply(check.run)
+    assert (verdict, digest) == expected and verdict.ok and verdict.count == 5 and verdict.head == head
+
+    forged = audit_trail.chain_check(wb, head.seq, "f" * 64)
+    verdict, digest = forged.run()
+    assert not verdict.ok and verdict.first_bad_seq == 5 and "differs from the head" in verdict.reason
+    assert digest == ""
+    beyond = audit_trail.chain_check(wb, 9, "f" * 64).run()[0]
+    assert not beyond.ok and beyond.first_bad_seq == 7 and "truncated" in beyond.reason
+
+
 def test_edited_payload_is_named_as_the_first_bad_event(wb: Workbench) -> None:
     _changes(wb)
     _tamper(wb, ("UPDATE audit_event SET payload = replace(payload, '0.7', '0.5') WHERE seq = 3", ()))

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -64,6 +65,7 @@ def test_a_build_writes_the_pdf_and_records_one_report_built_event(demo_wb: Work
     before_counts = _counts(demo_wb)
     head, _ = audit_trail.head(demo_wb)
     assert head is not None
+    verdict, digest = audit_trail.verify_with_digest(demo_wb)
     out = out_dir / "ctr demo.pdf"
     built = build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out)
 
@@ -74,6 +76,10 @@ def test_a_build_writes_the_pdf_and_records_one_report_built_event(demo_wb: Work
     # the PDF prints the head the records were at before the build
     assert (built.head_seq, built.head_hash) == (head.seq, head.hash)
     assert head.hash in _flat_text(out)
+    # the chain was verified (in the rendering worker) through that head, with its evidence digest
+    assert verdict.head == head
+    assert f"Evidencedigest:{digest}" in _flat_text(out)
+    assert re.sub(r"\s+", "", verdict.describe()) in _flat_text(out)
 
     # nothing changed but ONE new audit event, report.built (the worker has no job row)
     after_counts = _counts(demo_wb)
@@ -99,6 +105,20 @@ def test_a_build_writes_the_pdf_and_records_one_report_built_event(demo_wb: Work
     assert recent_reports(demo_wb)[0].file_state == "changed"
     out.unlink()
     assert recent_reports(demo_wb, SLUG)[0].file_state == "missing"
+
+
+def test_a_broken_chain_is_reported_in_the_document_it_was_verified_for(demo_wb: Workbench, out_dir: Path) -> None:
+    """The rendering worker verifies the chain: an edited event shows as BROKEN in the report,
+    with its findings, and no evidence digest is printed for a chain that does not verify."""
+    demo_wb.db.engine.dispose()
+    con = sqlite3.connect(demo_wb.workspace.database_path)
+    con.execute("UPDATE audit_event SET actor = 'someone.else' WHERE seq = 5")
+    con.commit()
+    con.close()
+    built = build_report(demo_wb, JobRunner(demo_wb), SLUG, "validation", out_dir / "v.pdf", deterministic=True)
+    text = _flat_text(built.path)
+    assert "auditchainBROKENatevent5:itscontentdoesnotmatchitshash(edited)" in text
+    assert "Evidencedigest" not in text
 
 
 def test_the_default_name_is_in_the_exports_folder_and_never_overwrites(demo_wb: Workbench) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from app.audit import GENESIS, ChainHead, ChainVerdict, chain_head, verify_chain
+from app.audit import GENESIS, ChainHead, ChainVerdict, HeadAnchor, chain_head, verify_chain
 from app.bundle_verify import next_digest
 from app.services.workbench import Workbench
+from storage.database import Database
 from storage.models import AuditEvent
 
 
@@ -47,6 +49,18 @@ def exported_event(event: AuditEvent) -> dict[str, Any]:
             "payload": event.payload, "prev_hash": event.prev_hash, "hash": event.hash}
 
 
+def _verify_with_digest(session: Session, key: bytes, anchor: HeadAnchor,
+                        through: ChainHead | None) -> tuple[ChainVerdict, str]:
+    digest = GENESIS
+
+    def fold(event: AuditEvent) -> None:
+        nonlocal digest
+        digest = next_digest(digest, exported_event(event))
+
+    verdict = verify_chain(session, key, anchor, visit=fold, through=through)
+    return verdict, digest if verdict.ok else ""
+
+
 def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
     """Verify the chain and compute the evidence digest through its head in the same pass.
 
@@ -54,15 +68,38 @@ def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
     way the head is (``app.bundle_verify``). The digest is empty when the chain is broken: a
     digest up to the break would vouch for nothing.
     """
-    digest = GENESIS
-
-    def fold(event: AuditEvent) -> None:
-        nonlocal digest
-        digest = next_digest(digest, exported_event(event))
-
     with wb.read() as session:
-        verdict = verify_chain(session, wb.key.secret, wb.anchor, visit=fold)
-    return verdict, digest if verdict.ok else ""
+        return _verify_with_digest(session, wb.key.secret, wb.anchor, None)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """Verifying the chain through a document's head, runnable in another process.
+
+    Walking the whole chain (every HMAC, every event's JSON) is pure Python: in the TUI's
+    process it would hold the GIL for seconds on a long trail. A report build hands this to
+    the worker that renders the document instead (``reports.tasks.render_task``), which opens
+    the registry read-only. It carries the audit key, so it only ever travels to a child process.
+    """
+
+    database_url: str
+    key: bytes = field(repr=False)
+    anchor: HeadAnchor
+    through: ChainHead | None
+
+    def run(self) -> tuple[ChainVerdict, str]:
+        database = Database(self.database_url)
+        try:
+            with database.read() as session:
+                return _verify_with_digest(session, self.key, self.anchor, self.through)
+        finally:
+            database.dispose()
+
+
+def chain_check(wb: Workbench, head_seq: int, head_hash: str) -> ChainCheck:
+    """The check of the chain through the head a document was collected at."""
+    through = ChainHead(head_seq, head_hash) if head_seq else None
+    return ChainCheck(wb.db.url, wb.key.secret, wb.anchor, through)
 
 
 def head(wb: Workbench) -> tuple[ChainHead | None, int]:

@@ -3,7 +3,10 @@
 Collect first, render second: the frozen data is collected here, in the parent, through the
 same services the screens use (it carries the audit-chain head it describes); the PDF is laid
 out in a worker process (``reports.tasks:render_task``, so the screen keeps answering keys)
-into a private folder next to the target and renamed into place only once it is whole.
+into a private folder next to the target and renamed into place only once it is whole. For the
+documents that print the audit trail (``CHAIN_DOCUMENTS``) the worker also verifies the chain
+through the collected head and computes its evidence digest: on a long trail that walk is
+seconds of pure Python, which would otherwise run in the TUI's process.
 
 What a build changes in the records:
 
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.errors import JobCancelled, WorkbenchError
+from app.services import audit_trail
 from app.services.reporting import COLLECTORS
 from app.services.workbench import Workbench, find_project
 from storage.models import AuditEvent, ModelVersion, MonitoringBatch
@@ -114,6 +118,9 @@ def _scopes() -> dict[str, tuple[str, ...]]:
 
 
 SCOPES: dict[str, tuple[str, ...]] = _scopes()
+#: The documents that print the audit trail: their chain is verified in the rendering worker.
+CHAIN_DOCUMENTS = frozenset(kind for kind, collect in COLLECTORS.items()
+                            if "verify_chain" in inspect.signature(collect).parameters)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -244,7 +251,8 @@ def build_report(
     with wb.read() as session:
         find_project(session, slug)  # an unknown project is refused before any path is touched
     target = resolve_out(wb, slug, kind, out)
-    data = COLLECTORS[kind](wb, slug, deterministic=deterministic, **requested)
+    deferred = {"verify_chain": False} if kind in CHAIN_DOCUMENTS else {}
+    data = COLLECTORS[kind](wb, slug, deterministic=deterministic, **requested, **deferred)
     head_seq, head_hash = _printed_head(data)
     scope = _resolved_scope(kind, data, requested)
     if cancel is not None and cancel.is_set():
@@ -253,6 +261,8 @@ def build_report(
     work_dir = Path(tempfile.mkdtemp(prefix=".mlwb-report-", dir=target.parent))
     try:
         payload = {"kind": kind, "data": data, "out": str(work_dir / target.name)}
+        if deferred:  # the worker verifies the chain through the printed head (off this process's GIL)
+            payload["chain"] = audit_trail.chain_check(wb, head_seq, head_hash)
         relay = None if on_progress is None else (lambda fraction, text: on_progress(NO_JOB, fraction, text))
         result = runner.run_unrecorded(RENDER_TASK, payload, "the report build", on_progress=relay, cancel=cancel)
         written, pages = Path(result["path"]), int(result["pages"])

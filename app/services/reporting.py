@@ -8,7 +8,9 @@ Two shapes come out of here (see ``app.services.report_data``):
 
 Every collector reads the audit head before and after collecting; if another writer changed
 the registry in between, collection starts again, so the head printed in a document is the
-state the document describes. With ``deterministic=True`` the build time is printed as a fixed
+state the document describes. The documents that print the trail verify the chain here by
+default; a report build passes ``verify_chain=False`` and has its worker do it through the
+collected head (``audit_trail.ChainCheck``). With ``deterministic=True`` the build time is printed as a fixed
 text, so two builds from the same records give byte-identical PDFs.
 """
 
@@ -321,8 +323,13 @@ def _batch_range(slug: str, batches: list, scope: Sequence[str] | None) -> tuple
 
 
 def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, deterministic: bool = False,
-            audit_log: bool = False, batches: Sequence[str] | None = None) -> ProjectRecords:
-    """One read of everything a document may show, through the services the screens use."""
+            audit_log: bool = False, verify_chain: bool = True,
+            batches: Sequence[str] | None = None) -> ProjectRecords:
+    """One read of everything a document may show, through the services the screens use.
+
+    ``audit_log``: the document prints the trail, so the project's events are read and (with
+    ``verify_chain``) the chain is verified and its evidence digest computed here; without
+    it they are left for the worker that renders (``audit_trail.ChainCheck``)."""
     summary = projects.project_summary(wb, slug)
     docs = deliverables.deliverables(wb, slug)
     models = registry.list_models(wb, slug)
@@ -335,6 +342,7 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
     chain, digest = None, ""
     if audit_log:
         events = tuple(audit_trail.recent_events(wb, project=slug, limit=CHANGE_LOG_EVENTS))
+    if audit_log and verify_chain:
         chain, digest = audit_trail.verify_with_digest(wb)
     head, count = audit_trail.head(wb)
     if chain is not None and chain.ok and chain.head != head:
@@ -366,9 +374,11 @@ def _records(wb: Workbench, slug: str, kind: str, **options: object) -> ProjectR
 
 
 def collect_compliance_report(wb: Workbench, slug: str, *, version: int | None = None,
-                              deterministic: bool = False) -> ProjectRecords:
-    """Records for the compliance report of ``version`` (default: the production version)."""
-    return _records(wb, slug, "compliance", version=version, deterministic=deterministic, audit_log=True)
+                              deterministic: bool = False, verify_chain: bool = True) -> ProjectRecords:
+    """Records for the compliance report of ``version`` (default: the production version);
+    ``verify_chain=False`` leaves the chain's verification to the rendering worker."""
+    return _records(wb, slug, "compliance", version=version, deterministic=deterministic, audit_log=True,
+                    verify_chain=verify_chain)
 
 
 def collect_problem_statement(wb: Workbench, slug: str, *, deterministic: bool = False) -> ProjectRecords:
@@ -390,12 +400,15 @@ def collect_drift_report(wb: Workbench, slug: str, *, batches: Sequence[str] | N
 
 
 def collect_validation_report(wb: Workbench, slug: str, *, version: int | None = None,
-                              deterministic: bool = False) -> ProjectRecords:
-    """Records for the validation report a reviewer signs for ``version`` (default: production)."""
-    return _records(wb, slug, "validation", version=version, deterministic=deterministic, audit_log=True)
+                              deterministic: bool = False, verify_chain: bool = True) -> ProjectRecords:
+    """Records for the validation report a reviewer signs for ``version`` (default: production);
+    ``verify_chain=False`` leaves the chain's verification to the rendering worker."""
+    return _records(wb, slug, "validation", version=version, deterministic=deterministic, audit_log=True,
+                    verify_chain=verify_chain)
 
 
-#: kind -> collector; every collector takes (wb, slug) and keyword options, always ``deterministic``.
+#: kind -> collector; every collector takes (wb, slug) and keyword options, always ``deterministic``;
+#: those of documents that print the audit trail also ``verify_chain``.
 COLLECTORS: dict[str, Callable[..., ProjectRecords]] = {
     "compliance": collect_compliance_report,
     "problem_statement": collect_problem_statement,
