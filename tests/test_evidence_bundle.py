@@ -105,6 +105,23 @@ def write_events(bundle: Path, events: list[dict[str, Any]]) -> None:
                                          + "\n" for e in events), encoding="utf-8")
 
 
+def rewrite_events(bundle: Path, events: list[dict[str, Any]]) -> str:
+    """What a forger without the key can still do after editing events: recompute every digest,
+    write them, and record the new head, digest and file hash in the manifest; returns the digest."""
+    digest = GENESIS
+    for event in events:
+        event.pop("digest")
+        digest = next_digest(digest, event)
+        event["digest"] = digest
+    write_events(bundle, events)
+    manifest = read_manifest(bundle)
+    manifest["audit_head"] = {"seq": events[-1]["seq"], "hash": events[-1]["hash"]}
+    manifest["evidence_digest"]["value"] = digest
+    write_manifest(bundle, manifest)
+    fix_manifest(bundle, EVENTS)
+    return digest
+
+
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -394,17 +411,7 @@ def test_a_consistent_rewrite_is_caught_by_the_head_printed_in_the_pdf(bundle: P
     for event in events[k:]:  # a forger cannot compute the HMAC, so any plausible hash will do
         event["prev_hash"] = previous
         event["hash"] = previous = sha256((previous + canonical(event)).encode())
-    digest = GENESIS
-    for event in events:
-        event.pop("digest")
-        digest = next_digest(digest, event)
-        event["digest"] = digest
-    write_events(bundle, events)
-    manifest = read_manifest(bundle)
-    manifest["audit_head"] = {"seq": events[-1]["seq"], "hash": events[-1]["hash"]}
-    manifest["evidence_digest"]["value"] = digest
-    write_manifest(bundle, manifest)
-    fix_manifest(bundle, EVENTS)
+    rewrite_events(bundle, events)
 
     verdict = verify_bundle(bundle)
     assert failed(verdict) == {"report head"}
@@ -421,16 +428,7 @@ def test_an_edit_that_keeps_every_hash_is_caught_by_the_digest_printed_in_the_pd
     events = read_events(bundle)
     edited = next(e for e in events if e["action"] == "model.approved")
     edited["actor"] = "someone.else"
-    digest = GENESIS
-    for event in events:
-        event.pop("digest")
-        digest = next_digest(digest, event)
-        event["digest"] = digest
-    write_events(bundle, events)
-    manifest = read_manifest(bundle)
-    manifest["evidence_digest"]["value"] = digest
-    write_manifest(bundle, manifest)
-    fix_manifest(bundle, EVENTS)
+    digest = rewrite_events(bundle, events)
 
     verdict = verify_bundle(bundle)
     assert failed(verdict) == {"report head"}
