@@ -81,12 +81,9 @@ class JobRunner:
         """
         try:
             worker = self._start(task, payload, f"mlwb-job-{job_id}")
-        except Exception as exc:  # the row must not stay "queued" with nothing running it
-            reason = str(exc) if isinstance(exc, WorkbenchError) else f"its worker process could not start ({exc!r})"
-            job_records.mark_failed(self.wb, job_id, reason)
-            if isinstance(exc, WorkbenchError):
-                raise
-            raise WorkbenchError(f"job {job_id} failed: {reason}") from exc
+        except WorkbenchError as exc:  # the row must not stay "queued" with nothing running it
+            job_records.mark_failed(self.wb, job_id, str(exc))
+            raise WorkbenchError(f"job {job_id} failed: {exc}") from None
         with self._lock:
             self._running[job_id] = worker
         last_write = 0.0
@@ -117,7 +114,10 @@ class JobRunner:
         ``what`` names the work in errors ("the report build"). Setting ``cancel`` terminates the
         worker at once: unrecorded work owns nothing the caller does not clean up.
         """
-        worker = self._start(task, payload, "mlwb-" + "-".join(what.split()[-2:]))
+        try:
+            worker = self._start(task, payload, f"mlwb: {what}")
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"{what} failed: {exc}") from None
         if cancel is not None:
             worker.cancel_requested = cancel
         try:
@@ -149,11 +149,11 @@ class JobRunner:
                 process.start()
             except OSError as exc:
                 results.close()
-                raise WorkbenchError(f"could not start a worker process ({exc.strerror or exc}): the machine may "
+                raise WorkbenchError(f"its worker process could not start ({exc.strerror or exc}): the machine may "
                                      "be out of memory or processes; close other programs and try again") from None
-            except BaseException:
+            except Exception as exc:  # the payload could not be sent to the child (pickling)
                 results.close()
-                raise
+                raise WorkbenchError(f"its worker process could not start ({exc!r})") from exc
         return _Worker(process, results, cancel)
 
     @staticmethod

@@ -3,8 +3,10 @@ probe the TUI benchmarks press on the demo project's screen."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
+import threading
 import tempfile
 import time
 from collections.abc import Callable
@@ -57,6 +59,32 @@ async def press_while(pilot: Any, busy: Callable[[], bool], tabs: Any) -> list[f
         await pilot.press(key)
         samples.append(time.perf_counter() - started)
         assert tabs.active == f"stage-{key}", "the key was not handled"
+    return samples
+
+
+async def press_during_worker(app: Any, pilot: Any, tabs: Any, start: Callable[[], Any],
+                              running: Callable[[], bool], times: int) -> list[float]:
+    """Key latency while the app's own background work runs, ``times`` times in a row:
+    ``start()`` launches it (returns the Textual worker), ``running()`` says it is under way."""
+    samples: list[float] = []
+    for _ in range(times):
+        worker = start()
+        while not running():
+            if worker.is_finished:
+                raise RuntimeError(f"the background work did not start: {worker.error!r}")
+            await asyncio.sleep(0.01)
+        samples += await press_while(pilot, running, tabs)
+        await app.workers.wait_for_complete()
+    return samples
+
+
+async def press_during_thread(pilot: Any, tabs: Any, work: Callable[[], None]) -> list[float]:
+    """Key latency while ``work`` runs in a thread of the TUI's own process (a rejected design:
+    it competes with the event loop for the GIL)."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    samples = await press_while(pilot, thread.is_alive, tabs)
+    thread.join()
     return samples
 
 

@@ -36,13 +36,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import open_demo_project, press_idle, press_while, print_key_latency, scratch_home
+from bench.common import (
+    open_demo_project, press_during_thread, press_during_worker, press_idle, print_key_latency, scratch_home,
+)
 
 SLUG = "ctr-demo"
 REPEATS = 3
@@ -236,16 +237,9 @@ async def measure_keys(folder: Path) -> dict[str, list[float]]:
         tabs = await open_demo_project(app, pilot)
         results["idle"] = await press_idle(pilot, tabs)
 
-        samples: list[float] = []
-        for _ in range(BUILDS_WHILE_PRESSING):
-            worker = app.build_report(SLUG, "compliance")
-            while not app.report_build_running(SLUG):
-                if worker.is_finished:
-                    raise RuntimeError(f"the build did not start: {worker.error!r}")
-                await asyncio.sleep(0.01)
-            samples += await press_while(pilot, lambda: app.report_build_running(SLUG), tabs)
-            await app.workers.wait_for_complete()
-        results["build_report (worker)"] = samples
+        results["build_report (worker)"] = await press_during_worker(
+            app, pilot, tabs, lambda: app.build_report(SLUG, "compliance"),
+            lambda: app.report_build_running(SLUG), BUILDS_WHILE_PRESSING)
 
         from app.services.audit_trail import verify_with_digest
 
@@ -253,10 +247,7 @@ async def measure_keys(folder: Path) -> dict[str, list[float]]:
             for _ in range(BUILDS_WHILE_PRESSING):
                 verify_with_digest(app.wb)
 
-        thread = threading.Thread(target=verify_in_thread, daemon=True)
-        thread.start()
-        results["verify in a thread"] = await press_while(pilot, thread.is_alive, tabs)
-        thread.join()
+        results["verify in a thread"] = await press_during_thread(pilot, tabs, verify_in_thread)
 
         data = collect_report_data(app.wb, SLUG)
 
@@ -264,10 +255,7 @@ async def measure_keys(folder: Path) -> dict[str, list[float]]:
             for _ in range(THREAD_RENDERS):
                 render_document("compliance", data, folder / "thread.pdf")
 
-        thread = threading.Thread(target=render_in_thread, daemon=True)
-        thread.start()
-        results["render in a thread"] = await press_while(pilot, thread.is_alive, tabs)
-        thread.join()
+        results["render in a thread"] = await press_during_thread(pilot, tabs, render_in_thread)
     return results
 
 

@@ -12,9 +12,10 @@ screen idle again, on the demo project (40,000 interactions), in three condition
 from __future__ import annotations
 
 import asyncio
-import threading
 
-from bench.common import open_demo_project, press_idle, press_while, print_key_latency, scratch_home
+from bench.common import (
+    open_demo_project, press_during_thread, press_during_worker, press_idle, print_key_latency, scratch_home,
+)
 
 KIND = "hist_gradient_boosting"
 FITS = 3  # each condition trains this many models back to back, for enough key samples
@@ -31,16 +32,8 @@ async def _measure() -> dict[str, list[float]]:
         tabs = await open_demo_project(app, pilot)
         results["idle"] = await press_idle(pilot, tabs)
 
-        samples: list[float] = []
-        for _ in range(FITS):
-            worker = app.train_model("ctr-demo", KIND)
-            while not app.progress.snapshot():
-                if worker.is_finished:
-                    raise RuntimeError(f"training did not start: {worker.error!r}")
-                await asyncio.sleep(0.02)
-            samples += await press_while(pilot, lambda: bool(app.progress.snapshot()), tabs)
-            await app.workers.wait_for_complete()
-        results["worker process"] = samples
+        results["worker process"] = await press_during_worker(
+            app, pilot, tabs, lambda: app.train_model("ctr-demo", KIND), lambda: bool(app.progress.snapshot()), FITS)
 
         plan = plan_training(app.wb, "ctr-demo", KIND)
 
@@ -48,10 +41,7 @@ async def _measure() -> dict[str, list[float]]:
             for _ in range(FITS):
                 train_model(TrainingSpec(**plan.payload))
 
-        thread = threading.Thread(target=fit_in_thread, daemon=True)
-        thread.start()
-        results["in-process thread"] = await press_while(pilot, thread.is_alive, tabs)
-        thread.join()
+        results["in-process thread"] = await press_during_thread(pilot, tabs, fit_in_thread)
     return results
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.audit import ChainVerdict
 from app.errors import WorkbenchError
 from app.services.report_builder import resolve_out
 from app.services.reporting import COLLECTORS
@@ -26,6 +27,7 @@ class ExportedReport:
     head_seq: int
     head_hash: str
     evidence_digest: str  # printed in the PDF: the digest of every event up to the head
+    chain: ChainVerdict | None  # the verification the PDF prints
 
 
 def export_compliance_report(wb: Workbench, slug: str, out: str | Path) -> ExportedReport:
@@ -39,4 +41,5 @@ def export_compliance_report(wb: Workbench, slug: str, out: str | Path) -> Expor
         render_document("compliance", records, target)  # writes a temp file and renames it
     except OSError as exc:
         raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}") from None
-    return ExportedReport(target, records.audit_head_seq, records.audit_head_hash, records.evidence_digest)
+    return ExportedReport(target, records.audit_head_seq, records.audit_head_hash, records.evidence_digest,
+                          records.chain)

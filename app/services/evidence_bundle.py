@@ -4,9 +4,9 @@ check it offline (the format and the verifier live in ``app.bundle_verify``).
 Consistency: the report data, the PDF and the audit events all describe one audit head. The
 data is collected and the PDF rendered; if the head the PDF printed differs from the data's
 (another writer got in between), both are redone. The exported events are then read up to
-that head — the chain only grows, so events at or below it cannot have changed — after the
-whole chain has been verified with the workspace's key, so a bundle is never made from a
-broken chain.
+that head — the chain only grows, so events at or below it cannot have changed, and they must
+give the evidence digest the PDF printed. The report's collector verified the whole chain with
+the workspace's key, so a bundle is never made from a broken chain.
 
 Exporting is a read, like ``mlwb report``: it records no audit event. An event written after
 the bundle would move the workspace's head past the one printed in the PDF and the manifest,
@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.audit import GENESIS, verify_chain
+from app.audit import GENESIS
 from app.bundle_verify import (
     DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, README, REPORT_PDF,
     TABLES_DIR, canonical_json, next_digest,
@@ -112,10 +112,15 @@ def _target(out: str | os.PathLike[str]) -> tuple[Path, bool]:
 
 def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> tuple[int, str, str]:
     """The one place the bundle asks the report engine for its PDF; returns the head and the
-    evidence digest it printed."""
+    evidence digest it printed. The report's collector verified the chain: a broken one stops
+    the export here, since evidence from it would mislead a reviewer."""
     from reports.export import export_compliance_report
 
     report = export_compliance_report(wb, slug, path)
+    if report.chain is None or not report.chain.ok:
+        found = report.chain.describe() if report.chain else "the audit chain was not verified"
+        raise WorkbenchError(f"{found}. No bundle was written: evidence from a broken chain would mislead a "
+                             "reviewer; run `mlwb audit verify` and restore the workspace from a backup")
     return report.head_seq, report.head_hash, report.evidence_digest
 
 
@@ -131,13 +136,9 @@ def _report_at_one_head(wb: Workbench, slug: str, pdf: Path) -> tuple[ReportData
 
 
 def _exported_events(wb: Workbench, head_seq: int, head_hash: str) -> list[dict[str, Any]]:
-    """Every event from 1 to the head, as the bundle stores them (``EVENT_FIELDS``)."""
+    """Every event from 1 to the head, as the bundle stores them (``EVENT_FIELDS``). They were
+    verified when the report was collected; the caller checks they give the digest it printed."""
     with wb.read() as session:
-        verdict = verify_chain(session, wb.key.secret, wb.anchor)
-        if not verdict.ok:
-            raise WorkbenchError(f"{verdict.describe()}. No bundle was written: evidence from a broken chain "
-                                 "would mislead a reviewer; run `mlwb audit verify` and restore the workspace "
-                                 "from a backup")
         rows = session.scalars(select(AuditEvent).where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq))
         events = [exported_event(e) for e in rows]
     last = (events[-1]["seq"], events[-1]["hash"]) if events else (0, GENESIS)
@@ -164,10 +165,10 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
     for event in events:
         digest = next_digest(digest, event)
         lines.append(canonical_json({**event, DIGEST_FIELD: digest}) + "\n")
-    if digest != printed_digest:  # the same events read twice at one head: only a defect gets here
-        raise WorkbenchError(f"the report printed evidence digest {printed_digest or '(none)'} but the exported "
-                             f"events give {digest}; no bundle was written: run `mlwb audit verify` and report "
-                             "this as a bug")
+    if digest != printed_digest:  # an event up to the head changed since it was verified
+        raise WorkbenchError(f"the report printed evidence digest {printed_digest} but the exported events give "
+                             f"{digest}: an event changed after it was verified; no bundle was written: run "
+                             "`mlwb audit verify`")
     _write_text(root / EVENTS, "".join(lines))
 
     _write_text(root / EVIDENCE_JSON, json.dumps(_finite(asdict(data)), indent=2, ensure_ascii=False,

@@ -345,8 +345,6 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
     if audit_log and verify_chain:
         chain, digest = audit_trail.verify_with_digest(wb)
     head, count = audit_trail.head(wb)
-    if chain is not None and chain.ok and chain.head != head:
-        digest = ""  # an event arrived after the walk: `_consistent` collects again
     return ProjectRecords(
         kind=kind, built_at=_built_at(deterministic), built_by=wb.actor, deterministic=deterministic,
         summary=summary, statement=dict(docs["problem_statement"]), checklist=dict(docs["ml_checklist"]),
