@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(VENV)/bin/mlwb
 
+# Two workers (this machine and CI have two cores); the ten slowest tests and the wall time
+# are printed so a slow test is noticed when it lands.
+PYTEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest -q
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(PYTEST_WORKERS) --durations=10; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$status
 
 bench: install
 	$(PY) -m bench
