@@ -1,11 +1,13 @@
 """Shared fixtures: every test gets its own workspace in tmp_path, never the user's.
 
-The demo project is built once per test session (small data, real fits in real worker
-processes) and each test that needs it gets a private copy of that workspace.
+The demo project is built once per test run (small data, real fits in real worker
+processes), by whichever xdist worker needs it first while the others wait for it, and each
+test that needs it gets a private copy of that workspace.
 """
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,13 +51,22 @@ def runner(wb: Workbench) -> JobRunner:
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo-template") / "mlwb-home"
-    with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp, home)
-        bench = Workbench.open(Workspace(home))
-        run_demo(bench, JobRunner(bench), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
-        bench.close()
+def demo_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    # xdist workers each have a base temp folder under one shared by the whole run.
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    home, built = shared / "demo-template" / "mlwb-home", shared / "demo-template.built"
+    with open(shared / "demo-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not built.exists():
+            shutil.rmtree(home.parent, ignore_errors=True)  # a build that failed half-way
+            with pytest.MonkeyPatch.context() as mp:
+                _isolate(mp, home)
+                bench = Workbench.open(Workspace(home))
+                run_demo(bench, JobRunner(bench), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
+                bench.close()
+            built.touch()
     return home
 
 

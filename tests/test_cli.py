@@ -13,9 +13,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pypdf
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Every test here reads the one workspace `mlwb demo` built (a module fixture): keep them on one
+# xdist worker so the demo is built once (make test runs `--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("cli-demo")
+
 OK_RE = re.compile(r"^audit chain OK: (\d+) events, head (\d+) ([0-9a-f]{64})$")
 PDF_HEAD_RE = re.compile(r"Audit chain head: (\d+) ([0-9a-f]{64})")
 
@@ -102,7 +107,6 @@ def test_running_the_demo_again_duplicates_nothing(demo_env: dict[str, str]) -> 
 
 
 def test_report_prints_the_same_audit_head_as_verify(demo_env: dict[str, str], tmp_path: Path) -> None:
-    pypdf = pytest.importorskip("pypdf")
     out = tmp_path / "ctr-demo report.pdf"
     # deterministic: records nothing, so the head verify prints afterwards is the one in the PDF
     stdout = ok("report", "ctr-demo", "--deterministic", "--out", str(out), env=demo_env)

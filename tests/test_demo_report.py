@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from app.errors import NotFound
@@ -18,8 +19,6 @@ from app.services.demo import FEATURES, SLUG, VALIDATOR
 from app.services.workbench import Workbench
 from reports.render import render_document
 from reports.requirements import CHAPTERS
-
-pypdf = pytest.importorskip("pypdf")
 
 HEAD_RE = re.compile(r"Audit chain head: (\d+) ([0-9a-f]{64})")
 

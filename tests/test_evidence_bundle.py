@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 
 from app.bundle_verify import (
@@ -32,8 +33,6 @@ from app.services import audit_trail, evidence_bundle, projects
 from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
-
-pypdf = pytest.importorskip("pypdf")
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "ctr-demo"

@@ -13,6 +13,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from app.services.report_data import (
@@ -24,8 +25,6 @@ from app.services.report_data import (
 )
 from reports.compliance import render_compliance_report
 from reports.markup import text as _text
-
-pypdf = pytest.importorskip("pypdf")
 
 HEAD_HASH = hashlib.sha256(b"audit-head-412").hexdigest()
 HOSTILE = '<img src="/etc/passwd"/> <b>bold</b> & <font size=40>x</font>'

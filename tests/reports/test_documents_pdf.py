@@ -11,14 +11,13 @@ import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from app.services.report_data import DocumentData, ProjectRecords
 from reports.render import DOCUMENTS, build_document, render_document
 
 from synthetic_records import build_records, with_kind
-
-pypdf = pytest.importorskip("pypdf")
 
 HOSTILE = '<img src="/etc/passwd"/> <b>bold</b> & <font size=40>x</font> &amp; &lt;para&gt; <br/>'
 # Scripts DejaVu Sans draws, written left to right (the Yijing hexagram is the one CJK block it has).
