@@ -17,7 +17,8 @@ from app import cli_monitoring as monitoring_verbs
 from app import cli_release as release_verbs
 from app import cli_reports as report_verbs
 from app.errors import WorkbenchError
-from app.lifecycle import MATURITIES, PROBLEM_TYPES
+from app.lifecycle import MATURITIES
+from app.ml.catalogue import PROBLEM_TYPES
 from storage.artifacts import ArtifactCorrupted
 
 
@@ -246,7 +247,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_available(args: argparse.Namespace) -> int:
-    from app.ml.training import model_catalogue
+    from app.ml.catalogue import model_catalogue
 
     for m in model_catalogue():
         print(f"{m['kind']}\t{m['rung']}\t{', '.join(m['problem_types'])}\t{m['description']}")

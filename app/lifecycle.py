@@ -10,15 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MATURITIES: tuple[str, ...] = ("startup", "growth", "enterprise")
-PROBLEM_TYPES: tuple[str, ...] = (
-    "binary_classification",
-    "multiclass_classification",
-    "regression",
-    "ranking",
-    "clustering",
-    "anomaly_detection",
-    "forecasting",
-)
 ALL = frozenset(MATURITIES)
 GROWTH_UP = frozenset({"growth", "enterprise"})
 ENTERPRISE = frozenset({"enterprise"})

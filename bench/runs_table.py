@@ -36,7 +36,8 @@ FILTERS = ("hist", "an")
 
 def synthetic_runs(n: int = N_RUNS, seed: int = 0):  # type: ignore[no-untyped-def]
     """Runs shaped like real ones: a sixth are trials, a third have CV, a few are test-scored."""
-    from app.services.training import BASELINE_KINDS, RunView
+    from app.ml.catalogue import BASELINE_KINDS
+    from app.services.training import RunView
 
     rng = random.Random(seed)
     start = datetime(2026, 1, 1)

@@ -11,25 +11,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from app.ml.catalogue import RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
+
 # The records already hold these services' views, so the render worker has imported them.
-from app.services.comparison import PRIMARY_METRIC
 from app.services.monitoring import PSI_ALERT_THRESHOLD, PSI_WATCH
 from app.services.registry import MODEL_CARD_SECTIONS
 from app.services.report_data import (
     ChartSeries, Facts, LineChart, ProjectRecords, ReportStamp, TableData,
 )
 
-# Where a model kind stands on the baseline ladder (mirrors app.ml.training's ladder; importing
-# that module costs ~1.7 s of sklearn). A kind missing here is a complex candidate.
-LADDER_RUNG = {
-    "majority_baseline": "baseline", "mean_baseline": "baseline", "popularity_baseline": "baseline",
-    "logistic_regression": "simple", "linear_regression": "simple", "decision_tree": "simple",
-    "kmeans": "simple",
-}
-RUNG_ORDER = ("baseline", "simple", "complex")
 PSI_ALERT = PSI_ALERT_THRESHOLD
 MAX_FEATURE_LINES = 8
-_LOWER_IS_BETTER = {"rmse", "mae", "log_loss", "brier"}
 
 
 # ---------------------------------------------------------------------------- small formats
@@ -61,11 +53,12 @@ def yes_no(value: object) -> str:
 
 
 def primary_metric(records: ProjectRecords) -> str:
-    return PRIMARY_METRIC.get(records.summary.problem_type, "roc_auc")
+    return project_metric(records.summary.problem_type)
 
 
 def rung(run: Any) -> str:
-    return "baseline" if run.is_baseline else LADDER_RUNG.get(run.model_kind, "complex")
+    """A kind the catalogue does not know is a complex candidate."""
+    return "baseline" if run.is_baseline else RUNG_OF_KIND.get(run.model_kind, "complex")
 
 
 # ---------------------------------------------------------------------------- the version
@@ -213,7 +206,7 @@ def _cv(run: Any, metric: str) -> str:
 
 
 def ladder_runs(records: ProjectRecords) -> list[Any]:
-    return sorted(records.runs, key=lambda r: (RUNG_ORDER.index(rung(r)), r.id))
+    return sorted(records.runs, key=lambda r: (RUNGS.index(rung(r)), r.id))
 
 
 def ladder_table(records: ProjectRecords) -> TableData:
@@ -249,8 +242,8 @@ def ladder_chart(records: ProjectRecords) -> ChartSeries:
     return ChartSeries(f"Validation {metric} per run, ladder order",
                        tuple(f"run {r.id} {r.model_kind}" for r in runs),
                        tuple(r.metrics.get(f"val_{metric}", math.nan) for r in runs),
-                       threshold=threshold, y_label=metric, alarm_above=None if metric not in _LOWER_IS_BETTER
-                       else True,
+                       threshold=threshold, y_label=metric, alarm_above=True if lower_is_better(metric)
+                       else None,
                        note="Threshold: the ML metric threshold of the problem statement." if threshold else "")
 
 

@@ -268,14 +268,14 @@ class DeploymentScreen(WorkbenchScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="release-load")
     def _load(self) -> None:
         from app.services import projects, promotion, registry, release_analysis
-        from app.services.comparison import PRIMARY_METRIC
+        from app.ml.catalogue import project_metric
 
         wb = self.app.wb  # type: ignore[attr-defined]
         project = projects.project_summary(wb, self.slug)
         versions = registry.list_models(wb, self.slug)
         snapshot = ReleaseSnapshot(
             project=project,
-            metric=f"val_{PRIMARY_METRIC.get(project.problem_type, 'roc_auc')}",
+            metric=f"val_{project_metric(project.problem_type)}",
             actor=wb.actor,
             versions=versions,
             gates={v.version: promotion.promotion_gate(wb, self.slug, v.version) for v in versions},

@@ -18,10 +18,11 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 
+from app.ml.catalogue import RUNG_OF_KIND
 from screens.base import WorkbenchScreen
 from screens.widgets.charts import bar_chart, sparkline
 from screens.widgets.jobs_panel import JobsPanel
-from screens.widgets.runs_table import COLUMNS, RUNG, RunsTable, primary_of
+from screens.widgets.runs_table import COLUMNS, RunsTable, primary_of
 
 if TYPE_CHECKING:
     from app.services.comparison import ComparisonView
@@ -51,7 +52,7 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
     """
     primary = primary_of(run)
     out = Text()
-    rung = "tuning trial of run " + str(run.parent_run_id) if run.parent_run_id else RUNG.get(run.model_kind, "?")
+    rung = "tuning trial of run " + str(run.parent_run_id) if run.parent_run_id else RUNG_OF_KIND.get(run.model_kind, "?")
     out.append(f"Run {run.id} · {run.model_kind}", style="bold")
     out.append(f"  ({rung}{', baseline' if run.is_baseline else ''}) · experiment {run.experiment} · "
                f"dataset v{run.dataset_version_id} · split {run.split_id} · seed {run.seed} · "

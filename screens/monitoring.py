@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from app.ml.catalogue import metric_direction, project_metric
 from screens.base import WorkbenchScreen
 from screens.widgets.charts import coloured_bar_chart, trend
 from screens.widgets.drift_heat import BAND_COLOURS, BAND_STYLES, DRIFTED_MARK, DriftHeat, band, row_label
@@ -31,12 +32,6 @@ if TYPE_CHECKING:
     from app.services.monitoring import AlertView, BatchView, DriftRow, SlaRuleView, TriggerView
     from app.services.projects import ProjectSummary
 
-# Which way is better, for colouring a trend's change; a metric in neither (base rate, row
-# counts) has no good direction and stays uncoloured.
-HIGHER_IS_BETTER = frozenset({"accuracy", "roc_auc", "pr_auc", "f1", "macro_f1", "r2", "ndcg_at_10", "precision",
-                              "recall", "ctr_at_top10pct", "silhouette"})
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "false_positive_rate", "false_negative_rate", "log_loss", "brier",
-                             "latency_p50_ms", "latency_p99_ms", "error_rate"})
 TREND_METRICS = 4  # metric trends drawn; the rest are in the selected batch's line
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow"}
 TRIGGER_STATUS_STYLE = {"open": "bold yellow", "running": "cyan", "answered": "green", "done": "green",
@@ -179,7 +174,7 @@ def trends_text(snapshot: MonitoringSnapshot) -> Text:
     for name in shown:
         by_label = dict(snapshot.performance[name])
         series = [by_label.get(label) for label in order if label in by_label]
-        better = True if name in HIGHER_IS_BETTER else False if name in LOWER_IS_BETTER else None
+        better = metric_direction(name)  # None (base rate, row counts): no good direction, uncoloured
         out.append(f"  {name:<{width}} ", style="dim")
         out.append_text(trend(series, higher_is_better=better))
         out.append("\n")
@@ -296,8 +291,6 @@ class MonitoringScreen(WorkbenchScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="monitoring-load")
     def _load(self) -> None:
         from app.services import monitoring, monitoring_policy, projects
-        from app.services.comparison import PRIMARY_METRIC
-
         wb = self.app.wb  # type: ignore[attr-defined]
         project = projects.project_summary(wb, self.slug)
         snapshot = MonitoringSnapshot(
@@ -306,7 +299,7 @@ class MonitoringScreen(WorkbenchScreen):
             rules=monitoring_policy.sla_rules(wb, self.slug),
             performance=monitoring.performance_over_time(wb, self.slug),
             watch=monitoring.PSI_WATCH, act=monitoring.PSI_ALERT_THRESHOLD,
-            primary=PRIMARY_METRIC.get(project.problem_type, "roc_auc"),
+            primary=project_metric(project.problem_type),
         )
         self.app.call_from_thread(self._show, snapshot)
 

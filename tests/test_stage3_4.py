@@ -212,9 +212,10 @@ def test_model_card_is_drafted_from_evidence_and_edited_by_a_person(demo_home: P
     assert bad.returncode == 2 and "unknown model card section" in bad.stderr
 
 
-def test_gate_metric_table_matches_the_trainers() -> None:
-    """The services keep their own copy so that gates never import scikit-learn: keep them equal."""
-    from app.ml.metrics import PRIMARY_METRIC as TRAINED
+def test_gate_metric_is_the_trainers() -> None:
+    """Gates judge a project's runs on the metric its trainer selects on."""
+    from app.ml.catalogue import PRIMARY_METRIC as TRAINED
+    from storage.models import Project
 
     for problem_type, metric in TRAINED.items():
-        assert comparison.PRIMARY_METRIC[problem_type] == metric, problem_type
+        assert comparison.primary_metric(Project(problem_type=problem_type)) == metric, problem_type

@@ -12,7 +12,7 @@ Conventions used throughout, so callers never have to guess the sign:
 * every ``difference`` is ``metric(b) - metric(a)`` in the metric's natural units (RMSE is
   a positive error, not sklearn's negated score);
 * "better" depends on the metric: lower is better for ``rmse``, ``mae`` and ``log_loss``
-  (see :data:`LOWER_IS_BETTER`), higher for the rest.
+  (``app.ml.catalogue.lower_is_better``), higher for the rest.
 
 All results are JSON-safe (plain ``float``/``int``/``list``/``None``, never NaN) because they
 are stored as run evidence and rendered in the TUI and PDF report.
@@ -30,15 +30,13 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from app.ml.catalogue import lower_is_better
 from app.ml.errors import TrainingCancelled
 
 #: Metrics the comparison functions understand.
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "macro_f1", "log_loss")
 REGRESSION_METRICS = ("r2", "rmse", "mae")
 METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
-
-#: Metrics that are errors/losses: a *negative* difference b - a means b is better.
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 #: Metrics computed from hard predictions (labels); the others need scores/probabilities.
 LABEL_METRICS = frozenset({"accuracy", "macro_f1"})
@@ -102,7 +100,7 @@ def problem_kind(problem_type: str) -> str:
 
 def is_better(difference: float, metric: str) -> bool:
     """True when ``difference = metric(b) - metric(a)`` means b is better than a."""
-    return difference < 0 if metric in LOWER_IS_BETTER else difference > 0
+    return difference < 0 if lower_is_better(metric) else difference > 0
 
 
 # --------------------------------------------------------------------------- McNemar
@@ -652,7 +650,7 @@ def compare_runs(
         "p_value": boot["p_value"],
         "n_resamples": boot["n_resamples"],
         "alpha": float(alpha),
-        "lower_is_better": metric in LOWER_IS_BETTER,
+        "lower_is_better": lower_is_better(metric),
     }
     if problem_type == "classification":
         if not len(a.get("y_pred") or []) or not len(b.get("y_pred") or []):

@@ -22,8 +22,8 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 from sklearn.model_selection import KFold, StratifiedKFold, learning_curve
 
+from app.ml.catalogue import lower_is_better
 from app.ml.comparison import (
-    LOWER_IS_BETTER,
     REGRESSION_METRICS,
     SKLEARN_SCORERS,
     check_metric,
@@ -332,7 +332,7 @@ def fairness(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Sequence[A
 
 def _natural(metric: str, values: np.ndarray) -> np.ndarray:
     """sklearn ``neg_*`` scorer values back to the metric's natural sign (RMSE positive)."""
-    return -values if metric in LOWER_IS_BETTER else values
+    return -values if lower_is_better(metric) else values
 
 
 def learning_curve_points(

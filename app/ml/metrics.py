@@ -1,4 +1,5 @@
-"""Metrics per problem type, with the one primary metric each is selected and compared on.
+"""Metrics per problem type (which one is primary, and which way each is better, is in
+``app.ml.catalogue``).
 
 Pure functions over arrays: training, cross-validation, tuning and the sealed test evaluation
 all call ``metrics_for`` so a number means the same thing wherever it is reported. A metric
@@ -28,67 +29,10 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
-PROBLEM_TYPES: tuple[str, ...] = (
-    "binary_classification",
-    "multiclass_classification",
-    "regression",
-    "ranking",
-    "clustering",
-    "anomaly_detection",
-)
-
-PRIMARY_METRIC: dict[str, str] = {
-    "binary_classification": "roc_auc",
-    "multiclass_classification": "macro_f1",
-    "regression": "r2",
-    "ranking": "ndcg_at_10",
-    "clustering": "silhouette",
-    "anomaly_detection": "roc_auc",
-}
-
-# Direction of every metric name ``metrics_for`` can return (without a part prefix).
-GREATER_IS_BETTER: dict[str, bool] = {
-    "roc_auc": True,
-    "pr_auc": True,
-    "log_loss": False,
-    "accuracy": True,
-    "f1": True,
-    "brier": False,
-    "ctr_at_top10pct": True,
-    "base_rate": True,  # a property of the data, not of the model; listed for completeness
-    "macro_f1": True,
-    "roc_auc_ovr": True,
-    "r2": True,
-    "rmse": False,
-    "mae": False,
-    "ndcg_at_10": True,
-    "silhouette": True,
-    "davies_bouldin": False,
-    "calinski_harabasz": True,
-    "share_flagged": False,
-}
+from app.ml.catalogue import check_trainable
 
 TOP_FRACTION = 0.10
 SILHOUETTE_SAMPLE = 2000
-
-
-def primary_metric(problem_type: str, k: int = 10) -> str:
-    """The primary metric's name; for ranking it carries the spec's cut-off (``ndcg_at_5``)."""
-    _check_problem_type(problem_type)
-    return f"ndcg_at_{k}" if problem_type == "ranking" else PRIMARY_METRIC[problem_type]
-
-
-def greater_is_better(name: str) -> bool:
-    """Direction of a metric, accepting part prefixes (``val_``) and any ``ndcg_at_k``."""
-    for prefix in ("train_", "val_", "test_", "cv_"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    if name.startswith("ndcg_at_"):
-        return True
-    if name not in GREATER_IS_BETTER:
-        raise ValueError(f"unknown metric {name!r}: known ones are {', '.join(GREATER_IS_BETTER)}")
-    return GREATER_IS_BETTER[name]
 
 
 def metrics_for(
@@ -114,7 +58,7 @@ def metrics_for(
     - anomaly_detection: ``y_true`` 0/1 or None, ``y_score_or_pred`` the anomaly score (higher is
       more anomalous, flagged where > 0).
     """
-    _check_problem_type(problem_type)
+    check_trainable(problem_type)
     if problem_type == "binary_classification":
         return _binary(np.asarray(y_true, dtype="int64"), np.asarray(y_score_or_pred, dtype="float64"))
     if problem_type == "multiclass_classification":
@@ -132,13 +76,6 @@ def metrics_for(
         return clustering_metrics(y_true, np.asarray(y_score_or_pred))
     return _anomaly(None if y_true is None else np.asarray(y_true, dtype="int64"),
                     np.asarray(y_score_or_pred, dtype="float64"))
-
-
-def _check_problem_type(problem_type: str) -> None:
-    if problem_type not in PROBLEM_TYPES:
-        raise ValueError(
-            f"unknown problem type {problem_type!r}: choose one of {', '.join(PROBLEM_TYPES)}"
-        )
 
 
 def _finite(values: dict[str, float]) -> dict[str, float]:

@@ -42,9 +42,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from app.ml.catalogue import KIND_INFO, MODEL_KINDS, check_trainable, kinds_for, primary_metric
 from app.ml.errors import DataFileError, TrainingCancelled
 from app.ml.estimators import BaselineRuleClassifier, CategoryAsText
-from app.ml.metrics import PROBLEM_TYPES, clustering_metrics, metrics_for, primary_metric
+from app.ml.metrics import clustering_metrics, metrics_for
 from app.ml.tabular import read_table
 
 Progress = Callable[[float, str], None]
@@ -52,63 +53,6 @@ ShouldStop = Callable[[], bool]
 
 _CLASSIFICATION = ("binary_classification", "multiclass_classification")
 _SCORED = ("binary_classification", "ranking")  # one positive-class score per row
-
-
-@dataclass(frozen=True)
-class ModelKind:
-    """One rung of the ladder: what it is and which problem types it can be trained for."""
-
-    kind: str
-    rung: str  # "baseline" | "simple" | "complex"
-    problem_types: tuple[str, ...]
-    description: str
-
-
-_LADDER: tuple[ModelKind, ...] = (
-    ModelKind("majority_baseline", "baseline", _CLASSIFICATION,
-              "Predicts the training class frequencies for every row; nothing is learned from features"),
-    ModelKind("mean_baseline", "baseline", ("regression",),
-              "Predicts the training mean of the target for every row"),
-    ModelKind("popularity_baseline", "baseline", ("binary_classification", "ranking"),
-              "Rule: score = one named baseline feature, no fitting (the heuristic)"),
-    ModelKind("logistic_regression", "simple", (*_CLASSIFICATION, "ranking"),
-              "Scaled numerics + one-hot categoricals into a logistic regression"),
-    ModelKind("linear_regression", "simple", ("regression",),
-              "Scaled numerics + one-hot categoricals into a ridge (L2) linear regression"),
-    ModelKind("decision_tree", "simple", (*_CLASSIFICATION, "regression", "ranking"),
-              "One depth-limited decision tree on ordinal-coded categoricals"),
-    ModelKind("kmeans", "simple", ("clustering",),
-              "K-means on scaled numerics + one-hot categoricals"),
-    ModelKind("hist_gradient_boosting", "complex", (*_CLASSIFICATION, "regression", "ranking"),
-              "Histogram gradient boosting with native categorical splits"),
-    ModelKind("random_forest", "complex", (*_CLASSIFICATION, "regression", "ranking"),
-              "Random forest of 100 depth-limited trees (one thread)"),
-    ModelKind("isolation_forest", "complex", ("anomaly_detection",),
-              "Isolation forest: rows that are easy to isolate score as anomalies"),
-)
-KIND_INFO: dict[str, ModelKind] = {m.kind: m for m in _LADDER}
-# kind -> description, the shape callers have always read.
-MODEL_KINDS: dict[str, str] = {m.kind: m.description for m in _LADDER}
-RUNGS: tuple[str, ...] = ("baseline", "simple", "complex")
-
-
-def model_catalogue() -> list[dict[str, Any]]:
-    """Every model kind with its rung, supported problem types and description, ladder order."""
-    return [
-        {"kind": m.kind, "rung": m.rung, "problem_types": list(m.problem_types),
-         "description": m.description}
-        for m in _LADDER
-    ]
-
-
-def kinds_for(problem_type: str) -> list[str]:
-    """The kinds that can be trained for ``problem_type``, baselines first."""
-    if problem_type not in PROBLEM_TYPES:
-        raise ValueError(
-            f"unknown problem type {problem_type!r}: choose one of {', '.join(PROBLEM_TYPES)}"
-        )
-    ordered = sorted(_LADDER, key=lambda m: RUNGS.index(m.rung))
-    return [m.kind for m in ordered if problem_type in m.problem_types]
 
 
 # Types a model file may contain beyond skops' own defaults. It lives here, in our code,
@@ -245,10 +189,7 @@ class PreparedData:
 
 def check_spec(spec: TrainingSpec) -> None:
     """Refuse a spec whose kind, problem type, CV or tuning settings do not fit together."""
-    if spec.problem_type not in PROBLEM_TYPES:
-        raise ValueError(
-            f"unknown problem type {spec.problem_type!r}: choose one of {', '.join(PROBLEM_TYPES)}"
-        )
+    check_trainable(spec.problem_type)
     if spec.kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {spec.kind!r}: choose one of {', '.join(MODEL_KINDS)}")
     if spec.problem_type not in KIND_INFO[spec.kind].problem_types:

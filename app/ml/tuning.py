@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from app.ml.catalogue import greater_is_better, primary_metric
 from app.ml.errors import TrainingCancelled
-from app.ml.metrics import greater_is_better, primary_metric
 from app.ml.training import (
     PreparedData,
     TrainingSpec,

@@ -14,28 +14,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
+from app.ml.catalogue import project_metric
 from app.services.workbench import Workbench, find_project
 from storage.models import Comparison, Experiment, Project, Run
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
 
-# The ML metric a run is judged on, per problem type (keep in step with app.ml.metrics, which
-# a test checks; it is repeated here so that evaluating a gate never imports scikit-learn).
-PRIMARY_METRIC = {
-    "binary_classification": "roc_auc",
-    "multiclass_classification": "macro_f1",
-    "regression": "r2",
-    "ranking": "ndcg_at_10",
-    "clustering": "silhouette",
-    "anomaly_detection": "roc_auc",
-    "forecasting": "r2",
-}
 ALPHA = 0.05
 
 
 def primary_metric(project: Project) -> str:
-    return PRIMARY_METRIC.get(project.problem_type, "roc_auc")
+    return project_metric(project.problem_type)
 
 
 def validation_metric(project: Project) -> str:

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import WorkbenchError
-from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, PROBLEM_TYPES, STATEMENT_FIELDS
+from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STATEMENT_FIELDS
+from app.ml.catalogue import PROBLEM_TYPES
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import Project, StageDeliverable
 

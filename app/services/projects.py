@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.errors import WorkbenchError
-from app.lifecycle import MATURITIES, PROBLEM_TYPES, stage
+from app.lifecycle import MATURITIES, stage
+from app.ml.catalogue import PROBLEM_TYPES
 from app.services.gates import evaluate_gate
 from app.services.workbench import Workbench, find_project
 from storage.models import Project

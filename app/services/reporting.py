@@ -22,11 +22,11 @@ from typing import TypeVar
 
 from app.errors import NotFound, WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
+from app.ml.catalogue import project_metric
 from app.services import (
     audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, monitoring_policy, projects,
     promotion, registry, release_analysis, retraining, training,
 )
-from app.services.comparison import PRIMARY_METRIC
 from app.services.report_data import (
     DETERMINISTIC_BUILD, ChartSeries, GateCheckRow, ProjectRecords, ReportData, StageChapter, TableData,
 )
@@ -164,7 +164,7 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
         6: (("Monitoring batches", str(len(batches))), ("Alerts", str(len(alerts)))),
     }
     features = framing.get("features", [])
-    metric = PRIMARY_METRIC.get(summary.problem_type, "roc_auc")
+    metric = project_metric(summary.problem_type)
     comparisons = comparison.list_comparisons(wb, slug)
     best_run = max((r for r in runs if not r.is_baseline), key=lambda r: r.metrics.get(f"val_{metric}", 0),
                    default=None)

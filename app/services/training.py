@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.errors import GateFailed, WorkbenchError
+from app.ml.catalogue import BASELINE_KINDS, MODEL_KINDS
 from app.services import jobs as job_records
 from app.services.comparison import validation_metric
 from app.services.datasets import dataset_path, find_dataset, split_assignments
@@ -26,7 +27,6 @@ from storage.models import DatasetVersion, Experiment, Project, Run, Split
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
 
-BASELINE_KINDS = frozenset({"popularity_baseline", "majority_baseline", "mean_baseline"})
 CV_KINDS = ("kfold", "stratified", "timeseries")
 TUNE_METHODS = ("grid", "random", "bayes")
 DEFAULT_EXPERIMENT = "default"
@@ -62,12 +62,6 @@ def run_view(run: Run, experiment: str) -> RunView:
         run.created_at, run.created_by, run.problem_type, run.parent_run_id, dict(run.cv_metrics),
         dict(run.tuning), dict(run.test_metrics),
     )
-
-
-def model_kinds() -> dict[str, str]:
-    from app.ml.training import MODEL_KINDS
-
-    return {kind: str(info) for kind, info in MODEL_KINDS.items()}
 
 
 def _serving_features(session, project: Project, dataset: DatasetVersion) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -133,9 +127,8 @@ def plan_training(
     queue: bool = True,
 ) -> TrainingPlan:
     """Resolve data, split and features for one run, refuse leaked data, and queue the job."""
-    kinds = model_kinds()
-    if kind not in kinds:
-        raise WorkbenchError(f"unknown model '{kind}': choose one of {', '.join(kinds)}")
+    if kind not in MODEL_KINDS:
+        raise WorkbenchError(f"unknown model '{kind}': choose one of {', '.join(MODEL_KINDS)}")
     if tune is not None and tune not in TUNE_METHODS:
         raise WorkbenchError(f"unknown tuning method '{tune}': choose one of {', '.join(TUNE_METHODS)}")
     if cv is not None and cv < 2:

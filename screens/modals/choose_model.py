@@ -9,17 +9,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-# Kept here (not imported from app.ml) so opening this dialog never imports scikit-learn; the
-# worker refuses a kind that does not fit the project's problem type, with a clear message.
-KINDS = (
-    ("popularity_baseline", "Rule baseline: score = the feature the baseline heuristic names"),
-    ("majority_baseline", "Baseline: predicts the class frequencies of the train part"),
-    ("mean_baseline", "Baseline (regression): predicts the train mean"),
-    ("logistic_regression", "Simple: logistic regression on scaled numbers and one-hot categories"),
-    ("linear_regression", "Simple (regression): ridge regression"),
-    ("decision_tree", "Simple: a shallow decision tree"),
-    ("hist_gradient_boosting", "Complex: histogram gradient boosting with native categorical splits"),
-    ("random_forest", "Complex: random forest, 100 shallow trees"),
+from app.ml.catalogue import KIND_INFO
+
+# The kinds this menu offers, in its order: the rule baseline the problem statement names
+# first, then up the ladder. What each kind is comes from the catalogue, which imports no
+# scikit-learn; the worker refuses a kind that does not fit the project's problem type, with
+# a clear message.
+OFFERED = ("popularity_baseline", "majority_baseline", "mean_baseline", "logistic_regression",
+           "linear_regression", "decision_tree", "hist_gradient_boosting", "random_forest")
+KINDS = tuple(
+    (kind, f"{KIND_INFO[kind].rung.capitalize()} ({', '.join(KIND_INFO[kind].problem_types)}): "
+           f"{KIND_INFO[kind].description}")
+    for kind in OFFERED
 )
 
 

@@ -8,7 +8,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from app.lifecycle import MATURITIES, PROBLEM_TYPES
+from app.lifecycle import MATURITIES
+from app.ml.catalogue import PROBLEM_TYPES
 
 
 class NewProjectForm(ModalScreen[dict | None]):

@@ -10,7 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from app.lifecycle import ML_CHECKLIST, PROBLEM_TYPES, STATEMENT_FIELDS
+from app.lifecycle import ML_CHECKLIST, STATEMENT_FIELDS
+from app.ml.catalogue import PROBLEM_TYPES
 
 
 class StatementForm(ModalScreen[dict | None]):

@@ -24,26 +24,15 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.services.comparison import PRIMARY_METRIC
+from app.ml.catalogue import RUNG_OF_KIND, project_metric, rung_rank
 from app.services.training import RunView
 
-# The ladder rung of each model kind. Repeated from app.ml.training (which imports
-# scikit-learn) so that opening the models screen never does; tests/tui/test_tui_data_models.py
-# checks the two agree.
-RUNG = {
-    "popularity_baseline": "baseline", "majority_baseline": "baseline", "mean_baseline": "baseline",
-    "logistic_regression": "simple", "linear_regression": "simple", "decision_tree": "simple",
-    "kmeans": "simple",
-    "hist_gradient_boosting": "complex", "random_forest": "complex", "isolation_forest": "complex",
-}
-
-LADDER_ORDER = {"baseline": 0, "simple": 1, "complex": 2}  # sort by rung = climb the ladder
 MISSING = "—"
 GAP = 1  # blank cells between columns
 
 
 def primary_of(run: RunView) -> str:
-    return PRIMARY_METRIC.get(run.problem_type, "roc_auc")
+    return project_metric(run.problem_type)
 
 
 def _num(value: Any) -> float | None:
@@ -76,7 +65,7 @@ class Column:
 def _rung_cell(run: RunView) -> tuple[str, str]:
     if run.parent_run_id is not None:
         return f"trial←{run.parent_run_id}", "dim"
-    rung = RUNG.get(run.model_kind, "?")
+    rung = RUNG_OF_KIND.get(run.model_kind, "?")
     if run.is_baseline:
         return f"{rung} ★", "bold yellow"
     return rung, ""
@@ -118,8 +107,8 @@ def _neg_inf(value: float | None) -> float:
 COLUMNS: tuple[Column, ...] = (
     Column("id", "Run", 6, lambda r: (str(r.id), "bold"), lambda r: r.id, align_right=True),
     Column("model", "Model", 22, lambda r: (r.model_kind, ""), lambda r: (r.model_kind, r.id)),
-    Column("rung", "Rung", 11, _rung_cell, lambda r: (r.parent_run_id is not None, LADDER_ORDER.get(
-        RUNG.get(r.model_kind, ""), len(LADDER_ORDER)), r.id)),
+    Column("rung", "Rung", 11, _rung_cell, lambda r: (r.parent_run_id is not None,
+                                                      rung_rank(RUNG_OF_KIND.get(r.model_kind, "")), r.id)),
     Column("val", "Validation", 12, lambda r: (_fmt(_val(r)), ""), lambda r: _neg_inf(_val(r)), descending=True,
            align_right=True),
     Column("cv", "CV mean±std", 15, _cv_cell, lambda r: _neg_inf(_cv(r)[0]), descending=True, align_right=True),

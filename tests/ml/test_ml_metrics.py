@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score
 
-from app.ml.metrics import (
+from app.ml.catalogue import (
     GREATER_IS_BETTER,
     PRIMARY_METRIC,
-    PROBLEM_TYPES,
+    TRAINABLE_PROBLEM_TYPES,
     greater_is_better,
-    metrics_for,
     primary_metric,
 )
+from app.ml.metrics import metrics_for
 
 
 def test_primary_metric_per_problem_type_and_directions() -> None:
@@ -27,7 +27,7 @@ def test_primary_metric_per_problem_type_and_directions() -> None:
         "clustering": "silhouette",
         "anomaly_detection": "roc_auc",
     }
-    assert set(PRIMARY_METRIC) == set(PROBLEM_TYPES)
+    assert set(PRIMARY_METRIC) == set(TRAINABLE_PROBLEM_TYPES)
     assert all(GREATER_IS_BETTER[m] for m in PRIMARY_METRIC.values())
     assert not GREATER_IS_BETTER["log_loss"] and not GREATER_IS_BETTER["rmse"]
     assert not greater_is_better("val_davies_bouldin") and greater_is_better("test_ndcg_at_5")

@@ -18,18 +18,15 @@ from sklearn.preprocessing import FunctionTransformer
 
 from threadpoolctl import threadpool_limits
 
+from app.ml.catalogue import MODEL_KINDS, PRIMARY_METRIC, TRAINABLE_PROBLEM_TYPES, kinds_for, model_catalogue
 from app.ml.demo_data import generate_interactions
 from app.ml.errors import DataFileError, TrainingCancelled
-from app.ml.metrics import PRIMARY_METRIC, PROBLEM_TYPES
 from app.ml.split import stratified_split
 from app.ml.training import (
-    MODEL_KINDS,
     TestScore,
     TrainingResult,
     TrainingSpec,
-    kinds_for,
     load_model,
-    model_catalogue,
     score,
     score_on_test,
     train_model,
@@ -141,9 +138,9 @@ def test_catalogue_names_rung_and_problem_types() -> None:
     assert [entry["kind"] for entry in catalogue] == list(MODEL_KINDS)
     for entry in catalogue:
         assert entry["rung"] in ("baseline", "simple", "complex")
-        assert entry["problem_types"] and set(entry["problem_types"]) <= set(PROBLEM_TYPES)
+        assert entry["problem_types"] and set(entry["problem_types"]) <= set(TRAINABLE_PROBLEM_TYPES)
         assert entry["description"]
-    for problem_type in PROBLEM_TYPES:
+    for problem_type in TRAINABLE_PROBLEM_TYPES:
         kinds = kinds_for(problem_type)
         assert kinds, problem_type
         rungs = [next(e["rung"] for e in catalogue if e["kind"] == k) for k in kinds]

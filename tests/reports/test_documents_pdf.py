@@ -196,12 +196,13 @@ def test_documents_are_built_from_records_without_rendering() -> None:
         assert document.stamp == records.stamp
 
 
-def test_ladder_and_metric_mirrors_match_their_sources() -> None:
-    """reports.evidence mirrors the model ladder to avoid importing sklearn in the renderer."""
-    from app.ml.training import _LADDER
-    from reports.evidence import LADDER_RUNG
+def test_report_rungs_are_the_ladders() -> None:
+    """reports.evidence places a run on the ladder by its kind's rung, without importing sklearn."""
+    from app.ml.catalogue import LADDER
+    from reports.evidence import rung
 
-    assert {m.kind: m.rung for m in _LADDER if m.rung != "complex"} == LADDER_RUNG
+    candidate = next(r for r in build_records().runs if not r.is_baseline)
+    assert {m.kind: rung(replace(candidate, model_kind=m.kind)) for m in LADDER} == {m.kind: m.rung for m in LADDER}
 
 
 def test_a_new_project_gets_every_document_with_its_gaps_stated(wb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

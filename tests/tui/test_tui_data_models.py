@@ -15,7 +15,7 @@ from screens.modals.split_dialog import SplitDialog
 from screens.modals.train_dialog import TrainDialog
 from screens.models import ModelsScreen
 from screens.widgets.charts import hbar, sparkline
-from screens.widgets.runs_table import RUNG, RunsTable
+from screens.widgets.runs_table import COLUMNS, RunsTable
 from tests.tui.test_tui_workbench import SIZE, open_demo, settle
 
 SLUG = "ctr-demo"
@@ -185,9 +185,15 @@ async def test_opening_the_test_set_asks_first_and_is_audited(demo_home: Path) -
 
 
 def test_rungs_match_the_model_ladder() -> None:
-    from app.ml.training import KIND_INFO
+    from datetime import datetime
 
-    assert RUNG == {kind: info.rung for kind, info in KIND_INFO.items()}
+    from app.ml.catalogue import KIND_INFO
+    from app.services.training import RunView
+
+    rung = next(c for c in COLUMNS if c.key == "rung")
+    shown = {kind: rung.cell(RunView(1, "default", kind, False, 0, {}, {}, {}, 1, 1, None, 0.0, datetime(2026, 1, 1),
+                                     "ana"))[0] for kind in KIND_INFO}
+    assert shown == {kind: info.rung for kind, info in KIND_INFO.items()}
 
 
 def test_unicode_charts() -> None:
