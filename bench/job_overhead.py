@@ -21,7 +21,8 @@ REPEATS = 5
 
 def main() -> None:
     from app.jobs import JobRunner
-    from app.ml.training import TrainingSpec, train_model
+    from app.ml.training import train_model
+    from app.ml.training_spec import TrainingSpec
     from app.services import jobs as job_records
     from app.services.training import plan_training
     from app.services.workbench import Workbench

@@ -22,7 +22,8 @@ FITS = 3  # each condition trains this many models back to back, for enough key 
 
 
 async def _measure() -> dict[str, list[float]]:
-    from app.ml.training import TrainingSpec, train_model
+    from app.ml.training import train_model
+    from app.ml.training_spec import TrainingSpec
     from app.services.training import plan_training
     from app.tui import WorkbenchApp
 

@@ -28,7 +28,10 @@ from threadpoolctl import threadpool_limits
 
 from app.errors import WorkbenchError
 from app.ml.demo_data import generate_interactions
-from app.ml.training import TrainingSpec, build_model, load_model, predict_output
+from app.ml.fitting import predict_output
+from app.ml.model_building import build_model
+from app.ml.model_files import load_model
+from app.ml.training_spec import TrainingSpec
 from app.scoring_server import ScoringServer
 from app.services import promotion, registry, training
 from app.services.demo import SLUG

@@ -14,8 +14,12 @@ def error_analysis_task(
 ) -> dict[str, Any]:
     from app.ml import evaluation
     from app.ml.errors import TrainingCancelled
+    from app.ml.fitting import predict_output
+    from app.ml.model_building import build_model
+    from app.ml.model_files import load_model
+    from app.ml.preparation import prepare_data
     from app.ml.tabular import read_table
-    from app.ml.training import TrainingSpec, build_model, load_model, predict_output, prepare_data
+    from app.ml.training_spec import TrainingSpec
 
     spec = TrainingSpec(**payload["spec"])
     problem = spec.problem_type
@@ -78,7 +82,9 @@ def five_by_two_task(
 
     from app.ml.comparison import five_by_two_cv
     from app.ml.tabular import read_table
-    from app.ml.training import TrainingSpec, build_model, prepare_data
+    from app.ml.model_building import build_model
+    from app.ml.preparation import prepare_data
+    from app.ml.training_spec import TrainingSpec
 
     spec_a, spec_b = TrainingSpec(**payload["spec_a"]), TrainingSpec(**payload["spec_b"])
     data = prepare_data(read_table(spec_a.dataset_path), spec_a)

@@ -21,15 +21,10 @@ from sklearn.model_selection import (
 )
 
 from app.ml.errors import DataFileError, TrainingCancelled
-from app.ml.training import (
-    PreparedData,
-    TrainingSpec,
-    build_model,
-    check_spec,
-    evaluate,
-    fit_model,
-    prepare_data,
-)
+from app.ml.fitting import evaluate, fit_model
+from app.ml.model_building import build_model
+from app.ml.preparation import PreparedData, prepare_data
+from app.ml.training_spec import TrainingSpec, check_spec
 
 
 def fold_indices(spec: TrainingSpec, data: PreparedData) -> Iterator[tuple[np.ndarray, np.ndarray]]:

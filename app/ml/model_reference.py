@@ -16,7 +16,7 @@ PREDICTION = "__prediction__"
 def prediction_column(model: Any, frame: pd.DataFrame, features: list[str], problem_type: str,
                       n_classes: int = 0) -> np.ndarray:
     """One number (score or value) or class per row: what prediction drift is measured on."""
-    from app.ml.training import predict_output
+    from app.ml.fitting import predict_output
 
     predicted, score = predict_output(model, frame[features], problem_type, n_classes)
     return score if score is not None and np.ndim(score) == 1 else predicted
@@ -42,7 +42,7 @@ def build_model_reference(
 ) -> bytes:
     """Profile the training rows' features, the model's predictions on them and their labels."""
     from app.ml.drift_reference import build_reference
-    from app.ml.training import load_model
+    from app.ml.model_files import load_model
 
     train = frame.iloc[rows]
     columns = {name: train[name] for name in features}

@@ -80,7 +80,7 @@ def monitoring_task(payload: dict[str, Any], progress: Progress, should_stop: Sh
     problem_type, target = payload["problem_type"], payload.get("target") or None
     if PREDICTION not in batch.columns:
         progress(0.15, "scoring the batch with the production model")
-        from app.ml.training import load_model
+        from app.ml.model_files import load_model
 
         with open(payload["model_path"], "rb") as fh:
             model = load_model(fh.read())

@@ -91,7 +91,7 @@ class ServedModel:
     def predict_arrays(self, rows: list[ScoredRow], *, generic: bool = False):  # type: ignore[no-untyped-def]
         """``predict_output``'s (prediction, score) arrays: through the compiled path when there is
         one (and not ``generic``), else through the pipeline on a DataFrame of the rows."""
-        from app.ml.training import predict_output
+        from app.ml.fitting import predict_output
 
         if self.fast is not None and not generic:
             return predict_output(self.fast.estimator, self.fast.transform(rows), self.problem_type, self.n_classes)

@@ -14,6 +14,7 @@ ShouldStop = Callable[[], bool]
 
 
 def train_task(payload: dict[str, Any], progress: Progress, should_stop: ShouldStop) -> Any:
-    from app.ml.training import TrainingSpec, train_model
+    from app.ml.training import train_model
+    from app.ml.training_spec import TrainingSpec
 
     return train_model(TrainingSpec(**payload), progress, should_stop)

@@ -25,16 +25,10 @@ import numpy as np
 
 from app.ml.catalogue import greater_is_better, primary_metric
 from app.ml.errors import TrainingCancelled
-from app.ml.training import (
-    PreparedData,
-    TrainingSpec,
-    _json_safe,
-    build_model,
-    check_spec,
-    evaluate,
-    fit_model,
-    prepare_data,
-)
+from app.ml.fitting import evaluate, fit_model
+from app.ml.model_building import build_model, json_safe
+from app.ml.preparation import PreparedData, prepare_data
+from app.ml.training_spec import TrainingSpec, check_spec
 
 # Ranges for random and Bayesian search.
 SEARCH_SPACES: dict[str, dict[str, Any]] = {
@@ -144,7 +138,7 @@ def tune_spec(
         value = evaluate(model, data, val_rows, spec).get(metric)
         trials.append({
             "number": number,
-            "params": _json_safe(params),
+            "params": json_safe(params),
             key: value,
             "duration_s": round(time.perf_counter() - started, 4),
         })

@@ -122,7 +122,7 @@ def _load_version(wb: Workbench, session, project: Project, mv: ModelVersion, ro
 
     ``probe``: also compile the fast path and decide batching from probe rows (serving only).
     """
-    from app.ml.training import load_model
+    from app.ml.model_files import load_model
 
     run = session.get(Run, mv.run_id)
     sha = mv.artifact_sha256
@@ -372,7 +372,7 @@ def score_file(wb: Workbench, slug: str, path: str | os.PathLike[str], out: str 
 
     from app.ml.errors import DataFileError
     from app.ml.tabular import load_table
-    from app.ml.training import predict_output
+    from app.ml.fitting import predict_output
 
     source, target = Path(path), Path(out)
     out_format = OUTPUT_SUFFIXES.get(target.suffix.lower())

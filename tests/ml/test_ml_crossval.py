@@ -14,8 +14,10 @@ from threadpoolctl import threadpool_limits
 from app.ml.crossval import cross_validate_spec, fold_indices
 from app.ml.demo_data import generate_interactions
 from app.ml.errors import TrainingCancelled
+from app.ml.preparation import prepare_data
 from app.ml.split import stratified_split
-from app.ml.training import TrainingSpec, prepare_data, train_model
+from app.ml.training import train_model
+from app.ml.training_spec import TrainingSpec
 
 FEATURES = {
     "user_age": "numeric",

@@ -22,15 +22,11 @@ from app.ml.catalogue import MODEL_KINDS, PRIMARY_METRIC, TRAINABLE_PROBLEM_TYPE
 from app.ml.demo_data import generate_interactions
 from app.ml.errors import DataFileError, TrainingCancelled
 from app.ml.split import stratified_split
-from app.ml.training import (
-    TestScore,
-    TrainingResult,
-    TrainingSpec,
-    load_model,
-    score,
-    score_on_test,
-    train_model,
-)
+from app.ml.fitting import score
+from app.ml.model_files import load_model
+from app.ml.sealed_test import TestScore, score_on_test
+from app.ml.training import TrainingResult, train_model
+from app.ml.training_spec import TrainingSpec
 
 FEATURES = {
     "user_age": "numeric",

@@ -13,7 +13,8 @@ from threadpoolctl import threadpool_limits
 from app.ml.demo_data import generate_interactions
 from app.ml.errors import TrainingCancelled
 from app.ml.split import stratified_split
-from app.ml.training import TrainingSpec, train_model
+from app.ml.training import train_model
+from app.ml.training_spec import TrainingSpec
 from app.ml.tuning import GRID_SPACES, tune_spec
 
 FEATURES = {
