@@ -21,12 +21,10 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from threadpoolctl import threadpool_limits
-
-    from app.ml.compiled_pipeline import FastPreparation
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +38,16 @@ class ScoredRow:
     request_id: str
     values: dict[str, Any]  # feature -> JSON value as logged (numbers as float, missing as None)
     numbers: dict[str, float]  # numeric features as float64 (NaN when missing)
+
+
+class CompiledPath(Protocol):
+    """What scoring needs of a compiled path (``app.ml.compiled_pipeline.FastPreparation``): the
+    rows as the estimator's input, and the estimator. Named here, so that this module does not
+    import the module that compiles (which imports this one)."""
+
+    estimator: Any
+
+    def transform(self, rows: list[ScoredRow]) -> Any: ...
 
 
 @dataclass(eq=False)
@@ -57,7 +65,7 @@ class ServedModel:
     model: Any
     artifact_sha256: str
     batch_safe: bool = False  # answers are bit-identical scored together or one by one (checked at load)
-    fast: FastPreparation | None = None  # the compiled path, when checked equal to the pipeline
+    fast: CompiledPath | None = None  # the compiled path, when checked equal to the pipeline
 
     @property
     def numeric(self) -> frozenset[str]:
