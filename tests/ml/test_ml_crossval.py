@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 from app.ml.crossval import cross_validate_spec, fold_indices
 from app.ml.demo_data import generate_interactions
@@ -19,22 +17,11 @@ from app.ml.split import stratified_split
 from app.ml.training import train_model
 from app.ml.training_spec import TrainingSpec
 
-FEATURES = {
-    "user_age": "numeric",
-    "user_location": "categorical",
-    "item_genre": "categorical",
-    "item_popularity": "numeric",
-}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory) -> TrainingSpec:
+def spec(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> TrainingSpec:
     frame = generate_interactions(2000, seed=3)
     frame["day"] = np.random.default_rng(1).permutation(len(frame))  # time order ≠ row order
     frame["session"] = [f"s{i % 150}" for i in range(len(frame))]
@@ -44,7 +31,7 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> TrainingSpec:
         kind="logistic_regression",
         dataset_path=str(path),
         target="clicked",
-        features=FEATURES,
+        features=click_features,
         assignments=stratified_split(frame["clicked"].tolist(), seed=3),
         seed=3,
         time_column="day",

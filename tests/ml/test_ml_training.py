@@ -4,7 +4,6 @@ loading models safely."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +15,6 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from threadpoolctl import threadpool_limits
-
 from app.ml.catalogue import MODEL_KINDS, PRIMARY_METRIC, TRAINABLE_PROBLEM_TYPES, kinds_for, model_catalogue
 from app.ml.demo_data import generate_interactions
 from app.ml.errors import DataFileError, TrainingCancelled
@@ -28,22 +25,10 @@ from app.ml.sealed_test import TestScore, score_on_test
 from app.ml.training import TrainingResult, train_model
 from app.ml.training_spec import TrainingSpec
 
-FEATURES = {
-    "user_age": "numeric",
-    "user_location": "categorical",
-    "item_genre": "categorical",
-    "item_popularity": "numeric",
-}
 SYNTH_FEATURES = {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
 BINARY_KINDS = kinds_for("binary_classification")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One OpenMP/BLAS thread, as in the worker: on a busy 2-core machine more threads make
-    the small gradient-boosting fits here tens of times slower."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def synthetic(problem_type: str, n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -102,7 +87,7 @@ def synthetic_spec(tmp: Path, problem_type: str, kind: str, n: int = 600) -> Tra
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, TrainingSpec]:
+def demo(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> tuple[pd.DataFrame, TrainingSpec]:
     frame = generate_interactions(3000, seed=11)
     path = tmp_path_factory.mktemp("ml") / "clicks.csv"
     frame.to_csv(path, index=False)
@@ -110,7 +95,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Traini
         kind="logistic_regression",
         dataset_path=str(path),
         target="clicked",
-        features=FEATURES,
+        features=click_features,
         assignments=stratified_split(frame["clicked"].tolist(), seed=11),
         seed=11,
         baseline_feature="item_popularity",
@@ -187,13 +172,13 @@ def test_ladder_order_on_validation(results: dict[str, TrainingResult]) -> None:
     assert top["val_ctr_at_top10pct"] > top["val_base_rate"]
 
 
-def test_hgb_clearly_beats_popularity_on_40k_demo_rows(tmp_path: Path) -> None:
+def test_hgb_clearly_beats_popularity_on_40k_demo_rows(tmp_path: Path, click_features: dict[str, str]) -> None:
     frame = generate_interactions(40_000, seed=7)
     path = tmp_path / "clicks.csv"
     frame.to_csv(path, index=False)
     spec = TrainingSpec(
         kind="hist_gradient_boosting", dataset_path=str(path), target="clicked",
-        features=FEATURES, assignments=stratified_split(frame["clicked"].tolist(), seed=7),
+        features=click_features, assignments=stratified_split(frame["clicked"].tolist(), seed=7),
         seed=7, baseline_feature="item_popularity",
     )
     hgb = train_model(spec).metrics["val_roc_auc"]
@@ -236,7 +221,7 @@ def test_load_model_round_trip_gives_same_scores(
     assert scores.shape == (len(val_rows),)
     assert np.all((scores >= 0) & (scores <= 1))
     np.testing.assert_allclose(scores, results[kind].val_predictions["y_score"], atol=1e-9)
-    again = score(load_model(results[kind].model_bytes), val_rows[list(reversed(FEATURES))])
+    again = score(load_model(results[kind].model_bytes), val_rows[list(reversed(spec.features))])
     np.testing.assert_allclose(scores, again)
 
 
@@ -320,7 +305,7 @@ def test_spec_checks(tmp_path: Path, demo: tuple[pd.DataFrame, TrainingSpec]) ->
     assert result.positive_label == "yes"
 
     with pytest.raises(DataFileError, match="no column 'nope'"):
-        train_model(replace(spec, features={**FEATURES, "nope": "numeric"}))
+        train_model(replace(spec, features={**spec.features, "nope": "numeric"}))
     with pytest.raises(ValueError, match="unknown model kind"):
         train_model(replace(spec, kind="deep_net"))
     with pytest.raises(ValueError, match="unknown problem type"):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 from app.ml.demo_data import generate_interactions
 from app.ml.errors import TrainingCancelled
@@ -17,22 +15,11 @@ from app.ml.training import train_model
 from app.ml.training_spec import TrainingSpec
 from app.ml.tuning import GRID_SPACES, tune_spec
 
-FEATURES = {
-    "user_age": "numeric",
-    "user_location": "categorical",
-    "item_genre": "categorical",
-    "item_popularity": "numeric",
-}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory) -> TrainingSpec:
+def spec(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> TrainingSpec:
     frame = generate_interactions(2000, seed=4)
     path = tmp_path_factory.mktemp("tune") / "clicks.csv"
     frame.to_csv(path, index=False)
@@ -40,7 +27,7 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> TrainingSpec:
         kind="decision_tree",
         dataset_path=str(path),
         target="clicked",
-        features=FEATURES,
+        features=click_features,
         assignments=stratified_split(frame["clicked"].tolist(), seed=4),
         seed=4,
     )
@@ -81,7 +68,6 @@ def test_random_search_is_seeded(spec: TrainingSpec) -> None:
 
 
 def test_bayes_search_with_optuna(spec: TrainingSpec) -> None:
-    pytest.importorskip("optuna")
     tuned = replace(spec, tune={"method": "bayes", "trials": 6})
     result = train_model(tuned)
     _check_best_on_validation(result, 6)
