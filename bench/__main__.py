@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench import (
+    bootstrap_speed,
     demo_speed,
     drift_evidently,
     drift_speed,
@@ -22,6 +23,7 @@ def main() -> None:
     tui_responsiveness.main()
     runs_table.main()
     job_overhead.main()
+    bootstrap_speed.main()
     tuning_latency.main()
     drift_speed.main()
     drift_evidently.main()
