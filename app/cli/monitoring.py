@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.workspace import job_runner, open_workspace, progress_printer
 from app.errors import WorkbenchError
 
 
@@ -77,24 +78,6 @@ def add_parsers(sub: Any) -> None:
     drift.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _open():  # type: ignore[no-untyped-def]
-    from app.cli import _open as open_workbench
-
-    return open_workbench()
-
-
-def _runner(wb):  # type: ignore[no-untyped-def]
-    from app.jobs import JobRunner
-
-    return JobRunner(wb)
-
-
-def _progress():  # type: ignore[no-untyped-def]
-    from app.cli import _progress_printer
-
-    return _progress_printer()
-
-
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -115,7 +98,7 @@ def _print_batch(b: Any) -> None:
 def _cmd_monitor(args: argparse.Namespace) -> int:
     from app.services import monitoring, monitoring_policy
 
-    wb = _open()
+    wb = open_workspace()
     verb = args.monitor_verb
     if verb == "import":
         b = monitoring.import_batch(wb, args.project, args.file, label=args.label, id_column=args.id_column)
@@ -124,15 +107,16 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         b = monitoring.batch_from_predictions(wb, args.project, label=args.label)
         print(f"monitoring batch {b.label}: {b.n_rows} logged requests for model version {b.model_version}")
     elif verb == "labels":
-        _print_batch(monitoring.attach_labels(wb, _runner(wb), args.project, args.label, args.file,
+        _print_batch(monitoring.attach_labels(wb, job_runner(wb), args.project, args.label, args.file,
                                               id_column=args.id_column, label_column=args.label_column,
-                                              on_progress=_progress()))
+                                              on_progress=progress_printer()))
     elif verb == "label-log":
         n = monitoring.label_predictions(wb, args.project, args.file, id_column=args.id_column,
                                          label_column=args.label_column)
         print(f"labelled {n} logged request(s)")
     elif verb == "analyse":
-        _print_batch(monitoring.analyse_batch(wb, _runner(wb), args.project, args.label, on_progress=_progress()))
+        _print_batch(monitoring.analyse_batch(wb, job_runner(wb), args.project, args.label,
+                                              on_progress=progress_printer()))
     elif verb == "list":
         for b in monitoring.list_batches(wb, args.project):
             print(f"{b.label}\t{b.source}\t{b.n_rows} rows\t{b.n_labelled} labelled\tanalysed {b.analysed}\t"
@@ -167,17 +151,17 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 def _cmd_retrain(args: argparse.Namespace) -> int:
     from app.services import retraining
 
-    wb = _open()
+    wb = open_workspace()
     if args.scheduled:
-        outcome = retraining.run_due_schedule(wb, _runner(wb), args.project, on_progress=_progress())
+        outcome = retraining.run_due_schedule(wb, job_runner(wb), args.project, on_progress=progress_printer())
         if outcome is None:
             print("the retraining schedule is not due yet")
             return 0
     else:
         if args.trigger is None and not args.reason.strip():
             raise WorkbenchError("say why with --reason, or answer an existing trigger with --trigger ID")
-        outcome = retraining.retrain(wb, _runner(wb), args.project, args.trigger, reason=args.reason,
-                                     on_progress=_progress())
+        outcome = retraining.retrain(wb, job_runner(wb), args.project, args.trigger, reason=args.reason,
+                                     on_progress=progress_printer())
     print(f"trigger {outcome.trigger_id} answered by run {outcome.run_id} "
           f"(trained on dataset version {outcome.dataset_version_id})")
     return 0
@@ -186,14 +170,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 def _cmd_metrics(args: argparse.Namespace) -> int:
     from app.services import monitoring_check
 
-    print(monitoring_check.prometheus_metrics(_open(), args.project), end="")
+    print(monitoring_check.prometheus_metrics(open_workspace(), args.project), end="")
     return 0
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
     from app.services import monitoring_check
 
-    result = monitoring_check.drift_file(_open(), args.project, args.file, reference=args.reference)
+    result = monitoring_check.drift_file(open_workspace(), args.project, args.file, reference=args.reference)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.workspace import open_workspace
 from app.errors import WorkbenchError
 
 
@@ -95,16 +96,10 @@ def add_parsers(sub: Any) -> None:
     score.add_argument("--out", type=Path, required=True)
 
 
-def _open():  # type: ignore[no-untyped-def]
-    from app.cli import _open as open_workbench
-
-    return open_workbench()
-
-
 def _cmd_models(args: argparse.Namespace) -> int:
     from app.services import registry
 
-    wb = _open()
+    wb = open_workspace()
     if args.register is not None:
         v = registry.register_model(wb, args.project, args.register)
         print(f"model version {v.version} from run {v.run_id} ({v.model_kind}) sha256 {v.artifact_sha256}")
@@ -119,7 +114,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_review(args: argparse.Namespace) -> int:
     from app.services import registry
 
-    r = registry.request_review(_open(), args.project, args.version, reviewer=args.reviewer, comment=args.comment)
+    r = registry.request_review(open_workspace(), args.project, args.version, reviewer=args.reviewer,
+                                comment=args.comment)
     print(f"review request {r.id} for version {r.version}" + (f" sent to {r.reviewer}" if r.reviewer else ""))
     return 0
 
@@ -127,7 +123,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
 def _cmd_approve(args: argparse.Namespace) -> int:
     from app.services import registry
 
-    a = registry.record_approval(_open(), args.project, args.version,
+    a = registry.record_approval(open_workspace(), args.project, args.version,
                                  decision="rejected" if args.reject else "approved", comment=args.comment)
     print(f"model version {a.version} {a.decision} by {a.approver}")
     return 0
@@ -144,14 +140,14 @@ def _print_gate(gate: Any) -> None:
 def _cmd_release_gate(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    _print_gate(promotion.promotion_gate(_open(), args.project, args.version))
+    _print_gate(promotion.promotion_gate(open_workspace(), args.project, args.version))
     return 0
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    gate = promotion.promote(_open(), args.project, args.version, stage=args.stage, reason=args.reason)
+    gate = promotion.promote(open_workspace(), args.project, args.version, stage=args.stage, reason=args.reason)
     for c in gate.checks:
         if c.waiver and not c.passed:
             print(f"warning: {c.label} not met — waived: {c.waiver}")
@@ -162,7 +158,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
 def _cmd_waive(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    w = promotion.waive(_open(), args.project, args.version, args.check, args.reason)
+    w = promotion.waive(open_workspace(), args.project, args.version, args.check, args.reason)
     print(f"waiver recorded for {w.check_id} on version {w.version} by {w.granted_by}")
     return 0
 
@@ -172,7 +168,8 @@ def _cmd_alias(args: argparse.Namespace) -> int:
 
     if args.clear == (args.version is not None):
         raise WorkbenchError("give a VERSION to make it the challenger, or --clear (not both)")
-    promotion.set_alias(_open(), args.project, None if args.clear else args.version, "challenger", reason=args.reason)
+    promotion.set_alias(open_workspace(), args.project, None if args.clear else args.version, "challenger",
+                        reason=args.reason)
     print("no challenger" if args.clear else f"version {args.version} is the challenger")
     return 0
 
@@ -180,7 +177,7 @@ def _cmd_alias(args: argparse.Namespace) -> int:
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    restored = promotion.rollback(_open(), args.project, to_version=args.to, reason=args.reason)
+    restored = promotion.rollback(open_workspace(), args.project, to_version=args.to, reason=args.reason)
     print(f"rolled back: version {restored} is in production again")
     return 0
 
@@ -188,7 +185,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 def _cmd_history(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    for t in promotion.transitions(_open(), args.project):
+    for t in promotion.transitions(open_workspace(), args.project):
         print(f"{t.created_at:%Y-%m-%d %H:%M}\tv{t.version}\t{t.from_stage} → {t.to_stage}\t{t.actor}\t{t.reason}")
     return 0
 
@@ -196,7 +193,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 def _cmd_release(args: argparse.Namespace) -> int:
     from app.services import release_analysis as ra
 
-    wb = _open()
+    wb = open_workspace()
     if args.release_verb == "list":
         for a in ra.list_release_analyses(wb, args.project):
             print(f"{a.id}\t{a.kind}\tv{a.version} vs v{a.baseline_version}\t{a.verdict}\t{a.summary()}")
@@ -222,7 +219,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.canary_share <= 1.0:
         raise WorkbenchError(f"--canary-share must be between 0 and 1, not {args.canary_share}")
-    serve(_open(), args.project, host=args.host, port=args.port, shadow=not args.no_shadow,
+    serve(open_workspace(), args.project, host=args.host, port=args.port, shadow=not args.no_shadow,
           canary_share=args.canary_share, ready=lambda message: print(message, flush=True))
     return 0
 
@@ -230,7 +227,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_score(args: argparse.Namespace) -> int:
     from app.services.serving import score_file
 
-    summary = score_file(_open(), args.project, args.file, args.out)
+    summary = score_file(open_workspace(), args.project, args.file, args.out)
     print(json.dumps(summary, default=str))
     return 0
 

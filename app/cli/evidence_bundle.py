@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.workspace import open_workspace
+
 
 def add_parsers(sub: Any) -> None:
     export = sub.add_parser(
@@ -31,10 +33,9 @@ def add_parsers(sub: Any) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from app.cli import _open
     from app.services.evidence_bundle import export_bundle
 
-    b = export_bundle(_open(), args.project, args.out)
+    b = export_bundle(open_workspace(), args.project, args.out)
     print(f"wrote {b.path}: {b.files} files and the manifest, {b.events} audit events; audit chain head {b.head_seq} "
           f"{b.head_hash}; evidence digest {b.evidence_digest}")
     return 0

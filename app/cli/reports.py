@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.workspace import job_runner, open_workspace
+
 
 def pages(n: int) -> str:
     return f"{n} page" if n == 1 else f"{n} pages"
@@ -45,23 +47,16 @@ def add_parsers(sub: Any) -> None:
     reports.add_argument("--limit", type=int, default=20)
 
 
-def _open():  # type: ignore[no-untyped-def]
-    from app.cli import _open as open_workbench
-
-    return open_workbench()
-
-
 def _show_progress(_key: int, fraction: float, message: str) -> None:
     who = "render"  # a report build runs in a worker process but has no job row
     print(f"  {who} {fraction:4.0%} {message}", file=sys.stderr)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from app.cli import _runner
     from app.services.report_builder import build_report
 
-    wb = _open()
-    built = build_report(wb, _runner(wb), args.project, args.kind, args.out, version=args.version,
+    wb = open_workspace()
+    built = build_report(wb, job_runner(wb), args.project, args.kind, args.out, version=args.version,
                          batches=args.batches, deterministic=args.deterministic, on_progress=_show_progress)
     # The first line keeps the shape scripts already read: the path, then the head printed in the PDF.
     print(f"wrote {built.path} (audit chain head {built.head_seq} {built.head_hash})")
@@ -74,7 +69,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_reports(args: argparse.Namespace) -> int:
     from app.services.report_builder import recent_reports
 
-    rows = recent_reports(_open(), args.project, limit=args.limit)
+    rows = recent_reports(open_workspace(), args.project, limit=args.limit)
     if not rows:
         print("no reports built yet: build one with `mlwb report PROJECT`", file=sys.stderr)
     for r in rows:

@@ -1,0 +1,75 @@
+"""Stage 3 verbs of ``mlwb``: import dataset versions, check their quality and leakage, split
+them, list them. Errors surface through ``app.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.cli.workspace import open_workspace
+
+
+def add_parsers(sub: Any) -> None:
+    data = sub.add_parser("data", help="import datasets and split them")
+    dsub = data.add_subparsers(dest="data_verb", metavar="import|split|list", required=True)
+    imp = dsub.add_parser("import", help="import a CSV or Parquet file as a dataset version")
+    imp.add_argument("project")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--target")
+    imp.add_argument("--time-column", help="a date/time column: enables temporal splits and overlap checks")
+    check = dsub.add_parser("check", help="quality and leakage findings of a dataset version")
+    check.add_argument("project")
+    check.add_argument("dataset", type=int, nargs="?", help="dataset version id (default: the latest)")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    split = dsub.add_parser("split", help="train/validation/test split of a dataset, with leakage checks")
+    split.add_argument("project")
+    split.add_argument("--dataset", type=int, help="dataset version id (default: the latest)")
+    split.add_argument("--strategy", choices=("random", "stratified", "temporal", "group"),
+                       help="default: stratified for classification with a target, else random")
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--time-column", help="order for a temporal split")
+    split.add_argument("--group-column", help="groups that must not straddle parts, for a group split")
+    split.add_argument("--gap", type=int, default=0, help="rows left out between parts of a temporal split")
+    dlist = dsub.add_parser("list", help="list dataset versions")
+    dlist.add_argument("project")
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from app.services import datasets
+
+    wb = open_workspace()
+    if args.data_verb == "import":
+        v = datasets.import_dataset(wb, args.project, args.file, target=args.target, time_column=args.time_column)
+        note = "" if v.is_new else " (already imported: same bytes)"
+        print(f"dataset version {v.id} sha256 {v.sha256} rows {v.n_rows} columns {v.n_columns}{note}")
+        for f in v.findings:
+            print(f"  finding [{f['severity']}] {f['check']} {f.get('column') or ''}: {f['detail']}")
+    elif args.data_verb == "check":
+        result = datasets.check_dataset(wb, args.project, args.dataset)
+        if args.json:
+            print(json.dumps(result.as_json(), indent=2))
+        else:
+            for f in result.quality:
+                print(f"quality [{f['severity']}] {f['check']} {f.get('column') or ''}: {f['detail']}")
+            for f in result.leakage:
+                print(f"leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
+            if not result.quality and not result.leakage:
+                print("no findings")
+    elif args.data_verb == "split":
+        s = datasets.create_split(wb, args.project, dataset_id=args.dataset, strategy=args.strategy, seed=args.seed,
+                                  time_column=args.time_column, group_column=args.group_column, gap=args.gap)
+        counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
+        print(f"split {s.id} ({s.strategy}) of dataset version {s.dataset_version_id}: {counts}; "
+              f"fingerprint {s.fingerprint}")
+        for f in s.leakage:
+            print(f"  leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
+    else:
+        for v in datasets.list_datasets(wb, args.project):
+            print(f"{v.id}\t{v.role}\t{v.source_name}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"data": _cmd_data}

@@ -1,0 +1,196 @@
+"""Stage 4 verbs of ``mlwb``: train runs up the model ladder, list and reproduce them, compare
+them, analyse their errors, open the sealed test set once, and write the model card. Errors
+surface through ``app.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from app.cli.workspace import job_runner, open_workspace, progress_printer
+from app.errors import WorkbenchError
+
+
+def add_parsers(sub: Any) -> None:
+    train = sub.add_parser("train", help="train one model in a worker process and log the run")
+    train.add_argument("project")
+    train.add_argument("dataset", type=int, help="dataset version id")
+    train.add_argument("--model", required=True, help="e.g. majority_baseline, logistic_regression, "
+                       "decision_tree, hist_gradient_boosting, random_forest (see `mlwb models-available`)")
+    train.add_argument("--cv", type=int, metavar="K", help="also cross-validate with K folds on the train part")
+    train.add_argument("--cv-kind", choices=("kfold", "stratified", "timeseries"))
+    train.add_argument("--tune", choices=("grid", "random", "bayes"), help="hyper-parameter search on validation")
+    train.add_argument("--trials", type=int, default=20)
+    train.add_argument("--group-column", help="ranking: the column that groups rows into queries (user, session)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--json", action="store_true", help="print the run id and validation metrics as JSON")
+
+    sub.add_parser("models-available", help="the model ladder: kinds, rungs and the problem types they fit")
+
+    runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
+    runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce RUN")
+
+    compare = sub.add_parser("compare", help="is run B significantly better than run A? (validation data)")
+    compare.add_argument("project")
+    compare.add_argument("run_a", type=int)
+    compare.add_argument("run_b", type=int)
+    compare.add_argument("--json", action="store_true")
+    compare.add_argument("--5x2cv", dest="five_by_two", action="store_true",
+                         help="Dietterich's 5×2cv paired t-test instead (refits both recipes ten times, in a worker)")
+
+    analyse = sub.add_parser("analyse", help="error analysis of a run on validation data (in a worker)")
+    analyse.add_argument("project")
+    analyse.add_argument("run", type=int)
+    analyse.add_argument("--segment", action="append", default=[], metavar="COLUMN",
+                         help="per-segment metrics for this column (repeatable)")
+    analyse.add_argument("--sensitive", metavar="COLUMN", help="fairness metrics across this attribute")
+    analyse.add_argument("--learning-curve", action="store_true", help="also refit on growing train shares")
+    analyse.add_argument("--json", action="store_true")
+
+    evaluate = sub.add_parser("evaluate", help="open the sealed test set for one run (audited; do it once)")
+    evaluate.add_argument("project")
+    evaluate.add_argument("run", type=int)
+
+    card = sub.add_parser("card", help="show a model version's card, or write sections with --set")
+    card.add_argument("project")
+    card.add_argument("version", type=int)
+    card.add_argument("--set", action="append", default=[], metavar="SECTION=TEXT",
+                      help="write a section (intended_use, factors, ethical_considerations, caveats, …); "
+                           "the evidence sections are refreshed from the registry on every write")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from app.services import training
+
+    wb = open_workspace()
+    run = training.train(wb, job_runner(wb), args.project, args.model, dataset_id=args.dataset, seed=args.seed,
+                         cv=args.cv, cv_kind=args.cv_kind, tune=args.tune, trials=args.trials,
+                         group_column=args.group_column,
+                         on_progress=progress_printer())
+    validation = {k: v for k, v in sorted(run.metrics.items()) if k.startswith("val_")}
+    if args.json:
+        print(json.dumps({"run": run.id, "model": run.model_kind, "validation": validation,
+                          "cv": run.cv_metrics or None, "tuning": run.tuning or None}))
+    else:
+        print(f"run {run.id} {run.model_kind}: " + ", ".join(f"{k} {v:.4f}" for k, v in validation.items()))
+    return 0
+
+
+def _cmd_models_available(args: argparse.Namespace) -> int:
+    from app.ml.catalogue import model_catalogue
+
+    for m in model_catalogue():
+        print(f"{m['kind']}\t{m['rung']}\t{', '.join(m['problem_types'])}\t{m['description']}")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from app.services import evaluation, training
+
+    wb = open_workspace()
+    if args.target[0] == "reproduce":
+        if len(args.target) != 2 or not args.target[1].isdigit():
+            raise WorkbenchError("usage: mlwb runs reproduce RUN (a run id, as listed by `mlwb runs PROJECT`)")
+        r = evaluation.reproduce_run(wb, job_runner(wb), None, int(args.target[1]), on_progress=progress_printer())
+        verdict = "reproduced: metrics match" if r.matches else "NOT reproduced: metrics differ"
+        print(f"run {r.run_id} {verdict} (largest difference {r.max_difference:.3g})")
+        return 0 if r.matches else 1
+    for r in training.list_runs(wb, args.target[0]):
+        tag = "baseline" if r.is_baseline else "candidate"
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.metrics.items()) if k.startswith("val_"))
+        sealed = "test sealed" if not r.test_metrics else "test scored"
+        print(f"{r.id}\t{r.model_kind}\t{tag}\t{shown}\t{sealed}\t{r.duration_s:.1f}s\t{r.created_by}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from app.services.comparison import compare_runs
+
+    wb = open_workspace()
+    if args.five_by_two:
+        from app.services.comparison import five_by_two
+
+        c = five_by_two(wb, job_runner(wb), args.project, args.run_a, args.run_b, on_progress=progress_printer())
+    else:
+        c = compare_runs(wb, args.project, args.run_a, args.run_b)
+    if args.json:
+        print(json.dumps(c.as_json()))
+    else:
+        verdict = "significantly better" if c.significant else "not significantly better"
+        print(f"run {c.run_b} vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to "
+              f"{c.ci[1]:+.4f}), {c.test} p={c.p_value:.3g}: run {c.run_b} is {verdict} at α={c.alpha}")
+    return 0
+
+
+def _cmd_analyse(args: argparse.Namespace) -> int:
+    from app.services.error_analysis import analyse_run
+
+    wb = open_workspace()
+    result = analyse_run(wb, job_runner(wb), args.project, args.run, segments=tuple(args.segment),
+                         sensitive=args.sensitive, learning_curve=args.learning_curve, on_progress=progress_printer())
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    if result.get("confusion"):
+        print(f"confusion matrix (rows true, columns predicted; labels {result['confusion']['labels']}):")
+        for row in result["confusion"]["matrix"]:
+            print("  " + "  ".join(f"{v:>7}" for v in row))
+    if result.get("calibration"):
+        print(f"calibration: expected calibration error {result['calibration']['ece']:.4f}")
+    fair = result.get("fairness")
+    if fair:
+        print(f"fairness over {fair['attribute']}: demographic parity difference "
+              f"{fair['demographic_parity_difference']:.4f}, equalized odds difference "
+              f"{fair['equalized_odds_difference']:.4f}")
+    for column, rows in result.get("segments", {}).items():
+        print(f"segments of {column}:")
+        for r in rows:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in r.items() if isinstance(v, float))
+            print(f"  {r['segment']}: {r['rows']} rows {shown}")
+    for item in result.get("permutation_importance", [])[:10]:
+        print(f"importance {item['feature']}: {item['importance_mean']:.4f} ± {item['importance_std']:.4f}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.services.evaluation import score_on_test
+
+    wb = open_workspace()
+    e = score_on_test(wb, job_runner(wb), args.project, args.run, on_progress=progress_printer())
+    print(f"run {e.run_id} on the sealed test part: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(e.metrics.items())))
+    if e.looks_in_experiment > 1:
+        print(f"warning: the test set has now been used {e.looks_in_experiment} times in this experiment; "
+              "the stage 4 gate flags it", file=sys.stderr)
+    return 0
+
+
+def _cmd_card(args: argparse.Namespace) -> int:
+    from app.services import registry
+
+    wb = open_workspace()
+    if args.set:
+        updates = {}
+        for item in args.set:
+            section, sep, text = item.partition("=")
+            if not sep:
+                raise WorkbenchError(f"--set needs SECTION=TEXT, got '{item}'")
+            updates[section.strip()] = text
+        current = registry.model_card(wb, args.project, args.version)
+        registry.write_model_card(wb, args.project, args.version,
+                                  current | registry.draft_model_card(wb, args.project, args.version) | updates)
+    card = registry.model_card(wb, args.project, args.version) or registry.draft_model_card(
+        wb, args.project, args.version)
+    for key, label in registry.MODEL_CARD_SECTIONS:
+        text = card.get(key)
+        marker = "" if text else ("  (a person must write this: --set " + key + "=…)" if key in registry.PERSON_WRITTEN else "")
+        print(f"{label}: {text or '—'}{marker}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": _cmd_train, "models-available": _cmd_models_available, "runs": _cmd_runs, "compare": _cmd_compare,
+    "analyse": _cmd_analyse, "evaluate": _cmd_evaluate, "card": _cmd_card,
+}

@@ -1,0 +1,67 @@
+"""Project verbs of ``mlwb``: the demo project carried through all six stages, and creating,
+listing and re-profiling projects. Errors surface through ``app.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from app.cli.workspace import job_runner, open_workspace
+from app.lifecycle import MATURITIES
+from app.ml.catalogue import PROBLEM_TYPES
+
+
+def add_parsers(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="create the ctr-demo project, carried through all six stages")
+    demo.add_argument("--rows", type=int, default=40_000, help="interactions to generate (default 40000)")
+    demo.add_argument("--batch-rows", type=int, default=5_000, help="rows per monitoring batch (default 5000)")
+    demo.add_argument("--seed", type=int, default=7)
+
+    projects = sub.add_parser("projects", help="list projects, or create one with 'projects new'")
+    psub = projects.add_subparsers(dest="projects_verb", metavar="new|maturity")
+    new = psub.add_parser("new", help="create an empty project at stage 1")
+    new.add_argument("slug")
+    new.add_argument("--problem-type", required=True, choices=PROBLEM_TYPES)
+    new.add_argument("--maturity", default="startup", choices=MATURITIES)
+    new.add_argument("--name")
+    maturity = psub.add_parser("maturity", help="change a project's maturity profile (gates follow it)")
+    maturity.add_argument("slug")
+    maturity.add_argument("maturity", choices=MATURITIES)
+    maturity.add_argument("--reason", required=True)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from app.services.demo import run_demo
+
+    wb = open_workspace()
+    outcome = run_demo(wb, job_runner(wb), rows=args.rows, seed=args.seed, batch_rows=args.batch_rows,
+                       step=lambda m: print(f"- {m}", file=sys.stderr))
+    verb = "created" if outcome.created else "already present, brought up to date"
+    print(f"{outcome.slug}: {verb}; stage {outcome.stage} of 6; {outcome.alerts} monitoring alert(s)")
+    return 0
+
+
+def _cmd_projects(args: argparse.Namespace) -> int:
+    from app.services import projects
+
+    wb = open_workspace()
+    if args.projects_verb == "new":
+        s = projects.create_project(wb, args.slug, problem_type=args.problem_type, maturity=args.maturity, name=args.name)
+        print(f"{s.slug}: created at stage {s.current_stage} ({s.stage_title})")
+        return 0
+    if args.projects_verb == "maturity":
+        s = projects.set_maturity(wb, args.slug, args.maturity, reason=args.reason)
+        print(f"{s.slug}: maturity profile is now {s.maturity}")
+        return 0
+    rows = projects.list_projects(wb)
+    if not rows:
+        print("no projects yet: run `mlwb demo` or `mlwb projects new SLUG --problem-type TYPE`", file=sys.stderr)
+    for s in rows:
+        gate = "gate passed" if s.gate_passed else f"gate {s.checks_passed}/{s.checks_total}"
+        print(f"{s.slug}\tstage {s.current_stage} {s.stage_title}\t{gate}\t{s.maturity}\t{s.name}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": _cmd_demo, "projects": _cmd_projects}
