@@ -9,23 +9,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import add_project_verb
 from app.cli.workspace import open_workspace
 
 
 def add_parsers(sub: Any) -> None:
     data = sub.add_parser("data", help="import datasets and split them")
     dsub = data.add_subparsers(dest="data_verb", metavar="import|split|list", required=True)
-    imp = dsub.add_parser("import", help="import a CSV or Parquet file as a dataset version")
-    imp.add_argument("project")
+    imp = add_project_verb(dsub, "import", help="import a CSV or Parquet file as a dataset version")
     imp.add_argument("file", type=Path)
     imp.add_argument("--target")
     imp.add_argument("--time-column", help="a date/time column: enables temporal splits and overlap checks")
-    check = dsub.add_parser("check", help="quality and leakage findings of a dataset version")
-    check.add_argument("project")
+    check = add_project_verb(dsub, "check", help="quality and leakage findings of a dataset version")
     check.add_argument("dataset", type=int, nargs="?", help="dataset version id (default: the latest)")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
-    split = dsub.add_parser("split", help="train/validation/test split of a dataset, with leakage checks")
-    split.add_argument("project")
+    split = add_project_verb(dsub, "split", help="train/validation/test split of a dataset, with leakage checks")
     split.add_argument("--dataset", type=int, help="dataset version id (default: the latest)")
     split.add_argument("--strategy", choices=("random", "stratified", "temporal", "group"),
                        help="default: stratified for classification with a target, else random")
@@ -33,8 +31,7 @@ def add_parsers(sub: Any) -> None:
     split.add_argument("--time-column", help="order for a temporal split")
     split.add_argument("--group-column", help="groups that must not straddle parts, for a group split")
     split.add_argument("--gap", type=int, default=0, help="rows left out between parts of a temporal split")
-    dlist = dsub.add_parser("list", help="list dataset versions")
-    dlist.add_argument("project")
+    add_project_verb(dsub, "list", help="list dataset versions")
 
 
 def _cmd_data(args: argparse.Namespace) -> int:

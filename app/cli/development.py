@@ -10,13 +10,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from app.cli.arguments import add_project_verb
 from app.cli.workspace import job_runner, open_workspace, progress_printer
 from app.errors import WorkbenchError
 
 
 def add_parsers(sub: Any) -> None:
-    train = sub.add_parser("train", help="train one model in a worker process and log the run")
-    train.add_argument("project")
+    train = add_project_verb(sub, "train", help="train one model in a worker process and log the run")
     train.add_argument("dataset", type=int, help="dataset version id")
     train.add_argument("--model", required=True, help="e.g. majority_baseline, logistic_regression, "
                        "decision_tree, hist_gradient_boosting, random_forest (see `mlwb models-available`)")
@@ -33,16 +33,14 @@ def add_parsers(sub: Any) -> None:
     runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
     runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce RUN")
 
-    compare = sub.add_parser("compare", help="is run B significantly better than run A? (validation data)")
-    compare.add_argument("project")
+    compare = add_project_verb(sub, "compare", help="is run B significantly better than run A? (validation data)")
     compare.add_argument("run_a", type=int)
     compare.add_argument("run_b", type=int)
     compare.add_argument("--json", action="store_true")
     compare.add_argument("--5x2cv", dest="five_by_two", action="store_true",
                          help="Dietterich's 5×2cv paired t-test instead (refits both recipes ten times, in a worker)")
 
-    analyse = sub.add_parser("analyse", help="error analysis of a run on validation data (in a worker)")
-    analyse.add_argument("project")
+    analyse = add_project_verb(sub, "analyse", help="error analysis of a run on validation data (in a worker)")
     analyse.add_argument("run", type=int)
     analyse.add_argument("--segment", action="append", default=[], metavar="COLUMN",
                          help="per-segment metrics for this column (repeatable)")
@@ -50,12 +48,10 @@ def add_parsers(sub: Any) -> None:
     analyse.add_argument("--learning-curve", action="store_true", help="also refit on growing train shares")
     analyse.add_argument("--json", action="store_true")
 
-    evaluate = sub.add_parser("evaluate", help="open the sealed test set for one run (audited; do it once)")
-    evaluate.add_argument("project")
+    evaluate = add_project_verb(sub, "evaluate", help="open the sealed test set for one run (audited; do it once)")
     evaluate.add_argument("run", type=int)
 
-    card = sub.add_parser("card", help="show a model version's card, or write sections with --set")
-    card.add_argument("project")
+    card = add_project_verb(sub, "card", help="show a model version's card, or write sections with --set")
     card.add_argument("version", type=int)
     card.add_argument("--set", action="append", default=[], metavar="SECTION=TEXT",
                       help="write a section (intended_use, factors, ethical_considerations, caveats, …); "

@@ -9,16 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import add_project_verb
 from app.cli.workspace import open_workspace
 
 
 def add_parsers(sub: Any) -> None:
-    export = sub.add_parser(
-        "export", help="write a project's evidence bundle (report PDF, evidence, audit trail, manifest)",
+    export = add_project_verb(
+        sub, "export", help="write a project's evidence bundle (report PDF, evidence, audit trail, manifest)",
         description="Write the compliance PDF, the evidence it shows (JSON and one CSV per table), the audit "
                     "chain up to the head the PDF prints, and a manifest of SHA-256 hashes to a new folder, "
                     "or to a .zip when OUT ends in .zip. Exporting records no audit event.")
-    export.add_argument("project")
     export.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP",
                         help="a new (or empty) folder, or a file name ending in .zip")
 

@@ -7,16 +7,15 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from app.cli.arguments import add_project_verb
 from app.cli.workspace import open_workspace
 
 
 def add_parsers(sub: Any) -> None:
-    gate = sub.add_parser("gate", help="show a stage gate's checklist (default: the current stage)")
-    gate.add_argument("project")
+    gate = add_project_verb(sub, "gate", help="show a stage gate's checklist (default: the current stage)")
     gate.add_argument("--stage", type=int)
 
-    stage = sub.add_parser("advance", help="move a project to its next stage if the gate passes")
-    stage.add_argument("project")
+    add_project_verb(sub, "advance", help="move a project to its next stage if the gate passes")
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:

@@ -9,89 +9,76 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import add_project_verb
 from app.cli.workspace import open_workspace
 from app.errors import WorkbenchError
 
 
 def add_parsers(sub: Any) -> None:
-    models = sub.add_parser("models", help="list model versions, or register a run's model")
-    models.add_argument("project")
+    models = add_project_verb(sub, "models", help="list model versions, or register a run's model")
     models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
 
-    review = sub.add_parser("review", help="ask for an independent review of a model version")
-    review.add_argument("project")
+    review = add_project_verb(sub, "review", help="ask for an independent review of a model version")
     review.add_argument("version", type=int)
     review.add_argument("--reviewer", help="who should review it (never its author)")
     review.add_argument("--comment", default="")
 
-    approve = sub.add_parser("approve", help="approve (or --reject, with a comment) a model version as the current user")
-    approve.add_argument("project")
+    approve = add_project_verb(sub, "approve",
+                               help="approve (or --reject, with a comment) a model version as the current user")
     approve.add_argument("version", type=int)
     approve.add_argument("--reject", action="store_true")
     approve.add_argument("--comment", default="")
 
-    gate = sub.add_parser("release-gate", help="the promotion checklist of a version for the project's maturity")
-    gate.add_argument("project")
+    gate = add_project_verb(sub, "release-gate", help="the promotion checklist of a version for the project's maturity")
     gate.add_argument("version", type=int)
 
-    promote = sub.add_parser("promote", help="move a model version to staging or production (gate-checked)")
-    promote.add_argument("project")
+    promote = add_project_verb(sub, "promote", help="move a model version to staging or production (gate-checked)")
     promote.add_argument("version", type=int)
     promote.add_argument("--stage", default="production", choices=("staging", "production", "archived"))
     promote.add_argument("--reason", default="")
 
-    waive = sub.add_parser("waive", help="record a waiver for a release check, with its reason")
-    waive.add_argument("project")
+    waive = add_project_verb(sub, "waive", help="record a waiver for a release check, with its reason")
     waive.add_argument("version", type=int)
     waive.add_argument("check", help="the check id, as `mlwb release-gate` lists it")
     waive.add_argument("--reason", required=True)
 
-    alias = sub.add_parser("alias", help="make a version the challenger (or --clear the challenger)")
-    alias.add_argument("project")
+    alias = add_project_verb(sub, "alias", help="make a version the challenger (or --clear the challenger)")
     alias.add_argument("version", type=int, nargs="?")
     alias.add_argument("--clear", action="store_true", help="no version is the challenger any more")
     alias.add_argument("--reason", default="")
 
-    rollback = sub.add_parser("rollback", help="restore an earlier production version")
-    rollback.add_argument("project")
+    rollback = add_project_verb(sub, "rollback", help="restore an earlier production version")
     rollback.add_argument("--to", type=int, metavar="VERSION", help="default: the previous production version")
     rollback.add_argument("--reason", required=True)
 
-    history = sub.add_parser("history", help="every stage and alias transition of a project's versions")
-    history.add_argument("project")
+    add_project_verb(sub, "history", help="every stage and alias transition of a project's versions")
 
     release = sub.add_parser("release", help="shadow, canary and A/B analyses from the prediction log")
     rsub = release.add_subparsers(dest="release_verb", metavar="shadow|canary|ab|list", required=True)
-    shadow = rsub.add_parser("shadow", help="how the challenger would have answered production's requests")
-    shadow.add_argument("project")
+    shadow = add_project_verb(rsub, "shadow", help="how the challenger would have answered production's requests")
     shadow.add_argument("--version", type=int, help="default: the challenger")
     shadow.add_argument("--min-agreement", type=float, default=0.9)
     shadow.add_argument("--max-latency-p99", type=float, default=50.0, metavar="MS")
-    canary = rsub.add_parser("canary", help="guardrails on the canary's traffic; a breach rolls it back")
-    canary.add_argument("project")
+    canary = add_project_verb(rsub, "canary", help="guardrails on the canary's traffic; a breach rolls it back")
     canary.add_argument("--version", type=int, help="default: the challenger")
     canary.add_argument("--max-error-rate", type=float, default=0.01)
     canary.add_argument("--max-latency-p99", type=float, default=50.0, metavar="MS")
     canary.add_argument("--max-metric-drop", type=float, default=0.02)
-    ab = rsub.add_parser("ab", help="A/B test of production against the canary on the labelled outcome")
-    ab.add_argument("project")
+    ab = add_project_verb(rsub, "ab", help="A/B test of production against the canary on the labelled outcome")
     ab.add_argument("--version", type=int, help="default: the challenger")
     ab.add_argument("--alpha", type=float, default=0.05)
     ab.add_argument("--mde", type=float, help="minimum detectable effect, for the sample size needed")
     ab.add_argument("--power", type=float, default=0.8)
-    rlist = rsub.add_parser("list", help="release analyses recorded so far")
-    rlist.add_argument("project")
+    add_project_verb(rsub, "list", help="release analyses recorded so far")
 
-    serve = sub.add_parser("serve", help="HTTP JSON scoring service for the production model (Ctrl-C stops)")
-    serve.add_argument("project")
+    serve = add_project_verb(sub, "serve", help="HTTP JSON scoring service for the production model (Ctrl-C stops)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--no-shadow", action="store_true", help="do not score the challenger in shadow")
     serve.add_argument("--canary-share", type=float, default=0.0, metavar="SHARE",
                        help="share of requests (0–1) the challenger answers")
 
-    score = sub.add_parser("score", help="batch-score a CSV/Parquet file with the production model")
-    score.add_argument("project")
+    score = add_project_verb(sub, "score", help="batch-score a CSV/Parquet file with the production model")
     score.add_argument("file", type=Path)
     score.add_argument("--out", type=Path, required=True)
 

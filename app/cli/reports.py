@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import add_project_verb
 from app.cli.workspace import job_runner, open_workspace
 
 
@@ -21,13 +22,12 @@ def pages(n: int) -> str:
 def add_parsers(sub: Any) -> None:
     from reports.render import DOCUMENTS  # a light module: the renderers load when a PDF is laid out
 
-    report = sub.add_parser(
-        "report", help="build a PDF report of a project in a worker process (recorded as one audit event)",
+    report = add_project_verb(
+        sub, "report", help="build a PDF report of a project in a worker process (recorded as one audit event)",
         description="Build a document of PROJECT as a PDF. The PDF prints the audit-chain head it was built "
                     "from; the build adds one 'report.built' audit event (and its job's events) and changes "
                     "nothing else. With --deterministic it records nothing at all, so two such builds from "
                     "the same records are byte-identical.")
-    report.add_argument("project")
     report.add_argument("--kind", default="compliance", metavar="KIND",
                         help=f"the document: {', '.join(DOCUMENTS)} (default compliance)")
     report.add_argument("--version", type=int, metavar="N",
