@@ -4,8 +4,9 @@ User errors (``WorkbenchError``) print one line on stderr and exit 2 with nothin
 half-written; anything else is a bug and keeps its traceback.
 
 This module assembles the parser from the verb modules, one per part of the lifecycle, and
-runs the verb; what the verbs share (the workspace, the job runner, the progress line) is in
-``app.cli.workspace``, so no verb module imports this one.
+runs the verb; what the verbs share is in modules of its own (``app.cli.workspace``: the
+workspace, the job runner, the progress line; ``app.cli.arguments``: the project argument), so no
+verb module imports this one.
 """
 
 from __future__ import annotations
