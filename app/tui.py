@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 from app.errors import JobCancelled, WorkbenchError
 from screens.commands import ProjectCommands
 from screens.dashboard import DashboardScreen
+from screens.widgets.jobs_panel import JobProgress
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner
@@ -26,22 +27,6 @@ if TYPE_CHECKING:
     from app.services.workbench import Workbench
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-class JobProgress:
-    """Live progress of running jobs, written by worker threads, read by the jobs panel."""
-
-    def __init__(self) -> None:
-        self.entries: dict[int, tuple[str, float, str]] = {}
-
-    def update(self, job_id: int, label: str, fraction: float, message: str) -> None:
-        self.entries[job_id] = (label, fraction, message)
-
-    def finish(self, job_id: int) -> None:
-        self.entries.pop(job_id, None)
-
-    def snapshot(self) -> list[tuple[int, str, float, str]]:
-        return [(job_id, *entry) for job_id, entry in sorted(dict(self.entries).items())]
 
 
 class WorkbenchApp(App[int]):

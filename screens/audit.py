@@ -44,7 +44,7 @@ class AuditScreen(WorkbenchScreen):
     def _load(self) -> None:
         from app.services.audit_trail import recent_events
 
-        events = recent_events(self.app.wb, project=self.project, limit=500)  # type: ignore[attr-defined]
+        events = recent_events(self.wb, project=self.project, limit=500)
         self.app.call_from_thread(self._show, events)
 
     def _show(self, events) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +59,7 @@ class AuditScreen(WorkbenchScreen):
     def action_verify(self) -> None:
         from app.services.audit_trail import verify_with_digest
 
-        verdict, digest = verify_with_digest(self.app.wb)  # type: ignore[attr-defined]
+        verdict, digest = verify_with_digest(self.wb)
         self.app.call_from_thread(self._show_verdict, verdict, digest)
 
     def _show_verdict(self, verdict, digest: str) -> None:  # type: ignore[no-untyped-def]

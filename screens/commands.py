@@ -8,6 +8,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from app.lifecycle import STAGES
+from screens.host import host_of
 
 # Full screens the palette opens directly: (name in the palette, help text, screen key).
 FULL_SCREENS = (
@@ -20,7 +21,7 @@ FULL_SCREENS = (
 class ProjectCommands(Provider):
     async def startup(self) -> None:
         self.slugs: list[str] = []
-        wb = getattr(self.app, "wb", None)
+        wb = host_of(self.app).wb
         if wb is not None:
             from app.services.projects import list_projects
 

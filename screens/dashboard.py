@@ -52,7 +52,7 @@ class DashboardScreen(WorkbenchScreen):
         self.reload(offer_demo=True)
 
     def reload(self, offer_demo: bool = False) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load(offer_demo)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard")
@@ -60,7 +60,7 @@ class DashboardScreen(WorkbenchScreen):
         from app.services.monitoring import open_alerts
         from app.services.projects import list_projects
 
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         rows, alerts = list_projects(wb), open_alerts(wb)
         self.app.call_from_thread(self._show, rows, alerts, offer_demo)
 
@@ -86,7 +86,7 @@ class DashboardScreen(WorkbenchScreen):
             hint.update(f"{len(rows)} project(s). Enter opens one; ctrl+p jumps to any project and stage.")
         else:
             hint.update("No projects yet. Press [b]d[/b] to create the ctr-demo project, or [b]n[/b] for a new one.")
-            if offer_demo and self.app.offer_demo:  # type: ignore[attr-defined]
+            if offer_demo and self.host.offer_demo:
                 self.action_demo()
         table.focus()
         self.refresh_bindings()
@@ -121,7 +121,7 @@ class DashboardScreen(WorkbenchScreen):
     def _create(self, values: dict) -> None:
         from app.services.projects import create_project
 
-        summary = create_project(self.app.wb, values["slug"], problem_type=values["problem_type"],  # type: ignore[attr-defined]
+        summary = create_project(self.wb, values["slug"], problem_type=values["problem_type"],
                                  maturity=values["maturity"], name=values["name"] or None)
         self.app.call_from_thread(self.app.notify, f"Project {summary.slug} created at stage 1.")
         self.app.call_from_thread(self.reload)
@@ -131,7 +131,7 @@ class DashboardScreen(WorkbenchScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.start_demo()  # type: ignore[attr-defined]
+                self.host.start_demo()
 
         self.app.push_screen(
             ConfirmDialog("Create the demo project?",
@@ -155,7 +155,7 @@ class DashboardScreen(WorkbenchScreen):
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("open_project", "new_project", "demo", "audit", "jobs") and self.app.wb is None:  # type: ignore[attr-defined]
+        if action in ("open_project", "new_project", "demo", "audit", "jobs") and self.host.wb is None:
             return False
         if action == "open_project" and self.is_mounted and self._selected_slug() is None:
             return False

@@ -129,14 +129,14 @@ class DataScreen(WorkbenchScreen):
         self.reload()
 
     def reload(self) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="data-load")
     def _load(self) -> None:
         from app.services.datasets import list_datasets, list_splits
 
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         snapshot = DataSnapshot(list_datasets(wb, self.slug), list_splits(wb, self.slug))
         self.app.call_from_thread(self._show, snapshot)
 
@@ -238,7 +238,7 @@ class DataScreen(WorkbenchScreen):
     def _check(self, dataset_id: int) -> None:
         from app.services.datasets import check_dataset
 
-        result = check_dataset(self.app.wb, self.slug, dataset_id)  # type: ignore[attr-defined]
+        result = check_dataset(self.wb, self.slug, dataset_id)
         self.app.call_from_thread(self._checked, result)
 
     def _checked(self, result: DataCheck) -> None:
@@ -277,7 +277,7 @@ class DataScreen(WorkbenchScreen):
     def _split(self, dataset_id: int, values: dict[str, Any]) -> None:
         from app.services.datasets import create_split
 
-        split = create_split(self.app.wb, self.slug, dataset_id=dataset_id, **values)  # type: ignore[attr-defined]
+        split = create_split(self.wb, self.slug, dataset_id=dataset_id, **values)
         self.app.call_from_thread(self._split_done, split)
 
     def _split_done(self, split: SplitView) -> None:

@@ -262,7 +262,7 @@ class DeploymentScreen(WorkbenchScreen):
     # --- loading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="release-load")
@@ -270,7 +270,7 @@ class DeploymentScreen(WorkbenchScreen):
         from app.services import projects, promotion, registry, release_analysis
         from app.ml.catalogue import project_metric
 
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         project = projects.project_summary(wb, self.slug)
         versions = registry.list_models(wb, self.slug)
         snapshot = ReleaseSnapshot(
@@ -389,12 +389,12 @@ class DeploymentScreen(WorkbenchScreen):
     def _decide(self, version: int, decision: str, comment: str) -> None:
         from app.services import registry
 
-        registry.record_approval(self.app.wb, self.slug, version, decision=decision,  # type: ignore[attr-defined]
+        registry.record_approval(self.wb, self.slug, version, decision=decision,
                                  comment=comment)
         self.app.call_from_thread(self.app.notify, f"Version {version} {decision}; recorded in the audit trail.",
                                   title="Review recorded",
                                   severity="information" if decision == "approved" else "warning")
-        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.host.refresh_screens)
 
     def action_request_review(self) -> None:
         from screens.modals.review_dialog import RequestReviewDialog
@@ -413,11 +413,11 @@ class DeploymentScreen(WorkbenchScreen):
     def _request(self, version: int, reviewer: str | None, comment: str) -> None:
         from app.services import registry
 
-        request = registry.request_review(self.app.wb, self.slug, version,  # type: ignore[attr-defined]
+        request = registry.request_review(self.wb, self.slug, version,
                                           reviewer=reviewer, comment=comment)
         self.app.call_from_thread(self.app.notify, f"Review request #{request.id} for version {version} sent to "
                                   f"{request.reviewer or 'any reviewer but the author'}.", title="Review requested")
-        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.host.refresh_screens)
 
     def action_promote(self) -> None:
         from screens.modals.review_dialog import ReasonDialog
@@ -439,13 +439,13 @@ class DeploymentScreen(WorkbenchScreen):
     def _promote(self, version: int, reason: str) -> None:
         from app.services import promotion
 
-        gate = promotion.promote(self.app.wb, self.slug, version, stage="production",  # type: ignore[attr-defined]
+        gate = promotion.promote(self.wb, self.slug, version, stage="production",
                                  reason=reason)
         waived = [c.label for c in gate.checks if c.waiver is not None]
         note = f" Waived: {'; '.join(waived)}." if waived else ""
         self.app.call_from_thread(self.app.notify, f"Version {version} is in production.{note}", title="Promoted",
                                   timeout=10)
-        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.host.refresh_screens)
 
     def action_rollback(self) -> None:
         from screens.modals.review_dialog import ReasonDialog
@@ -476,11 +476,11 @@ class DeploymentScreen(WorkbenchScreen):
     def _rollback(self, to_version: int | None, reason: str) -> None:
         from app.services import promotion
 
-        restored = promotion.rollback(self.app.wb, self.slug, to_version=to_version,  # type: ignore[attr-defined]
+        restored = promotion.rollback(self.wb, self.slug, to_version=to_version,
                                       reason=reason)
         self.app.call_from_thread(self.app.notify, f"Production is version {restored} again.", title="Rolled back",
                                   severity="warning", timeout=10)
-        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.host.refresh_screens)
 
     def action_challenger(self) -> None:
         version = self.selected
@@ -492,8 +492,8 @@ class DeploymentScreen(WorkbenchScreen):
     def _set_challenger(self, version: int) -> None:
         from app.services import promotion
 
-        promotion.set_alias(self.app.wb, self.slug, version, "challenger",  # type: ignore[attr-defined]
+        promotion.set_alias(self.wb, self.slug, version, "challenger",
                             reason=f"v{version} made challenger on the release screen")
         self.app.call_from_thread(self.app.notify, f"Version {version} is the challenger: serve it in shadow or "
                                   "canary to collect release evidence.", title="Challenger set")
-        self.app.call_from_thread(self.app.refresh_screens)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.host.refresh_screens)

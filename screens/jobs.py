@@ -39,20 +39,20 @@ class JobsScreen(WorkbenchScreen):
         self.set_interval(REFRESH_S, self.reload)
 
     def reload(self) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="jobs-load")
     def _load(self) -> None:
         from app.services.jobs import list_jobs
 
-        jobs = list_jobs(self.app.wb)  # type: ignore[attr-defined]
+        jobs = list_jobs(self.wb)
         self.app.call_from_thread(self._show, jobs)
 
     def _show(self, jobs) -> None:  # type: ignore[no-untyped-def]
         table = self.query_one("#job-table", DataTable)
         cursor = table.cursor_row
-        live = {job_id: (fraction, message) for job_id, _, fraction, message in self.app.progress.snapshot()}  # type: ignore[attr-defined]
+        live = {job_id: (fraction, message) for job_id, _, fraction, message in self.host.progress.snapshot()}
         table.clear()
         for j in jobs:
             fraction, message = live.get(j.id, (j.progress, j.message))
@@ -68,7 +68,7 @@ class JobsScreen(WorkbenchScreen):
         if table.row_count == 0:
             return
         job_id = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        if self.app.cancel_job(job_id):  # type: ignore[attr-defined]
+        if self.host.cancel_job(job_id):
             self.notify(f"Cancelling job {job_id}…", title="Cancel requested")
         else:
             self.notify(f"Job {job_id} is not running in this session.", severity="warning")

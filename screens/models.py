@@ -183,7 +183,7 @@ class ModelsScreen(WorkbenchScreen):
     # --- loading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="models-load")
@@ -191,7 +191,7 @@ class ModelsScreen(WorkbenchScreen):
         from app.services.training import list_runs
 
         # Trials are loaded too: the `t` toggle and the tuning chart then need no query.
-        runs = list_runs(self.app.wb, self.slug, include_trials=True)  # type: ignore[attr-defined]
+        runs = list_runs(self.wb, self.slug, include_trials=True)
         self.app.call_from_thread(self._show, runs)
 
     def _show(self, runs: list[RunView]) -> None:
@@ -314,7 +314,7 @@ class ModelsScreen(WorkbenchScreen):
     def _compare(self, run_a: int, run_b: int) -> None:
         from app.services.comparison import compare_runs
 
-        result = compare_runs(self.app.wb, self.slug, run_a, run_b)  # type: ignore[attr-defined]
+        result = compare_runs(self.wb, self.slug, run_a, run_b)
         self.app.call_from_thread(self._compared, result)
 
     def _compared(self, result: ComparisonView) -> None:
@@ -328,7 +328,7 @@ class ModelsScreen(WorkbenchScreen):
 
         def chosen(values: dict[str, Any] | None) -> None:
             if values:
-                self.app.train_model(self.slug, values["kind"], cv=values["cv"],  # type: ignore[attr-defined]
+                self.host.train_model(self.slug, values["kind"], cv=values["cv"],
                                      tune=values["tune"], trials=values["trials"])
                 extras = [f"{values['cv']}-fold CV" if values["cv"] else "",
                           f"{values['tune']} tuning, {values['trials']} trials" if values["tune"] else ""]
@@ -357,7 +357,7 @@ class ModelsScreen(WorkbenchScreen):
 
     def _progress_callback(self, label: str, seen: list[int]):  # type: ignore[no-untyped-def]
         """Job progress for the jobs panel; the ids are kept so they are cleared at the end."""
-        progress = self.app.progress  # type: ignore[attr-defined]
+        progress = self.host.progress
 
         def on_progress(job_id: int, fraction: float, message: str) -> None:
             if job_id not in seen:
@@ -372,11 +372,11 @@ class ModelsScreen(WorkbenchScreen):
 
         seen: list[int] = []
         try:
-            result = score_on_test(self.app.wb, self.app.runner, self.slug, run_id,  # type: ignore[attr-defined]
+            result = score_on_test(self.wb, self.host.runner, self.slug, run_id,
                                    on_progress=self._progress_callback(f"test set, run {run_id}", seen))
         finally:
             for job_id in seen:
-                self.app.progress.finish(job_id)  # type: ignore[attr-defined]
+                self.host.progress.finish(job_id)
         self.app.call_from_thread(self._scored, result)
 
     def _scored(self, result: TestEvaluation) -> None:
@@ -386,7 +386,7 @@ class ModelsScreen(WorkbenchScreen):
         self.notify(f"Run {result.run_id} on the test set: {shown}.{warning}", title="Test set opened",
                     severity="warning" if warning else "information", timeout=10)
         self.detail_run = result.run_id
-        self.app.refresh_screens()  # type: ignore[attr-defined]
+        self.host.refresh_screens()
 
     def action_reproduce(self) -> None:
         run = self.table.selected
@@ -401,11 +401,11 @@ class ModelsScreen(WorkbenchScreen):
 
         seen: list[int] = []
         try:
-            result = reproduce_run(self.app.wb, self.app.runner, self.slug, run_id,  # type: ignore[attr-defined]
+            result = reproduce_run(self.wb, self.host.runner, self.slug, run_id,
                                    on_progress=self._progress_callback(f"reproduce run {run_id}", seen))
         finally:
             for job_id in seen:
-                self.app.progress.finish(job_id)  # type: ignore[attr-defined]
+                self.host.progress.finish(job_id)
         self.app.call_from_thread(self._reproduced, result)
 
     def _reproduced(self, result: Reproduction) -> None:

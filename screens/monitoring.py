@@ -285,13 +285,13 @@ class MonitoringScreen(WorkbenchScreen):
     # --- loading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="monitoring-load")
     def _load(self) -> None:
         from app.services import monitoring, monitoring_policy, projects
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         project = projects.project_summary(wb, self.slug)
         snapshot = MonitoringSnapshot(
             project=project, batches=monitoring.list_batches(wb, self.slug),
@@ -431,7 +431,7 @@ class MonitoringScreen(WorkbenchScreen):
     def _resolve(self, alert_id: int, note: str) -> None:
         from app.services import monitoring
 
-        monitoring.resolve_alert(self.app.wb, self.slug, alert_id, note=note)  # type: ignore[attr-defined]
+        monitoring.resolve_alert(self.wb, self.slug, alert_id, note=note)
         self.app.call_from_thread(self.app.notify, f"Alert #{alert_id} resolved.", title="Alert resolved")
         self.app.call_from_thread(self.reload)
 
@@ -444,7 +444,7 @@ class MonitoringScreen(WorkbenchScreen):
 
         def chosen(values: dict[str, Any] | None) -> None:
             if values:
-                self.app.retrain_now(self.slug, values["trigger_id"], values["reason"])  # type: ignore[attr-defined]
+                self.host.retrain_now(self.slug, values["trigger_id"], values["reason"])
                 answered = f"answering trigger #{values['trigger_id']}" if values["trigger_id"] else "on demand"
                 self.notify(f"Retraining {self.slug} ({answered}) in a worker process; progress is at the bottom, "
                             "j cancels.", title="Job queued")

@@ -90,7 +90,7 @@ class ProjectScreen(WorkbenchScreen):
         from app.services.deliverables import deliverables
         from app.services.reporting import collect_report_data
 
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         snapshot = ProjectSnapshot(collect_report_data(wb, self.slug), deliverables(wb, self.slug))
         self.app.call_from_thread(self._show, snapshot)
 
@@ -177,7 +177,7 @@ class ProjectScreen(WorkbenchScreen):
     def _write(self, what: str, values: dict) -> None:
         from app.services import deliverables
 
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         if what == "statement":
             revision = deliverables.save_problem_statement(wb, self.slug, values["statement"],
                                                            problem_type=values["problem_type"])
@@ -194,7 +194,7 @@ class ProjectScreen(WorkbenchScreen):
 
         def chosen(kind: str | None) -> None:
             if kind:
-                self.app.train_model(self.slug, kind)  # type: ignore[attr-defined]
+                self.host.train_model(self.slug, kind)
                 self.app.notify(f"Training {kind} in a worker process; the screen stays usable.", title="Job queued")
 
         self.app.push_screen(ChooseModel(), chosen)
@@ -203,9 +203,9 @@ class ProjectScreen(WorkbenchScreen):
     def action_advance(self) -> None:
         from app.services.gates import advance_stage
 
-        stage = advance_stage(self.app.wb, self.slug)  # type: ignore[attr-defined]
+        stage = advance_stage(self.wb, self.slug)
         self.app.call_from_thread(self.app.notify, f"{self.slug} moved to stage {stage}.", title="Gate passed")
-        self.app.call_from_thread(self.app.refresh_screens)
+        self.app.call_from_thread(self.host.refresh_screens)
 
     def action_export(self) -> None:
         from screens.reports import ReportsScreen

@@ -135,7 +135,7 @@ class ReportsScreen(WorkbenchScreen):
     # --- loading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        if self.app.wb is not None:  # type: ignore[attr-defined]
+        if self.host.wb is not None:
             self._load()
         self.refresh_bindings()
 
@@ -143,7 +143,7 @@ class ReportsScreen(WorkbenchScreen):
     def _load(self) -> None:
         from app.services import report_builder
 
-        wb = self.app.wb  # type: ignore[attr-defined]
+        wb = self.wb
         documents = report_builder.document_titles()
         snapshot = ReportsSnapshot(
             documents=documents,
@@ -250,7 +250,7 @@ class ReportsScreen(WorkbenchScreen):
         if action == "build":
             return self.snapshot is not None and self.kind in self.snapshot.buildable
         if action == "cancel_build":
-            return self.app.report_build_running(self.slug)  # type: ignore[attr-defined]
+            return self.host.report_build_running(self.slug)
         return True
 
     # --- actions ---------------------------------------------------------------------------
@@ -267,7 +267,7 @@ class ReportsScreen(WorkbenchScreen):
                         title="Report queued")
 
     def action_cancel_build(self) -> None:
-        if self.app.cancel_report_builds(self.slug):  # type: ignore[attr-defined]
+        if self.host.cancel_report_builds(self.slug):
             self.notify("Cancelling the report build…", title="Cancel requested")
 
     def action_toggle_deterministic(self) -> None:
