@@ -8,6 +8,7 @@ before pandas or scikit-learn are imported: screens only import services, and se
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,11 +20,11 @@ from textual.worker import Worker, WorkerState
 from app.errors import JobCancelled, WorkbenchError
 from screens.commands import ProjectCommands
 from screens.dashboard import DashboardScreen
+from screens.messages import ReportBuilt, ReportBuildStarted, ReportBuildStopped, WorkbenchChanged, WorkspaceOpened
 from screens.widgets.jobs_panel import JobProgress
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner
-    from app.services.report_builder import BuiltReport
     from app.services.workbench import Workbench
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -62,17 +63,27 @@ class WorkbenchApp(App[int]):
         wb = Workbench.open()
         interrupted = recover_interrupted(wb)
         self.wb, self.runner = wb, JobRunner(wb)
-        self.call_from_thread(self._workspace_ready, wb.notices, interrupted)
+        self.post_message(WorkspaceOpened(wb.notices, interrupted))
 
-    def _workspace_ready(self, notices: list[str], interrupted: list[int]) -> None:
-        for notice in notices:
+    @on(WorkspaceOpened)
+    def _workspace_opened(self, opened: WorkspaceOpened) -> None:
+        for notice in opened.notices:
             self.notify(notice, title="Audit key", timeout=12)
-        if interrupted:
-            self.notify(f"Job(s) {', '.join(map(str, interrupted))} were interrupted by a crash and marked so.",
-                        severity="warning")
-        dashboard = self.screen if isinstance(self.screen, DashboardScreen) else None
-        if dashboard is not None:
-            dashboard.workspace_ready()
+        if opened.interrupted:
+            self.notify(f"Job(s) {', '.join(map(str, opened.interrupted))} were interrupted by a crash and marked "
+                        "so.", severity="warning")
+        self._tell_screens(opened)
+
+    @on(WorkbenchChanged)
+    @on(ReportBuildStarted)
+    @on(ReportBuilt)
+    @on(ReportBuildStopped)
+    def _tell_screens(self, news: WorkspaceOpened | WorkbenchChanged | ReportBuildStarted | ReportBuilt
+                      | ReportBuildStopped) -> None:
+        """Pass what the app's workers (or a screen, for every screen) posted to the app on to
+        each screen in the stack; a screen that does not show it has no handler and ignores it."""
+        for screen in self.screen_stack:
+            screen.post_message(replace(news))  # a message is dispatched once: each screen gets its own
 
     # --- background work shared by screens -------------------------------------------------
 
@@ -105,9 +116,8 @@ class WorkbenchApp(App[int]):
         finally:
             self.progress.entries.clear()
             self.demo_running = False
-        self.call_from_thread(self.notify, f"Demo project {outcome.slug} is at stage {outcome.stage} of 6.",
-                              title="Demo ready")
-        self.call_from_thread(self.refresh_screens)
+        self.notify(f"Demo project {outcome.slug} is at stage {outcome.stage} of 6.", title="Demo ready")
+        self.post_message(WorkbenchChanged())
 
     @work(thread=True, exit_on_error=False, group="jobs")
     def train_model(self, slug: str, kind: str, *, cv: int | None = None, tune: str | None = None, trials: int = 20,
@@ -131,9 +141,9 @@ class WorkbenchApp(App[int]):
         finally:
             for job_id in queued:
                 self.progress.finish(job_id)
-            self.call_from_thread(self.refresh_screens)
+            self.post_message(WorkbenchChanged())
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("val_"))[:120]
-        self.call_from_thread(self.notify, f"Run {run.id} {kind}: {shown or 'logged'}", title="Training finished")
+        self.notify(f"Run {run.id} {kind}: {shown or 'logged'}", title="Training finished")
 
     @work(thread=True, exit_on_error=False, group="jobs")
     def retrain_now(self, slug: str, trigger_id: int | None = None, reason: str = "") -> None:
@@ -151,7 +161,7 @@ class WorkbenchApp(App[int]):
         def on_queued(job_id: int) -> None:
             seen.append(job_id)
             self.progress.update(job_id, label, 0.0, "starting worker process")
-            self.call_from_thread(self.refresh_screens)
+            self.post_message(WorkbenchChanged())
 
         def on_progress(job_id: int, fraction: float, message: str) -> None:
             if job_id not in seen:
@@ -164,12 +174,10 @@ class WorkbenchApp(App[int]):
         finally:
             for job_id in seen:
                 self.progress.finish(job_id)
-            self.call_from_thread(self.refresh_screens)
-        self.call_from_thread(self.notify, f"Run {outcome.run_id} trained on dataset version "
-                              f"{outcome.dataset_version_id}; it answers trigger #{outcome.trigger_id}. Register it "
-                              f"(`mlwb models {slug} --register {outcome.run_id}`) to take it through the release "
-                              "gate.",
-                              title="Retraining finished", timeout=12)
+            self.post_message(WorkbenchChanged())
+        self.notify(f"Run {outcome.run_id} trained on dataset version {outcome.dataset_version_id}; it answers "
+                    f"trigger #{outcome.trigger_id}. Register it (`mlwb models {slug} --register {outcome.run_id}`) "
+                    "to take it through the release gate.", title="Retraining finished", timeout=12)
 
     @work(thread=True, exit_on_error=False, group="jobs")
     def build_report(self, slug: str, kind: str = "compliance", *, version: int | None = None,
@@ -184,7 +192,7 @@ class WorkbenchApp(App[int]):
         cancel = threading.Event()
         self.report_builds.setdefault(slug, []).append(cancel)
         self.progress.update(NO_JOB, label, -1.0, "collecting the records")
-        self.call_from_thread(self._report_builds_changed, slug)
+        self.post_message(ReportBuildStarted(slug))
 
         def on_progress(job_id: int, fraction: float, message: str) -> None:
             self.progress.update(job_id, label, fraction, message)
@@ -196,10 +204,9 @@ class WorkbenchApp(App[int]):
         finally:
             self.progress.finish(NO_JOB)
             self.report_builds[slug].remove(cancel)
-            self.call_from_thread(self._report_builds_changed, slug, built)
+            self.post_message(ReportBuildStopped(slug) if built is None else ReportBuilt(slug, built))
         head = f"prints audit head #{built.head_seq}" + (" (nothing recorded)" if deterministic else "")
-        self.call_from_thread(self.notify, f"{built.path}\n{built.pages} pages; {head}.", title="Report written",
-                              timeout=12)
+        self.notify(f"{built.path}\n{built.pages} pages; {head}.", title="Report written", timeout=12)
 
     def report_build_running(self, slug: str) -> bool:
         return bool(self.report_builds.get(slug))
@@ -211,27 +218,8 @@ class WorkbenchApp(App[int]):
             cancel.set()
         return bool(builds)
 
-    def _report_builds_changed(self, slug: str, built: BuiltReport | None = None) -> None:
-        """Tell the project's reports screens (only they: redoing another screen's footer costs
-        ~80 ms) that a build started, finished (``built``) or stopped without a file."""
-        for screen in self.screen_stack:
-            if getattr(screen, "slug", None) != slug or not hasattr(screen, "report_built"):
-                continue
-            if built is not None:
-                screen.report_built(built)
-            elif not self.report_build_running(slug):
-                screen.build_stopped()
-            else:
-                screen.refresh_bindings()
-
     def cancel_job(self, job_id: int) -> bool:
         return self.runner is not None and self.runner.cancel(job_id)
-
-    def refresh_screens(self) -> None:
-        for screen in self.screen_stack:
-            refresh = getattr(screen, "reload", None)
-            if callable(refresh):
-                refresh()
 
     @on(Worker.StateChanged)
     def report_worker_error(self, event: Worker.StateChanged) -> None:

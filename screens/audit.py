@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from screens.base import WorkbenchScreen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from screens.base import SnapshotScreen
+
+if TYPE_CHECKING:
+    from app.audit import ChainVerdict
+    from app.services.audit_trail import EventView
+    from app.services.workbench import Workbench
 
 
-class AuditScreen(WorkbenchScreen):
+class AuditScreen(SnapshotScreen[list["EventView"]]):
+    JOBS_PANEL = False
+
     BINDINGS = [
         Binding("v", "verify", "Verify chain", tooltip="Recompute every HMAC link of the audit chain"),
         Binding("r", "reload", "Refresh"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
+    @dataclass
+    class ChainVerified(Message, bubble=False):
+        verdict: ChainVerdict
+        digest: str  # the evidence digest through the head, "" for an empty trail
+
     def __init__(self, project: str | None = None) -> None:
         super().__init__()
         self.project = project
         self.verdict_text = ""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="audit"):
             scope = f"project {self.project}" if self.project else "all projects"
             yield Static(f"Audit trail · {scope}", classes="screen-title")
@@ -32,22 +48,13 @@ class AuditScreen(WorkbenchScreen):
             table: DataTable[Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
             table.add_columns("Seq", "Time (UTC)", "Actor", "Action", "Entity", "Project", "Details")
             yield table
-        yield Footer()
 
-    def on_mount(self) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="audit-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> list[EventView]:
         from app.services.audit_trail import recent_events
 
-        events = recent_events(self.wb, project=self.project, limit=500)
-        self.app.call_from_thread(self._show, events)
+        return recent_events(wb, project=self.project, limit=500)
 
-    def _show(self, events) -> None:  # type: ignore[no-untyped-def]
+    def show(self, events: list[EventView]) -> None:
         table = self.query_one("#events", DataTable)
         table.clear()
         for e in events:
@@ -59,10 +66,11 @@ class AuditScreen(WorkbenchScreen):
     def action_verify(self) -> None:
         from app.services.audit_trail import verify_with_digest
 
-        verdict, digest = verify_with_digest(self.wb)
-        self.app.call_from_thread(self._show_verdict, verdict, digest)
+        self.post_message(self.ChainVerified(*verify_with_digest(self.wb)))
 
-    def _show_verdict(self, verdict, digest: str) -> None:  # type: ignore[no-untyped-def]
+    @on(ChainVerified)
+    def _show_verdict(self, message: ChainVerified) -> None:
+        verdict, digest = message.verdict, message.digest
         self.verdict_text = verdict.describe()
         style = "bold green" if verdict.ok else "bold red"
         shown = Text(self.verdict_text, style=style)
@@ -70,6 +78,3 @@ class AuditScreen(WorkbenchScreen):
             shown.append(f"\nevidence digest {digest}", style="dim")
         self.query_one("#verdict", Static).update(shown)
         self.notify(self.verdict_text, severity="information" if verdict.ok else "error", title="Audit chain")
-
-    def action_reload(self) -> None:
-        self.reload()

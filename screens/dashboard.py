@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from screens.base import WorkbenchScreen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
-from screens.widgets.jobs_panel import JobsPanel
+from screens.base import SnapshotScreen
+from screens.messages import WorkspaceOpened
+
+if TYPE_CHECKING:
+    from app.services.monitoring import OpenAlert
+    from app.services.projects import ProjectSummary
+    from app.services.workbench import Workbench
 
 # Fixed widths: the dashboard reads the same whatever the data, and long names are cut, not
 # pushed off-screen.
@@ -19,7 +27,13 @@ PROJECT_COLUMNS = (("Project", 18), ("Name", 34), ("Stage", 18), ("Gate", 12), (
 ALERT_COLUMNS = (("Project", 18), ("Batch", 10), ("Severity", 9), ("Retraining", 10), ("Alert", 61))
 
 
-class DashboardScreen(WorkbenchScreen):
+@dataclass(frozen=True)
+class DashboardSnapshot:
+    projects: list[ProjectSummary]
+    alerts: list[OpenAlert]
+
+
+class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
     BINDINGS = [
         Binding("enter", "open_project", "Open", tooltip="Open the selected project"),
         Binding("n", "new_project", "New project"),
@@ -30,8 +44,11 @@ class DashboardScreen(WorkbenchScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def __init__(self) -> None:
+        super().__init__()
+        self.offer_demo_when_shown = False  # set once the workspace is open: an empty one offers the demo
+
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="dashboard"):
             yield Static("Projects", classes="screen-title")
             yield Static("Opening the workspace…", id="dashboard-hint")
@@ -44,27 +61,22 @@ class DashboardScreen(WorkbenchScreen):
             for label, width in ALERT_COLUMNS:
                 alerts.add_column(label, width=width)
             yield alerts
-        yield JobsPanel()
-        yield Footer()
 
-    def workspace_ready(self) -> None:
+    @on(WorkspaceOpened)
+    def _workspace_opened(self) -> None:
         self.refresh_bindings()  # the actions hidden while the workspace was opening apply now
-        self.reload(offer_demo=True)
+        self.offer_demo_when_shown = True
+        self.reload()
 
-    def reload(self, offer_demo: bool = False) -> None:
-        if self.host.wb is not None:
-            self._load(offer_demo)
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard")
-    def _load(self, offer_demo: bool) -> None:
+    def load(self, wb: Workbench) -> DashboardSnapshot:
         from app.services.monitoring import open_alerts
         from app.services.projects import list_projects
 
-        wb = self.wb
-        rows, alerts = list_projects(wb), open_alerts(wb)
-        self.app.call_from_thread(self._show, rows, alerts, offer_demo)
+        return DashboardSnapshot(list_projects(wb), open_alerts(wb))
 
-    def _show(self, rows, alerts, offer_demo: bool) -> None:  # type: ignore[no-untyped-def]
+    def show(self, snapshot: DashboardSnapshot) -> None:
+        rows, alerts = snapshot.projects, snapshot.alerts
+        offer_demo, self.offer_demo_when_shown = self.offer_demo_when_shown, False
         alert_table = self.query_one("#alerts", DataTable)
         alert_table.clear()
         for a in alerts:
@@ -123,8 +135,8 @@ class DashboardScreen(WorkbenchScreen):
 
         summary = create_project(self.wb, values["slug"], problem_type=values["problem_type"],
                                  maturity=values["maturity"], name=values["name"] or None)
-        self.app.call_from_thread(self.app.notify, f"Project {summary.slug} created at stage 1.")
-        self.app.call_from_thread(self.reload)
+        self.notify(f"Project {summary.slug} created at stage 1.")
+        self.announce_change()
 
     def action_demo(self) -> None:
         from screens.modals.confirm import ConfirmDialog
@@ -150,9 +162,6 @@ class DashboardScreen(WorkbenchScreen):
         from screens.jobs import JobsScreen
 
         self.app.push_screen(JobsScreen())
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("open_project", "new_project", "demo", "audit", "jobs") and self.host.wb is None:

@@ -16,13 +16,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.message import Message
+from textual.widgets import DataTable, Static
 
-from screens.base import WorkbenchScreen
-from screens.widgets.jobs_panel import JobsPanel
+from screens.base import SnapshotScreen
 
 if TYPE_CHECKING:
     from app.services.datasets import DataCheck, DatasetVersionView, SplitView
+    from app.services.workbench import Workbench
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -92,7 +93,7 @@ def split_text(split: SplitView | None) -> Text:
     return out
 
 
-class DataScreen(WorkbenchScreen):
+class DataScreen(SnapshotScreen[DataSnapshot]):
     """Dataset versions of one project; the selected one's findings, split and leakage."""
 
     BINDINGS = [
@@ -108,8 +109,15 @@ class DataScreen(WorkbenchScreen):
         self.snapshot: DataSnapshot | None = None
         self.last_check: DataCheck | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    @dataclass
+    class DatasetChecked(Message, bubble=False):
+        result: DataCheck
+
+    @dataclass
+    class SplitStored(Message, bubble=False):
+        split: SplitView
+
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="data"):
             yield Static(f"[b]{self.slug}[/b] · dataset versions  loading…", id="data-title")
             table: DataTable[Text] = DataTable(id="datasets", cursor_type="row", zebra_stripes=True)
@@ -121,26 +129,16 @@ class DataScreen(WorkbenchScreen):
                 yield Static("", id="data-split")
                 yield Static("", id="data-leakage")
                 yield Static("", id="data-check")
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#datasets", DataTable).focus()
-        self.reload()
 
-    def reload(self) -> None:
-        if self.host.wb is not None:
-            self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="data-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> DataSnapshot:
         from app.services.datasets import list_datasets, list_splits
 
-        wb = self.wb
-        snapshot = DataSnapshot(list_datasets(wb, self.slug), list_splits(wb, self.slug))
-        self.app.call_from_thread(self._show, snapshot)
+        return DataSnapshot(list_datasets(wb, self.slug), list_splits(wb, self.slug))
 
-    def _show(self, snapshot: DataSnapshot) -> None:
+    def show(self, snapshot: DataSnapshot) -> None:
         self.snapshot = snapshot
         table = self.query_one("#datasets", DataTable)
         keep = self.selected.id if self.selected else None
@@ -238,10 +236,11 @@ class DataScreen(WorkbenchScreen):
     def _check(self, dataset_id: int) -> None:
         from app.services.datasets import check_dataset
 
-        result = check_dataset(self.wb, self.slug, dataset_id)
-        self.app.call_from_thread(self._checked, result)
+        self.post_message(self.DatasetChecked(check_dataset(self.wb, self.slug, dataset_id)))
 
-    def _checked(self, result: DataCheck) -> None:
+    @on(DatasetChecked)
+    def _checked(self, message: DatasetChecked) -> None:
+        result = message.result
         self.last_check = result
         errors = [f for f in [*result.quality, *result.leakage] if f.get("severity") == "error"]
         against = f"split {result.split_id}" if result.split_id else "a provisional stratified split (not stored)"
@@ -277,15 +276,13 @@ class DataScreen(WorkbenchScreen):
     def _split(self, dataset_id: int, values: dict[str, Any]) -> None:
         from app.services.datasets import create_split
 
-        split = create_split(self.wb, self.slug, dataset_id=dataset_id, **values)
-        self.app.call_from_thread(self._split_done, split)
+        self.post_message(self.SplitStored(create_split(self.wb, self.slug, dataset_id=dataset_id, **values)))
 
-    def _split_done(self, split: SplitView) -> None:
+    @on(SplitStored)
+    def _split_stored(self, message: SplitStored) -> None:
+        split = message.split
         errors = [f for f in split.leakage if f.get("severity") == "error"]
         self.notify(f"Split {split.id}: {split.strategy}, fingerprint {split.fingerprint[:12]}…"
                     + (f" — {len(errors)} leakage error(s) block training" if errors else ", no leakage errors"),
                     title="Split stored", severity="error" if errors else "information", timeout=10)
-        self.reload()
-
-    def action_reload(self) -> None:
         self.reload()

@@ -18,16 +18,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Label, Static
 
-from screens.base import WorkbenchScreen
-from screens.widgets.jobs_panel import JobsPanel
+from screens.base import SnapshotScreen
 
 if TYPE_CHECKING:
     from app.services.projects import ProjectSummary
     from app.services.promotion import PromotionGate, TransitionView, WaiverView
     from app.services.registry import ModelVersionView, ReviewRequestView
     from app.services.release_analysis import ReleaseAnalysisView
+    from app.services.workbench import Workbench
 
 # Widths add up to what a 120-column terminal shows without a horizontal scrollbar; the title
 # line names the metric the "Metric" column holds.
@@ -213,7 +213,7 @@ def promotion_detail(gate: PromotionGate, version: ModelVersionView, production:
     return out
 
 
-class DeploymentScreen(WorkbenchScreen):
+class DeploymentScreen(SnapshotScreen[ReleaseSnapshot]):
     """Registry versions of one project; the highlighted one's gate, analyses and reviews."""
 
     BINDINGS = [
@@ -234,8 +234,7 @@ class DeploymentScreen(WorkbenchScreen):
         self.snapshot: ReleaseSnapshot | None = None
         self._binding_state: tuple[bool, ...] | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="deployment"):
             yield Static(f"[b]{self.slug}[/b] · release  loading…", id="deploy-title")
             table: DataTable[Text] = DataTable(id="versions", cursor_type="row", zebra_stripes=True)
@@ -252,28 +251,19 @@ class DeploymentScreen(WorkbenchScreen):
             for label, width in TRANSITION_COLUMNS:
                 history.add_column(label, width=width)
             yield history
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#versions", DataTable).focus()
-        self.reload()
 
     # --- loading -------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        if self.host.wb is not None:
-            self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="release-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> ReleaseSnapshot:
         from app.services import projects, promotion, registry, release_analysis
         from app.ml.catalogue import project_metric
 
-        wb = self.wb
         project = projects.project_summary(wb, self.slug)
         versions = registry.list_models(wb, self.slug)
-        snapshot = ReleaseSnapshot(
+        return ReleaseSnapshot(
             project=project,
             metric=f"val_{project_metric(project.problem_type)}",
             actor=wb.actor,
@@ -284,9 +274,8 @@ class DeploymentScreen(WorkbenchScreen):
             transitions=promotion.transitions(wb, self.slug),
             waivers=promotion.waivers(wb, self.slug),
         )
-        self.app.call_from_thread(self._show, snapshot)
 
-    def _show(self, snapshot: ReleaseSnapshot) -> None:
+    def show(self, snapshot: ReleaseSnapshot) -> None:
         self.snapshot = snapshot
         table = self.query_one("#versions", DataTable)
         keep = self.selected.version if self.selected else None
@@ -368,9 +357,6 @@ class DeploymentScreen(WorkbenchScreen):
 
     # --- actions -------------------------------------------------------------------------
 
-    def action_reload(self) -> None:
-        self.reload()
-
     def action_review(self, decision: str) -> None:
         from screens.modals.review_dialog import ReviewDialog
 
@@ -389,12 +375,10 @@ class DeploymentScreen(WorkbenchScreen):
     def _decide(self, version: int, decision: str, comment: str) -> None:
         from app.services import registry
 
-        registry.record_approval(self.wb, self.slug, version, decision=decision,
-                                 comment=comment)
-        self.app.call_from_thread(self.app.notify, f"Version {version} {decision}; recorded in the audit trail.",
-                                  title="Review recorded",
-                                  severity="information" if decision == "approved" else "warning")
-        self.app.call_from_thread(self.host.refresh_screens)
+        registry.record_approval(self.wb, self.slug, version, decision=decision, comment=comment)
+        self.notify(f"Version {version} {decision}; recorded in the audit trail.", title="Review recorded",
+                    severity="information" if decision == "approved" else "warning")
+        self.announce_change(everywhere=True)
 
     def action_request_review(self) -> None:
         from screens.modals.review_dialog import RequestReviewDialog
@@ -413,11 +397,10 @@ class DeploymentScreen(WorkbenchScreen):
     def _request(self, version: int, reviewer: str | None, comment: str) -> None:
         from app.services import registry
 
-        request = registry.request_review(self.wb, self.slug, version,
-                                          reviewer=reviewer, comment=comment)
-        self.app.call_from_thread(self.app.notify, f"Review request #{request.id} for version {version} sent to "
-                                  f"{request.reviewer or 'any reviewer but the author'}.", title="Review requested")
-        self.app.call_from_thread(self.host.refresh_screens)
+        request = registry.request_review(self.wb, self.slug, version, reviewer=reviewer, comment=comment)
+        self.notify(f"Review request #{request.id} for version {version} sent to "
+                    f"{request.reviewer or 'any reviewer but the author'}.", title="Review requested")
+        self.announce_change(everywhere=True)
 
     def action_promote(self) -> None:
         from screens.modals.review_dialog import ReasonDialog
@@ -439,13 +422,11 @@ class DeploymentScreen(WorkbenchScreen):
     def _promote(self, version: int, reason: str) -> None:
         from app.services import promotion
 
-        gate = promotion.promote(self.wb, self.slug, version, stage="production",
-                                 reason=reason)
+        gate = promotion.promote(self.wb, self.slug, version, stage="production", reason=reason)
         waived = [c.label for c in gate.checks if c.waiver is not None]
         note = f" Waived: {'; '.join(waived)}." if waived else ""
-        self.app.call_from_thread(self.app.notify, f"Version {version} is in production.{note}", title="Promoted",
-                                  timeout=10)
-        self.app.call_from_thread(self.host.refresh_screens)
+        self.notify(f"Version {version} is in production.{note}", title="Promoted", timeout=10)
+        self.announce_change(everywhere=True)
 
     def action_rollback(self) -> None:
         from screens.modals.review_dialog import ReasonDialog
@@ -476,11 +457,10 @@ class DeploymentScreen(WorkbenchScreen):
     def _rollback(self, to_version: int | None, reason: str) -> None:
         from app.services import promotion
 
-        restored = promotion.rollback(self.wb, self.slug, to_version=to_version,
-                                      reason=reason)
-        self.app.call_from_thread(self.app.notify, f"Production is version {restored} again.", title="Rolled back",
-                                  severity="warning", timeout=10)
-        self.app.call_from_thread(self.host.refresh_screens)
+        restored = promotion.rollback(self.wb, self.slug, to_version=to_version, reason=reason)
+        self.notify(f"Production is version {restored} again.", title="Rolled back", severity="warning",
+                    timeout=10)
+        self.announce_change(everywhere=True)
 
     def action_challenger(self) -> None:
         version = self.selected
@@ -494,6 +474,6 @@ class DeploymentScreen(WorkbenchScreen):
 
         promotion.set_alias(self.wb, self.slug, version, "challenger",
                             reason=f"v{version} made challenger on the release screen")
-        self.app.call_from_thread(self.app.notify, f"Version {version} is the challenger: serve it in shadow or "
-                                  "canary to collect release evidence.", title="Challenger set")
-        self.app.call_from_thread(self.host.refresh_screens)
+        self.notify(f"Version {version} is the challenger: serve it in shadow or canary to collect release "
+                    "evidence.", title="Challenger set")
+        self.announce_change(everywhere=True)

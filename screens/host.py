@@ -46,8 +46,6 @@ class WorkbenchHost(Protocol):
 
     def report_worker_error(self, event: Worker.StateChanged) -> None: ...
 
-    def refresh_screens(self) -> None: ...
-
 
 def host_of(app: App[Any]) -> WorkbenchHost:
     """The running app as a ``WorkbenchHost``; a TypeError names the app that is not one."""

@@ -2,54 +2,48 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from screens.base import WorkbenchScreen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
-from screens.widgets.jobs_panel import JobsPanel
+from screens.base import SnapshotScreen
+
+if TYPE_CHECKING:
+    from app.services.jobs import JobView
+    from app.services.workbench import Workbench
 
 STATE_STYLE = {"running": "bold cyan", "queued": "cyan", "succeeded": "green", "failed": "bold red",
                "cancelled": "yellow", "interrupted": "bold yellow"}
 REFRESH_S = 1.0
 
 
-class JobsScreen(WorkbenchScreen):
+class JobsScreen(SnapshotScreen[list["JobView"]]):
     BINDINGS = [
         Binding("c", "cancel_job", "Cancel job", tooltip="Stop the selected running job; nothing it computed is kept"),
         Binding("r", "reload", "Refresh"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="jobs"):
             yield Static("Background jobs", classes="screen-title")
             table: DataTable[Text] = DataTable(id="job-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("Job", "Kind", "Project", "State", "Progress", "Message / error")
             yield table
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
-        self.reload()
         self.set_interval(REFRESH_S, self.reload)
 
-    def reload(self) -> None:
-        if self.host.wb is not None:
-            self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="jobs-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> list[JobView]:
         from app.services.jobs import list_jobs
 
-        jobs = list_jobs(self.wb)
-        self.app.call_from_thread(self._show, jobs)
+        return list_jobs(wb)
 
-    def _show(self, jobs) -> None:  # type: ignore[no-untyped-def]
+    def show(self, jobs: list[JobView]) -> None:
         table = self.query_one("#job-table", DataTable)
         cursor = table.cursor_row
         live = {job_id: (fraction, message) for job_id, _, fraction, message in self.host.progress.snapshot()}
@@ -72,6 +66,3 @@ class JobsScreen(WorkbenchScreen):
             self.notify(f"Cancelling job {job_id}…", title="Cancel requested")
         else:
             self.notify(f"Job {job_id} is not running in this session.", severity="warning")
-
-    def action_reload(self) -> None:
-        self.reload()

@@ -9,30 +9,35 @@ the test set, reproducing — is a service call in a worker thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Static
+from textual.message import Message
+from textual.widgets import Input, Static
 
 from app.ml.catalogue import RUNG_OF_KIND
-from screens.base import WorkbenchScreen
+from screens.base import SnapshotScreen
 from screens.widgets.charts import bar_chart, sparkline
-from screens.widgets.jobs_panel import JobsPanel
 from screens.widgets.runs_table import COLUMNS, RunsTable, primary_of
 
 if TYPE_CHECKING:
+    from app.jobs import ProgressCallback
     from app.services.comparison import ComparisonView
     from app.services.evaluation import Reproduction, TestEvaluation
     from app.services.training import RunView
+    from app.services.workbench import Workbench
 
 COLUMN_LABEL = {c.key: c.label for c in COLUMNS}
 MAX_TRIAL_BARS = 30  # more trials than this show as the sparkline only
 SEALED_QUESTION = "Open the sealed test set for run {run}?"
 SEALED_DETAIL = ("This is recorded in the audit trail; a second look in this experiment is flagged by the gate.")
+ResultT = TypeVar("ResultT")
 
 
 def _fmt_value(value: Any) -> str:
@@ -131,7 +136,7 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
     return out
 
 
-class ModelsScreen(WorkbenchScreen):
+class ModelsScreen(SnapshotScreen[list["RunView"]]):
     """All runs of one project, with detail, compare, train, test-set and reproduce actions."""
 
     BINDINGS = [
@@ -160,8 +165,19 @@ class ModelsScreen(WorkbenchScreen):
         self.last_reproduction: Reproduction | None = None
         self.detail_run: int | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    @dataclass
+    class RunsCompared(Message, bubble=False):
+        comparison: ComparisonView
+
+    @dataclass
+    class TestSetScored(Message, bubble=False):
+        evaluation: TestEvaluation
+
+    @dataclass
+    class RunReproduced(Message, bubble=False):
+        reproduction: Reproduction
+
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="models"):
             yield Static(f"[b]{self.slug}[/b] · runs  loading…", id="models-title")
             yield Input(placeholder="/ filter by model, run id or author", id="runs-filter", compact=True)
@@ -169,12 +185,9 @@ class ModelsScreen(WorkbenchScreen):
             yield Static("", id="models-status")
             with VerticalScroll(id="run-detail"):
                 yield Static("Enter on a run shows its parameters, metrics, folds and trials.", id="run-detail-body")
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
-        self.reload()
 
     @property
     def table(self) -> RunsTable:
@@ -182,19 +195,13 @@ class ModelsScreen(WorkbenchScreen):
 
     # --- loading -------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        if self.host.wb is not None:
-            self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="models-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> list[RunView]:
         from app.services.training import list_runs
 
         # Trials are loaded too: the `t` toggle and the tuning chart then need no query.
-        runs = list_runs(self.wb, self.slug, include_trials=True)
-        self.app.call_from_thread(self._show, runs)
+        return list_runs(wb, self.slug, include_trials=True)
 
-    def _show(self, runs: list[RunView]) -> None:
+    def show(self, runs: list[RunView]) -> None:
         self.runs = runs
         self.loaded = True
         ids = {r.id for r in runs}
@@ -314,14 +321,14 @@ class ModelsScreen(WorkbenchScreen):
     def _compare(self, run_a: int, run_b: int) -> None:
         from app.services.comparison import compare_runs
 
-        result = compare_runs(self.wb, self.slug, run_a, run_b)
-        self.app.call_from_thread(self._compared, result)
+        self.post_message(self.RunsCompared(compare_runs(self.wb, self.slug, run_a, run_b)))
 
-    def _compared(self, result: ComparisonView) -> None:
+    @on(RunsCompared)
+    def _compared(self, message: RunsCompared) -> None:
         from screens.modals.compare_result import CompareResult
 
-        self.last_comparison = result
-        self.app.push_screen(CompareResult(result))
+        self.last_comparison = message.comparison
+        self.app.push_screen(CompareResult(message.comparison))
 
     def action_train(self) -> None:
         from screens.modals.train_dialog import TrainDialog
@@ -355,38 +362,41 @@ class ModelsScreen(WorkbenchScreen):
 
         self.app.push_screen(ConfirmDialog(SEALED_QUESTION.format(run=run.id), SEALED_DETAIL), answered)
 
-    def _progress_callback(self, label: str, seen: list[int]):  # type: ignore[no-untyped-def]
-        """Job progress for the jobs panel; the ids are kept so they are cleared at the end."""
+    def _with_progress(self, label: str, job: Callable[[ProgressCallback], ResultT]) -> ResultT:
+        """Run ``job`` (in this worker thread) with its progress in the jobs panel under ``label``;
+        the jobs it started leave the panel when it ends, however it ends."""
         progress = self.host.progress
+        seen: list[int] = []
 
         def on_progress(job_id: int, fraction: float, message: str) -> None:
             if job_id not in seen:
                 seen.append(job_id)
             progress.update(job_id, label, fraction, message)
 
-        return on_progress
+        try:
+            return job(on_progress)
+        finally:
+            for job_id in seen:
+                progress.finish(job_id)
 
     @work(thread=True, exit_on_error=False, group="models-jobs")
     def _score(self, run_id: int) -> None:
         from app.services.evaluation import score_on_test
 
-        seen: list[int] = []
-        try:
-            result = score_on_test(self.wb, self.host.runner, self.slug, run_id,
-                                   on_progress=self._progress_callback(f"test set, run {run_id}", seen))
-        finally:
-            for job_id in seen:
-                self.host.progress.finish(job_id)
-        self.app.call_from_thread(self._scored, result)
+        evaluation = self._with_progress(f"test set, run {run_id}", lambda on_progress: score_on_test(
+            self.wb, self.runner, self.slug, run_id, on_progress=on_progress))
+        self.post_message(self.TestSetScored(evaluation))
 
-    def _scored(self, result: TestEvaluation) -> None:
+    @on(TestSetScored)
+    def _scored(self, message: TestSetScored) -> None:
+        result = message.evaluation
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()) if isinstance(v, float))[:120]
         warning = (f" This is look {result.looks_in_experiment} in the experiment: the stage 4 gate flags it."
                    if result.looks_in_experiment > 1 else "")
         self.notify(f"Run {result.run_id} on the test set: {shown}.{warning}", title="Test set opened",
                     severity="warning" if warning else "information", timeout=10)
         self.detail_run = result.run_id
-        self.host.refresh_screens()
+        self.announce_change(everywhere=True)
 
     def action_reproduce(self) -> None:
         run = self.table.selected
@@ -399,17 +409,13 @@ class ModelsScreen(WorkbenchScreen):
     def _reproduce(self, run_id: int) -> None:
         from app.services.evaluation import reproduce_run
 
-        seen: list[int] = []
-        try:
-            result = reproduce_run(self.wb, self.host.runner, self.slug, run_id,
-                                   on_progress=self._progress_callback(f"reproduce run {run_id}", seen))
-        finally:
-            for job_id in seen:
-                self.host.progress.finish(job_id)
-        self.app.call_from_thread(self._reproduced, result)
+        reproduction = self._with_progress(f"reproduce run {run_id}", lambda on_progress: reproduce_run(
+            self.wb, self.runner, self.slug, run_id, on_progress=on_progress))
+        self.post_message(self.RunReproduced(reproduction))
 
-    def _reproduced(self, result: Reproduction) -> None:
-        self.last_reproduction = result
+    @on(RunReproduced)
+    def _reproduced(self, message: RunReproduced) -> None:
+        result = self.last_reproduction = message.reproduction
         if result.matches:
             self.notify(f"Run {result.run_id} reproduced: every validation metric matches "
                         f"(largest difference {result.max_difference:.2g}).", title="Reproducible")

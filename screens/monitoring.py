@@ -20,17 +20,17 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from app.ml.catalogue import metric_direction, project_metric
-from screens.base import WorkbenchScreen
+from screens.base import SnapshotScreen
 from screens.widgets.charts import coloured_bar_chart, trend
 from screens.widgets.drift_heat import BAND_COLOURS, BAND_STYLES, DRIFTED_MARK, DriftHeat, band, row_label
-from screens.widgets.jobs_panel import JobsPanel
 
 if TYPE_CHECKING:
     from app.services.monitoring import AlertView, BatchView, DriftRow, SlaRuleView, TriggerView
     from app.services.projects import ProjectSummary
+    from app.services.workbench import Workbench
 
 TREND_METRICS = 4  # metric trends drawn; the rest are in the selected batch's line
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow"}
@@ -218,7 +218,7 @@ def trigger_cells(trigger: TriggerView) -> tuple[Text, ...]:
             lineage(trigger), Text(trigger.requested_by), Text(trigger.reason))
 
 
-class MonitoringScreen(WorkbenchScreen):
+class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
     """Monitoring of one project: drift heat table, batch detail, trends, alerts, triggers."""
 
     BINDINGS = [
@@ -243,8 +243,7 @@ class MonitoringScreen(WorkbenchScreen):
         self.snapshot: MonitoringSnapshot | None = None
         self.detail_batch: int | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="monitoring"):
             yield Static(f"[b]{self.slug}[/b] · monitoring  loading…", id="monitor-title")
             with Horizontal(id="monitor-top"):
@@ -271,12 +270,9 @@ class MonitoringScreen(WorkbenchScreen):
                     for label, width in TRIGGER_COLUMNS:
                         triggers.add_column(label, width=width)
                     yield triggers
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
         self.heat.table.focus()
-        self.reload()
 
     @property
     def heat(self) -> DriftHeat:
@@ -284,16 +280,11 @@ class MonitoringScreen(WorkbenchScreen):
 
     # --- loading -------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        if self.host.wb is not None:
-            self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="monitoring-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> MonitoringSnapshot:
         from app.services import monitoring, monitoring_policy, projects
-        wb = self.wb
+
         project = projects.project_summary(wb, self.slug)
-        snapshot = MonitoringSnapshot(
+        return MonitoringSnapshot(
             project=project, batches=monitoring.list_batches(wb, self.slug),
             alerts=monitoring.list_alerts(wb, self.slug), triggers=monitoring.list_triggers(wb, self.slug),
             rules=monitoring_policy.sla_rules(wb, self.slug),
@@ -301,9 +292,8 @@ class MonitoringScreen(WorkbenchScreen):
             watch=monitoring.PSI_WATCH, act=monitoring.PSI_ALERT_THRESHOLD,
             primary=project_metric(project.problem_type),
         )
-        self.app.call_from_thread(self._show, snapshot)
 
-    def _show(self, snapshot: MonitoringSnapshot) -> None:
+    def show(self, snapshot: MonitoringSnapshot) -> None:
         first = self.snapshot is None
         self.snapshot = snapshot
         if first:
@@ -392,9 +382,6 @@ class MonitoringScreen(WorkbenchScreen):
     def action_focus_triggers(self) -> None:
         self.query_one("#trigger-table", DataTable).focus()
 
-    def action_reload(self) -> None:
-        self.reload()
-
     def action_jobs(self) -> None:
         from screens.jobs import JobsScreen
 
@@ -432,8 +419,8 @@ class MonitoringScreen(WorkbenchScreen):
         from app.services import monitoring
 
         monitoring.resolve_alert(self.wb, self.slug, alert_id, note=note)
-        self.app.call_from_thread(self.app.notify, f"Alert #{alert_id} resolved.", title="Alert resolved")
-        self.app.call_from_thread(self.reload)
+        self.notify(f"Alert #{alert_id} resolved.", title="Alert resolved")
+        self.announce_change()
 
     def action_retrain(self) -> None:
         from screens.modals.retrain_dialog import RetrainDialog

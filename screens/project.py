@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from screens.base import WorkbenchScreen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from app.lifecycle import STAGES
 from app.services.report_data import ReportData, TableData
+from screens.base import SnapshotScreen
 from screens.widgets.evidence import Deliverables, EvidenceTable, GateChecklist
-from screens.widgets.jobs_panel import JobsPanel
+
+if TYPE_CHECKING:
+    from app.services.workbench import Workbench
 
 EDITABLE_STAGES = (1, 2)
 FULL_SCREEN_HINTS = {
@@ -30,7 +32,7 @@ class ProjectSnapshot:
     documents: dict[str, dict[str, Any]]
 
 
-class ProjectScreen(WorkbenchScreen):
+class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
     BINDINGS = [
         *(Binding(str(s.number), f"show_stage({s.number})", f"{s.title}", show=False) for s in STAGES),
         Binding("e", "edit", "Edit", tooltip="Edit this stage's deliverable"),
@@ -62,39 +64,29 @@ class ProjectScreen(WorkbenchScreen):
         self.snapshot: ProjectSnapshot | None = None
         self._binding_state: tuple[bool, ...] | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         yield Static(f"[b]{self.slug}[/b]  loading…", id="project-title")
         with TabbedContent(id="stages"):
             for s in STAGES:
                 with TabPane(f"{s.number} {s.title}", id=f"stage-{s.number}"):
                     yield VerticalScroll(Static("Loading…"), id=f"stage-body-{s.number}", classes="stage-body")
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
         if self.initial_stage:
             self.action_show_stage(self.initial_stage)
-        self.reload()
 
     @property
     def current_tab(self) -> int:
         active = self.query_one("#stages", TabbedContent).active or "stage-1"
         return int(active.rsplit("-", 1)[1])
 
-    def reload(self) -> None:
-        self._load()
-
-    @work(thread=True, exit_on_error=False, exclusive=True, group="project-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> ProjectSnapshot:
         from app.services.deliverables import deliverables
         from app.services.reporting import collect_report_data
 
-        wb = self.wb
-        snapshot = ProjectSnapshot(collect_report_data(wb, self.slug), deliverables(wb, self.slug))
-        self.app.call_from_thread(self._show, snapshot)
+        return ProjectSnapshot(collect_report_data(wb, self.slug), deliverables(wb, self.slug))
 
-    async def _show(self, snapshot: ProjectSnapshot) -> None:
+    async def show(self, snapshot: ProjectSnapshot) -> None:
         self.snapshot = snapshot
         data = snapshot.report
         stage = STAGES[data.current_stage - 1]
@@ -186,8 +178,8 @@ class ProjectScreen(WorkbenchScreen):
         else:
             revision = deliverables.save_framing(wb, self.slug, values["fields"], values["features"])
             message = f"Framing saved (revision {revision})."
-        self.app.call_from_thread(self.app.notify, message, title="Saved to the audit trail")
-        self.app.call_from_thread(self.reload)
+        self.notify(message, title="Saved to the audit trail")
+        self.announce_change()
 
     def action_train(self) -> None:
         from screens.modals.choose_model import ChooseModel
@@ -204,8 +196,8 @@ class ProjectScreen(WorkbenchScreen):
         from app.services.gates import advance_stage
 
         stage = advance_stage(self.wb, self.slug)
-        self.app.call_from_thread(self.app.notify, f"{self.slug} moved to stage {stage}.", title="Gate passed")
-        self.app.call_from_thread(self.host.refresh_screens)
+        self.notify(f"{self.slug} moved to stage {stage}.", title="Gate passed")
+        self.announce_change(everywhere=True)
 
     def action_export(self) -> None:
         from screens.reports import ReportsScreen
@@ -241,6 +233,3 @@ class ProjectScreen(WorkbenchScreen):
         from screens.jobs import JobsScreen
 
         self.app.push_screen(JobsScreen())
-
-    def action_reload(self) -> None:
-        self.reload()

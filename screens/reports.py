@@ -15,20 +15,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, OptionList, Select, Static, Switch
+from textual.widgets import DataTable, Label, OptionList, Select, Static, Switch
 from textual.widgets.option_list import Option
 
-from screens.base import WorkbenchScreen
-from screens.widgets.jobs_panel import JobsPanel
-
 from app.services.report_builder import describe_scope
+from screens.base import SnapshotScreen
+from screens.messages import ReportBuildStarted, ReportBuilt, ReportBuildStopped
 
 if TYPE_CHECKING:
     from app.services.report_builder import BuiltReport, ReportScopes
+    from app.services.workbench import Workbench
 
 # Widths for a 120-column terminal; the path takes what is left.
 REPORT_COLUMNS = (("Built", 16), ("Document", 18), ("Scope", 15), ("Pages", 5), ("Head", 6), ("File", 7),
@@ -82,7 +82,7 @@ def report_detail(r: BuiltReport, heading: str) -> Text:
     return out
 
 
-class ReportsScreen(WorkbenchScreen):
+class ReportsScreen(SnapshotScreen[ReportsSnapshot]):
     BINDINGS = [
         Binding("b", "build", "Build PDF", tooltip="Build the chosen document as a PDF in a worker process"),
         Binding("c", "cancel_build", "Cancel build", tooltip="Stop this project's report builds; nothing is written"),
@@ -99,8 +99,7 @@ class ReportsScreen(WorkbenchScreen):
         self.snapshot: ReportsSnapshot | None = None
         self.last_built: BuiltReport | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         yield Static(f"Reports · {self.slug}", id="reports-title", classes="screen-title")
         with Horizontal(id="reports-top"):
             with Vertical(id="reports-documents"):
@@ -125,36 +124,29 @@ class ReportsScreen(WorkbenchScreen):
             table.add_column(name, width=width)
         yield table
         yield Static("", id="report-detail")
-        yield JobsPanel()
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#report-kinds", OptionList).focus()
-        self.reload()
 
     # --- loading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        if self.host.wb is not None:
-            self._load()
+        super().reload()
         self.refresh_bindings()
 
-    @work(thread=True, exit_on_error=False, exclusive=True, group="reports-load")
-    def _load(self) -> None:
+    def load(self, wb: Workbench) -> ReportsSnapshot:
         from app.services import report_builder
 
-        wb = self.wb
         documents = report_builder.document_titles()
-        snapshot = ReportsSnapshot(
+        return ReportsSnapshot(
             documents=documents,
             scopes_by_kind={k: report_builder.SCOPES.get(k, ()) for k in documents},
             buildable=tuple(k for k in documents if k in report_builder.COLLECTORS),
             scopes=report_builder.report_scopes(wb, self.slug),
             recent=report_builder.recent_reports(wb, self.slug),
         )
-        self.app.call_from_thread(self._show, snapshot)
 
-    def _show(self, snapshot: ReportsSnapshot) -> None:
+    def show(self, snapshot: ReportsSnapshot) -> None:
         first_load = self.snapshot is None
         self.snapshot = snapshot
         if first_load:
@@ -274,19 +266,30 @@ class ReportsScreen(WorkbenchScreen):
         switch = self.query_one("#report-deterministic", Switch)
         switch.value = not switch.value
 
-    def action_reload(self) -> None:
-        self.reload()
+    # --- what the app says about this project's builds ----------------------------------------
 
-    def report_built(self, built: BuiltReport) -> None:
-        """Called by the app when one of this project's builds finished."""
+    @on(ReportBuildStarted)
+    def _build_started(self, message: ReportBuildStarted) -> None:
+        if message.slug == self.slug:
+            self.refresh_bindings()  # "Cancel build" applies now
+
+    @on(ReportBuilt)
+    def _report_built(self, message: ReportBuilt) -> None:
+        if message.slug == self.slug:
+            self._show_built(message.report)
+
+    @on(ReportBuildStopped)
+    def _build_stopped(self, message: ReportBuildStopped) -> None:
+        if message.slug != self.slug:
+            return
+        if not self.host.report_build_running(self.slug):  # else another build of this project still runs
+            if self.last_built is None:
+                self.query_one("#report-last", Static).update("The build stopped; nothing was written.")
+            else:
+                self._show_built(self.last_built)
+        self.refresh_bindings()
+
+    def _show_built(self, built: BuiltReport) -> None:
         self.last_built = built
         self.query_one("#report-last", Static).update(report_detail(built, "Last written"))
         self.reload()
-
-    def build_stopped(self) -> None:
-        """Called by the app when one of this project's builds ended without a file."""
-        if self.last_built is None:
-            self.query_one("#report-last", Static).update("The build stopped; nothing was written.")
-        else:
-            self.report_built(self.last_built)
-        self.refresh_bindings()
