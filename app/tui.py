@@ -35,8 +35,8 @@ class WorkbenchApp(App[int]):
     CSS_PATH = str(ASSETS / "workbench.tcss")
     COMMANDS = App.COMMANDS | {ProjectCommands}
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Keys", tooltip="Show the keys of this screen"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("f1", "help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
     ]
 
     def __init__(self, *, offer_demo: bool = True, demo_rows: int = 40_000, demo_batch_rows: int = 5_000) -> None:

@@ -25,9 +25,10 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
     JOBS_PANEL = False
 
     BINDINGS = [
-        Binding("v", "verify", "Verify chain", tooltip="Recompute every HMAC link of the audit chain"),
-        Binding("r", "reload", "Refresh"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("v", "verify", "Verify chain", id="audit.verify",
+                tooltip="Recompute every HMAC link of the audit chain"),
+        Binding("r", "reload", "Refresh", id="audit.refresh"),
+        Binding("escape", "app.pop_screen", "Back", id="audit.back"),
     ]
 
     @dataclass

@@ -35,13 +35,14 @@ class DashboardSnapshot:
 
 class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
     BINDINGS = [
-        Binding("enter", "open_project", "Open", tooltip="Open the selected project"),
-        Binding("n", "new_project", "New project"),
-        Binding("d", "demo", "Create demo", tooltip="Create the ctr-demo project through all six stages"),
-        Binding("a", "audit", "Audit trail"),
-        Binding("j", "jobs", "Jobs"),
-        Binding("r", "reload", "Refresh"),
-        Binding("q", "app.quit", "Quit", show=False),
+        Binding("enter", "open_project", "Open", id="dashboard.open", tooltip="Open the selected project"),
+        Binding("n", "new_project", "New project", id="dashboard.new_project"),
+        Binding("d", "demo", "Create demo", id="dashboard.demo",
+                tooltip="Create the ctr-demo project through all six stages"),
+        Binding("a", "audit", "Audit trail", id="dashboard.audit"),
+        Binding("j", "jobs", "Jobs", id="dashboard.jobs"),
+        Binding("r", "reload", "Refresh", id="dashboard.refresh"),
+        Binding("q", "app.quit", "Quit", show=False, id="dashboard.quit"),
     ]
 
     def __init__(self) -> None:

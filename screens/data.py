@@ -97,10 +97,12 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
     """Dataset versions of one project; the selected one's findings, split and leakage."""
 
     BINDINGS = [
-        Binding("c", "check", "Check", tooltip="Re-run the quality and leakage check of the selected version"),
-        Binding("s", "split", "Split", tooltip="Split the selected version (random, stratified, temporal, group)"),
-        Binding("r", "reload", "Refresh", tooltip="Read the datasets and splits again"),
-        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the project"),
+        Binding("c", "check", "Check", id="data.check",
+                tooltip="Re-run the quality and leakage check of the selected version"),
+        Binding("s", "split", "Split", id="data.split",
+                tooltip="Split the selected version (random, stratified, temporal, group)"),
+        Binding("r", "reload", "Refresh", id="data.refresh", tooltip="Read the datasets and splits again"),
+        Binding("escape", "app.pop_screen", "Back", id="data.back", tooltip="Back to the project"),
     ]
 
     def __init__(self, slug: str) -> None:

@@ -217,15 +217,20 @@ class DeploymentScreen(SnapshotScreen[ReleaseSnapshot]):
     """Registry versions of one project; the highlighted one's gate, analyses and reviews."""
 
     BINDINGS = [
-        Binding("a", "review('approved')", "Approve",
+        Binding("a", "review('approved')", "Approve", id="release.approve",
                 tooltip="Approve the highlighted version (four-eyes: never your own)"),
-        Binding("x", "review('rejected')", "Reject", tooltip="Reject the highlighted version, saying what to fix"),
-        Binding("q", "request_review", "Ask review", tooltip="Ask someone for an independent review of the version"),
-        Binding("p", "promote", "Promote", tooltip="Promote the highlighted version to production through the gate"),
-        Binding("b", "rollback", "Rollback", tooltip="Restore an earlier production version, with a reason"),
-        Binding("c", "challenger", "Challenger", tooltip="Make the highlighted version the challenger"),
-        Binding("r", "reload", "Refresh", tooltip="Read the registry again"),
-        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the project"),
+        Binding("x", "review('rejected')", "Reject", id="release.reject",
+                tooltip="Reject the highlighted version, saying what to fix"),
+        Binding("q", "request_review", "Ask review", id="release.ask_review",
+                tooltip="Ask someone for an independent review of the version"),
+        Binding("p", "promote", "Promote", id="release.promote",
+                tooltip="Promote the highlighted version to production through the gate"),
+        Binding("b", "rollback", "Rollback", id="release.rollback",
+                tooltip="Restore an earlier production version, with a reason"),
+        Binding("c", "challenger", "Challenger", id="release.challenger",
+                tooltip="Make the highlighted version the challenger"),
+        Binding("r", "reload", "Refresh", id="release.refresh", tooltip="Read the registry again"),
+        Binding("escape", "app.pop_screen", "Back", id="release.back", tooltip="Back to the project"),
     ]
 
     def __init__(self, slug: str) -> None:

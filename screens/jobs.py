@@ -23,9 +23,10 @@ REFRESH_S = 1.0
 
 class JobsScreen(SnapshotScreen[list["JobView"]]):
     BINDINGS = [
-        Binding("c", "cancel_job", "Cancel job", tooltip="Stop the selected running job; nothing it computed is kept"),
-        Binding("r", "reload", "Refresh"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "cancel_job", "Cancel job", id="jobs.cancel",
+                tooltip="Stop the selected running job; nothing it computed is kept"),
+        Binding("r", "reload", "Refresh", id="jobs.refresh"),
+        Binding("escape", "app.pop_screen", "Back", id="jobs.back"),
     ]
 
     def compose_body(self) -> ComposeResult:

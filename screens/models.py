@@ -140,18 +140,24 @@ class ModelsScreen(SnapshotScreen[list["RunView"]]):
     """All runs of one project, with detail, compare, train, test-set and reproduce actions."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="Filter runs by model, id or author as you type"),
-        Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column (click a header to sort by it)"),
-        Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort direction"),
-        Binding("t", "toggle_trials", "Trials", tooltip="Show or hide tuning trials (child runs)"),
-        Binding("a", "mark('A')", "Mark A", tooltip="Mark the selected run as A (the reference)"),
-        Binding("b", "mark('B')", "B", tooltip="Mark the selected run as B (the challenger)"),
-        Binding("c", "compare", "Compare A/B", tooltip="Test whether B is significantly better than A"),
-        Binding("n", "train", "Train", tooltip="Train a model, with CV and tuning if wanted"),
-        Binding("e", "score_test", "Test set", tooltip="Open the sealed test set for the selected run (audited)"),
-        Binding("r", "reproduce", "Reproduce", tooltip="Re-run the selected run and check its metrics match"),
-        Binding("j", "jobs", "Jobs", show=False, tooltip="Background jobs; cancel one there"),
-        Binding("escape", "back", "Back", tooltip="Leave the filter, or go back to the project"),
+        Binding("slash", "filter", "Filter", id="runs.filter",
+                tooltip="Filter runs by model, id or author as you type"),
+        Binding("s", "cycle_sort", "Sort", id="runs.sort",
+                tooltip="Sort by the next column (click a header to sort by it)"),
+        Binding("S", "reverse_sort", "Reverse", show=False, id="runs.reverse_sort",
+                tooltip="Reverse the sort direction"),
+        Binding("t", "toggle_trials", "Trials", id="runs.trials", tooltip="Show or hide tuning trials (child runs)"),
+        Binding("a", "mark('A')", "Mark A", id="runs.mark_a", tooltip="Mark the selected run as A (the reference)"),
+        Binding("b", "mark('B')", "B", id="runs.mark_b", tooltip="Mark the selected run as B (the challenger)"),
+        Binding("c", "compare", "Compare A/B", id="runs.compare",
+                tooltip="Test whether B is significantly better than A"),
+        Binding("n", "train", "Train", id="runs.train", tooltip="Train a model, with CV and tuning if wanted"),
+        Binding("e", "score_test", "Test set", id="runs.test_set",
+                tooltip="Open the sealed test set for the selected run (audited)"),
+        Binding("r", "reproduce", "Reproduce", id="runs.reproduce",
+                tooltip="Re-run the selected run and check its metrics match"),
+        Binding("j", "jobs", "Jobs", show=False, id="runs.jobs", tooltip="Background jobs; cancel one there"),
+        Binding("escape", "back", "Back", id="runs.back", tooltip="Leave the filter, or go back to the project"),
     ]
 
     def __init__(self, slug: str) -> None:

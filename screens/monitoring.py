@@ -222,19 +222,20 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
     """Monitoring of one project: drift heat table, batch detail, trends, alerts, triggers."""
 
     BINDINGS = [
-        Binding("n", "retrain", "Retrain now", tooltip="Retrain in a worker process: answer the open trigger, or "
-                                                      "on demand with a reason"),
-        Binding("left_square_bracket", "batch(-1)", "Earlier batch", show=False,
+        Binding("n", "retrain", "Retrain now", id="monitoring.retrain",
+                tooltip="Retrain in a worker process: answer the open trigger, or on demand with a reason"),
+        Binding("left_square_bracket", "batch(-1)", "Earlier batch", show=False, id="monitoring.earlier_batch",
                 tooltip="Show the batch before the selected one (← / → do it in the heat table)"),
-        Binding("right_square_bracket", "batch(1)", "Later batch", show=False,
+        Binding("right_square_bracket", "batch(1)", "Later batch", show=False, id="monitoring.later_batch",
                 tooltip="Show the batch after the selected one"),
-        Binding("t", "focus_triggers", "Triggers", tooltip="Go to the retraining triggers (n then answers the "
-                                                           "highlighted one)"),
-        Binding("v", "resolve", "Resolve alert", tooltip="Close the highlighted open alert with a note on how it "
-                "was handled"),
-        Binding("j", "jobs", "Jobs", tooltip="Background jobs; cancel one there"),
-        Binding("r", "reload", "Refresh", tooltip="Read the batches, alerts and triggers again"),
-        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the project"),
+        Binding("t", "focus_triggers", "Triggers", id="monitoring.triggers",
+                tooltip="Go to the retraining triggers (n then answers the highlighted one)"),
+        Binding("v", "resolve", "Resolve alert", id="monitoring.resolve_alert",
+                tooltip="Close the highlighted open alert with a note on how it was handled"),
+        Binding("j", "jobs", "Jobs", id="monitoring.jobs", tooltip="Background jobs; cancel one there"),
+        Binding("r", "reload", "Refresh", id="monitoring.refresh",
+                tooltip="Read the batches, alerts and triggers again"),
+        Binding("escape", "app.pop_screen", "Back", id="monitoring.back", tooltip="Back to the project"),
     ]
 
     def __init__(self, slug: str) -> None:

@@ -34,27 +34,29 @@ class ProjectSnapshot:
 
 class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
     BINDINGS = [
-        *(Binding(str(s.number), f"show_stage({s.number})", f"{s.title}", show=False) for s in STAGES),
-        Binding("e", "edit", "Edit", tooltip="Edit this stage's deliverable"),
-        Binding("t", "train", "Train", tooltip="Train a model in a worker process"),
-        Binding("g", "advance", "Advance gate", tooltip="Move the project to its next stage if the gate passes"),
+        *(Binding(str(s.number), f"show_stage({s.number})", f"{s.title}", show=False, id=f"project.stage_{s.number}")
+          for s in STAGES),
+        Binding("e", "edit", "Edit", id="project.edit", tooltip="Edit this stage's deliverable"),
+        Binding("t", "train", "Train", id="project.train", tooltip="Train a model in a worker process"),
+        Binding("g", "advance", "Advance gate", id="project.advance",
+                tooltip="Move the project to its next stage if the gate passes"),
         # Opens the reports screen (compliance report highlighted: `b` there builds it) rather than
         # exporting at once: there are several documents and scopes to choose from, and the build's
         # progress, cancel and the list of reports already built live there.
-        Binding("x", "export", "Export PDF",
+        Binding("x", "export", "Export PDF", id="project.export",
                 tooltip="Reports: choose a document (compliance, model card, drift…) and its scope, build the PDF"),
-        Binding("D", "data", "Data", tooltip="Datasets, findings, splits and leakage"),
-        Binding("M", "models", "Models", tooltip="All runs: details, compare, train, test set"),
+        Binding("D", "data", "Data", id="project.data", tooltip="Datasets, findings, splits and leakage"),
+        Binding("M", "models", "Models", id="project.runs", tooltip="All runs: details, compare, train, test set"),
         # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
         # command palette list them, and the stage 5 and 6 tabs name the keys.
-        Binding("R", "release", "Release", show=False,
+        Binding("R", "release", "Release", show=False, id="project.release",
                 tooltip="Stage 5 at full size: versions, gate, approvals, promotion, rollback"),
-        Binding("O", "monitoring", "Monitoring", show=False,
+        Binding("O", "monitoring", "Monitoring", show=False, id="project.monitoring",
                 tooltip="Stage 6 at full size: drift by batch, alerts, SLA, retraining triggers"),
-        Binding("a", "audit", "Audit"),
-        Binding("j", "jobs", "Jobs"),
-        Binding("r", "reload", "Refresh"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("a", "audit", "Audit", id="project.audit"),
+        Binding("j", "jobs", "Jobs", id="project.jobs"),
+        Binding("r", "reload", "Refresh", id="project.refresh"),
+        Binding("escape", "app.pop_screen", "Back", id="project.back"),
     ]
 
     def __init__(self, slug: str, *, stage: int = 0) -> None:

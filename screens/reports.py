@@ -84,12 +84,15 @@ def report_detail(r: BuiltReport, heading: str) -> Text:
 
 class ReportsScreen(SnapshotScreen[ReportsSnapshot]):
     BINDINGS = [
-        Binding("b", "build", "Build PDF", tooltip="Build the chosen document as a PDF in a worker process"),
-        Binding("c", "cancel_build", "Cancel build", tooltip="Stop this project's report builds; nothing is written"),
-        Binding("d", "toggle_deterministic", "Deterministic",
+        Binding("b", "build", "Build PDF", id="reports.build",
+                tooltip="Build the chosen document as a PDF in a worker process"),
+        Binding("c", "cancel_build", "Cancel build", id="reports.cancel_build",
+                tooltip="Stop this project's report builds; nothing is written"),
+        Binding("d", "toggle_deterministic", "Deterministic", id="reports.deterministic",
                 tooltip="A reproduction that records nothing: the same records give the same bytes"),
-        Binding("r", "reload", "Refresh", tooltip="Reload the scopes and re-check the files of recent reports"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("r", "reload", "Refresh", id="reports.refresh",
+                tooltip="Reload the scopes and re-check the files of recent reports"),
+        Binding("escape", "app.pop_screen", "Back", id="reports.back"),
     ]
 
     def __init__(self, slug: str, *, kind: str = "compliance") -> None:

@@ -25,7 +25,7 @@ KINDS = tuple(
 
 
 class ChooseModel(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choose_model.cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

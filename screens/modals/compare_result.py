@@ -26,7 +26,7 @@ def verdict_of(c: ComparisonView) -> str:
 
 
 class CompareResult(ModalScreen[None]):
-    BINDINGS = [Binding("escape,enter,q", "close", "Close")]
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="compare_result.close")]
 
     def __init__(self, comparison: ComparisonView) -> None:
         super().__init__()

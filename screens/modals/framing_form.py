@@ -55,7 +55,10 @@ def format_features(features: list[dict[str, Any]]) -> str:
 
 
 class FramingForm(ModalScreen[dict | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="framing_form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="framing_form.save"),
+    ]
 
     def __init__(self, framing: dict[str, Any]) -> None:
         super().__init__()

@@ -13,7 +13,10 @@ from app.ml.catalogue import PROBLEM_TYPES
 
 
 class NewProjectForm(ModalScreen[dict | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Create")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="new_project.cancel"),
+        Binding("ctrl+s", "save", "Create", id="new_project.create"),
+    ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog form"):

@@ -26,8 +26,9 @@ class ReviewDialog(ModalScreen[dict[str, str] | None]):
     """Returns {"decision": "approved" | "rejected", "comment": str}, or None when cancelled."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without recording a decision"),
-        Binding("ctrl+s", "submit", "Record", tooltip="Record the decision in the registry and the audit trail"),
+        Binding("escape", "cancel", "Cancel", id="review_dialog.cancel", tooltip="Close without recording a decision"),
+        Binding("ctrl+s", "submit", "Record", id="review_dialog.record",
+                tooltip="Record the decision in the registry and the audit trail"),
     ]
 
     def __init__(self, version: int, *, model_kind: str, author: str, actor: str, decision: str = "approved") -> None:
@@ -93,8 +94,10 @@ class RequestReviewDialog(ModalScreen[dict[str, Any] | None]):
     """Returns {"reviewer": str | None, "comment": str}, or None when cancelled."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without asking for a review"),
-        Binding("ctrl+s", "submit", "Request", tooltip="Ask for an independent review of this version"),
+        Binding("escape", "cancel", "Cancel", id="request_review_dialog.cancel",
+                tooltip="Close without asking for a review"),
+        Binding("ctrl+s", "submit", "Request", id="request_review_dialog.request",
+                tooltip="Ask for an independent review of this version"),
     ]
 
     def __init__(self, version: int, *, model_kind: str) -> None:
@@ -134,8 +137,8 @@ class ReasonDialog(ModalScreen[Any]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without doing it"),
-        Binding("ctrl+s", "submit", "Confirm", tooltip="Do it, with this reason"),
+        Binding("escape", "cancel", "Cancel", id="reason_dialog.cancel", tooltip="Close without doing it"),
+        Binding("ctrl+s", "submit", "Confirm", id="reason_dialog.confirm", tooltip="Do it, with this reason"),
     ]
 
     def __init__(self, title: str, detail: Text | str = "", *, confirm: str = "Confirm", required: bool = False,

@@ -22,8 +22,8 @@ class SplitDialog(ModalScreen[dict[str, Any] | None]):
     """Returns {"strategy", "seed", "time_column", "group_column", "gap"} or None."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without splitting"),
-        Binding("ctrl+s", "submit", "Split", tooltip="Create the split"),
+        Binding("escape", "cancel", "Cancel", id="split_dialog.cancel", tooltip="Close without splitting"),
+        Binding("ctrl+s", "submit", "Split", id="split_dialog.split", tooltip="Create the split"),
     ]
 
     def __init__(self, dataset_id: int, columns: list[str], time_column: str | None = None) -> None:

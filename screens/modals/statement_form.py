@@ -15,7 +15,10 @@ from app.ml.catalogue import PROBLEM_TYPES
 
 
 class StatementForm(ModalScreen[dict | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="statement_form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="statement_form.save"),
+    ]
 
     def __init__(self, statement: dict[str, Any], checklist: dict[str, Any], problem_type: str) -> None:
         super().__init__()

@@ -26,8 +26,8 @@ class TrainDialog(ModalScreen[dict[str, Any] | None]):
     """Returns {"kind", "cv", "tune", "trials"} through ``dismiss``, or None when cancelled."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without training"),
-        Binding("ctrl+s", "submit", "Train", tooltip="Queue the training job"),
+        Binding("escape", "cancel", "Cancel", id="train_dialog.cancel", tooltip="Close without training"),
+        Binding("ctrl+s", "submit", "Train", id="train_dialog.train", tooltip="Queue the training job"),
     ]
 
     def __init__(self, kind: str = "logistic_regression") -> None:

@@ -130,13 +130,13 @@ class RunsTable(ScrollView, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First run", show=False),
-        Binding("end", "jump(-1)", "Last run", show=False),
-        Binding("enter", "select", "Details", tooltip="Show the selected run's details"),
+        Binding("up", "cursor(-1)", "Up", show=False, id="runs_table.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="runs_table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="runs_table.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="runs_table.page_down"),
+        Binding("home", "jump(0)", "First run", show=False, id="runs_table.first"),
+        Binding("end", "jump(-1)", "Last run", show=False, id="runs_table.last"),
+        Binding("enter", "select", "Details", id="runs_table.details", tooltip="Show the selected run's details"),
     ]
 
     COMPONENT_CLASSES = {"runs-table--header", "runs-table--cursor", "runs-table--marked"}
