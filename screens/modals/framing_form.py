@@ -6,11 +6,11 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Label, Static, TextArea
 
 from app.lifecycle import FRAMING_FIELDS
+from screens.modals.form import FormButtons, FormDialog
 
 FEATURE_HELP = (
     "One feature per line: name | type | source | available at serving (yes/no/?) | personal data (yes/no/?)\n"
@@ -54,10 +54,10 @@ def format_features(features: list[dict[str, Any]]) -> str:
     )
 
 
-class FramingForm(ModalScreen[dict | None]):
+class FramingForm(FormDialog[dict | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="framing_form.cancel"),
-        Binding("ctrl+s", "save", "Save", id="framing_form.save"),
+        Binding("ctrl+s", "submit", "Save", id="framing_form.save"),
     ]
 
     def __init__(self, framing: dict[str, Any]) -> None:
@@ -73,14 +73,9 @@ class FramingForm(ModalScreen[dict | None]):
             yield Label("Feature spec")
             yield Static(FEATURE_HELP, classes="note")
             yield TextArea(format_features(self.framing.get("features", [])), id="features")
-            with Horizontal(classes="buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield FormButtons("Save")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_save() if event.button.id == "save" else self.action_cancel()
-
-    def action_save(self) -> None:
+    def action_submit(self) -> None:
         try:
             features = parse_features(self.query_one("#features", TextArea).text)
         except FeatureLineError as exc:
@@ -88,6 +83,3 @@ class FramingForm(ModalScreen[dict | None]):
             return
         self.dismiss({"fields": {key: self.query_one(f"#f-{key}", Input).value for key, _ in FRAMING_FIELDS},
                       "features": features})
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

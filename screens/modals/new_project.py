@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Label, Select
 
 from app.lifecycle import MATURITIES
 from app.ml.catalogue import PROBLEM_TYPES
+from screens.modals.form import FormButtons, FormDialog
 
 
-class NewProjectForm(ModalScreen[dict | None]):
+class NewProjectForm(FormDialog[dict | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="new_project.cancel"),
-        Binding("ctrl+s", "save", "Create", id="new_project.create"),
+        Binding("ctrl+s", "submit", "Create", id="new_project.create"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -29,14 +29,9 @@ class NewProjectForm(ModalScreen[dict | None]):
             yield Select([(t, t) for t in PROBLEM_TYPES], value=PROBLEM_TYPES[0], allow_blank=False, id="problem_type")
             yield Label("Maturity profile (decides which checks are required)")
             yield Select([(m, m) for m in MATURITIES], value="startup", allow_blank=False, id="maturity")
-            with Horizontal(classes="buttons"):
-                yield Button("Create (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield FormButtons("Create")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_save() if event.button.id == "save" else self.action_cancel()
-
-    def action_save(self) -> None:
+    def action_submit(self) -> None:
         slug = self.query_one("#slug", Input).value.strip()
         if not slug:
             self.notify("Give the project a slug, such as churn-model.", severity="error")
@@ -47,6 +42,3 @@ class NewProjectForm(ModalScreen[dict | None]):
             "problem_type": self.query_one("#problem_type", Select).value,
             "maturity": self.query_one("#maturity", Select).value,
         })
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

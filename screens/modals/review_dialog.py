@@ -14,15 +14,16 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static, TextArea
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Label, RadioButton, RadioSet, Static, TextArea
+
+from screens.modals.form import FormButtons, FormDialog
 
 DECISIONS = (("approved", "Approve"), ("rejected", "Reject"))
 REJECTION_NEEDS_COMMENT = "A rejection needs a comment that tells the author what to fix."
 
 
-class ReviewDialog(ModalScreen[dict[str, str] | None]):
+class ReviewDialog(FormDialog[dict[str, str] | None]):
     """Returns {"decision": "approved" | "rejected", "comment": str}, or None when cancelled."""
 
     BINDINGS = [
@@ -54,15 +55,10 @@ class ReviewDialog(ModalScreen[dict[str, str] | None]):
             yield Label("Comment (what you checked; for a rejection, what to fix)")
             yield TextArea(id="review-comment")
             yield Static("", id="review-error", classes="dialog-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Record (ctrl+s)", variant="primary", id="review-go")
-                yield Button("Cancel (esc)", id="review-cancel")
+            yield FormButtons("Record")
 
     def on_mount(self) -> None:
         self.query_one("#review-comment", TextArea).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_submit() if event.button.id == "review-go" else self.action_cancel()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.decision = (event.pressed.id or "review-approved").removeprefix("review-")
@@ -86,11 +82,9 @@ class ReviewDialog(ModalScreen[dict[str, str] | None]):
             return
         self.dismiss(values)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
-class RequestReviewDialog(ModalScreen[dict[str, Any] | None]):
+class RequestReviewDialog(FormDialog[dict[str, Any] | None]):
     """Returns {"reviewer": str | None, "comment": str}, or None when cancelled."""
 
     BINDINGS = [
@@ -113,22 +107,15 @@ class RequestReviewDialog(ModalScreen[dict[str, Any] | None]):
             yield Input(placeholder="e.g. val.reviewer", id="request-reviewer")
             yield Label("What should the reviewer look at?")
             yield TextArea(id="request-comment")
-            with Horizontal(classes="buttons"):
-                yield Button("Request (ctrl+s)", variant="primary", id="request-go")
-                yield Button("Cancel (esc)", id="request-cancel")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_submit() if event.button.id == "request-go" else self.action_cancel()
+            yield FormButtons("Request")
 
     def action_submit(self) -> None:
         reviewer = self.query_one("#request-reviewer", Input).value.strip()
         self.dismiss({"reviewer": reviewer or None, "comment": self.query_one("#request-comment", TextArea).text})
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
-class ReasonDialog(ModalScreen[Any]):
+class ReasonDialog(FormDialog[Any]):
     """A release action to confirm, with the reason the record keeps; returns the reason or None
     (a subclass may return more through ``result``).
 
@@ -160,9 +147,7 @@ class ReasonDialog(ModalScreen[Any]):
             yield Label(self.reason_label())
             yield Input(placeholder=self.placeholder, id="reason-input")
             yield Static("", id="reason-error", classes="dialog-error")
-            with Horizontal(classes="buttons"):
-                yield Button(f"{self.confirm} (ctrl+s)", variant="primary", id="reason-go")
-                yield Button("Cancel (esc)", id="reason-cancel")
+            yield FormButtons(self.confirm)
 
     def reason_label(self) -> str:
         return "Reason" + (" (required)" if self.required else " (optional)")
@@ -173,9 +158,6 @@ class ReasonDialog(ModalScreen[Any]):
 
     def on_mount(self) -> None:
         self.query_one("#reason-input", Input).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_submit() if event.button.id == "reason-go" else self.action_cancel()
 
     def on_input_submitted(self) -> None:
         self.action_submit()
@@ -196,5 +178,3 @@ class ReasonDialog(ModalScreen[Any]):
             return
         self.dismiss(self.result(reason))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)

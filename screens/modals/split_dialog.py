@@ -10,15 +10,16 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Label, Select, Static
+
+from screens.modals.form import FormButtons, FormDialog
 
 # Kept in step with app.services.datasets.SPLIT_STRATEGIES (not imported: it pulls in storage).
 STRATEGIES = ("random", "stratified", "temporal", "group")
 
 
-class SplitDialog(ModalScreen[dict[str, Any] | None]):
+class SplitDialog(FormDialog[dict[str, Any] | None]):
     """Returns {"strategy", "seed", "time_column", "group_column", "gap"} or None."""
 
     BINDINGS = [
@@ -50,12 +51,7 @@ class SplitDialog(ModalScreen[dict[str, Any] | None]):
             yield Input("0", id="split-gap", type="integer")
             yield Static("Fractions are 70 / 15 / 15 (train / validation / test). Leakage is checked before "
                          "the split is stored.", classes="note")
-            with Horizontal(classes="buttons"):
-                yield Button("Split (ctrl+s)", variant="primary", id="split-go")
-                yield Button("Cancel (esc)", id="split-cancel")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_submit() if event.button.id == "split-go" else self.action_cancel()
+            yield FormButtons("Split")
 
     def values(self) -> dict[str, Any] | str:
         def column(selector: str) -> str | None:
@@ -78,6 +74,3 @@ class SplitDialog(ModalScreen[dict[str, Any] | None]):
             self.notify(values, severity="error", title="Not split")
             return
         self.dismiss(values)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

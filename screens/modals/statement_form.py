@@ -6,18 +6,18 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select
+from textual.containers import VerticalScroll
+from textual.widgets import Checkbox, Input, Label, Select
 
 from app.lifecycle import ML_CHECKLIST, STATEMENT_FIELDS
 from app.ml.catalogue import PROBLEM_TYPES
+from screens.modals.form import FormButtons, FormDialog
 
 
-class StatementForm(ModalScreen[dict | None]):
+class StatementForm(FormDialog[dict | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="statement_form.cancel"),
-        Binding("ctrl+s", "save", "Save", id="statement_form.save"),
+        Binding("ctrl+s", "submit", "Save", id="statement_form.save"),
     ]
 
     def __init__(self, statement: dict[str, Any], checklist: dict[str, Any], problem_type: str) -> None:
@@ -39,20 +39,12 @@ class StatementForm(ModalScreen[dict | None]):
                 yield Checkbox(label, value=bool(self.checklist.get(key, False)), id=f"c-{key}")
             yield Label("Checklist notes")
             yield Input(value=str(self.checklist.get("notes", "")), id="notes")
-            with Horizontal(classes="buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield FormButtons("Save")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_save() if event.button.id == "save" else self.action_cancel()
-
-    def action_save(self) -> None:
+    def action_submit(self) -> None:
         self.dismiss({
             "problem_type": self.query_one("#problem_type", Select).value,
             "statement": {key: self.query_one(f"#f-{key}", Input).value for key, _ in STATEMENT_FIELDS},
             "checklist": {key: self.query_one(f"#c-{key}", Checkbox).value for key, _ in ML_CHECKLIST},
             "notes": self.query_one("#notes", Input).value,
         })
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -11,18 +11,18 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Label, Select, Static
 
 from screens.modals.choose_model import KINDS
+from screens.modals.form import FormButtons, FormDialog
 
 TUNE_CHOICES = (("none", "none"), ("grid search", "grid"), ("random search", "random"),
                 ("Bayesian (optuna)", "bayes"))
 DEFAULT_TRIALS = 20
 
 
-class TrainDialog(ModalScreen[dict[str, Any] | None]):
+class TrainDialog(FormDialog[dict[str, Any] | None]):
     """Returns {"kind", "cv", "tune", "trials"} through ``dismiss``, or None when cancelled."""
 
     BINDINGS = [
@@ -47,12 +47,7 @@ class TrainDialog(ModalScreen[dict[str, Any] | None]):
             yield Label("Trials (when tuning)")
             yield Input(str(DEFAULT_TRIALS), id="train-trials", type="integer")
             yield Static("Folds and trials use the train part only; the test part stays sealed.", classes="note")
-            with Horizontal(classes="buttons"):
-                yield Button("Train (ctrl+s)", variant="primary", id="train-go")
-                yield Button("Cancel (esc)", id="train-cancel")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_submit() if event.button.id == "train-go" else self.action_cancel()
+            yield FormButtons("Train")
 
     def on_input_submitted(self) -> None:
         self.action_submit()
@@ -80,6 +75,3 @@ class TrainDialog(ModalScreen[dict[str, Any] | None]):
             self.notify(values, severity="error", title="Not started")
             return
         self.dismiss(values)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
