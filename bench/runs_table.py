@@ -1,4 +1,4 @@
-"""Does the models screen's run table stay fast with 10,000 runs? (target: filter or sort ≤ 100 ms)
+"""Does the runs screen's run table stay fast with 10,000 runs? (target: filter or sort ≤ 100 ms)
 
 Both widgets get the same 10,000 synthetic ``RunView`` rows (no database) in an app of their
 own, and each operation is timed from the call until the screen has repainted (Pilot's

@@ -1,4 +1,4 @@
-"""Key-to-screen latency on the models screen while a tuning job runs (target p95 ≤ 50 ms).
+"""Key-to-screen latency on the runs screen while a tuning job runs (target p95 ≤ 50 ms).
 
 Each sample: a ↓ or ↑ key event is handed to the driver, then the clock stops when the runs
 table's cursor has moved and every widget of the screen has processed the messages that
@@ -43,7 +43,7 @@ async def _presses(pilot, table, busy) -> list[float]:  # type: ignore[no-untype
 
 async def _measure() -> dict[str, list[float]]:
     from app.tui import WorkbenchApp
-    from screens.models import ModelsScreen
+    from screens.runs import RunsScreen
     from screens.widgets.runs_table import RunsTable
 
     app = WorkbenchApp(offer_demo=False)
@@ -57,7 +57,7 @@ async def _measure() -> dict[str, list[float]]:
         await pilot.press("M")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert isinstance(app.screen, ModelsScreen)
+        assert isinstance(app.screen, RunsScreen)
         table = app.screen.query_one(RunsTable)
         table.focus()
         await pilot.pause()
@@ -78,7 +78,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "app.cli", "demo"], check=True, capture_output=True, env=os.environ.copy())
     results = asyncio.run(_measure())
     idle = sorted(results["idle"])[len(results["idle"]) // 2]
-    print("== key-to-screen latency on the models screen while HistGradientBoosting is tuned (target p95 ≤ 50 ms) ==")
+    print("== key-to-screen latency on the runs screen while HistGradientBoosting is tuned (target p95 ≤ 50 ms) ==")
     for name, samples in results.items():
         median = sorted(samples)[len(samples) // 2]
         print(f"{name:28s} {summary(samples)}  median {median / idle:4.1f}x idle")

@@ -41,9 +41,9 @@ class ProjectCommands(Provider):
 
     def _open(self, slug: str, what: int | str | None) -> None:
         if what == "release":
-            from screens.deployment import DeploymentScreen
+            from screens.release import ReleaseScreen
 
-            self.app.push_screen(DeploymentScreen(slug))
+            self.app.push_screen(ReleaseScreen(slug))
         elif what == "monitoring":
             from screens.monitoring import MonitoringScreen
 

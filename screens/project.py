@@ -46,7 +46,7 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         Binding("x", "export", "Export PDF", id="project.export",
                 tooltip="Reports: choose a document (compliance, model card, drift…) and its scope, build the PDF"),
         Binding("D", "data", "Data", id="project.data", tooltip="Datasets, findings, splits and leakage"),
-        Binding("M", "models", "Models", id="project.runs", tooltip="All runs: details, compare, train, test set"),
+        Binding("M", "runs", "Models", id="project.runs", tooltip="All runs: details, compare, train, test set"),
         # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
         # command palette list them, and the stage 5 and 6 tabs name the keys.
         Binding("R", "release", "Release", show=False, id="project.release",
@@ -211,15 +211,15 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
 
         self.app.push_screen(DataScreen(self.slug))
 
-    def action_models(self) -> None:
-        from screens.models import ModelsScreen
+    def action_runs(self) -> None:
+        from screens.runs import RunsScreen
 
-        self.app.push_screen(ModelsScreen(self.slug))
+        self.app.push_screen(RunsScreen(self.slug))
 
     def action_release(self) -> None:
-        from screens.deployment import DeploymentScreen
+        from screens.release import ReleaseScreen
 
-        self.app.push_screen(DeploymentScreen(self.slug))
+        self.app.push_screen(ReleaseScreen(self.slug))
 
     def action_monitoring(self) -> None:
         from screens.monitoring import MonitoringScreen

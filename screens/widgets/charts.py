@@ -1,7 +1,7 @@
 """Small unicode charts for a terminal: horizontal bars in eighths of a cell, and sparklines.
 
 Plain functions that return rich ``Text`` so any ``Static`` can show them; no plotting
-library is imported, which keeps the models screen as fast to open as the rest of the TUI
+library is imported, which keeps the runs screen as fast to open as the rest of the TUI
 (matplotlib alone costs ≈ 0.7 s, see STYLE.md).
 """
 

@@ -16,7 +16,7 @@ from textual.worker import WorkerState
 from app.lifecycle import RELEASE_CHECKS
 from app.services import audit_trail, monitoring, promotion, registry, release_analysis
 from app.tui import WorkbenchApp
-from screens.deployment import DeploymentScreen
+from screens.release import ReleaseScreen
 from screens.modals.retrain_dialog import RetrainDialog
 from screens.modals.review_dialog import REJECTION_NEEDS_COMMENT, ReasonDialog, ReviewDialog
 from screens.monitoring import MonitoringScreen
@@ -42,11 +42,11 @@ def messages(app: WorkbenchApp, severity: str | None = None) -> list[str]:
     return [n.message for n in app._notifications if severity is None or n.severity == severity]
 
 
-async def open_release(app: WorkbenchApp, pilot) -> DeploymentScreen:  # type: ignore[no-untyped-def]
+async def open_release(app: WorkbenchApp, pilot) -> ReleaseScreen:  # type: ignore[no-untyped-def]
     await open_demo(app, pilot)
     await pilot.press("R")
     await settle(app, pilot)
-    assert isinstance(app.screen, DeploymentScreen)
+    assert isinstance(app.screen, ReleaseScreen)
     return app.screen
 
 
@@ -58,7 +58,7 @@ async def open_monitoring(app: WorkbenchApp, pilot) -> MonitoringScreen:  # type
     return app.screen
 
 
-def select_version(screen: DeploymentScreen, version: int) -> None:
+def select_version(screen: ReleaseScreen, version: int) -> None:
     table = screen.query_one("#versions", DataTable)
     numbers = [v.version for v in screen.snapshot.versions]  # type: ignore[union-attr]
     table.move_cursor(row=numbers.index(version))
@@ -317,7 +317,7 @@ async def test_palette_opens_both_screens_and_they_explain_an_empty_project(wb) 
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        for name, screen_type in (("Release", DeploymentScreen), ("Monitoring", MonitoringScreen)):
+        for name, screen_type in (("Release", ReleaseScreen), ("Monitoring", MonitoringScreen)):
             await pilot.press("ctrl+p")
             await settle(app, pilot)
             await pilot.press(*f"empty-one {name} screen")
@@ -326,7 +326,7 @@ async def test_palette_opens_both_screens_and_they_explain_an_empty_project(wb) 
             await settle(app, pilot)
             assert isinstance(app.screen, screen_type), name
             screen = app.screen
-            if isinstance(screen, DeploymentScreen):
+            if isinstance(screen, ReleaseScreen):
                 assert "No model versions yet" in text_of(screen, "#deploy-gate-body")
                 assert not any(screen.check_action(a, ()) for a in ("review", "promote", "rollback", "challenger"))
             else:

@@ -1,4 +1,4 @@
-"""The data (D) and models (M) screens driven with Pilot on a private copy of the demo."""
+"""The data (D) and runs (M) screens driven with Pilot on a private copy of the demo."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from screens.modals.compare_result import CompareResult
 from screens.modals.confirm import ConfirmDialog
 from screens.modals.split_dialog import SplitDialog
 from screens.modals.train_dialog import TrainDialog
-from screens.models import ModelsScreen
+from screens.runs import RunsScreen
 from screens.widgets.charts import hbar, sparkline
 from screens.widgets.runs_table import COLUMNS, RunsTable
 from tests.tui.test_tui_workbench import SIZE, open_demo, settle
@@ -25,11 +25,11 @@ def text_of(screen, selector: str) -> str:  # type: ignore[no-untyped-def]
     return str(screen.query_one(selector).content)
 
 
-async def open_models(app: WorkbenchApp, pilot) -> tuple[ModelsScreen, RunsTable]:  # type: ignore[no-untyped-def]
+async def open_runs(app: WorkbenchApp, pilot) -> tuple[RunsScreen, RunsTable]:  # type: ignore[no-untyped-def]
     await open_demo(app, pilot)
     await pilot.press("M")
     await settle(app, pilot)
-    assert isinstance(app.screen, ModelsScreen)
+    assert isinstance(app.screen, RunsScreen)
     return app.screen, app.screen.query_one(RunsTable)
 
 
@@ -80,10 +80,10 @@ async def test_data_screen_shows_versions_split_and_leakage(demo_home: Path) -> 
         assert "split.created" in [e.action for e in audit_trail.recent_events(app.wb, project=SLUG, limit=3)]
 
 
-async def test_models_screen_filters_sorts_and_compares(demo_home: Path) -> None:
+async def test_runs_screen_filters_sorts_and_compares(demo_home: Path) -> None:
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen, table = await open_models(app, pilot)
+        screen, table = await open_runs(app, pilot)
         kinds = [r.model_kind for r in table.visible_runs]
         # the fourth run is the demo's retraining after the drift alert
         assert kinds == ["popularity_baseline", "logistic_regression", "hist_gradient_boosting", "hist_gradient_boosting"]
@@ -136,7 +136,7 @@ async def test_models_screen_filters_sorts_and_compares(demo_home: Path) -> None
 async def test_train_with_cv_from_the_dialog_adds_a_run(demo_home: Path) -> None:
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen, table = await open_models(app, pilot)
+        screen, table = await open_runs(app, pilot)
         await pilot.press("n")
         await pilot.pause()
         dialog = app.screen
@@ -161,7 +161,7 @@ async def test_train_with_cv_from_the_dialog_adds_a_run(demo_home: Path) -> None
 async def test_opening_the_test_set_asks_first_and_is_audited(demo_home: Path) -> None:
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen, table = await open_models(app, pilot)
+        screen, table = await open_runs(app, pilot)
         run = table.visible_runs[1]
         table.select_run(run.id)
         await pilot.press("e")

@@ -213,7 +213,7 @@ def promotion_detail(gate: PromotionGate, version: ModelVersionView, production:
     return out
 
 
-class DeploymentScreen(SnapshotScreen[ReleaseSnapshot]):
+class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
     """Registry versions of one project; the highlighted one's gate, analyses and reviews."""
 
     BINDINGS = [
@@ -330,7 +330,7 @@ class DeploymentScreen(SnapshotScreen[ReleaseSnapshot]):
         evidence_box = self.query_one("#deploy-evidence-body", Static)
         version = self.selected
         if self.snapshot is None or version is None:
-            gate_box.update("No model versions yet: register a run from the models screen or with "
+            gate_box.update("No model versions yet: register a run from the runs screen or with "
                             f"`mlwb models {self.slug} --register RUN`.")
             evidence_box.update("")
             return

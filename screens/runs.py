@@ -136,7 +136,7 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
     return out
 
 
-class ModelsScreen(SnapshotScreen[list["RunView"]]):
+class RunsScreen(SnapshotScreen[list["RunView"]]):
     """All runs of one project, with detail, compare, train, test-set and reproduce actions."""
 
     BINDINGS = [
@@ -184,11 +184,11 @@ class ModelsScreen(SnapshotScreen[list["RunView"]]):
         reproduction: Reproduction
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(id="models"):
-            yield Static(f"[b]{self.slug}[/b] · runs  loading…", id="models-title")
+        with Vertical(id="runs-screen"):
+            yield Static(f"[b]{self.slug}[/b] · runs  loading…", id="runs-title")
             yield Input(placeholder="/ filter by model, run id or author", id="runs-filter", compact=True)
             yield RunsTable(id="runs")
-            yield Static("", id="models-status")
+            yield Static("", id="runs-status")
             with VerticalScroll(id="run-detail"):
                 yield Static("Enter on a run shows its parameters, metrics, folds and trials.", id="run-detail-body")
 
@@ -225,12 +225,12 @@ class ModelsScreen(SnapshotScreen[list["RunView"]]):
         metric = f"val_{primary_of(self.runs[0])}" if self.runs else "validation metric"
         direction = "▼" if table.sort_descending else "▲"
         marks = "  ".join(f"{k}=run {v}" for k, v in sorted(self.marks.items())) or "none (a / b)"
-        self.query_one("#models-title", Static).update(
+        self.query_one("#runs-title", Static).update(
             f"[b]{self.slug}[/b] · {len(top)} run(s), {len(self.runs) - len(top)} tuning trial(s) · "
             f"judged on [b]{metric}[/b]"
         )
         shown = f"{len(table.order)} shown" + (f" matching “{table.filter_text}”" if table.filter_text else "")
-        self.query_one("#models-status", Static).update(
+        self.query_one("#runs-status", Static).update(
             f"{shown} · sorted by {COLUMN_LABEL[table.sort_column]} {direction} · "
             f"trials {'shown' if table.show_trials else 'hidden'} (t) · marked: {marks}"
         )
@@ -323,7 +323,7 @@ class ModelsScreen(SnapshotScreen[list["RunView"]]):
         self.notify(f"Comparing run {self.marks['A']} (A) with run {self.marks['B']} (B)…")
         self._compare(self.marks["A"], self.marks["B"])
 
-    @work(thread=True, exit_on_error=False, group="models-compare")
+    @work(thread=True, exit_on_error=False, group="runs-compare")
     def _compare(self, run_a: int, run_b: int) -> None:
         from app.services.comparison import compare_runs
 
@@ -385,7 +385,7 @@ class ModelsScreen(SnapshotScreen[list["RunView"]]):
             for job_id in seen:
                 progress.finish(job_id)
 
-    @work(thread=True, exit_on_error=False, group="models-jobs")
+    @work(thread=True, exit_on_error=False, group="runs-jobs")
     def _score(self, run_id: int) -> None:
         from app.services.evaluation import score_on_test
 
@@ -411,7 +411,7 @@ class ModelsScreen(SnapshotScreen[list["RunView"]]):
         self.notify(f"Re-running run {run.id} from its recorded inputs in a worker process…")
         self._reproduce(run.id)
 
-    @work(thread=True, exit_on_error=False, group="models-jobs")
+    @work(thread=True, exit_on_error=False, group="runs-jobs")
     def _reproduce(self, run_id: int) -> None:
         from app.services.evaluation import reproduce_run
 
