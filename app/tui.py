@@ -1,5 +1,8 @@
 """The Textual app: opens the workspace, owns the job runner, routes errors to notifications.
 
+Its workers post what happened (``screens.messages``) to the app, which passes it on to the
+screens: results flow one way, and the app never reaches into a screen.
+
 The first frame is drawn before the workspace is opened (migrations, key loading) and long
 before pandas or scikit-learn are imported: screens only import services, and services import
 ``app.ml`` inside the functions that compute.

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from screens.base import SnapshotScreen
 from screens.messages import WorkspaceOpened
+from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.services.monitoring import OpenAlert
@@ -53,15 +54,9 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
         with Vertical(id="dashboard"):
             yield Static("Projects", classes="screen-title")
             yield Static("Opening the workspace…", id="dashboard-hint")
-            table: DataTable[Text] = DataTable(id="projects", cursor_type="row", zebra_stripes=True)
-            for label, width in PROJECT_COLUMNS:
-                table.add_column(label, width=width)
-            yield table
+            yield row_table("projects", PROJECT_COLUMNS)
             yield Static("Open alerts across projects", classes="screen-title", id="alerts-title")
-            alerts: DataTable[Text] = DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
-            for label, width in ALERT_COLUMNS:
-                alerts.add_column(label, width=width)
-            yield alerts
+            yield row_table("alerts", ALERT_COLUMNS)
 
     @on(WorkspaceOpened)
     def _workspace_opened(self) -> None:
@@ -105,10 +100,7 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
         self.refresh_bindings()
 
     def _selected_slug(self) -> str | None:
-        table = self.query_one("#projects", DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return cursor_key(self.query_one("#projects", DataTable))
 
     @on(DataTable.RowSelected, "#projects")
     def _row_selected(self) -> None:

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from screens.base import SnapshotScreen
+from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.services.datasets import DataCheck, DatasetVersionView, SplitView
@@ -122,10 +123,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="data"):
             yield Static(f"[b]{self.slug}[/b] · dataset versions  loading…", id="data-title")
-            table: DataTable[Text] = DataTable(id="datasets", cursor_type="row", zebra_stripes=True)
-            for label, width in DATASET_COLUMNS:
-                table.add_column(label, width=width)
-            yield table
+            yield row_table("datasets", DATASET_COLUMNS)
             with VerticalScroll(id="data-detail"):
                 yield Static("", id="data-findings")
                 yield Static("", id="data-split")
@@ -166,10 +164,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
     def selected(self) -> DatasetVersionView | None:
         if self.snapshot is None or not self.snapshot.datasets:
             return None
-        table = self.query_one("#datasets", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = cursor_key(self.query_one("#datasets", DataTable))
         return next((d for d in self.snapshot.datasets if str(d.id) == key), None)
 
     def latest_split(self, dataset_id: int) -> SplitView | None:

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from screens.base import SnapshotScreen
+from screens.widgets.tables import cursor_key
 
 if TYPE_CHECKING:
     from app.services.jobs import JobView
@@ -59,10 +60,10 @@ class JobsScreen(SnapshotScreen[list["JobView"]]):
             table.move_cursor(row=min(cursor, len(jobs) - 1))
 
     def action_cancel_job(self) -> None:
-        table = self.query_one("#job-table", DataTable)
-        if table.row_count == 0:
+        key = cursor_key(self.query_one("#job-table", DataTable))
+        if key is None:
             return
-        job_id = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        job_id = int(key)
         if self.host.cancel_job(job_id):
             self.notify(f"Cancelling job {job_id}…", title="Cancel requested")
         else:

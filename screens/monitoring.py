@@ -26,6 +26,7 @@ from app.ml.catalogue import metric_direction, project_metric
 from screens.base import SnapshotScreen
 from screens.widgets.charts import coloured_bar_chart, trend
 from screens.widgets.drift_heat import BAND_COLOURS, BAND_STYLES, DRIFTED_MARK, DriftHeat, band, row_label
+from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.services.monitoring import AlertView, BatchView, DriftRow, SlaRuleView, TriggerView
@@ -254,23 +255,14 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
                 with VerticalScroll(id="monitor-trends"):
                     yield Static("", id="monitor-trends-body")
             yield Static("", id="batch-heading")
-            table: DataTable[Text] = DataTable(id="batch-detail", cursor_type="row", zebra_stripes=True)
-            for label, width in DETAIL_COLUMNS:
-                table.add_column(label, width=width)
-            yield table
+            yield row_table("batch-detail", DETAIL_COLUMNS)
             with Vertical(id="monitor-bottom"):
                 with Vertical(id="monitor-alerts"):
                     yield Label("Alerts", classes="evidence-title")
-                    alerts: DataTable[Text] = DataTable(id="alert-table", cursor_type="row", zebra_stripes=True)
-                    for label, width in ALERT_COLUMNS:
-                        alerts.add_column(label, width=width)
-                    yield alerts
+                    yield row_table("alert-table", ALERT_COLUMNS)
                 with Vertical(id="monitor-triggers"):
                     yield Label("Retraining triggers → runs", classes="evidence-title")
-                    triggers: DataTable[Text] = DataTable(id="trigger-table", cursor_type="row", zebra_stripes=True)
-                    for label, width in TRIGGER_COLUMNS:
-                        triggers.add_column(label, width=width)
-                    yield triggers
+                    yield row_table("trigger-table", TRIGGER_COLUMNS)
 
     def on_mount(self) -> None:
         self.heat.table.focus()
@@ -352,10 +344,7 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
     def highlighted_trigger(self) -> TriggerView | None:
         if self.snapshot is None or not self.snapshot.triggers:
             return None
-        table = self.query_one("#trigger-table", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = cursor_key(self.query_one("#trigger-table", DataTable))
         return next((t for t in self.snapshot.triggers if str(t.id) == key), None)
 
     def trigger_to_answer(self) -> TriggerView | None:
@@ -392,10 +381,7 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         """The open alert under the alerts table's cursor, if any."""
         if self.snapshot is None:
             return None
-        table = self.query_one("#alert-table", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = cursor_key(self.query_one("#alert-table", DataTable))
         return next((a for a in self.snapshot.alerts if str(a.id) == key and a.status == "open"), None)
 
     def action_resolve(self) -> None:

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from screens.base import SnapshotScreen
+from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.services.projects import ProjectSummary
@@ -242,20 +243,14 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="deployment"):
             yield Static(f"[b]{self.slug}[/b] · release  loading…", id="deploy-title")
-            table: DataTable[Text] = DataTable(id="versions", cursor_type="row", zebra_stripes=True)
-            for label, width in VERSION_COLUMNS:
-                table.add_column(label, width=width)
-            yield table
+            yield row_table("versions", VERSION_COLUMNS)
             with Horizontal(id="deploy-detail"):
                 with VerticalScroll(id="deploy-gate"):
                     yield Static("", id="deploy-gate-body")
                 with VerticalScroll(id="deploy-evidence"):
                     yield Static("", id="deploy-evidence-body")
             yield Label("Transitions (newest first)", id="transitions-title", classes="evidence-title")
-            history: DataTable[Text] = DataTable(id="transitions", cursor_type="row", zebra_stripes=True)
-            for label, width in TRANSITION_COLUMNS:
-                history.add_column(label, width=width)
-            yield history
+            yield row_table("transitions", TRANSITION_COLUMNS)
 
     def on_mount(self) -> None:
         self.query_one("#versions", DataTable).focus()
@@ -314,10 +309,7 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
     def selected(self) -> ModelVersionView | None:
         if self.snapshot is None or not self.snapshot.versions:
             return None
-        table = self.query_one("#versions", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = cursor_key(self.query_one("#versions", DataTable))
         return self.snapshot.version(int(key)) if key is not None else None
 
     @on(DataTable.RowHighlighted, "#versions")

@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 from app.services.report_builder import describe_scope
 from screens.base import SnapshotScreen
 from screens.messages import ReportBuildStarted, ReportBuilt, ReportBuildStopped
+from screens.widgets.tables import row_table
 
 if TYPE_CHECKING:
     from app.services.report_builder import BuiltReport, ReportScopes
@@ -122,10 +123,7 @@ class ReportsScreen(SnapshotScreen[ReportsSnapshot]):
                 yield Static("", id="report-scope-help", classes="note")
         yield Static("Nothing built in this session yet. b builds the highlighted document.", id="report-last")
         yield Label("Reports built (newest first)", classes="evidence-title", id="reports-recent-title")
-        table: DataTable[Text] = DataTable(id="report-table", cursor_type="row", zebra_stripes=True)
-        for name, width in REPORT_COLUMNS:
-            table.add_column(name, width=width)
-        yield table
+        yield row_table("report-table", REPORT_COLUMNS)
         yield Static("", id="report-detail")
 
     def on_mount(self) -> None:
