@@ -46,7 +46,7 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         Binding("x", "export", "Export PDF", id="project.export",
                 tooltip="Reports: choose a document (compliance, model card, drift…) and its scope, build the PDF"),
         Binding("D", "data", "Data", id="project.data", tooltip="Datasets, findings, splits and leakage"),
-        Binding("M", "runs", "Models", id="project.runs", tooltip="All runs: details, compare, train, test set"),
+        Binding("M", "runs", "Runs", id="project.runs", tooltip="All runs: details, compare, train, test set"),
         # Not in the footer (it is full at 120 columns and the layout snapshot pins it); F1 and the
         # command palette list them, and the stage 5 and 6 tabs name the keys.
         Binding("R", "release", "Release", show=False, id="project.release",
