@@ -226,7 +226,13 @@ def _short(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class BundleCheck:
+    """One check of an exported bundle's own files (hashes, chain links, digest, printed head).
+
+    Not a gate's check (``app.services.gates.CheckResult``): nothing here is required or waived
+    by a maturity profile, it holds or it does not, so it keeps its own name and shape.
+    """
+
     name: str
     ok: bool
     detail: str
@@ -238,7 +244,7 @@ class CheckResult:
 @dataclass(frozen=True)
 class BundleVerdict:
     path: Path
-    checks: tuple[CheckResult, ...]
+    checks: tuple[BundleCheck, ...]
 
     @property
     def ok(self) -> bool:
@@ -257,7 +263,7 @@ def _joined(problems: Sequence[str], limit: int = 4) -> str:
     return shown if len(problems) <= limit else f"{shown}; and {len(problems) - limit} more"
 
 
-def _check_files(files: _BundleFiles, manifest: dict[str, Any]) -> CheckResult:
+def _check_files(files: _BundleFiles, manifest: dict[str, Any]) -> BundleCheck:
     listed: dict[str, Any] = manifest["files"]
     problems: list[str] = []
     for name in sorted(listed):
@@ -288,8 +294,8 @@ def _check_files(files: _BundleFiles, manifest: dict[str, Any]) -> CheckResult:
         if required not in listed:
             problems.append(f"the manifest does not list {required}")
     if problems:
-        return CheckResult("files", False, _joined(problems))
-    return CheckResult("files", True, f"{len(listed)} files match {MANIFEST} (SHA-256 and size); "
+        return BundleCheck("files", False, _joined(problems))
+    return BundleCheck("files", True, f"{len(listed)} files match {MANIFEST} (SHA-256 and size); "
                                       "none missing, none unlisted")
 
 
@@ -322,7 +328,7 @@ def _read_events(files: _BundleFiles) -> tuple[list[dict[str, Any]], list[str]]:
     return events, problems
 
 
-def _check_chain(events: list[dict[str, Any]], shape: list[str], manifest: dict[str, Any]) -> CheckResult:
+def _check_chain(events: list[dict[str, Any]], shape: list[str], manifest: dict[str, Any]) -> BundleCheck:
     head = manifest["audit_head"]
     problems = list(shape)
     if not events and not shape and head["seq"] != 0:
@@ -347,14 +353,14 @@ def _check_chain(events: list[dict[str, Any]], shape: list[str], manifest: dict[
         problems.append(f"the last event is {previous['seq']} {previous['hash']}, but the manifest's "
                         f"printed head is {head['seq']} {head['hash']}")
     if problems:
-        return CheckResult("audit chain", False, _joined(problems))
+        return BundleCheck("audit chain", False, _joined(problems))
     if not events:
-        return CheckResult("audit chain", True, "empty chain, as the manifest says")
-    return CheckResult("audit chain", True, f"events 1–{previous['seq']} link without a gap; "  # type: ignore[index]
+        return BundleCheck("audit chain", True, "empty chain, as the manifest says")
+    return BundleCheck("audit chain", True, f"events 1–{previous['seq']} link without a gap; "  # type: ignore[index]
                                             f"head {head['seq']} {head['hash']} is the manifest's")
 
 
-def _check_digest(events: list[dict[str, Any]], shape: list[str], manifest: dict[str, Any]) -> CheckResult:
+def _check_digest(events: list[dict[str, Any]], shape: list[str], manifest: dict[str, Any]) -> BundleCheck:
     recorded = manifest["evidence_digest"]["value"]
     problems: list[str] = []
     if shape:
@@ -374,8 +380,8 @@ def _check_digest(events: list[dict[str, Any]], shape: list[str], manifest: dict
         problems.append(f"the digest recomputed from {len(events)} events is {running}, "
                         f"the manifest records {recorded}")
     if problems:
-        return CheckResult("evidence digest", False, _joined(problems))
-    return CheckResult("evidence digest", True,
+        return BundleCheck("evidence digest", False, _joined(problems))
+    return BundleCheck("evidence digest", True,
                        f"{recorded} recomputed from {len(events)} events matches the manifest")
 
 
@@ -398,14 +404,14 @@ def _pdf_text(data: bytes) -> str:
         logger.setLevel(level)
 
 
-def _check_report(files: _BundleFiles, events: list[dict[str, Any]], manifest: dict[str, Any]) -> CheckResult:
+def _check_report(files: _BundleFiles, events: list[dict[str, Any]], manifest: dict[str, Any]) -> BundleCheck:
     name = "report head"
     if REPORT_PDF not in files.names:
-        return CheckResult(name, False, f"{REPORT_PDF} is missing")
+        return BundleCheck(name, False, f"{REPORT_PDF} is missing")
     try:
         text = _pdf_text(files.read(REPORT_PDF))
     except Exception as exc:  # noqa: BLE001 — pypdf raises many types on a damaged file
-        return CheckResult(name, False, f"{REPORT_PDF} cannot be read as a PDF ({type(exc).__name__}: {exc})")
+        return BundleCheck(name, False, f"{REPORT_PDF} cannot be read as a PDF ({type(exc).__name__}: {exc})")
     flat = " ".join(text.split())
     printed = {(int(s), h) for s, h in _HEAD_LINE.findall(flat)}
     footer_seqs = {int(s) for s in _HEAD_SEQ.findall(flat)}
@@ -435,10 +441,10 @@ def _check_report(files: _BundleFiles, events: list[dict[str, Any]], manifest: d
         problems.append(f"{REPORT_PDF} prints evidence digest {', '.join(sorted(digests))}, "
                         f"the manifest records {recorded}")
     if problems:
-        return CheckResult(name, False, _joined(problems))
+        return BundleCheck(name, False, _joined(problems))
     digest_note = ("and the evidence digest" if digests else
                    "(it does not print the evidence digest, so event content rests on checks 1–3)")
-    return CheckResult(name, True, f"{REPORT_PDF} prints head {chain_head[0]} {chain_head[1]}, the chain's "
+    return BundleCheck(name, True, f"{REPORT_PDF} prints head {chain_head[0]} {chain_head[1]}, the chain's "
                                    f"head, for project {manifest['project']} {digest_note}")
 
 

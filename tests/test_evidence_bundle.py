@@ -25,7 +25,7 @@ import pypdf
 import pytest
 
 from app.bundle_verify import (
-    EVENTS, EVIDENCE_JSON, GENESIS, MANIFEST, REPORT_PDF, BundleUnusable, BundleVerdict, CheckResult, next_digest,
+    EVENTS, EVIDENCE_JSON, GENESIS, MANIFEST, REPORT_PDF, BundleCheck, BundleUnusable, BundleVerdict, next_digest,
     verify_bundle,
 )
 from app.errors import WorkbenchError
@@ -65,7 +65,7 @@ def verify_offline(bundle: Path, tmp_path: Path) -> subprocess.CompletedProcess[
     return result
 
 
-def check(verdict: BundleVerdict, name: str) -> CheckResult:
+def check(verdict: BundleVerdict, name: str) -> BundleCheck:
     (found,) = [c for c in verdict.checks if c.name == name]
     return found
 
