@@ -26,10 +26,21 @@ class Stage:
 
 @dataclass(frozen=True)
 class Check:
+    """One check of a gate: a stage's gate (``CHECKS``) or a model version's release gate
+    (``RELEASE_CHECKS``, which a version must pass before production).
+
+    The profiles in ``required_for`` require it; elsewhere a failing check only warns. Only the
+    release gate takes waivers: a ``waivable`` check the profile requires may be skipped with a
+    recorded reason, one that is not (the four-eyes rule) never can; a check it only recommends
+    lets promotion go ahead and records the waiver itself. A check is not waivable unless it says
+    so, so a new check cannot be skipped by accident.
+    """
+
     id: str
     stage: int
     label: str
     required_for: frozenset[str] = ALL
+    waivable: bool = False
 
     def required(self, maturity: str) -> bool:
         return maturity in self.required_for
@@ -72,26 +83,14 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ReleaseCheck(Check):
-    """A check a model version must pass before production, by maturity profile.
-
-    A failing check the profile requires blocks promotion unless a waiver with a reason is
-    recorded; one it only recommends lets promotion go ahead and records the waiver itself.
-    ``waivable=False`` checks can never be waived (the four-eyes rule).
-    """
-
-    waivable: bool = True
-
-
-RELEASE_CHECKS: tuple[ReleaseCheck, ...] = (
-    ReleaseCheck("independent_approval", 5, "Approved by someone other than its author (four-eyes)", GROWTH_UP,
-                 waivable=False),
-    ReleaseCheck("model_card_complete", 5, "Every model card section is written", GROWTH_UP),
-    ReleaseCheck("significant_over_baseline", 5, "Beats a baseline significantly on validation data", GROWTH_UP),
-    ReleaseCheck("shadow_passed", 5, "A shadow analysis against production passed", ENTERPRISE),
-    ReleaseCheck("canary_passed", 5, "A canary passed its guardrails", ENTERPRISE),
-    ReleaseCheck("monitoring_configured", 5, "SLA rules or drift thresholds are configured", ENTERPRISE),
+RELEASE_CHECKS: tuple[Check, ...] = (
+    Check("independent_approval", 5, "Approved by someone other than its author (four-eyes)", GROWTH_UP),
+    Check("model_card_complete", 5, "Every model card section is written", GROWTH_UP, waivable=True),
+    Check("significant_over_baseline", 5, "Beats a baseline significantly on validation data", GROWTH_UP,
+          waivable=True),
+    Check("shadow_passed", 5, "A shadow analysis against production passed", ENTERPRISE, waivable=True),
+    Check("canary_passed", 5, "A canary passed its guardrails", ENTERPRISE, waivable=True),
+    Check("monitoring_configured", 5, "SLA rules or drift thresholds are configured", ENTERPRISE, waivable=True),
 )
 
 

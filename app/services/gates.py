@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, WorkbenchError
-from app.lifecycle import ML_CHECKLIST, STAGES, checks_for, stage
+from app.lifecycle import ML_CHECKLIST, STAGES, Check, checks_for, stage
 from app.services.workbench import Workbench, find_project
 from storage.models import (
     Alert,
@@ -34,17 +34,41 @@ from storage.models import (
 )
 
 
+Outcome = tuple[bool, str]
+
+
 @dataclass(frozen=True)
 class CheckResult:
+    """The outcome of one gate check (``app.lifecycle.Check``) for one project: a stage gate's
+    or a model version's release gate's (``app.services.promotion``), one shape for both.
+
+    ``waiver`` is the recorded reason a failing check was skipped on purpose; only the release
+    gate takes waivers, so a stage gate's checks have none.
+    """
+
     id: str
     label: str
     passed: bool
     required: bool
     detail: str = ""
+    waivable: bool = False
+    waiver: str | None = None
+
+    @classmethod
+    def of(cls, check: Check, maturity: str, outcome: Outcome, waiver: str | None = None) -> CheckResult:
+        passed, detail = outcome
+        return cls(check.id, check.label, passed, check.required(maturity), detail, check.waivable, waiver)
+
+    @property
+    def blocking(self) -> bool:
+        """Required by the profile, failed, and not waived: its gate does not pass."""
+        return self.required and not self.passed and self.waiver is None
 
 
 @dataclass(frozen=True)
-class GateStatus:
+class StageGate:
+    """The gate at the end of a lifecycle stage: it passes when every required check passes."""
+
     stage: int
     title: str
     passed: bool
@@ -52,10 +76,7 @@ class GateStatus:
 
     @property
     def missing(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.required and not c.passed]
-
-
-Outcome = tuple[bool, str]
+        return [c for c in self.checks if c.blocking]
 
 
 def _content(session: Session, project: Project, kind: str) -> dict:
@@ -236,22 +257,19 @@ EVALUATORS: dict[int, Callable[[Session, Project], dict[str, Outcome]]] = {
 }
 
 
-def evaluate_gate(session: Session, project: Project, number: int) -> GateStatus:
+def evaluate_gate(session: Session, project: Project, number: int) -> StageGate:
     outcomes = EVALUATORS[number](session, project)
-    results = tuple(
-        CheckResult(c.id, c.label, outcomes[c.id][0], c.required(project.maturity), outcomes[c.id][1])
-        for c in checks_for(number)
-    )
-    return GateStatus(number, stage(number).title, all(r.passed for r in results if r.required), results)
+    results = tuple(CheckResult.of(c, project.maturity, outcomes[c.id]) for c in checks_for(number))
+    return StageGate(number, stage(number).title, all(r.passed for r in results if r.required), results)
 
 
-def gate(wb: Workbench, slug: str, number: int | None = None) -> GateStatus:
+def gate(wb: Workbench, slug: str, number: int | None = None) -> StageGate:
     with wb.read() as session:
         project = find_project(session, slug)
         return evaluate_gate(session, project, number or project.current_stage)
 
 
-def all_gates(wb: Workbench, slug: str) -> list[GateStatus]:
+def all_gates(wb: Workbench, slug: str) -> list[StageGate]:
     with wb.read() as session:
         project = find_project(session, slug)
         return [evaluate_gate(session, project, s.number) for s in STAGES]

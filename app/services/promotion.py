@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, NotFound, WorkbenchError
 from app.lifecycle import RELEASE_CHECKS
+from app.services.gates import CheckResult
 from app.services.registry import MODEL_CARD_SECTIONS, model_version, standing_approval
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import (
@@ -35,32 +36,22 @@ ALIASES = ("champion", "challenger")
 
 
 @dataclass(frozen=True)
-class ReleaseCheckResult:
-    id: str
-    label: str
-    passed: bool
-    required: bool
-    waivable: bool
-    detail: str
-    waiver: str | None = None
-
-    @property
-    def blocking(self) -> bool:
-        return self.required and not self.passed and self.waiver is None
-
-
-@dataclass(frozen=True)
 class PromotionGate:
+    """The release gate of one model version: the profile's ``RELEASE_CHECKS``, evaluated inside
+    the promoting transaction. Unlike a stage gate (``gates.StageGate``, one per project and
+    stage) it belongs to a version and takes waivers: a required check blocks unless waived, a
+    recommended one that fails is a warning that promotion waives on the record."""
+
     version: int
     maturity: str
-    checks: tuple[ReleaseCheckResult, ...]
+    checks: tuple[CheckResult, ...]
 
     @property
-    def blocked(self) -> list[ReleaseCheckResult]:
+    def blocked(self) -> list[CheckResult]:
         return [c for c in self.checks if c.blocking]
 
     @property
-    def warnings(self) -> list[ReleaseCheckResult]:
+    def warnings(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.required and not c.passed and c.waiver is None]
 
     @property
@@ -137,8 +128,8 @@ def evaluate_promotion(session: Session, project: Project, mv: ModelVersion) -> 
     outcomes = _outcomes(session, project, mv)
     waivers = {w.check_id: w for w in session.scalars(select(Waiver).where(Waiver.model_version_id == mv.id))}
     checks = tuple(
-        ReleaseCheckResult(
-            c.id, c.label, outcomes[c.id][0], c.required(project.maturity), c.waivable, outcomes[c.id][1],
+        CheckResult.of(
+            c, project.maturity, outcomes[c.id],
             waivers[c.id].reason if c.id in waivers and (c.waivable or not c.required(project.maturity)) else None,
         )
         for c in RELEASE_CHECKS

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - the views are only named here, never bui
     from app.services.audit_trail import EventView
     from app.services.comparison import ComparisonView
     from app.services.datasets import DatasetVersionView, SplitView
-    from app.services.gates import GateStatus
+    from app.services.gates import StageGate
     from app.services.monitoring import AlertView, BatchView, TriggerView
     from app.services.monitoring_policy import SlaRuleView
     from app.services.projects import ProjectSummary
@@ -223,7 +223,7 @@ class ProjectRecords:
     statement: dict[str, Any]
     checklist: dict[str, Any]
     framing: dict[str, Any]
-    gates: tuple[GateStatus, ...]
+    gates: tuple[StageGate, ...]
     datasets: tuple[DatasetVersionView, ...]
     splits: tuple[SplitView, ...]
     runs: tuple[RunView, ...]

@@ -16,11 +16,11 @@ from app.audit import ChainHead, ChainVerdict
 from app.services.audit_trail import EventView
 from app.services.comparison import ComparisonView
 from app.services.datasets import DatasetVersionView, SplitView
-from app.services.gates import CheckResult, GateStatus
+from app.services.gates import CheckResult, StageGate
 from app.services.monitoring import AlertView, BatchView, DriftRow, TriggerView
 from app.services.monitoring_policy import SlaRuleView
 from app.services.projects import ProjectSummary
-from app.services.promotion import PromotionGate, ReleaseCheckResult, TransitionView, WaiverView
+from app.services.promotion import PromotionGate, TransitionView, WaiverView
 from app.services.registry import MODEL_CARD_SECTIONS, ApprovalView, ModelVersionView, ReviewRequestView
 from app.services.release_analysis import ReleaseAnalysisView
 from app.services.report_data import ProjectRecords
@@ -47,7 +47,7 @@ def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: in
     summary = ProjectSummary(slug="credit-risk", name=u("Credit risk"), problem_type="binary_classification",
                              maturity="growth", current_stage=6, stage_title="Monitoring", gate_passed=True,
                              checks_passed=3, checks_total=3)
-    gates = tuple(GateStatus(s.number, s.title, True, tuple(
+    gates = tuple(StageGate(s.number, s.title, True, tuple(
         CheckResult(c.id, c.label, c.id != "sla_defined", c.required("growth"), u("evidence"))
         for c in CHECKS if c.stage == s.number)) for s in STAGES)
     statement = {key: u(f"{label} as written") for key, label in STATEMENT_FIELDS}
@@ -88,17 +88,18 @@ def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: in
                                created_by=u("ana"), created_at=when(35), approvals=approvals, has_card=card),)
     card_text = {key: u(f"{label} text") for key, label in MODEL_CARD_SECTIONS} if card else {}
     release_checks = (
-        ReleaseCheckResult("independent_approval", "Approved by someone other than its author (four-eyes)", True,
-                           True, False, u("approved by grace")),
-        ReleaseCheckResult("model_card_complete", "Every model card section is written", card, True, True,
-                           "complete" if card else "missing"),
-        ReleaseCheckResult("significant_over_baseline", "Beats a baseline significantly", True, True, True, "p=0.001"),
-        ReleaseCheckResult("shadow_passed", "A shadow analysis against production passed", True, False, True,
-                           "shadow passed"),
-        ReleaseCheckResult("canary_passed", "A canary passed its guardrails", False, False, True,
-                           "no canary analysis recorded for this version", waiver=u("not needed for growth")),
-        ReleaseCheckResult("monitoring_configured", "SLA rules or drift thresholds are configured", True, False, True,
-                           "2 SLA rule(s)"),
+        CheckResult("independent_approval", "Approved by someone other than its author (four-eyes)", True,
+                    True, u("approved by grace"), waivable=False),
+        CheckResult("model_card_complete", "Every model card section is written", card, True,
+                    "complete" if card else "missing", waivable=True),
+        CheckResult("significant_over_baseline", "Beats a baseline significantly", True, True, "p=0.001",
+                    waivable=True),
+        CheckResult("shadow_passed", "A shadow analysis against production passed", True, False,
+                    "shadow passed", waivable=True),
+        CheckResult("canary_passed", "A canary passed its guardrails", False, False,
+                    "no canary analysis recorded for this version", waivable=True, waiver=u("not needed for growth")),
+        CheckResult("monitoring_configured", "SLA rules or drift thresholds are configured", True, False,
+                    "2 SLA rule(s)", waivable=True),
     )
     batch_views = []
     alerts = []
