@@ -144,7 +144,7 @@ def grow_project(folder: Path) -> int:
     at least ``TARGET_PAGES`` pages; returns the page count."""
     from app.jobs import JobRunner
     from app.ml.demo_data import generate_interactions
-    from app.services import monitoring, training
+    from app.services import monitoring_analysis, monitoring_batches, training
     from app.services.report_builder import COLLECTORS
     from app.services.workbench import Workbench
     from reports.render import render_document
@@ -169,8 +169,8 @@ def grow_project(folder: Path) -> int:
                                           drift=GROW_DRIFTS[added % len(GROW_DRIFTS)])
             path = folder / f"{label}.csv"
             frame.drop(columns=["clicked"]).to_csv(path, index=False)
-            monitoring.import_batch(wb, SLUG, path, label=label)
-            monitoring.analyse_batch(wb, runner, SLUG, label)
+            monitoring_batches.import_batch(wb, SLUG, path, label=label)
+            monitoring_analysis.analyse_batch(wb, runner, SLUG, label)
         count = pages()
         print(f"  grown: {GROW_RUNS} runs and {added} batches more, {count} pages "
               f"({time.perf_counter() - started:.0f} s)")

@@ -14,7 +14,7 @@ from typing import Any
 from app.ml.catalogue import RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
 
 # The records already hold these services' views, so the render worker has imported them.
-from app.services.monitoring import PSI_ALERT_THRESHOLD, PSI_WATCH
+from app.services.monitoring_policy import PSI_ALERT_THRESHOLD, PSI_WATCH
 from app.services.registry import MODEL_CARD_SECTIONS
 from app.services.report_data import (
     ChartSeries, Facts, LineChart, ProjectRecords, ReportStamp, TableData,

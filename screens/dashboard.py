@@ -17,7 +17,7 @@ from screens.messages import WorkspaceOpened
 from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
-    from app.services.monitoring import OpenAlert
+    from app.services.monitoring_alerts import OpenAlert
     from app.services.projects import ProjectSummary
     from app.services.workbench import Workbench
 
@@ -65,7 +65,7 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
         self.reload()
 
     def load(self, wb: Workbench) -> DashboardSnapshot:
-        from app.services.monitoring import open_alerts
+        from app.services.monitoring_alerts import open_alerts
         from app.services.projects import list_projects
 
         return DashboardSnapshot(list_projects(wb), open_alerts(wb))

@@ -29,8 +29,11 @@ from screens.widgets.drift_heat import BAND_COLOURS, BAND_STYLES, DRIFTED_MARK, 
 from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
-    from app.services.monitoring import AlertView, BatchView, DriftRow, SlaRuleView, TriggerView
+    from app.services.monitoring_alerts import AlertView
+    from app.services.monitoring_batches import BatchView, DriftResultView
+    from app.services.monitoring_policy import SlaRuleView
     from app.services.projects import ProjectSummary
+    from app.services.retraining import TriggerView
     from app.services.workbench import Workbench
 
 TREND_METRICS = 4  # metric trends drawn; the rest are in the selected batch's line
@@ -82,7 +85,7 @@ def _pvalue(value: float | None) -> str:
     return "<1e-4" if value < 1e-4 else f"{value:.4f}"
 
 
-def detail_cells(row: DriftRow, watch: float, act: float) -> tuple[Text, ...]:
+def detail_cells(row: DriftResultView, watch: float, act: float) -> tuple[Text, ...]:
     psi_style = BAND_STYLES[band(row.psi, watch, act)] if row.psi is not None else "dim"
     return (
         Text(row_label(row), style="bold" if row.subject == "feature" else "bold italic"),
@@ -274,15 +277,17 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
     # --- loading -------------------------------------------------------------------------
 
     def load(self, wb: Workbench) -> MonitoringSnapshot:
-        from app.services import monitoring, monitoring_policy, projects
+        from app.services import (
+            monitoring_alerts, monitoring_analysis, monitoring_batches, monitoring_policy, projects, retraining,
+        )
 
         project = projects.project_summary(wb, self.slug)
         return MonitoringSnapshot(
-            project=project, batches=monitoring.list_batches(wb, self.slug),
-            alerts=monitoring.list_alerts(wb, self.slug), triggers=monitoring.list_triggers(wb, self.slug),
+            project=project, batches=monitoring_batches.list_batches(wb, self.slug),
+            alerts=monitoring_alerts.list_alerts(wb, self.slug), triggers=retraining.list_triggers(wb, self.slug),
             rules=monitoring_policy.sla_rules(wb, self.slug),
-            performance=monitoring.performance_over_time(wb, self.slug),
-            watch=monitoring.PSI_WATCH, act=monitoring.PSI_ALERT_THRESHOLD,
+            performance=monitoring_analysis.performance_over_time(wb, self.slug),
+            watch=monitoring_policy.PSI_WATCH, act=monitoring_policy.PSI_ALERT_THRESHOLD,
             primary=project_metric(project.problem_type),
         )
 
@@ -403,9 +408,9 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
 
     @work(thread=True, exit_on_error=False, group="monitoring-write")
     def _resolve(self, alert_id: int, note: str) -> None:
-        from app.services import monitoring
+        from app.services import monitoring_alerts
 
-        monitoring.resolve_alert(self.wb, self.slug, alert_id, note=note)
+        monitoring_alerts.resolve_alert(self.wb, self.slug, alert_id, note=note)
         self.notify(f"Alert #{alert_id} resolved.", title="Alert resolved")
         self.announce_change()
 

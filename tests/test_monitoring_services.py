@@ -12,7 +12,10 @@ import pytest
 from app.errors import WorkbenchError
 from app.jobs import JobRunner
 from app.ml.demo_data import generate_interactions
-from app.services import audit_trail, monitoring, monitoring_check, monitoring_policy, retraining, training
+from app.services import (
+    audit_trail, monitoring_alerts, monitoring_analysis, monitoring_batches, monitoring_check, monitoring_policy, retraining,
+    training,
+)
 from app.services.demo import FEATURES, SLUG
 from app.services.workbench import Workbench
 
@@ -20,7 +23,7 @@ FEATURE_NAMES = {f["name"] for f in FEATURES}
 
 
 def test_demo_batches_drift_labels_and_sla(demo_wb: Workbench) -> None:
-    batches = {b.label: b for b in monitoring.list_batches(demo_wb, SLUG)}
+    batches = {b.label: b for b in monitoring_batches.list_batches(demo_wb, SLUG)}
     assert set(batches) == {"2026-01", "2026-02", "2026-03"}
     log_batch, strong = batches["2026-01"], batches["2026-03"]
     assert log_batch.source == "prediction_log" and log_batch.n_labelled == log_batch.n_rows > 0
@@ -28,22 +31,22 @@ def test_demo_batches_drift_labels_and_sla(demo_wb: Workbench) -> None:
     assert strong.n_labelled == strong.n_rows and "roc_auc" in strong.metrics
     assert {r.feature for r in strong.features} == FEATURE_NAMES
     assert {r.subject for r in strong.drift} == {"feature", "prediction", "label"}
-    assert strong.max_psi > monitoring.PSI_ALERT_THRESHOLD and strong.drifted_features
+    assert strong.max_psi > monitoring_policy.PSI_ALERT_THRESHOLD and strong.drifted_features
     numeric = next(r for r in strong.features if r.kind == "numeric")
     categorical = next(r for r in strong.features if r.kind == "categorical")
     assert numeric.ks is not None and numeric.chi2_pvalue is None
     assert categorical.chi2_pvalue is not None and categorical.ks is None
     # no-drift traffic of 2026-01 is not called drifted
     assert not log_batch.drifted_features
-    series = monitoring.performance_over_time(demo_wb, SLUG)
+    series = monitoring_analysis.performance_over_time(demo_wb, SLUG)
     assert [label for label, _ in series["roc_auc"]] == ["2026-01", "2026-02", "2026-03"]
 
 
 def test_psi_breach_created_a_retraining_run_that_links_back(demo_wb: Workbench) -> None:
-    alerts = monitoring.list_alerts(demo_wb, SLUG)
+    alerts = monitoring_alerts.list_alerts(demo_wb, SLUG)
     critical = [a for a in alerts if a.rule == "drift" and a.severity == "critical"]
     assert critical and critical[-1].batch == "2026-03" and critical[-1].trigger_id is not None
-    trigger = next(t for t in monitoring.list_triggers(demo_wb, SLUG) if t.id == critical[-1].trigger_id)
+    trigger = next(t for t in retraining.list_triggers(demo_wb, SLUG) if t.id == critical[-1].trigger_id)
     assert trigger.kind == "automatic" and "PSI > 0.25" in trigger.reason
     assert trigger.run_id is not None and trigger.status == "answered" and trigger.job_id is not None
     lineage = retraining.lineage_of_run(demo_wb, trigger.run_id)
@@ -62,16 +65,16 @@ def test_sla_breach_on_delayed_labels_raises_an_alert_and_trigger(demo_wb: Workb
     frame.insert(0, "row_id", [f"r{i}" for i in range(len(frame))])
     frame.drop(columns=["clicked"]).to_csv(tmp_path / "batch.csv", index=False)
     frame[["row_id", "clicked"]].rename(columns={"row_id": "id"}).to_csv(tmp_path / "labels.csv", index=False)
-    monitoring.import_batch(demo_wb, SLUG, tmp_path / "batch.csv", label="2026-04", id_column="row_id")
-    batch = monitoring.analyse_batch(demo_wb, runner, SLUG, "2026-04")
+    monitoring_batches.import_batch(demo_wb, SLUG, tmp_path / "batch.csv", label="2026-04", id_column="row_id")
+    batch = monitoring_analysis.analyse_batch(demo_wb, runner, SLUG, "2026-04")
     assert batch.n_labelled == 0 and batch.sla[rule.describe()]["passed"] is None
     with pytest.raises(WorkbenchError, match="no column 'nope'"):
-        monitoring.attach_labels(demo_wb, runner, SLUG, "2026-04", tmp_path / "labels.csv", id_column="nope",
+        monitoring_analysis.attach_labels(demo_wb, runner, SLUG, "2026-04", tmp_path / "labels.csv", id_column="nope",
                                  label_column="clicked")
-    batch = monitoring.attach_labels(demo_wb, runner, SLUG, "2026-04", tmp_path / "labels.csv", id_column="id",
+    batch = monitoring_analysis.attach_labels(demo_wb, runner, SLUG, "2026-04", tmp_path / "labels.csv", id_column="id",
                                      label_column="clicked")
     assert batch.n_labelled == 600 and batch.sla[rule.describe()]["passed"] is False
-    alert = next(a for a in monitoring.list_alerts(demo_wb, SLUG) if a.rule == f"sla:{rule.id}")
+    alert = next(a for a in monitoring_alerts.list_alerts(demo_wb, SLUG) if a.rule == f"sla:{rule.id}")
     assert alert.severity == "critical" and alert.trigger_id is not None
     assert audit_trail.verify(demo_wb).ok
 
@@ -135,20 +138,20 @@ def test_on_demand_retraining_needs_a_reason_and_schedule_runs_when_due(demo_wb:
     monitoring_policy.set_retraining_schedule(demo_wb, SLUG, 30)
     outcome = retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG)
     assert outcome is not None
-    trigger = next(t for t in monitoring.list_triggers(demo_wb, SLUG) if t.id == outcome.trigger_id)
+    trigger = next(t for t in retraining.list_triggers(demo_wb, SLUG) if t.id == outcome.trigger_id)
     assert trigger.kind == "scheduled" and trigger.run_id == outcome.run_id
     assert retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG) is None
 
 
 def test_alerts_are_resolved_by_retraining_or_with_a_note(demo_wb: Workbench) -> None:
-    alerts = {a.batch: a for a in monitoring.list_alerts(demo_wb, SLUG)}
+    alerts = {a.batch: a for a in monitoring_alerts.list_alerts(demo_wb, SLUG)}
     assert alerts["2026-03"].status == "resolved"  # its retraining run answered it
     warning = alerts["2026-02"]
     assert warning.status == "open"
     with pytest.raises(WorkbenchError, match="how the alert was handled"):
-        monitoring.resolve_alert(demo_wb, SLUG, warning.id, note=" ")
-    assert monitoring.resolve_alert(demo_wb, SLUG, warning.id, note="watch band only; next batch decides").status \
+        monitoring_alerts.resolve_alert(demo_wb, SLUG, warning.id, note=" ")
+    assert monitoring_alerts.resolve_alert(demo_wb, SLUG, warning.id, note="watch band only; next batch decides").status \
         == "resolved"
     with pytest.raises(WorkbenchError, match="already resolved"):
-        monitoring.resolve_alert(demo_wb, SLUG, warning.id, note="again")
-    assert not [a for a in monitoring.open_alerts(demo_wb) if a.project == SLUG]
+        monitoring_alerts.resolve_alert(demo_wb, SLUG, warning.id, note="again")
+    assert not [a for a in monitoring_alerts.open_alerts(demo_wb) if a.project == SLUG]

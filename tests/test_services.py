@@ -23,7 +23,10 @@ from app.services import (
     datasets,
     deliverables,
     gates,
-    monitoring,
+    monitoring_alerts,
+    monitoring_analysis,
+    monitoring_batches,
+    monitoring_policy,
     projects,
     promotion,
     registry,
@@ -361,28 +364,28 @@ def test_promoting_a_second_version_archives_the_first(demo_wb: Workbench) -> No
 
 
 def test_demo_third_batch_raised_a_critical_alert_and_a_retraining_trigger(demo_wb: Workbench) -> None:
-    batches = {b.label: b for b in monitoring.list_batches(demo_wb, SLUG)}
+    batches = {b.label: b for b in monitoring_batches.list_batches(demo_wb, SLUG)}
     third = batches["2026-03"]
-    assert third.analysed and third.max_psi > monitoring.PSI_ALERT_THRESHOLD
-    (alert,) = [a for a in monitoring.list_alerts(demo_wb, SLUG) if a.batch == "2026-03"]
+    assert third.analysed and third.max_psi > monitoring_policy.PSI_ALERT_THRESHOLD
+    (alert,) = [a for a in monitoring_alerts.list_alerts(demo_wb, SLUG) if a.batch == "2026-03"]
     assert alert.trigger_id is not None and alert.severity == "critical" and alert.rule == "drift"
     assert alert.feature in {f["name"] for f in FEATURES}
 
     # Analysing or importing an existing batch again writes nothing.
     head = _head(demo_wb)
-    assert monitoring.analyse_batch(demo_wb, None, SLUG, "2026-03").id == third.id  # type: ignore[arg-type]
+    assert monitoring_analysis.analyse_batch(demo_wb, None, SLUG, "2026-03").id == third.id  # type: ignore[arg-type]
     assert _head(demo_wb) == head
-    refused(demo_wb, lambda: monitoring.analyse_batch(demo_wb, None, SLUG, "2027-01"),  # type: ignore[arg-type]
+    refused(demo_wb, lambda: monitoring_analysis.analyse_batch(demo_wb, None, SLUG, "2027-01"),  # type: ignore[arg-type]
             NotFound, "no monitoring batch '2027-01'")
 
 
 def test_batch_without_a_production_model_is_refused(demo_wb: Workbench, interactions_csv: Path) -> None:
     projects.create_project(demo_wb, "fresh", problem_type="binary_classification")
-    refused(demo_wb, lambda: monitoring.import_batch(demo_wb, "fresh", interactions_csv, label="2026-04"),
+    refused(demo_wb, lambda: monitoring_batches.import_batch(demo_wb, "fresh", interactions_csv, label="2026-04"),
             WorkbenchError, "project 'fresh' has no model in production")
-    refused(demo_wb, lambda: monitoring.import_batch(demo_wb, SLUG, interactions_csv, label="   "),
+    refused(demo_wb, lambda: monitoring_batches.import_batch(demo_wb, SLUG, interactions_csv, label="   "),
             WorkbenchError, "needs a label")
-    assert monitoring.list_batches(demo_wb, "fresh") == []
+    assert monitoring_batches.list_batches(demo_wb, "fresh") == []
     assert datasets.list_datasets(demo_wb, "fresh") == []
 
 

@@ -86,38 +86,38 @@ def _print_batch(b: Any) -> None:
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
-    from app.services import monitoring, monitoring_policy
+    from app.services import monitoring_alerts, monitoring_analysis, monitoring_batches, monitoring_policy, retraining
 
     wb = open_workspace()
     verb = args.monitor_verb
     if verb == "import":
-        b = monitoring.import_batch(wb, args.project, args.file, label=args.label, id_column=args.id_column)
+        b = monitoring_batches.import_batch(wb, args.project, args.file, label=args.label, id_column=args.id_column)
         print(f"monitoring batch {b.label}: {b.n_rows} rows for model version {b.model_version}")
     elif verb == "collect":
-        b = monitoring.batch_from_predictions(wb, args.project, label=args.label)
+        b = monitoring_batches.batch_from_predictions(wb, args.project, label=args.label)
         print(f"monitoring batch {b.label}: {b.n_rows} logged requests for model version {b.model_version}")
     elif verb == "labels":
-        _print_batch(monitoring.attach_labels(wb, job_runner(wb), args.project, args.label, args.file,
-                                              id_column=args.id_column, label_column=args.label_column,
-                                              on_progress=progress_printer()))
+        _print_batch(monitoring_analysis.attach_labels(wb, job_runner(wb), args.project, args.label, args.file,
+                                                       id_column=args.id_column, label_column=args.label_column,
+                                                       on_progress=progress_printer()))
     elif verb == "label-log":
-        n = monitoring.label_predictions(wb, args.project, args.file, id_column=args.id_column,
-                                         label_column=args.label_column)
+        n = monitoring_batches.label_predictions(wb, args.project, args.file, id_column=args.id_column,
+                                                 label_column=args.label_column)
         print(f"labelled {n} logged request(s)")
     elif verb == "analyse":
-        _print_batch(monitoring.analyse_batch(wb, job_runner(wb), args.project, args.label,
-                                              on_progress=progress_printer()))
+        _print_batch(monitoring_analysis.analyse_batch(wb, job_runner(wb), args.project, args.label,
+                                                       on_progress=progress_printer()))
     elif verb == "list":
-        for b in monitoring.list_batches(wb, args.project):
+        for b in monitoring_batches.list_batches(wb, args.project):
             print(f"{b.label}\t{b.source}\t{b.n_rows} rows\t{b.n_labelled} labelled\tanalysed {b.analysed}\t"
                   f"max PSI {_fmt(b.max_psi)}\tdrifted {', '.join(b.drifted_features) or '-'}")
-        for a in monitoring.list_alerts(wb, args.project):
+        for a in monitoring_alerts.list_alerts(wb, args.project):
             trigger = f"trigger {a.trigger_id}" if a.trigger_id else "no trigger"
             print(f"alert {a.id}\t{a.severity}\t{a.status}\t{trigger}\t{a.message}")
-        for t in monitoring.list_triggers(wb, args.project):
+        for t in retraining.list_triggers(wb, args.project):
             print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_id or '-'}\t{t.reason}")
     elif verb == "resolve":
-        a = monitoring.resolve_alert(wb, args.project, args.alert, note=args.note)
+        a = monitoring_alerts.resolve_alert(wb, args.project, args.alert, note=args.note)
         print(f"alert {a.id} is {a.status}")
     elif verb == "sla":
         if args.add:

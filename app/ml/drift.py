@@ -64,8 +64,15 @@ Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
-class FeatureDrift:
-    """Drift of one feature; statistics that do not apply to its kind are None, never zero."""
+class DriftResult:
+    """Drift of one column; statistics that do not apply to its kind are None, never zero.
+
+    The lifecycle's drift result as the engine computes it, under the concept's one name: the
+    worker (``app.ml.monitoring_task``) sends it to the parent as a dict (``asdict`` plus the
+    subject: feature, prediction or label), which stores it as a ``storage.models.DriftResult``
+    row, read back as ``app.services.monitoring_batches.DriftResultView``. It stays a class
+    rather than a dict because the read-only ``drift_file`` check and the tests use it as one.
+    """
 
     feature: str
     kind: str
@@ -104,8 +111,8 @@ def compare(
     alpha: float = 0.05,
     workers: int = 2,
     progress: Progress | None = None,
-) -> list[FeatureDrift]:
-    """Compare a batch with the reference profile: one ``FeatureDrift`` per feature, in order.
+) -> list[DriftResult]:
+    """Compare a batch with the reference profile: one ``DriftResult`` per feature, in order.
 
     ``thresholds`` overrides effect-size thresholds per feature (``{"age": {"psi": 0.2}}``);
     the key ``"*"`` sets them for every feature; anything unset uses ``DEFAULT_THRESHOLDS``.
@@ -138,15 +145,15 @@ def compare(
     # Numeric columns first: they are the long ones, so the pool does not end on one of them.
     jobs.sort(key=lambda job: job[1] != "numeric")
 
-    def run(name: str, kind: str, column: pd.Series) -> FeatureDrift:
+    def run(name: str, kind: str, column: pd.Series) -> DriftResult:
         if kind == "numeric":
             return _numeric_drift(name, reference.numeric[name], column, limits[name], alpha)
         return _categorical_drift(name, reference.categorical[name], column, limits[name], alpha)
 
-    results: dict[str, FeatureDrift] = {}
+    results: dict[str, DriftResult] = {}
     total = len(jobs)
 
-    def finished(result: FeatureDrift) -> None:
+    def finished(result: DriftResult) -> None:
         results[result.feature] = result
         if progress is not None:
             progress(len(results) / total, f"compared {result.feature}")
@@ -174,7 +181,7 @@ def compare_frames(
     *,
     bins: int = 10,
     **kwargs: Any,
-) -> list[FeatureDrift]:
+) -> list[DriftResult]:
     """``compare`` straight from two frames, building the reference profile on the way."""
     missing = [f for f in features if f not in reference.columns or f not in current.columns]
     if missing:
@@ -224,7 +231,7 @@ def _as_series(values: Iterable[Any]) -> pd.Series:
 
 def _numeric_drift(
     name: str, ref: NumericReference, column: pd.Series, limits: Mapping[str, float], alpha: float
-) -> FeatureDrift:
+) -> DriftResult:
     cur = finite_sorted(column)
     n = len(cur)
     if ref.n == 0 or n == 0:
@@ -234,7 +241,7 @@ def _numeric_drift(
     del cur
     effects = {"psi": _psi(ref.bin_counts, cur_bins), "ks": ks, "js": _js(ref.bin_counts, cur_bins)}
     drifted, reasons = _verdict(ks_pvalue, alpha, effects, limits)
-    return FeatureDrift(
+    return DriftResult(
         feature=name, kind="numeric", n_reference=ref.n, n_current=n,
         ks=ks, ks_pvalue=ks_pvalue, psi=effects["psi"], chi2=None, chi2_pvalue=None,
         js=effects["js"], drifted=drifted, reasons=reasons,
@@ -243,7 +250,7 @@ def _numeric_drift(
 
 def _categorical_drift(
     name: str, ref: CategoricalReference, column: pd.Series, limits: Mapping[str, float], alpha: float
-) -> FeatureDrift:
+) -> DriftResult:
     ref_counts, cur_counts = _category_buckets(ref, column)
     n = int(cur_counts.sum())
     if ref.n == 0 or n == 0:
@@ -251,21 +258,21 @@ def _categorical_drift(
     chi2, chi2_pvalue, note = _chi_square(ref_counts, cur_counts)
     effects = {"psi": _psi(ref_counts, cur_counts), "js": _js(ref_counts, cur_counts)}
     drifted, reasons = _verdict(chi2_pvalue, alpha, effects, limits)
-    return FeatureDrift(
+    return DriftResult(
         feature=name, kind="categorical", n_reference=ref.n, n_current=n,
         ks=None, ks_pvalue=None, psi=effects["psi"], chi2=chi2, chi2_pvalue=chi2_pvalue,
         js=effects["js"], drifted=drifted, reasons=reasons, note=note,
     )
 
 
-def _no_values(name: str, kind: str, n_reference: int, n_current: int) -> FeatureDrift:
+def _no_values(name: str, kind: str, n_reference: int, n_current: int) -> DriftResult:
     if n_reference == 0 and n_current == 0:
         note = "no values in the reference data nor in the current batch"
     elif n_reference == 0:
         note = "no values in the reference data"
     else:
         note = "no values in the current batch"
-    return FeatureDrift(
+    return DriftResult(
         feature=name, kind=kind, n_reference=n_reference, n_current=n_current,
         ks=None, ks_pvalue=None, psi=None, chi2=None, chi2_pvalue=None, js=None,
         drifted=False, reasons=(), note=note,

@@ -20,7 +20,9 @@ from app.services import (
     deliverables,
     error_analysis,
     gates,
-    monitoring,
+    monitoring_alerts,
+    monitoring_analysis,
+    monitoring_batches,
     monitoring_policy,
     projects,
     promotion,
@@ -167,7 +169,7 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
         _release(wb, runs, seed, Path(tmp), step)
         _advance_to(wb, 6)
         _monitor(wb, runner, seed, batch_rows, Path(tmp), step, on_progress)
-    return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring.list_alerts(wb, SLUG)))
+    return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring_alerts.list_alerts(wb, SLUG)))
 
 
 def _serve(wb: Workbench, frame: pd.DataFrame, *, prefix: str, shadow: bool, canary_share: float,
@@ -206,7 +208,7 @@ def _release(wb: Workbench, runs: list, seed: int, tmp: Path, step: Step) -> Non
     labels = tmp / "request-labels.csv"
     ids = [f"shadow-{i:05d}" for i in range(SHADOW_REQUESTS)] + [f"canary-{i:05d}" for i in range(CANARY_REQUESTS)]
     pd.DataFrame({"request_id": ids, "clicked": traffic["clicked"].to_numpy()}).to_csv(labels, index=False)
-    monitoring.label_predictions(wb, SLUG, labels, label_column="clicked")
+    monitoring_batches.label_predictions(wb, SLUG, labels, label_column="clicked")
     release_analysis.analyse_canary(wb, SLUG)
     release_analysis.analyse_ab_test(wb, SLUG, mde=0.02)
 
@@ -221,11 +223,11 @@ def _monitor(wb: Workbench, runner: JobRunner, seed: int, batch_rows: int, tmp: 
         step("stage 6: SLA rules")
         for metric, comparator, threshold, severity in SLA_RULES:
             monitoring_policy.add_sla_rule(wb, SLUG, metric, comparator, threshold, severity=severity)
-    existing = {b.label: b for b in monitoring.list_batches(wb, SLUG)}
+    existing = {b.label: b for b in monitoring_batches.list_batches(wb, SLUG)}
     if LOG_BATCH not in existing:
         step(f"stage 6: batch {LOG_BATCH} collected from the prediction log")
-        monitoring.batch_from_predictions(wb, SLUG, label=LOG_BATCH)
-        monitoring.analyse_batch(wb, runner, SLUG, LOG_BATCH, on_progress=on_progress)
+        monitoring_batches.batch_from_predictions(wb, SLUG, label=LOG_BATCH)
+        monitoring_analysis.analyse_batch(wb, runner, SLUG, LOG_BATCH, on_progress=on_progress)
     for i, (label, drift) in enumerate(BATCHES, start=1):
         if label not in existing:
             step(f"stage 6: monitoring batch {label} (drift {drift})")
@@ -233,15 +235,15 @@ def _monitor(wb: Workbench, runner: JobRunner, seed: int, batch_rows: int, tmp: 
             frame.insert(0, "interaction_id", [f"{label}-{n:06d}" for n in range(len(frame))])
             path = tmp / f"batch-{label}.csv"
             frame.drop(columns=["clicked"]).to_csv(path, index=False)
-            monitoring.import_batch(wb, SLUG, path, label=label, id_column="interaction_id")
+            monitoring_batches.import_batch(wb, SLUG, path, label=label, id_column="interaction_id")
             step(f"stage 6: drift analysis of {label}")
-            monitoring.analyse_batch(wb, runner, SLUG, label, on_progress=on_progress)
+            monitoring_analysis.analyse_batch(wb, runner, SLUG, label, on_progress=on_progress)
             step(f"stage 6: labels for {label} arrive (delayed ground truth)")
             labels = tmp / f"labels-{label}.csv"
             frame[["interaction_id", "clicked"]].to_csv(labels, index=False)
-            monitoring.attach_labels(wb, runner, SLUG, label, labels, id_column="interaction_id",
-                                     label_column="clicked", on_progress=on_progress)
-    open_triggers = [t for t in monitoring.list_triggers(wb, SLUG) if t.run_id is None]
+            monitoring_analysis.attach_labels(wb, runner, SLUG, label, labels, id_column="interaction_id",
+                                              label_column="clicked", on_progress=on_progress)
+    open_triggers = [t for t in retraining.list_triggers(wb, SLUG) if t.run_id is None]
     if open_triggers:
         step("stage 6: retraining on the old rows plus the newly labelled batches")
         outcome = retraining.retrain(wb, runner, SLUG, open_triggers[0].id, on_progress=on_progress)

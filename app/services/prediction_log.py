@@ -2,7 +2,7 @@
 in batches on a thread of its own so that no response waits for the database.
 
 What a row holds is described in ``app.services.serving`` (it builds them); ``release_analysis``
-and ``monitoring`` read them.
+and ``monitoring_batches`` (with ``monitoring_analysis``) read them.
 """
 
 from __future__ import annotations

@@ -28,12 +28,14 @@ if TYPE_CHECKING:  # pragma: no cover - the views are only named here, never bui
     from app.services.comparison import ComparisonView
     from app.services.datasets import DatasetVersionView, SplitView
     from app.services.gates import StageGate
-    from app.services.monitoring import AlertView, BatchView, TriggerView
+    from app.services.monitoring_alerts import AlertView
+    from app.services.monitoring_batches import BatchView
     from app.services.monitoring_policy import SlaRuleView
     from app.services.projects import ProjectSummary
     from app.services.promotion import PromotionGate, TransitionView, WaiverView
     from app.services.registry import ModelVersionView, ReviewRequestView
     from app.services.release_analysis import ReleaseAnalysisView
+    from app.services.retraining import TriggerView
     from app.services.training import RunView
 
 # Printed instead of the wall-clock time when a document is built deterministically, so two

@@ -24,8 +24,8 @@ from app.errors import NotFound, WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
 from app.ml.catalogue import project_metric
 from app.services import (
-    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring, monitoring_policy, projects,
-    promotion, registry, release_analysis, retraining, training,
+    audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring_alerts, monitoring_batches,
+    monitoring_policy, projects, promotion, registry, release_analysis, retraining, training,
 )
 from app.services.report_data import (
     DETERMINISTIC_BUILD, ChartSeries, GateCheckRow, ProjectRecords, ReportData, StageChapter, TableData,
@@ -145,9 +145,9 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
     splits = datasets.list_splits(wb, slug)
     runs = training.list_runs(wb, slug)
     models = registry.list_models(wb, slug)
-    batches = monitoring.list_batches(wb, slug)
-    alerts = monitoring.list_alerts(wb, slug)
-    triggers = monitoring.list_triggers(wb, slug)
+    batches = monitoring_batches.list_batches(wb, slug)
+    alerts = monitoring_alerts.list_alerts(wb, slug)
+    triggers = retraining.list_triggers(wb, slug)
     history = promotion.transitions(wb, slug)
     analyses = release_analysis.list_release_analyses(wb, slug)
     waived = promotion.waivers(wb, slug)
@@ -193,7 +193,7 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
                       tuple((b.label, str(b.n_rows), f"v{b.model_version}" if b.model_version else "—",
                              _yes_no(b.analysed), _fmt(b.max_psi, 3)) for b in batches),
                       highlight=tuple(i for i, b in enumerate(batches)
-                                      if b.max_psi is not None and b.max_psi > monitoring.PSI_ALERT_THRESHOLD)),
+                                      if b.max_psi is not None and b.max_psi > monitoring_policy.PSI_ALERT_THRESHOLD)),
             TableData("Performance and SLA per batch (labels arrive later)", ("Batch", "Labelled", "Metrics", "SLA"),
                       tuple((b.label, str(b.n_labelled),
                              ", ".join(f"{k} {v:.3f}" for k, v in sorted(b.metrics.items())
@@ -247,15 +247,15 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
                       ("Batch", "Feature", "Kind", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict"),
                       tuple(drift_rows), highlight=tuple(drift_highlight),
                       note=(f"Drifted means significant (p < 0.05) and an effect size at or above its threshold "
-                            f"(PSI {monitoring.PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above "
-                            f"{monitoring.PSI_ALERT_THRESHOLD} on an important feature triggers retraining."))
+                            f"(PSI {monitoring_policy.PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above "
+                            f"{monitoring_policy.PSI_ALERT_THRESHOLD} on an important feature triggers retraining."))
     approvals = TableData("Approvals", ("Version", "Requested by", "Approver", "Decision", "Comment", "When"),
                           tuple((f"v{a.version}", a.requested_by, a.approver, a.decision, a.comment or "—",
                                  a.created_at.strftime("%Y-%m-%d %H:%M")) for m in models for a in m.approvals))
     charts = tuple(
         ChartSeries(f"PSI per feature — batch {b.label}", tuple(r.feature for r in b.features),
                     tuple(r.psi or 0.0 for r in b.features),
-                    threshold=monitoring.PSI_ALERT_THRESHOLD)
+                    threshold=monitoring_policy.PSI_ALERT_THRESHOLD)
         for b in batches if b.analysed
     )
     head, count = audit_trail.head(wb)
@@ -335,7 +335,7 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
     models = registry.list_models(wb, slug)
     chosen = _chosen_version(slug, models, version)
     view = next((m for m in models if m.version == chosen), None)
-    all_batches = monitoring.list_batches(wb, slug)
+    all_batches = monitoring_batches.list_batches(wb, slug)
     labels = _batch_range(slug, all_batches, batches) if kind == "drift" else ()
     runs = training.list_runs(wb, slug)
     events: tuple = ()
@@ -356,8 +356,8 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
         review_requests=tuple(registry.review_requests(wb, slug)), transitions=tuple(promotion.transitions(wb, slug)),
         waivers=tuple(promotion.waivers(wb, slug)),
         release_analyses=tuple(release_analysis.list_release_analyses(wb, slug)),
-        batches=tuple(all_batches), alerts=tuple(monitoring.list_alerts(wb, slug)),
-        triggers=tuple(monitoring.list_triggers(wb, slug)), sla_rules=tuple(monitoring_policy.sla_rules(wb, slug)),
+        batches=tuple(all_batches), alerts=tuple(monitoring_alerts.list_alerts(wb, slug)),
+        triggers=tuple(retraining.list_triggers(wb, slug)), sla_rules=tuple(monitoring_policy.sla_rules(wb, slug)),
         error_analysis=error_analysis.latest_analysis(wb, slug, view.run_id) if view else None,
         lineage=retraining.lineage_of_run(wb, view.run_id) if view else None,
         audit_head_seq=head.seq if head else 0, audit_head_hash=head.hash if head else "0" * 64,

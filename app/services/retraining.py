@@ -1,7 +1,8 @@
 """Retraining that closes the feedback loop: a trigger (automatic, scheduled or on demand)
 becomes a training dataset (the production model's rows plus every labelled production batch),
 a split made the same way, and a run of the same model kind, and the trigger records all three,
-so the new run's lineage says why it exists."""
+so the new run's lineage says why it exists. Automatic triggers are raised here too, from the
+alerts of a batch analysis (``monitoring_analysis``)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,34 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from sqlalchemy.orm import Session
+
 from app.errors import NotFound, WorkbenchError
 from app.services import datasets, training
+from app.services.monitoring_policy import PSI_ALERT_THRESHOLD, QUALITY_METRICS
 from app.services.registry import production_version
-from app.services.workbench import Workbench, find_project
-from storage.models import Alert, DatasetVersion, MonitoringBatch, MonitoringPolicy, RetrainingTrigger, Run, Split, utcnow
+from app.services.workbench import UnitOfWork, Workbench, find_project
+from storage.models import (
+    Alert,
+    DatasetVersion,
+    DriftResult,
+    ModelVersion,
+    MonitoringBatch,
+    MonitoringPolicy,
+    Project,
+    RetrainingTrigger,
+    Run,
+    SlaRule,
+    Split,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
+
+
+# An automatic trigger looks at PSI only on the model's most important features.
+TOP_FEATURES = 10
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,75 @@ class RetrainingOutcome:
     trigger_id: int
     run_id: int
     dataset_version_id: int
+
+
+@dataclass(frozen=True)
+class TriggerView:
+    id: int
+    kind: str
+    reason: str
+    status: str
+    batch: str | None
+    alert_id: int | None
+    dataset_version_id: int | None
+    job_id: int | None
+    run_id: int | None
+    requested_by: str
+    created_at: datetime
+
+
+def list_triggers(wb: Workbench, slug: str) -> list[TriggerView]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        labels = {b.id: b.label for b in session.scalars(
+            select(MonitoringBatch).where(MonitoringBatch.project_id == project.id))}
+        return [TriggerView(t.id, t.kind, t.reason, t.status, labels.get(t.batch_id), t.alert_id,
+                            t.dataset_version_id, t.job_id, t.run_id, t.requested_by, t.created_at)
+                for t in session.scalars(select(RetrainingTrigger).where(RetrainingTrigger.project_id == project.id)
+                                         .order_by(RetrainingTrigger.id))]
+
+
+def _important_features(wb: Workbench, session: Session, mv: ModelVersion, features: list[str]) -> list[str]:
+    """The model's ten most important features (permutation importance from its error analysis);
+    every feature when no analysis exists, so a breach is never missed for lack of ranking."""
+    import json
+
+    run = session.get(Run, mv.run_id)
+    if not run.analysis_sha256:
+        return features
+    analysis = json.loads(wb.artifacts.get_bytes(run.analysis_sha256, ".json"))
+    ranked = [item["feature"] for item in analysis.get("permutation_importance") or [] if item.get("feature") in features]
+    return ranked[:TOP_FEATURES] if ranked else features
+
+
+def raise_automatic_trigger(wb: Workbench, uow: UnitOfWork, slug: str, project: Project, batch: MonitoringBatch,
+                            alerts: list[Alert], analysed: list[str]) -> RetrainingTrigger | None:
+    """Automatic retraining: PSI above the act band on one of the model's most important
+    features (among ``analysed``, the features this analysis measured), or a quality metric
+    below its SLA threshold. One trigger per batch analysis, inside the analysis' transaction."""
+    important = _important_features(wb, uow.session, uow.session.get(ModelVersion, batch.model_version_id), analysed)
+    reasons: list[str] = []
+    cause: Alert | None = None
+    rows = uow.session.scalars(select(DriftResult).where(DriftResult.batch_id == batch.id,
+                                                         DriftResult.subject == "feature"))
+    breached = [r for r in rows if r.psi is not None and r.psi > PSI_ALERT_THRESHOLD and r.feature in important]
+    if breached:
+        reasons.append("PSI > 0.25 on important feature(s) " + ", ".join(f"{r.feature} ({r.psi:.3f})" for r in breached))
+        cause = next((a for a in alerts if a.rule == "drift"), None)
+    rules = {r.id: r for r in uow.session.scalars(select(SlaRule).where(SlaRule.project_id == project.id))}
+    for alert in alerts:
+        if alert.rule.startswith("sla:") and rules[int(alert.rule[4:])].metric in QUALITY_METRICS:
+            reasons.append(alert.message)
+            cause = cause or alert
+    if not reasons or cause is None:
+        return None
+    trigger = RetrainingTrigger(project_id=project.id, kind="automatic", alert_id=cause.id, batch_id=batch.id,
+                                reason="; ".join(reasons) + f" (batch {batch.label})", requested_by=uow.actor)
+    uow.session.add(trigger)
+    uow.session.flush()
+    uow.audit("monitoring.retraining_triggered", "retraining_trigger", trigger.id, project=slug, kind="automatic",
+              alert=cause.id, batch=batch.label, reason=trigger.reason)
+    return trigger
 
 
 def request_retraining(wb: Workbench, slug: str, *, kind: str = "on_demand", reason: str) -> int:

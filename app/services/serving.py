@@ -13,7 +13,7 @@ stop; ``score_file`` scores a whole file. The parts it puts together, one job ea
 * ``app.services.prediction_log`` — ``PredictionLogWriter``: log rows inserted in batches
 * ``app.services.serving_metrics`` — counters, latency histogram, Prometheus exposition
 
-What the log holds (read by ``release_analysis`` and ``monitoring``): ``prediction`` and
+What the log holds (read by ``release_analysis`` and ``monitoring_batches``): ``prediction`` and
 ``other_prediction`` are ``{"prediction": ..., "score": ...}`` (score None where the problem type
 has none); ``latency_ms`` is the server-side time from the parsed request to the response,
 batch wait included; ``other_latency_ms`` is the time the other model took to score the batch

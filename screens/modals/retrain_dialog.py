@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, Static
 from screens.modals.review_dialog import ReasonDialog
 
 if TYPE_CHECKING:
-    from app.services.monitoring import TriggerView
+    from app.services.retraining import TriggerView
 
 
 class RetrainDialog(ReasonDialog):

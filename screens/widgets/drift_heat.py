@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 if TYPE_CHECKING:
-    from app.services.monitoring import BatchView, DriftRow
+    from app.services.monitoring_batches import BatchView, DriftResultView
 
 DRIFTED_MARK = "▲"
 NOT_MEASURED = "—"
@@ -51,11 +51,11 @@ def band(psi: float, watch: float, act: float) -> str:
     return "watch" if psi <= act else "act"
 
 
-def row_key(row: DriftRow) -> str:
+def row_key(row: DriftResultView) -> str:
     return f"{row.subject}:{row.feature}"
 
 
-def row_label(row: DriftRow, width: int | None = None) -> str:
+def row_label(row: DriftResultView, width: int | None = None) -> str:
     """"user_age"; "prediction" (the engine names it "__prediction__" or similar); "label (clicked)"."""
     if row.subject == "feature":
         label = row.feature
@@ -81,7 +81,7 @@ def heat_rows(batches: Sequence[BatchView]) -> list[tuple[str, str]]:
     return [(key, label) for key, (_, _, label) in sorted(seen.items(), key=lambda item: item[1][:2])]
 
 
-def heat_cell(row: DriftRow | None, *, analysed: bool, watch: float, act: float) -> Text:
+def heat_cell(row: DriftResultView | None, *, analysed: bool, watch: float, act: float) -> Text:
     """The cell text: PSI to three decimals in its band's colour, ▲ when the verdict is drifted."""
     if row is None:
         return Text((NOT_MEASURED if analysed else NOT_ANALYSED).center(CELL_WIDTH), style="dim")

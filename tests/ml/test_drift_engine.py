@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from app.ml.drift import DEFAULT_THRESHOLDS, FeatureDrift, compare
+from app.ml.drift import DEFAULT_THRESHOLDS, DriftResult, compare
 from app.ml.drift_reference import ReferenceProfile, build_reference, infer_features
 from app.ml.errors import DataFileError
 
@@ -31,12 +31,12 @@ def sample(rng: np.random.Generator, size: int, shape: str, shift: float) -> np.
     return x
 
 
-def numeric_drift(ref: np.ndarray, cur: np.ndarray, **kwargs: object) -> FeatureDrift:
+def numeric_drift(ref: np.ndarray, cur: np.ndarray, **kwargs: object) -> DriftResult:
     profile = build_reference(pd.DataFrame({"x": ref}), {"x": "numeric"})
     return compare(profile, pd.DataFrame({"x": cur}), **kwargs)[0]  # type: ignore[arg-type]
 
 
-def categorical_drift(ref: list[str] | np.ndarray, cur: list[str] | np.ndarray, **kwargs: object) -> FeatureDrift:
+def categorical_drift(ref: list[str] | np.ndarray, cur: list[str] | np.ndarray, **kwargs: object) -> DriftResult:
     profile = build_reference(pd.DataFrame({"c": ref}), {"c": "categorical"})
     return compare(profile, pd.DataFrame({"c": cur}), **kwargs)[0]  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from app.ml.demo_data import generate_interactions
-from app.ml.drift import FeatureDrift, compare_frames, psi
+from app.ml.drift import DriftResult, compare_frames, psi
 from app.ml.errors import DataFileError
 
 FEATURES = {
@@ -20,7 +20,7 @@ FEATURES = {
 }
 
 
-def by_feature(results: list[FeatureDrift], feature: str) -> FeatureDrift:
+def by_feature(results: list[DriftResult], feature: str) -> DriftResult:
     return next(r for r in results if r.feature == feature)
 
 
@@ -79,7 +79,7 @@ def test_missing_values_dropped_and_all_missing_noted() -> None:
     assert (x.n_reference, x.n_current) == (150, 150)
     assert x.ks is not None and x.psi is not None and x.chi2 is None
     assert c.psi == pytest.approx(0.0, abs=1e-9) and c.ks is None and c.n_reference == 100
-    assert e == FeatureDrift(
+    assert e == DriftResult(
         feature="e", kind="numeric", n_reference=0, n_current=0, ks=None, ks_pvalue=None, psi=None,
         chi2=None, chi2_pvalue=None, js=None, drifted=False, reasons=(),
         note="no values in the reference data nor in the current batch",

@@ -17,13 +17,15 @@ from app.services.audit_trail import EventView
 from app.services.comparison import ComparisonView
 from app.services.datasets import DatasetVersionView, SplitView
 from app.services.gates import CheckResult, StageGate
-from app.services.monitoring import AlertView, BatchView, DriftRow, TriggerView
+from app.services.monitoring_alerts import AlertView
+from app.services.monitoring_batches import BatchView, DriftResultView
 from app.services.monitoring_policy import SlaRuleView
 from app.services.projects import ProjectSummary
 from app.services.promotion import PromotionGate, TransitionView, WaiverView
 from app.services.registry import MODEL_CARD_SECTIONS, ApprovalView, ModelVersionView, ReviewRequestView
 from app.services.release_analysis import ReleaseAnalysisView
 from app.services.report_data import ProjectRecords
+from app.services.retraining import TriggerView
 from app.services.training import RunView
 from app.lifecycle import CHECKS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
 
@@ -107,9 +109,9 @@ def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: in
     for b in range(batches):
         label = f"2026-{b // 12 + 1:02d}-{b % 12 + 1:02d}"
         psi = [0.02 + 0.4 * ((b * 7 + j * 3) % 10) / 10 for j in range(len(FEATURES))]
-        drift = tuple(DriftRow(f, "numeric", "feature", 0.05 + p / 4, 0.01, p, None, None, p / 2, p > 0.25,
+        drift = tuple(DriftResultView(f, "numeric", "feature", 0.05 + p / 4, 0.01, p, None, None, p / 2, p > 0.25,
                                u(f"psi {p:.3f}") if p > 0.25 else "") for f, p in zip(FEATURES, psi))
-        drift += (DriftRow("__prediction__", "numeric", "prediction", 0.02, 0.5, 0.01, None, None, 0.01, False, ""),)
+        drift += (DriftResultView("__prediction__", "numeric", "prediction", 0.02, 0.5, 0.01, None, None, 0.01, False, ""),)
         batch_views.append(BatchView(
             id=b + 1, label=label, source="file", n_rows=5_000, n_labelled=5_000 if b % 4 else 0, analysed=True,
             model_version=1, drift=drift, max_psi=max(psi),

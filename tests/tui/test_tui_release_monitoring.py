@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, TextArea
 from textual.worker import WorkerState
 
 from app.lifecycle import RELEASE_CHECKS
-from app.services import audit_trail, monitoring, promotion, registry, release_analysis
+from app.services import audit_trail, monitoring_alerts, monitoring_batches, promotion, registry, release_analysis, retraining
 from app.tui import WorkbenchApp
 from screens.release import ReleaseScreen
 from screens.modals.retrain_dialog import RetrainDialog
@@ -191,7 +191,7 @@ async def test_monitoring_screen_shows_drift_heat_alerts_and_triggers(demo_home:
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_monitoring(app, pilot)
-        batches = monitoring.list_batches(app.wb, SLUG)
+        batches = monitoring_batches.list_batches(app.wb, SLUG)
         assert len(batches) >= 2
         heat = screen.query_one(DriftHeat)
         table = heat.table
@@ -217,13 +217,13 @@ async def test_monitoring_screen_shows_drift_heat_alerts_and_triggers(demo_home:
         assert heat.selected.id == batches[-2].id
         assert f"Batch {batches[-2].label}" in text_of(screen, "#batch-heading")
 
-        alerts = monitoring.list_alerts(app.wb, SLUG)
+        alerts = monitoring_alerts.list_alerts(app.wb, SLUG)
         assert alerts, "the demo raises an alert"
         shown = row_texts(screen.query_one("#alert-table", DataTable))
         assert len(shown) == len(alerts)
         assert shown[0][0] == str(alerts[-1].id) and shown[0][2] == alerts[-1].severity
 
-        triggers = monitoring.list_triggers(app.wb, SLUG)
+        triggers = retraining.list_triggers(app.wb, SLUG)
         assert screen.query_one("#trigger-table", DataTable).row_count == len(triggers)
         trends = text_of(screen, "#monitor-trends-body")
         assert "Max feature PSI per batch" in trends and "SLA" in trends
@@ -236,7 +236,7 @@ async def test_retrain_now_runs_in_a_worker_while_the_screen_answers_keys(demo_h
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_monitoring(app, pilot)
-        before = monitoring.list_triggers(app.wb, SLUG)
+        before = retraining.list_triggers(app.wb, SLUG)
         await pilot.press("n")
         await pilot.pause()
         dialog = app.screen
@@ -266,7 +266,7 @@ async def test_retrain_now_runs_in_a_worker_while_the_screen_answers_keys(demo_h
 
         await settle(app, pilot)
         assert worker.state == WorkerState.SUCCESS, messages(app)
-        after = monitoring.list_triggers(app.wb, SLUG)
+        after = retraining.list_triggers(app.wb, SLUG)
         answered = next(t for t in after if t.id == offered.id) if offered else after[-1]
         assert offered is not None or len(after) == len(before) + 1
         assert answered.run_id is not None
@@ -294,10 +294,10 @@ def test_psi_bands_and_terminal_charts() -> None:
 def test_heat_rows_put_features_first_then_prediction_and_label() -> None:
     from datetime import datetime
 
-    from app.services.monitoring import BatchView, DriftRow
+    from app.services.monitoring_batches import BatchView, DriftResultView
 
-    def row(feature: str, subject: str) -> DriftRow:
-        return DriftRow(feature, "numeric", subject, None, None, 0.1, None, None, None, False, "")
+    def row(feature: str, subject: str) -> DriftResultView:
+        return DriftResultView(feature, "numeric", subject, None, None, 0.1, None, None, None, False, "")
 
     old = BatchView(1, "b1", "file", 10, 0, True, 1, (row("prediction", "prediction"), row("x", "feature")), 0.1,
                     {}, {}, datetime(2026, 1, 1))
@@ -342,7 +342,7 @@ async def test_an_open_alert_is_resolved_with_a_note(demo_home: Path) -> None:
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_monitoring(app, pilot)
-        open_alert = next(a for a in monitoring.list_alerts(app.wb, SLUG) if a.status == "open")
+        open_alert = next(a for a in monitoring_alerts.list_alerts(app.wb, SLUG) if a.status == "open")
         table = screen.query_one("#alert-table", DataTable)
         table.focus()
         table.move_cursor(row=table.get_row_index(str(open_alert.id)))
@@ -356,6 +356,6 @@ async def test_an_open_alert_is_resolved_with_a_note(demo_home: Path) -> None:
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is screen
-        resolved = next(a for a in monitoring.list_alerts(app.wb, SLUG) if a.id == open_alert.id)
+        resolved = next(a for a in monitoring_alerts.list_alerts(app.wb, SLUG) if a.id == open_alert.id)
         assert resolved.status == "resolved"
         assert "monitoring.alert_resolved" in [e.action for e in audit_trail.recent_events(app.wb, limit=3)]

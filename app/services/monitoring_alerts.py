@@ -1,0 +1,115 @@
+"""Stage 6 alerts: raised when a batch analysis finds drift or a breached SLA rule, listed per
+project and across projects (the platform lead's watch list), and resolved with a note. The
+retraining trigger an alert may raise is ``retraining``'s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.errors import NotFound, WorkbenchError
+from app.services.monitoring_policy import PSI_ALERT_THRESHOLD
+from app.services.workbench import UnitOfWork, Workbench, find_project
+from storage.models import Alert, MonitoringBatch, Project, RetrainingTrigger
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    batch: str | None
+    rule: str
+    severity: str
+    feature: str | None
+    value: float | None
+    message: str
+    status: str
+    trigger_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    project: str
+    batch: str | None
+    severity: str
+    message: str
+    has_trigger: bool
+    created_at: datetime
+
+
+def raise_alerts(uow: UnitOfWork, slug: str, project: Project, batch: MonitoringBatch,
+                 feature_rows: list[dict[str, Any]]) -> list[Alert]:
+    """One drift alert naming the batch's drifted features (critical above the PSI act band) and
+    one per breached SLA rule in ``batch.sla``; an alert the batch already has is not raised again."""
+    alerts: list[Alert] = []
+    existing = {(a.rule, a.feature) for a in uow.session.scalars(select(Alert).where(Alert.batch_id == batch.id))}
+    drifted = sorted((r for r in feature_rows if r["drifted"]), key=lambda r: -(r.get("psi") or 0.0))
+    if drifted and ("drift", drifted[0]["feature"]) not in existing:
+        worst = drifted[0]
+        psi = worst.get("psi") or 0.0
+        alerts.append(Alert(
+            project_id=project.id, batch_id=batch.id, rule="drift", feature=worst["feature"], value=psi,
+            severity="critical" if psi > PSI_ALERT_THRESHOLD else "warning",
+            message=f"data drift in batch {batch.label}: " + ", ".join(
+                f"{r['feature']} (PSI {r['psi']:.3f})" if r.get("psi") is not None else r["feature"] for r in drifted)))
+    for key, outcome in batch.sla.items():
+        if outcome["passed"] is False and (f"sla:{outcome['rule']}", None) not in existing:
+            alerts.append(Alert(project_id=project.id, batch_id=batch.id, rule=f"sla:{outcome['rule']}",
+                                severity=outcome["severity"], feature=None, value=outcome["value"],
+                                message=f"SLA breached in batch {batch.label}: {key} (measured {outcome['value']:.4g})"))
+    for alert in alerts:
+        uow.session.add(alert)
+        uow.session.flush()
+        uow.audit("monitoring.alert_raised", "alert", alert.id, project=slug, rule=alert.rule,
+                  severity=alert.severity, feature=alert.feature, value=alert.value, message=alert.message)
+    return alerts
+
+
+def list_alerts(wb: Workbench, slug: str) -> list[AlertView]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        triggers = {t.alert_id: t.id for t in session.scalars(
+            select(RetrainingTrigger).where(RetrainingTrigger.project_id == project.id))}
+        labels = {b.id: b.label for b in session.scalars(
+            select(MonitoringBatch).where(MonitoringBatch.project_id == project.id))}
+        return [
+            AlertView(a.id, labels.get(a.batch_id), a.rule, a.severity, a.feature, a.value, a.message, a.status,
+                      triggers.get(a.id), a.created_at)
+            for a in session.scalars(select(Alert).where(Alert.project_id == project.id).order_by(Alert.id))
+        ]
+
+
+def open_alerts(wb: Workbench, *, limit: int = 50) -> list[OpenAlert]:
+    """Open alerts across every project, newest first: the platform lead's watch list."""
+    with wb.read() as session:
+        rows = session.execute(
+            select(Alert, Project.slug, MonitoringBatch.label, RetrainingTrigger.id)
+            .join(Project, Alert.project_id == Project.id)
+            .outerjoin(MonitoringBatch, Alert.batch_id == MonitoringBatch.id)
+            .outerjoin(RetrainingTrigger, RetrainingTrigger.alert_id == Alert.id)
+            .where(Alert.status == "open")
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        ).all()
+        return [OpenAlert(slug, label, a.severity, a.message, trigger is not None, a.created_at)
+                for a, slug, label, trigger in rows]
+
+
+def resolve_alert(wb: Workbench, slug: str, alert_id: int, *, note: str) -> AlertView:
+    """Close an alert someone has looked at, saying what was done (or why nothing needs doing)."""
+    note = note.strip()
+    if not note:
+        raise WorkbenchError("say how the alert was handled: the note is what a reviewer reads later")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        alert = uow.session.get(Alert, alert_id)
+        if alert is None or alert.project_id != project.id:
+            raise NotFound(f"'{slug}' has no alert {alert_id}: list them with `mlwb monitor list {slug}`")
+        if alert.status != "open":
+            raise WorkbenchError(f"alert {alert_id} is already {alert.status}")
+        alert.status = "resolved"
+        uow.audit("monitoring.alert_resolved", "alert", alert.id, project=slug, note=note)
+    return next(a for a in list_alerts(wb, slug) if a.id == alert_id)
