@@ -28,7 +28,6 @@ from typing import Any
 
 from app.errors import WorkbenchError
 from app.services.serving import ScoringService
-from app.services.serving_metrics import iter_exposition
 from app.services.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/health":
                 self._send_json(200, self.server.service.health())
             else:
-                body = ("\n".join(iter_exposition(self.server.service)) + "\n").encode()
+                body = ("\n".join(self.server.service.exposition()) + "\n").encode()
                 self._send(200, body, METRICS_TYPE)
         except _Refused as exc:
             if exc.close:

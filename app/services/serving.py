@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ from app.services.prediction_log import PredictionLogWriter
 from app.services.registry import production_version
 from app.services.scoring_requests import BadRequest, parse_request, show_value
 from app.services.scoring_threads import MicroBatcher, ModelFailed, OtherModelScorer, PendingLogRow
-from app.services.serving_metrics import ServingMetrics
+from app.services.serving_metrics import ServingMetrics, iter_exposition
 from app.services.workbench import Workbench, find_project
 from storage.artifacts import ArtifactCorrupted
 from storage.models import DatasetVersion, ModelVersion, Project, Run, utcnow
@@ -221,6 +222,12 @@ class ScoringService:
     def log_backlog(self) -> int:
         """Scored requests not yet in the prediction log (waiting for the other model or the writer)."""
         return self._writer.pending + self._others.backlog
+
+    def exposition(self) -> Iterable[str]:
+        """``GET /metrics``: the counters in the Prometheus text format, line by line."""
+        challenger = self.models.challenger
+        return iter_exposition(self.metrics.snapshot(), production=self.models.production.version,
+                               challenger=challenger.version if challenger else None, log_backlog=self.log_backlog)
 
     def health(self) -> dict[str, Any]:
         challenger = self.models.challenger

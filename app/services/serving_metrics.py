@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from app.services.serving import ScoringService
+from typing import Any
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 ROUTES = ("production", "canary")
@@ -53,9 +50,13 @@ class ServingMetrics:
                     "latency_sum": self.latency_sum, "latency_count": self.latency_count}
 
 
-def iter_exposition(service: ScoringService) -> Iterable[str]:
-    """The service's metrics in the Prometheus text exposition format (version 0.0.4), line by line."""
-    stats = service.metrics.snapshot()
+def iter_exposition(stats: dict[str, Any], *, production: int, challenger: int | None,
+                    log_backlog: int) -> Iterable[str]:
+    """A service's metrics in the Prometheus text exposition format (version 0.0.4), line by line.
+
+    Given plain numbers (``ServingMetrics.snapshot()``, the served versions, the log backlog)
+    rather than the service, so this module does not import ``serving``, which imports it.
+    """
 
     def family(name: str, kind: str, help_text: str) -> Iterable[str]:
         yield f"# HELP {name} {help_text}"
@@ -78,15 +79,15 @@ def iter_exposition(service: ScoringService) -> Iterable[str]:
     yield f"mlwb_request_latency_seconds_sum {_float(stats['latency_sum'])}"
     yield f"mlwb_request_latency_seconds_count {stats['latency_count']}"
     yield from family("mlwb_model_version", "gauge", "Version number of the model in each role.")
-    yield f'mlwb_model_version{{role="production"}} {service.models.production.version}'
-    if service.models.challenger is not None:
-        yield f'mlwb_model_version{{role="challenger"}} {service.models.challenger.version}'
+    yield f'mlwb_model_version{{role="production"}} {production}'
+    if challenger is not None:
+        yield f'mlwb_model_version{{role="challenger"}} {challenger}'
     yield from family("mlwb_shadow_predictions_total", "counter",
                       "Answers of the other model (shadow or canary counterpart), by outcome; never returned.")
     for outcome, key in (("scored", "shadow_scored"), ("failed", "shadow_failed"), ("skipped", "shadow_skipped")):
         yield f'mlwb_shadow_predictions_total{{outcome="{outcome}"}} {stats[key]}'
     yield from family("mlwb_prediction_log_pending", "gauge", "Scored requests not yet written to the prediction log.")
-    yield f"mlwb_prediction_log_pending {service.log_backlog}"
+    yield f"mlwb_prediction_log_pending {log_backlog}"
 
 
 def _float(value: float) -> str:
