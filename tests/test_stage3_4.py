@@ -218,4 +218,4 @@ def test_gate_metric_is_the_trainers() -> None:
     from storage.models import Project
 
     for problem_type, metric in TRAINED.items():
-        assert comparison.primary_metric(Project(problem_type=problem_type)) == metric, problem_type
+        assert training.primary_metric(Project(problem_type=problem_type)) == metric, problem_type

@@ -1,4 +1,5 @@
-"""Which metric judges a project's runs, and the statistical comparison of two runs.
+"""The statistical comparison of two runs of a project (the metric it judges them on is
+``training.primary_metric``).
 
 Comparisons use the runs' stored *validation* predictions on the same split, so the sealed
 test part is never consulted to choose between models.
@@ -13,23 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from app.errors import NotFound, WorkbenchError
-from app.ml.catalogue import project_metric
+from app.errors import WorkbenchError
+from app.services import jobs as job_records
+from app.services.training import primary_metric, project_run, spec_of
 from app.services.workbench import Workbench, find_project
-from storage.models import Comparison, Experiment, Project, Run
+from storage.models import Comparison
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
 
 ALPHA = 0.05
-
-
-def primary_metric(project: Project) -> str:
-    return project_metric(project.problem_type)
-
-
-def validation_metric(project: Project) -> str:
-    return f"val_{primary_metric(project)}"
 
 
 @dataclass(frozen=True)
@@ -57,14 +51,6 @@ class ComparisonView:
 def _view(c: Comparison) -> ComparisonView:
     return ComparisonView(c.id, c.run_a_id, c.run_b_id, c.test, c.metric, c.difference, (c.ci_low, c.ci_high),
                           c.p_value, c.alpha, c.significant, c.data_part, c.created_at, c.created_by)
-
-
-def project_run(session, project: Project, run_id: int) -> Run:  # type: ignore[no-untyped-def]
-    run = session.get(Run, run_id)
-    experiment = session.get(Experiment, run.experiment_id) if run else None
-    if run is None or experiment is None or experiment.project_id != project.id:
-        raise NotFound(f"project '{project.slug}' has no run {run_id}: list runs with `mlwb runs {project.slug}`")
-    return run
 
 
 def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int = 0) -> ComparisonView:
@@ -130,9 +116,6 @@ def list_comparisons(wb: Workbench, slug: str) -> list[ComparisonView]:
 def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: int, *,
                 on_progress: ProgressCallback | None = None) -> ComparisonView:
     """The 5×2cv paired t-test of two runs' recipes (refitted ten times each, in a worker)."""
-    from app.services.evaluation import spec_of
-    from app.services import jobs as job_records
-
     if run_a == run_b:
         raise WorkbenchError("compare two different runs: RUN_A and RUN_B are the same")
     with wb.read() as session:

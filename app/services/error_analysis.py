@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import WorkbenchError
 from app.services import jobs as job_records
-from app.services.comparison import project_run
 from app.services.datasets import dataset_columns
-from app.services.evaluation import spec_of
+from app.services.training import project_run, spec_of
 from app.services.workbench import Workbench, find_project
 from storage.models import Run
 

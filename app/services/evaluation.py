@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
 from app.services import jobs as job_records
-from app.services.comparison import project_run
-from app.services.training import plan_training
+from app.services.training import project_run, spec_of
 from app.services.workbench import Workbench, find_project
 from storage.models import Run, utcnow
 
@@ -35,18 +34,6 @@ def project_of_run(session, run_id: int) -> str:  # type: ignore[no-untyped-def]
     if row is None:
         raise NotFound(f"no run {run_id}: list a project's runs with `mlwb runs PROJECT`")
     return row[0]
-
-
-def spec_of(wb: Workbench, slug: str, run: Run) -> dict[str, Any]:
-    """The training spec a run was made from, rebuilt from the registry (its own dataset and split)."""
-    params = dict(run.params)
-    plan = plan_training(wb, slug, run.model_kind, dataset_id=run.dataset_version_id, seed=run.seed,
-                         params=params.get("overrides") or {}, queue=False)
-    if plan.split_id != run.split_id:
-        raise WorkbenchError(f"run {run.id} was trained on split {run.split_id}, which is no longer the latest "
-                             f"split of dataset version {run.dataset_version_id}: it cannot be re-run as it was")
-    return {**plan.payload, "features": params.get("features", plan.payload["features"]),
-            "cv": params.get("cv"), "tune": params.get("tune")}
 
 
 @dataclass(frozen=True)

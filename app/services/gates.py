@@ -168,7 +168,7 @@ def _runs(session: Session, project: Project) -> list[Run]:
 
 
 def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
-    from app.services.comparison import validation_metric
+    from app.services.training import validation_metric
 
     runs = [r for r in _runs(session, project) if r.parent_run_id is None]
     by_id = {r.id: r for r in runs}

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
-from app.services.comparison import primary_metric
+from app.services.training import primary_metric
 from app.services.workbench import Workbench, find_project
 from storage.models import (
     Approval,

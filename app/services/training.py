@@ -1,4 +1,6 @@
-"""Stage 4: training runs in worker processes and logging them with their lineage.
+"""Stage 4: training runs in worker processes and logging them with their lineage; the metric
+a project's runs are judged on, and a logged run found again (by id, or as the spec it was
+trained from) for the services that compare, evaluate or reproduce it.
 
 A run is written only after its worker succeeded, together with the job's success and the
 audit event, in one transaction: a cancelled or failed job leaves no partial run. Training
@@ -14,11 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from app.errors import GateFailed, WorkbenchError
-from app.ml.catalogue import BASELINE_KINDS, MODEL_KINDS
+from app.errors import GateFailed, NotFound, WorkbenchError
+from app.ml.catalogue import BASELINE_KINDS, MODEL_KINDS, project_metric
 from app.services import jobs as job_records
-from app.services.comparison import validation_metric
 from app.services.datasets import dataset_path, find_dataset, split_assignments
 from app.services.deliverables import FRAMING, STATEMENT, deliverable
 from app.services.workbench import UnitOfWork, Workbench, find_project
@@ -30,6 +32,15 @@ if TYPE_CHECKING:
 CV_KINDS = ("kfold", "stratified", "timeseries")
 TUNE_METHODS = ("grid", "random", "bayes")
 DEFAULT_EXPERIMENT = "default"
+
+
+def primary_metric(project: Project) -> str:
+    """The metric a project's runs are judged on (``app.ml.catalogue`` knows it per problem type)."""
+    return project_metric(project.problem_type)
+
+
+def validation_metric(project: Project) -> str:
+    return f"val_{primary_metric(project)}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,14 @@ def run_view(run: Run, experiment: str) -> RunView:
         run.created_at, run.created_by, run.problem_type, run.parent_run_id, dict(run.cv_metrics),
         dict(run.tuning), dict(run.test_metrics),
     )
+
+
+def project_run(session: Session, project: Project, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    experiment = session.get(Experiment, run.experiment_id) if run else None
+    if run is None or experiment is None or experiment.project_id != project.id:
+        raise NotFound(f"project '{project.slug}' has no run {run_id}: list runs with `mlwb runs {project.slug}`")
+    return run
 
 
 def _serving_features(session, project: Project, dataset: DatasetVersion) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -189,6 +208,18 @@ def plan_training(
                                 "params": params or {}, "cv": cv_spec, "tune": payload["tune"]},
         )
     return TrainingPlan(job_id, payload, split_id, dataset_id)
+
+
+def spec_of(wb: Workbench, slug: str, run: Run) -> dict[str, Any]:
+    """The training spec a run was made from, rebuilt from the registry (its own dataset and split)."""
+    params = dict(run.params)
+    plan = plan_training(wb, slug, run.model_kind, dataset_id=run.dataset_version_id, seed=run.seed,
+                         params=params.get("overrides") or {}, queue=False)
+    if plan.split_id != run.split_id:
+        raise WorkbenchError(f"run {run.id} was trained on split {run.split_id}, which is no longer the latest "
+                             f"split of dataset version {run.dataset_version_id}: it cannot be re-run as it was")
+    return {**plan.payload, "features": params.get("features", plan.payload["features"]),
+            "cv": params.get("cv"), "tune": params.get("tune")}
 
 
 def _experiment(uow: UnitOfWork, project: Project, name: str) -> Experiment:
