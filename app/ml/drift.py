@@ -44,6 +44,7 @@ from app.ml.drift_reference import (
     category_counts,
     finite_sorted,
 )
+from app.ml.drift_statistics import DriftStatistics
 from app.ml.errors import DataFileError
 
 # Share given to a bucket with no rows, so PSI stays finite; small enough that a bucket that
@@ -64,8 +65,8 @@ Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
-class DriftResult:
-    """Drift of one column; statistics that do not apply to its kind are None, never zero.
+class DriftResult(DriftStatistics):
+    """Drift of one column: its statistics, the rows each side had, and why it is drifted.
 
     The lifecycle's drift result as the engine computes it, under the concept's one name: the
     worker (``app.ml.monitoring_task``) sends it to the parent as a dict (``asdict`` plus the
@@ -78,13 +79,6 @@ class DriftResult:
     kind: str
     n_reference: int
     n_current: int
-    ks: float | None
-    ks_pvalue: float | None
-    psi: float | None
-    chi2: float | None
-    chi2_pvalue: float | None
-    js: float | None
-    drifted: bool
     reasons: tuple[str, ...]
     note: str = ""
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
+from app.ml.drift_statistics import DriftStatistics
 from app.services.datasets import dataset_columns, import_dataset
 from app.services.registry import production_version
 from app.services.workbench import Workbench, find_project
@@ -23,19 +24,13 @@ from storage.models import DriftResult, ModelVersion, MonitoringBatch, Predictio
 
 
 @dataclass(frozen=True)
-class DriftResultView:
-    """A stored ``DriftResult`` row: one column's drift in a batch against the reference."""
+class DriftResultView(DriftStatistics):
+    """A stored ``DriftResult`` row: one column's drift in a batch against the reference (the
+    statistics as keywords, after the column, what it is and the note)."""
 
     feature: str
     kind: str
     subject: str
-    ks: float | None
-    ks_pvalue: float | None
-    psi: float | None
-    chi2: float | None
-    chi2_pvalue: float | None
-    js: float | None
-    drifted: bool
     note: str
 
 
@@ -214,8 +209,8 @@ def _target_of(session: Session, mv: ModelVersion) -> str | None:
 
 def batch_view(session: Session, batch: MonitoringBatch) -> BatchView:
     rows = tuple(
-        DriftResultView(d.feature, d.kind, d.subject, d.ks, d.ks_pvalue, d.psi, d.chi2, d.chi2_pvalue, d.js,
-                        d.drifted, d.note)
+        DriftResultView(d.feature, d.kind, d.subject, d.note, ks=d.ks, ks_pvalue=d.ks_pvalue, psi=d.psi,
+                        chi2=d.chi2, chi2_pvalue=d.chi2_pvalue, js=d.js, drifted=d.drifted)
         for d in session.scalars(select(DriftResult).where(DriftResult.batch_id == batch.id).order_by(DriftResult.id))
     )
     psis = [r.psi for r in rows if r.subject == "feature" and r.psi is not None]

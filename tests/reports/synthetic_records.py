@@ -109,9 +109,11 @@ def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: in
     for b in range(batches):
         label = f"2026-{b // 12 + 1:02d}-{b % 12 + 1:02d}"
         psi = [0.02 + 0.4 * ((b * 7 + j * 3) % 10) / 10 for j in range(len(FEATURES))]
-        drift = tuple(DriftResultView(f, "numeric", "feature", 0.05 + p / 4, 0.01, p, None, None, p / 2, p > 0.25,
-                               u(f"psi {p:.3f}") if p > 0.25 else "") for f, p in zip(FEATURES, psi))
-        drift += (DriftResultView("__prediction__", "numeric", "prediction", 0.02, 0.5, 0.01, None, None, 0.01, False, ""),)
+        drift = tuple(DriftResultView(f, "numeric", "feature", u(f"psi {p:.3f}") if p > 0.25 else "", ks=0.05 + p / 4,
+                                      ks_pvalue=0.01, psi=p, chi2=None, chi2_pvalue=None, js=p / 2, drifted=p > 0.25)
+                      for f, p in zip(FEATURES, psi))
+        drift += (DriftResultView("__prediction__", "numeric", "prediction", "", ks=0.02, ks_pvalue=0.5, psi=0.01,
+                                  chi2=None, chi2_pvalue=None, js=0.01, drifted=False),)
         batch_views.append(BatchView(
             id=b + 1, label=label, source="file", n_rows=5_000, n_labelled=5_000 if b % 4 else 0, analysed=True,
             model_version=1, drift=drift, max_psi=max(psi),

@@ -297,7 +297,8 @@ def test_heat_rows_put_features_first_then_prediction_and_label() -> None:
     from app.services.monitoring_batches import BatchView, DriftResultView
 
     def row(feature: str, subject: str) -> DriftResultView:
-        return DriftResultView(feature, "numeric", subject, None, None, 0.1, None, None, None, False, "")
+        return DriftResultView(feature, "numeric", subject, "", ks=None, ks_pvalue=None, psi=0.1, chi2=None,
+                               chi2_pvalue=None, js=None, drifted=False)
 
     old = BatchView(1, "b1", "file", 10, 0, True, 1, (row("prediction", "prediction"), row("x", "feature")), 0.1,
                     {}, {}, datetime(2026, 1, 1))

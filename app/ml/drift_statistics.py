@@ -1,0 +1,26 @@
+"""What a drift result measures, declared once (and importable without numpy or scipy).
+
+The engine's result (``app.ml.drift.DriftResult``) and the services' read model of a stored
+result (``app.services.monitoring_batches.DriftResultView``) are the same concept at two
+layers: both extend these fields, so the statistics they carry cannot drift apart. The fields
+are keyword-only, so each subclass keeps its own positional fields first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftStatistics:
+    """Each test's statistic for one column (None where it does not apply to the column's kind,
+    never zero) and the verdict: drifted when a test is significant and an effect size reaches
+    its threshold (see ``app.ml.drift``)."""
+
+    ks: float | None
+    ks_pvalue: float | None
+    psi: float | None
+    chi2: float | None
+    chi2_pvalue: float | None
+    js: float | None
+    drifted: bool
