@@ -134,3 +134,18 @@ FRAMING_FIELDS: tuple[tuple[str, str], ...] = (
     ("temporal_aspects", "Temporal aspects"),
     ("proxy_metrics", "Proxy metrics"),
 )
+
+# The model card's sections, after Mitchell et al., "Model Cards for Model Reporting": the sections a
+# reviewer expects. Those the registry can fill are drafted from evidence; the rest only a person
+# can write. The registry, the promotion gate and every document use this list.
+MODEL_CARD_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("model_details", "Model details"),
+    ("intended_use", "Intended use"),
+    ("factors", "Factors"),
+    ("metrics", "Metrics"),
+    ("evaluation_data", "Evaluation data"),
+    ("training_data", "Training data"),
+    ("quantitative_analyses", "Quantitative analyses"),
+    ("ethical_considerations", "Ethical considerations"),
+    ("caveats", "Caveats and recommendations"),
+)

@@ -60,7 +60,7 @@ LONG_TRAIL = 100_000
 
 def inflate(obj: Any, k: int) -> Any:
     """``obj`` with every table's rows and every chart repeated ``k`` times (see the docstring)."""
-    from app.services.report_data import TableData
+    from reports.data import TableData
 
     if isinstance(obj, TableData):
         n = len(obj.rows)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from app.services.report_data import ChartSeries, LineChart
+from reports.data import ChartSeries, LineChart
 from reports.markup import plain
 
 DPI = 150

@@ -21,7 +21,8 @@ from collections import Counter
 from typing import Any
 
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STATEMENT_FIELDS
-from app.services.report_data import (
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
+from reports.data import (
     DocumentData, Facts, ProjectRecords, Prose, ReportData, ReportStamp, Section, StageChapter, TableData,
 )
 from reports import evidence as ev
@@ -243,7 +244,7 @@ def _monitoring(r: ProjectRecords) -> Section:
     subs = [
         Section("Monitoring plan", (ev.sla_rules_table(r), Prose(
             f"Drift is measured per feature with KS, PSI, chi-square and Jensen–Shannon against the training "
-            f"reference of the model version that scored the batch; PSI above {ev.PSI_ALERT} on an important "
+            f"reference of the model version that scored the batch; PSI above {PSI_ALERT_THRESHOLD} on an important "
             "feature raises a critical alert and a retraining trigger."))),
         Section("Batches", (ev.batches_table(r, batches),)),
         Section("Drift over time", (ev.max_psi_chart(batches), ev.feature_psi_chart(batches),

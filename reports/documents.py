@@ -1,4 +1,4 @@
-"""Renders any :class:`~app.services.report_data.DocumentData` as a PDF.
+"""Renders any :class:`~reports.data.DocumentData` as a PDF.
 
 Every document the workbench prints goes through this one renderer, so they share fonts,
 escaping, page furniture, numbered tables ("Table 3. …") and figures ("Figure 2. …"), the
@@ -16,7 +16,7 @@ import os
 import pathlib
 from typing import Any
 
-from app.services.report_data import (
+from reports.data import (
     ChartSeries, DocumentData, Facts, LineChart, Prose, Section, TableData,
 )
 from reports import fonts as font_registry

@@ -7,8 +7,9 @@ PSI per batch, PSI per feature and performance over the batches.
 
 from __future__ import annotations
 
-from app.services.report_data import DocumentData, Facts, ProjectRecords, Prose, Section
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from reports import evidence as ev
+from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section
 
 
 def _batch_section(records: ProjectRecords, batch: object) -> Section:
@@ -40,8 +41,8 @@ def drift_document(records: ProjectRecords) -> DocumentData:
     scope = f"batch {labels[0]}" if len(labels) == 1 else f"batches {labels[0]} to {labels[-1]}"
     drifted = [b for b in batches if b.drifted_features]
     summary = Section(f"Summary of {scope}", (
-        Prose(f"{len(batches)} batch(es); {len(drifted)} with drift; PSI above {ev.PSI_ALERT} on an important feature "
-              "raises a critical alert and a retraining trigger.", "lead"),
+        Prose(f"{len(batches)} batch(es); {len(drifted)} with drift; PSI above {PSI_ALERT_THRESHOLD} on an important "
+              "feature raises a critical alert and a retraining trigger.", "lead"),
         ev.batches_table(r, batches),
         *((ev.max_psi_chart(batches), ev.feature_psi_chart(batches), ev.performance_chart(r, batches))
           if len(batches) > 1 else ()),

@@ -1,6 +1,6 @@
 """Evidence tables and charts every document draws from the same records.
 
-Pure functions from :class:`~app.services.report_data.ProjectRecords` (service views) to the
+Pure functions from :class:`~reports.data.ProjectRecords` (service views) to the
 plain tables, facts and chart series a document shows. They decide wording and columns once,
 so the compliance report, the validation report and the drift report say the same thing the
 same way. No database, no reportlab: safe anywhere, cheap to import.
@@ -11,16 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from app.lifecycle import MODEL_CARD_SECTIONS
 from app.ml.catalogue import RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
-
-# The records already hold these services' views, so the render worker has imported them.
-from app.services.monitoring_policy import PSI_ALERT_THRESHOLD, PSI_WATCH
-from app.services.registry import MODEL_CARD_SECTIONS
-from app.services.report_data import (
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
+from reports.data import (
     ChartSeries, Facts, LineChart, ProjectRecords, ReportStamp, TableData,
 )
 
-PSI_ALERT = PSI_ALERT_THRESHOLD
 MAX_FEATURE_LINES = 8
 
 
@@ -465,7 +462,7 @@ def batches_table(records: ProjectRecords, batches: list[Any]) -> TableData:
         tuple((b.label, b.source, f"{b.n_rows:,}", f"{b.n_labelled:,}",
                f"v{b.model_version}" if b.model_version else "—", yes_no(b.analysed), num(b.max_psi, 3),
                ", ".join(b.drifted_features) or "none") for b in batches),
-        highlight=tuple(i for i, b in enumerate(batches) if b.max_psi is not None and b.max_psi > PSI_ALERT))
+        highlight=tuple(i for i, b in enumerate(batches) if b.max_psi is not None and b.max_psi > PSI_ALERT_THRESHOLD))
 
 
 def drift_rows_table(batches: list[Any], title: str = "Drift per feature, prediction and label") -> TableData:
@@ -480,7 +477,7 @@ def drift_rows_table(batches: list[Any], title: str = "Drift per feature, predic
     return TableData(title, ("Batch", "Feature", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict", "Why"),
                      tuple(rows), highlight=tuple(highlight),
                      note=f"Drifted means significant (p < 0.05) and an effect size at or above its threshold (PSI "
-                          f"{PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above {PSI_ALERT} on an "
+                          f"{PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above {PSI_ALERT_THRESHOLD} on an "
                           "important feature triggers retraining.")
 
 
@@ -530,7 +527,7 @@ def triggers_table(records: ProjectRecords, batches: list[Any] | None = None) ->
 def max_psi_chart(batches: list[Any]) -> ChartSeries:
     return ChartSeries("Maximum feature PSI per batch", tuple(b.label for b in batches),
                        tuple(b.max_psi if b.max_psi is not None else math.nan for b in batches),
-                       threshold=PSI_ALERT, y_label="max PSI")
+                       threshold=PSI_ALERT_THRESHOLD, y_label="max PSI")
 
 
 def feature_psi_chart(batches: list[Any]) -> LineChart:
@@ -543,7 +540,8 @@ def feature_psi_chart(batches: list[Any]) -> LineChart:
     note = (f"The {len(shown)} features with the highest PSI of {len(ranked)}; the tables list all."
             if len(ranked) > len(shown) else "")
     return LineChart("PSI per feature over batches", tuple(b.label for b in batches),
-                     tuple((f, tuple(per_feature[f])) for f in shown), y_label="PSI", threshold=PSI_ALERT, note=note)
+                     tuple((f, tuple(per_feature[f])) for f in shown), y_label="PSI", threshold=PSI_ALERT_THRESHOLD,
+                     note=note)
 
 
 def performance_chart(records: ProjectRecords, batches: list[Any]) -> LineChart:
@@ -561,5 +559,5 @@ def performance_chart(records: ProjectRecords, batches: list[Any]) -> LineChart:
 
 def batch_psi_chart(batch: Any) -> ChartSeries:
     return ChartSeries(f"PSI per feature — batch {batch.label}", tuple(r.feature for r in batch.features),
-                       tuple(r.psi if r.psi is not None else math.nan for r in batch.features), threshold=PSI_ALERT,
-                       y_label="PSI")
+                       tuple(r.psi if r.psi is not None else math.nan for r in batch.features),
+                       threshold=PSI_ALERT_THRESHOLD, y_label="PSI")

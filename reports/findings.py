@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.services.report_data import ProjectRecords, TableData
+from reports.data import ProjectRecords, TableData
 from reports.evidence import batches_in, sla_breaches, version_label
 
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.services.report_data import DETERMINISTIC_BUILD, ReportStamp
+from reports.data import DETERMINISTIC_BUILD, ReportStamp
 from reports.fonts import FontSet
 from reports.markup import fit, plain
 

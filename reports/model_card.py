@@ -8,7 +8,7 @@ trigger) and the decisions and release checks that apply to it.
 
 from __future__ import annotations
 
-from app.services.report_data import DocumentData, ProjectRecords, Prose, Section
+from reports.data import DocumentData, ProjectRecords, Prose, Section
 from reports import evidence as ev
 
 

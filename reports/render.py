@@ -61,7 +61,7 @@ def render_document(kind: str, data: Any, out: str | os.PathLike[str], *,
     """
     from pypdf import PdfReader
 
-    from app.services.report_data import DocumentData, ProjectRecords, ReportData
+    from reports.data import DocumentData, ProjectRecords, ReportData
     from reports.documents import render_document_data
 
     if kind not in DOCUMENTS:

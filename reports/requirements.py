@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.services.registry import MODEL_CARD_SECTIONS
-from app.services.report_data import ProjectRecords, TableData
+from app.lifecycle import MODEL_CARD_SECTIONS
+from reports.data import ProjectRecords, TableData
 from reports.evidence import version_label, version_run, version_view
 from reports.findings import open_findings
 

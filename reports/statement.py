@@ -8,7 +8,7 @@ length it fits one A4 page; a very long field flows on to the next page rather t
 from __future__ import annotations
 
 from app.lifecycle import ML_CHECKLIST, STATEMENT_FIELDS
-from app.services.report_data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
+from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports import evidence as ev
 
 

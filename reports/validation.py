@@ -8,7 +8,7 @@ and the approver's signature and date.
 
 from __future__ import annotations
 
-from app.services.report_data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
+from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports import evidence as ev
 from reports.findings import findings_table, open_findings
 from reports.requirements import missing_table, requirements

@@ -277,6 +277,7 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
     # --- loading -------------------------------------------------------------------------
 
     def load(self, wb: Workbench) -> MonitoringSnapshot:
+        from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
         from app.services import (
             monitoring_alerts, monitoring_analysis, monitoring_batches, monitoring_policy, projects, retraining,
         )
@@ -287,7 +288,7 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
             alerts=monitoring_alerts.list_alerts(wb, self.slug), triggers=retraining.list_triggers(wb, self.slug),
             rules=monitoring_policy.sla_rules(wb, self.slug),
             performance=monitoring_analysis.performance_over_time(wb, self.slug),
-            watch=monitoring_policy.PSI_WATCH, act=monitoring_policy.PSI_ALERT_THRESHOLD,
+            watch=PSI_WATCH, act=PSI_ALERT_THRESHOLD,
             primary=project_metric(project.problem_type),
         )
 

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from app.lifecycle import STAGES
-from app.services.report_data import ReportData, TableData
+from reports.data import ReportData, TableData
 from screens.base import SnapshotScreen
 from screens.widgets.evidence import Deliverables, EvidenceTable, GateChecklist
 

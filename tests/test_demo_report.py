@@ -14,6 +14,7 @@ import pytest
 
 from app.errors import NotFound
 from app.lifecycle import STAGES
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
 from app.services import (
     audit_trail, gates, monitoring_alerts, monitoring_batches, monitoring_policy, registry, reporting, training,
 )
@@ -52,15 +53,15 @@ def test_only_the_strongest_drift_raises_a_critical_alert_with_a_retraining_trig
     assert {a.batch for a in alerts} <= {"2026-02", "2026-03"}, "the undrifted traffic of 2026-01 raised an alert"
     (critical,) = [a for a in alerts if a.severity == "critical"]
     assert critical.batch == "2026-03" and critical.rule == "drift"
-    assert critical.value is not None and critical.value > monitoring_policy.PSI_ALERT_THRESHOLD
+    assert critical.value is not None and critical.value > PSI_ALERT_THRESHOLD
     assert critical.trigger_id is not None
     assert all(a.trigger_id is None for a in alerts if a.severity != "critical")
 
     # The quiet batches stay under the act band; the drifted one crosses it.
     psi = {b.label: b.max_psi for b in batches}
-    assert psi["2026-01"] is not None and psi["2026-01"] <= monitoring_policy.PSI_WATCH
-    assert psi["2026-02"] is not None and psi["2026-02"] <= monitoring_policy.PSI_ALERT_THRESHOLD
-    assert psi["2026-03"] is not None and psi["2026-03"] > monitoring_policy.PSI_ALERT_THRESHOLD
+    assert psi["2026-01"] is not None and psi["2026-01"] <= PSI_WATCH
+    assert psi["2026-02"] is not None and psi["2026-02"] <= PSI_ALERT_THRESHOLD
+    assert psi["2026-03"] is not None and psi["2026-03"] > PSI_ALERT_THRESHOLD
 
     actions = [e.action for e in audit_trail.recent_events(demo_wb, project=SLUG, limit=500)]
     assert actions.count("monitoring.alert_raised") == len(alerts)

@@ -12,6 +12,7 @@ import pytest
 from app.errors import WorkbenchError
 from app.jobs import JobRunner
 from app.ml.demo_data import generate_interactions
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services import (
     audit_trail, monitoring_alerts, monitoring_analysis, monitoring_batches, monitoring_check, monitoring_policy, retraining,
     training,
@@ -31,7 +32,7 @@ def test_demo_batches_drift_labels_and_sla(demo_wb: Workbench) -> None:
     assert strong.n_labelled == strong.n_rows and "roc_auc" in strong.metrics
     assert {r.feature for r in strong.features} == FEATURE_NAMES
     assert {r.subject for r in strong.drift} == {"feature", "prediction", "label"}
-    assert strong.max_psi > monitoring_policy.PSI_ALERT_THRESHOLD and strong.drifted_features
+    assert strong.max_psi > PSI_ALERT_THRESHOLD and strong.drifted_features
     numeric = next(r for r in strong.features if r.kind == "numeric")
     categorical = next(r for r in strong.features if r.kind == "categorical")
     assert numeric.ks is not None and numeric.chi2_pvalue is None

@@ -18,6 +18,7 @@ import pytest
 from app.errors import GateFailed, NotFound, WorkbenchError
 from app.lifecycle import checks_for
 from app.ml.demo_data import generate_interactions
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services import (
     audit_trail,
     datasets,
@@ -366,7 +367,7 @@ def test_promoting_a_second_version_archives_the_first(demo_wb: Workbench) -> No
 def test_demo_third_batch_raised_a_critical_alert_and_a_retraining_trigger(demo_wb: Workbench) -> None:
     batches = {b.label: b for b in monitoring_batches.list_batches(demo_wb, SLUG)}
     third = batches["2026-03"]
-    assert third.analysed and third.max_psi > monitoring_policy.PSI_ALERT_THRESHOLD
+    assert third.analysed and third.max_psi > PSI_ALERT_THRESHOLD
     (alert,) = [a for a in monitoring_alerts.list_alerts(demo_wb, SLUG) if a.batch == "2026-03"]
     assert alert.trigger_id is not None and alert.severity == "critical" and alert.rule == "drift"
     assert alert.feature in {f["name"] for f in FEATURES}

@@ -164,6 +164,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_card(args: argparse.Namespace) -> int:
+    from app.lifecycle import MODEL_CARD_SECTIONS
     from app.services import registry
 
     wb = open_workspace()
@@ -179,7 +180,7 @@ def _cmd_card(args: argparse.Namespace) -> int:
                                   current | registry.draft_model_card(wb, args.project, args.version) | updates)
     card = registry.model_card(wb, args.project, args.version) or registry.draft_model_card(
         wb, args.project, args.version)
-    for key, label in registry.MODEL_CARD_SECTIONS:
+    for key, label in MODEL_CARD_SECTIONS:
         text = card.get(key)
         marker = "" if text else ("  (a person must write this: --set " + key + "=…)" if key in registry.PERSON_WRITTEN else "")
         print(f"{label}: {text or '—'}{marker}")

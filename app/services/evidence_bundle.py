@@ -43,9 +43,9 @@ from app.bundle_verify import (
 )
 from app.errors import WorkbenchError
 from app.services.audit_trail import exported_event
-from app.services.report_data import ReportData, TableData
 from app.services.reporting import collect_report_data
 from app.services.workbench import Workbench
+from reports.data import ReportData, TableData
 from storage.models import AuditEvent
 
 ATTEMPTS = 3

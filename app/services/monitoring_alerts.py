@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
-from app.services.monitoring_policy import PSI_ALERT_THRESHOLD
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import Alert, MonitoringBatch, Project, RetrainingTrigger
 

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.errors import WorkbenchError
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services.monitoring_alerts import list_alerts
 from app.services.monitoring_batches import list_batches, require_production
-from app.services.monitoring_policy import PSI_ALERT_THRESHOLD, policy_row
+from app.services.monitoring_policy import policy_row
 from app.services.registry import production_version
 from app.services.retraining import list_triggers
 from app.services.workbench import Workbench, find_project

@@ -1,6 +1,6 @@
 """Stage 6 policy: the SLA rules every batch is checked against, the effect sizes at which a
-feature counts as drifted, the PSI bands alerts and retraining act on, and the retraining
-schedule. Each change is audited."""
+feature counts as drifted, and the retraining schedule (the PSI bands alerts and retraining act
+on are ``app.ml.drift_bands``). Each change is audited."""
 
 from __future__ import annotations
 
@@ -31,10 +31,6 @@ SLA_METRICS: dict[str, str] = {
 QUALITY_METRICS = frozenset({"accuracy", "roc_auc", "f1", "false_positive_rate", "false_negative_rate",
                              "rmse", "mae"})
 COMPARATORS = (">=", "<=")
-# PSI bands risk teams use: above WATCH a shift is worth a look, above ACT it needs action (a
-# critical alert, and retraining when the feature is one of the model's most important).
-PSI_WATCH = 0.1
-PSI_ALERT_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, NotFound, WorkbenchError
-from app.lifecycle import RELEASE_CHECKS
+from app.lifecycle import MODEL_CARD_SECTIONS, RELEASE_CHECKS
 from app.services.gates import CheckResult
-from app.services.registry import MODEL_CARD_SECTIONS, model_version, standing_approval
+from app.services.registry import model_version, standing_approval
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import (
     Approval,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
+from app.lifecycle import MODEL_CARD_SECTIONS
 from app.services.training import primary_metric
 from app.services.workbench import Workbench, find_project
 from storage.models import (
@@ -25,19 +26,6 @@ from storage.models import (
     utcnow,
 )
 
-# Mitchell et al., "Model Cards for Model Reporting": the sections a reviewer expects. Those
-# the registry can fill are drafted from evidence; the rest only a person can write.
-MODEL_CARD_SECTIONS: tuple[tuple[str, str], ...] = (
-    ("model_details", "Model details"),
-    ("intended_use", "Intended use"),
-    ("factors", "Factors"),
-    ("metrics", "Metrics"),
-    ("evaluation_data", "Evaluation data"),
-    ("training_data", "Training data"),
-    ("quantitative_analyses", "Quantitative analyses"),
-    ("ethical_considerations", "Ethical considerations"),
-    ("caveats", "Caveats and recommendations"),
-)
 PERSON_WRITTEN = ("intended_use", "factors", "ethical_considerations", "caveats")
 
 

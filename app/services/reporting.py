@@ -1,6 +1,6 @@
 """Collecting what each document shows into frozen data: the renderers never query.
 
-Two shapes come out of here (see ``app.services.report_data``):
+Two shapes come out of here (see ``reports.data``):
 
 * ``collect_report_data`` — the per-stage evidence the project screen shows;
 * ``COLLECTORS[kind]`` — one :class:`DocumentData` per printable document: the compliance
@@ -21,16 +21,17 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from app.errors import NotFound, WorkbenchError
-from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
+from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, MODEL_CARD_SECTIONS, STAGES, STATEMENT_FIELDS
 from app.ml.catalogue import project_metric
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
 from app.services import (
     audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring_alerts, monitoring_batches,
     monitoring_policy, projects, promotion, registry, release_analysis, retraining, training,
 )
-from app.services.report_data import (
+from app.services.workbench import Workbench
+from reports.data import (
     DETERMINISTIC_BUILD, ChartSeries, GateCheckRow, ProjectRecords, ReportData, StageChapter, TableData,
 )
-from app.services.workbench import Workbench
 
 ATTEMPTS = 3
 T = TypeVar("T")
@@ -193,7 +194,7 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
                       tuple((b.label, str(b.n_rows), f"v{b.model_version}" if b.model_version else "—",
                              _yes_no(b.analysed), _fmt(b.max_psi, 3)) for b in batches),
                       highlight=tuple(i for i, b in enumerate(batches)
-                                      if b.max_psi is not None and b.max_psi > monitoring_policy.PSI_ALERT_THRESHOLD)),
+                                      if b.max_psi is not None and b.max_psi > PSI_ALERT_THRESHOLD)),
             TableData("Performance and SLA per batch (labels arrive later)", ("Batch", "Labelled", "Metrics", "SLA"),
                       tuple((b.label, str(b.n_labelled),
                              ", ".join(f"{k} {v:.3f}" for k, v in sorted(b.metrics.items())
@@ -233,7 +234,7 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
     if card_version is not None:
         card = registry.model_card(wb, slug, card_version.version)
         card_sections = (("Model version", f"v{card_version.version} ({card_version.model_kind}, {card_version.stage})"),) + tuple(
-            (label, card[key]) for key, label in registry.MODEL_CARD_SECTIONS if card.get(key))
+            (label, card[key]) for key, label in MODEL_CARD_SECTIONS if card.get(key))
 
     drift_rows, drift_highlight = [], []
     for b in batches:
@@ -247,15 +248,15 @@ def _collect(wb: Workbench, slug: str, deterministic: bool) -> ReportData:
                       ("Batch", "Feature", "Kind", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict"),
                       tuple(drift_rows), highlight=tuple(drift_highlight),
                       note=(f"Drifted means significant (p < 0.05) and an effect size at or above its threshold "
-                            f"(PSI {monitoring_policy.PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above "
-                            f"{monitoring_policy.PSI_ALERT_THRESHOLD} on an important feature triggers retraining."))
+                            f"(PSI {PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above "
+                            f"{PSI_ALERT_THRESHOLD} on an important feature triggers retraining."))
     approvals = TableData("Approvals", ("Version", "Requested by", "Approver", "Decision", "Comment", "When"),
                           tuple((f"v{a.version}", a.requested_by, a.approver, a.decision, a.comment or "—",
                                  a.created_at.strftime("%Y-%m-%d %H:%M")) for m in models for a in m.approvals))
     charts = tuple(
         ChartSeries(f"PSI per feature — batch {b.label}", tuple(r.feature for r in b.features),
                     tuple(r.psi or 0.0 for r in b.features),
-                    threshold=monitoring_policy.PSI_ALERT_THRESHOLD)
+                    threshold=PSI_ALERT_THRESHOLD)
         for b in batches if b.analysed
     )
     head, count = audit_trail.head(wb)

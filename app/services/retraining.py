@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
+from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services import datasets, training
-from app.services.monitoring_policy import PSI_ALERT_THRESHOLD, QUALITY_METRICS
+from app.services.monitoring_policy import QUALITY_METRICS
 from app.services.registry import production_version
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import (

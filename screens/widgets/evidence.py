@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Static
 
-from app.services.report_data import GateCheckRow, TableData
+from reports.data import GateCheckRow, TableData
 
 
 # Long free text is cut at these widths (the full text is in the PDF and the edit forms), so

@@ -22,12 +22,12 @@ from app.services.monitoring_batches import BatchView, DriftResultView
 from app.services.monitoring_policy import SlaRuleView
 from app.services.projects import ProjectSummary
 from app.services.promotion import PromotionGate, TransitionView, WaiverView
-from app.services.registry import MODEL_CARD_SECTIONS, ApprovalView, ModelVersionView, ReviewRequestView
+from app.services.registry import ApprovalView, ModelVersionView, ReviewRequestView
 from app.services.release_analysis import ReleaseAnalysisView
-from app.services.report_data import ProjectRecords
 from app.services.retraining import TriggerView
 from app.services.training import RunView
-from app.lifecycle import CHECKS, ML_CHECKLIST, STAGES, STATEMENT_FIELDS
+from app.lifecycle import CHECKS, ML_CHECKLIST, MODEL_CARD_SECTIONS, STAGES, STATEMENT_FIELDS
+from reports.data import ProjectRecords
 
 T0 = datetime(2026, 1, 5, 9, 30)
 FEATURES = ("income", "age", "utilisation_ratio", "months_since_delinquency", "region", "channel")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from app.services.report_data import (
+from reports.data import (
     ChartSeries,
     GateCheckRow,
     ReportData,

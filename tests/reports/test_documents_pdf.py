@@ -14,7 +14,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from app.services.report_data import DocumentData, ProjectRecords
+from reports.data import DocumentData, ProjectRecords
 from reports.render import DOCUMENTS, build_document, render_document
 
 from synthetic_records import build_records, with_kind
