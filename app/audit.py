@@ -7,6 +7,11 @@ by the *head anchor*: a small file beside the key that remembers the highest ``s
 so new events continue after it and the gap shows. (Someone who can delete both the rows and
 the anchor file can hide a truncation; the key and anchor live outside the database for that
 reason.)
+
+This module is the part that needs no database: the key, the anchor, an event's MAC, and the
+verification of the chain (with its evidence digest) over plain event rows, so it runs as well
+in a worker process that never opens the registry. Reading events and appending one happen
+where the session is (``app.services.audit_trail``).
 """
 
 from __future__ import annotations
@@ -16,29 +21,26 @@ import hashlib
 import hmac
 import json
 import os
+import pickle
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from app.canonical import EVENT_FIELDS, GENESIS, canonical_json, next_digest
 
-from storage.models import AuditEvent
-
-GENESIS = "0" * 64
 KEYRING_SERVICE = "mlwb-audit-key"
+
+#: One event as a plain row: its values in ``EVENT_FIELDS`` order (seq … payload, prev_hash, hash).
+EventRow = Sequence[Any]
+# What the HMAC covers (after prev_hash): every field but the links themselves.
+_BODY_FIELDS = EVENT_FIELDS[:-2]
 
 
 def current_actor() -> str:
     """The person acting: ``MLWB_USER`` when set (shared service accounts), else the OS user."""
     return os.environ.get("MLWB_USER") or getpass.getuser()
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 # --- the key -------------------------------------------------------------------------------
@@ -138,66 +140,20 @@ class HeadAnchor:
         os.replace(tmp, self.path)
 
 
-# --- writing and verifying -----------------------------------------------------------------
+# --- an event's hash -------------------------------------------------------------------------
 
 
-def _event_body(event: AuditEvent) -> str:
-    return canonical_json(
-        {
-            "seq": event.seq,
-            "ts": event.ts,
-            "actor": event.actor,
-            "action": event.action,
-            "entity_type": event.entity_type,
-            "entity_id": event.entity_id,
-            "project": event.project_slug,
-            "payload": event.payload,
-        }
-    )
+def event_body(event: Mapping[str, Any]) -> str:
+    """The canonical JSON an event's HMAC covers (``seq`` … ``payload``, named as exported)."""
+    return canonical_json({name: event[name] for name in _BODY_FIELDS})
 
 
-def _mac(key: bytes, prev_hash: str, body: str) -> str:
-    return hmac.new(key, (prev_hash + body).encode("utf-8"), hashlib.sha256).hexdigest()
+def event_hash(key: bytes, event: Mapping[str, Any]) -> str:
+    """HMAC-SHA256(key, prev_hash ‖ event body): the ``hash`` the event must carry."""
+    return hmac.new(key, (event["prev_hash"] + event_body(event)).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def chain_head(session: Session) -> ChainHead | None:
-    last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    return ChainHead(last.seq, last.hash) if last else None
-
-
-def append_event(
-    session: Session,
-    key: bytes,
-    anchor: HeadAnchor,
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: object,
-    project_slug: str | None,
-    payload: dict[str, Any],
-) -> AuditEvent:
-    """Add one event to the chain inside the caller's transaction (which holds the write lock)."""
-    head = chain_head(session)
-    known = anchor.read()
-    seq = max(head.seq if head else 0, known.seq if known else 0) + 1
-    event = AuditEvent(
-        seq=seq,
-        ts=datetime.now(UTC).isoformat(timespec="microseconds"),
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        project_slug=project_slug,
-        payload=canonical_json(payload),
-        prev_hash=head.hash if head else GENESIS,
-        hash="",
-    )
-    event.hash = _mac(key, event.prev_hash, _event_body(event))
-    session.add(event)
-    session.flush()
-    session.info["audit_head"] = ChainHead(event.seq, event.hash)
-    return event
+# --- verifying -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -215,43 +171,102 @@ class ChainVerdict:
         return f"audit chain BROKEN at event {self.first_bad_seq}: {self.reason}"
 
 
-def verify_chain(session: Session, key: bytes, anchor: HeadAnchor, *,
-                 visit: Callable[[AuditEvent], None] | None = None,
-                 through: ChainHead | None = None) -> ChainVerdict:
-    """Walk the chain from the first event; report the first broken link.
+def verify_chain(rows: Iterable[EventRow], key: bytes, *, known: ChainHead | None,
+                 through: ChainHead | None = None,
+                 visit: Callable[[dict[str, Any]], None] | None = None) -> ChainVerdict:
+    """Walk the chain from the first event (``rows`` in ``seq`` order); report the first broken link.
 
-    ``visit`` sees every event that verified, in order, so a caller that needs something from
-    every event (the evidence digest) gets it in the same single pass over the table.
-    ``through`` stops at that head (a document's), which must be there with that hash; events
-    written after it are not read.
+    ``known`` is the head anchor's entry (the highest event this workspace wrote). ``visit``
+    sees every event that verified, in order, as the exported event (``EVENT_FIELDS``), so a
+    caller that needs something from every event (the evidence digest) gets it in the same
+    single pass. ``through`` stops at that head (a document's), which must be there with that
+    hash; the rows should end there (later ones are not judged).
     """
-    known = anchor.read()
     prev_hash, expected, count, head = GENESIS, 1, 0, None
-    query = select(AuditEvent).order_by(AuditEvent.seq)
-    if through is not None:
-        query = query.where(AuditEvent.seq <= through.seq)
-    for event in session.scalars(query).yield_per(2000):
-        if event.seq != expected:
+    for row in rows:
+        event = dict(zip(EVENT_FIELDS, row, strict=True))
+        seq = event["seq"]
+        if through is not None and seq > through.seq:
+            break
+        if seq != expected:
             missing = (
                 f"event {expected} is missing"
-                if event.seq == expected + 1
-                else f"events {expected}–{event.seq - 1} are missing"
+                if seq == expected + 1
+                else f"events {expected}–{seq - 1} are missing"
             )
             return ChainVerdict(False, count, head, expected, f"{missing} (deleted or renumbered)")
-        if event.prev_hash != prev_hash:
-            return ChainVerdict(False, count, head, event.seq, "it does not link to the event before it (reordered or replaced)")
-        if not hmac.compare_digest(event.hash, _mac(key, event.prev_hash, _event_body(event))):
-            return ChainVerdict(False, count, head, event.seq, "its content does not match its hash (edited)")
-        if known is not None and event.seq == known.seq and event.hash != known.hash:
-            return ChainVerdict(False, count, head, event.seq, "it differs from the event this workspace wrote (chain rebuilt)")
-        if through is not None and event.seq == through.seq and event.hash != through.hash:
-            return ChainVerdict(False, count, head, event.seq, "it differs from the head the document was built at")
+        if event["prev_hash"] != prev_hash:
+            return ChainVerdict(False, count, head, seq, "it does not link to the event before it (reordered or replaced)")
+        if not hmac.compare_digest(event["hash"], event_hash(key, event)):
+            return ChainVerdict(False, count, head, seq, "its content does not match its hash (edited)")
+        if known is not None and seq == known.seq and event["hash"] != known.hash:
+            return ChainVerdict(False, count, head, seq, "it differs from the event this workspace wrote (chain rebuilt)")
+        if through is not None and seq == through.seq and event["hash"] != through.hash:
+            return ChainVerdict(False, count, head, seq, "it differs from the head the document was built at")
         if visit is not None:
             visit(event)
-        prev_hash, expected, count = event.hash, expected + 1, count + 1
-        head = ChainHead(event.seq, event.hash)
+        prev_hash, expected, count = event["hash"], expected + 1, count + 1
+        head = ChainHead(seq, event["hash"])
     top = head.seq if head else 0
     end = through.seq if through is not None else (known.seq if known is not None else 0)
     if end > top:
         return ChainVerdict(False, count, head, top + 1, f"the chain ends at {top} but event {end} was written (truncated)")
     return ChainVerdict(True, count, head)
+
+
+def verify_with_digest(rows: Iterable[EventRow], key: bytes, *, known: ChainHead | None,
+                       through: ChainHead | None = None) -> tuple[ChainVerdict, str]:
+    """Verify the chain and compute the evidence digest through its head in the same pass.
+
+    A report prints the digest so that an exported bundle's events are pinned by the PDF the
+    way the head is (``app.bundle_verify``). The digest is empty when the chain is broken: a
+    digest up to the break would vouch for nothing.
+    """
+    digest = GENESIS
+
+    def fold(event: dict[str, Any]) -> None:
+        nonlocal digest
+        digest = next_digest(digest, event)
+
+    verdict = verify_chain(rows, key, known=known, through=through, visit=fold)
+    return verdict, digest if verdict.ok else ""
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """Verifying the chain through a document's head, in another process, from plain rows.
+
+    Walking the whole chain (every HMAC, every event's JSON) is pure Python: in the TUI's
+    process it would hold the GIL for seconds on a long trail. So the parent, which owns the
+    database, reads the events up to the head as plain rows (a quick select of tuples) and a
+    report build hands this to the worker that renders the document
+    (``reports.tasks.render_task``), which verifies them without opening the registry.
+
+    The rows travel as pickled parts (``of`` makes them): pickling 100,000 rows in one call is
+    one C call that holds the parent's GIL for a quarter of a second or more, a frozen screen;
+    a part of a few thousand rows takes milliseconds, and the parts together pickle as a copy.
+
+    It carries the audit key, which verification needs: it must only ever travel to a child
+    process of the workbench (never to disk, a log or another machine); ``repr`` leaves the
+    key and the rows out.
+    """
+
+    parts: tuple[bytes, ...] = field(repr=False)
+    key: bytes = field(repr=False)
+    known: ChainHead | None
+    through: ChainHead | None
+
+    @classmethod
+    def of(cls, parts: Iterable[Iterable[EventRow]], key: bytes, *, known: ChainHead | None,
+           through: ChainHead | None) -> ChainCheck:
+        """The check of ``parts`` (the rows up to ``through`` in ``seq`` order, in batches)."""
+        return cls(tuple(pickle.dumps([tuple(row) for row in part], protocol=pickle.HIGHEST_PROTOCOL)
+                         for part in parts), key, known, through)
+
+    def rows(self) -> Iterator[EventRow]:
+        for part in self.parts:  # made by ``of`` in the parent process: trusted
+            yield from pickle.loads(part)
+
+    def run(self) -> tuple[ChainVerdict, str]:
+        """The verdict through ``through`` and the evidence digest (empty when broken)."""
+        return verify_with_digest(self.rows(), self.key, known=self.known, through=self.through)

@@ -60,11 +60,12 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.canonical import DIGEST_FIELD, EVENT_FIELDS, GENESIS, next_digest
 from app.errors import WorkbenchError
 
 FORMAT = "mlwb-evidence-bundle/1"
@@ -74,17 +75,7 @@ REPORT_PDF = "compliance-report.pdf"
 EVIDENCE_JSON = "evidence/report-data.json"
 TABLES_DIR = "evidence/tables"
 EVENTS = "audit/events.jsonl"
-GENESIS = "0" * 64
 
-#: The fields of one exported event, named as in the HMAC body (``app.audit._event_body``) so a
-#: key holder can recompute ``hash`` from a line; ``payload`` is the stored canonical JSON text.
-EVENT_FIELDS = ("seq", "ts", "actor", "action", "entity_type", "entity_id", "project", "payload",
-                "prev_hash", "hash")
-DIGEST_FIELD = "digest"
-DIGEST_ALGORITHM = (
-    "d_0 = 64 zeros; d_i = SHA-256 hex of UTF-8 (d_{i-1} + canonical JSON of event i without its "
-    "'digest' field: keys sorted, separators ',' and ':', non-ASCII kept), HMAC hash included"
-)
 # Files that desktops drop into folders and archives; they are not evidence and not checked.
 _DESKTOP_CLUTTER = (".DS_Store", "Thumbs.db")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -92,29 +83,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 class BundleUnusable(WorkbenchError):
     """The path is not an evidence bundle at all (exit 2), as opposed to a bundle that fails."""
-
-
-# --- the format, shared with the exporter --------------------------------------------------
-
-
-def canonical_json(value: Any) -> str:
-    """Byte-for-byte the same rule as ``app.audit.canonical_json`` (kept here so the verifier
-    imports nothing that touches a database)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def next_digest(previous: str, event: dict[str, Any]) -> str:
-    """``d_i`` from ``d_{i-1}`` and event i (its ``digest`` field, if present, is left out)."""
-    body = canonical_json({k: v for k, v in event.items() if k != DIGEST_FIELD})
-    return hashlib.sha256((previous + body).encode("utf-8")).hexdigest()
-
-
-def evidence_digest(events: Iterable[dict[str, Any]]) -> str:
-    """The evidence digest over exported events (``EVENT_FIELDS`` dicts), in seq order."""
-    digest = GENESIS
-    for event in events:
-        digest = next_digest(digest, event)
-    return digest
 
 
 # --- reading a bundle ----------------------------------------------------------------------

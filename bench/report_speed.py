@@ -202,7 +202,7 @@ def measure_grown(folder: Path) -> None:
 def lengthen_trail() -> None:
     """Append ``LONG_TRAIL`` filler events (project "bench-filler") in one transaction, then time
     collecting the compliance report's records both ways, and the whole build."""
-    from app.audit import append_event
+    from app.services.audit_trail import append_event
     from app.jobs import JobRunner
     from app.services.report_builder import COLLECTORS, build_report
     from app.services.workbench import Workbench

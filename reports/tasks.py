@@ -10,9 +10,11 @@ def render_task(payload: dict[str, Any], progress: Callable[[float, str], None],
                 should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Render ``payload["data"]`` as ``payload["kind"]`` to ``payload["out"]``; returns its hash and pages.
 
-    ``payload["chain"]`` (an ``app.services.audit_trail.ChainCheck``), when present, is run first
-    and its verdict and evidence digest go into the records: the parent collected them without
-    walking the chain, so the TUI's process never spends seconds of GIL on a long trail.
+    ``payload["chain"]`` (an ``app.audit.ChainCheck``: the events up to the records' head as
+    plain rows, and the audit key), when present, is run first and its verdict and evidence
+    digest go into the records: the parent read the rows without walking the chain, so the
+    TUI's process never spends seconds of GIL on a long trail, and this process never opens
+    the registry.
     """
     from dataclasses import replace
 

@@ -25,9 +25,9 @@ import pypdf
 import pytest
 
 from app.bundle_verify import (
-    EVENTS, EVIDENCE_JSON, GENESIS, MANIFEST, REPORT_PDF, BundleCheck, BundleUnusable, BundleVerdict, next_digest,
-    verify_bundle,
+    EVENTS, EVIDENCE_JSON, MANIFEST, REPORT_PDF, BundleCheck, BundleUnusable, BundleVerdict, verify_bundle,
 )
+from app.canonical import GENESIS, next_digest
 from app.errors import WorkbenchError
 from app.services import audit_trail, evidence_bundle, projects
 from app.services.evidence_bundle import export_bundle

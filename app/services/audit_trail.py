@@ -1,19 +1,35 @@
-"""Reading and verifying the audit trail (writing happens inside every other service)."""
+"""The audit trail where the session is: appending an event, reading the head and the events.
+
+Hashing and verifying live in ``app.audit`` and work on plain event rows, so the chain can be
+verified in a worker process that never opens the registry; this module reads those rows
+(a select of tuples, no ORM objects) and appends events inside the caller's transaction.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit import GENESIS, ChainHead, ChainVerdict, HeadAnchor, chain_head, verify_chain
-from app.bundle_verify import next_digest
-from app.services.workbench import Workbench
-from storage.database import Database
+from app import audit
+from app.audit import ChainCheck, ChainHead, ChainVerdict, EventRow, HeadAnchor, event_hash
+from app.canonical import EVENT_FIELDS, GENESIS, canonical_json
 from storage.models import AuditEvent
+
+if TYPE_CHECKING:  # the workbench appends through this module, so it is only named here
+    from app.services.workbench import Workbench
+
+#: The columns of one event row, in ``EVENT_FIELDS`` order (what ``app.audit`` verifies).
+EVENT_COLUMNS = (AuditEvent.seq, AuditEvent.ts, AuditEvent.actor, AuditEvent.action, AuditEvent.entity_type,
+                 AuditEvent.entity_id, AuditEvent.project_slug, AuditEvent.payload, AuditEvent.prev_hash,
+                 AuditEvent.hash)
+#: Rows per pickled part of a ``ChainCheck`` (a few milliseconds of the parent's GIL each).
+ROWS_PER_PART = 2000
 
 
 @dataclass(frozen=True)
@@ -37,69 +53,85 @@ def _summary(payload: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def verify(wb: Workbench) -> ChainVerdict:
+# --- writing (inside the caller's transaction) ------------------------------------------------
+
+
+def chain_head(session: Session) -> ChainHead | None:
+    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return ChainHead(last.seq, last.hash) if last else None
+
+
+def append_event(
+    session: Session,
+    key: bytes,
+    anchor: HeadAnchor,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    project_slug: str | None,
+    payload: dict[str, Any],
+) -> AuditEvent:
+    """Add one event to the chain inside the caller's transaction (which holds the write lock)."""
+    head = chain_head(session)
+    known = anchor.read()
+    seq = max(head.seq if head else 0, known.seq if known else 0) + 1
+    fields: dict[str, Any] = {
+        "seq": seq, "ts": datetime.now(UTC).isoformat(timespec="microseconds"), "actor": actor, "action": action,
+        "entity_type": entity_type, "entity_id": str(entity_id), "project": project_slug,
+        "payload": canonical_json(payload), "prev_hash": head.hash if head else GENESIS,
+    }
+    fields["hash"] = event_hash(key, fields)
+    event = AuditEvent(**{column.key: fields[name] for column, name in zip(EVENT_COLUMNS, EVENT_FIELDS, strict=True)})
+    session.add(event)
+    session.flush()
+    session.info["audit_head"] = ChainHead(event.seq, event.hash)
+    return event
+
+
+# --- reading and verifying ---------------------------------------------------------------------
+
+
+def _rows(session: Session, through_seq: int | None = None) -> Iterator[EventRow]:
+    """Every event (up to ``through_seq``) as a plain row in ``EVENT_FIELDS`` order, oldest first."""
+    query = select(*EVENT_COLUMNS).order_by(AuditEvent.seq)
+    if through_seq is not None:
+        query = query.where(AuditEvent.seq <= through_seq)
+    return iter(session.execute(query.execution_options(yield_per=2000)))
+
+
+def exported_events(wb: Workbench, through_seq: int) -> list[dict[str, Any]]:
+    """Events 1..``through_seq`` as an evidence bundle stores them and the digest covers them."""
     with wb.read() as session:
-        return verify_chain(session, wb.key.secret, wb.anchor)
+        return [dict(zip(EVENT_FIELDS, row, strict=True)) for row in _rows(session, through_seq)]
 
 
-def exported_event(event: AuditEvent) -> dict[str, Any]:
-    """One event as an evidence bundle stores it (``EVENT_FIELDS``) and the digest covers it."""
-    return {"seq": event.seq, "ts": event.ts, "actor": event.actor, "action": event.action,
-            "entity_type": event.entity_type, "entity_id": event.entity_id, "project": event.project_slug,
-            "payload": event.payload, "prev_hash": event.prev_hash, "hash": event.hash}
-
-
-def _verify_with_digest(session: Session, key: bytes, anchor: HeadAnchor,
-                        through: ChainHead | None) -> tuple[ChainVerdict, str]:
-    digest = GENESIS
-
-    def fold(event: AuditEvent) -> None:
-        nonlocal digest
-        digest = next_digest(digest, exported_event(event))
-
-    verdict = verify_chain(session, key, anchor, visit=fold, through=through)
-    return verdict, digest if verdict.ok else ""
+def verify(wb: Workbench) -> ChainVerdict:
+    """Verify the whole chain here, streaming the rows (`mlwb audit verify`, the audit screen)."""
+    with wb.read() as session:
+        return audit.verify_chain(_rows(session), wb.key.secret, known=wb.anchor.read())
 
 
 def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
-    """Verify the chain and compute the evidence digest through its head in the same pass.
-
-    A report prints the digest so that an exported bundle's events are pinned by the PDF the
-    way the head is (``app.bundle_verify``). The digest is empty when the chain is broken: a
-    digest up to the break would vouch for nothing.
-    """
+    """Verify the chain and compute the evidence digest through its head in one pass, here
+    (``app.audit.verify_with_digest``); a report build leaves this to its worker (`chain_check`)."""
     with wb.read() as session:
-        return _verify_with_digest(session, wb.key.secret, wb.anchor, None)
-
-
-@dataclass(frozen=True)
-class ChainCheck:
-    """Verifying the chain through a document's head, runnable in another process.
-
-    Walking the whole chain (every HMAC, every event's JSON) is pure Python: in the TUI's
-    process it would hold the GIL for seconds on a long trail. A report build hands this to
-    the worker that renders the document instead (``reports.tasks.render_task``), which opens
-    the registry read-only. It carries the audit key, so it only ever travels to a child process.
-    """
-
-    database_url: str
-    key: bytes = field(repr=False)
-    anchor: HeadAnchor
-    through: ChainHead | None
-
-    def run(self) -> tuple[ChainVerdict, str]:
-        database = Database(self.database_url)
-        try:
-            with database.read() as session:
-                return _verify_with_digest(session, self.key, self.anchor, self.through)
-        finally:
-            database.dispose()
+        return audit.verify_with_digest(_rows(session), wb.key.secret, known=wb.anchor.read())
 
 
 def chain_check(wb: Workbench, head_seq: int, head_hash: str) -> ChainCheck:
-    """The check of the chain through the head a document was collected at."""
+    """The check of the chain through the head a document was collected at, for a worker.
+
+    The events up to that head are read here as plain rows, a select of tuples in batches of
+    ``ROWS_PER_PART``; walking their HMACs is left to the worker. The check carries the audit
+    key (see ``ChainCheck``).
+    """
     through = ChainHead(head_seq, head_hash) if head_seq else None
-    return ChainCheck(wb.db.url, wb.key.secret, wb.anchor, through)
+    with wb.read() as session:
+        query = select(*EVENT_COLUMNS).where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq)
+        parts = session.execute(query.execution_options(yield_per=ROWS_PER_PART)).partitions() if head_seq else ()
+        return ChainCheck.of(parts, wb.key.secret, known=wb.anchor.read(), through=through)
 
 
 def head(wb: Workbench) -> tuple[ChainHead | None, int]:

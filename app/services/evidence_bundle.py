@@ -34,19 +34,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from app.audit import GENESIS
-from app.bundle_verify import (
-    DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, README, REPORT_PDF,
-    TABLES_DIR, canonical_json, next_digest,
-)
+from app.bundle_verify import EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, README, REPORT_PDF, TABLES_DIR
+from app.canonical import DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, GENESIS, canonical_json, next_digest
 from app.errors import WorkbenchError
-from app.services.audit_trail import exported_event
+from app.services.audit_trail import exported_events
 from app.services.reporting import collect_report_data
 from app.services.workbench import Workbench
 from reports.data import ReportData, TableData
-from storage.models import AuditEvent
 
 ATTEMPTS = 3
 DISTRIBUTION = "ml-lifecycle-workbench"
@@ -138,9 +132,7 @@ def _report_at_one_head(wb: Workbench, slug: str, pdf: Path) -> tuple[ReportData
 def _exported_events(wb: Workbench, head_seq: int, head_hash: str) -> list[dict[str, Any]]:
     """Every event from 1 to the head, as the bundle stores them (``EVENT_FIELDS``). They were
     verified when the report was collected; the caller checks they give the digest it printed."""
-    with wb.read() as session:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq))
-        events = [exported_event(e) for e in rows]
+    events = exported_events(wb, head_seq)
     last = (events[-1]["seq"], events[-1]["hash"]) if events else (0, GENESIS)
     if last != (head_seq, head_hash):
         raise WorkbenchError(f"the audit chain no longer ends at event {head_seq} as it did when the report was "

@@ -5,8 +5,10 @@ same services the screens use (it carries the audit-chain head it describes); th
 out in a worker process (``reports.tasks:render_task``, so the screen keeps answering keys)
 into a private folder next to the target and renamed into place only once it is whole. For the
 documents that print the audit trail (``CHAIN_DOCUMENTS``) the worker also verifies the chain
-through the collected head and computes its evidence digest: on a long trail that walk is
-seconds of pure Python, which would otherwise run in the TUI's process.
+through the collected head and computes its evidence digest, over the events this process
+read up to that head as plain rows (``audit_trail.chain_check``): on a long trail that walk is
+seconds of pure Python, which would otherwise run in the TUI's process, and the worker never
+opens the registry.
 
 What a build changes in the records:
 

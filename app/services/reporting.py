@@ -10,7 +10,7 @@ Every collector reads the audit head before and after collecting; if another wri
 the registry in between, collection starts again, so the head printed in a document is the
 state the document describes. The documents that print the trail verify the chain here by
 default; a report build passes ``verify_chain=False`` and has its worker do it through the
-collected head (``audit_trail.ChainCheck``). With ``deterministic=True`` the build time is printed as a fixed
+collected head (``app.audit.ChainCheck``). With ``deterministic=True`` the build time is printed as a fixed
 text, so two builds from the same records give byte-identical PDFs.
 """
 
@@ -330,7 +330,7 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
 
     ``audit_log``: the document prints the trail, so the project's events are read and (with
     ``verify_chain``) the chain is verified and its evidence digest computed here; without
-    it they are left for the worker that renders (``audit_trail.ChainCheck``)."""
+    it they are left for the worker that renders (``app.audit.ChainCheck``)."""
     summary = projects.project_summary(wb, slug)
     docs = deliverables.deliverables(wb, slug)
     models = registry.list_models(wb, slug)

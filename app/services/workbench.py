@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import AuditKey, ChainHead, HeadAnchor, append_event, current_actor, load_key
+from app.audit import AuditKey, ChainHead, HeadAnchor, current_actor, load_key
 from app.errors import NotFound
+from app.services.audit_trail import append_event
 from storage.artifacts import ArtifactStore
 from storage.database import Database
 from storage.models import Project
