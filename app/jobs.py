@@ -8,6 +8,10 @@ is small next to a training job.
 
 ``JobRunner.execute`` blocks until the task ends; the TUI calls it from a thread worker (the
 thread sleeps on a queue and so never holds the GIL for long), the CLI calls it directly.
+
+The runner records a job's states through the ``JobLedger`` it is given (the job records of
+``app.services.jobs``, which whoever builds the runner passes in), so it never calls up into
+the services that call it.
 """
 
 from __future__ import annotations
@@ -20,15 +24,30 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from app.errors import JobCancelled, WorkbenchError
-from app.services import jobs as job_records
-from app.services.workbench import Workbench
 
 ProgressCallback = Callable[[int, float, str], None]
 CANCEL_GRACE_S = 3.0
 PROGRESS_WRITE_INTERVAL_S = 0.5
+
+
+class JobLedger(Protocol):
+    """Where a runner records the states of the jobs it runs (each change of state audited).
+
+    The job row is created (queued) by the service that asks for the work; the runner moves it
+    to running, writes throttled progress, and records failure or cancellation. Success is the
+    caller's to record, in one transaction with the results it keeps.
+    """
+
+    def mark_running(self, job_id: int) -> None: ...
+
+    def record_progress(self, job_id: int, fraction: float, message: str) -> None: ...
+
+    def mark_failed(self, job_id: int, error: str) -> None: ...
+
+    def mark_cancelled(self, job_id: int, reason: str) -> None: ...
 
 
 @dataclass
@@ -49,8 +68,8 @@ class _Worker:
 
 
 class JobRunner:
-    def __init__(self, wb: Workbench, *, quiet_workers: bool = True) -> None:
-        self.wb = wb
+    def __init__(self, ledger: JobLedger, *, quiet_workers: bool = True) -> None:
+        self.ledger = ledger
         self.quiet_workers = quiet_workers
         self._ctx = multiprocessing.get_context("spawn")
         self._running: dict[int, _Worker] = {}
@@ -82,7 +101,7 @@ class JobRunner:
         try:
             worker = self._start(task, payload, f"mlwb-job-{job_id}")
         except WorkbenchError as exc:  # the row must not stay "queued" with nothing running it
-            job_records.mark_failed(self.wb, job_id, str(exc))
+            self.ledger.mark_failed(job_id, str(exc))
             raise WorkbenchError(f"job {job_id} failed: {exc}") from None
         with self._lock:
             self._running[job_id] = worker
@@ -94,11 +113,11 @@ class JobRunner:
                 on_progress(job_id, fraction, text)
             now = time.monotonic()
             if now - last_write >= PROGRESS_WRITE_INTERVAL_S:
-                job_records.record_progress(self.wb, job_id, fraction, text)
+                self.ledger.record_progress(job_id, fraction, text)
                 last_write = now
 
         try:
-            job_records.mark_running(self.wb, job_id)
+            self.ledger.mark_running(job_id)
             return self._final(job_id, worker, self._wait(worker, relay, CANCEL_GRACE_S))
         finally:
             with self._lock:
@@ -189,18 +208,18 @@ class JobRunner:
         kind = message[0]
         if kind == "result":
             if worker.cancel_requested.is_set():
-                job_records.mark_cancelled(self.wb, job_id, "cancelled as it finished; result discarded")
+                self.ledger.mark_cancelled(job_id, "cancelled as it finished; result discarded")
                 raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
             return message[1]
         if kind == "terminated":
-            job_records.mark_cancelled(self.wb, job_id, "terminated after the cancel grace period")
+            self.ledger.mark_cancelled(job_id, "terminated after the cancel grace period")
             raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
         if kind == "cancelled":
-            job_records.mark_cancelled(self.wb, job_id, "stopped by the user")
+            self.ledger.mark_cancelled(job_id, "stopped by the user")
             raise JobCancelled(f"job {job_id} was cancelled; nothing it computed was kept")
         if kind == "died":
-            job_records.mark_failed(self.wb, job_id, f"worker process exited with code {message[1]}")
+            self.ledger.mark_failed(job_id, f"worker process exited with code {message[1]}")
             raise WorkbenchError(f"job {job_id} stopped unexpectedly (worker exit code {message[1]}); run it again")
         _, text, detail = message
-        job_records.mark_failed(self.wb, job_id, text + (f"\n{detail}" if detail else ""))
+        self.ledger.mark_failed(job_id, text + (f"\n{detail}" if detail else ""))
         raise WorkbenchError(f"job {job_id} failed: {text}")

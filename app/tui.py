@@ -60,12 +60,12 @@ class WorkbenchApp(App[int]):
     @work(thread=True, exit_on_error=False, group="open")
     def open_workspace(self) -> None:
         from app.jobs import JobRunner
-        from app.services.jobs import recover_interrupted
+        from app.services.jobs import WorkbenchLedger, recover_interrupted
         from app.services.workbench import Workbench
 
         wb = Workbench.open()
         interrupted = recover_interrupted(wb)
-        self.wb, self.runner = wb, JobRunner(wb)
+        self.wb, self.runner = wb, JobRunner(WorkbenchLedger(wb))
         self.post_message(WorkspaceOpened(wb.notices, interrupted))
 
     @on(WorkspaceOpened)

@@ -24,6 +24,7 @@ def main() -> None:
     from app.ml.training import train_model
     from app.ml.training_spec import TrainingSpec
     from app.services import jobs as job_records
+    from app.services.jobs import WorkbenchLedger
     from app.services.training import plan_training
     from app.services.workbench import Workbench
 
@@ -31,7 +32,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "app.cli", "demo", "--rows", "20000"], check=True, capture_output=True,
                    env=os.environ.copy())
     wb = Workbench.open()
-    runner = JobRunner(wb)
+    runner = JobRunner(WorkbenchLedger(wb))
     results: dict[str, dict[str, list[float]]] = {}
     for kind in ("logistic_regression", "hist_gradient_boosting"):
         plan = plan_training(wb, "ctr-demo", kind, queue=False)

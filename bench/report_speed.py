@@ -94,13 +94,14 @@ def _timed(fn: Any, repeats: int = REPEATS) -> list[float]:
 
 def measure_builds(folder: Path) -> None:
     from app.jobs import JobRunner
+    from app.services.jobs import WorkbenchLedger
     from app.services import jobs as job_records
     from app.services.report_builder import COLLECTORS, RENDER_TASK, build_report
     from app.services.workbench import Workbench
     from reports.render import build_document, render_document
 
     wb = Workbench.open()
-    runner = JobRunner(wb)
+    runner = JobRunner(WorkbenchLedger(wb))
     collect = COLLECTORS["compliance"]
     data = collect(wb, SLUG)
     render_document("compliance", data, folder / "warm.pdf")  # imports, fonts, file cache
@@ -143,6 +144,7 @@ def grow_project(folder: Path) -> int:
     """Train ``GROW_RUNS`` more runs and add analysed batches until the compliance report has
     at least ``TARGET_PAGES`` pages; returns the page count."""
     from app.jobs import JobRunner
+    from app.services.jobs import WorkbenchLedger
     from app.ml.demo_data import generate_interactions
     from app.services import monitoring_analysis, monitoring_batches, training
     from app.services.report_builder import COLLECTORS
@@ -150,7 +152,7 @@ def grow_project(folder: Path) -> int:
     from reports.render import render_document
 
     wb = Workbench.open()
-    runner = JobRunner(wb)
+    runner = JobRunner(WorkbenchLedger(wb))
     started = time.perf_counter()
     kinds = ("logistic_regression", "decision_tree")
     for i in range(GROW_RUNS):
@@ -180,11 +182,12 @@ def grow_project(folder: Path) -> int:
 
 def measure_grown(folder: Path) -> None:
     from app.jobs import JobRunner
+    from app.services.jobs import WorkbenchLedger
     from app.services.report_builder import COLLECTORS, build_report
     from app.services.workbench import Workbench
 
     wb = Workbench.open()
-    runner = JobRunner(wb)
+    runner = JobRunner(WorkbenchLedger(wb))
     collect = COLLECTORS["compliance"]
     collected = _timed(lambda: collect(wb, SLUG))
     built_reports: list[Any] = []
@@ -204,6 +207,7 @@ def lengthen_trail() -> None:
     collecting the compliance report's records both ways, and the whole build."""
     from app.services.audit_trail import append_event
     from app.jobs import JobRunner
+    from app.services.jobs import WorkbenchLedger
     from app.services.report_builder import COLLECTORS, build_report
     from app.services.workbench import Workbench
 
@@ -219,7 +223,7 @@ def lengthen_trail() -> None:
     collect = COLLECTORS["compliance"]
     in_parent = _timed(lambda: collect(wb, SLUG))
     deferred = _timed(lambda: collect(wb, SLUG, verify_chain=False))
-    built = _timed(lambda: build_report(wb, JobRunner(wb), SLUG, "compliance", deterministic=True))
+    built = _timed(lambda: build_report(wb, JobRunner(WorkbenchLedger(wb)), SLUG, "compliance", deterministic=True))
     print(f"collect, chain verified in the parent     {_median(in_parent)}")
     print(f"collect, chain left to the worker         {_median(deferred)}")
     print(f"build_report (worker verifies and renders) {_median(built)}")

@@ -16,6 +16,7 @@ import pytest
 
 from app.jobs import JobRunner
 from app.services.demo import run_demo
+from app.services.jobs import WorkbenchLedger
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
 
@@ -47,7 +48,7 @@ def wb(mlwb_home: Path) -> Iterator[Workbench]:
 
 @pytest.fixture
 def runner(wb: Workbench) -> JobRunner:
-    return JobRunner(wb)
+    return JobRunner(WorkbenchLedger(wb))
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +65,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> P
             with pytest.MonkeyPatch.context() as mp:
                 _isolate(mp, home)
                 bench = Workbench.open(Workspace(home))
-                run_demo(bench, JobRunner(bench), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
+                run_demo(bench, JobRunner(WorkbenchLedger(bench)), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
                 bench.close()
             built.touch()
     return home

@@ -18,6 +18,7 @@ from app.services import (
     training,
 )
 from app.services.demo import FEATURES, SLUG
+from app.services.jobs import WorkbenchLedger
 from app.services.workbench import Workbench
 
 FEATURE_NAMES = {f["name"] for f in FEATURES}
@@ -60,7 +61,7 @@ def test_psi_breach_created_a_retraining_run_that_links_back(demo_wb: Workbench)
 
 
 def test_sla_breach_on_delayed_labels_raises_an_alert_and_trigger(demo_wb: Workbench, tmp_path: Path) -> None:
-    runner = JobRunner(demo_wb)
+    runner = JobRunner(WorkbenchLedger(demo_wb))
     rule = monitoring_policy.add_sla_rule(demo_wb, SLUG, "accuracy", ">=", 0.999, severity="critical")
     frame = generate_interactions(600, seed=99)
     frame.insert(0, "row_id", [f"r{i}" for i in range(len(frame))])
@@ -135,13 +136,13 @@ def test_on_demand_retraining_needs_a_reason_and_schedule_runs_when_due(demo_wb:
     with pytest.raises(WorkbenchError, match="why"):
         retraining.request_retraining(demo_wb, SLUG, reason=" ")
     with pytest.raises(WorkbenchError, match="no retraining schedule"):
-        retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG)
+        retraining.run_due_schedule(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG)
     monitoring_policy.set_retraining_schedule(demo_wb, SLUG, 30)
-    outcome = retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG)
+    outcome = retraining.run_due_schedule(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG)
     assert outcome is not None
     trigger = next(t for t in retraining.list_triggers(demo_wb, SLUG) if t.id == outcome.trigger_id)
     assert trigger.kind == "scheduled" and trigger.run_id == outcome.run_id
-    assert retraining.run_due_schedule(demo_wb, JobRunner(demo_wb), SLUG) is None
+    assert retraining.run_due_schedule(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG) is None
 
 
 def test_alerts_are_resolved_by_retraining_or_with_a_note(demo_wb: Workbench) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from app.errors import JobCancelled, NotFound, WorkbenchError
 from app.jobs import JobRunner
 from app.services import audit_trail, report_builder
+from app.services.jobs import WorkbenchLedger
 from app.services.report_builder import build_report, recent_reports
 from app.services.workbench import Workbench
 from storage.models import AuditEvent, Base
@@ -67,7 +68,7 @@ def test_a_build_writes_the_pdf_and_records_one_report_built_event(demo_wb: Work
     assert head is not None
     verdict, digest = audit_trail.verify_with_digest(demo_wb)
     out = out_dir / "ctr demo.pdf"
-    built = build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out)
+    built = build_report(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG, "compliance", out)
 
     assert built.path == out.resolve() and out.is_file() and out.read_bytes().startswith(b"%PDF")
     assert built.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
@@ -115,14 +116,15 @@ def test_a_broken_chain_is_reported_in_the_document_it_was_verified_for(demo_wb:
     con.execute("UPDATE audit_event SET actor = 'someone.else' WHERE seq = 5")
     con.commit()
     con.close()
-    built = build_report(demo_wb, JobRunner(demo_wb), SLUG, "validation", out_dir / "v.pdf", deterministic=True)
+    built = build_report(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG, "validation", out_dir / "v.pdf",
+                         deterministic=True)
     text = _flat_text(built.path)
     assert "auditchainBROKENatevent5:itscontentdoesnotmatchitshash(edited)" in text
     assert "Evidencedigest" not in text
 
 
 def test_the_default_name_is_in_the_exports_folder_and_never_overwrites(demo_wb: Workbench) -> None:
-    runner = JobRunner(demo_wb)
+    runner = JobRunner(WorkbenchLedger(demo_wb))
     first = build_report(demo_wb, runner, SLUG, deterministic=True)
     second = build_report(demo_wb, runner, SLUG, deterministic=True)
     exports = demo_wb.workspace.exports_dir.resolve()
@@ -135,7 +137,7 @@ def test_the_default_name_is_in_the_exports_folder_and_never_overwrites(demo_wb:
 def test_deterministic_builds_are_byte_identical_and_record_nothing(demo_wb: Workbench, out_dir: Path) -> None:
     before = _counts(demo_wb)
     head, _ = audit_trail.head(demo_wb)
-    runner = JobRunner(demo_wb)
+    runner = JobRunner(WorkbenchLedger(demo_wb))
     a = build_report(demo_wb, runner, SLUG, "compliance", out_dir / "a.pdf", deterministic=True)
     b = build_report(demo_wb, runner, SLUG, "compliance", out_dir / "b.pdf", deterministic=True)
     assert a.path.read_bytes() == b.path.read_bytes()
@@ -167,8 +169,8 @@ def test_a_bad_request_is_refused_before_anything_is_written(
     options = {"kind": "compliance", "out": str(out_dir / "r.pdf"), "slug": SLUG, **kwargs}
     options["out"] = options["out"].replace("{tmp}", str(out_dir))
     with pytest.raises(error) as caught:
-        build_report(demo_wb, JobRunner(demo_wb), options.pop("slug"), options.pop("kind"), options.pop("out"),
-                     **options)
+        build_report(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), options.pop("slug"), options.pop("kind"),
+                     options.pop("out"), **options)
     assert message in str(caught.value)
     assert _counts(demo_wb) == before
     assert list(out_dir.iterdir()) == [] and set(demo_wb.workspace.exports_dir.iterdir()) == exports
@@ -185,7 +187,7 @@ def test_a_cancelled_build_leaves_no_file_and_no_event(demo_wb: Workbench, out_d
         cancel.set()  # the worker is running: stop it
 
     with pytest.raises(JobCancelled):
-        build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out, deterministic=deterministic,
+        build_report(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG, "compliance", out, deterministic=deterministic,
                      on_progress=on_progress, cancel=cancel)
     assert list(out_dir.iterdir()) == []
     actions = [e.action for e in _events_after(demo_wb, head.seq)]
@@ -201,7 +203,7 @@ def test_a_failed_build_leaves_no_file_and_no_event(demo_wb: Workbench, out_dir:
     not_a_document = SimpleNamespace(audit_head_seq=head.seq, audit_head_hash=head.hash)
     monkeypatch.setitem(report_builder.COLLECTORS, "compliance", lambda wb, slug, **_: not_a_document)
     with pytest.raises(WorkbenchError, match=r"the report build failed: "):
-        build_report(demo_wb, JobRunner(demo_wb), SLUG, "compliance", out_dir / "failed.pdf")
+        build_report(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG, "compliance", out_dir / "failed.pdf")
     assert list(out_dir.iterdir()) == []
     assert _events_after(demo_wb, head.seq) == []
     assert recent_reports(demo_wb, SLUG) == []

@@ -27,6 +27,7 @@ from app.services import (
     training,
 )
 from app.services.demo import FEATURES, FRAMING, STATEMENT
+from app.services.jobs import WorkbenchLedger
 from app.services.workbench import Workbench
 
 SLUG = "ctr-demo"
@@ -84,7 +85,7 @@ def test_clean_data_has_no_leakage_finding(demo_wb: Workbench) -> None:
 
 
 def test_opening_the_test_set_twice_in_an_experiment_is_flagged(demo_wb: Workbench) -> None:
-    runner = JobRunner(demo_wb)
+    runner = JobRunner(WorkbenchLedger(demo_wb))
     runs = training.list_runs(demo_wb, SLUG)
     first = evaluation.score_on_test(demo_wb, runner, SLUG, runs[-1].id)
     assert first.looks_in_experiment == 1 and "test_roc_auc" in first.metrics
@@ -99,7 +100,7 @@ def test_opening_the_test_set_twice_in_an_experiment_is_flagged(demo_wb: Workben
 
 def test_a_run_reproduces_from_its_recorded_inputs(demo_wb: Workbench) -> None:
     run = next(r for r in training.list_runs(demo_wb, SLUG) if r.model_kind == "logistic_regression")
-    result = evaluation.reproduce_run(demo_wb, JobRunner(demo_wb), None, run.id)
+    result = evaluation.reproduce_run(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), None, run.id)
     assert result.matches and result.max_difference <= 1e-9 and result.original == result.reproduced
 
 

@@ -32,8 +32,9 @@ def open_workspace() -> Workbench:
 
 def job_runner(wb: Workbench) -> JobRunner:
     from app.jobs import JobRunner
+    from app.services.jobs import WorkbenchLedger
 
-    return JobRunner(wb)
+    return JobRunner(WorkbenchLedger(wb))
 
 
 def progress_printer() -> Callable[[int, float, str], None]:

@@ -100,6 +100,29 @@ def mark_cancelled(wb: Workbench, job_id: int, reason: str) -> None:
         _finish(uow, _job(uow, job_id), "cancelled", error=reason)
 
 
+@dataclass(frozen=True)
+class WorkbenchLedger:
+    """The job records of one workbench as a runner's ``app.jobs.JobLedger``.
+
+    Whoever builds a ``JobRunner`` (the TUI, the CLI, tests, benchmarks) passes one in, so the
+    runner records job states without importing the services that use it.
+    """
+
+    wb: Workbench
+
+    def mark_running(self, job_id: int) -> None:
+        mark_running(self.wb, job_id)
+
+    def record_progress(self, job_id: int, fraction: float, message: str) -> None:
+        record_progress(self.wb, job_id, fraction, message)
+
+    def mark_failed(self, job_id: int, error: str) -> None:
+        mark_failed(self.wb, job_id, error)
+
+    def mark_cancelled(self, job_id: int, reason: str) -> None:
+        mark_cancelled(self.wb, job_id, reason)
+
+
 def _owner_alive(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
