@@ -144,7 +144,7 @@ def test_demo_error_analysis_is_stored_audited_and_reported(demo_wb: Workbench, 
     from pypdf import PdfReader
 
     from app.services import error_analysis
-    from reports.export import export_compliance_report
+    from app.services.report_builder import export_compliance_report
 
     production = next(m for m in registry.list_models(demo_wb, SLUG) if m.stage == "production")
     best = next(r for r in training.list_runs(demo_wb, SLUG) if r.id == production.run_id)

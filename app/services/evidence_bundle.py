@@ -108,7 +108,7 @@ def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> tuple[int, str, s
     """The one place the bundle asks the report engine for its PDF; returns the head and the
     evidence digest it printed. The report's collector verified the chain: a broken one stops
     the export here, since evidence from it would mislead a reviewer."""
-    from reports.export import export_compliance_report
+    from app.services.report_builder import export_compliance_report
 
     report = export_compliance_report(wb, slug, path)
     if report.chain is None or not report.chain.ok:

@@ -50,7 +50,9 @@ from app.services.workbench import Workbench, find_project
 from storage.models import AuditEvent, ModelVersion, MonitoringBatch
 
 if TYPE_CHECKING:
+    from app.audit import ChainVerdict
     from app.jobs import JobRunner, ProgressCallback
+    from reports.data import DocumentData
 
 RENDER_TASK = "reports.tasks:render_task"
 EVENT = "report.built"
@@ -316,6 +318,43 @@ def _record(wb: Workbench, slug: str, kind: str, scope: dict[str, Any], target: 
         raise
     return BuiltReport(kind, target, sha256, pages, head_seq, head_hash, datetime.now(UTC), False, project=slug,
                        scope=scope, built_by=actor)
+
+
+# --- exporting in this process ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportedReport:
+    path: Path
+    head_seq: int
+    head_hash: str
+    evidence_digest: str  # printed in the PDF: the digest of every event up to the head
+    chain: ChainVerdict | None  # the verification the PDF prints
+    document: DocumentData  # what the PDF shows, as laid out from the records
+
+
+def export_compliance_report(wb: Workbench, slug: str, out: str | os.PathLike[str]) -> ExportedReport:
+    """Collect and render the compliance report of ``slug`` to ``out`` (a .pdf in an existing
+    folder, or a folder for the default name) in this process: no job, no event.
+
+    This is the call for code that holds no job runner and must not move the audit head: the
+    evidence bundle (whose PDF must print the same head as the events it exports) and tests
+    that read a PDF. It renders the same document as `mlwb report` (``COLLECTORS["compliance"]``,
+    the production version, the chain verified here); the PDF is written to a temporary file and
+    renamed, so nothing is left at ``out`` if rendering fails. Writing no ``report.built`` event,
+    the head printed in the PDF stays the chain's head until the next change.
+    """
+    from reports.render import build_document, render_document
+
+    target = resolve_out(wb, slug, "compliance", out)
+    records = COLLECTORS["compliance"](wb, slug)
+    document = build_document("compliance", records)
+    try:
+        render_document("compliance", document, target)
+    except OSError as exc:
+        raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}") from None
+    return ExportedReport(target, records.audit_head_seq, records.audit_head_hash, records.evidence_digest,
+                          records.chain, document)
 
 
 # --- the reports built -------------------------------------------------------------------------
