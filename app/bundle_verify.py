@@ -6,7 +6,8 @@ An evidence bundle (written by ``app.services.evidence_bundle``) is a folder or 
                                  report was built from; creation time; tool version; evidence digest
     README.txt                   what is in the bundle and how to verify it
     compliance-report.pdf        the compliance report, which prints the audit head it was built from
-    evidence/report-data.json    everything the report shows, as collected (``dataclasses.asdict``)
+    evidence/report-data.json    everything the report shows, as laid out: what it was built from (project,
+                                 audit head, evidence digest), then its chapters (``dataclasses.asdict``)
     evidence/tables/NN-*.csv     one CSV per table of the report
     audit/events.jsonl           the audit chain from event 1 to the printed head, one event a line
 

@@ -6,33 +6,23 @@ head, contents, an executive summary, one chapter per lifecycle concern (busines
 data, development and testing, model card, independent validation, deployment, monitoring,
 limitations, change log), an audit-trail appendix and the requirements map, which says which
 SR 11-7 / EU AI Act Annex IV / NIST AI RMF / model card items are missing for this project.
-How it looks is decided by :mod:`reports.documents`, shared with every other document.
-
-:func:`render_compliance_report` also accepts the per-stage :class:`ReportData` the project
-screen uses (``collect_report_data``), for callers that still collect that: they get the stage
-evidence report (stage chapters, model card, drift, approvals, audit head).
+How it looks is decided by :mod:`reports.documents`, shared with every other document; it is
+rendered through :func:`reports.render.render_document` like every other document.
 """
 
 from __future__ import annotations
 
-import os
-import pathlib
 from collections import Counter
 from typing import Any
 
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STATEMENT_FIELDS
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD
-from reports.data import (
-    DocumentData, Facts, ProjectRecords, Prose, ReportData, ReportStamp, Section, StageChapter, TableData,
-)
 from reports import evidence as ev
+from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports.findings import Finding, findings_table, open_findings
 from reports.requirements import TITLES, Requirement, chapters_table, missing_table, requirements, requirements_table
 
-__all__ = ["render_compliance_report", "compliance_document", "evidence_document", "STAGE_COUNT"]
-
-#: The lifecycle has six stages by definition; "Stage N of 6" must not shrink if a chapter
-#: is missing from the data, so the total is a constant rather than ``len(chapters)``.
+#: The lifecycle has six stages by definition ("stage N of 6").
 STAGE_COUNT = 6
 #: Audit events printed in the appendix (the change log summarises all of the project's).
 APPENDIX_EVENTS = 60
@@ -40,16 +30,6 @@ APPENDIX_EVENTS = 60
 CHANGE_LOG_MILESTONES = 200
 # Routine events the change log counts but does not list one by one.
 _ROUTINE = ("job.", "serving.")
-
-#: Where each stage's evidence answers the documents reviewers work from (static text).
-REVIEWER_REFERENCES: dict[int, str] = {
-    1: "EU AI Act Annex IV §1(a) intended purpose · SR 11-7 model purpose and design",
-    2: "Annex IV §2(b) design specifications · SR 11-7 conceptual soundness",
-    3: "Annex IV §2(d) data requirements and data sheets · SR 11-7 data quality and relevance",
-    4: "Annex IV §2(g) validation and testing, §4 performance metrics · SR 11-7 development, outcomes analysis",
-    5: "Annex IV §2(e) human oversight, §6 lifecycle changes · SR 11-7 implementation, use and governance",
-    6: "Annex IV §9 post-market monitoring plan · SR 11-7 ongoing monitoring",
-}
 
 
 def _section(key: str, blocks: list[Any], subsections: list[Section] | None = None) -> Section:
@@ -157,15 +137,10 @@ def _business(r: ProjectRecords) -> Section:
 
 
 def _framing(r: ProjectRecords) -> Section:
-    features = r.framing.get("features") or []
     return _section("framing", [
         Facts(tuple((label, str(r.framing.get(key) or "").strip() or "not stated") for key, label in FRAMING_FIELDS),
               "Target and label strategy"),
-        TableData("Feature specification", ("Feature", "Type", "Source", "At serving time", "Personal data"),
-                  tuple((f.get("name", ""), f.get("type", ""), f.get("source", "") or "—",
-                         ev.yes_no(f.get("available_at_serving")), ev.yes_no(f.get("pii"))) for f in features),
-                  highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True),
-                  note="Shaded: a feature not known to be available when the model serves (a leakage risk)."),
+        ev.features_table(r),
         ev.gate_checks_table(r, 2),
     ])
 
@@ -227,14 +202,9 @@ def _validation(r: ProjectRecords) -> Section:
 
 
 def _deployment(r: ProjectRecords) -> Section:
-    label = ev.version_label(r)
-    mine = {a.kind: a for a in r.release_analyses if a.version == r.version}
-    names = {"shadow": "Shadow", "canary": "Canary", "ab_test": "A/B test"}
-    release = Facts(tuple((names[k], f"{mine[k].verdict.upper()}: {ev.release_summary(mine[k])}" if k in mine
-                           else f"MISSING: no {names[k].lower()} analysis recorded for {label}") for k in names),
-                    f"Release evidence for {label}")
     return _section("deployment", [
-        ev.promotion_table(r), release, ev.releases_table(r), ev.transitions_table(r), ev.gate_checks_table(r, 5),
+        ev.models_table(r), ev.promotion_table(r), ev.release_facts(r), ev.releases_table(r), ev.transitions_table(r),
+        ev.gate_checks_table(r, 5),
     ])
 
 
@@ -381,96 +351,3 @@ def compliance_document(records: ProjectRecords) -> DocumentData:
                 "chapter states what is recorded and says so where nothing is; the last chapter maps the chapters "
                 "to SR 11-7, the EU AI Act's Annex IV, the NIST AI RMF and the model card, and lists the items "
                 "still missing for this project.")
-
-
-# ---------------------------------------------------------------------------- stage evidence (ReportData)
-
-
-def _checks_table(ch: StageChapter) -> TableData:
-    rows = tuple((c.label, "PASS" if c.passed else ("MISSING" if c.required else "WARN"),
-                  "required" if c.required else "optional", c.detail or "—") for c in ch.checks)
-    return TableData(f"Gate checks of stage {ch.number}", ("Check", "Result", "Kind", "Detail"), rows,
-                     highlight=tuple(i for i, c in enumerate(ch.checks) if c.required and not c.passed))
-
-
-def _stage_section(ch: StageChapter) -> Section:
-    blocks: list = [Prose(f"{'Gate passed' if ch.gate_passed else 'Gate OPEN'} · Primary risk: {ch.risk}",
-                          "lead")]
-    if ch.number in REVIEWER_REFERENCES:
-        blocks.append(Prose(REVIEWER_REFERENCES[ch.number], "meta"))
-    blocks.append(Facts(ch.deliverables, "Deliverables") if ch.deliverables
-                  else Prose("No deliverables recorded.", "empty"))
-    blocks.append(_checks_table(ch) if ch.checks else Prose("No gate checks defined for this stage.", "empty"))
-    blocks.extend(ch.tables)
-    return Section(f"Stage {ch.number}: {ch.title}", tuple(blocks), key=f"stage{ch.number}")
-
-
-def evidence_document(data: ReportData) -> DocumentData:
-    """The stage evidence report built from the project screen's :class:`ReportData`."""
-    chapters = sorted(data.chapters, key=lambda c: c.number)
-    stage = next((c for c in chapters if c.number == data.current_stage), None)
-    stage_text = f"Stage {data.current_stage} of {STAGE_COUNT}" + (f" — {stage.title}" if stage else "")
-    production = next((value for c in chapters for label, value in c.deliverables if label == "In production"),
-                      "none")
-    stamp = ReportStamp(data.project_slug, data.project_name, data.problem_type, data.maturity, production,
-                        data.generated_at, data.generated_by, data.audit_head_seq, data.audit_head_hash,
-                        data.audit_event_count, data.deterministic)
-    summary = TableData(
-        "Stage gates", ("#", "Stage", "Primary risk", "Required checks", "Gate"),
-        tuple((str(c.number), c.title, c.risk,
-               f"{sum(k.passed for k in c.checks if k.required)} of {sum(k.required for k in c.checks)}",
-               "PASSED" if c.gate_passed else "OPEN") for c in chapters),
-        highlight=tuple(i for i, c in enumerate(chapters) if c.number == data.current_stage))
-    references = TableData("Where reviewers find it", ("Stage", "Evidence for"),
-                           tuple((str(n), REVIEWER_REFERENCES[n]) for n in sorted(REVIEWER_REFERENCES)))
-    sections = [Section("Stage summary", (
-        Prose(f"Gate status of the {STAGE_COUNT} lifecycle stages. The current stage ({data.current_stage}) "
-              "is shaded. A gate is passed when every required check holds; optional checks only warn "
-              "under this project's maturity profile."),
-        summary if chapters else Prose("No stage chapters recorded.", "empty"), references))]
-    sections += [_stage_section(c) for c in chapters]
-    sections.append(Section("Model card", (Facts(data.model_card),) if data.model_card
-                            else (Prose("No model card recorded for this project.", "empty"),)))
-    drift: list = [data.drift_table if data.drift_table.rows and data.drift_table.columns
-                   else Prose("No drift results recorded.", "empty")]
-    sections.append(Section("Drift", (*drift, *data.charts)))
-    sections.append(Section("Approvals", (data.approvals,) if data.approvals.rows and data.approvals.columns
-                            else (Prose("No approvals recorded.", "empty"),)))
-    sections.append(Section("Audit trail", (
-        Prose("Every change in the workbench writes an audit event whose hash covers the previous event's "
-              "hash (HMAC-SHA256), so editing, deleting, reordering or truncating any event breaks the chain "
-              "from that point on."),
-        Facts((("Events in the chain", str(data.audit_event_count)),
-               ("Head sequence number", str(data.audit_head_seq)), ("Head hash", data.audit_head_hash))),
-        Prose(f"Audit chain head: {data.audit_head_seq} {data.audit_head_hash}", "mono"),
-        Prose("To re-verify, run `mlwb audit verify` in the workspace this report came from and compare the "
-              "head it reports with the one above. Events after this head are later work; a different hash at "
-              "the same sequence number means the trail was changed after this report was generated."),
-        Prose(f"Report generated at {data.generated_at} by {data.generated_by}.", "meta"))))
-    cover = (("Project", data.project_name), ("Project slug", data.project_slug),
-             ("Problem type", data.problem_type), ("Maturity profile", data.maturity),
-             ("Current stage", stage_text), ("Generated at", data.generated_at),
-             ("Generated by", data.generated_by))
-    return DocumentData("compliance", "Compliance report", stamp, tuple(sections), cover=cover,
-                        summary="Generated offline from the workbench registry: for each of the six lifecycle "
-                                "stages, the stored deliverables, the gate checks and their outcome, then the "
-                                "model card, drift results, approvals and the state of the audit trail.")
-
-
-def render_compliance_report(data: ProjectRecords | DocumentData | ReportData,
-                             out: str | os.PathLike[str]) -> pathlib.Path:
-    """Render ``data`` as the compliance PDF at ``out`` and return the written path.
-
-    ``data``: the records ``collect_compliance_report`` returns, a document already built from
-    them, or the screen's per-stage ``ReportData`` (the stage evidence report). The same data
-    always gives byte-identical output, so a re-rendered report can be compared by hash.
-    """
-    from reports.documents import render_document_data
-
-    if isinstance(data, ReportData):
-        document = evidence_document(data)
-    elif isinstance(data, ProjectRecords):
-        document = compliance_document(data)
-    else:
-        document = data
-    return render_document_data(document, out)

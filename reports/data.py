@@ -7,10 +7,9 @@ it pickles into the worker process that renders it.
 
 Two shapes live here:
 
-* :class:`ReportData` — the per-stage evidence the project screen shows (and the first
-  compliance report was built from);
-* :class:`ProjectRecords` — what a document reads about one project, exactly as the services
-  return it (the collectors in ``app.services.reporting`` fill it);
+* :class:`ProjectRecords` — what a document (and the project screen) reads about one
+  project, exactly as the services return it (the collectors in ``app.services.reporting``
+  fill it);
 * :class:`DocumentData` — one laid-out document (compliance report, problem statement, model
   card, drift report, validation report): a stamp saying what it was built from, then
   sections of prose, facts, tables and charts. ``reports/`` turns records into a document
@@ -19,7 +18,7 @@ Two shapes live here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:  # pragma: no cover - the views are only named here, never built
@@ -55,25 +54,6 @@ class TableData:
 
 
 @dataclass(frozen=True)
-class GateCheckRow:
-    label: str
-    passed: bool
-    required: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class StageChapter:
-    number: int
-    title: str
-    risk: str
-    gate_passed: bool
-    deliverables: tuple[tuple[str, str], ...]
-    checks: tuple[GateCheckRow, ...]
-    tables: tuple[TableData, ...] = ()
-
-
-@dataclass(frozen=True)
 class ChartSeries:
     """Numbers for one bar chart (e.g. PSI per feature), drawn by the renderer.
 
@@ -103,26 +83,6 @@ class LineChart:
     y_label: str = ""
     threshold: float | None = None
     note: str = ""
-
-
-@dataclass(frozen=True)
-class ReportData:
-    project_slug: str
-    project_name: str
-    problem_type: str
-    maturity: str
-    current_stage: int
-    generated_at: str
-    generated_by: str
-    chapters: tuple[StageChapter, ...]
-    model_card: tuple[tuple[str, str], ...]
-    drift_table: TableData
-    approvals: TableData
-    audit_head_seq: int
-    audit_head_hash: str
-    audit_event_count: int
-    charts: tuple[ChartSeries, ...] = field(default=())
-    deterministic: bool = False
 
 
 # ---------------------------------------------------------------------------- documents
@@ -210,9 +170,11 @@ class DocumentData:
 class ProjectRecords:
     """What one document reads about a project, as the services return it.
 
-    Filled by a collector in one consistent read (the audit head did not move while it ran);
-    ``version`` is the model version the document is about (``None``: none registered) and
-    ``batch_labels`` the monitoring batches a drift report covers. ``events`` (newest first)
+    ``kind`` is the document's (``reports.render.DOCUMENTS``), or "project" for the project
+    screen, which shows the same tables (``reports.stages``). Filled by a collector in one
+    consistent read (the audit head did not move while it ran); ``version`` is the model
+    version the document is about (``None``: none registered) and ``batch_labels`` the
+    monitoring batches a drift report covers. ``events`` (newest first)
     and ``chain`` are only gathered for the documents that print the audit trail, with the
     ``evidence_digest`` of the verified chain (empty when it is broken or not gathered).
     """

@@ -139,6 +139,18 @@ def promotion_table(records: ProjectRecords) -> TableData:
         note="" if gate else "No model version is registered, so no promotion gate applies yet.")
 
 
+# ---------------------------------------------------------------------------- framing
+
+
+def features_table(records: ProjectRecords) -> TableData:
+    features = records.framing.get("features") or []
+    return TableData("Feature specification", ("Feature", "Type", "Source", "At serving time", "Personal data"),
+                     tuple((f.get("name", ""), f.get("type", ""), f.get("source", "") or "—",
+                            yes_no(f.get("available_at_serving")), yes_no(f.get("pii"))) for f in features),
+                     highlight=tuple(i for i, f in enumerate(features) if f.get("available_at_serving") is not True),
+                     note="Shaded: a feature not known to be available when the model serves (a leakage risk).")
+
+
 # ---------------------------------------------------------------------------- data
 
 
@@ -372,6 +384,16 @@ def version_metrics_table(records: ProjectRecords) -> TableData:
         note="The sealed test set is scored once, by an audited action; 'sealed' means it has not been opened.")
 
 
+def models_table(records: ProjectRecords) -> TableData:
+    models = records.models
+    return TableData("Model versions", ("Version", "Run", "Model", "Stage", "Alias", "Card", "Registered by",
+                                        "Artifact SHA-256"),
+                     tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, m.alias or "—", yes_no(m.has_card),
+                            f"{m.created_by}, {when(m.created_at)}", m.artifact_sha256[:16] + "…") for m in models),
+                     highlight=tuple(i for i, m in enumerate(models) if m.stage == "production"),
+                     note="Every version registered, with its stage and alias now; shaded: in production.")
+
+
 def requests_table(records: ProjectRecords) -> TableData:
     return TableData("Review requests", ("#", "Version", "Requested by", "Reviewer", "Status", "Comment", "When"),
                      tuple((str(r.id), f"v{r.version}", r.requested_by, r.reviewer or "anyone", r.status.upper(),
@@ -427,6 +449,15 @@ def release_summary(analysis: Any) -> str:
         return analysis.summary()
     except (KeyError, TypeError, AttributeError):
         return ", ".join(f"{k} {v}" for k, v in sorted(analysis.results.items()) if not isinstance(v, (dict, list)))
+
+
+def release_facts(records: ProjectRecords) -> Facts:
+    label = version_label(records)
+    mine = {a.kind: a for a in records.release_analyses if a.version == records.version}
+    names = {"shadow": "Shadow", "canary": "Canary", "ab_test": "A/B test"}
+    return Facts(tuple((names[k], f"{mine[k].verdict.upper()}: {release_summary(mine[k])}" if k in mine
+                        else f"MISSING: no {names[k].lower()} analysis recorded for {label}") for k in names),
+                 f"Release evidence for {label}")
 
 
 def releases_table(records: ProjectRecords) -> TableData:

@@ -56,20 +56,16 @@ def render_document(kind: str, data: Any, out: str | os.PathLike[str], *,
     """Render ``data`` as document ``kind`` to the PDF at ``out`` (written atomically).
 
     ``data``: the records ``app.services.reporting.COLLECTORS[kind]`` returned, or a
-    ``DocumentData`` of that kind already built from them; for "compliance" also the project
-    screen's ``ReportData`` (the stage evidence report).
+    ``DocumentData`` of that kind already built from them. The same data always gives the
+    same bytes, so a re-rendered report can be compared by hash.
     """
     from pypdf import PdfReader
 
-    from reports.data import DocumentData, ProjectRecords, ReportData
+    from reports.data import DocumentData, ProjectRecords
     from reports.documents import render_document_data
 
     if kind not in DOCUMENTS:
         raise ValueError(f"unknown document '{kind}': choose one of {', '.join(DOCUMENTS)}")
-    if isinstance(data, ReportData) and kind == "compliance":
-        from reports.compliance import evidence_document
-
-        data = evidence_document(data)
     got = getattr(data, "kind", type(data).__name__)
     if not isinstance(data, (ProjectRecords, DocumentData)) or got != kind:
         raise ValueError(f"the data given is for '{got}', not '{kind}': collect it with "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -12,12 +12,13 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from app.lifecycle import STAGES
-from reports.data import ReportData, TableData
 from screens.base import SnapshotScreen
 from screens.widgets.evidence import Deliverables, EvidenceTable, GateChecklist
 
 if TYPE_CHECKING:
     from app.services.workbench import Workbench
+    from reports.data import ProjectRecords
+    from reports.stages import StageChapter
 
 EDITABLE_STAGES = (1, 2)
 FULL_SCREEN_HINTS = {
@@ -28,8 +29,10 @@ FULL_SCREEN_HINTS = {
 
 @dataclass(frozen=True)
 class ProjectSnapshot:
-    report: ReportData
-    documents: dict[str, dict[str, Any]]
+    """The project's records (as the documents read them) and its six stages built from them."""
+
+    records: ProjectRecords
+    chapters: tuple[StageChapter, ...]
 
 
 class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
@@ -83,38 +86,34 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         return int(active.rsplit("-", 1)[1])
 
     def load(self, wb: Workbench) -> ProjectSnapshot:
-        from app.services.deliverables import deliverables
-        from app.services.reporting import collect_report_data
+        from app.services.reporting import collect_project
+        from reports.stages import stage_chapters
 
-        return ProjectSnapshot(collect_report_data(wb, self.slug), deliverables(wb, self.slug))
+        records = collect_project(wb, self.slug)
+        return ProjectSnapshot(records, stage_chapters(records))
 
     async def show(self, snapshot: ProjectSnapshot) -> None:
         self.snapshot = snapshot
-        data = snapshot.report
-        stage = STAGES[data.current_stage - 1]
+        summary, current = snapshot.records.summary, snapshot.records.summary.current_stage
+        stage = STAGES[current - 1]
         self.query_one("#project-title", Static).update(
-            f"[b]{data.project_name}[/b] ({data.project_slug}) · at stage [b]{stage.number} {stage.title}[/b]\n"
-            f"[dim]{data.problem_type} · {data.maturity} profile · audit head #{data.audit_head_seq}[/dim]"
+            f"[b]{summary.name}[/b] ({summary.slug}) · at stage [b]{stage.number} {stage.title}[/b]\n"
+            f"[dim]{summary.problem_type} · {summary.maturity} profile · "
+            f"audit head #{snapshot.records.audit_head_seq}[/dim]"
         )
-        for chapter in data.chapters:
+        for chapter in snapshot.chapters:
             body = self.query_one(f"#stage-body-{chapter.number}", VerticalScroll)
             await body.remove_children()
             widgets = [
                 Static(f"Risk this stage guards against: [i]{chapter.risk}[/i]"
-                       + ("   [reverse] current stage [/reverse]" if chapter.number == data.current_stage else ""),
+                       + ("   [reverse] current stage [/reverse]" if chapter.number == current else ""),
                        classes="risk"),
-                GateChecklist(chapter.gate_passed, chapter.checks),
+                GateChecklist(chapter.gate.passed, chapter.gate.checks),
                 Deliverables(chapter.deliverables),
-                *(EvidenceTable(t) for t in chapter.tables),
+                *(EvidenceTable(t) for t in chapter.evidence),
             ]
             if chapter.number in FULL_SCREEN_HINTS:
                 widgets.insert(1, Static(FULL_SCREEN_HINTS[chapter.number], classes="note"))
-            if chapter.number == 4:
-                widgets.append(EvidenceTable(TableData("Model card", ("Section", "Text"), data.model_card)))
-            if chapter.number == 6:
-                widgets.append(EvidenceTable(data.drift_table))
-            if chapter.number == 5:
-                widgets.append(EvidenceTable(data.approvals))
             await body.mount_all(widgets)
         self._sync_bindings()
 
@@ -140,7 +139,7 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         if action == "train":
             return self.current_tab == 4 and self.snapshot is not None
         if action == "advance":
-            return self.snapshot is not None and self.snapshot.report.current_stage < len(STAGES)
+            return self.snapshot is not None and self.snapshot.records.summary.current_stage < len(STAGES)
         return True
 
     # --- actions -----------------------------------------------------------------------
@@ -151,13 +150,13 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         if self.current_tab == 1:
             from screens.modals.statement_form import StatementForm
 
-            form = StatementForm(self.snapshot.documents["problem_statement"], self.snapshot.documents["ml_checklist"],
-                                 self.snapshot.report.problem_type)
+            records = self.snapshot.records
+            form = StatementForm(records.statement, records.checklist, records.summary.problem_type)
             self.app.push_screen(form, self._save_statement)
         elif self.current_tab == 2:
             from screens.modals.framing_form import FramingForm
 
-            self.app.push_screen(FramingForm(self.snapshot.documents["framing"]), self._save_framing)
+            self.app.push_screen(FramingForm(self.snapshot.records.framing), self._save_framing)
 
     def _save_statement(self, values: dict | None) -> None:
         if values:

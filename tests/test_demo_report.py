@@ -20,8 +20,9 @@ from app.services import (
 )
 from app.services.demo import FEATURES, SLUG, VALIDATOR
 from app.services.workbench import Workbench
-from reports.render import render_document
+from reports.render import build_document, render_document
 from reports.requirements import CHAPTERS
+from reports.stages import stage_chapters
 
 HEAD_RE = re.compile(r"Audit chain head: (\d+) ([0-9a-f]{64})")
 
@@ -88,12 +89,20 @@ def test_the_candidate_beats_the_popularity_baseline(demo_wb: Workbench) -> None
     assert production.created_by != VALIDATOR
 
 
-def test_stage_evidence_pdf_holds_every_stage_the_card_drift_approver_and_audit_head(
+def test_the_project_screens_stages_are_printed_in_the_compliance_pdf_with_the_card_drift_approver_and_head(
     demo_wb: Workbench, tmp_path: Path
 ) -> None:
-    """The project screen's per-stage evidence (``collect_report_data``) still renders as a PDF."""
+    """The project screen's stage chapters (``collect_project``, ``reports.stages``) show tables the
+    compliance report prints, built by the same functions; the PDF covers every stage."""
+    chapters = stage_chapters(reporting.collect_project(demo_wb, SLUG))
+    data = reporting.collect_compliance_report(demo_wb, SLUG)
+    printed = {block for section in build_document("compliance", data).sections
+               for part in (section, *section.subsections) for block in part.blocks}
+    shown = [block for chapter in chapters for block in chapter.evidence]
+    assert [c.number for c in chapters] == [s.number for s in STAGES] and len(shown) >= 20
+    assert [block.title for block in shown if block not in printed] == []
+
     out = tmp_path / "ctr-demo.pdf"
-    data = reporting.collect_report_data(demo_wb, SLUG)
     render_document("compliance", data, out)
     assert out.is_file() and out.read_bytes().startswith(b"%PDF")
     assert not list(tmp_path.glob(".*.partial"))
@@ -101,7 +110,7 @@ def test_stage_evidence_pdf_holds_every_stage_the_card_drift_approver_and_audit_
     raw = _pdf_text(out)
     text = _flat(raw)
     for s in STAGES:
-        assert f"Stage {s.number}: {s.title}" in text, f"missing chapter heading for stage {s.number}"
+        assert f"Gate checks of stage {s.number} ({s.title})" in text, f"missing the gate of stage {s.number}"
     assert "Model card" in text
     for feature in FEATURES:
         assert feature["name"] in text, f"drift table lacks feature {feature['name']}"

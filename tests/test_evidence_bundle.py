@@ -29,7 +29,7 @@ from app.bundle_verify import (
 )
 from app.canonical import GENESIS, next_digest
 from app.errors import WorkbenchError
-from app.services import audit_trail, evidence_bundle, projects
+from app.services import audit_trail, evidence_bundle, projects, reporting
 from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
@@ -248,18 +248,18 @@ def test_cli_export_to_a_zip_verifies_offline(demo_home: Path, tmp_path: Path) -
 
 def test_export_redoes_the_collection_when_the_head_moves(demo_wb: Workbench, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another writer changes the registry between collecting the data and rendering the PDF:
-    the export starts again, so the data, the PDF and the events all describe one head."""
-    real = evidence_bundle._write_report_pdf
-    calls: list[Path] = []
+    """Another writer changes the registry while the report's records are collected: the
+    collection starts again, so the data, the PDF and the events all describe one head."""
+    real = reporting._gather
+    calls: list[str] = []
 
-    def with_a_concurrent_change(wb: Workbench, slug: str, path: Path) -> tuple[int, str]:
+    def with_a_concurrent_change(wb: Workbench, slug: str, kind: str, **options: Any) -> Any:
         if not calls:
             projects.set_maturity(wb, slug, "enterprise", reason="audit asked for four-eyes approvals")
-        calls.append(path)
-        return real(wb, slug, path)
+        calls.append(kind)
+        return real(wb, slug, kind, **options)
 
-    monkeypatch.setattr(evidence_bundle, "_write_report_pdf", with_a_concurrent_change)
+    monkeypatch.setattr(reporting, "_gather", with_a_concurrent_change)
     exported = export_bundle(demo_wb, SLUG, tmp_path / "bundle")
     assert len(calls) == 2
     head, _ = audit_trail.head(demo_wb)

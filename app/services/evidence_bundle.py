@@ -1,12 +1,14 @@
 """Exporting a project's evidence bundle: the compliance PDF plus everything a reviewer needs to
 check it offline (the format and the verifier live in ``app.bundle_verify``).
 
-Consistency: the report data, the PDF and the audit events all describe one audit head. The
-data is collected and the PDF rendered; if the head the PDF printed differs from the data's
-(another writer got in between), both are redone. The exported events are then read up to
-that head — the chain only grows, so events at or below it cannot have changed, and they must
-give the evidence digest the PDF printed. The report's collector verified the whole chain with
-the workspace's key, so a bundle is never made from a broken chain.
+Consistency: the evidence, the PDF and the audit events all describe one audit head. The
+compliance report's records are collected once (the collector starts again if another writer
+moved the head meanwhile), and both the PDF and the evidence files (``evidence/``: the
+document as laid out, and one CSV per table) are made from the document built from them. The
+exported events are then read up to that head — the chain only grows, so events at or below it
+cannot have changed, and they must give the evidence digest the PDF printed. The report's
+collector verified the whole chain with the workspace's key, so a bundle is never made from a
+broken chain.
 
 Exporting is a read, like ``mlwb report``: it records no audit event. An event written after
 the bundle would move the workspace's head past the one printed in the PDF and the manifest,
@@ -38,11 +40,10 @@ from app.bundle_verify import EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, README, R
 from app.canonical import DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, GENESIS, canonical_json, next_digest
 from app.errors import WorkbenchError
 from app.services.audit_trail import exported_events
-from app.services.reporting import collect_report_data
+from app.services.report_builder import ExportedReport, export_compliance_report
 from app.services.workbench import Workbench
-from reports.data import ReportData, TableData
+from reports.data import DocumentData, ReportStamp, TableData
 
-ATTEMPTS = 3
 DISTRIBUTION = "ml-lifecycle-workbench"
 
 
@@ -104,29 +105,16 @@ def _target(out: str | os.PathLike[str]) -> tuple[Path, bool]:
 # --- building the folder -------------------------------------------------------------------
 
 
-def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> tuple[int, str, str]:
-    """The one place the bundle asks the report engine for its PDF; returns the head and the
-    evidence digest it printed. The report's collector verified the chain: a broken one stops
-    the export here, since evidence from it would mislead a reviewer."""
-    from app.services.report_builder import export_compliance_report
-
+def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> ExportedReport:
+    """The one place the bundle asks the report engine for its PDF; returns what it printed:
+    the head, the evidence digest and the document. The report's collector verified the chain:
+    a broken one stops the export here, since evidence from it would mislead a reviewer."""
     report = export_compliance_report(wb, slug, path)
     if report.chain is None or not report.chain.ok:
         found = report.chain.describe() if report.chain else "the audit chain was not verified"
         raise WorkbenchError(f"{found}. No bundle was written: evidence from a broken chain would mislead a "
                              "reviewer; run `mlwb audit verify` and restore the workspace from a backup")
-    return report.head_seq, report.head_hash, report.evidence_digest
-
-
-def _report_at_one_head(wb: Workbench, slug: str, pdf: Path) -> tuple[ReportData, str]:
-    """The data and the PDF at one head; returns the data and the evidence digest the PDF prints."""
-    for _ in range(ATTEMPTS):
-        data = collect_report_data(wb, slug)
-        seq, head_hash, digest = _write_report_pdf(wb, slug, pdf)
-        if (seq, head_hash) == (data.audit_head_seq, data.audit_head_hash):
-            return data, digest
-    raise WorkbenchError("the registry kept changing while the bundle was collected: "
-                         "try again when running jobs have finished")
+    return report
 
 
 def _exported_events(wb: Workbench, head_seq: int, head_hash: str) -> list[dict[str, Any]]:
@@ -150,8 +138,9 @@ class _Written:
 
 
 def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
-    data, printed_digest = _report_at_one_head(wb, slug, root / REPORT_PDF)
-    events = _exported_events(wb, data.audit_head_seq, data.audit_head_hash)
+    report = _write_report_pdf(wb, slug, root / REPORT_PDF)
+    stamp, printed_digest = report.document.stamp, report.evidence_digest
+    events = _exported_events(wb, report.head_seq, report.head_hash)
 
     digest, lines = GENESIS, []
     for event in events:
@@ -163,15 +152,15 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
                              "`mlwb audit verify`")
     _write_text(root / EVENTS, "".join(lines))
 
-    _write_text(root / EVIDENCE_JSON, json.dumps(_finite(asdict(data)), indent=2, ensure_ascii=False,
+    _write_text(root / EVIDENCE_JSON, json.dumps(_finite(_evidence(report.document)), indent=2, ensure_ascii=False,
                                                  allow_nan=False) + "\n")
     tables: dict[str, dict[str, str]] = {}
-    for number, (where, stage, table) in enumerate(_tables(data), start=1):
-        name = f"{TABLES_DIR}/{number:02d}-{f'stage{stage}-' if stage else ''}{_slug(table.title)}.csv"
+    for number, (where, chapter, table) in enumerate(_tables(report.document), start=1):
+        name = f"{TABLES_DIR}/{number:02d}-{f'{chapter}-' if chapter else ''}{_slug(table.title)}.csv"
         _write_csv(root / name, table)
         tables[name] = {"title": table.title, "found_at": where}
 
-    _write_text(root / README, _readme(data, digest))
+    _write_text(root / README, _readme(stamp, digest))
     files = {
         path.relative_to(root).as_posix(): {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                                             "size": path.stat().st_size}
@@ -179,16 +168,16 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
     }
     manifest = {
         "format": FORMAT,
-        "project": data.project_slug,
+        "project": stamp.project_slug,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "created_by": wb.actor,
         "tool": {"name": "mlwb", "distribution": DISTRIBUTION, "version": _tool_version()},
         "audit_head": {
-            "seq": data.audit_head_seq, "hash": data.audit_head_hash,
+            "seq": stamp.audit_head_seq, "hash": stamp.audit_head_hash,
             "note": f"the head {REPORT_PDF} was built from and prints; the last event of {EVENTS}",
         },
         "audit_events": {
-            "file": EVENTS, "first_seq": events[0]["seq"] if events else None, "last_seq": data.audit_head_seq,
+            "file": EVENTS, "first_seq": events[0]["seq"] if events else None, "last_seq": stamp.audit_head_seq,
             "count": len(events), "fields": [*EVENT_FIELDS, DIGEST_FIELD],
             "note": ("the whole chain up to the head (the chain is global, not per project); payload is the "
                      "stored canonical JSON text; hash = HMAC-SHA256(workspace key, prev_hash + canonical JSON "
@@ -205,25 +194,31 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         "files": files,
     }
     _write_text(root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return _Written(data.audit_head_seq, data.audit_head_hash, digest, len(files), len(events))
+    return _Written(stamp.audit_head_seq, stamp.audit_head_hash, digest, len(files), len(events))
 
 
-def _tables(value: Any, where: str = "", stage: int | None = None) -> Iterator[tuple[str, int | None, TableData]]:
-    """Every ``TableData`` in the report data, in reading order, wherever the collector put it.
+def _evidence(document: DocumentData) -> dict[str, Any]:
+    """Everything the report shows, as JSON: what it was built from (its stamp: project, audit
+    head, evidence digest…) at the top, then the document as laid out, section by section."""
+    data = asdict(document)
+    return {**data.pop("stamp"), **data}
 
-    Walking the data (rather than naming its fields) keeps the export complete when the report
-    gains a table; a dataclass with an integer ``number`` (a stage chapter) names the stage.
+
+def _tables(value: Any, where: str = "", chapter: str = "") -> Iterator[tuple[str, str, TableData]]:
+    """Every ``TableData`` in the document, in reading order, with the chapter it is in.
+
+    Walking the document (rather than naming its fields) keeps the export complete when the
+    report gains a table; a section's ``key`` names its chapter (its sub-sections have none).
     """
     if isinstance(value, TableData):
-        yield where, stage, value
+        yield where, chapter, value
     elif is_dataclass(value):
-        number = getattr(value, "number", None)
-        stage = number if isinstance(number, int) else stage
+        chapter = getattr(value, "key", "") or chapter
         for f in fields(value):
-            yield from _tables(getattr(value, f.name), f"{where}.{f.name}" if where else f.name, stage)
+            yield from _tables(getattr(value, f.name), f"{where}.{f.name}" if where else f.name, chapter)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            yield from _tables(item, f"{where}[{i}]", stage)
+            yield from _tables(item, f"{where}[{i}]", chapter)
 
 
 def _slug(title: str) -> str:
@@ -272,22 +267,22 @@ def _tool_version() -> str:
         return "unknown"
 
 
-def _readme(data: ReportData, digest: str) -> str:
-    return f"""Evidence bundle of project {data.project_slug} ({data.project_name})
+def _readme(stamp: ReportStamp, digest: str) -> str:
+    return f"""Evidence bundle of project {stamp.project_slug} ({stamp.project_name})
 Written by the ML Lifecycle Workbench (`mlwb export`).
 
 {REPORT_PDF:<26} the compliance report
-{EVIDENCE_JSON:<26} everything the report shows, as collected
+{EVIDENCE_JSON:<26} everything the report shows, as laid out
 {TABLES_DIR + '/':<26} one CSV per table of the report
 {EVENTS:<26} the audit chain from event 1 to the head the report was built from
 {MANIFEST:<26} SHA-256 and size of every other file, the head, the evidence digest
 
-Audit chain head (printed in the report): {data.audit_head_seq} {data.audit_head_hash}
+Audit chain head (printed in the report): {stamp.audit_head_seq} {stamp.audit_head_hash}
 Evidence digest of the exported events:   {digest}
 
 To check the bundle on any machine (no workspace needed):  mlwb verify-bundle PATH
 It checks the files against the manifest, the chain's links, the evidence digest and the head
 printed in the PDF. It cannot check the events' HMAC hashes, whose key stays in the workspace:
-there, `mlwb audit verify` must report the same event {data.audit_head_seq} with the same hash
+there, `mlwb audit verify` must report the same event {stamp.audit_head_seq} with the same hash
 (later events are later work). Exporting records no audit event.
 """

@@ -257,7 +257,7 @@ def build_report(
     target = resolve_out(wb, slug, kind, out)
     deferred = {"verify_chain": False} if kind in CHAIN_DOCUMENTS else {}
     data = COLLECTORS[kind](wb, slug, deterministic=deterministic, **requested, **deferred)
-    head_seq, head_hash = _printed_head(data)
+    head_seq, head_hash = data.audit_head_seq, data.audit_head_hash  # the head the document prints
     scope = _resolved_scope(kind, data, requested)
     if cancel is not None and cancel.is_set():
         raise JobCancelled("the report build was cancelled before it started; nothing was written")
@@ -278,16 +278,6 @@ def build_report(
         return _record(wb, slug, kind, scope, target, written, pages, head_seq, head_hash)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def _printed_head(data: Any) -> tuple[int, str]:
-    """The audit head the collected data describes (a document's stamp, or ``ReportData``'s own)."""
-    source = getattr(data, "stamp", data)
-    try:
-        return int(source.audit_head_seq), str(source.audit_head_hash)
-    except AttributeError:
-        raise TypeError(f"{type(data).__name__} carries no audit head (audit_head_seq, audit_head_hash): "
-                        "every report must print the head it was built from") from None
 
 
 def _sha256(path: Path) -> str:

@@ -1,13 +1,19 @@
-"""Rendering the plain report-data tables and checklists as Textual widgets."""
+"""Rendering the documents' plain tables, facts and gate checklists as Textual widgets."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Static
 
-from reports.data import GateCheckRow, TableData
+from reports.data import Facts, TableData
+
+if TYPE_CHECKING:
+    from app.services.gates import CheckResult
 
 
 # Long free text is cut at these widths (the full text is in the PDF and the edit forms), so
@@ -21,11 +27,12 @@ def _cell(value: str, highlight: bool) -> Text:
 
 
 class EvidenceTable(Vertical):
-    """A titled, read-only table; highlighted rows are the numbers that matter."""
+    """A titled, read-only table; highlighted rows are the numbers that matter. Facts (label →
+    value pairs, such as a model card) are shown as a two-column table."""
 
-    def __init__(self, table: TableData, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, table: TableData | Facts, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(classes="evidence", **kwargs)
-        self.table = table
+        self.table = table if isinstance(table, TableData) else TableData(table.title, ("Item", "Value"), table.rows)
 
     def compose(self) -> ComposeResult:
         yield Label(self.table.title, classes="evidence-title")
@@ -42,7 +49,7 @@ class EvidenceTable(Vertical):
 
 
 class GateChecklist(Vertical):
-    def __init__(self, passed: bool, checks: tuple[GateCheckRow, ...], **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, passed: bool, checks: Sequence[CheckResult], **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(classes="gate", **kwargs)
         self.passed = passed
         self.checks = checks

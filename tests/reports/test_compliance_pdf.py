@@ -1,9 +1,10 @@
-"""The stage evidence PDF (the project screen's ``ReportData`` rendered as a compliance report),
-checked by the text a reader (or pypdf) gets out of it.
+"""The compliance report rendered from synthetic records, checked by the text a reader (or pypdf)
+gets out of it.
 
 A file existing proves nothing; these tests extract the text layer and look for what an
-auditor needs: every stage heading, the drift and approval rows, the unbroken audit head.
-The full compliance report and the other documents are tested in ``test_documents_pdf.py``.
+auditor needs: every stage, the drift and approval rows, the unbroken audit head, user text
+printed literally, the same bytes from the same records. Every document's chapters and the
+requirements map are tested in ``test_documents_pdf.py``.
 """
 
 from __future__ import annotations
@@ -13,23 +14,21 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import pypdf
 import pytest
+from pypdf import PdfReader
 
-from reports.data import (
-    ChartSeries,
-    GateCheckRow,
-    ReportData,
-    StageChapter,
-    TableData,
-)
-from reports.compliance import render_compliance_report
+from reports.data import ProjectRecords
 from reports.markup import text as _text
+from reports.render import render_document
+
+from synthetic_records import build_records
 
 HEAD_HASH = hashlib.sha256(b"audit-head-412").hexdigest()
 HOSTILE = '<img src="/etc/passwd"/> <b>bold</b> & <font size=40>x</font>'
 NON_LATIN = "Zoë — Ωmega, Кирилл"
-FEATURES = ("income", "age", "utilisation_ratio", "months_since_delinquency")
+# (KS, PSI) of the one monitoring batch, per feature
+DRIFT = {"income": (0.041, 0.02), "age": (0.087, 0.07), "utilisation_ratio": (0.213, 0.31),
+         "months_since_delinquency": (0.032, 0.01)}
 STAGE_TITLES = (
     "Business goal",
     "Problem framing",
@@ -38,124 +37,36 @@ STAGE_TITLES = (
     "Deployment",
     "Monitoring",
 )
+RUNS = 90  # long enough for the baseline ladder to split across pages
 
 
-def _chapters() -> tuple[StageChapter, ...]:
-    runs = TableData(
-        title="Runs",
-        columns=("Run", "Model", "Dataset version", "ROC AUC", "Brier", "Notes"),
-        rows=tuple(
-            (
-                f"run-{i:03d}",
-                ("HistGradientBoostingClassifier" if i % 3 else "LogisticRegression"),
-                hashlib.sha256(f"ds{i}".encode()).hexdigest(),
-                f"{0.70 + i / 200:.3f}",
-                f"{0.20 - i / 1000:.3f}",
-                "5-fold stratified CV; tuned with Bayesian search over learning rate, "
-                "depth and L2 regularisation",
-            )
-            for i in range(48)  # long enough to split across pages
-        ),
-        highlight=(0, 47),
-        note="Highlighted: the rule baseline and the promoted candidate.",
-    )
-    quality = TableData(
-        title="Data quality report",
-        columns=("Column", "Missing %", "Outliers", "Finding"),
-        rows=(
-            ("income", "0.4", "12", "ok"),
-            ("age", "0.0", "0", "ok"),
-            ("customer_id", "0.0", "0", "identifier: excluded from features"),
-            ("default_flag_copy", "0.0", "0", "target leak: identical to label"),
-        ),
-        highlight=(3,),
-    )
-    deliverables = {
-        1: (("Objective", "Reduce credit losses on new personal loans by 15 % within a year."),
-            ("Stakeholders", f"Risk team (gain); applicants with thin files (may lose); {NON_LATIN}"),
-            ("Business → ML metric", "Loss rate → ROC AUC ≥ 0.75, calibration error ≤ 0.05")),
-        2: (("Target", "default within 12 months of origination"),
-            ("Features", "income, age, utilisation_ratio, months_since_delinquency")),
-        3: (("Dataset version", hashlib.sha256(b"ds-final").hexdigest()),
-            ("Split", "temporal: train ≤ 2023-06, test 2023-07 … 2023-12")),
-        4: (("Candidate", "HistGradientBoostingClassifier (run-047)"),
-            ("Baseline", "rule: utilisation_ratio > 0.8 (run-000)")),
-        5: (("Registry version", "credit-default v3 (champion)"),),
-        6: (("Monitoring", "weekly PSI and KS on all features; SLA p95 latency 80 ms"),),
-    }
-    chapters = []
-    for n, title in enumerate(STAGE_TITLES, start=1):
-        checks = (
-            GateCheckRow(f"{title} deliverable complete", passed=True, required=True),
-            GateCheckRow("Reviewer sign-off", passed=n <= 4, required=True,
-                         detail="" if n <= 4 else "awaiting validator"),
-            GateCheckRow("Fairness evaluation", passed=False, required=False,
-                         detail="waived under the growth profile"),
-        )
-        tables = {3: (quality,), 4: (runs,)}.get(n, ())
-        chapters.append(StageChapter(
-            number=n, title=title, risk=("wrong problem", "bad labels", "data leakage",
-                                         "overfitting, no baseline", "silent failure",
-                                         "undetected drift")[n - 1],
-            gate_passed=n <= 4, deliverables=deliverables[n], checks=checks, tables=tables))
-    return tuple(chapters)
-
-
-@pytest.fixture
-def report_data() -> ReportData:
-    return _report_data()
-
-
-def _report_data() -> ReportData:
-    drift_rows = []
-    for name, ks, psi in zip(FEATURES, (0.041, 0.087, 0.213, 0.032), (0.02, 0.07, 0.31, 0.01)):
-        drift_rows.append((name, "KS", f"{ks:.3f}", "0.100", "drift" if ks > 0.1 else "ok"))
-        drift_rows.append((name, "PSI", f"{psi:.3f}", "0.200", "drift" if psi > 0.2 else "ok"))
-    return ReportData(
-        project_slug="credit-default",
-        project_name=f"Credit default risk — {NON_LATIN}",
-        problem_type="binary classification",
-        maturity="growth",
-        current_stage=5,
-        generated_at="2024-03-01T12:00:00Z",
-        generated_by="a.validator",
-        chapters=_chapters(),
-        model_card=(
-            ("Intended use", "Score new personal-loan applications.\nNot for existing customers."),
-            ("Limitations", HOSTILE),
-            ("Ethical considerations", f"Reviewed by {NON_LATIN}."),
-        ),
-        drift_table=TableData(
-            title="Data drift, batch 2024-02",
-            columns=("Feature", "Test", "Statistic", "Threshold", "Result"),
-            rows=tuple(drift_rows),
-            highlight=(4, 5),
-            note="KS: two-sample Kolmogorov–Smirnov statistic. PSI: population stability index.",
-        ),
-        approvals=TableData(
-            title="Stage approvals",
-            columns=("Stage", "Decision", "Approver", "Author", "When"),
-            rows=(
-                ("4 Model development", "approved", "Grace Hopper", "Alan Turing",
-                 "2024-02-20T09:14:00Z"),
-                ("5 Deployment", "rejected", "Katherine Johnson", "Alan Turing",
-                 "2024-02-28T16:02:00Z"),
-            ),
-            highlight=(1,),
-        ),
-        audit_head_seq=412,
-        audit_head_hash=HEAD_HASH,
-        audit_event_count=413,
-        charts=(
-            ChartSeries("PSI per feature", FEATURES, (0.02, 0.07, 0.31, 0.01), threshold=0.2),
-            ChartSeries("KS statistic per feature", FEATURES, (0.041, 0.087, 0.213, 0.032),
-                        threshold=0.1),
-        ),
-    )
+def _records(**options: object) -> ProjectRecords:
+    """A project at stage 5 (Deployment): 90 runs, one batch with ``DRIFT``, an approval and a
+    rejection of v1 by two reviewers, a hostile model card, non-Latin names; head 412."""
+    r = build_records(runs=RUNS, batches=1, **options)  # type: ignore[arg-type]
+    runs = tuple(replace(run, model_kind="LogisticRegression" if run.id % 3 == 0 else "HistGradientBoostingClassifier")
+                 for run in r.runs)
+    (batch,) = r.batches
+    drift = tuple(replace(row, ks=DRIFT[row.feature][0], psi=DRIFT[row.feature][1],
+                          drifted=DRIFT[row.feature][1] > 0.2) if row.feature in DRIFT else row
+                  for row in batch.drift)
+    (model,) = r.models
+    (approved,) = model.approvals
+    rejected = replace(approved, approver="Katherine Johnson", decision="rejected",
+                       comment="the canary is missing")
+    model = replace(model, created_by="Alan Turing", model_kind=runs[-1].model_kind,
+                    approvals=(replace(approved, approver="Grace Hopper"), rejected))
+    card = dict(r.card, caveats=HOSTILE, ethical_considerations=f"Reviewed by {NON_LATIN}.") if r.card else {}
+    return replace(
+        r, summary=replace(r.summary, name=f"Credit default risk — {NON_LATIN}", current_stage=5,
+                           stage_title="Deployment"),
+        statement=dict(r.statement, stakeholders_lose=f"Applicants with thin files; {NON_LATIN}"),
+        runs=runs, models=(model,), card=card, batches=(replace(batch, drift=drift, max_psi=0.31),),
+        audit_head_seq=412, audit_head_hash=HEAD_HASH, audit_event_count=413)
 
 
 def _extract(path: Path) -> tuple[str, int]:
-    reader = pypdf.PdfReader(str(path))
+    reader = PdfReader(str(path))
     return "\n".join(page.extract_text() or "" for page in reader.pages), len(reader.pages)
 
 
@@ -164,9 +75,18 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def _render(records: ProjectRecords, out: Path) -> Path:
+    return render_document("compliance", records, out).path
+
+
+@pytest.fixture
+def records() -> ProjectRecords:
+    return _records()
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
-    path = render_compliance_report(_report_data(), tmp_path_factory.mktemp("evidence") / "report.pdf")
+    path = _render(_records(), tmp_path_factory.mktemp("compliance") / "report.pdf")
     text, pages = _extract(path)
     return path, text, pages
 
@@ -179,14 +99,16 @@ def test_report_is_a_multi_page_pdf(rendered: tuple[Path, str, int]) -> None:
     assert not list(path.parent.glob(".*partial")), "temp file left behind"
 
 
-def test_every_stage_heading_and_chapter_is_present(rendered: tuple[Path, str, int]) -> None:
+def test_every_stage_and_chapter_is_present(rendered: tuple[Path, str, int]) -> None:
     _, text, _ = rendered
+    flat = _flat(text)
     for n, title in enumerate(STAGE_TITLES, start=1):
-        assert f"Stage {n}: {title}" in text
-    for chapter in ("Model card", "Drift", "Approvals", "Audit trail", "Stage summary"):
-        assert chapter in text
-    assert "Stage 5 of 6 — Deployment" in _flat(text)
-    assert "mlwb audit verify" in _flat(text)
+        assert f"Gate checks of stage {n} ({title})" in flat
+    for chapter in ("Model card", "Drift over time", "Approvals and rejections", "Appendix: audit trail extract",
+                    "Stage gates"):
+        assert chapter in flat
+    assert "Stage 5 of 6 — Deployment" in flat
+    assert "mlwb audit verify" in flat
 
 
 def test_page_footer_counts_pages(rendered: tuple[Path, str, int]) -> None:
@@ -201,13 +123,13 @@ def test_audit_head_is_printed_whole(rendered: tuple[Path, str, int]) -> None:
     assert match, "audit head missing or broken across lines"
     assert match.group(1) == "412"
     assert match.group(2) == HEAD_HASH
-    assert "413" in text  # event count in the audit chapter
+    assert "413" in text  # event count on the cover and in the appendix
 
 
 def test_drift_rows_and_approvers(rendered: tuple[Path, str, int]) -> None:
     _, text, _ = rendered
     flat = _flat(text)
-    for feature in FEATURES:
+    for feature in DRIFT:
         assert feature in flat
     for value in ("0.213", "0.310", "0.041", "0.020"):
         assert value in flat
@@ -219,12 +141,12 @@ def test_drift_rows_and_approvers(rendered: tuple[Path, str, int]) -> None:
 
 def test_long_table_splits_and_repeats_its_header(rendered: tuple[Path, str, int]) -> None:
     path, _, _ = rendered
-    reader = pypdf.PdfReader(str(path))
-    row = re.compile(r"run-0\d\d\s+(LogisticRegression|HistGradientBoostingClassifier)")
-    pages_with_runs = [p.extract_text() for p in reader.pages if row.search(p.extract_text())]
+    row = re.compile(r"\b(baseline|simple|complex) \d+ (LogisticRegression|HistGradientBoostingClassifier)\b")
+    pages = [_flat(p.extract_text()) for p in PdfReader(str(path)).pages]
+    pages_with_runs = [page for page in pages if row.search(page)]  # the baseline ladder's rows
     assert len(pages_with_runs) >= 2
-    assert all("Dataset version" in page for page in pages_with_runs)
-    assert "run-047" in "".join(pages_with_runs)
+    assert all("CV mean ± std" in page for page in pages_with_runs)
+    assert f"{RUNS} LogisticRegression" in " ".join(pages_with_runs)
 
 
 def test_user_markup_is_printed_literally(rendered: tuple[Path, str, int]) -> None:
@@ -232,21 +154,12 @@ def test_user_markup_is_printed_literally(rendered: tuple[Path, str, int]) -> No
     assert HOSTILE in _flat(text)
 
 
-def test_hostile_text_in_every_field_does_not_break_rendering(
-        report_data: ReportData, tmp_path: Path) -> None:
+def test_hostile_text_in_every_field_does_not_break_rendering(records: ProjectRecords, tmp_path: Path) -> None:
     nasty = HOSTILE + " \x00\x07\x1b[31m <para> </para> <br/> &amp; $x^$ Ελληνικά ქართული 😀 "
-    table = TableData(title=nasty, columns=(nasty, "b"), rows=((nasty, nasty),),
-                      highlight=(0, 9), note=nasty)
-    chapter = replace(report_data.chapters[0], title=nasty, risk=nasty,
-                      deliverables=((nasty, nasty),),
-                      checks=(GateCheckRow(nasty, False, True, nasty),), tables=(table,))
-    data = replace(
-        report_data, project_slug=nasty, project_name=nasty, problem_type=nasty,
-        maturity=nasty, generated_by=nasty, chapters=(chapter,) + report_data.chapters[1:],
-        model_card=((nasty, nasty),), drift_table=table, approvals=table,
-        charts=(ChartSeries(nasty, (nasty, "$\\frac{"), (1.0, float("nan")), threshold=0.5),))
-    path = render_compliance_report(data, tmp_path / "nasty.pdf")
-    text, _ = _extract(path)
+    hostile = build_records(text=nasty)
+    data = replace(hostile, built_by=nasty, summary=replace(hostile.summary, slug=nasty, name=nasty,
+                                                            problem_type=nasty, maturity=nasty))
+    text, _ = _extract(_render(data, tmp_path / "nasty.pdf"))
     assert HOSTILE in _flat(text)
     assert "&amp; $x^$ Ελληνικά ქართული 😀" in _flat(text)
     assert "\x00" not in text and "\x1b" not in text
@@ -265,30 +178,24 @@ def test_non_latin_text_survives(rendered: tuple[Path, str, int]) -> None:
     assert NON_LATIN in text
 
 
-def test_same_data_gives_same_bytes(report_data: ReportData, rendered: tuple[Path, str, int],
+def test_same_data_gives_same_bytes(records: ProjectRecords, rendered: tuple[Path, str, int],
                                     tmp_path: Path) -> None:
-    again = render_compliance_report(report_data, tmp_path / "b.pdf").read_bytes()
+    again = _render(records, tmp_path / "b.pdf").read_bytes()
     assert again == rendered[0].read_bytes()
 
 
-def test_empty_sections_say_none_recorded(report_data: ReportData, tmp_path: Path) -> None:
-    empty_stage = replace(report_data.chapters[0], deliverables=(), checks=(), tables=(
-        TableData(title="Quality report", columns=("Column", "Finding"), rows=()),))
-    data = replace(
-        report_data,
-        chapters=(empty_stage,) + report_data.chapters[1:],
-        model_card=(),
-        drift_table=TableData(title="", columns=("Feature", "Test", "Statistic"), rows=()),
-        approvals=TableData(title="", columns=(), rows=()),
-        charts=(),
-    )
-    path = render_compliance_report(data, tmp_path / "empty.pdf")
-    text, pages = _extract(path)
+def test_empty_sections_say_none_recorded(tmp_path: Path) -> None:
+    empty = build_records(card=False, batches=0)
+    (model,) = empty.models
+    data = replace(empty, statement={}, checklist={}, models=(replace(model, approvals=()),), review_requests=(),
+                   audit_head_seq=412, audit_head_hash=HEAD_HASH)
+    text, pages = _extract(_render(data, tmp_path / "empty.pdf"))
     flat = _flat(text)
-    assert "No model card recorded" in flat
-    assert "No drift results recorded" in flat
-    assert "No approvals recorded" in flat
-    assert "No deliverables recorded" in flat
+    assert "Intended use MISSING" in flat  # no model card written
+    assert re.search(r"Drift per feature, prediction and label None recorded", flat)
+    assert re.search(r"Approvals and rejections None recorded", flat)
+    assert "No reviewer comments recorded" in flat
+    assert "Objective not stated" in flat  # no problem statement written
     assert "None recorded" in flat
     assert re.search(r"Audit chain head: 412 ([0-9a-f]{64})", text)
     assert pages > 1
@@ -305,27 +212,24 @@ def test_importing_reports_stays_light() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_deliverable_longer_than_a_page_splits_inside_its_row(
-        report_data: ReportData, tmp_path: Path) -> None:
+def test_deliverable_longer_than_a_page_splits_inside_its_row(records: ProjectRecords, tmp_path: Path) -> None:
     # Regression: a one-page problem statement in a table cell raised LayoutError.
     statement = "\n".join(f"Paragraph {i}: " + "the objective is stated at length " * 30
                           for i in range(20))
-    chapter = replace(report_data.chapters[0],
-                      deliverables=(("Problem statement", statement + " THE-END"),))
-    data = replace(report_data, chapters=(chapter,) + report_data.chapters[1:],
-                   model_card=(("Intended use", statement),))
-    text, _ = _extract(render_compliance_report(data, tmp_path / "long.pdf"))
+    data = replace(records, statement=dict(records.statement, objective=statement + " THE-END"),
+                   card=dict(records.card, intended_use=statement))
+    text, _ = _extract(_render(data, tmp_path / "long.pdf"))
     assert "THE-END" in text
     assert "Paragraph 19:" in text
 
 
 def test_renders_with_base14_fonts_when_no_truetype_font_is_found(
-        report_data: ReportData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        records: ProjectRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import reports.fonts as fonts
 
     fallback = fonts.FontSet("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Courier",
                              unicode=False, coverage=fonts._base14_coverage())
     monkeypatch.setattr(fonts, "register_fonts", lambda: fallback)
-    text, _ = _extract(render_compliance_report(report_data, tmp_path / "base14.pdf"))
+    text, _ = _extract(_render(records, tmp_path / "base14.pdf"))
     assert re.search(rf"Audit chain head: 412 {HEAD_HASH}", text)
-    assert "Stage 6: Monitoring" in text
+    assert "Gate checks of stage 6 (Monitoring)" in _flat(text)
