@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STATEMENT_FIELDS
+from app.lifecycle import FRAMING_FIELDS
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from reports import evidence as ev
 from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
@@ -119,17 +119,9 @@ def _summary(r: ProjectRecords, findings: list[Finding], reqs: list[Requirement]
 
 
 def _business(r: ProjectRecords) -> Section:
-    statement = Facts(tuple((label, str(r.statement.get(key) or "").strip() or "not stated")
-                            for key, label in STATEMENT_FIELDS), "Problem statement")
-    answers = TableData("Is ML appropriate?", ("Question", "Answer"),
-                        tuple((label, {True: "YES", False: "NO"}.get(r.checklist.get(key), "NOT ANSWERED"))
-                              for key, label in ML_CHECKLIST),
-                        highlight=tuple(i for i, (key, _) in enumerate(ML_CHECKLIST)
-                                        if r.checklist.get(key) is not True),
-                        note="Shaded: an answer that argues against ML, or none.")
     blocks: list[Any] = [Prose("The stage 1 deliverable: what the project is for, who gains and who loses, how "
                                "success is measured, and whether machine learning is the right tool."),
-                         statement, answers]
+                         ev.statement_facts(r, "Problem statement"), ev.ml_checklist_table(r)]
     if str(r.checklist.get("notes") or "").strip():
         blocks.append(Facts((("Checklist notes", str(r.checklist["notes"])),)))
     blocks.append(ev.gate_checks_table(r, 1))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.lifecycle import MODEL_CARD_SECTIONS
+from app.lifecycle import ML_CHECKLIST, MODEL_CARD_SECTIONS, STATEMENT_FIELDS
 from app.ml.catalogue import RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
 from reports.data import (
@@ -137,6 +137,23 @@ def promotion_table(records: ProjectRecords) -> TableData:
               for c in checks),
         highlight=tuple(i for i, c in enumerate(checks) if not c.passed),
         note="" if gate else "No model version is registered, so no promotion gate applies yet.")
+
+
+# ---------------------------------------------------------------------------- business goal
+
+
+def statement_facts(records: ProjectRecords, title: str = "") -> Facts:
+    return Facts(tuple((label, str(records.statement.get(key) or "").strip() or "not stated")
+                       for key, label in STATEMENT_FIELDS), title)
+
+
+def ml_checklist_table(records: ProjectRecords) -> TableData:
+    checklist = records.checklist
+    return TableData("Is ML appropriate?", ("Question", "Answer"),
+                     tuple((label, {True: "YES", False: "NO"}.get(checklist.get(key), "NOT ANSWERED"))
+                           for key, label in ML_CHECKLIST),
+                     highlight=tuple(i for i, (key, _) in enumerate(ML_CHECKLIST) if checklist.get(key) is not True),
+                     note="Shaded: an answer that argues against ML, or none.")
 
 
 # ---------------------------------------------------------------------------- framing

@@ -7,21 +7,14 @@ length it fits one A4 page; a very long field flows on to the next page rather t
 
 from __future__ import annotations
 
-from app.lifecycle import ML_CHECKLIST, STATEMENT_FIELDS
-from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports import evidence as ev
+from reports.data import DocumentData, ProjectRecords, Prose, Section
 
 
 def problem_statement_document(records: ProjectRecords) -> DocumentData:
     r = records
-    fields = Facts(tuple((label, str(r.statement.get(key) or "").strip() or "not stated")
-                         for key, label in STATEMENT_FIELDS))
-    answers = TableData("Is ML appropriate?", ("Question", "Answer"),
-                        tuple((label, {True: "YES", False: "NO"}.get(r.checklist.get(key), "NOT ANSWERED"))
-                              for key, label in ML_CHECKLIST),
-                        highlight=tuple(i for i, (key, _) in enumerate(ML_CHECKLIST)
-                                        if r.checklist.get(key) is not True),
-                        note="Shaded: an answer that argues against ML, or none.")
+    fields = ev.statement_facts(r)
+    answers = ev.ml_checklist_table(r)
     notes = str(r.checklist.get("notes") or "").strip()
     gate = next((g for g in r.gates if g.stage == 1), None)
     status = ("Stage 1 gate: " + ("PASSED" if gate.passed else "OPEN — " + "; ".join(
