@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
+
+from app.ml.demo_data import generate_interactions
+from app.ml.split import stratified_split
+from app.ml.training_spec import TrainingSpec
+
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +32,22 @@ def click_features() -> dict[str, str]:
         "item_genre": "categorical",
         "item_popularity": "numeric",
     }
+
+
+@pytest.fixture(scope="session")
+def click_spec(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> Callable[..., tuple[pd.DataFrame, TrainingSpec]]:
+    """Write ``rows`` of demo click data (``extend`` may add columns first) and return the frame
+    with a spec of ``kind`` on a stratified split; ``fields`` are further spec fields."""
+
+    def make(kind: str, *, rows: int, seed: int, extend: Callable[[pd.DataFrame], None] | None = None,
+             **fields: Any) -> tuple[pd.DataFrame, TrainingSpec]:
+        frame = generate_interactions(rows, seed=seed)
+        if extend is not None:
+            extend(frame)
+        path = tmp_path_factory.mktemp("clicks") / "clicks.csv"
+        frame.to_csv(path, index=False)
+        return frame, TrainingSpec(kind=kind, dataset_path=str(path), target="clicked", features=click_features,
+                                   assignments=stratified_split(frame["clicked"].tolist(), seed=seed), seed=seed,
+                                   **fields)
+
+    return make

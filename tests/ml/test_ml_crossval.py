@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from app.ml.crossval import cross_validate_spec, fold_indices
-from app.ml.demo_data import generate_interactions
 from app.ml.errors import TrainingCancelled
 from app.ml.preparation import prepare_data
-from app.ml.split import stratified_split
 from app.ml.training import train_model
 from app.ml.training_spec import TrainingSpec
 
@@ -21,22 +19,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> TrainingSpec:
-    frame = generate_interactions(2000, seed=3)
-    frame["day"] = np.random.default_rng(1).permutation(len(frame))  # time order ≠ row order
-    frame["session"] = [f"s{i % 150}" for i in range(len(frame))]
-    path = tmp_path_factory.mktemp("cv") / "clicks.csv"
-    frame.to_csv(path, index=False)
-    return TrainingSpec(
-        kind="logistic_regression",
-        dataset_path=str(path),
-        target="clicked",
-        features=click_features,
-        assignments=stratified_split(frame["clicked"].tolist(), seed=3),
-        seed=3,
-        time_column="day",
-        cv={"kind": "stratified", "k": 5},
-    )
+def spec(click_spec: Callable[..., tuple[pd.DataFrame, TrainingSpec]]) -> TrainingSpec:
+    def extend(frame: pd.DataFrame) -> None:
+        frame["day"] = np.random.default_rng(1).permutation(len(frame))  # time order ≠ row order
+        frame["session"] = [f"s{i % 150}" for i in range(len(frame))]
+
+    return click_spec("logistic_regression", rows=2000, seed=3, extend=extend, time_column="day",
+                      cv={"kind": "stratified", "k": 5})[1]
 
 
 @pytest.mark.parametrize("kind", ["kfold", "stratified", "timeseries"])

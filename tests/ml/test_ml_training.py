@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,20 +88,8 @@ def synthetic_spec(tmp: Path, problem_type: str, kind: str, n: int = 600) -> Tra
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> tuple[pd.DataFrame, TrainingSpec]:
-    frame = generate_interactions(3000, seed=11)
-    path = tmp_path_factory.mktemp("ml") / "clicks.csv"
-    frame.to_csv(path, index=False)
-    spec = TrainingSpec(
-        kind="logistic_regression",
-        dataset_path=str(path),
-        target="clicked",
-        features=click_features,
-        assignments=stratified_split(frame["clicked"].tolist(), seed=11),
-        seed=11,
-        baseline_feature="item_popularity",
-    )
-    return frame, spec
+def demo(click_spec: Callable[..., tuple[pd.DataFrame, TrainingSpec]]) -> tuple[pd.DataFrame, TrainingSpec]:
+    return click_spec("logistic_regression", rows=3000, seed=11, baseline_feature="item_popularity")
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from app.ml.demo_data import generate_interactions
 from app.ml.errors import TrainingCancelled
-from app.ml.split import stratified_split
 from app.ml.training import train_model
 from app.ml.training_spec import TrainingSpec
 from app.ml.tuning import GRID_SPACES, tune_spec
@@ -19,18 +18,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory, click_features: dict[str, str]) -> TrainingSpec:
-    frame = generate_interactions(2000, seed=4)
-    path = tmp_path_factory.mktemp("tune") / "clicks.csv"
-    frame.to_csv(path, index=False)
-    return TrainingSpec(
-        kind="decision_tree",
-        dataset_path=str(path),
-        target="clicked",
-        features=click_features,
-        assignments=stratified_split(frame["clicked"].tolist(), seed=4),
-        seed=4,
-    )
+def spec(click_spec: Callable[..., tuple[pd.DataFrame, TrainingSpec]]) -> TrainingSpec:
+    return click_spec("decision_tree", rows=2000, seed=4)[1]
 
 
 def _check_best_on_validation(result, n_trials: int) -> None:  # type: ignore[no-untyped-def]
