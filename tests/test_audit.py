@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from app.services import audit_trail, deliverables, projects
 from app.services.workbench import Workbench

@@ -27,7 +27,6 @@ from app.services import (
     monitoring_alerts,
     monitoring_analysis,
     monitoring_batches,
-    monitoring_policy,
     projects,
     promotion,
     registry,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 
 from app.jobs import JobRunner
 from app.services import jobs as job_records

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from pypdf import PdfReader
 from textual.widgets import DataTable, Input, TabbedContent
 from textual.worker import WorkerFailed
