@@ -15,15 +15,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from app.lifecycle import FRAMING_FIELDS
+from app.lifecycle import FRAMING_FIELDS, STAGES
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from reports import evidence as ev
 from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports.findings import Finding, findings_table, open_findings
 from reports.requirements import TITLES, Requirement, chapters_table, missing_table, requirements, requirements_table
 
-#: The lifecycle has six stages by definition ("stage N of 6").
-STAGE_COUNT = 6
 #: Audit events printed in the appendix (the change log summarises all of the project's).
 APPENDIX_EVENTS = 60
 #: Milestones listed in the change log (the most recent; the summary table counts all).
@@ -92,7 +90,7 @@ def _summary(r: ProjectRecords, findings: list[Finding], reqs: list[Requirement]
     high = sum(f.severity == "HIGH" for f in findings)
     covers = (f"This report covers model version {ev.describe_version(r)}." if r.version is not None
               else "No model version is registered yet.")
-    lead = (f"{s.name} ({s.slug}) is at stage {s.current_stage} of {STAGE_COUNT}, {s.stage_title}, under the "
+    lead = (f"{s.name} ({s.slug}) is at stage {s.current_stage} of {len(STAGES)}, {s.stage_title}, under the "
             f"{s.maturity} maturity profile; {passed} of {len(r.gates)} stage gates are passed. {covers} "
             f"{len(findings)} finding(s) are open, {high} of high severity; "
             f"{len(missing)} of {len(reqs)} required documentation items are missing or failed "

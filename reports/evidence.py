@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.lifecycle import ML_CHECKLIST, MODEL_CARD_SECTIONS, STATEMENT_FIELDS
+from app.lifecycle import ML_CHECKLIST, MODEL_CARD_SECTIONS, STAGES, STATEMENT_FIELDS
 from app.ml.catalogue import RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
-from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
+from app.ml.drift_bands import DEFAULT_THRESHOLDS, PSI_ALERT_THRESHOLD
 from reports.data import (
     ChartSeries, Facts, LineChart, ProjectRecords, ReportStamp, TableData,
 )
@@ -88,15 +88,13 @@ def stamp(records: ProjectRecords) -> ReportStamp:
 
 def stage_text(records: ProjectRecords) -> str:
     s = records.summary
-    return f"Stage {s.current_stage} of 6 — {s.stage_title}"
+    return f"Stage {s.current_stage} of {len(STAGES)} — {s.stage_title}"
 
 
 # ---------------------------------------------------------------------------- gates
 
 
 def stage_gates_table(records: ProjectRecords) -> TableData:
-    from app.lifecycle import STAGES
-
     risks = {stage.number: stage.risk for stage in STAGES}
     gates = records.gates
     return TableData(
@@ -525,8 +523,9 @@ def drift_rows_table(batches: list[Any], title: str = "Drift per feature, predic
     return TableData(title, ("Batch", "Feature", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict", "Why"),
                      tuple(rows), highlight=tuple(highlight),
                      note=f"Drifted means significant (p < 0.05) and an effect size at or above its threshold (PSI "
-                          f"{PSI_WATCH}, KS 0.1, JS 0.1 unless set per feature); PSI above {PSI_ALERT_THRESHOLD} on an "
-                          "important feature triggers retraining.")
+                          f"{DEFAULT_THRESHOLDS['psi']}, KS {DEFAULT_THRESHOLDS['ks']}, JS {DEFAULT_THRESHOLDS['js']} "
+                          f"unless set per feature); PSI above {PSI_ALERT_THRESHOLD} on an important feature "
+                          "triggers retraining.")
 
 
 def sla_results_table(batches: list[Any]) -> TableData:

@@ -36,7 +36,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import betaln
 from scipy.stats import chisquare, ks_2samp, kstwo
 
-from app.ml.drift_bands import PSI_WATCH
+from app.ml.drift_bands import DEFAULT_THRESHOLDS
 from app.ml.drift_reference import (
     CategoricalReference,
     NumericReference,
@@ -52,7 +52,6 @@ from app.ml.errors import DataFileError
 # really empties out still scores as a large shift. Also the expected share of a category the
 # reference never had, in the chi-square test (see ``_chi_square``).
 PSI_EPSILON = 1e-4
-DEFAULT_THRESHOLDS: dict[str, float] = {"psi": PSI_WATCH, "ks": 0.1, "js": 0.1}
 
 # scipy.stats.ks_2samp (1.17) computes an exact p-value when both samples have at most this
 # many values and the asymptotic one otherwise; we switch at the same size.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.errors import WorkbenchError
+from app.ml.catalogue import greater_is_better
 from app.services import jobs as job_records
 from app.services.training import primary_metric, project_run, spec_of
 from app.services.workbench import Workbench, find_project
@@ -132,7 +133,7 @@ def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: 
     job_id = job_records.create_job(wb, "compare", slug, {"run_a": run_a, "run_b": run_b, "test": "5x2cv"})
     result = runner.execute(job_id, "app.ml.analysis_task:five_by_two_task", payload, on_progress)
     difference = float(result["difference"])
-    better = difference < 0 if metric in ("rmse", "mae", "log_loss") else difference > 0
+    better = difference > 0 if greater_is_better(metric) else difference < 0
     spread = [float(f.get("difference", 0.0)) for f in result.get("folds", []) if isinstance(f, dict)]
     with wb.unit_of_work() as uow:
         project = uow.project(slug)

@@ -98,7 +98,7 @@ def _policy_for_update(uow: UnitOfWork, project: Project) -> MonitoringPolicy:
 
 def set_drift_threshold(wb: Workbench, slug: str, feature: str, statistic: str, value: float) -> dict[str, Any]:
     """Set the effect size at which ``feature`` (or ``*`` for every feature) counts as drifted."""
-    from app.ml.drift import DEFAULT_THRESHOLDS
+    from app.ml.drift_bands import DEFAULT_THRESHOLDS
 
     if statistic not in DEFAULT_THRESHOLDS:
         raise WorkbenchError(f"statistic must be one of {', '.join(DEFAULT_THRESHOLDS)}, not '{statistic}'")

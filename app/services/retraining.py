@@ -103,7 +103,7 @@ def raise_automatic_trigger(wb: Workbench, uow: UnitOfWork, slug: str, project: 
                                                          DriftResult.subject == "feature"))
     breached = [r for r in rows if r.psi is not None and r.psi > PSI_ALERT_THRESHOLD and r.feature in important]
     if breached:
-        reasons.append("PSI > 0.25 on important feature(s) " + ", ".join(f"{r.feature} ({r.psi:.3f})" for r in breached))
+        reasons.append(f"PSI > {PSI_ALERT_THRESHOLD} on important feature(s) " + ", ".join(f"{r.feature} ({r.psi:.3f})" for r in breached))
         cause = next((a for a in alerts if a.rule == "drift"), None)
     rules = {r.id: r for r in uow.session.scalars(select(SlaRule).where(SlaRule.project_id == project.id))}
     for alert in alerts:

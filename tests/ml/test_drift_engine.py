@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from app.ml.drift import DEFAULT_THRESHOLDS, DriftResult, compare
+from app.ml.drift import DriftResult, compare
+from app.ml.drift_bands import DEFAULT_THRESHOLDS
 from app.ml.drift_reference import ReferenceProfile, build_reference, infer_features
 from app.ml.errors import DataFileError
 
