@@ -16,7 +16,6 @@ where the session is (``app.services.audit_trail``).
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import hmac
 import json
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.canonical import EVENT_FIELDS, GENESIS, canonical_json, next_digest
+from app.keystore import usable_keyring, write_private_file
 
 KEYRING_SERVICE = "mlwb-audit-key"
 
@@ -36,11 +36,6 @@ KEYRING_SERVICE = "mlwb-audit-key"
 EventRow = Sequence[Any]
 # What the HMAC covers (after prev_hash): every field but the links themselves.
 _BODY_FIELDS = EVENT_FIELDS[:-2]
-
-
-def current_actor() -> str:
-    """The person acting: ``MLWB_USER`` when set (shared service accounts), else the OS user."""
-    return os.environ.get("MLWB_USER") or getpass.getuser()
 
 
 # --- the key -------------------------------------------------------------------------------
@@ -53,35 +48,11 @@ class AuditKey:
     notice: str | None = None  # set once, when a fallback key file was just created
 
 
-def _usable_keyring():  # type: ignore[no-untyped-def]
-    """The OS keyring backend, or None where it would fail, lose the key, or prompt.
-
-    ``fail`` has no backend at all; ``null`` silently drops secrets; the keyrings.alt file
-    backends prompt with getpass, which would take over the Textual screen.
-    """
-    if os.environ.get("MLWB_AUDIT_KEY_STORE") == "file":
-        return None
-    try:
-        import keyring
-        from keyring.backends import chainer, fail, null
-
-        backend = keyring.get_keyring()
-    except Exception:
-        return None
-    if isinstance(backend, (fail.Keyring, null.Keyring)):
-        return None
-    if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
-        return None
-    if type(backend).__module__.startswith("keyrings.alt"):
-        return None
-    return backend
-
-
 def load_key(key_file: Path, account: str) -> AuditKey:
     """Read the audit key, creating it on first use (keyring first, then a 0600 file)."""
     if key_file.exists():
         return AuditKey(bytes.fromhex(key_file.read_text().strip()), str(key_file))
-    backend = _usable_keyring()
+    backend = usable_keyring()
     if backend is not None:
         try:
             stored = backend.get_password(KEYRING_SERVICE, account)
@@ -92,10 +63,7 @@ def load_key(key_file: Path, account: str) -> AuditKey:
         except Exception:  # a locked or broken keyring: fall back rather than lose work
             pass
     secret = secrets.token_hex(32)
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secret + "\n")
+    write_private_file(key_file, secret + "\n")
     notice = (
         f"No usable OS keyring was found, so the audit key was stored in {key_file} "
         "(readable only by you). Back it up: without it the audit trail cannot be verified."

@@ -51,6 +51,9 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     problem_type: Mapped[str] = mapped_column(String(40))
     maturity: Mapped[str] = mapped_column(String(20), default="startup")
+    # the model-risk tier (low | medium | high) sets how often the model is revalidated
+    risk_tier: Mapped[str] = mapped_column(String(10), default="medium", server_default="medium")
+    owner: Mapped[str] = mapped_column(String(100), default="", server_default="")
     current_stage: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
@@ -210,6 +213,8 @@ class ModelVersion(Base):
     reference_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
+    # the key of the person who registered it: four-eyes compares keys, not names
+    author_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class ModelCard(Base):
@@ -218,6 +223,8 @@ class ModelCard(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), unique=True)
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the sections whose text is still the registry's machine draft, not yet a person's words
+    drafted: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100))
 
@@ -248,6 +255,11 @@ class Approval(Base):
     decision: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a signed decision: the canonical statement, its Ed25519 signature and the signer's key
+    # fingerprint (``app.signing``); all three empty for an unsigned record
+    statement: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Transition(Base):
@@ -262,6 +274,11 @@ class Transition(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a signed decision: the canonical statement, its Ed25519 signature and the signer's key
+    # fingerprint (``app.signing``); all three empty for an unsigned record
+    statement: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Waiver(Base):
@@ -275,6 +292,11 @@ class Waiver(Base):
     reason: Mapped[str] = mapped_column(Text)
     granted_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a signed decision: the canonical statement, its Ed25519 signature and the signer's key
+    # fingerprint (``app.signing``); all three empty for an unsigned record
+    statement: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ReleaseAnalysis(Base):
@@ -450,6 +472,86 @@ class MonitoringPolicy(Base):
     last_scheduled_at: Mapped[datetime | None] = mapped_column()
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+class Person(Base):
+    """Someone whose Ed25519 public key this workspace knows, with the role it may act in.
+
+    Identity is the key: a decision counts as this person's only when it carries a signature
+    that verifies with ``public_key``. The name is what reports print beside the fingerprint.
+    """
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)  # raw key, hex
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_by_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Review(Base):
+    """A validator's signed review of an exported evidence bundle, imported from ``review.json``."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
+    manifest_digest: Mapped[str] = mapped_column(String(64))
+    conclusion: Mapped[str] = mapped_column(String(40))  # approve | approve_with_conditions | reject
+    summary: Mapped[str] = mapped_column(Text, default="")
+    reviewer: Mapped[str] = mapped_column(String(100))
+    document: Mapped[str] = mapped_column(Text)  # the review.json as signed
+    signature: Mapped[str] = mapped_column(String(128))
+    signer_fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    reviewed_at: Mapped[datetime] = mapped_column()
+    imported_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Finding(Base):
+    """Something a reviewer or an analysis asks to be fixed, tracked until it is closed.
+
+    Raised by a review (``review_id``) or by the workbench's own checks (``source``, e.g.
+    fairness); every status change is a ``FindingEvent`` with who and why.
+    """
+
+    __tablename__ = "finding"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"), index=True)
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("review.id"))
+    source: Mapped[str] = mapped_column(String(40))  # review | fairness | …
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(10))  # low | medium | high
+    concerns: Mapped[str] = mapped_column(Text, default="")  # the section or evidence it is about
+    remediation: Mapped[str] = mapped_column(Text, default="")
+    due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | remediated | accepted | closed
+    raised_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FindingEvent(Base):
+    """One status change of a finding: from, to, who (and their key), and why."""
+
+    __tablename__ = "finding_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    statement: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
 
 class AuditEvent(Base):
     """One link of the hash chain; ``hash`` = HMAC(key, prev_hash ‖ canonical event)."""

@@ -69,5 +69,17 @@ class Workspace:
         return self.home / "audit.key"
 
     @property
+    def signing_key_file(self) -> Path:
+        """My private signing key when no OS keyring keeps it; ``MLWB_SIGNING_KEY`` names another
+        key file (a second person on a shared machine, a test). The key proves who signs; the
+        variable only says where to find it."""
+        named = os.environ.get("MLWB_SIGNING_KEY")
+        return Path(named).expanduser() if named else self.home / "signing.key"
+
+    @property
+    def signing_key_named(self) -> bool:
+        return bool(os.environ.get("MLWB_SIGNING_KEY"))
+
+    @property
     def anchor_file(self) -> Path:
         return self.home / "audit.head"

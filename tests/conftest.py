@@ -15,19 +15,23 @@ from pathlib import Path
 import pytest
 
 from app.jobs import JobRunner
+from app.services import people
 from app.services.demo import run_demo
 from app.services.jobs import WorkbenchLedger
 from app.services.workbench import Workbench
+from app.signing import SigningKey, new_signing_key, write_private_key
 from storage.workspace import Workspace
 
 DEMO_ROWS = 6_000
 DEMO_BATCH_ROWS = 1_500
+#: The person every test workspace belongs to: the first registered key, so its admin.
+ME = "ana.engineer"
 
 
 def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("MLWB_HOME", str(home))
     monkeypatch.delenv("MLWB_DATABASE_URL", raising=False)
-    monkeypatch.setenv("MLWB_USER", "ana.engineer")
+    monkeypatch.delenv("MLWB_SIGNING_KEY", raising=False)
     # No OS keyring in tests (and never the developer's real one): the file fallback is used.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
@@ -39,9 +43,25 @@ def mlwb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def _open_as_me(home: Path) -> Workbench:
+    bench = Workbench.open(Workspace(home))
+    people.init_me(bench, name=ME)
+    return bench
+
+
+def register_person(wb: Workbench, name: str, role: str = "validator", *, key_dir: Path | None = None) -> SigningKey:
+    """Someone else, with a real key registered by the admin (me); saved to ``key_dir/NAME.key``
+    when given, for a CLI or TUI test that points ``MLWB_SIGNING_KEY`` at it."""
+    key = new_signing_key()
+    people.add_person(wb, name, key.public_line, role)
+    if key_dir is not None:
+        write_private_key(key_dir / f"{name}.key", key)
+    return key
+
+
 @pytest.fixture
 def wb(mlwb_home: Path) -> Iterator[Workbench]:
-    bench = Workbench.open(Workspace(mlwb_home))
+    bench = _open_as_me(mlwb_home)
     yield bench
     bench.close()
 
@@ -64,7 +84,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> P
             shutil.rmtree(home.parent, ignore_errors=True)  # a build that failed half-way
             with pytest.MonkeyPatch.context() as mp:
                 _isolate(mp, home)
-                bench = Workbench.open(Workspace(home))
+                bench = _open_as_me(home)
                 run_demo(bench, JobRunner(WorkbenchLedger(bench)), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
                 bench.close()
             built.touch()

@@ -93,7 +93,7 @@ def append_event(
 # --- reading and verifying ---------------------------------------------------------------------
 
 
-def _rows(session: Session, through_seq: int | None = None) -> Iterator[EventRow]:
+def event_rows(session: Session, through_seq: int | None = None) -> Iterator[EventRow]:
     """Every event (up to ``through_seq``) as a plain row in ``EVENT_FIELDS`` order, oldest first."""
     query = select(*EVENT_COLUMNS).order_by(AuditEvent.seq)
     if through_seq is not None:
@@ -104,20 +104,20 @@ def _rows(session: Session, through_seq: int | None = None) -> Iterator[EventRow
 def exported_events(wb: Workbench, through_seq: int) -> list[dict[str, Any]]:
     """Events 1..``through_seq`` as an evidence bundle stores them and the digest covers them."""
     with wb.read() as session:
-        return [dict(zip(EVENT_FIELDS, row, strict=True)) for row in _rows(session, through_seq)]
+        return [dict(zip(EVENT_FIELDS, row, strict=True)) for row in event_rows(session, through_seq)]
 
 
 def verify(wb: Workbench) -> ChainVerdict:
     """Verify the whole chain here, streaming the rows (`mlwb audit verify`, the audit screen)."""
     with wb.read() as session:
-        return audit.verify_chain(_rows(session), wb.key.secret, known=wb.anchor.read())
+        return audit.verify_chain(event_rows(session), wb.key.secret, known=wb.anchor.read())
 
 
 def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
     """Verify the chain and compute the evidence digest through its head in one pass, here
     (``app.audit.verify_with_digest``); a report build leaves this to its worker (`chain_check`)."""
     with wb.read() as session:
-        return audit.verify_with_digest(_rows(session), wb.key.secret, known=wb.anchor.read())
+        return audit.verify_with_digest(event_rows(session), wb.key.secret, known=wb.anchor.read())
 
 
 def chain_check(wb: Workbench, head_seq: int, head_hash: str) -> ChainCheck:

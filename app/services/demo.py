@@ -24,6 +24,7 @@ from app.services import (
     monitoring_analysis,
     monitoring_batches,
     monitoring_policy,
+    people,
     projects,
     promotion,
     registry,
@@ -32,6 +33,7 @@ from app.services import (
     training,
 )
 from app.services.workbench import Workbench
+from app.signing import SigningKey, load_signing_key, new_signing_key, write_private_key
 from storage.models import Project
 
 if TYPE_CHECKING:
@@ -99,6 +101,24 @@ class DemoOutcome:
     alerts: int
 
 
+def _validator_key(wb: Workbench) -> SigningKey:
+    """Give me a key (the first person of an empty registry is its admin) and register a key for
+    the demo's fictional validator, kept beside the workspace so the demo can sign as them.
+
+    A real validator keeps their key on their own machine; this one exists so the demo shows a
+    signed, independent approval rather than one an environment variable asserts.
+    """
+    people.init_me(wb)
+    path = wb.workspace.home / "demo" / f"{VALIDATOR}.key"
+    key = load_signing_key(path, VALIDATOR, file_only=True)
+    if key is None:
+        key = new_signing_key()
+        write_private_key(path, key)
+    if not any(p.fingerprint == key.fingerprint for p in people.list_people(wb)):
+        people.add_person(wb, VALIDATOR, key.public_line, "validator")
+    return key
+
+
 def _advance_to(wb: Workbench, stage: int) -> None:
     while gates.project_stage(wb, SLUG) < stage:
         gates.advance_stage(wb, SLUG)
@@ -110,6 +130,8 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
     from app.ml.demo_data import generate_interactions
 
     created = not demo_exists(wb)
+    step("your signing key, and one for the demo's validator")
+    validator = _validator_key(wb)
     if created:
         step("creating project ctr-demo")
         projects.create_project(wb, SLUG, problem_type="binary_classification", maturity="growth",
@@ -163,7 +185,7 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
         if not any(a.decision == "approved" for a in version.approvals):
             registry.request_review(wb, SLUG, version.version, reviewer=VALIDATOR,
                                     comment="Candidate for the home feed; card and comparison attached.")
-            registry.record_approval(wb, SLUG, version.version, on_behalf_of=VALIDATOR,
+            registry.record_approval(wb, SLUG, version.version, signer=validator,
                                      comment="Beats the popularity baseline on held-out data; card reviewed.")
         promotion.promote(wb, SLUG, version.version, reason="approved candidate beats the baseline")
         _release(wb, runs, seed, Path(tmp), step)

@@ -216,7 +216,7 @@ def _stage5(session: Session, project: Project) -> dict[str, Outcome]:
                              .where(ModelVersion.project_id == project.id)):
         decisions[a.model_version_id].append(a)
     by_version = {v.id: v for v in versions}
-    independent = [a for v in versions if (a := standing_approval(decisions[v.id], v.created_by)) is not None]
+    independent = [a for v in versions if (a := standing_approval(session, project, v, decisions[v.id])[0]) is not None]
     prod = [v for v in versions if v.stage == "production"]
     return {
         "model_registered": (bool(versions), f"{len(versions)} version(s)"),

@@ -16,7 +16,9 @@ from app.errors import GateFailed, NotFound, WorkbenchError
 from app.lifecycle import MODEL_CARD_SECTIONS, RELEASE_CHECKS
 from app.services.gates import CheckResult
 from app.services.registry import model_version, standing_approval
+from app.services.signatures import Decider, sign_decision
 from app.services.workbench import UnitOfWork, Workbench, find_project
+from app.signing import SigningKey
 from storage.models import (
     Approval,
     Comparison,
@@ -67,6 +69,7 @@ class TransitionView:
     actor: str
     reason: str
     created_at: datetime
+    signer_fingerprint: str | None = None  # set on a signed promotion or rollback
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class WaiverView:
     reason: str
     granted_by: str
     created_at: datetime
+    signer_fingerprint: str | None = None  # None: granted without a signature
 
 
 def _latest_analysis(session: Session, mv: ModelVersion, kind: str) -> ReleaseAnalysis | None:
@@ -86,7 +90,7 @@ def _latest_analysis(session: Session, mv: ModelVersion, kind: str) -> ReleaseAn
 
 def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str, tuple[bool, str]]:
     decisions = list(session.scalars(select(Approval).where(Approval.model_version_id == mv.id)))
-    approval = standing_approval(decisions, mv.created_by)
+    approval, approval_why = standing_approval(session, project, mv, decisions)
     card = session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
     missing = [label for key, label in MODEL_CARD_SECTIONS if not (card and str(card.content.get(key, "")).strip())]
     baselines = set(session.scalars(select(Run.id).where(Run.is_baseline.is_(True))))
@@ -105,10 +109,7 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
         return row.verdict == "passed", f"{kind} {row.verdict} ({row.created_at:%Y-%m-%d})"
 
     return {
-        "independent_approval": (
-            approval is not None,
-            f"approved by {approval.approver}" if approval else "no standing approval by someone other than the author",
-        ),
+        "independent_approval": (approval is not None, approval_why),
         "model_card_complete": (not missing, "complete" if not missing else "missing: " + ", ".join(missing)),
         "significant_over_baseline": (
             win is not None,
@@ -143,9 +144,11 @@ def promotion_gate(wb: Workbench, slug: str, version: int) -> PromotionGate:
         return evaluate_promotion(session, project, model_version(session, project, version))
 
 
-def waive(wb: Workbench, slug: str, version: int, check_id: str, reason: str) -> WaiverView:
-    """Record that a release check is skipped on purpose. The four-eyes check cannot be waived
-    where the profile requires it, and an enterprise waiver needs someone other than the author."""
+def waive(wb: Workbench, slug: str, version: int, check_id: str, reason: str, *,
+          signer: SigningKey | None = None) -> WaiverView:
+    """Record that a release check is skipped on purpose, signed by whoever grants it. The
+    four-eyes check cannot be waived where the profile requires it, and an enterprise waiver
+    needs someone other than the author (another key, another name)."""
     reason = reason.strip()
     known = {c.id: c for c in RELEASE_CHECKS}
     if check_id not in known:
@@ -158,22 +161,33 @@ def waive(wb: Workbench, slug: str, version: int, check_id: str, reason: str) ->
         check = known[check_id]
         if check.required(project.maturity) and not check.waivable:
             raise GateFailed(f"'{check.label}' is required for {project.maturity} projects and cannot be waived")
-        if project.maturity == "enterprise" and uow.actor == mv.created_by:
-            raise GateFailed(f"{uow.actor} registered version {version}: an enterprise waiver must be granted by "
-                             "someone else (four-eyes rule)")
-        row = Waiver(model_version_id=mv.id, check_id=check_id, reason=reason, granted_by=uow.actor)
+        decider = sign_decision(uow, signer, kind="waiver", project=project, mv=mv, decision=f"waive {check_id}",
+                                comment=reason, check=check_id)
+        if project.maturity == "enterprise":
+            own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
+            if decider.signed is None or own_key or decider.name == mv.created_by:
+                raise GateFailed(
+                    f"an enterprise waiver must be signed by someone other than {mv.created_by}, who registered "
+                    f"version {version} (four-eyes rule)" + ("" if decider.signed else
+                                                              ": create your key with `mlwb people init`"))
+        row = Waiver(model_version_id=mv.id, check_id=check_id, reason=reason, granted_by=decider.name,
+                     **decider.columns)
         uow.session.add(row)
         uow.session.flush()
         uow.audit("model.check_waived", "waiver", row.id, project=slug, version=version, check=check_id,
-                  reason=reason)
-        return WaiverView(version, check_id, reason, uow.actor, row.created_at)
+                  reason=reason, **decider.audit_fields)
+        return WaiverView(version, check_id, reason, decider.name, row.created_at, decider.columns["signer_fingerprint"])
 
 
-def _move(uow: UnitOfWork, slug: str, mv: ModelVersion, to_stage: str, reason: str) -> None:
+def _move(uow: UnitOfWork, slug: str, mv: ModelVersion, to_stage: str, reason: str,
+          decider: Decider | None = None) -> None:
+    """Record a stage change; ``decider`` signs the one a person decided (a promotion, a rollback),
+    the consequential moves (the replaced version archived) are recorded under the acting name."""
+    signed = decider.columns if decider else {}
     uow.session.add(Transition(model_version_id=mv.id, from_stage=mv.stage, to_stage=to_stage,
-                               actor=uow.actor, reason=reason))
+                               actor=decider.name if decider else uow.actor, reason=reason, **signed))
     uow.audit("model.transitioned", "model_version", mv.id, project=slug, version=mv.version,
-              from_stage=mv.stage, to_stage=to_stage, reason=reason)
+              from_stage=mv.stage, to_stage=to_stage, reason=reason, **(decider.audit_fields if decider else {}))
     mv.stage = to_stage
 
 
@@ -218,28 +232,31 @@ def _production(session: Session, project: Project) -> ModelVersion | None:
 
 
 def _make_production(uow: UnitOfWork, slug: str, project: Project, mv: ModelVersion, reason: str,
-                     replaced_reason: str) -> None:
+                     replaced_reason: str, decider: Decider) -> None:
     current = _production(uow.session, project)
     if current is not None and current is not mv:
         _move(uow, slug, current, "archived", replaced_reason)
     if mv.alias == "challenger":
         assign_alias(uow, slug, project, None, "challenger", f"v{mv.version} promoted to production")
     assign_alias(uow, slug, project, mv, "champion", reason)
-    _move(uow, slug, mv, "production", reason)
+    _move(uow, slug, mv, "production", reason, decider)
 
 
 def promote(
     wb: Workbench, slug: str, version: int, *, stage: str = "production", reason: str = "",
+    signer: SigningKey | None = None,
 ) -> PromotionGate:
-    """Move a version to staging or production. Production passes the maturity profile's gate:
-    a required check that fails blocks unless it was waived; a recommended one that fails is
-    waived here with the promotion's reason, so the record says it was skipped knowingly.
+    """Move a version to staging or production, signed by whoever promotes it. Production passes
+    the maturity profile's gate: a required check that fails blocks unless it was waived by a
+    person; a recommended one that is not met does not block, and the signed promotion names it,
+    so the record says the version went ahead without it (nobody's waiver is written for them).
 
     The version it replaces is archived in the same transaction, so there is always exactly one
     production model and the rollback target is on record.
     """
     if stage not in STAGES[1:]:
         raise WorkbenchError(f"stage must be one of {', '.join(STAGES[1:])}, not '{stage}'")
+    reason = reason.strip()
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
         mv = model_version(uow.session, project, version)
@@ -255,19 +272,15 @@ def promote(
                 + "; ".join(f"{c.label} — {c.detail}" for c in gate.blocked)
                 + ". Fix them, or record a waiver with `mlwb waive` where the check allows it"
             )
-        for check in gate.warnings:
-            row = Waiver(model_version_id=mv.id, check_id=check.id, granted_by=uow.actor,
-                         reason=f"recommended, not required for {project.maturity}: "
-                                f"{reason or 'promoted without it'}")
-            uow.session.add(row)
-            uow.session.flush()
-            uow.audit("model.check_waived", "waiver", row.id, project=slug, version=version, check=check.id,
-                      reason=row.reason)
-        _make_production(uow, slug, project, mv, reason, f"replaced by version {version}")
+        unmet = [c.id for c in gate.warnings]
+        decider = sign_decision(uow, signer, kind="promotion", project=project, mv=mv, decision="production",
+                                comment=reason, unmet_recommended=unmet)
+        _make_production(uow, slug, project, mv, reason, f"replaced by version {version}", decider)
         return evaluate_promotion(uow.session, project, mv)
 
 
-def rollback(wb: Workbench, slug: str, *, to_version: int | None = None, reason: str) -> int:
+def rollback(wb: Workbench, slug: str, *, to_version: int | None = None, reason: str,
+             signer: SigningKey | None = None) -> int:
     """Restore an earlier production version: by default the one production had before the
     current one. Only a version that has been in production before can be restored, so a
     rollback never skips the gate. Returns the restored version number."""
@@ -294,8 +307,10 @@ def rollback(wb: Workbench, slug: str, *, to_version: int | None = None, reason:
             if target not in earlier:
                 raise WorkbenchError(f"version {to_version} was never in production: roll back only to a version "
                                      f"that was ({', '.join(f'v{m.version}' for m in dict.fromkeys(earlier)) or 'none'})")
+        decider = sign_decision(uow, signer, kind="rollback", project=project, mv=target, decision="production",
+                                comment=reason, from_version=current.version)
         _make_production(uow, slug, project, target, f"rollback: {reason}",
-                         f"rolled back to version {target.version}: {reason}")
+                         f"rolled back to version {target.version}: {reason}", decider)
         uow.audit("model.rolled_back", "model_version", target.id, project=slug, from_version=current.version,
                   to_version=target.version, reason=reason)
         return target.version
@@ -307,7 +322,8 @@ def transitions(wb: Workbench, slug: str) -> list[TransitionView]:
         rows = session.execute(select(Transition, ModelVersion.version)
                                .join(ModelVersion, Transition.model_version_id == ModelVersion.id)
                                .where(ModelVersion.project_id == project.id).order_by(Transition.id)).all()
-        return [TransitionView(v, t.from_stage, t.to_stage, t.actor, t.reason, t.created_at) for t, v in rows]
+        return [TransitionView(v, t.from_stage, t.to_stage, t.actor, t.reason, t.created_at, t.signer_fingerprint)
+                for t, v in rows]
 
 
 def waivers(wb: Workbench, slug: str) -> list[WaiverView]:
@@ -316,7 +332,7 @@ def waivers(wb: Workbench, slug: str) -> list[WaiverView]:
         rows = session.execute(select(Waiver, ModelVersion.version)
                                .join(ModelVersion, Waiver.model_version_id == ModelVersion.id)
                                .where(ModelVersion.project_id == project.id).order_by(Waiver.id)).all()
-        return [WaiverView(v, w.check_id, w.reason, w.granted_by, w.created_at) for w, v in rows]
+        return [WaiverView(v, w.check_id, w.reason, w.granted_by, w.created_at, w.signer_fingerprint) for w, v in rows]
 
 
 def version_by_alias(session: Session, project: Project, alias: str) -> ModelVersion | None:

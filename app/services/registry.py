@@ -10,7 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
+from app.signing import SigningKey
 from app.lifecycle import MODEL_CARD_SECTIONS
+from app.services.identity import public_keys
+from app.services.signatures import DECIDING_ROLES, judge_independence, sign_decision
 from app.services.training import primary_metric
 from app.services.workbench import Workbench, find_project
 from storage.models import (
@@ -64,15 +67,45 @@ class ApprovalView:
     decision: str
     comment: str
     created_at: datetime
+    signer_fingerprint: str | None = None  # None: recorded without a signature
 
 
-def standing_approval(decisions: list[Approval], author: str) -> Approval | None:
-    """The approval that lets a version into production: the latest independent review, if it approved.
+def _approval_view(row: Approval, version: int) -> ApprovalView:
+    return ApprovalView(version, row.requested_by, row.approver, row.decision, row.comment, row.created_at,
+                        row.signer_fingerprint)
 
-    A rejection recorded after an approval withdraws it until someone approves again.
+
+def approval_statement(project: Project, mv: ModelVersion, decision: str, comment: str) -> dict[str, object]:
+    """What an approval's signed statement must say for the record it is stored with."""
+    return {"kind": "approval", "project": project.slug, "version": mv.version, "model_sha256": mv.artifact_sha256,
+            "decision": decision, "comment": comment}
+
+
+def standing_approval(session: Session, project: Project, mv: ModelVersion,
+                      decisions: list[Approval]) -> tuple[Approval | None, str]:
+    """The approval that lets a version into production, and why it counts or what is missing.
+
+    Only decisions that satisfy four-eyes count (``signatures.judge_independence``: a registered
+    key other than the author's, with a deciding role; unsigned only on startup). The latest of
+    them stands: a rejection after an approval withdraws it until someone approves again.
     """
-    independent = sorted((d for d in decisions if d.approver != author), key=lambda d: d.id)
-    return independent[-1] if independent and independent[-1].decision == "approved" else None
+    keys = public_keys(session)
+    counted: list[tuple[Approval, str]] = []
+    refused: list[str] = []
+    for d in sorted(decisions, key=lambda d: d.id):
+        verdict = judge_independence(
+            decider=d.approver, statement=d.statement, signature=d.signature, fingerprint=d.signer_fingerprint,
+            mv=mv, keys=keys, maturity=project.maturity,
+            expect=approval_statement(project, mv, d.decision, d.comment))
+        (counted.append((d, verdict.why)) if verdict.counts else refused.append(verdict.why))
+    if counted:
+        latest, why = counted[-1]
+        if latest.decision == "approved":
+            return latest, f"approved by {why}"
+        return None, f"rejected by {why}: {latest.comment}"
+    if refused:
+        return None, "no decision that counts: " + "; ".join(dict.fromkeys(refused))
+    return None, "no standing approval by someone other than the author"
 
 
 def model_version(session: Session, project: Project, version: int) -> ModelVersion:
@@ -131,14 +164,15 @@ def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
             select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project.id)) or 0) + 1
         mv = ModelVersion(
             project_id=project.id, run_id=run.id, version=number, artifact_sha256=run.artifact_sha256,
-            stage="none", created_by=uow.actor, reference_sha256=reference,
+            stage="none", created_by=uow.actor, author_fingerprint=uow.identity.fingerprint,
+            reference_sha256=reference,
             reference_profile={"dataset_version_id": run.dataset_version_id, "split_id": run.split_id,
                                "features": run.params.get("features", {})},
         )
         uow.session.add(mv)
         uow.session.flush()
         uow.audit("model.registered", "model_version", mv.id, project=slug, version=number, run=run.id,
-                  artifact=run.artifact_sha256, reference_profile=reference)
+                  artifact=run.artifact_sha256, reference_profile=reference, author_key=mv.author_fingerprint)
         return _mv_view(uow.session, mv)
 
 
@@ -225,12 +259,13 @@ def request_review(wb: Workbench, slug: str, version: int, *, reviewer: str | No
 
 def record_approval(
     wb: Workbench, slug: str, version: int, *, decision: str = "approved", comment: str = "",
-    on_behalf_of: str | None = None,
+    signer: SigningKey | None = None,
 ) -> ApprovalView:
-    """Record a reviewer's decision. The approver is the acting user and never the author.
+    """Record a reviewer's decision, signed with their key (``signer``, default mine).
 
-    A rejection must say why. ``on_behalf_of`` records a decision someone else made (a sign-off
-    taken in a meeting, or the demo's fictional validator); the audit event keeps who typed it in.
+    The signer is never the author, by key or by name, and their role must allow deciding; a
+    rejection must say why. With no key at all the decision is recorded unsigned, which only the
+    startup profile counts (``standing_approval``).
     """
     if decision not in ("approved", "rejected"):
         raise WorkbenchError(f"decision must be 'approved' or 'rejected', not '{decision}'")
@@ -238,26 +273,32 @@ def record_approval(
     if decision == "rejected" and not comment:
         raise WorkbenchError("a rejection needs a comment that tells the author what to fix")
     with wb.unit_of_work() as uow:
-        mv = model_version(uow.session, uow.project(slug), version)
-        approver = on_behalf_of or uow.actor
-        if approver == mv.created_by:
+        project = uow.project(slug)
+        mv = model_version(uow.session, project, version)
+        decider = sign_decision(uow, signer, kind="approval", project=project, mv=mv, decision=decision,
+                                comment=comment)
+        own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
+        if own_key or decider.name == mv.created_by:
             raise WorkbenchError(
-                f"{approver} registered model version {version} and cannot approve or reject it: "
-                "ask another reviewer (four-eyes rule)"
-            )
+                f"{mv.created_by} registered model version {version}"
+                + (" with this same key" if own_key else "")
+                + " and cannot approve or reject it: ask another reviewer (four-eyes rule)")
+        if decider.person is not None and decider.person.role not in DECIDING_ROLES:
+            raise WorkbenchError(f"{decider.name} is registered as {decider.person.role}: only a validator, approver "
+                                 "or admin can approve or reject (an admin can change roles with `mlwb people add`)")
         request = uow.session.scalars(select(ReviewRequest).where(
             ReviewRequest.model_version_id == mv.id, ReviewRequest.status == "open")).first()
         row = Approval(model_version_id=mv.id, requested_by=request.requested_by if request else mv.created_by,
-                       approver=approver, decision=decision, comment=comment,
-                       request_id=request.id if request else None)
+                       approver=decider.name, decision=decision, comment=comment,
+                       request_id=request.id if request else None, **decider.columns)
         if request is not None:
             request.status, request.decided_at = decision, utcnow()
         uow.session.add(row)
         uow.session.flush()
-        extra = {"entered_by": uow.actor} if on_behalf_of else {}
-        uow.audit(f"model.{decision}", "approval", row.id, project=slug, version=version, approver=approver,
-                  comment=row.comment, request=row.request_id, **extra)
-        return ApprovalView(version, row.requested_by, approver, decision, row.comment, row.created_at)
+        uow.audit(f"model.{decision}", "approval", row.id, project=slug, version=version, approver=decider.name,
+                  comment=row.comment, request=row.request_id, model_sha256=mv.artifact_sha256,
+                  **decider.audit_fields)
+        return _approval_view(row, version)
 
 
 def review_requests(wb: Workbench, slug: str, *, open_only: bool = False) -> list[ReviewRequestView]:
@@ -279,7 +320,7 @@ def _request_view(row: ReviewRequest, version: int) -> ReviewRequestView:
 def _mv_view(session, mv: ModelVersion) -> ModelVersionView:  # type: ignore[no-untyped-def]
     run = session.get(Run, mv.run_id)
     approvals = tuple(
-        ApprovalView(mv.version, a.requested_by, a.approver, a.decision, a.comment, a.created_at)
+        _approval_view(a, mv.version)
         for a in session.scalars(select(Approval).where(Approval.model_version_id == mv.id).order_by(Approval.id))
     )
     has_card = session.scalar(select(func.count(ModelCard.id)).where(ModelCard.model_version_id == mv.id)) > 0

@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import AuditKey, ChainHead, HeadAnchor, current_actor, load_key
+from app.audit import AuditKey, ChainHead, HeadAnchor, load_key
 from app.errors import NotFound
 from app.services.audit_trail import append_event
+from app.services.identity import Identity, identity_in, login_name
+from app.signing import SigningKey, load_signing_key
 from storage.artifacts import ArtifactStore
 from storage.database import Database
 from storage.models import Project
@@ -28,6 +30,7 @@ from storage.workspace import Workspace
 class UnitOfWork:
     session: Session
     workbench: Workbench
+    identity: Identity
     actor: str
 
     def audit(
@@ -71,6 +74,7 @@ class Workbench:
     key: AuditKey
     anchor: HeadAnchor
     notices: list[str] = field(default_factory=list)
+    _signing_keys: dict[str, SigningKey] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, workspace: Workspace | None = None) -> Workbench:
@@ -84,14 +88,33 @@ class Workbench:
             bench.notices.append(key.notice)
         return bench
 
+    def signing_key(self) -> SigningKey | None:
+        """My private signing key (``MLWB_SIGNING_KEY``, else the keyring, else ``signing.key``),
+        or None when I have none. Read once per key file."""
+        ws = self.workspace
+        where = str(ws.signing_key_file)
+        if where not in self._signing_keys:
+            key = load_signing_key(ws.signing_key_file, login_name(), file_only=ws.signing_key_named)
+            if key is None:
+                return None
+            self._signing_keys[where] = key
+        return self._signing_keys[where]
+
+    def forget_signing_key(self) -> None:
+        self._signing_keys.clear()
+
     @property
     def actor(self) -> str:
-        return current_actor()
+        """The registered name of my key, else my login name (see ``Identity``)."""
+        with self.read() as session:
+            return identity_in(session, self.signing_key()).name
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
+        key = self.signing_key()
         with self.db.write() as session:
-            uow = UnitOfWork(session, self, self.actor)
+            who = identity_in(session, key)
+            uow = UnitOfWork(session, self, who, who.name)
             yield uow
             head: ChainHead | None = session.info.pop("audit_head", None)
         if head is not None:
