@@ -1,0 +1,181 @@
+"""Findings: what a validator's review or the workbench's own checks ask to be fixed, tracked.
+
+A finding is raised (by a review import, or by an analysis such as fairness) and then moves
+open → remediated → closed, or open → accepted (the risk is taken knowingly); a remediated
+finding can be reopened. Every change is a ``FindingEvent`` with who, why and, when the person
+has a key, a signature, audited in the same transaction. Closing or accepting a finding is a
+decision about someone's model, so it follows the four-eyes rule of approvals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound, WorkbenchError
+from app.services.registry import model_version
+from app.services.signatures import DECIDING_ROLES, sign_decision
+from app.services.workbench import UnitOfWork, Workbench, find_project
+from app.signing import SigningKey
+from storage.models import Finding, FindingEvent, ModelVersion, Project, utcnow
+
+SEVERITIES = ("low", "medium", "high")
+STATUSES = ("open", "remediated", "accepted", "closed")
+#: Where a finding may go from each status.
+MOVES: dict[str, tuple[str, ...]] = {
+    "open": ("remediated", "accepted", "closed"),
+    "remediated": ("closed", "open"),
+    "accepted": ("open",),
+    "closed": ("open",),
+}
+#: Statuses that settle a finding (it no longer blocks anything).
+SETTLED = frozenset({"accepted", "closed"})
+
+
+@dataclass(frozen=True)
+class FindingEventView:
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    created_at: datetime
+    signer_fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class FindingView:
+    id: int
+    project: str
+    version: int | None
+    source: str
+    title: str
+    severity: str
+    concerns: str
+    remediation: str
+    due_date: str | None
+    status: str
+    raised_by: str
+    created_at: datetime
+    history: tuple[FindingEventView, ...]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in SETTLED
+
+
+def _check(severity: str, title: str, due_date: str | None) -> None:
+    if severity not in SEVERITIES:
+        raise WorkbenchError(f"severity must be one of {', '.join(SEVERITIES)}, not '{severity}'")
+    if not title.strip():
+        raise WorkbenchError("a finding needs a title that says what is wrong")
+    if due_date:
+        try:
+            date.fromisoformat(due_date)
+        except ValueError:
+            raise WorkbenchError(f"due date '{due_date}' is not a date: write it as YYYY-MM-DD") from None
+
+
+def raise_finding(uow: UnitOfWork, project: Project, mv: ModelVersion | None, *, source: str, title: str,
+                  severity: str, concerns: str = "", remediation: str = "", due_date: str | None = None,
+                  review_id: int | None = None, raised_by: str | None = None) -> Finding:
+    """Record a new open finding inside the caller's transaction (a review import, an analysis)."""
+    _check(severity, title, due_date)
+    row = Finding(project_id=project.id, model_version_id=mv.id if mv else None, review_id=review_id, source=source,
+                  title=title.strip(), severity=severity, concerns=concerns.strip(), remediation=remediation.strip(),
+                  due_date=due_date or None, status="open", raised_by=raised_by or uow.actor)
+    uow.session.add(row)
+    uow.session.flush()
+    uow.session.add(FindingEvent(finding_id=row.id, from_status=None, to_status="open", actor=row.raised_by,
+                                 reason=f"raised by {source}"))
+    uow.audit("finding.raised", "finding", row.id, project=project.slug, version=mv.version if mv else None,
+              source=source, title=row.title, severity=severity, concerns=row.concerns,
+              remediation=row.remediation, due_date=row.due_date, review=review_id, raised_by=row.raised_by)
+    return row
+
+
+def record_finding(wb: Workbench, slug: str, *, title: str, severity: str, version: int | None = None,
+                   concerns: str = "", remediation: str = "", due_date: str | None = None) -> FindingView:
+    """A finding someone writes down by hand (``mlwb findings add``)."""
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        mv = model_version(uow.session, project, version) if version is not None else None
+        row = raise_finding(uow, project, mv, source="manual", title=title, severity=severity, concerns=concerns,
+                            remediation=remediation, due_date=due_date)
+        return _view(uow.session, row, project.slug)
+
+
+def set_status(wb: Workbench, slug: str, finding_id: int, status: str, reason: str, *,
+               signer: SigningKey | None = None) -> FindingView:
+    """Move a finding to ``status``, saying why; signed when the person has a key.
+
+    Accepting or closing a finding on a version is a decision for someone other than the
+    version's author (four-eyes, as for approvals); the author may mark it remediated.
+    """
+    reason = reason.strip()
+    if status not in STATUSES:
+        raise WorkbenchError(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
+    if not reason:
+        raise WorkbenchError("a status change needs a reason (what was done, or why the risk is accepted)")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        row = uow.session.get(Finding, finding_id)
+        if row is None or row.project_id != project.id:
+            raise NotFound(f"project '{slug}' has no finding {finding_id}: list them with `mlwb findings {slug}`")
+        if status not in MOVES[row.status]:
+            raise WorkbenchError(f"finding {finding_id} is {row.status}; it can go to {', '.join(MOVES[row.status])}, "
+                                 f"not {status}")
+        mv = uow.session.get(ModelVersion, row.model_version_id) if row.model_version_id else None
+        decider = None
+        if mv is not None:
+            decider = sign_decision(uow, signer, kind="finding", project=project, mv=mv, decision=status,
+                                    comment=reason, finding=row.id, title=row.title)
+            if status in SETTLED:
+                own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
+                if own_key or decider.name == mv.created_by:
+                    raise WorkbenchError(f"{mv.created_by} registered version {mv.version}: someone else must "
+                                         f"{'accept' if status == 'accepted' else 'close'} its findings (four-eyes)")
+                if decider.person is not None and decider.person.role not in DECIDING_ROLES:
+                    raise WorkbenchError(f"{decider.name} is registered as {decider.person.role} and cannot "
+                                         f"{'accept' if status == 'accepted' else 'close'} a finding")
+        name = decider.name if decider else uow.actor
+        columns = decider.columns if decider else {}
+        uow.session.add(FindingEvent(finding_id=row.id, from_status=row.status, to_status=status, actor=name,
+                                     reason=reason, **columns))
+        uow.audit("finding.status_changed", "finding", row.id, project=slug, from_status=row.status,
+                  to_status=status, reason=reason, actor=name, **(decider.audit_fields if decider else {}))
+        row.status, row.updated_at = status, utcnow()
+        uow.session.flush()
+        return _view(uow.session, row, project.slug)
+
+
+def _view(session: Session, row: Finding, slug: str) -> FindingView:
+    version = session.get(ModelVersion, row.model_version_id).version if row.model_version_id else None
+    history = tuple(
+        FindingEventView(e.from_status, e.to_status, e.actor, e.reason, e.created_at, e.signer_fingerprint)
+        for e in session.scalars(select(FindingEvent).where(FindingEvent.finding_id == row.id)
+                                 .order_by(FindingEvent.id)))
+    return FindingView(row.id, slug, version, row.source, row.title, row.severity, row.concerns, row.remediation,
+                       row.due_date, row.status, row.raised_by, row.created_at, history)
+
+
+def list_findings(wb: Workbench, slug: str, *, open_only: bool = False,
+                  version: int | None = None) -> list[FindingView]:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        query = select(Finding).where(Finding.project_id == project.id).order_by(Finding.id)
+        if open_only:
+            query = query.where(Finding.status.not_in(SETTLED))
+        if version is not None:
+            query = query.where(Finding.model_version_id == model_version(session, project, version).id)
+        return [_view(session, f, slug) for f in session.scalars(query)]
+
+
+def open_findings(session: Session, mv: ModelVersion, *, severity: str | None = None) -> list[Finding]:
+    """The unsettled findings on a version (of one severity): what a release check looks at."""
+    query = select(Finding).where(Finding.model_version_id == mv.id, Finding.status.not_in(SETTLED))
+    if severity:
+        query = query.where(Finding.severity == severity)
+    return list(session.scalars(query.order_by(Finding.id)))
