@@ -47,6 +47,7 @@ class ReleaseSnapshot:
     project: ProjectSummary
     metric: str  # the validation metric the project is judged on, e.g. "val_roc_auc"
     actor: str
+    signing: str  # how my decisions are signed: the key's fingerprint, or why they are not
     versions: list[ModelVersionView]
     gates: dict[int, PromotionGate]
     analyses: list[ReleaseAnalysisView]
@@ -258,15 +259,19 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
     # --- loading -------------------------------------------------------------------------
 
     def load(self, wb: Workbench) -> ReleaseSnapshot:
-        from app.services import projects, promotion, registry, release_analysis
+        from app.services import people, projects, promotion, registry, release_analysis
         from app.ml.catalogue import project_metric
 
         project = projects.project_summary(wb, self.slug)
         versions = registry.list_models(wb, self.slug)
+        me = people.identity(wb)
         return ReleaseSnapshot(
             project=project,
             metric=f"val_{project_metric(project.problem_type)}",
-            actor=wb.actor,
+            actor=me.name,
+            signing=(f"signing as {me.person.role} with key {me.person.short_fingerprint}" if me.person
+                     else "key not registered here: decisions are refused" if me.key
+                     else "no signing key: decisions are unsigned (`mlwb people init`)"),
             versions=versions,
             gates={v.version: promotion.promotion_gate(wb, self.slug, v.version) for v in versions},
             analyses=release_analysis.list_release_analyses(wb, self.slug),
@@ -300,7 +305,7 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
             f"production [b]{f'v{production.version}' if production else 'none'}[/b] · "
             f"challenger [b]{f'v{challenger.version}' if challenger else 'none'}[/b]\n"
             f"[dim]{snapshot.project.maturity} profile · judged on {snapshot.metric} · "
-            f"acting as {snapshot.actor}[/dim]"
+            f"acting as {snapshot.actor}, {snapshot.signing}[/dim]"
         )
         self._show_selected()
         self._sync_bindings()

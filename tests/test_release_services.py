@@ -7,10 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.errors import GateFailed, WorkbenchError
-from app.services import audit_trail, projects, promotion, registry, release_analysis
+from app.services import audit_trail, people, projects, promotion, registry, release_analysis
 from app.services.demo import SLUG, VALIDATOR
 from app.services.workbench import Workbench
-from storage.models import Approval, AuditEvent, Waiver
+from app.signing import SignedStatement
+from storage.models import Approval, AuditEvent, Transition, Waiver
+from tests.conftest import ME, register_person
 
 
 def _events(wb: Workbench) -> int:
@@ -33,9 +35,17 @@ def test_demo_release_story(demo_wb: Workbench) -> None:
     assert 0.0 <= shadow.results["agreement_rate"] <= 1.0 and shadow.results["n"] == 300
     (request,) = registry.review_requests(demo_wb, SLUG)
     assert request.status == "approved" and request.reviewer == VALIDATOR
-    # a growth project may skip shadow and canary: promotion recorded that it did so knowingly
-    assert {w.check_id for w in promotion.waivers(demo_wb, SLUG) if w.version == production[0].version} >= {
-        "shadow_passed", "canary_passed"}
+    # the validator's approval is signed by their registered key, not asserted by a name
+    validator = next(p for p in people.list_people(demo_wb) if p.name == VALIDATOR)
+    (approval,) = production[0].approvals
+    assert approval.approver == VALIDATOR and approval.signer_fingerprint == validator.fingerprint
+    # a growth project may skip shadow and canary: nobody waived them, the signed promotion names them
+    assert not [w for w in promotion.waivers(demo_wb, SLUG) if w.version == production[0].version]
+    with demo_wb.read() as session:
+        move = session.scalars(select(Transition).where(Transition.to_stage == "production")).one()
+        signed = SignedStatement(move.statement, move.signature, move.signer_fingerprint)
+    assert move.actor == ME and signed.fields["kind"] == "promotion"
+    assert {"shadow_passed", "canary_passed"} <= set(signed.fields["unmet_recommended"])
 
 
 def test_four_eyes_author_can_neither_approve_nor_reject(demo_wb: Workbench) -> None:
@@ -46,31 +56,33 @@ def test_four_eyes_author_can_neither_approve_nor_reject(demo_wb: Workbench) -> 
     with pytest.raises(WorkbenchError, match="four-eyes"):
         registry.record_approval(demo_wb, SLUG, version, decision="rejected", comment="mine")
     with pytest.raises(WorkbenchError, match="someone else"):
-        registry.request_review(demo_wb, SLUG, version, reviewer="ana.engineer")
+        registry.request_review(demo_wb, SLUG, version, reviewer=ME)
     assert _events(demo_wb) == before
     with demo_wb.read() as session:
-        assert session.scalar(select(func.count(Approval.id)).where(Approval.approver == "ana.engineer")) == 0
+        assert session.scalar(select(func.count(Approval.id)).where(Approval.approver == ME)) == 0
 
 
-def test_rejection_needs_a_comment_and_withdraws_approval(demo_wb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejection_needs_a_comment_and_withdraws_approval(demo_wb: Workbench) -> None:
     version = max(_versions(demo_wb))
-    monkeypatch.setenv("MLWB_USER", "val.reviewer")
+    val = register_person(demo_wb, "val.reviewer")
     with pytest.raises(WorkbenchError, match="comment"):
-        registry.record_approval(demo_wb, SLUG, version, decision="rejected")
-    registry.record_approval(demo_wb, SLUG, version)
+        registry.record_approval(demo_wb, SLUG, version, decision="rejected", signer=val)
+    registry.record_approval(demo_wb, SLUG, version, signer=val)
     assert promotion.promotion_gate(demo_wb, SLUG, version).checks[0].passed
-    registry.record_approval(demo_wb, SLUG, version, decision="rejected", comment="latency too high in canary")
+    registry.record_approval(demo_wb, SLUG, version, decision="rejected", comment="latency too high in canary",
+                             signer=val)
     assert not promotion.promotion_gate(demo_wb, SLUG, version).checks[0].passed
 
 
-def test_blocked_gate_needs_a_recorded_waiver(demo_wb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blocked_gate_needs_a_recorded_waiver(demo_wb: Workbench) -> None:
     version = max(_versions(demo_wb))  # the retrained challenger: no approval, no card, no comparison
     with pytest.raises(GateFailed, match="four-eyes"):
         promotion.promote(demo_wb, SLUG, version)
     with pytest.raises(GateFailed, match="cannot be waived"):
         promotion.waive(demo_wb, SLUG, version, "independent_approval", "urgent")
-    monkeypatch.setenv("MLWB_USER", "val.reviewer")
-    registry.record_approval(demo_wb, SLUG, version, comment="retrained on labelled batches; numbers checked")
+    val = register_person(demo_wb, "val.reviewer")
+    registry.record_approval(demo_wb, SLUG, version, comment="retrained on labelled batches; numbers checked",
+                             signer=val)
     gate = promotion.promotion_gate(demo_wb, SLUG, version)
     assert {c.id for c in gate.blocked} == {"model_card_complete", "significant_over_baseline"}
     with pytest.raises(GateFailed, match="Every model card section"):
@@ -87,30 +99,28 @@ def test_blocked_gate_needs_a_recorded_waiver(demo_wb: Workbench, monkeypatch: p
     assert actions.count("model.check_waived") >= 2 and "model.transitioned" in actions
 
 
-def test_enterprise_waiver_needs_someone_other_than_the_author(demo_wb: Workbench,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_enterprise_waiver_needs_someone_other_than_the_author(demo_wb: Workbench) -> None:
     projects.set_maturity(demo_wb, SLUG, "enterprise", reason="the feed now reaches regulated markets")
     version = max(_versions(demo_wb))
     gate = promotion.promotion_gate(demo_wb, SLUG, version)
     assert {"shadow_passed", "canary_passed", "monitoring_configured"} <= {c.id for c in gate.checks if c.required}
-    with pytest.raises(GateFailed, match="someone else"):
+    with pytest.raises(GateFailed, match="signed by someone other than ana.engineer"):
         promotion.waive(demo_wb, SLUG, version, "canary_passed", "no traffic yet")
-    monkeypatch.setenv("MLWB_USER", "val.reviewer")
-    promotion.waive(demo_wb, SLUG, version, "canary_passed", "no traffic yet")
+    val = register_person(demo_wb, "val.reviewer")
+    promotion.waive(demo_wb, SLUG, version, "canary_passed", "no traffic yet", signer=val)
     with demo_wb.read() as session:
-        assert session.scalar(select(Waiver.granted_by).where(Waiver.check_id == "canary_passed")
-                              .order_by(Waiver.id.desc())) == "val.reviewer"
+        waiver = session.scalars(select(Waiver).where(Waiver.check_id == "canary_passed")
+                                 .order_by(Waiver.id.desc())).first()
+        assert waiver.granted_by == "val.reviewer" and waiver.signer_fingerprint == val.fingerprint
 
 
-def test_rollback_restores_the_previous_production_version(demo_wb: Workbench,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rollback_restores_the_previous_production_version(demo_wb: Workbench) -> None:
     versions = _versions(demo_wb)
     first = next(v.version for v in versions.values() if v.stage == "production")
     newest = max(versions)
     with pytest.raises(WorkbenchError, match="no earlier production version"):
         promotion.rollback(demo_wb, SLUG, reason="nothing to go back to")
-    monkeypatch.setenv("MLWB_USER", "val.reviewer")
-    registry.record_approval(demo_wb, SLUG, newest, comment="ok")
+    registry.record_approval(demo_wb, SLUG, newest, comment="ok", signer=register_person(demo_wb, "val.reviewer"))
     for check in ("model_card_complete", "significant_over_baseline"):
         promotion.waive(demo_wb, SLUG, newest, check, "test")
     promotion.promote(demo_wb, SLUG, newest, reason="new model")

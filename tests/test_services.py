@@ -27,12 +27,16 @@ from app.services import (
     monitoring_alerts,
     monitoring_analysis,
     monitoring_batches,
+    people,
     projects,
     promotion,
     registry,
 )
 from app.services.demo import FEATURES, FRAMING, SLUG, STATEMENT
+from app.services.identity import login_name
 from app.services.workbench import Workbench
+from app.signing import new_signing_key
+from tests.conftest import ME, register_person
 
 CHECKLIST_YES = {"pattern_exists": True, "data_available": True, "errors_tolerable": True,
                  "rules_insufficient": True, "feedback_available": True}
@@ -301,14 +305,33 @@ def test_split_of_a_dataset_without_target_is_refused(wb: Workbench, interaction
 
 def test_author_cannot_approve_their_own_model(demo_wb: Workbench) -> None:
     v1 = registry.list_models(demo_wb, SLUG)[0]
-    assert v1.created_by == demo_wb.actor == "ana.engineer"
+    assert v1.created_by == demo_wb.actor == ME
     refused(demo_wb, lambda: registry.record_approval(demo_wb, SLUG, v1.version),
-            WorkbenchError, "ana.engineer registered model version 1 and cannot approve or reject it")
-    refused(demo_wb, lambda: registry.record_approval(demo_wb, SLUG, v1.version, on_behalf_of="ana.engineer"),
-            WorkbenchError, "four-eyes")
+            WorkbenchError, f"{ME} registered model version 1 with this same key and cannot approve or reject it")
+    # The author's own key cannot come back under another name...
+    mine = demo_wb.signing_key()
+    assert mine is not None
+    refused(demo_wb, lambda: people.add_person(demo_wb, "ana.alias", mine.public_line, "validator"),
+            WorkbenchError, f"already registered to '{ME}'")
+    # ...a key registered as an author cannot decide, and a key nobody registered cannot sign.
+    bob = register_person(demo_wb, "bob.author", "author")
+    refused(demo_wb, lambda: registry.record_approval(demo_wb, SLUG, v1.version, signer=bob),
+            WorkbenchError, "bob.author is registered as author")
+    refused(demo_wb, lambda: registry.record_approval(demo_wb, SLUG, v1.version, signer=new_signing_key()),
+            WorkbenchError, "is not registered in this workspace")
     refused(demo_wb, lambda: registry.record_approval(demo_wb, SLUG, v1.version, decision="maybe"),
             WorkbenchError, "decision must be 'approved' or 'rejected'")
     refused(demo_wb, lambda: registry.record_approval(demo_wb, SLUG, 99), NotFound, "no model version 99")
+
+
+def test_an_unsigned_approval_is_recorded_as_such_and_does_not_count_on_growth(demo_wb: Workbench) -> None:
+    demo_wb.workspace.signing_key_file.unlink()  # this person has no key: nothing they decide is signed
+    demo_wb.forget_signing_key()
+    approval = registry.record_approval(demo_wb, SLUG, 2, comment="looked fine")
+    assert approval.signer_fingerprint is None and approval.approver == login_name() != ME
+    check = next(c for c in promotion.promotion_gate(demo_wb, SLUG, 2).checks if c.id == "independent_approval")
+    assert not check.passed and check.required
+    assert f"{login_name()}'s decision is unsigned; the growth profile needs a signature" in check.detail
 
 
 def _ready_v2(wb: Workbench) -> None:
@@ -328,8 +351,9 @@ def test_promoting_a_second_version_archives_the_first(demo_wb: Workbench) -> No
 
     refused(demo_wb, lambda: promotion.promote(demo_wb, SLUG, 2), GateFailed,
             "no standing approval by someone other than the author")
+    reviewer = register_person(demo_wb, "second-reviewer")
     before = _head(demo_wb)[0].seq
-    registry.record_approval(demo_wb, SLUG, 2, on_behalf_of="second-reviewer", comment="ok")
+    registry.record_approval(demo_wb, SLUG, 2, signer=reviewer, comment="ok")
     refused(demo_wb, lambda: promotion.promote(demo_wb, SLUG, 2), GateFailed, "Every model card section is written")
     _ready_v2(demo_wb)
     refused(demo_wb, lambda: promotion.promote(demo_wb, SLUG, 2, stage="retired"), WorkbenchError,
@@ -351,7 +375,8 @@ def test_promoting_a_second_version_archives_the_first(demo_wb: Workbench) -> No
     assert [(m["version"], m["from_stage"], m["to_stage"]) for m in moves] == [
         (1, "production", "archived"), (2, "none", "production")]
     approved = _payload(demo_wb, new_events[0].seq)
-    assert approved["approver"] == "second-reviewer" and approved["entered_by"] == "ana.engineer"
+    assert approved["approver"] == "second-reviewer" and approved["signer"] == reviewer.fingerprint
+    assert new_events[0].actor == ME  # who ran the command; the signature says who decided
     assert audit_trail.verify(demo_wb).ok
 
     # Promoting to the stage it is already in changes nothing.
@@ -391,11 +416,12 @@ def test_batch_without_a_production_model_is_refused(demo_wb: Workbench, interac
 
 def test_a_later_rejection_withdraws_an_approval(demo_wb: Workbench) -> None:
     _ready_v2(demo_wb)
-    registry.record_approval(demo_wb, SLUG, 2, on_behalf_of="first-reviewer")
-    registry.record_approval(demo_wb, SLUG, 2, decision="rejected", on_behalf_of="second-reviewer",
-                             comment="segment metrics missing")
-    refused(demo_wb, lambda: promotion.promote(demo_wb, SLUG, 2), GateFailed, "no standing approval")
-    registry.record_approval(demo_wb, SLUG, 2, on_behalf_of="second-reviewer", comment="now added")
+    first, second = register_person(demo_wb, "first-reviewer"), register_person(demo_wb, "second-reviewer")
+    registry.record_approval(demo_wb, SLUG, 2, signer=first)
+    registry.record_approval(demo_wb, SLUG, 2, decision="rejected", signer=second, comment="segment metrics missing")
+    refused(demo_wb, lambda: promotion.promote(demo_wb, SLUG, 2), GateFailed,
+            "rejected by second-reviewer")
+    registry.record_approval(demo_wb, SLUG, 2, signer=second, comment="now added")
     promotion.promote(demo_wb, SLUG, 2)
     assert {m.version: m.stage for m in registry.list_models(demo_wb, SLUG)} == {
         1: "archived", 2: "production", 3: "none"}

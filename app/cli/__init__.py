@@ -15,12 +15,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from app.cli import audit, data, development, evidence_bundle, gates, monitoring, projects, release, reports
+from app.cli import audit, data, development, evidence_bundle, gates, monitoring, people, projects, release, reports
 from app.errors import WorkbenchError
 from storage.artifacts import ArtifactCorrupted
 
 # In the order `mlwb --help` lists their verbs.
-VERB_MODULES = (projects, data, development, release, monitoring, evidence_bundle, gates, reports, audit)
+VERB_MODULES = (projects, data, development, release, monitoring, evidence_bundle, gates, reports, audit, people)
 
 
 def _parser() -> argparse.ArgumentParser:

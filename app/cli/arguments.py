@@ -7,6 +7,7 @@ Shared by the verb modules so that shape is written once, beside the other thing
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
@@ -16,3 +17,9 @@ def add_project_verb(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentPar
     verb: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
     verb.add_argument("project")
     return verb
+
+
+def add_key_option(verb: argparse.ArgumentParser) -> None:
+    """``--key FILE``: sign with this private key file instead of mine (keyring or signing.key)."""
+    verb.add_argument("--key", type=Path, metavar="FILE",
+                      help="sign with this private key file (default: your key, from `mlwb people init`)")

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_project_verb
-from app.cli.workspace import open_workspace
+from app.cli.arguments import add_key_option, add_project_verb
+from app.cli.workspace import open_workspace, signer
 from app.errors import WorkbenchError
 
 
@@ -24,10 +24,11 @@ def add_parsers(sub: Any) -> None:
     review.add_argument("--comment", default="")
 
     approve = add_project_verb(sub, "approve",
-                               help="approve (or --reject, with a comment) a model version as the current user")
+                               help="approve (or --reject, with a comment) a model version, signed with your key")
     approve.add_argument("version", type=int)
     approve.add_argument("--reject", action="store_true")
     approve.add_argument("--comment", default="")
+    add_key_option(approve)
 
     gate = add_project_verb(sub, "release-gate", help="the promotion checklist of a version for the project's maturity")
     gate.add_argument("version", type=int)
@@ -36,11 +37,13 @@ def add_parsers(sub: Any) -> None:
     promote.add_argument("version", type=int)
     promote.add_argument("--stage", default="production", choices=("staging", "production", "archived"))
     promote.add_argument("--reason", default="")
+    add_key_option(promote)
 
     waive = add_project_verb(sub, "waive", help="record a waiver for a release check, with its reason")
     waive.add_argument("version", type=int)
     waive.add_argument("check", help="the check id, as `mlwb release-gate` lists it")
     waive.add_argument("--reason", required=True)
+    add_key_option(waive)
 
     alias = add_project_verb(sub, "alias", help="make a version the challenger (or --clear the challenger)")
     alias.add_argument("version", type=int, nargs="?")
@@ -50,6 +53,7 @@ def add_parsers(sub: Any) -> None:
     rollback = add_project_verb(sub, "rollback", help="restore an earlier production version")
     rollback.add_argument("--to", type=int, metavar="VERSION", help="default: the previous production version")
     rollback.add_argument("--reason", required=True)
+    add_key_option(rollback)
 
     add_project_verb(sub, "history", help="every stage and alias transition of a project's versions")
 
@@ -111,9 +115,16 @@ def _cmd_approve(args: argparse.Namespace) -> int:
     from app.services import registry
 
     a = registry.record_approval(open_workspace(), args.project, args.version,
-                                 decision="rejected" if args.reject else "approved", comment=args.comment)
-    print(f"model version {a.version} {a.decision} by {a.approver}")
+                                 decision="rejected" if args.reject else "approved", comment=args.comment,
+                                 signer=signer(args.key))
+    print(f"model version {a.version} {a.decision} by {a.approver}, {_signed(a.signer_fingerprint)}")
     return 0
+
+
+def _signed(fingerprint: str | None) -> str:
+    from app.signing import short_fingerprint
+
+    return f"signed by key {short_fingerprint(fingerprint)}" if fingerprint else "UNSIGNED (no signing key: `mlwb people init`)"
 
 
 def _print_gate(gate: Any) -> None:
@@ -134,10 +145,11 @@ def _cmd_release_gate(args: argparse.Namespace) -> int:
 def _cmd_promote(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    gate = promotion.promote(open_workspace(), args.project, args.version, stage=args.stage, reason=args.reason)
+    gate = promotion.promote(open_workspace(), args.project, args.version, stage=args.stage, reason=args.reason,
+                             signer=signer(args.key))
     for c in gate.checks:
-        if c.waiver and not c.passed:
-            print(f"warning: {c.label} not met — waived: {c.waiver}")
+        if not c.passed:
+            print(f"warning: {c.label} not met" + (f" — waived: {c.waiver}" if c.waiver else " (recommended)"))
     print(f"model version {args.version} is now in {args.stage}")
     return 0
 
@@ -145,8 +157,9 @@ def _cmd_promote(args: argparse.Namespace) -> int:
 def _cmd_waive(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    w = promotion.waive(open_workspace(), args.project, args.version, args.check, args.reason)
-    print(f"waiver recorded for {w.check_id} on version {w.version} by {w.granted_by}")
+    w = promotion.waive(open_workspace(), args.project, args.version, args.check, args.reason,
+                        signer=signer(args.key))
+    print(f"waiver recorded for {w.check_id} on version {w.version} by {w.granted_by}, {_signed(w.signer_fingerprint)}")
     return 0
 
 
@@ -164,7 +177,8 @@ def _cmd_alias(args: argparse.Namespace) -> int:
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from app.services import promotion
 
-    restored = promotion.rollback(open_workspace(), args.project, to_version=args.to, reason=args.reason)
+    restored = promotion.rollback(open_workspace(), args.project, to_version=args.to, reason=args.reason,
+                                  signer=signer(args.key))
     print(f"rolled back: version {restored} is in production again")
     return 0
 
@@ -173,7 +187,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
     from app.services import promotion
 
     for t in promotion.transitions(open_workspace(), args.project):
-        print(f"{t.created_at:%Y-%m-%d %H:%M}\tv{t.version}\t{t.from_stage} → {t.to_stage}\t{t.actor}\t{t.reason}")
+        key = t.signer_fingerprint[:16] if t.signer_fingerprint else "-"
+        print(f"{t.created_at:%Y-%m-%d %H:%M}\tv{t.version}\t{t.from_stage} → {t.to_stage}\t{t.actor}\t{key}\t{t.reason}")
     return 0
 
 

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from app.jobs import JobRunner
     from app.services.workbench import Workbench
+    from app.signing import SigningKey
 
 
 def open_workspace() -> Workbench:
@@ -42,3 +45,16 @@ def progress_printer() -> Callable[[int, float, str], None]:
         print(f"  job {job_id} {fraction:4.0%} {message}", file=sys.stderr)
 
     return show
+
+
+def signer(key_file: Path | None) -> SigningKey | None:
+    """The key a verb's ``--key FILE`` names, or None for my own (the workbench finds it)."""
+    if key_file is None:
+        return None
+    from app.errors import WorkbenchError
+    from app.signing import load_signing_key
+
+    key = load_signing_key(key_file, "", file_only=True)
+    if key is None:
+        raise WorkbenchError(f"no signing key at {key_file}: give the private key file `mlwb people init` wrote")
+    return key

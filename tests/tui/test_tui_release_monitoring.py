@@ -22,10 +22,23 @@ from screens.modals.review_dialog import REJECTION_NEEDS_COMMENT, ReasonDialog, 
 from screens.monitoring import MonitoringScreen
 from screens.widgets.charts import coloured_bar_chart, trend
 from screens.widgets.drift_heat import DRIFTED_MARK, DriftHeat, band, heat_rows
+from app.services.workbench import Workbench
+from storage.workspace import Workspace
+from tests.conftest import register_person
 from tests.tui.test_tui_workbench import SIZE, open_demo, settle
 
 SLUG = "ctr-demo"
 REVIEWER = "val.reviewer"
+
+
+@pytest.fixture
+def as_reviewer(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the TUI as REVIEWER: a validator the demo's admin registered, signing with their own key file."""
+    wb = Workbench.open(Workspace(demo_home))
+    register_person(wb, REVIEWER, key_dir=demo_home)
+    wb.close()
+    monkeypatch.setenv("MLWB_SIGNING_KEY", str(demo_home / f"{REVIEWER}.key"))
+    return demo_home
 
 
 def text_of(screen, selector: str) -> str:  # type: ignore[no-untyped-def]
@@ -123,9 +136,7 @@ async def test_approving_your_own_version_is_refused_and_nothing_is_recorded(dem
         assert audit_trail.recent_events(app.wb, project=SLUG, limit=1)[0].seq == before_events
 
 
-async def test_a_rejection_needs_a_comment_then_is_recorded_for_the_reviewer(demo_home: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLWB_USER", REVIEWER)
+async def test_a_rejection_needs_a_comment_then_is_recorded_for_the_reviewer(as_reviewer: Path) -> None:
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_release(app, pilot)
@@ -149,15 +160,15 @@ async def test_a_rejection_needs_a_comment_then_is_recorded_for_the_reviewer(dem
         after = next(v for v in registry.list_models(app.wb, SLUG) if v.version == version.version)
         last = after.approvals[-1]
         assert (last.approver, last.decision, last.comment) == (REVIEWER, "rejected", "card lacks the caveats")
+        assert last.signer_fingerprint == app.wb.signing_key().fingerprint
         row = row_texts(screen.query_one("#versions", DataTable))[screen.snapshot.versions.index(after)]
         assert f"rejected · {REVIEWER}" in row[5]
         assert "card lacks the caveats" in text_of(screen, "#deploy-evidence-body")
 
 
-async def test_promotion_goes_through_the_gate(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_promotion_goes_through_the_gate(as_reviewer: Path) -> None:
     """Promote the highlighted version: a blocked gate comes back as an error notification and
     changes nothing; a passing one moves it to production and records the transition."""
-    monkeypatch.setenv("MLWB_USER", REVIEWER)
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_release(app, pilot)
