@@ -120,6 +120,9 @@ class WorkbenchApp(App[int]):
             self.progress.entries.clear()
             self.demo_running = False
         self.notify(f"Demo project {outcome.slug} is at stage {outcome.stage} of 6.", title="Demo ready")
+        if outcome.new_key:
+            self.notify(f"Your signing key was created ({outcome.new_key}); it proves what you approve. Back it up; "
+                        "`mlwb people whoami` shows it.", title="Signing key", timeout=12)
         self.post_message(WorkbenchChanged())
 
     @work(thread=True, exit_on_error=False, group="jobs")

@@ -40,6 +40,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                        step=lambda m: print(f"- {m}", file=sys.stderr))
     verb = "created" if outcome.created else "already present, brought up to date"
     print(f"{outcome.slug}: {verb}; stage {outcome.stage} of 6; {outcome.alerts} monitoring alert(s)")
+    if outcome.new_key:
+        print(f"your signing key was created ({outcome.new_key}): back it up; `mlwb people whoami` shows it")
     return 0
 
 

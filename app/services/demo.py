@@ -99,16 +99,19 @@ class DemoOutcome:
     created: bool
     stage: int
     alerts: int
+    # where my signing key was created on this run (None: I already had one)
+    new_key: str | None = None
 
 
-def _validator_key(wb: Workbench) -> SigningKey:
+def _validator_key(wb: Workbench) -> tuple[SigningKey, str | None]:
     """Give me a key (the first person of an empty registry is its admin) and register a key for
     the demo's fictional validator, kept beside the workspace so the demo can sign as them.
 
     A real validator keeps their key on their own machine; this one exists so the demo shows a
-    signed, independent approval rather than one an environment variable asserts.
+    signed, independent approval rather than one an environment variable asserts. Returns the
+    validator's key and where my key was stored if it was created now.
     """
-    people.init_me(wb)
+    mine = people.init_me(wb)
     path = wb.workspace.home / "demo" / f"{VALIDATOR}.key"
     key = load_signing_key(path, VALIDATOR, file_only=True)
     if key is None:
@@ -116,7 +119,7 @@ def _validator_key(wb: Workbench) -> SigningKey:
         write_private_key(path, key)
     if not any(p.fingerprint == key.fingerprint for p in people.list_people(wb)):
         people.add_person(wb, VALIDATOR, key.public_line, "validator")
-    return key
+    return key, mine.key.store if mine.created else None
 
 
 def _advance_to(wb: Workbench, stage: int) -> None:
@@ -131,7 +134,7 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
 
     created = not demo_exists(wb)
     step("your signing key, and one for the demo's validator")
-    validator = _validator_key(wb)
+    validator, new_key = _validator_key(wb)
     if created:
         step("creating project ctr-demo")
         projects.create_project(wb, SLUG, problem_type="binary_classification", maturity="growth",
@@ -191,7 +194,8 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
         _release(wb, runs, seed, Path(tmp), step)
         _advance_to(wb, 6)
         _monitor(wb, runner, seed, batch_rows, Path(tmp), step, on_progress)
-    return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring_alerts.list_alerts(wb, SLUG)))
+    return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring_alerts.list_alerts(wb, SLUG)),
+                       new_key)
 
 
 def _serve(wb: Workbench, frame: pd.DataFrame, *, prefix: str, shadow: bool, canary_share: float,
