@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.canonical import EVENT_FIELDS, GENESIS, canonical_json, next_digest
+from app.errors import WorkbenchError
 from app.keystore import usable_keyring, write_private_file
 
 KEYRING_SERVICE = "mlwb-audit-key"
@@ -48,27 +49,71 @@ class AuditKey:
     notice: str | None = None  # set once, when a fallback key file was just created
 
 
-def load_key(key_file: Path, account: str) -> AuditKey:
-    """Read the audit key, creating it on first use (keyring first, then a 0600 file)."""
+def _parse_key(text: str, where: str) -> bytes:
+    """The key as bytes, or a clear error: an empty, non-hex or short key never signs anything."""
+    raw = text.strip()
+    try:
+        secret = bytes.fromhex(raw)
+    except ValueError:
+        secret = b""
+    if len(secret) < 16:
+        problem = "is empty" if not raw else "is not a hex key of at least 32 digits"
+        raise WorkbenchError(f"the audit key in {where} {problem}: restore it from your backup "
+                             "(the key that wrote this chain is the only one that verifies it)")
+    return secret
+
+
+def load_key(key_file: Path, account: str, *, chain_has_events: bool) -> AuditKey:
+    """Read the audit key (the 0600 file, else the OS keyring). A key is created only for an
+    empty chain: once events exist, a missing key is an error that says where it was kept,
+    because a new key would leave every earlier event unverifiable for good."""
+    if key_file.exists() and not key_file.is_file():
+        raise WorkbenchError(f"the audit key path {key_file} is not a file: move it aside and restore the key "
+                             "file from your backup")
     if key_file.exists():
-        return AuditKey(bytes.fromhex(key_file.read_text().strip()), str(key_file))
+        try:
+            text = key_file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkbenchError(f"cannot read the audit key {key_file}: {exc}") from None
+        return AuditKey(_parse_key(text, str(key_file)), str(key_file))
     backend = usable_keyring()
+    stored: str | None = None
     if backend is not None:
         try:
             stored = backend.get_password(KEYRING_SERVICE, account)
-            if stored is None:
-                stored = secrets.token_hex(32)
-                backend.set_password(KEYRING_SERVICE, account, stored)
-            return AuditKey(bytes.fromhex(stored), "keyring")
-        except Exception:  # a locked or broken keyring: fall back rather than lose work
-            pass
+        except Exception:  # a locked or broken keyring: treated as absent, never as a new key
+            backend = None
+    if stored is not None:
+        return AuditKey(_parse_key(stored, f"the keyring entry {KEYRING_SERVICE}/{account}"), "keyring")
+    if chain_has_events:
+        raise WorkbenchError(
+            f"the audit key is missing: it is neither in {key_file} nor in the OS keyring entry "
+            f"{KEYRING_SERVICE}/{account}, but this workspace already has audit events. Restore the key file "
+            "from your backup (a new key would make every earlier event unverifiable)")
     secret = secrets.token_hex(32)
+    if backend is not None:
+        try:
+            backend.set_password(KEYRING_SERVICE, account, secret)
+            return AuditKey(bytes.fromhex(secret), "keyring")
+        except Exception:
+            pass
     write_private_file(key_file, secret + "\n")
     notice = (
         f"No usable OS keyring was found, so the audit key was stored in {key_file} "
         "(readable only by you). Back it up: without it the audit trail cannot be verified."
     )
     return AuditKey(bytes.fromhex(secret), str(key_file), notice)
+
+
+def check_key_against(key: AuditKey, newest: Mapping[str, Any] | None, account: str) -> None:
+    """Refuse a key that did not write the newest event (a different or replaced key), naming where it is."""
+    if newest is None or hmac.compare_digest(newest["hash"], event_hash(key.secret, newest)):
+        return
+    where = key.store if key.store != "keyring" else f"the keyring entry {KEYRING_SERVICE}/{account}"
+    raise WorkbenchError(
+        f"the audit key in {where} did not write this chain (event {newest['seq']} does not verify with it): "
+        "restore the key that did from your backup; if the newest event itself was edited, "
+        "`mlwb audit verify` names it")
 
 
 # --- the head anchor -----------------------------------------------------------------------
@@ -89,10 +134,18 @@ class HeadAnchor:
 
     def read(self) -> ChainHead | None:
         try:
-            entry = json.loads(self.path.read_text()).get(self.database)
-        except (FileNotFoundError, ValueError):
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
             return None
-        return ChainHead(int(entry["seq"]), str(entry["hash"])) if entry else None
+        except (OSError, ValueError) as exc:
+            raise WorkbenchError(f"the audit head anchor {self.path} is unreadable ({exc}): restore it from your "
+                                 "backup, or move it aside if you accept losing truncation detection") from None
+        entry = data.get(self.database) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or (entry is not None and not (
+                isinstance(entry, dict) and isinstance(entry.get("seq"), int) and isinstance(entry.get("hash"), str))):
+            raise WorkbenchError(f"the audit head anchor {self.path} is not in the form the workbench writes "
+                                 '({"<database>": {"seq": N, "hash": "…"}}): restore it from your backup')
+        return ChainHead(entry["seq"], entry["hash"]) if entry else None
 
     def advance(self, head: ChainHead) -> None:
         try:

@@ -61,6 +61,12 @@ def chain_head(session: Session) -> ChainHead | None:
     return ChainHead(last.seq, last.hash) if last else None
 
 
+def newest_event(session: Session) -> dict[str, Any] | None:
+    """The newest event as exported (``EVENT_FIELDS``): what the audit key is checked against on open."""
+    row = session.execute(select(*EVENT_COLUMNS).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return dict(zip(EVENT_FIELDS, row, strict=True)) if row else None
+
+
 def append_event(
     session: Session,
     key: bytes,

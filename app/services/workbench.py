@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import AuditKey, ChainHead, HeadAnchor, load_key
+from app.audit import AuditKey, ChainHead, HeadAnchor, check_key_against, load_key
 from app.errors import NotFound
-from app.services.audit_trail import append_event
+from app.services.audit_trail import append_event, newest_event
 from app.services.identity import Identity, identity_in, login_name
 from app.signing import SigningKey, load_signing_key
 from storage.artifacts import ArtifactStore
@@ -82,7 +82,14 @@ class Workbench:
         ws = (workspace or Workspace.locate()).ensure()
         db = Database(ws.database_url)
         db.upgrade()
-        key = load_key(ws.key_file, account=ws.identity)
+        try:
+            with db.read() as session:
+                newest = newest_event(session)
+            key = load_key(ws.key_file, account=ws.identity, chain_has_events=newest is not None)
+            check_key_against(key, newest, ws.identity)
+        except BaseException:
+            db.dispose()
+            raise
         bench = cls(ws, db, ArtifactStore(ws.artifacts_dir), key, HeadAnchor(ws.anchor_file, ws.identity))
         if key.notice:
             bench.notices.append(key.notice)
