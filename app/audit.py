@@ -105,15 +105,17 @@ def load_key(key_file: Path, account: str, *, chain_has_events: bool) -> AuditKe
     return AuditKey(bytes.fromhex(secret), str(key_file), notice)
 
 
-def check_key_against(key: AuditKey, newest: Mapping[str, Any] | None, account: str) -> None:
-    """Refuse a key that did not write the newest event (a different or replaced key), naming where it is."""
-    if newest is None or hmac.compare_digest(newest["hash"], event_hash(key.secret, newest)):
+def check_key_against(key: AuditKey, samples: Sequence[Mapping[str, Any]], account: str) -> None:
+    """Refuse a key that wrote none of ``samples`` (the newest and the oldest event): a different
+    or replaced key, named with where it is kept. One edited event does not trip this (the other
+    sample still verifies), so `mlwb audit verify` can still name it."""
+    if not samples or any(hmac.compare_digest(e["hash"], event_hash(key.secret, e)) for e in samples):
         return
     where = key.store if key.store != "keyring" else f"the keyring entry {KEYRING_SERVICE}/{account}"
-    raise WorkbenchError(
-        f"the audit key in {where} did not write this chain (event {newest['seq']} does not verify with it): "
-        "restore the key that did from your backup; if the newest event itself was edited, "
-        "`mlwb audit verify` names it")
+    seqs = " and ".join(str(e["seq"]) for e in samples)
+    which = f"events {seqs} do not" if len(samples) > 1 else f"event {seqs} does not"
+    raise WorkbenchError(f"the audit key in {where} did not write this chain ({which} verify with it): "
+                         "restore the key that did from your backup")
 
 
 # --- the head anchor -----------------------------------------------------------------------

@@ -85,6 +85,20 @@ def test_a_different_key_is_refused_before_anything_is_written(keyed_home: Path)
     assert (keyed_home / "registry.sqlite3").read_bytes() == before
 
 
+def test_an_edited_newest_event_still_opens_so_verify_can_name_it(keyed_home: Path) -> None:
+    wb = Workbench.open(Workspace(keyed_home))
+    projects.create_project(wb, "fraud", problem_type="binary_classification")
+    wb.close()
+    import sqlite3
+
+    con = sqlite3.connect(keyed_home / "registry.sqlite3")
+    con.execute("update audit_event set actor = 'mallory' where seq = 2")
+    con.commit()
+    con.close()
+    done = _cli("audit", "verify")
+    assert done.returncode == 1 and "BROKEN at event 2" in done.stdout + done.stderr
+
+
 def test_a_key_path_that_is_a_directory_is_refused(keyed_home: Path) -> None:
     (keyed_home / "audit.key").unlink()
     (keyed_home / "audit.key").mkdir()

@@ -61,10 +61,12 @@ def chain_head(session: Session) -> ChainHead | None:
     return ChainHead(last.seq, last.hash) if last else None
 
 
-def newest_event(session: Session) -> dict[str, Any] | None:
-    """The newest event as exported (``EVENT_FIELDS``): what the audit key is checked against on open."""
-    row = session.execute(select(*EVENT_COLUMNS).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    return dict(zip(EVENT_FIELDS, row, strict=True)) if row else None
+def key_samples(session: Session) -> list[dict[str, Any]]:
+    """The newest and the oldest event as exported (``EVENT_FIELDS``): what the audit key is
+    checked against on open. Empty for an empty chain."""
+    rows = [session.execute(select(*EVENT_COLUMNS).order_by(order).limit(1)).first()
+            for order in (AuditEvent.seq.desc(), AuditEvent.seq)]
+    return [dict(zip(EVENT_FIELDS, row, strict=True)) for row in dict.fromkeys(r for r in rows if r)]
 
 
 def append_event(

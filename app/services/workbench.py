@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditKey, ChainHead, HeadAnchor, check_key_against, load_key
 from app.errors import NotFound
-from app.services.audit_trail import append_event, newest_event
+from app.services.audit_trail import append_event, key_samples
 from app.services.identity import Identity, identity_in, login_name
 from app.signing import SigningKey, load_signing_key
 from storage.artifacts import ArtifactStore
@@ -84,9 +84,9 @@ class Workbench:
         db.upgrade()
         try:
             with db.read() as session:
-                newest = newest_event(session)
-            key = load_key(ws.key_file, account=ws.identity, chain_has_events=newest is not None)
-            check_key_against(key, newest, ws.identity)
+                samples = key_samples(session)
+            key = load_key(ws.key_file, account=ws.identity, chain_has_events=bool(samples))
+            check_key_against(key, samples, ws.identity)
         except BaseException:
             db.dispose()
             raise
