@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.canonical import EVENT_FIELDS, GENESIS, canonical_json, next_digest
+from app.canonical import EVENT_FIELDS, GENESIS, event_body, next_digest
 from app.errors import WorkbenchError
 from app.keystore import usable_keyring, write_private_file
 
@@ -35,8 +35,6 @@ KEYRING_SERVICE = "mlwb-audit-key"
 
 #: One event as a plain row: its values in ``EVENT_FIELDS`` order (seq … payload, prev_hash, hash).
 EventRow = Sequence[Any]
-# What the HMAC covers (after prev_hash): every field but the links themselves.
-_BODY_FIELDS = EVENT_FIELDS[:-2]
 
 
 # --- the key -------------------------------------------------------------------------------
@@ -166,13 +164,9 @@ class HeadAnchor:
 # --- an event's hash -------------------------------------------------------------------------
 
 
-def event_body(event: Mapping[str, Any]) -> str:
-    """The canonical JSON an event's HMAC covers (``seq`` … ``payload``, named as exported)."""
-    return canonical_json({name: event[name] for name in _BODY_FIELDS})
-
-
 def event_hash(key: bytes, event: Mapping[str, Any]) -> str:
-    """HMAC-SHA256(key, prev_hash ‖ event body): the ``hash`` the event must carry."""
+    """HMAC-SHA256(key, prev_hash ‖ event body): the ``hash`` the event must carry. The body
+    (``app.canonical.event_body``) is also what an exported placeholder's ``content`` hashes."""
     return hmac.new(key, (event["prev_hash"] + event_body(event)).encode("utf-8"), hashlib.sha256).hexdigest()
 
 

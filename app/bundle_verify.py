@@ -9,24 +9,47 @@ An evidence bundle (written by ``app.services.evidence_bundle``) is a folder or 
     evidence/report-data.json    everything the report shows, as laid out: what it was built from (project,
                                  audit head, evidence digest), then its chapters (``dataclasses.asdict``)
     evidence/tables/NN-*.csv     one CSV per table of the report
-    audit/events.jsonl           the audit chain from event 1 to the printed head, one event a line
+    audit/events.jsonl           the audit chain from event 1 to the printed head, one event a line: the
+                                 project's events (and its signers' person events) in full, every other
+                                 event as a placeholder (seq, prev_hash, hash, content: ``app.canonical``)
+    signatures/public-keys.json  name, role, fingerprint and public key of each person who signed a record
+    signatures/signed-records.json  the project's decisions (approvals, waivers, signed transitions and
+                                 finding status changes): what the record says, the statement signed,
+                                 the Ed25519 signature and the signer's fingerprint
 
-This module is the verifier. It needs only the bundle (and pypdf): it opens no workspace and no
-database and reads no ``MLWB_HOME``, so a reviewer can run it on any machine. It checks:
+An export holds its project and nothing else: another project's events travel as placeholders,
+which carry the links and the SHA-256 of the event's body but no actor, action, payload or
+project, so the chain and the evidence digest check through them. (The content hash is unkeyed:
+someone who already knows an event's every field, to the microsecond, could confirm it; nobody
+can read anything from it.)
+
+This module is the verifier. It needs only the bundle (and pypdf, and ``cryptography`` for the
+signatures): it opens no workspace and no database and reads no ``MLWB_HOME``, so a reviewer can
+run it on any machine. It checks:
 
 1. **files** — every file in the manifest is present with the recorded SHA-256 and size, and no
    file is missing or unlisted (``.DS_Store`` and ``__MACOSX/``, which desktops add, are ignored).
 2. **audit chain** — events are numbered without a gap from event 1, each ``prev_hash`` is the
-   previous event's ``hash`` (event 1 links to 64 zeros), and the last event is the head the
-   manifest records.
-3. **evidence digest** — a plain SHA-256 chain over the events' content: ``d_0`` = 64 zeros,
-   ``d_i`` = SHA-256(``d_{i-1}`` ‖ canonical JSON of event i without its ``digest`` field, HMAC
-   hash included). Each line stores its own ``d_i`` (so an edited event is named by its seq) and
-   the manifest stores the last one.
+   previous event's ``hash`` (event 1 links to 64 zeros), placeholders included, and the last
+   event is the head the manifest records.
+3. **evidence digest** — a plain SHA-256 chain over the events' placeholders
+   (``app.canonical.DIGEST_ALGORITHM``): ``d_0`` = 64 zeros, ``d_i`` = SHA-256(``d_{i-1}`` ‖
+   canonical JSON of {seq, prev_hash, hash, content}), where a full event's ``content`` is the
+   SHA-256 of its canonical body. Each line stores its own ``d_i`` (so an edited event is named by
+   its seq) and the manifest stores the last one.
 4. **report head** — the head printed *in the PDF* (its text, read with pypdf: sequence number
    and full 64-hex hash) is the chain's head, and the PDF names the manifest's project; the
    ``Evidence digest: <64 hex>`` it prints must match the manifest's (a PDF from before the
    report printed it passes on checks 1–3, and the result says so).
+5. **signatures** — each public key is what its fingerprint says and is registered by a person
+   event of the chain with the same name, role and key; each signed record's signature verifies
+   (``app.signing.verify_statement``) with the key it names, which must be in the bundle's list;
+   its statement says what the record says (project, version, model SHA-256, decision, comment,
+   who); the evidence digest it was signed on is the chain's digest at the event it names; and
+   the project's audit event for it carries the same signature and signer (so the records are
+   pinned by the digest the PDF prints). Every signature the project's events carry has its
+   record. The verdict lists each signer with the full fingerprint, for the reviewer to compare
+   with the key its owner gave out of band: a bundle only proves which *key* signed.
 
 What this can and cannot prove without the audit key
 ----------------------------------------------------
@@ -41,7 +64,8 @@ is trusted:
 - Someone who rewrites events **and** recomputes the links, the per-event digests, the
   manifest digest and the file hashes consistently is caught only where the rewrite reaches
   something they did not rewrite: the head printed in the PDF (check 4) — which changes whenever
-  an event's ``hash`` changes — and, decisively, ``mlwb audit verify`` in the workspace the
+  an event's ``hash`` changes — the evidence digests that signed statements carry (check 5, for
+  a rewrite before a signature) and, decisively, ``mlwb audit verify`` in the workspace the
   bundle came from, which recomputes every HMAC and must report the same head.
 - An edit that keeps every ``hash`` field and recomputes the digests and manifest passes
   checks 1–3, but the compliance report prints the evidence digest of the events it was built
@@ -49,6 +73,9 @@ is trusted:
   (Rewriting the PDF as well is always possible for someone with the files alone; the PDF is
   only as trustworthy as the copy the reviewer received through another channel, and the
   workspace's ``mlwb audit verify`` remains the final word.)
+- A signature cannot be forged without its private key, so a decision re-signed by anyone else
+  names a key outside the bundle's list, or a key that did not make the signature, or one that
+  no person event registered (check 5).
 """
 
 from __future__ import annotations
@@ -61,21 +88,25 @@ import os
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from app.canonical import DIGEST_FIELD, EVENT_FIELDS, GENESIS, next_digest
+from app.canonical import DIGEST_FIELD, EVENT_FIELDS, GENESIS, PLACEHOLDER_FIELDS, is_placeholder, next_digest
 from app.errors import WorkbenchError
+from app.signing import fingerprint, short_fingerprint, verify_statement
 
-FORMAT = "mlwb-evidence-bundle/1"
+FORMAT = "mlwb-evidence-bundle/2"
 MANIFEST = "manifest.json"
 README = "README.txt"
 REPORT_PDF = "compliance-report.pdf"
 EVIDENCE_JSON = "evidence/report-data.json"
 TABLES_DIR = "evidence/tables"
 EVENTS = "audit/events.jsonl"
+PUBLIC_KEYS = "signatures/public-keys.json"
+SIGNED_RECORDS = "signatures/signed-records.json"
 
 # Files that desktops drop into folders and archives; they are not evidence and not checked.
 _DESKTOP_CLUTTER = (".DS_Store", "Thumbs.db")
@@ -214,6 +245,7 @@ class BundleCheck:
 class BundleVerdict:
     path: Path
     checks: tuple[BundleCheck, ...]
+    signers: tuple[Signer, ...] = ()  # the bundle's keys, each with what it was found to sign
 
     @property
     def ok(self) -> bool:
@@ -259,7 +291,7 @@ def _check_files(files: _BundleFiles, manifest: dict[str, Any]) -> BundleCheck:
         problems.append(f"{name} is not listed in the manifest (added after export)")
     for name in files.duplicates:
         problems.append(f"{name} appears more than once in the archive")
-    for required in (REPORT_PDF, EVENTS):
+    for required in (REPORT_PDF, EVENTS, PUBLIC_KEYS, SIGNED_RECORDS):
         if required not in listed:
             problems.append(f"the manifest does not list {required}")
     if problems:
@@ -286,12 +318,20 @@ def _read_events(files: _BundleFiles) -> tuple[list[dict[str, Any]], list[str]]:
             problems.append(f"{EVENTS} line {number} is not JSON")
             continue
         label = f"event {event.get('seq')}" if isinstance(event, dict) else f"{EVENTS} line {number}"
-        if not isinstance(event, dict) or set(event) - {DIGEST_FIELD} != set(EVENT_FIELDS):
-            problems.append(f"{label} ({EVENTS} line {number}) does not have exactly the fields "
-                            f"{', '.join(EVENT_FIELDS)}, {DIGEST_FIELD}")
+        if not isinstance(event, dict) or set(event) - {DIGEST_FIELD} not in (set(EVENT_FIELDS),
+                                                                              set(PLACEHOLDER_FIELDS)):
+            problems.append(f"{label} ({EVENTS} line {number}) has neither the fields of an event "
+                            f"({', '.join(EVENT_FIELDS)}) nor those of a placeholder "
+                            f"({', '.join(PLACEHOLDER_FIELDS)}), each with {DIGEST_FIELD}")
             continue
         if not _is_seq(event["seq"]) or not _is_hex64(event["hash"]) or not _is_hex64(event["prev_hash"]):
             problems.append(f"{label} ({EVENTS} line {number}) has a malformed seq, hash or prev_hash")
+            continue
+        if is_placeholder(event) and not _is_hex64(event["content"]):
+            problems.append(f"{label} ({EVENTS} line {number}) is a placeholder without a 64-hex content hash")
+            continue
+        if not is_placeholder(event) and not isinstance(event["payload"], str):
+            problems.append(f"{label} ({EVENTS} line {number}) has a payload that is not JSON text")
             continue
         events.append(event)
     return events, problems
@@ -325,7 +365,10 @@ def _check_chain(events: list[dict[str, Any]], shape: list[str], manifest: dict[
         return BundleCheck("audit chain", False, _joined(problems))
     if not events:
         return BundleCheck("audit chain", True, "empty chain, as the manifest says")
-    return BundleCheck("audit chain", True, f"events 1–{previous['seq']} link without a gap; "  # type: ignore[index]
+    hidden = sum(1 for e in events if is_placeholder(e))
+    return BundleCheck("audit chain", True, f"events 1–{previous['seq']} link without a gap "  # type: ignore[index]
+                                            f"({len(events) - hidden} in full, {hidden} placeholders of other "
+                                            f"projects' or unrelated workspace events); "
                                             f"head {head['seq']} {head['hash']} is the manifest's")
 
 
@@ -417,6 +460,229 @@ def _check_report(files: _BundleFiles, events: list[dict[str, Any]], manifest: d
                                    f"head, for project {manifest['project']} {digest_note}")
 
 
+# --- signatures ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signer:
+    """One key of the bundle's list and the records whose signature verified with it. The full
+    fingerprint is printed, for comparison with the one its owner gave out of band."""
+
+    name: str
+    role: str
+    fingerprint: str
+    signed: tuple[str, ...]
+
+    def line(self) -> str:
+        return (f"signer  {self.name} ({self.role}) key {self.fingerprint}: "
+                f"{', '.join(self.signed) or 'no record that verified'}")
+
+
+def _read_json(files: _BundleFiles, name: str) -> tuple[Any, str | None]:
+    if name not in files.names:
+        return None, f"{name} is missing"
+    try:
+        return json.loads(files.read(name).decode("utf-8")), None
+    except (OSError, ValueError) as exc:
+        return None, f"{name} cannot be read as JSON ({exc})"
+
+
+def _payload(event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        payload = json.loads(event["payload"])
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _bundle_keys(data: Any, events: list[dict[str, Any]], problems: list[str]) -> dict[str, dict[str, str]]:
+    """The bundle's public keys by fingerprint. Each must be what its fingerprint says, and be
+    registered by a person event of the chain (name, role and key as that event recorded them):
+    a key added to the list by hand is registered nowhere the printed digest pins."""
+    entries = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        problems.append(f"{PUBLIC_KEYS} has no 'keys' list")
+        return {}
+    registered: dict[str, tuple[int, dict[str, Any]]] = {}
+    for event in events:
+        if not is_placeholder(event) and event["entity_type"] == "person":
+            payload = _payload(event)
+            if isinstance(payload.get("fingerprint"), str):
+                seq, known = registered.get(payload["fingerprint"], (0, {}))
+                registered[payload["fingerprint"]] = (event["seq"], {**known, **payload})
+    keys: dict[str, dict[str, str]] = {}
+    for number, entry in enumerate(entries, start=1):
+        fields = ("name", "role", "fingerprint", "public_key")
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(f), str) for f in fields)
+                and _is_hex64(entry["public_key"])):
+            problems.append(f"key {number} of {PUBLIC_KEYS} lacks a name, role, fingerprint or 64-hex public key")
+            continue
+        fp, who = fingerprint(entry["public_key"]), f"{entry['name']}'s key"
+        if fp != entry["fingerprint"]:
+            problems.append(f"{who} lists fingerprint {short_fingerprint(entry['fingerprint'])}, but its public key's "
+                            f"is {short_fingerprint(fp)}")
+            continue
+        seq, recorded = registered.get(fp, (0, {}))
+        if not seq:
+            problems.append(f"{who} {short_fingerprint(fp)} is registered by no person event in {EVENTS}")
+            continue
+        differs = [f for f in ("name", "role", "public_key") if f in recorded and recorded[f] != entry[f]]
+        if differs:
+            problems.append(f"{who} {short_fingerprint(fp)} differs in {', '.join(differs)} from its registration "
+                            f"(event {seq})")
+            continue
+        keys[fp] = entry
+    return keys
+
+
+def _expected(record: dict[str, Any], stated: dict[str, Any]) -> dict[str, Any] | None:
+    """What the statement of ``record`` must say, in the statement's own fields (``app.signing``);
+    None for a kind of record this verifier does not know."""
+    kind = record.get("record")
+    said = {"project": record.get("project"), "version": record.get("version"),
+            "model_sha256": record.get("model_sha256")}
+    if kind == "approval":
+        return {**said, "kind": "approval", "decision": record.get("decision"), "comment": record.get("comment")}
+    if kind == "waiver":
+        return {**said, "kind": "waiver", "decision": f"waive {record.get('check')}", "check": record.get("check"),
+                "comment": record.get("reason")}
+    if kind == "transition":  # a promotion, or a rollback, whose transition's reason says so
+        reason = str(record.get("reason"))
+        if stated.get("kind") == "rollback":
+            return {**said, "kind": "rollback", "decision": record.get("to_stage"),
+                    "comment": reason.removeprefix("rollback: ") if reason.startswith("rollback: ") else None}
+        return {**said, "kind": "promotion", "decision": record.get("to_stage"), "comment": reason}
+    if kind == "finding_event":
+        return {**said, "kind": "finding", "decision": record.get("to_status"), "comment": record.get("reason"),
+                "finding": record.get("finding"), "title": record.get("title")}
+    return None
+
+
+def _record_problem(record: dict[str, Any], label: str, project: str, keys: dict[str, dict[str, str]],
+                    digests: dict[int, str] | None, by_signature: dict[str, dict[str, Any]]) -> str | None:
+    """The first reason ``record``'s signature does not hold, or None."""
+    fp, statement, signature = record["signer_fingerprint"], record["statement"], record["signature"]
+    if record.get("project") != project:
+        return f"{label} belongs to project {record.get('project')}, not to the bundle's {project}"
+    key = keys.get(fp)
+    if key is None:
+        return f"{label} is signed by key {short_fingerprint(fp)}, which is not among the bundle's public keys"
+    if not verify_statement(key["public_key"], statement, signature):
+        actual = next((k for k in keys.values() if verify_statement(k["public_key"], statement, signature)), None)
+        if actual is not None:
+            return (f"{label} names key {short_fingerprint(fp)} ({key['name']}) but was signed with "
+                    f"{short_fingerprint(actual['fingerprint'])} ({actual['name']}): a forged fingerprint")
+        return f"{label}'s signature does not verify with the key it names, {short_fingerprint(fp)} ({key['name']})"
+    stated = json.loads(statement)
+    expected = _expected(record, stated)
+    if expected is None:
+        return f"{label} is a kind of record this verifier does not know"
+    wrong = [name for name, value in expected.items() if stated.get(name) != value]
+    if record.get("by") != key["name"]:
+        wrong.append(f"who decided ({record.get('by')} recorded, {key['name']} signed)")
+    if wrong:
+        return f"{label}'s signed statement disagrees with the record on {', '.join(wrong)}"
+    if digests is not None:
+        seq, digest = stated.get("evidence_seq"), stated.get("evidence_digest")
+        if not _is_seq(seq) or seq not in digests:
+            return f"{label} was signed at event {seq}, which is not in the bundle's chain"
+        if digests[seq] != digest:
+            return (f"{label} was signed on evidence digest {_short(str(digest))} at event {seq}, but the bundle's "
+                    f"chain gives {_short(digests[seq])} there")
+    event = by_signature.get(signature)
+    if event is None:
+        return f"{label}'s signature is in no audit event of {EVENTS} (its event records another)"
+    if _payload(event).get("signer") != fp or event["project"] != project:
+        return f"{label}'s audit event {event['seq']} records another signer or project"
+    return None
+
+
+def _describe(record: dict[str, Any]) -> str:
+    """What a verified record decided, for the signer's line."""
+    what = {"approval": lambda r: r.get("decision"), "waiver": lambda r: f"waived {r.get('check')}",
+            "transition": lambda r: f"{r.get('from_stage')} → {r.get('to_stage')}",
+            "finding_event": lambda r: f"finding {r.get('finding')} {r.get('from_status')} → {r.get('to_status')}"}
+    return f"v{record.get('version')} {what.get(record['record'], lambda r: '')(record)}".strip()
+
+
+#: The entity of each kind of record's audit event (a transition's event is about its version).
+_RECORD_ENTITY = {"approval": "approval", "waiver": "waiver", "transition": "model_version",
+                  "finding_event": "finding"}
+_RECORD_KEYS = ("record", "id", "project", "version", "model_sha256", "by", "signer_fingerprint", "statement",
+                "signature")
+
+
+def _check_signatures(files: _BundleFiles, events: list[dict[str, Any]], events_hold: bool,
+                      manifest: dict[str, Any]) -> tuple[BundleCheck, tuple[Signer, ...]]:
+    """Every signed record verifies with a key of the bundle's list, says in its statement what
+    the record says, was signed on the evidence of this chain, and is the signature its audit
+    event recorded; every signature the project's events carry has its record."""
+    name, project = "signatures", manifest["project"]
+    problems: list[str] = []
+    key_data, missing = _read_json(files, PUBLIC_KEYS)
+    record_data, missing_records = _read_json(files, SIGNED_RECORDS)
+    problems += [m for m in (missing, missing_records) if m]
+    keys = _bundle_keys(key_data, events, problems) if not missing else {}
+    records = record_data.get("records") if isinstance(record_data, dict) else None
+    if not missing_records and not isinstance(records, list):
+        problems.append(f"{SIGNED_RECORDS} has no 'records' list")
+    digests: dict[int, str] | None = None
+    if events_hold:
+        digests, running = {0: GENESIS}, GENESIS
+        for event in events:
+            running = digests[event["seq"]] = next_digest(running, event)
+    by_signature = {}
+    for event in events:
+        if not is_placeholder(event) and event["project"] == project:
+            signature = _payload(event).get("signature")
+            if isinstance(signature, str):
+                by_signature[signature] = event
+    signed: dict[str, list[str]] = {}
+    unsigned: list[str] = []
+    seen: set[str] = set()
+    failing: list[dict[str, Any]] = []
+    for number, record in enumerate(records or [], start=1):
+        if not (isinstance(record, dict) and set(_RECORD_KEYS) <= set(record)):
+            problems.append(f"record {number} of {SIGNED_RECORDS} lacks {', '.join(_RECORD_KEYS)}")
+            continue
+        label = f"{record['record']} {record['id']}"
+        if record["signature"] is None and record["statement"] is None and record["signer_fingerprint"] is None:
+            unsigned.append(f"{label} by {record['by']}")
+            continue
+        if not all(isinstance(record[f], str) for f in ("signature", "statement", "signer_fingerprint")):
+            problems.append(f"{label} has an incomplete signature (statement, signature and signer_fingerprint)")
+            continue
+        problem = _record_problem(record, label, project, keys, digests, by_signature)
+        if problem:
+            problems.append(problem)
+            failing.append(record)
+            continue
+        seen.add(record["signature"])
+        signed.setdefault(record["signer_fingerprint"], []).append(f"{label} ({_describe(record)})")
+    if records is not None:
+        # An event whose record was re-signed or damaged is already explained by that record's
+        # problem: only the events beyond those are named as having no record at all.
+        explained = Counter(_RECORD_ENTITY.get(r["record"]) for r in failing)
+        for signature, event in by_signature.items():
+            if signature in seen or any(isinstance(r, dict) and r.get("signature") == signature for r in records):
+                continue
+            if explained[event["entity_type"]]:
+                explained[event["entity_type"]] -= 1
+                continue
+            problems.append(f"event {event['seq']} ({event['action']}) carries a signature that no record of "
+                            f"{SIGNED_RECORDS} has")
+    signers = tuple(Signer(k["name"], k["role"], fp, tuple(signed.get(fp, ()))) for fp, k in keys.items())
+    if problems:
+        return BundleCheck(name, False, _joined(problems)), signers
+    count = sum(len(v) for v in signed.values())
+    detail = (f"{count} signed record{'s' if count != 1 else ''} verify with the bundle's {len(keys)} public "
+              f"key{'s' if len(keys) != 1 else ''}; each says what its record says, on this chain's evidence, "
+              "as its audit event recorded")
+    if unsigned:
+        detail += f"; {len(unsigned)} decided without a signature: {', '.join(unsigned)}"
+    return BundleCheck(name, True, detail), signers
+
+
 def verify_bundle(path: str | os.PathLike[str]) -> BundleVerdict:
     """Run the four checks on a bundle folder or .zip; ``BundleUnusable`` if it is not a bundle."""
     where = Path(path).expanduser()
@@ -424,12 +690,17 @@ def verify_bundle(path: str | os.PathLike[str]) -> BundleVerdict:
     try:
         manifest = _load_manifest(files)
         events, shape = _read_events(files)
+        chain, digest = _check_chain(events, shape, manifest), _check_digest(events, shape, manifest)
+        # A statement's evidence digest is compared with the chain's only when both hold: otherwise
+        # the check that failed has said what is wrong with the events.
+        signatures, signers = _check_signatures(files, events, chain.ok and digest.ok, manifest)
         checks = (
             _check_files(files, manifest),
-            _check_chain(events, shape, manifest),
-            _check_digest(events, shape, manifest),
+            chain,
+            digest,
             _check_report(files, events, manifest),
+            signatures,
         )
     finally:
         files.close()
-    return BundleVerdict(where, checks)
+    return BundleVerdict(where, checks, signers)

@@ -25,18 +25,23 @@ import pypdf
 import pytest
 
 from app.bundle_verify import (
-    EVENTS, EVIDENCE_JSON, MANIFEST, REPORT_PDF, BundleCheck, BundleUnusable, BundleVerdict, verify_bundle,
+    EVENTS, EVIDENCE_JSON, MANIFEST, PUBLIC_KEYS, REPORT_PDF, SIGNED_RECORDS, BundleCheck, BundleUnusable,
+    BundleVerdict, verify_bundle,
 )
 from app.canonical import GENESIS, next_digest
 from app.errors import WorkbenchError
-from app.services import audit_trail, evidence_bundle, projects, reporting
+from app.services import audit_trail, deliverables, evidence_bundle, findings, projects, promotion, reporting
 from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
+from app.signing import new_signing_key, short_fingerprint
 from storage.workspace import Workspace
+from conftest import register_person
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "ctr-demo"
-CHECKS = ("files", "audit chain", "evidence digest", "report head")
+CHECKS = ("files", "audit chain", "evidence digest", "report head", "signatures")
+EVENT_KEYS = {"seq", "ts", "actor", "action", "entity_type", "entity_id", "project", "payload", "prev_hash", "hash"}
+PLACEHOLDER_KEYS = {"seq", "prev_hash", "hash", "content"}
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -125,6 +130,21 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def independent_digest(events: list[dict[str, Any]]) -> str:
+    """The evidence digest as ``app.canonical.DIGEST_ALGORITHM`` words it, written out here
+    again, checking each line's stored digest on the way."""
+    digest = GENESIS
+    body_keys = EVENT_KEYS - {"prev_hash", "hash"}
+    for event in events:
+        fields = set(event) - {"digest"}
+        assert fields in (EVENT_KEYS, PLACEHOLDER_KEYS), fields
+        content = event.get("content") or sha256(canonical({k: event[k] for k in body_keys}).encode("utf-8"))
+        link = {"seq": event["seq"], "prev_hash": event["prev_hash"], "hash": event["hash"], "content": content}
+        digest = sha256((digest + canonical(link)).encode("utf-8"))
+        assert event["digest"] == digest
+    return digest
+
+
 def tables_in(value: Any) -> list[dict[str, Any]]:
     """The tables (dicts shaped like ``TableData``) anywhere in the exported report data."""
     if isinstance(value, dict):
@@ -137,7 +157,11 @@ def tables_in(value: Any) -> list[dict[str, Any]]:
 
 
 def pdf_text(path: Path) -> str:
-    return " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(str(path)).pages).split())
+    return pdf_text_of(path.read_bytes())
+
+
+def pdf_text_of(data: bytes) -> str:
+    return " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages).split())
 
 
 # --- one pristine bundle for the tampering tests -------------------------------------------
@@ -152,7 +176,6 @@ def pristine(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLWB_HOME", str(home))
         mp.delenv("MLWB_DATABASE_URL", raising=False)
-        mp.setenv("MLWB_USER", "ana.engineer")
         mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
         bench = Workbench.open(Workspace(home))
         try:
@@ -183,7 +206,7 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
     assert head is not None and (exported.head_seq, exported.head_hash) == (head.seq, head.hash)
 
     manifest = read_manifest(root)
-    assert manifest["format"] == "mlwb-evidence-bundle/1" and manifest["project"] == SLUG
+    assert manifest["format"] == "mlwb-evidence-bundle/2" and manifest["project"] == SLUG
     assert manifest["audit_head"]["seq"] == head.seq and manifest["audit_head"]["hash"] == head.hash
     assert manifest["tool"]["version"] and manifest["created_at"] and manifest["exporting_is_audited"] is False
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
@@ -192,18 +215,14 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
         data = (root / name).read_bytes()
         assert entry == {"sha256": sha256(data), "size": len(data)}, name
 
-    # The whole chain up to the printed head, and the digest computed independently of the code.
+    # The whole chain up to the printed head (all the demo's own), and the digest computed
+    # independently of the code: a SHA-256 chain over each event's links and body hash.
     events = read_events(root)
     assert [e["seq"] for e in events] == list(range(1, head.seq + 1)) and len(events) == count
     assert events[-1]["hash"] == head.hash and events[0]["prev_hash"] == GENESIS
-    digest = GENESIS
-    for event in events:
-        content = {k: v for k, v in event.items() if k != "digest"}
-        assert set(content) == {"seq", "ts", "actor", "action", "entity_type", "entity_id", "project", "payload",
-                                "prev_hash", "hash"}
-        digest = hashlib.sha256((digest + canonical(content)).encode("utf-8")).hexdigest()
-        assert event["digest"] == digest
-    assert manifest["evidence_digest"]["value"] == digest == exported.evidence_digest
+    assert manifest["audit_events"]["placeholders"] == exported.placeholders == 0
+    assert independent_digest(events) == manifest["evidence_digest"]["value"] == exported.evidence_digest
+    assert exported.evidence_digest == audit_trail.verify_with_digest(demo_wb)[1]
 
     # The evidence: the collected data as JSON, and one CSV per table with the same cells.
     data = json.loads((root / EVIDENCE_JSON).read_text(encoding="utf-8"))
@@ -217,14 +236,26 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
 
     text = pdf_text(root / REPORT_PDF)
     assert f"Audit chain head: {head.seq} {head.hash}" in text
-    assert text.count(f"Evidence digest: {digest}") == 2  # on the cover and in the audit appendix
+    assert text.count(f"Evidence digest: {exported.evidence_digest}") == 2  # on the cover and in the audit appendix
+
+    # The signed decisions: the validator's approval and the promotion, with both keys in full.
+    keys = {k["name"]: k for k in json.loads((root / PUBLIC_KEYS).read_text(encoding="utf-8"))["keys"]}
+    assert set(keys) == {"demo-validator", "ana.engineer"} and keys["demo-validator"]["role"] == "validator"
+    records = json.loads((root / SIGNED_RECORDS).read_text(encoding="utf-8"))["records"]
+    assert [(r["record"], r["by"]) for r in records] == [("approval", "demo-validator"), ("transition", "ana.engineer")]
+    assert exported.signed == 2 and exported.signers == 2
 
     result = verify_offline(root, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:4]] == list(CHECKS)
-    assert all(line.startswith("ok ") for line in lines[:4]) and lines[4].startswith("bundle verified")
+    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:5]] == list(CHECKS)
+    assert all(line.startswith("ok ") for line in lines[:5]) and lines[-1].startswith("bundle verified: all 5")
     assert "and the evidence digest" in lines[3]
+    assert lines[4].startswith("ok      signatures: 2 signed records verify with the bundle's 2 public keys")
+    validator = keys["demo-validator"]["fingerprint"]
+    assert f"signer  demo-validator (validator) key {validator}: approval 1 (v1 approved)" in lines
+    assert any(line.startswith("signer  ana.engineer (admin) key ") and line.endswith(": transition 2 (v1 none → production)")
+               for line in lines)
 
 
 def test_cli_export_to_a_zip_verifies_offline(demo_home: Path, tmp_path: Path) -> None:
@@ -268,6 +299,57 @@ def test_export_redoes_the_collection_when_the_head_moves(demo_wb: Workbench, tm
     assert data["maturity"] == "enterprise" and data["audit_head_seq"] == head.seq
     assert read_events(exported.path)[-1]["action"] == "project.maturity_changed"
     assert verify_bundle(exported.path).ok
+
+
+SECRET = "Zanzibar-7 fraud ring: flag wire transfers from shell companies"
+
+
+def test_an_export_holds_this_project_and_nothing_else(demo_wb: Workbench, tmp_path: Path) -> None:
+    """Another project's events (and a person who signed nothing here) are in the chain between
+    the demo's events; the bundle carries them as hash-only placeholders, no text of theirs is
+    anywhere in it (PDF text included), and it still verifies link by link."""
+    projects.create_project(demo_wb, "zanzibar-fraud", problem_type="binary_classification",
+                            name="Zanzibar wire fraud")
+    deliverables.save_problem_statement(demo_wb, "zanzibar-fraud", {
+        "objective": SECRET, "stakeholders_gain": "Zanzibar compliance desk", "ml_metric": "recall"})
+    register_person(demo_wb, "zed.investigator", "validator")
+    # The demo's own signed decisions of every kind, after the other project's events.
+    promotion.waive(demo_wb, SLUG, 1, "shadow_passed", reason="shadow traffic is not routed in this region yet")
+    finding = findings.record_finding(demo_wb, SLUG, title="Calibration drifts on mobile", severity="low", version=1)
+    findings.set_status(demo_wb, SLUG, finding.id, "remediated", "recalibrated on the March batch")
+    projects.set_maturity(demo_wb, SLUG, "enterprise", reason="audit asked for four-eyes approvals")
+    verdict, workspace_digest = audit_trail.verify_with_digest(demo_wb)
+    assert verdict.ok
+
+    exported = export_bundle(demo_wb, SLUG, tmp_path / "evidence.zip")
+    others = [e for e in audit_trail.recent_events(demo_wb, limit=10_000) if e.project != SLUG]
+    assert exported.placeholders == len(others) - 2  # the two signers' person events are in full
+    texts: dict[str, str] = {}
+    with zipfile.ZipFile(exported.path) as zf:
+        for name in zf.namelist():
+            data = zf.read(name)
+            texts[name] = pdf_text_of(data) if name == REPORT_PDF else data.decode("utf-8-sig")
+    for name, text in texts.items():
+        for needle in ("zanzibar", "Zanzibar-7", "shell compan", "zed.investigator"):
+            assert needle.lower() not in text.lower(), f"{needle!r} leaked into {name}"
+    assert "ctr-demo" in texts[REPORT_PDF] and "Click-through" in texts[REPORT_PDF]  # its own text is there
+
+    events = [json.loads(line) for line in texts[EVENTS].splitlines()]
+    hidden = [e for e in events if "content" in e]
+    assert len(hidden) == exported.placeholders and all(set(e) == PLACEHOLDER_KEYS | {"digest"} for e in hidden)
+    assert {e["seq"] for e in hidden} == {e.seq for e in others} - {1, 2}
+    assert [(e["action"], e["project"]) for e in events[:2]] == [("person.added", None)] * 2  # the signers'
+    assert [e["seq"] for e in events] == list(range(1, exported.head_seq + 1))
+    assert independent_digest(events) == exported.evidence_digest == workspace_digest
+    assert events[-1]["action"] == "project.maturity_changed" and events[-1]["project"] == SLUG
+
+    result = verify_offline(exported.path, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert f"({len(events) - len(hidden)} in full, {len(hidden)} placeholders" in result.stdout
+    assert "ok      signatures: 4 signed records verify with the bundle's 2 public keys" in result.stdout
+    (signer,) = [line for line in result.stdout.splitlines() if line.startswith("signer  ana.engineer (admin) key ")]
+    assert "waiver 1 (v1 waived shadow_passed), transition 2 (v1 none → production)" in signer
+    assert f"(v1 finding {finding.id} open → remediated)" in signer
 
 
 def test_export_errors_say_what_to_do_and_leave_nothing(wb: Workbench, tmp_path: Path) -> None:
@@ -401,7 +483,8 @@ def test_a_deleted_event_breaks_the_chain_at_its_seq(bundle: Path) -> None:
 def test_a_consistent_rewrite_is_caught_by_the_head_printed_in_the_pdf(bundle: Path) -> None:
     """Without the key a forger can still rewrite an event, re-link every later one, recompute
     the digests and the manifest: the bundle is then self-consistent, and only the head the PDF
-    printed (and `mlwb audit verify` in the workspace) shows the rewrite."""
+    printed (and `mlwb audit verify` in the workspace) shows the rewrite, and, for a rewrite
+    before a decision, the evidence digest its signer signed."""
     printed = read_manifest(bundle)["audit_head"]
     events = read_events(bundle)
     k = 20
@@ -413,10 +496,11 @@ def test_a_consistent_rewrite_is_caught_by_the_head_printed_in_the_pdf(bundle: P
     rewrite_events(bundle, events)
 
     verdict = verify_bundle(bundle)
-    assert failed(verdict) == {"report head"}
+    assert failed(verdict) == {"report head", "signatures"}
     detail = check(verdict, "report head").detail
     assert f"prints audit head {printed['seq']} {printed['hash']}" in detail
     assert f"chain ends at {events[-1]['seq']} {events[-1]['hash']}" in detail
+    assert "approval 1 was signed on evidence digest " in check(verdict, "signatures").detail
 
 
 def test_an_edit_that_keeps_every_hash_is_caught_by_the_digest_printed_in_the_pdf(bundle: Path) -> None:
@@ -430,8 +514,10 @@ def test_an_edit_that_keeps_every_hash_is_caught_by_the_digest_printed_in_the_pd
     digest = rewrite_events(bundle, events)
 
     verdict = verify_bundle(bundle)
-    assert failed(verdict) == {"report head"}
+    assert failed(verdict) == {"report head", "signatures"}
     assert f"prints evidence digest {printed}, the manifest records {digest}" in check(verdict, "report head").detail
+    # The promotion was signed on the digest through the approval's event: it no longer matches.
+    assert "transition 2 was signed on evidence digest " in check(verdict, "signatures").detail
 
 
 def _one_page_pdf(lines: list[str]) -> bytes:
@@ -463,6 +549,94 @@ def test_an_evidence_digest_printed_in_the_pdf_must_match(bundle: Path, printed_
         assert f"prints evidence digest {shown}, the manifest records {digest}" in report.detail
 
 
+# --- signatures ----------------------------------------------------------------------------
+
+
+def read_records(bundle: Path) -> list[dict[str, Any]]:
+    return json.loads((bundle / SIGNED_RECORDS).read_text(encoding="utf-8"))["records"]
+
+
+def write_records(bundle: Path, records: list[dict[str, Any]]) -> None:
+    (bundle / SIGNED_RECORDS).write_text(json.dumps({"records": records}, indent=2), encoding="utf-8")
+    fix_manifest(bundle, SIGNED_RECORDS)
+
+
+def test_an_approval_re_signed_by_an_unregistered_key_is_rejected(bundle: Path, tmp_path: Path) -> None:
+    """Someone holding the bundle re-signs the validator's approval with a key of their own and
+    fixes up the manifest: every file matches, the chain and the PDF hold, and the signature
+    check refuses it, naming the key."""
+    records = read_records(bundle)
+    approval = next(r for r in records if r["record"] == "approval")
+    intruder = new_signing_key()
+    stated = {k: v for k, v in json.loads(approval["statement"]).items() if k not in ("format", "signer")}
+    forged = intruder.sign(stated)
+    approval.update(statement=forged.text, signature=forged.signature, signer_fingerprint=forged.fingerprint)
+    write_records(bundle, records)
+
+    result = verify_offline(bundle, tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("FAILED")] == [
+        f"FAILED  signatures: approval 1 is signed by key {short_fingerprint(intruder.fingerprint)}, which is not "
+        "among the bundle's public keys"]
+    assert lines[-1] == "bundle NOT verified: 1 of 5 checks failed"
+
+
+def _claim_the_validators_key(bundle: Path, records: list[dict[str, Any]]) -> str:
+    """The promotion, signed by ana.engineer, is made to name the validator's key."""
+    validator = next(r for r in records if r["record"] == "approval")["signer_fingerprint"]
+    promotion = next(r for r in records if r["record"] == "transition")
+    promotion["signer_fingerprint"] = validator
+    return (f"transition 2 names key {short_fingerprint(validator)} (demo-validator) but was signed with "
+            f"{short_fingerprint(json.loads(promotion['statement'])['signer'])} (ana.engineer): a forged fingerprint")
+
+
+def _change_the_comment(bundle: Path, records: list[dict[str, Any]]) -> str:
+    approval = next(r for r in records if r["record"] == "approval")
+    approval["comment"] = "Approved without reservations."
+    return "approval 1's signed statement disagrees with the record on comment"
+
+
+def _turn_it_into_a_rejection(bundle: Path, records: list[dict[str, Any]]) -> str:
+    approval = next(r for r in records if r["record"] == "approval")
+    approval["decision"], approval["by"] = "rejected", "ana.engineer"
+    return ("approval 1's signed statement disagrees with the record on decision, who decided "
+            "(ana.engineer recorded, demo-validator signed)")
+
+
+def _add_a_key_by_hand(bundle: Path, records: list[dict[str, Any]]) -> str:
+    """A forger re-signs the approval and also lists their key, under the validator's name."""
+    intruder = new_signing_key()
+    approval = next(r for r in records if r["record"] == "approval")
+    stated = {k: v for k, v in json.loads(approval["statement"]).items() if k not in ("format", "signer")}
+    forged = intruder.sign(stated)
+    approval.update(statement=forged.text, signature=forged.signature, signer_fingerprint=forged.fingerprint)
+    keys = json.loads((bundle / PUBLIC_KEYS).read_text(encoding="utf-8"))
+    keys["keys"].append({"name": "demo-validator", "role": "validator", "fingerprint": intruder.fingerprint,
+                         "public_key": intruder.public_hex})
+    (bundle / PUBLIC_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+    fix_manifest(bundle, PUBLIC_KEYS)
+    return f"demo-validator's key {short_fingerprint(intruder.fingerprint)} is registered by no person event in {EVENTS}"
+
+
+def _drop_the_record(bundle: Path, records: list[dict[str, Any]]) -> str:
+    records[:] = [r for r in records if r["record"] != "approval"]
+    event = next(e for e in read_events(bundle) if e["action"] == "model.approved")
+    return f"event {event['seq']} (model.approved) carries a signature that no record of {SIGNED_RECORDS} has"
+
+
+@pytest.mark.parametrize("tamper", [_claim_the_validators_key, _change_the_comment, _turn_it_into_a_rejection,
+                                    _add_a_key_by_hand, _drop_the_record],
+                         ids=["forged-fingerprint", "comment", "decision", "key-added", "record-dropped"])
+def test_a_signed_record_that_does_not_hold_fails_with_one_reason(bundle: Path, tamper) -> None:  # type: ignore[no-untyped-def]
+    records = read_records(bundle)
+    reason = tamper(bundle, records)
+    write_records(bundle, records)
+    verdict = verify_bundle(bundle)
+    assert failed(verdict) == {"signatures"}
+    assert reason in check(verdict, "signatures").detail, check(verdict, "signatures").detail
+
+
 # --- the CLI contract of verify-bundle -----------------------------------------------------
 
 
@@ -476,8 +650,9 @@ def test_cli_names_a_changed_file_in_a_zip_and_exits_1(bundle: Path, tmp_path: P
     result = verify_offline(archive, tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert len(lines) == 5 and lines[0].startswith("FAILED  files: ") and name in lines[0]
-    assert lines[-1] == "bundle NOT verified: 1 of 4 checks failed"
+    assert len(lines) == 8 and lines[0].startswith("FAILED  files: ") and name in lines[0]
+    assert [line.split()[0] for line in lines[5:7]] == ["signer", "signer"]
+    assert lines[-1] == "bundle NOT verified: 1 of 5 checks failed"
 
 
 def test_cli_refuses_what_is_not_a_bundle_with_exit_2(tmp_path: Path) -> None:

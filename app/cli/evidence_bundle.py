@@ -15,20 +15,24 @@ from app.cli.workspace import open_workspace
 
 def add_parsers(sub: Any) -> None:
     export = add_project_verb(
-        sub, "export", help="write a project's evidence bundle (report PDF, evidence, audit trail, manifest)",
+        sub, "export", help="write a project's evidence bundle (report PDF, evidence, audit trail, signatures, "
+                            "manifest)",
         description="Write the compliance PDF, the evidence it shows (JSON and one CSV per table), the audit "
-                    "chain up to the head the PDF prints, and a manifest of SHA-256 hashes to a new folder, "
-                    "or to a .zip when OUT ends in .zip. Exporting records no audit event.")
+                    "chain up to the head the PDF prints (this project's events in full, every other event as a "
+                    "hash-only placeholder), the signed decisions with the signers' public keys, and a manifest "
+                    "of SHA-256 hashes to a new folder, or to a .zip when OUT ends in .zip. Exporting records no "
+                    "audit event.")
     export.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP",
                         help="a new (or empty) folder, or a file name ending in .zip")
 
     verify = sub.add_parser(
         "verify-bundle", help="check an evidence bundle offline (no workspace needed)",
         description="Check a bundle written by `mlwb export`: file hashes and sizes, the audit chain's links, "
-                    "the evidence digest, and the head printed in the PDF. Without the workspace's audit key "
-                    "it cannot check the events' HMACs: `mlwb audit verify` in the source workspace must "
-                    "report the same head. Exit 0 when every check passes, 1 when one fails, 2 when PATH is "
-                    "not a bundle.")
+                    "the evidence digest, the head printed in the PDF, and every signed decision against the "
+                    "public keys the bundle carries (then each signer's full fingerprint, to compare with the "
+                    "key its owner gave you). Without the workspace's audit key it cannot check the events' "
+                    "HMACs: `mlwb audit verify` in the source workspace must report the same head. Exit 0 "
+                    "when every check passes, 1 when one fails, 2 when PATH is not a bundle.")
     verify.add_argument("path", type=Path, metavar="PATH", help="the bundle folder or .zip")
 
 
@@ -36,7 +40,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from app.services.evidence_bundle import export_bundle
 
     b = export_bundle(open_workspace(), args.project, args.out)
-    print(f"wrote {b.path}: {b.files} files and the manifest, {b.events} audit events; audit chain head {b.head_seq} "
+    print(f"wrote {b.path}: {b.files} files and the manifest, {b.events} audit events ({b.placeholders} as "
+          f"placeholders); audit chain head {b.head_seq} "
           f"{b.head_hash}; evidence digest {b.evidence_digest}")
     return 0
 
@@ -47,6 +52,8 @@ def _cmd_verify_bundle(args: argparse.Namespace) -> int:
     verdict = verify_bundle(args.path)
     for check in verdict.checks:
         print(check.line())
+    for signer in verdict.signers:  # full fingerprints: compare them with the keys given out of band
+        print(signer.line())
     print(verdict.summary())
     return 0 if verdict.ok else 1
 

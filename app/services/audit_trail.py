@@ -8,7 +8,7 @@ verified in a worker process that never opens the registry; this module reads th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.audit import ChainCheck, ChainHead, ChainVerdict, EventRow, HeadAnchor, event_hash
-from app.canonical import EVENT_FIELDS, GENESIS, canonical_json
+from app.canonical import EVENT_FIELDS, GENESIS, canonical_json, placeholder
 from storage.models import AuditEvent
 
 if TYPE_CHECKING:  # the workbench appends through this module, so it is only named here
@@ -109,10 +109,34 @@ def event_rows(session: Session, through_seq: int | None = None) -> Iterator[Eve
     return iter(session.execute(query.execution_options(yield_per=2000)))
 
 
-def exported_events(wb: Workbench, through_seq: int) -> list[dict[str, Any]]:
-    """Events 1..``through_seq`` as an evidence bundle stores them and the digest covers them."""
+def exported_events(wb: Workbench, through_seq: int, *, project: str,
+                    people: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Events 1..``through_seq`` as the evidence bundle of ``project`` stores them.
+
+    In full: the project's own events, and the workspace's person events (``entity_type``
+    "person", no project) of the keys in ``people`` (fingerprints: the signers of the project's
+    records), which tell a reviewer who registered each key, with which name and role. Every
+    other event (another project's, another person's) is a placeholder (``app.canonical``):
+    its links and the hash of its body, so the chain and the evidence digest check through it
+    while nothing of its content leaves the workspace.
+    """
+    wanted = set(people)
+    exported: list[dict[str, Any]] = []
     with wb.read() as session:
-        return [dict(zip(EVENT_FIELDS, row, strict=True)) for row in event_rows(session, through_seq)]
+        for row in event_rows(session, through_seq):
+            event = dict(zip(EVENT_FIELDS, row, strict=True))
+            keep = event["project"] == project or (
+                event["project"] is None and event["entity_type"] == "person" and _fingerprint(event) in wanted)
+            exported.append(event if keep else placeholder(event))
+    return exported
+
+
+def _fingerprint(event: dict[str, Any]) -> str | None:
+    try:
+        payload = json.loads(event["payload"])
+    except ValueError:
+        return None
+    return payload.get("fingerprint") if isinstance(payload, dict) else None
 
 
 def verify(wb: Workbench) -> ChainVerdict:

@@ -10,6 +10,18 @@ cannot have changed, and they must give the evidence digest the PDF printed. The
 collector verified the whole chain with the workspace's key, so a bundle is never made from a
 broken chain.
 
+Scope: a bundle holds its project and nothing else. Its events are written in full only for
+the project (and for the person events that registered its signers' keys); every other event,
+another project's or an unrelated workspace event, is a placeholder (``app.canonical``) that
+keeps the chain's links and the evidence digest checkable and says nothing of what happened.
+The report and its evidence are collected per project.
+
+Signatures: the project's decisions (``signatures/signed-records.json``: every approval and
+waiver, and the signed promotions, rollbacks and finding status changes) travel with their
+statements and signatures, and the public keys that made them (``signatures/public-keys.json``),
+so ``verify-bundle`` checks each one offline. Only records whose audit event is at or below the
+printed head belong to the bundle; one made while it was written is left for the next export.
+
 Exporting is a read, like ``mlwb report``: it records no audit event. An event written after
 the bundle would move the workspace's head past the one printed in the PDF and the manifest,
 and a reviewer comparing them with ``mlwb audit verify`` would see a difference that is only
@@ -36,13 +48,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.bundle_verify import EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, README, REPORT_PDF, TABLES_DIR
-from app.canonical import DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, GENESIS, canonical_json, next_digest
+from sqlalchemy import select
+
+from app.bundle_verify import (
+    EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, PUBLIC_KEYS, README, REPORT_PDF, SIGNED_RECORDS, TABLES_DIR,
+)
+from app.canonical import (
+    DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, GENESIS, PLACEHOLDER_FIELDS, canonical_json, is_placeholder,
+    next_digest,
+)
 from app.errors import WorkbenchError
 from app.services.audit_trail import exported_events
+from app.services.identity import public_keys
 from app.services.report_builder import ExportedReport, export_compliance_report
-from app.services.workbench import Workbench
+from app.services.workbench import Workbench, find_project
 from reports.data import DocumentData, ReportStamp, TableData
+from storage.models import Approval, Finding, FindingEvent, ModelVersion, Transition, Waiver
 
 DISTRIBUTION = "ml-lifecycle-workbench"
 
@@ -56,6 +77,9 @@ class ExportedBundle:
     evidence_digest: str
     files: int  # listed in the manifest (every file but manifest.json)
     events: int
+    placeholders: int  # of ``events``: other projects' and unrelated workspace events, content hashed
+    signed: int  # signed records in the bundle
+    signers: int  # public keys in the bundle
 
 
 def export_bundle(wb: Workbench, slug: str, out: str | os.PathLike[str]) -> ExportedBundle:
@@ -80,7 +104,7 @@ def export_bundle(wb: Workbench, slug: str, out: str | os.PathLike[str]) -> Expo
         shutil.rmtree(staging, ignore_errors=True)
         archive.unlink(missing_ok=True)
     return ExportedBundle(target, slug, exported.head_seq, exported.head_hash, exported.evidence_digest,
-                          exported.files, exported.events)
+                          exported.files, exported.events, exported.placeholders, exported.signed, exported.signers)
 
 
 def _target(out: str | os.PathLike[str]) -> tuple[Path, bool]:
@@ -117,10 +141,12 @@ def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> ExportedReport:
     return report
 
 
-def _exported_events(wb: Workbench, head_seq: int, head_hash: str) -> list[dict[str, Any]]:
-    """Every event from 1 to the head, as the bundle stores them (``EVENT_FIELDS``). They were
-    verified when the report was collected; the caller checks they give the digest it printed."""
-    events = exported_events(wb, head_seq)
+def _exported_events(wb: Workbench, slug: str, head_seq: int, head_hash: str,
+                     signers: set[str]) -> list[dict[str, Any]]:
+    """Every event from 1 to the head, as the bundle stores them: the project's own (and the
+    person events of its signers) in full, every other one as a placeholder. They were verified
+    when the report was collected; the caller checks they give the digest it printed."""
+    events = exported_events(wb, head_seq, project=slug, people=signers)
     last = (events[-1]["seq"], events[-1]["hash"]) if events else (0, GENESIS)
     if last != (head_seq, head_hash):
         raise WorkbenchError(f"the audit chain no longer ends at event {head_seq} as it did when the report was "
@@ -135,12 +161,19 @@ class _Written:
     evidence_digest: str
     files: int
     events: int
+    placeholders: int
+    signed: int
+    signers: int
 
 
 def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
     report = _write_report_pdf(wb, slug, root / REPORT_PDF)
     stamp, printed_digest = report.document.stamp, report.evidence_digest
-    events = _exported_events(wb, report.head_seq, report.head_hash)
+    records = _signed_records(wb, slug)
+    events = _exported_events(wb, slug, report.head_seq, report.head_hash,
+                              {r["signer_fingerprint"] for r in records if r["signer_fingerprint"]})
+    records = _recorded_by(records, events)
+    keys = _signers(wb, records)
 
     digest, lines = GENESIS, []
     for event in events:
@@ -151,6 +184,7 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
                              f"{digest}: an event changed after it was verified; no bundle was written: run "
                              "`mlwb audit verify`")
     _write_text(root / EVENTS, "".join(lines))
+    placeholders = sum(1 for e in events if is_placeholder(e))
 
     _write_text(root / EVIDENCE_JSON, json.dumps(_finite(_evidence(report.document)), indent=2, ensure_ascii=False,
                                                  allow_nan=False) + "\n")
@@ -159,6 +193,20 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         name = f"{TABLES_DIR}/{number:02d}-{f'{chapter}-' if chapter else ''}{_slug(table.title)}.csv"
         _write_csv(root / name, table)
         tables[name] = {"title": table.title, "found_at": where}
+
+    _write_json(root / PUBLIC_KEYS, {
+        "note": ("the public keys of the people who signed this project's records: compare each fingerprint "
+                 "with the one its owner gave you out of band; fingerprint = SHA-256 of the raw 32-byte "
+                 "Ed25519 public key"),
+        "keys": keys,
+    })
+    _write_json(root / SIGNED_RECORDS, {
+        "note": ("this project's approvals and waivers, and its signed promotions, rollbacks and finding status "
+                 "changes, each with the statement its signer signed (canonical JSON), the Ed25519 signature "
+                 "(hex) and the signer's fingerprint; statement, signature and signer_fingerprint are null for a "
+                 "decision recorded without a key"),
+        "records": records,
+    })
 
     _write_text(root / README, _readme(stamp, digest))
     files = {
@@ -178,11 +226,18 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         },
         "audit_events": {
             "file": EVENTS, "first_seq": events[0]["seq"] if events else None, "last_seq": stamp.audit_head_seq,
-            "count": len(events), "fields": [*EVENT_FIELDS, DIGEST_FIELD],
-            "note": ("the whole chain up to the head (the chain is global, not per project); payload is the "
-                     "stored canonical JSON text; hash = HMAC-SHA256(workspace key, prev_hash + canonical JSON "
-                     "of seq..payload), checkable only in the workspace with `mlwb audit verify`; digest = the "
-                     "evidence digest through this event"),
+            "count": len(events), "in_full": len(events) - placeholders, "placeholders": placeholders,
+            "fields": [*EVENT_FIELDS, DIGEST_FIELD], "placeholder_fields": [*PLACEHOLDER_FIELDS, DIGEST_FIELD],
+            "note": ("the whole chain up to the head (the chain is global, not per project): this project's events "
+                     "and its signers' person events in full, every other event as a placeholder (seq, prev_hash, "
+                     "hash, content = SHA-256 of its canonical body) that keeps the links and the digest checkable "
+                     "and shows nothing of the event; payload is the stored canonical JSON text; hash = "
+                     "HMAC-SHA256(workspace key, prev_hash + canonical JSON of seq..payload), checkable only in the "
+                     "workspace with `mlwb audit verify`; digest = the evidence digest through this event"),
+        },
+        "signatures": {
+            "public_keys": PUBLIC_KEYS, "signed_records": SIGNED_RECORDS, "signers": len(keys),
+            "records": len(records), "signed": sum(1 for r in records if r["signature"]),
         },
         "evidence_digest": {"value": digest, "algorithm": DIGEST_ALGORITHM},
         "report": REPORT_PDF,
@@ -194,7 +249,76 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         "files": files,
     }
     _write_text(root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return _Written(stamp.audit_head_seq, stamp.audit_head_hash, digest, len(files), len(events))
+    return _Written(stamp.audit_head_seq, stamp.audit_head_hash, digest, len(files), len(events), placeholders,
+                    sum(1 for r in records if r["signature"]), len(keys))
+
+
+def _signed_records(wb: Workbench, slug: str) -> list[dict[str, Any]]:
+    """The project's decisions as ``app.bundle_verify`` checks them: every approval and waiver
+    (signed or not: an unsigned one is reported as such), and every signed transition (a
+    promotion, a rollback) and finding status change, each with its statement and signature."""
+    out: list[dict[str, Any]] = []
+    with wb.read() as session:
+        project = find_project(session, slug)
+
+        def common(kind: str, row: Any, mv: ModelVersion, by: str) -> dict[str, Any]:
+            return {"record": kind, "id": row.id, "project": slug, "version": mv.version,
+                    "model_sha256": mv.artifact_sha256, "by": by, "at": row.created_at.isoformat()}
+
+        def signed(row: Any) -> dict[str, Any]:
+            return {"signer_fingerprint": row.signer_fingerprint, "statement": row.statement,
+                    "signature": row.signature}
+
+        of_project = ModelVersion.project_id == project.id
+        for a, mv in session.execute(select(Approval, ModelVersion).join(ModelVersion).where(of_project)
+                                     .order_by(Approval.id)):
+            out.append({**common("approval", a, mv, a.approver), "decision": a.decision, "comment": a.comment,
+                        **signed(a)})
+        for w, mv in session.execute(select(Waiver, ModelVersion).join(ModelVersion).where(of_project)
+                                     .order_by(Waiver.id)):
+            out.append({**common("waiver", w, mv, w.granted_by), "check": w.check_id, "reason": w.reason,
+                        **signed(w)})
+        for t, mv in session.execute(select(Transition, ModelVersion).join(ModelVersion)
+                                     .where(of_project, Transition.signature.is_not(None)).order_by(Transition.id)):
+            out.append({**common("transition", t, mv, t.actor), "from_stage": t.from_stage, "to_stage": t.to_stage,
+                        "reason": t.reason, **signed(t)})
+        for e, f, mv in session.execute(
+                select(FindingEvent, Finding, ModelVersion).join(Finding, FindingEvent.finding_id == Finding.id)
+                .join(ModelVersion, Finding.model_version_id == ModelVersion.id)
+                .where(Finding.project_id == project.id, FindingEvent.signature.is_not(None))
+                .order_by(FindingEvent.id)):
+            out.append({**common("finding_event", e, mv, e.actor), "finding": f.id, "title": f.title,
+                        "from_status": e.from_status, "to_status": e.to_status, "reason": e.reason, **signed(e)})
+    return out
+
+
+_RECORD_ENTITY = {"approval": "approval", "waiver": "waiver"}
+
+
+def _recorded_by(records: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records whose audit event is among ``events`` (up to the head the report printed):
+    one made after the report was collected is not part of this bundle's evidence. A signed
+    record is found by its signature in its event's payload; an unsigned approval or waiver by
+    its entity."""
+    signatures, entities = set(), set()
+    for event in events:
+        if is_placeholder(event):
+            continue
+        entities.add((event["entity_type"], event["entity_id"]))
+        payload = json.loads(event["payload"])
+        if isinstance(payload, dict) and payload.get("signature"):
+            signatures.add(payload["signature"])
+    return [r for r in records if (r["signature"] in signatures if r["signature"]
+                                   else (_RECORD_ENTITY.get(r["record"]), str(r["id"])) in entities)]
+
+
+def _signers(wb: Workbench, records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The registered public keys that signed ``records`` (name, role, fingerprint, key)."""
+    wanted = {r["signer_fingerprint"] for r in records if r["signer_fingerprint"]}
+    with wb.read() as session:
+        keys = public_keys(session)
+    return [{"name": p.name, "role": p.role, "fingerprint": p.fingerprint, "public_key": p.public_key}
+            for fp, p in sorted(keys.items(), key=lambda item: item[1].name) if fp in wanted]
 
 
 def _evidence(document: DocumentData) -> dict[str, Any]:
@@ -241,6 +365,10 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _write_json(path: Path, value: Any) -> None:
+    _write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
 def _write_csv(path: Path, table: TableData) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # utf-8-sig: spreadsheet programs then read "χ²", "±" and "—" in the headers correctly.
@@ -271,18 +399,24 @@ def _readme(stamp: ReportStamp, digest: str) -> str:
     return f"""Evidence bundle of project {stamp.project_slug} ({stamp.project_name})
 Written by the ML Lifecycle Workbench (`mlwb export`).
 
-{REPORT_PDF:<26} the compliance report
-{EVIDENCE_JSON:<26} everything the report shows, as laid out
-{TABLES_DIR + '/':<26} one CSV per table of the report
-{EVENTS:<26} the audit chain from event 1 to the head the report was built from
-{MANIFEST:<26} SHA-256 and size of every other file, the head, the evidence digest
+{REPORT_PDF:<32} the compliance report
+{EVIDENCE_JSON:<32} everything the report shows, as laid out
+{TABLES_DIR + '/':<32} one CSV per table of the report
+{EVENTS:<32} the audit chain from event 1 to the head the report was built from:
+{'':<32} this project's events in full, every other event as a placeholder
+{'':<32} (its links and the SHA-256 of its content, nothing else)
+{PUBLIC_KEYS:<32} the public keys of the people who signed this project's decisions
+{SIGNED_RECORDS:<32} each decision with the statement its signer signed and the signature
+{MANIFEST:<32} SHA-256 and size of every other file, the head, the evidence digest
 
 Audit chain head (printed in the report): {stamp.audit_head_seq} {stamp.audit_head_hash}
 Evidence digest of the exported events:   {digest}
 
 To check the bundle on any machine (no workspace needed):  mlwb verify-bundle PATH
-It checks the files against the manifest, the chain's links, the evidence digest and the head
-printed in the PDF. It cannot check the events' HMAC hashes, whose key stays in the workspace:
-there, `mlwb audit verify` must report the same event {stamp.audit_head_seq} with the same hash
-(later events are later work). Exporting records no audit event.
+It checks the files against the manifest, the chain's links (through the placeholders), the
+evidence digest, the head printed in the PDF, and every signature against the bundle's public
+keys; it prints each signer's full fingerprint: compare it with the one its owner gave you.
+It cannot check the events' HMAC hashes, whose key stays in the workspace: there,
+`mlwb audit verify` must report the same event {stamp.audit_head_seq} with the same hash (later
+events are later work). Exporting records no audit event.
 """
