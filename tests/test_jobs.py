@@ -179,3 +179,53 @@ def test_recover_interrupted_marks_only_orphaned_jobs(wb: Workbench) -> None:
     head = audit_trail.head(wb)
     assert job_records.recover_interrupted(wb) == []
     assert audit_trail.head(wb) == head
+
+
+PARENT = """
+import sys
+from app.jobs import JobRunner
+
+class Ledger:
+    def mark_running(self, job_id): pass
+    def record_progress(self, job_id, fraction, message): pass
+    def mark_failed(self, job_id, error): pass
+    def mark_cancelled(self, job_id, reason): pass
+
+JobRunner(Ledger()).run_unrecorded("worker_tasks:wait_task", {"pid_file": sys.argv[1]}, "a long task")
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping; a zombie nobody has reaped yet counts as gone."""
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if line.startswith("State:"))
+    except (FileNotFoundError, StopIteration):
+        return False
+    return "Z" not in state.split()[1]
+
+
+def test_a_worker_stops_soon_after_its_parents_kill_9(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).parents[1])])}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(pid_file)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        killed = time.monotonic()
+        while _alive(worker) and time.monotonic() - killed < 5:
+            time.sleep(0.05)
+        # it checks every PARENT_CHECK_INTERVAL_S; 5 s leaves room for a busy machine, while the
+        # task itself would have waited a minute
+        assert not _alive(worker), "the worker outlived its parent"
+    finally:
+        parent.kill()

@@ -7,9 +7,16 @@ it never touches the database (the parent persists results, so there is one writ
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import os
+import threading
+import time
 import traceback
 from typing import Any
+
+#: How often a worker checks that its parent is alive (a ``kill -9`` of the parent leaves it
+#: holding hundreds of MB otherwise, with nobody to read its result).
+PARENT_CHECK_INTERVAL_S = 0.25
 
 
 def _silence_stdio() -> None:
@@ -23,7 +30,30 @@ def _silence_stdio() -> None:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _exit_with_parent() -> None:
+    """End this process within ``PARENT_CHECK_INTERVAL_S`` of its parent's death.
+
+    A parent that dies normally terminates its daemon workers; one killed with ``kill -9`` cannot,
+    so the worker watches for being re-parented. (``PR_SET_PDEATHSIG`` would fire when the
+    *thread* that started the worker ends, which in the TUI is a short-lived thread worker.)
+    When the workers are gone, multiprocessing's resource tracker sees its pipe close and exits
+    too, so nothing is left behind.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return
+    parent_pid = parent.pid
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_INTERVAL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mlwb-parent-watch", daemon=True).start()
+
+
 def child_main(task: str, payload: dict[str, Any], queue: Any, cancel: Any, quiet: bool) -> None:
+    _exit_with_parent()
     if quiet:
         _silence_stdio()
     # One BLAS/OpenMP thread per worker: on 2 cores, more threads fight the UI and each other
