@@ -156,6 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Refused(400, "the body is not UTF-8 text: send JSON encoded as UTF-8") from None
         except ValueError as exc:
             raise _Refused(400, f"the body is not valid JSON ({exc})") from None
+        except RecursionError:  # thousands of nested arrays: no request nests like that
+            raise _Refused(400, "the body nests arrays or objects too deeply: send a flat "
+                                "{\"features\": {...}} object") from None
 
     def _discard(self, length: int) -> bool:
         """Read and drop ``length`` body bytes; False if the client stopped sending."""

@@ -225,6 +225,9 @@ def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_answering(demo_wb: Wo
             (json.dumps({"features": row, "request_id": 7}).encode(), {}, 400, "'request_id' must be"),
             (json.dumps({"rows": [row]}).encode(), {}, 400, "unknown field(s) 'rows'"),
             (b" " * 1_000_001, {}, 413, "more than the 1,000,000-byte limit"),
+            (b"[" * 100_000 + b"]" * 100_000, {}, 400, "nests arrays or objects too deeply"),
+            (json.dumps({"features": row | {"item_genre": "g" * 900_000}}).encode(), {}, 400,
+             "feature 'item_genre' is 900,000 characters long; a category is at most 1,000"),
         ]
         for body, headers, status, message in cases:
             got, response_headers, data = _call(conn, "POST", "/predict", body, headers)

@@ -18,6 +18,11 @@ class BadRequest(WorkbenchError):
     status = 400
 
 
+#: The longest categorical value a request may send: far above any real category, far below a
+#: string that would bloat the prediction log (every request's features are stored).
+MAX_CATEGORY_CHARS = 1_000
+
+
 def parse_request(payload: Any, features: dict[str, str]) -> ScoredRow:
     """Check one request ``{"features": {...}, "request_id": "..."}``; raise ``BadRequest`` naming the field."""
     if not isinstance(payload, dict):
@@ -78,6 +83,9 @@ def _number(name: str, value: Any) -> float:
 
 def _category(name: str, value: Any) -> Any:
     value = _plain(value)
+    if isinstance(value, str) and len(value) > MAX_CATEGORY_CHARS:
+        raise BadRequest(f"feature '{name}' is {len(value):,} characters long; a category is at most "
+                         f"{MAX_CATEGORY_CHARS:,} (each request is kept in the prediction log)")
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
