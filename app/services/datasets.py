@@ -317,6 +317,7 @@ def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> Da
     Without a split yet, leakage is checked on a provisional stratified split (seed 0) that is
     not stored, so the answer is available before anything is committed to.
     """
+    from app.ml.errors import DataFileError
     from app.ml.split import make_split
     from app.ml.tabular import read_table
 
@@ -333,7 +334,12 @@ def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> Da
         dataset_id = dataset.id
     frame = read_table(path)
     strategy = "stratified" if inputs.target and inputs.problem_type in CLASSIFICATION else "random"
-    assignments = make_split(frame, strategy, target=inputs.target or None, seed=0)
+    try:
+        assignments = make_split(frame, strategy, target=inputs.target or None, seed=0)
+    except DataFileError as exc:  # too few rows to split at all: the quality findings still stand
+        return DataCheck(dataset_id, None, quality, [{
+            "check": "not_checked", "feature": None, "severity": "warning",
+            "evidence": f"leakage was not checked: no {strategy} split of these {len(frame)} rows is possible ({exc})"}])
     return DataCheck(dataset_id, None, quality, _leakage(frame, assignments, inputs, 0))
 
 
