@@ -131,3 +131,19 @@ def test_checking_a_dataset_too_small_to_split_reports_quality_and_says_leakage_
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "leakage was not checked: no stratified split of these 10 rows is possible" in done.stdout
     assert "at least 7 per class" in done.stdout
+
+
+def test_a_parquet_file_with_nested_columns_is_refused_naming_them(project_wb: Workbench, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"a": [1, 2], "s": [{"x": 1}, {"x": 2}], "l": [[1], [2]],
+                             "m": pa.array([[("k", 1)], [("k", 2)]], type=pa.map_(pa.string(), pa.int64())),
+                             "y": [0, 1]}), path)
+    head = audit_trail.head(project_wb)
+    done = _cli("data", "import", PROJECT, str(path), "--target", "y")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "nested.parquet has nested column(s) 's' (struct<x: int64>), 'l' (list<element: int64>), 'm' (map<" \
+        in done.stderr
+    assert audit_trail.head(project_wb) == head and datasets.list_datasets(project_wb, PROJECT) == []

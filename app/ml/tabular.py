@@ -293,11 +293,18 @@ def _read_parquet(file: Path, size: int) -> pd.DataFrame:
     if size == 0:
         raise DataFileError(f"{name} is empty: export the data again")
     try:
-        names = list(pq.read_schema(file).names)
+        schema = pq.read_schema(file)
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
         raise DataFileError(
             f"{name} is not a readable Parquet file ({exc}): export it again"
         ) from exc
+    names = list(schema.names)
+    nested = [f"'{field.name}' ({field.type})" for field in schema if field.type.num_fields > 0]
+    if nested:
+        raise DataFileError(
+            f"{name} has nested column(s) {', '.join(nested)}: a dataset holds one value per cell, so "
+            "flatten them (one column per field, or the list as text) and import again"
+        )
     blanks = [i + 1 for i, column in enumerate(names) if not str(column).strip()]
     if blanks:
         raise DataFileError(
