@@ -147,3 +147,27 @@ def test_a_parquet_file_with_nested_columns_is_refused_naming_them(project_wb: W
     assert "nested.parquet has nested column(s) 's' (struct<x: int64>), 'l' (list<element: int64>), 'm' (map<" \
         in done.stderr
     assert audit_trail.head(project_wb) == head and datasets.list_datasets(project_wb, PROJECT) == []
+
+
+def test_what_an_import_empties_or_doubts_is_said(project_wb: Workbench, tmp_path: Path) -> None:
+    """Every cell read as missing is counted (1e400 too), a padded header and a four-class target
+    in a binary project each get a finding."""
+    path = _write(tmp_path, "odd.csv", b"a, b ,y\n1e400,1,0\nNaN,2,1\nInfinity,3,2\n4,4,3\n5,5,0\n-inf,6,1\n")
+    version = datasets.import_dataset(project_wb, PROJECT, path, target="y")
+    detail = {f["check"]: f["detail"] for f in version.findings}
+    assert detail["non_finite"].startswith("column 'a' has 4 inf/nan values (such as '1e400' on line 2")
+    assert "column name ' b ' has spaces around it" in detail["padded_name"]
+    quality = {f["check"]: f for f in datasets.check_dataset(project_wb, PROJECT, version.id).quality}
+    assert quality["target_classes"]["severity"] == "error"
+    assert "target 'y' has 4 classes (0, 1, 2, 3) but the project is binary classification" in \
+        quality["target_classes"]["detail"]
+
+
+def test_control_characters_in_user_text_never_reach_the_terminal(project_wb: Workbench, tmp_path: Path) -> None:
+    path = _write(tmp_path, "\x1b[31mred\nname\r.csv", b"a,y\n1,0\n2,1\n")
+    datasets.import_dataset(project_wb, PROJECT, path, target="y")
+    done = _cli("data", "list", PROJECT)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout
+    (line,) = done.stdout.splitlines()
+    assert "\\x1b[31mred\\x0aname\\x0d.csv" in line

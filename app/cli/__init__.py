@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from app.cli import audit, data, development, evidence_bundle, gates, monitoring, people, projects, release, reports
+from app.cli.terminal import protect_terminal
 from app.errors import WorkbenchError
 from storage.artifacts import ArtifactCorrupted
 
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.tui import run_tui
 
             return run_tui()
+        protect_terminal()
         return COMMANDS[args.verb](args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

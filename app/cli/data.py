@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.arguments import add_project_verb
+from app.cli.terminal import one_line
 from app.cli.workspace import open_workspace
 
 
@@ -65,7 +66,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
             print(f"  leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
     else:
         for v in datasets.list_datasets(wb, args.project):
-            print(f"{v.id}\t{v.role}\t{v.source_name}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
+            print(f"{v.id}\t{v.role}\t{one_line(v.source_name)}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
     return 0
 
 

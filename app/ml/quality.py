@@ -91,8 +91,24 @@ def quality_report(
                     "model memorises instead of learning from; leave it out or group its values",
                 ))
     if target is not None and target in df.columns:
+        findings += _target_classes(df[target], target, problem_type)
         findings += _imbalance(df[target], target, problem_type)
     return findings
+
+
+def _target_classes(target: pd.Series, label: str, problem_type: str | None) -> list[Finding]:
+    """A binary project whose target has more than two classes is framed wrongly (or the column is)."""
+    if problem_type != "binary_classification":
+        return []
+    classes = target.dropna().unique()
+    if len(classes) <= 2:
+        return []
+    shown = ", ".join(repr(_plain(c)) for c in sorted(classes, key=str)[:6]) + (", …" if len(classes) > 6 else "")
+    return [Finding(
+        "target_classes", label, "error",
+        f"target {label!r} has {len(classes)} classes ({shown}) but the project is binary classification: "
+        "map it to two classes, or create a multiclass project",
+    )]
 
 
 def _duplicates(df: pd.DataFrame) -> list[Finding]:

@@ -337,7 +337,12 @@ def _column_findings(
     ``lines`` maps row positions to CSV lines (None: say "row N"); ``text`` is the CSV text,
     needed to see the digits of columns pandas already turned into numbers.
     """
-    findings: list[Finding] = []
+    findings: list[Finding] = [
+        Finding("padded_name", str(column), "warning",
+                f"column name {str(column)!r} has spaces around it: it is kept as written, so name it with the "
+                f"spaces (or rename it to {str(column).strip()!r} in the file and import it again)")
+        for column in frame.columns if str(column) != str(column).strip()
+    ]
     original_index = frame.index
     frame.index = pd.RangeIndex(len(frame))  # positions, for line numbers; restored below
     try:
@@ -436,8 +441,10 @@ def _text_column(
             literal = cells.str.fullmatch(NON_FINITE_PATTERN, case=False).fillna(False)
             converted = pd.to_numeric(cells.mask(literal.astype(bool)), errors="coerce")
             converted = converted.astype("float64")
+            # every cell emptied is reported: the literals and the numbers too big for a float (1e400)
+            emptied = (literal.astype(bool) | np.isinf(converted)) & frame[column].notna()
             frame[column] = converted.mask(np.isinf(converted))
-            findings.append(_non_finite_finding(label, present[special], lines))
+            findings.append(_non_finite_finding(label, present[emptied.loc[present.index]], lines))
             return findings
         integer = stripped.str.fullmatch(INTEGER_PATTERN)
         if bool(integer.all()):
