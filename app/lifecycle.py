@@ -31,9 +31,11 @@ class Check:
 
     The profiles in ``required_for`` require it; elsewhere a failing check only warns. Only the
     release gate takes waivers: a ``waivable`` check the profile requires may be skipped with a
-    recorded reason, one that is not (the four-eyes rule) never can; a check it only recommends
-    lets promotion go ahead and records the waiver itself. A check is not waivable unless it says
-    so, so a new check cannot be skipped by accident.
+    recorded reason on the profiles in ``waivable_for``, one that is not (the four-eyes rule)
+    never can; a check it only recommends lets promotion go ahead and records the waiver itself.
+    A check is not waivable unless it says so, so a new check cannot be skipped by accident.
+    An enterprise waiver is always signed by someone other than the version's author;
+    ``independent_waiver`` asks that on every profile.
     """
 
     id: str
@@ -41,9 +43,15 @@ class Check:
     label: str
     required_for: frozenset[str] = ALL
     waivable: bool = False
+    waivable_for: frozenset[str] = ALL
+    independent_waiver: bool = False
 
     def required(self, maturity: str) -> bool:
         return maturity in self.required_for
+
+    def waivable_on(self, maturity: str) -> bool:
+        """May a person waive this check on a project of ``maturity``?"""
+        return self.waivable and maturity in self.waivable_for
 
 
 STAGES: tuple[Stage, ...] = (
@@ -91,7 +99,17 @@ RELEASE_CHECKS: tuple[Check, ...] = (
     Check("shadow_passed", 5, "A shadow analysis against production passed", ENTERPRISE, waivable=True),
     Check("canary_passed", 5, "A canary passed its guardrails", ENTERPRISE, waivable=True),
     Check("monitoring_configured", 5, "SLA rules or drift thresholds are configured", ENTERPRISE, waivable=True),
+    # A validator's open high-severity finding blocks on every profile; someone other than the
+    # author may take the risk knowingly (a signed waiver), never on enterprise.
+    Check("no_open_high_findings", 5, "No open high-severity finding on the version", ALL, waivable=True,
+          waivable_for=ALL - ENTERPRISE, independent_waiver=True),
 )
+
+#: A model's risk tier (SR 11-7 inventory): how material it is, which sets how often it is
+#: revalidated. The periodic review falls due this many months after the last validation
+#: (the latest signed approval or imported review of the version in use).
+RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
+PERIODIC_REVIEW_MONTHS: dict[str, int] = {"high": 6, "medium": 12, "low": 24}
 
 
 def stage(number: int) -> Stage:

@@ -16,13 +16,25 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from app.cli import audit, data, development, evidence_bundle, gates, monitoring, people, projects, release, reports
+from app.cli import (
+    audit,
+    data,
+    development,
+    evidence_bundle,
+    findings,
+    gates,
+    monitoring,
+    people,
+    projects,
+    release,
+    reports,
+)
 from app.cli.terminal import protect_terminal
 from app.errors import WorkbenchError
 from storage.artifacts import ArtifactCorrupted
 
 # In the order `mlwb --help` lists their verbs.
-VERB_MODULES = (projects, data, development, release, monitoring, evidence_bundle, gates, reports, audit, people)
+VERB_MODULES = (projects, data, development, release, findings, monitoring, evidence_bundle, gates, reports, audit, people)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ def add_parsers(sub: Any) -> None:
     demo.add_argument("--seed", type=int, default=7)
 
     projects = sub.add_parser("projects", help="list projects, or create one with 'projects new'")
-    psub = projects.add_subparsers(dest="projects_verb", metavar="new|maturity")
+    psub = projects.add_subparsers(dest="projects_verb", metavar="new|maturity|set")
     new = psub.add_parser("new", help="create an empty project at stage 1")
     new.add_argument("slug")
     new.add_argument("--problem-type", required=True, choices=PROBLEM_TYPES)
@@ -30,6 +30,12 @@ def add_parsers(sub: Any) -> None:
     maturity.add_argument("slug")
     maturity.add_argument("maturity", choices=MATURITIES)
     maturity.add_argument("--reason", required=True)
+    inventory = psub.add_parser("set", help="set a project's risk tier and owner (the model inventory's)")
+    inventory.add_argument("slug")
+    inventory.add_argument("--risk-tier", metavar="low|medium|high",
+                           help="how material the model is; sets how often it is revalidated")
+    inventory.add_argument("--owner", help="the person who answers for the model")
+    inventory.add_argument("--reason", default="", help="why (kept in the audit trail)")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -56,6 +62,10 @@ def _cmd_projects(args: argparse.Namespace) -> int:
     if args.projects_verb == "maturity":
         s = projects.set_maturity(wb, args.slug, args.maturity, reason=args.reason)
         print(f"{s.slug}: maturity profile is now {s.maturity}")
+        return 0
+    if args.projects_verb == "set":
+        s = projects.set_inventory(wb, args.slug, risk_tier=args.risk_tier, owner=args.owner, reason=args.reason)
+        print(f"{s.slug}: {s.risk_tier} risk tier, owner {s.owner or '(none)'}")
         return 0
     rows = projects.list_projects(wb)
     if not rows:

@@ -4,7 +4,12 @@ A finding is raised (by a review import, or by an analysis such as fairness) and
 open → remediated → closed, or open → accepted (the risk is taken knowingly); a remediated
 finding can be reopened. Every change is a ``FindingEvent`` with who, why and, when the person
 has a key, a signature, audited in the same transaction. Closing or accepting a finding is a
-decision about someone's model, so it follows the four-eyes rule of approvals.
+decision about someone's model, so it follows the four-eyes rule of approvals: someone other
+than the version's author (another key, another name) with a deciding role, and on the growth
+and enterprise profiles a signature by a registered key.
+
+An open high-severity finding on a version blocks its promotion (the release check
+``no_open_high_findings``, evaluated by ``release_outcome``).
 """
 
 from __future__ import annotations
@@ -12,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
 from app.services.registry import model_version
-from app.services.signatures import DECIDING_ROLES, sign_decision
+from app.services.signatures import DECIDING_ROLES, SIGNATURE_REQUIRED, sign_decision
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from app.signing import SigningKey
 from storage.models import Finding, FindingEvent, ModelVersion, Project, utcnow
@@ -37,6 +42,8 @@ SETTLED = frozenset({"accepted", "closed"})
 
 @dataclass(frozen=True)
 class FindingEventView:
+    """One step of a finding's history: raised (``from_status`` None) or a status change."""
+
     from_status: str | None
     to_status: str
     actor: str
@@ -60,10 +67,15 @@ class FindingView:
     raised_by: str
     created_at: datetime
     history: tuple[FindingEventView, ...]
+    review_id: int | None = None  # the imported review that raised it
 
     @property
     def is_open(self) -> bool:
         return self.status not in SETTLED
+
+    def overdue(self, today: date | None = None) -> bool:
+        """Still open after its due date."""
+        return bool(self.is_open and self.due_date and self.due_date < (today or date.today()).isoformat())
 
 
 def _check(severity: str, title: str, due_date: str | None) -> None:
@@ -133,19 +145,24 @@ def set_status(wb: Workbench, slug: str, finding_id: int, status: str, reason: s
             decider = sign_decision(uow, signer, kind="finding", project=project, mv=mv, decision=status,
                                     comment=reason, finding=row.id, title=row.title)
             if status in SETTLED:
+                verb = "accept" if status == "accepted" else "close"
                 own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
                 if own_key or decider.name == mv.created_by:
                     raise WorkbenchError(f"{mv.created_by} registered version {mv.version}: someone else must "
-                                         f"{'accept' if status == 'accepted' else 'close'} its findings (four-eyes)")
+                                         f"{verb} its findings (four-eyes rule)")
+                if decider.signed is None and project.maturity in SIGNATURE_REQUIRED:
+                    raise WorkbenchError(f"on the {project.maturity} profile a finding is settled by a signed "
+                                         f"decision: create your key with `mlwb people init` to {verb} it")
                 if decider.person is not None and decider.person.role not in DECIDING_ROLES:
                     raise WorkbenchError(f"{decider.name} is registered as {decider.person.role} and cannot "
-                                         f"{'accept' if status == 'accepted' else 'close'} a finding")
+                                         f"{verb} a finding")
         name = decider.name if decider else uow.actor
         columns = decider.columns if decider else {}
         uow.session.add(FindingEvent(finding_id=row.id, from_status=row.status, to_status=status, actor=name,
                                      reason=reason, **columns))
-        uow.audit("finding.status_changed", "finding", row.id, project=slug, from_status=row.status,
-                  to_status=status, reason=reason, actor=name, **(decider.audit_fields if decider else {}))
+        uow.audit("finding.status_changed", "finding", row.id, project=slug, version=mv.version if mv else None,
+                  title=row.title, severity=row.severity, from_status=row.status, to_status=status, reason=reason,
+                  decided_by=name, **(decider.audit_fields if decider else {"signer": None, "signed": False}))
         row.status, row.updated_at = status, utcnow()
         uow.session.flush()
         return _view(uow.session, row, project.slug)
@@ -158,7 +175,7 @@ def _view(session: Session, row: Finding, slug: str) -> FindingView:
         for e in session.scalars(select(FindingEvent).where(FindingEvent.finding_id == row.id)
                                  .order_by(FindingEvent.id)))
     return FindingView(row.id, slug, version, row.source, row.title, row.severity, row.concerns, row.remediation,
-                       row.due_date, row.status, row.raised_by, row.created_at, history)
+                       row.due_date, row.status, row.raised_by, row.created_at, history, row.review_id)
 
 
 def list_findings(wb: Workbench, slug: str, *, open_only: bool = False,
@@ -179,3 +196,25 @@ def open_findings(session: Session, mv: ModelVersion, *, severity: str | None = 
     if severity:
         query = query.where(Finding.severity == severity)
     return list(session.scalars(query.order_by(Finding.id)))
+
+
+
+def release_outcome(session: Session, mv: ModelVersion) -> tuple[bool, str]:
+    """The release check ``no_open_high_findings`` of ``mv``: passed when no high-severity
+    finding on it is open or remediated (still to be closed by someone else)."""
+    high = open_findings(session, mv, severity="high")
+    if not high:
+        return True, "no open high-severity finding"
+    listed = "; ".join(f"#{f.id} {f.title} ({f.status}" + (f", due {f.due_date})" if f.due_date else ")")
+                       for f in high[:3])
+    more = f" and {len(high) - 3} more" if len(high) > 3 else ""
+    return False, f"{len(high)} open high-severity finding(s): {listed}{more}"
+
+
+def open_counts(session: Session, project: Project) -> dict[str, int]:
+    """Unsettled findings of a project by severity, every severity present (zero when none)."""
+    rows = session.execute(select(Finding.severity, func.count(Finding.id))
+                           .where(Finding.project_id == project.id, Finding.status.not_in(SETTLED))
+                           .group_by(Finding.severity)).all()
+    found = {severity: count for severity, count in rows}
+    return {severity: found.get(severity, 0) for severity in reversed(SEVERITIES)}

@@ -57,7 +57,8 @@ class CheckResult:
     @classmethod
     def of(cls, check: Check, maturity: str, outcome: Outcome, waiver: str | None = None) -> CheckResult:
         passed, detail = outcome
-        return cls(check.id, check.label, passed, check.required(maturity), detail, check.waivable, waiver)
+        return cls(check.id, check.label, passed, check.required(maturity), detail, check.waivable_on(maturity),
+                   waiver)
 
     @property
     def blocking(self) -> bool:

@@ -1,4 +1,5 @@
-"""Creating projects and listing them with where they stand in the lifecycle."""
+"""Creating projects, listing them with where they stand in the lifecycle, and what the model
+inventory records about each (risk tier, owner)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.errors import WorkbenchError
-from app.lifecycle import MATURITIES, stage
+from app.lifecycle import MATURITIES, RISK_TIERS, stage
 from app.ml.catalogue import PROBLEM_TYPES
 from app.services.gates import evaluate_gate
 from app.services.workbench import Workbench, find_project
@@ -28,6 +29,8 @@ class ProjectSummary:
     gate_passed: bool
     checks_passed: int
     checks_total: int
+    risk_tier: str = "medium"  # low | medium | high: sets how often the model is revalidated
+    owner: str = ""  # who answers for the model (the inventory's owner), "" until someone is named
 
 
 def create_project(
@@ -78,6 +81,32 @@ def set_maturity(wb: Workbench, slug: str, maturity: str, *, reason: str) -> Pro
     return project_summary(wb, slug)
 
 
+def set_inventory(wb: Workbench, slug: str, *, risk_tier: str | None = None, owner: str | None = None,
+                  reason: str = "") -> ProjectSummary:
+    """Set what the model inventory records about a project: its risk tier (which sets the
+    periodic review, ``app.lifecycle.PERIODIC_REVIEW_MONTHS``) and its owner. Audited with the
+    old and the new value; setting what is already there records nothing."""
+    if risk_tier is None and owner is None:
+        raise WorkbenchError("say what to set: --risk-tier and/or --owner")
+    if risk_tier is not None and risk_tier not in RISK_TIERS:
+        raise WorkbenchError(f"unknown risk tier '{risk_tier}': choose one of {', '.join(RISK_TIERS)}")
+    if owner is not None and not owner.strip():
+        raise WorkbenchError("an owner needs a name (the person who answers for the model)")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        changes: dict[str, dict[str, str]] = {}
+        if risk_tier is not None and risk_tier != project.risk_tier:
+            changes["risk_tier"] = {"from": project.risk_tier, "to": risk_tier}
+            project.risk_tier = risk_tier
+        if owner is not None and owner.strip() != project.owner:
+            changes["owner"] = {"from": project.owner, "to": owner.strip()}
+            project.owner = owner.strip()
+        if changes:
+            uow.audit("project.inventory_changed", "project", project.id, project=slug, changes=changes,
+                      reason=reason.strip())
+    return project_summary(wb, slug)
+
+
 def _summarise(session, project: Project) -> ProjectSummary:  # type: ignore[no-untyped-def]
     gate = evaluate_gate(session, project, project.current_stage)
     return ProjectSummary(
@@ -90,6 +119,8 @@ def _summarise(session, project: Project) -> ProjectSummary:  # type: ignore[no-
         gate_passed=gate.passed,
         checks_passed=sum(c.passed for c in gate.checks),
         checks_total=len(gate.checks),
+        risk_tier=project.risk_tier,
+        owner=project.owner,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, NotFound, WorkbenchError
 from app.lifecycle import MODEL_CARD_SECTIONS, RELEASE_CHECKS
+from app.services.findings import release_outcome
 from app.services.gates import CheckResult
 from app.services.registry import model_version, standing_approval
 from app.services.signatures import Decider, sign_decision
@@ -122,6 +123,7 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
             bool(rules) or bool(policy and policy.thresholds),
             f"{rules} SLA rule(s)" + (", drift thresholds set" if policy and policy.thresholds else ""),
         ),
+        "no_open_high_findings": release_outcome(session, mv),
     }
 
 
@@ -131,7 +133,8 @@ def evaluate_promotion(session: Session, project: Project, mv: ModelVersion) -> 
     checks = tuple(
         CheckResult.of(
             c, project.maturity, outcomes[c.id],
-            waivers[c.id].reason if c.id in waivers and (c.waivable or not c.required(project.maturity)) else None,
+            waivers[c.id].reason if c.id in waivers
+            and (c.waivable_on(project.maturity) or not c.required(project.maturity)) else None,
         )
         for c in RELEASE_CHECKS
     )
@@ -147,8 +150,9 @@ def promotion_gate(wb: Workbench, slug: str, version: int) -> PromotionGate:
 def waive(wb: Workbench, slug: str, version: int, check_id: str, reason: str, *,
           signer: SigningKey | None = None) -> WaiverView:
     """Record that a release check is skipped on purpose, signed by whoever grants it. The
-    four-eyes check cannot be waived where the profile requires it, and an enterprise waiver
-    needs someone other than the author (another key, another name)."""
+    four-eyes check cannot be waived where the profile requires it, and an enterprise waiver (or
+    one of a check that asks for an ``independent_waiver``, such as an open high finding) needs
+    someone other than the author (another key, another name)."""
     reason = reason.strip()
     known = {c.id: c for c in RELEASE_CHECKS}
     if check_id not in known:
@@ -159,15 +163,16 @@ def waive(wb: Workbench, slug: str, version: int, check_id: str, reason: str, *,
         project = uow.project(slug)
         mv = model_version(uow.session, project, version)
         check = known[check_id]
-        if check.required(project.maturity) and not check.waivable:
+        if check.required(project.maturity) and not check.waivable_on(project.maturity):
             raise GateFailed(f"'{check.label}' is required for {project.maturity} projects and cannot be waived")
         decider = sign_decision(uow, signer, kind="waiver", project=project, mv=mv, decision=f"waive {check_id}",
                                 comment=reason, check=check_id)
-        if project.maturity == "enterprise":
+        if project.maturity == "enterprise" or check.independent_waiver:
             own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
             if decider.signed is None or own_key or decider.name == mv.created_by:
                 raise GateFailed(
-                    f"an enterprise waiver must be signed by someone other than {mv.created_by}, who registered "
+                    f"{'an enterprise waiver' if project.maturity == 'enterprise' else f'a waiver of {check_id}'} "
+                    f"must be signed by someone other than {mv.created_by}, who registered "
                     f"version {version} (four-eyes rule)" + ("" if decider.signed else
                                                               ": create your key with `mlwb people init`"))
         row = Waiver(model_version_id=mv.id, check_id=check_id, reason=reason, granted_by=decider.name,
