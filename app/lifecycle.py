@@ -109,6 +109,11 @@ RELEASE_CHECKS: tuple[Check, ...] = (
 #: revalidated. The periodic review falls due this many months after the last validation
 #: (the latest signed approval or imported review of the version in use).
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
+#: A finding's severities and statuses (``app.services.findings``); a settled finding no longer
+#: blocks anything. Here, not in the service, so the reports read the same definition.
+FINDING_SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+FINDING_STATUSES: tuple[str, ...] = ("open", "remediated", "accepted", "closed")
+FINDING_SETTLED = frozenset({"accepted", "closed"})
 PERIODIC_REVIEW_MONTHS: dict[str, int] = {"high": 6, "medium": 12, "low": 24}
 
 

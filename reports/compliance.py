@@ -21,6 +21,7 @@ from reports import evidence as ev
 from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports.findings import Finding, findings_table, open_findings
 from reports.requirements import TITLES, Requirement, chapters_table, missing_table, requirements, requirements_table
+from reports.tracked_findings import findings_section
 
 #: Audit events printed in the appendix (the change log summarises all of the project's).
 APPENDIX_EVENTS = 60
@@ -188,7 +189,7 @@ def _validation(r: ProjectRecords) -> Section:
         ev.four_eyes_facts(r), ev.requests_table(r), ev.approvals_table(r),
         Facts(tuple(comments), "Reviewer comments") if comments else Prose("No reviewer comments recorded.", "empty"),
         ev.waivers_table(r),
-    ])
+    ], [findings_section(r)])
 
 
 def _deployment(r: ProjectRecords) -> Section:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover - the views are only named here, never bui
     from app.services.audit_trail import EventView
     from app.services.comparison import ComparisonView
     from app.services.datasets import DatasetVersionView, SplitView
+    from app.services.findings import FindingView
     from app.services.gates import StageGate
     from app.services.monitoring_alerts import AlertView
     from app.services.monitoring_batches import BatchView
@@ -213,6 +214,9 @@ class ProjectRecords:
     events: tuple[EventView, ...] = ()
     chain: ChainVerdict | None = None
     evidence_digest: str = ""
+    # every finding raised on the project with its history (``app.services.findings``), not the
+    # issues ``reports.findings`` computes from the records
+    tracked_findings: tuple[FindingView, ...] = ()
 
     @property
     def stamp(self) -> ReportStamp:

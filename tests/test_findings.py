@@ -237,3 +237,46 @@ def test_findings_cli_bad_input_is_one_error_line(demo_home: Path, capsys: pytes
     errors = [line for line in err if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], err
     assert not any("Traceback" in line for line in err)
+
+
+# --- the compliance report -----------------------------------------------------------------
+
+
+def test_the_compliance_report_lists_every_finding_and_its_history(demo_wb: Workbench, tmp_path: Path) -> None:
+    import pypdf
+
+    from app.services.reporting import collect_compliance_report
+    from app.signing import short_fingerprint
+    from reports.compliance import compliance_document
+    from reports.render import render_document
+    from reports.tracked_findings import TITLE
+
+    version = _challenger(demo_wb)
+    validator = register_person(demo_wb, VALIDATOR, "validator")
+    high = findings.record_finding(demo_wb, SLUG, title="Leaks the click timestamp", severity="high",
+                                   version=version, concerns="Data: feature list", remediation="drop it")
+    findings.set_status(demo_wb, SLUG, high.id, "remediated", "timestamp dropped")
+    findings.set_status(demo_wb, SLUG, high.id, "closed", "leakage check clean", signer=validator)
+    low = findings.record_finding(demo_wb, SLUG, title="Owner not named", severity="low", due_date="2031-01-01")
+
+    records = collect_compliance_report(demo_wb, SLUG, deterministic=True)
+    assert [f.id for f in records.tracked_findings] == [high.id, low.id]
+    document = compliance_document(records)
+    validation = next(s for s in document.sections if s.key == "validation")
+    (section,) = [s for s in validation.subsections if s.title == TITLE]
+    tables = {b.title: b for b in section.blocks if hasattr(b, "rows")}
+    listed = tables["Findings"].rows
+    assert [row[:5] for row in listed] == [(str(high.id), f"v{version}", "HIGH", "closed", high.title),
+                                           (str(low.id), "project", "LOW", "open", low.title)]
+    history = tables["History of every finding"].rows
+    assert [(row[0], row[2], row[3], row[4], row[5]) for row in history] == [
+        (str(high.id), "raised", ME, "unsigned", "raised by manual"),
+        (str(high.id), "open → remediated", ME, short_fingerprint(demo_wb.signing_key().fingerprint),  # type: ignore[union-attr]
+         "timestamp dropped"),
+        (str(high.id), "remediated → closed", VALIDATOR, short_fingerprint(validator.fingerprint), "leakage check clean"),
+        (str(low.id), "raised", ME, "unsigned", "raised by manual"),
+    ]
+
+    out = render_document("compliance", document, tmp_path / "compliance.pdf")
+    text = " ".join(" ".join(page.extract_text() or "" for page in pypdf.PdfReader(str(out.path)).pages).split())
+    assert TITLE in text and high.title in text and low.title in text and "leakage check clean" in text

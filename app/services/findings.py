@@ -21,14 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
+from app.lifecycle import FINDING_SETTLED, FINDING_SEVERITIES, FINDING_STATUSES
 from app.services.registry import model_version
 from app.services.signatures import DECIDING_ROLES, SIGNATURE_REQUIRED, sign_decision
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from app.signing import SigningKey
 from storage.models import Finding, FindingEvent, ModelVersion, Project, utcnow
 
-SEVERITIES = ("low", "medium", "high")
-STATUSES = ("open", "remediated", "accepted", "closed")
+SEVERITIES = FINDING_SEVERITIES
+STATUSES = FINDING_STATUSES
 #: Where a finding may go from each status.
 MOVES: dict[str, tuple[str, ...]] = {
     "open": ("remediated", "accepted", "closed"),
@@ -37,7 +38,7 @@ MOVES: dict[str, tuple[str, ...]] = {
     "closed": ("open",),
 }
 #: Statuses that settle a finding (it no longer blocks anything).
-SETTLED = frozenset({"accepted", "closed"})
+SETTLED = FINDING_SETTLED
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from app.services import (
     audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring_alerts, monitoring_batches,
     monitoring_policy, projects, promotion, registry, release_analysis, retraining, training,
 )
+from app.services.findings import list_findings
 from app.services.workbench import Workbench
 from reports.data import DETERMINISTIC_BUILD, ProjectRecords
 
@@ -122,7 +123,7 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
         lineage=retraining.lineage_of_run(wb, view.run_id) if view else None,
         audit_head_seq=head.seq if head else 0, audit_head_hash=head.hash if head else "0" * 64,
         audit_event_count=count, batch_labels=labels, events=events, chain=chain,
-        evidence_digest=digest,
+        evidence_digest=digest, tracked_findings=tuple(list_findings(wb, slug)),
     )
 
 
