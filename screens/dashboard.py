@@ -1,10 +1,16 @@
-"""The dashboard: every project with its stage and gate status."""
+"""The dashboard: every project with its stage and gate status, the model inventory (SR 11-7:
+risk tier, owner, validator, periodic review, open findings) and the open alerts.
+
+The inventory shows times relative to today ("validated today", "in 12 months"); the exact
+dates are in `mlwb inventory`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,6 +23,7 @@ from screens.messages import WorkspaceOpened
 from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
+    from app.services.inventory import InventoryEntry
     from app.services.monitoring_alerts import OpenAlert
     from app.services.projects import ProjectSummary
     from app.services.workbench import Workbench
@@ -26,12 +33,84 @@ if TYPE_CHECKING:
 PROJECT_COLUMNS = (("Project", 18), ("Name", 34), ("Stage", 18), ("Gate", 12), ("Maturity", 10),
                    ("Problem type", 22))
 ALERT_COLUMNS = (("Project", 18), ("Batch", 10), ("Severity", 9), ("Retraining", 10), ("Alert", 61))
+INVENTORY_COLUMNS = (("Project", 18), ("Tier", 6), ("Owner", 16), ("Validator", 16), ("Validated", 10),
+                     ("Next review", 16), ("Prod", 4), ("Open H/M/L", 10))
+TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 
 
 @dataclass(frozen=True)
 class DashboardSnapshot:
     projects: list[ProjectSummary]
     alerts: list[OpenAlert]
+    inventory: list[InventoryEntry]
+    today: date
+
+    def entry(self, slug: str | None) -> InventoryEntry | None:
+        return next((e for e in self.inventory if e.slug == slug), None)
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole calendar months from ``start`` to ``end`` (``end`` not earlier), counted the way
+    the inventory sets a review date (``add_months``: 31 August + 6 months = end of February)."""
+    from app.services.inventory import add_months
+
+    months = max((end.year - start.year) * 12 + end.month - start.month, 0)
+    while months and add_months(start, months) > end:
+        months -= 1
+    return months
+
+
+def ago(day: date | None, today: date) -> str:
+    if day is None:
+        return "never"
+    days = (today - day).days
+    return "today" if days <= 0 else f"{days} d ago" if days < 60 else f"{months_between(day, today)} mo ago"
+
+
+def until(day: date, today: date) -> str:
+    days = (day - today).days
+    return f"in {days} d" if days < 60 else f"in {months_between(today, day)} months"
+
+
+def next_review_cell(e: InventoryEntry, today: date) -> Text:
+    if e.production_version is None:
+        return Text("not in use", style="dim")
+    if e.next_review is None:
+        return Text("OVERDUE: never", style="bold red")
+    if e.overdue:
+        return Text(f"OVERDUE {(today - e.next_review).days} d", style="bold red")
+    return Text(until(e.next_review, today))
+
+
+def inventory_cells(e: InventoryEntry, today: date) -> tuple[Text, ...]:
+    found = e.open_findings
+    return (Text(e.slug, style="bold"), Text(e.risk_tier, style=TIER_STYLE.get(e.risk_tier, "")),
+            Text(e.owner or "not named", style="" if e.owner else "yellow"),
+            Text(e.validator or "—", style="" if e.validator else "dim"), Text(ago(e.last_validated, today)),
+            next_review_cell(e, today),
+            Text(f"v{e.production_version}" if e.production_version is not None else "—"),
+            Text(f"{found['high']}/{found['medium']}/{found['low']}", style="bold red" if found["high"] else ""))
+
+
+def inventory_detail(e: InventoryEntry, today: date, width: int = 112) -> str:
+    """The highlighted model's two lines under the inventory: what it is for, and its review."""
+    head = f"{e.slug} v{e.version if e.version is not None else '—'} · intended use"
+    head += " (machine draft): " if e.intended_use_drafted else ": "
+    use = " ".join(e.intended_use.split()) or "not written in the model card"
+    if len(head) + len(use) > width:
+        use = use[: max(width - len(head) - 1, 10)] + "…"
+    validated = (f"validated {ago(e.last_validated, today)} by {e.validator} ({e.validated_by})"
+                 if e.last_validated else "never validated")
+    if e.production_version is None:
+        review = "not in production: no periodic review owed"
+    elif e.next_review is None:
+        review = "in production and never validated: review OVERDUE"
+    elif e.overdue:
+        review = f"periodic review OVERDUE by {(today - e.next_review).days} d"
+    else:
+        review = f"next periodic review {until(e.next_review, today)}"
+    return (f"[b]{e.slug}[/b]{escape(head[len(e.slug):])}{escape(use)}\n"
+            f"{escape(validated)} · {e.risk_tier} risk tier, reviewed every {e.review_months} months · {review}")
 
 
 class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
@@ -48,6 +127,7 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
 
     def __init__(self) -> None:
         super().__init__()
+        self.snapshot: DashboardSnapshot | None = None
         self.offer_demo_when_shown = False  # set once the workspace is open: an empty one offers the demo
 
     def compose_body(self) -> ComposeResult:
@@ -55,6 +135,9 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
             yield Static("Projects", classes="screen-title")
             yield Static("Opening the workspace…", id="dashboard-hint")
             yield row_table("projects", PROJECT_COLUMNS)
+            yield Static("Model inventory (SR 11-7)", classes="screen-title", id="inventory-title")
+            yield row_table("inventory", INVENTORY_COLUMNS)
+            yield Static("", id="inventory-detail")
             yield Static("Open alerts across projects", classes="screen-title", id="alerts-title")
             yield row_table("alerts", ALERT_COLUMNS)
 
@@ -65,10 +148,12 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
         self.reload()
 
     def load(self, wb: Workbench) -> DashboardSnapshot:
+        from app.services.inventory import inventory
         from app.services.monitoring_alerts import open_alerts
         from app.services.projects import list_projects
 
-        return DashboardSnapshot(list_projects(wb), open_alerts(wb))
+        today = date.today()
+        return DashboardSnapshot(list_projects(wb), open_alerts(wb), inventory(wb, today=today), today)
 
     def show(self, snapshot: DashboardSnapshot) -> None:
         rows, alerts = snapshot.projects, snapshot.alerts
@@ -82,6 +167,14 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
                                 Text(a.message))
         self.query_one("#alerts-title").display = bool(alerts)
         alert_table.display = bool(alerts)
+        self.snapshot = snapshot
+        inventory = self.query_one("#inventory", DataTable)
+        inventory.clear()
+        for e in snapshot.inventory:
+            inventory.add_row(*inventory_cells(e, snapshot.today), key=e.slug)
+        for widget in ("#inventory-title", "#inventory", "#inventory-detail"):
+            self.query_one(widget).display = bool(snapshot.inventory)
+        self._show_inventory_detail()
         table = self.query_one("#projects", DataTable)
         table.clear()
         for p in rows:
@@ -102,9 +195,23 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
     def _selected_slug(self) -> str | None:
         return cursor_key(self.query_one("#projects", DataTable))
 
+    @on(DataTable.RowHighlighted, "#inventory")
+    def _show_inventory_detail(self) -> None:
+        detail = self.query_one("#inventory-detail", Static)
+        entry = self.snapshot.entry(cursor_key(self.query_one("#inventory", DataTable))) if self.snapshot else None
+        detail.update(inventory_detail(entry, self.snapshot.today) if entry and self.snapshot else "")
+
     @on(DataTable.RowSelected, "#projects")
     def _row_selected(self) -> None:
         self.action_open_project()
+
+    @on(DataTable.RowSelected, "#inventory")
+    def _inventory_selected(self) -> None:
+        slug = cursor_key(self.query_one("#inventory", DataTable))
+        if slug:
+            from screens.project import ProjectScreen
+
+            self.app.push_screen(ProjectScreen(slug))
 
     def action_open_project(self) -> None:
         slug = self._selected_slug()

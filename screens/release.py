@@ -231,6 +231,8 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
                 tooltip="Restore an earlier production version, with a reason"),
         Binding("c", "challenger", "Challenger", id="release.challenger",
                 tooltip="Make the highlighted version the challenger"),
+        Binding("f", "findings", "Findings", id="release.findings",
+                tooltip="The highlighted version's findings: their history, and a status change with a reason"),
         Binding("r", "reload", "Refresh", id="release.refresh", tooltip="Read the registry again"),
         Binding("escape", "app.pop_screen", "Back", id="release.back", tooltip="Back to the project"),
     ]
@@ -340,7 +342,7 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
         if not self.is_mounted or action in ("reload", "pop_screen"):
             return True
         version = self.selected
-        if action in ("review", "request_review"):
+        if action in ("review", "request_review", "findings"):
             return version is not None
         if action == "promote":
             return version is not None and version.stage != "production"
@@ -479,3 +481,10 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
         self.notify(f"Version {version} is the challenger: serve it in shadow or canary to collect release "
                     "evidence.", title="Challenger set")
         self.announce_change(everywhere=True)
+
+    def action_findings(self) -> None:
+        from screens.findings import FindingsScreen
+
+        version = self.selected
+        if version is not None:
+            self.app.push_screen(FindingsScreen(self.slug, version.version))

@@ -74,6 +74,11 @@ class FindingView:
     def is_open(self) -> bool:
         return self.status not in SETTLED
 
+    @property
+    def moves(self) -> tuple[str, ...]:
+        """The statuses it may go to next."""
+        return MOVES[self.status]
+
     def overdue(self, today: date | None = None) -> bool:
         """Still open after its due date."""
         return bool(self.is_open and self.due_date and self.due_date < (today or date.today()).isoformat())
