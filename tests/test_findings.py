@@ -113,6 +113,10 @@ def test_bad_input_is_refused_with_a_reason_and_changes_nothing(demo_wb: Workben
         (lambda: findings.set_status(demo_wb, SLUG, f.id, "remediated", "done", signer=new_signing_key()),
          "not registered"),
     ]
+    project_wide = findings.record_finding(demo_wb, SLUG, title="No owner named", severity="low")
+    attempts.append((lambda: findings.set_status(demo_wb, SLUG, project_wide.id, "closed", "named",
+                                                 signer=new_signing_key()), "leave out the key"))
+    before = _events(demo_wb)
     for attempt, message in attempts:
         with pytest.raises(WorkbenchError, match=message):
             attempt()
@@ -123,6 +127,9 @@ def test_bad_input_is_refused_with_a_reason_and_changes_nothing(demo_wb: Workben
         findings.set_status(demo_wb, "other-project", f.id, "remediated", "done")
     assert _events(demo_wb) == after_create
     assert findings.list_findings(demo_wb, SLUG, version=version)[0].status == "open"
+    closed = findings.set_status(demo_wb, SLUG, project_wide.id, "closed", "owner named in the inventory")
+    assert (closed.status, closed.version, closed.history[-1].actor, closed.history[-1].signer_fingerprint) == (
+        "closed", None, ME, None)
 
 
 def test_settling_needs_a_signature_on_growth_and_a_deciding_role(demo_wb: Workbench, tmp_path: Path,

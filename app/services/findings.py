@@ -130,7 +130,9 @@ def set_status(wb: Workbench, slug: str, finding_id: int, status: str, reason: s
     """Move a finding to ``status``, saying why; signed when the person has a key.
 
     Accepting or closing a finding on a version is a decision for someone other than the
-    version's author (four-eyes, as for approvals); the author may mark it remediated.
+    version's author (four-eyes, as for approvals); the author may mark it remediated. A
+    finding about the project as a whole (no version) has no author to be independent of and
+    nothing to sign over: its changes are recorded under the acting name, unsigned.
     """
     reason = reason.strip()
     if status not in STATUSES:
@@ -146,6 +148,9 @@ def set_status(wb: Workbench, slug: str, finding_id: int, status: str, reason: s
             raise WorkbenchError(f"finding {finding_id} is {row.status}; it can go to {', '.join(MOVES[row.status])}, "
                                  f"not {status}")
         mv = uow.session.get(ModelVersion, row.model_version_id) if row.model_version_id else None
+        if mv is None and signer is not None:
+            raise WorkbenchError(f"finding {finding_id} is about the project, not a model version, so its status "
+                                 f"changes are recorded unsigned under your own name: leave out the key")
         decider = None
         if mv is not None:
             decider = sign_decision(uow, signer, kind="finding", project=project, mv=mv, decision=status,
