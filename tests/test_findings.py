@@ -178,6 +178,11 @@ def test_an_open_high_finding_blocks_promotion_and_only_someone_else_may_waive_i
     assert waiver.granted_by == VALIDATOR and waiver.signer_fingerprint == validator.fingerprint
     check = _check(demo_wb, version)
     assert not check.passed and check.waiver is not None and not check.blocking
+    # a waiver covers what was known when it was granted: a new high finding blocks again
+    later = findings.record_finding(demo_wb, SLUG, title="Drops a region", severity="high", version=version)
+    assert _check(demo_wb, version).blocking
+    findings.set_status(demo_wb, SLUG, later.id, "closed", "region restored", signer=validator)
+    assert not _check(demo_wb, version).blocking
 
     # On enterprise the waiver no longer counts and no new one can be recorded.
     projects.set_maturity(demo_wb, SLUG, "enterprise", reason="the bank's model-risk policy applies")

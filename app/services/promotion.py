@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, NotFound, WorkbenchError
 from app.lifecycle import MODEL_CARD_SECTIONS, RELEASE_CHECKS
-from app.services.findings import release_outcome
+from app.services.findings import open_findings, release_outcome
 from app.services.gates import CheckResult
 from app.services.registry import model_version, standing_approval
 from app.services.signatures import Decider, sign_decision
@@ -127,9 +127,18 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
     }
 
 
+def _still_covers(session: Session, mv: ModelVersion, waiver: Waiver) -> bool:
+    """A waiver covers what was known when it was granted: a high finding raised after a waiver of
+    ``no_open_high_findings`` is not waived by it."""
+    if waiver.check_id != "no_open_high_findings":
+        return True
+    return all(f.created_at <= waiver.created_at for f in open_findings(session, mv, severity="high"))
+
+
 def evaluate_promotion(session: Session, project: Project, mv: ModelVersion) -> PromotionGate:
     outcomes = _outcomes(session, project, mv)
-    waivers = {w.check_id: w for w in session.scalars(select(Waiver).where(Waiver.model_version_id == mv.id))}
+    waivers = {w.check_id: w for w in session.scalars(select(Waiver).where(Waiver.model_version_id == mv.id)
+                                                      .order_by(Waiver.id)) if _still_covers(session, mv, w)}
     checks = tuple(
         CheckResult.of(
             c, project.maturity, outcomes[c.id],
