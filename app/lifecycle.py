@@ -172,3 +172,19 @@ MODEL_CARD_SECTIONS: tuple[tuple[str, str], ...] = (
     ("ethical_considerations", "Ethical considerations"),
     ("caveats", "Caveats and recommendations"),
 )
+
+
+#: The longest name or title the workbench takes (project names, finding titles, people): a
+#: title is one line on a screen and in a PDF; longer text belongs in a description field.
+MAX_TITLE_CHARS = 200
+
+
+def check_title(what: str, text: str, limit: int = MAX_TITLE_CHARS) -> str:
+    """``text`` stripped, or a ValueError naming ``what`` when it is empty or longer than ``limit``."""
+    text = text.strip()
+    if not text:
+        raise ValueError(f"{what} cannot be empty")
+    if len(text) > limit:
+        raise ValueError(f"{what} is {len(text):,} characters long; keep it to {limit} "
+                         "(put the detail in a description, comment or remediation field)")
+    return text

@@ -171,3 +171,18 @@ def test_control_characters_in_user_text_never_reach_the_terminal(project_wb: Wo
     assert "\x1b" not in done.stdout and "\r" not in done.stdout
     (line,) = done.stdout.splitlines()
     assert "\\x1b[31mred\\x0aname\\x0d.csv" in line
+
+
+def test_names_and_titles_are_limited_at_the_door(wb: Workbench) -> None:
+    from app.services import findings, people
+    from app.signing import new_signing_key
+
+    head = audit_trail.head(wb)
+    with pytest.raises(WorkbenchError, match="a project name is 100,000 characters long; keep it to 200"):
+        projects.create_project(wb, "long", problem_type="regression", name="n" * 100_000)
+    with pytest.raises(WorkbenchError, match="a person's name is 101 characters long; keep it to 100"):
+        people.add_person(wb, "p" * 101, new_signing_key().public_line, "validator")
+    projects.create_project(wb, "short", problem_type="regression", name="A sensible name")
+    with pytest.raises(WorkbenchError, match="a finding's title is 201 characters long"):
+        findings.record_finding(wb, "short", title="t" * 201, severity="low")
+    assert audit_trail.head(wb)[1] == head[1] + 1

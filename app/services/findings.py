@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
-from app.lifecycle import FINDING_SETTLED, FINDING_SEVERITIES, FINDING_STATUSES
+from app.lifecycle import FINDING_SETTLED, FINDING_SEVERITIES, FINDING_STATUSES, check_title
 from app.services.registry import model_version
 from app.services.signatures import DECIDING_ROLES, SIGNATURE_REQUIRED, sign_decision
 from app.services.workbench import UnitOfWork, Workbench, find_project
@@ -89,6 +89,10 @@ def _check(severity: str, title: str, due_date: str | None) -> None:
         raise WorkbenchError(f"severity must be one of {', '.join(SEVERITIES)}, not '{severity}'")
     if not title.strip():
         raise WorkbenchError("a finding needs a title that says what is wrong")
+    try:
+        check_title("a finding's title", title)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
     if due_date:
         try:
             date.fromisoformat(due_date)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
+from app.lifecycle import check_title
 from app.services.identity import (
     Identity,
     PersonView,
@@ -75,9 +76,12 @@ def init_me(wb: Workbench, *, name: str | None = None) -> KeySetup:
 
 def _register(session: Session, name: str, public_hex: str, role: str, *, added_by: str,
               added_by_fingerprint: str | None) -> Person:
-    name = name.strip()
-    if not name:
+    if not name.strip():
         raise WorkbenchError("a person needs a name (the one reports print beside their key)")
+    try:
+        name = check_title("a person's name", name, limit=100)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
     if role not in ROLES:
         raise WorkbenchError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
     fp = fingerprint(public_hex)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.errors import WorkbenchError
-from app.lifecycle import MATURITIES, RISK_TIERS, stage
+from app.lifecycle import MATURITIES, RISK_TIERS, check_title, stage
 from app.ml.catalogue import PROBLEM_TYPES
 from app.services.gates import evaluate_gate
 from app.services.workbench import Workbench, find_project
@@ -45,6 +45,10 @@ def create_project(
         raise WorkbenchError(f"unknown problem type '{problem_type}': choose one of {', '.join(PROBLEM_TYPES)}")
     if maturity not in MATURITIES:
         raise WorkbenchError(f"unknown maturity '{maturity}': choose one of {', '.join(MATURITIES)}")
+    try:
+        name = check_title("a project name", name) if name is not None else None
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
     with wb.unit_of_work() as uow:
         if uow.session.scalars(select(Project.id).where(Project.slug == slug)).first() is not None:
             raise WorkbenchError(f"project '{slug}' already exists: pick another slug or open it")
