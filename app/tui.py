@@ -261,3 +261,39 @@ class WorkbenchApp(App[int]):
 
 def run_tui() -> int:
     return WorkbenchApp().run() or 0
+
+
+class ReviewApp(App[int]):
+    """`mlwb review open BUNDLE`: one evidence bundle, read-only, with no workspace at all.
+
+    A validator's machine never sees the team's registry: this app opens no database and
+    creates nothing under ``MLWB_HOME`` (``screens.review``); the only file it writes is the
+    signed review, when the validator signs.
+    """
+
+    TITLE = "ML Lifecycle Workbench · review"
+    CSS_PATH = [str(ASSETS / "workbench.tcss"), str(ASSETS / "review.tcss")]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="review_app.quit"),
+        Binding("f1", "help", "Keys", id="review_app.help", tooltip="Show the keys of this screen"),
+    ]
+
+    def __init__(self, bundle: Path, *, key_file: Path | None = None) -> None:
+        super().__init__()
+        self.bundle = Path(bundle)
+        self.key_file = key_file
+
+    def on_mount(self) -> None:
+        from screens.review import ReviewScreen
+
+        self.push_screen(ReviewScreen(self.bundle, key_file=self.key_file))
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+
+def run_review(bundle: Path, *, key_file: Path | None = None) -> int:
+    return ReviewApp(bundle, key_file=key_file).run() or 0

@@ -28,13 +28,15 @@ from app.cli import (
     projects,
     release,
     reports,
+    review,
 )
 from app.cli.terminal import protect_terminal
 from app.errors import WorkbenchError
 from storage.artifacts import ArtifactCorrupted
 
 # In the order `mlwb --help` lists their verbs.
-VERB_MODULES = (projects, data, development, release, findings, monitoring, evidence_bundle, gates, reports, audit, people)
+VERB_MODULES = (projects, data, development, release, findings, monitoring, evidence_bundle, review, gates, reports, audit,
+                people)
 
 
 def _parser() -> argparse.ArgumentParser:

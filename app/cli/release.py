@@ -18,7 +18,8 @@ def add_parsers(sub: Any) -> None:
     models = add_project_verb(sub, "models", help="list model versions, or register a run's model")
     models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
 
-    review = add_project_verb(sub, "review", help="ask for an independent review of a model version")
+    # `mlwb review …` is the offline review round trip (app.cli.review); asking for one is its own verb
+    review = add_project_verb(sub, "request-review", help="ask for an independent review of a model version")
     review.add_argument("version", type=int)
     review.add_argument("--reviewer", help="who should review it (never its author)")
     review.add_argument("--comment", default="")
@@ -235,7 +236,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "models": _cmd_models, "review": _cmd_review, "approve": _cmd_approve, "release-gate": _cmd_release_gate,
+    "models": _cmd_models, "request-review": _cmd_review, "approve": _cmd_approve, "release-gate": _cmd_release_gate,
     "promote": _cmd_promote, "waive": _cmd_waive, "alias": _cmd_alias, "rollback": _cmd_rollback,
     "history": _cmd_history, "release": _cmd_release, "serve": _cmd_serve, "score": _cmd_score,
 }
