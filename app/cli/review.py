@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import add_key_option
 from app.review_file import CONCLUSIONS
 
 
@@ -29,7 +30,7 @@ def add_parsers(sub: Any) -> None:
                     "findings and a conclusion, then sign them with your key into review.json. No workspace is "
                     "opened or created.")
     opened.add_argument("bundle", type=Path, metavar="BUNDLE", help="the bundle folder or .zip")
-    _key_option(opened)
+    add_key_option(opened)
 
     sign = verbs.add_parser(
         "sign", help="sign a review of a bundle without the TUI (for scripts and CI)",
@@ -44,7 +45,7 @@ def add_parsers(sub: Any) -> None:
     sign.add_argument("--reviewer", help="your name as written in the review (default: your login name)")
     sign.add_argument("--out", type=Path, metavar="FILE",
                       help="where to write the review (default: review.json beside the bundle); never overwritten")
-    _key_option(sign)
+    add_key_option(sign)
 
     imported = verbs.add_parser(
         "import", help="check a signed review.json and record its findings and decision in this workspace",
@@ -52,12 +53,6 @@ def add_parsers(sub: Any) -> None:
                     "reviewed matches the version's evidence as it stands now, then record the review, its "
                     "findings and the signed decision (audited). Importing the same review twice adds nothing.")
     imported.add_argument("review", type=Path, metavar="REVIEW_JSON")
-
-
-def _key_option(verb: argparse.ArgumentParser) -> None:
-    verb.add_argument("--key", type=Path, metavar="FILE",
-                      help="sign with this private key file (default: MLWB_SIGNING_KEY, the OS keyring, "
-                           "or $MLWB_HOME/signing.key)")
 
 
 def _cmd_review(args: argparse.Namespace) -> int:
