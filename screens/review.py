@@ -30,13 +30,13 @@ from textual.worker import Worker, WorkerState
 
 from app.errors import WorkbenchError
 from screens.review_dialogs import ConclusionDialog, FindingDialog
+from app.signing import short_fingerprint
 from screens.widgets.charts import bar_chart, sparkline
 
 if TYPE_CHECKING:
     from app.bundle_reader import BundleEvent, BundleFigure, BundleSection, OpenedBundle
     from app.review_file import ReviewFinding
 
-TABS = ("report", "tables", "audit", "figures", "findings")
 EVENT_COLUMNS = (("Seq", 6), ("Time (UTC)", 19), ("Actor", 16), ("Action", 22), ("Entity", 16), ("Project", 12),
                  ("Payload", 60))
 FINDING_COLUMNS = (("#", 3), ("Severity", 8), ("Title", 36), ("Concerns", 30), ("Remediation", 30), ("Due", 10))
@@ -53,6 +53,8 @@ class ReviewScreen(Screen[None]):
         Binding("3", "show_tab('audit')", "Audit", id="review.audit", tooltip="The audit trail (audit/events.jsonl)"),
         Binding("4", "show_tab('figures')", "Figures", id="review.figures", tooltip="Every figure of the report"),
         Binding("5", "show_tab('findings')", "Findings", id="review.findings", tooltip="Your findings so far"),
+        Binding("6", "show_tab('verification')", "Verification", id="review.verification",
+                tooltip="Every check of verify-bundle in full, and each signer's full fingerprint"),
         Binding("f", "add_finding", "Add finding", id="review.add_finding",
                 tooltip="Record a finding about what is selected"),
         Binding("e", "edit_finding", "Edit finding", id="review.edit_finding", tooltip="Edit the selected finding"),
@@ -114,6 +116,8 @@ class ReviewScreen(Screen[None]):
                     found.add_column(label, width=width)
                 yield found
                 yield Static("", id="review-status")
+            with TabPane("6 Verification", id="tab-verification"), VerticalScroll(id="review-verification-body"):
+                yield Static("", id="review-verification")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -134,20 +138,13 @@ class ReviewScreen(Screen[None]):
 
         b = self.bundle = message.bundle
         self.conclusion["out"] = str(default_review_path(b.path))
-        verdict = Text()
-        verdict.append(b.verdict.summary(), style="bold green" if b.verified else "bold red")
-        for check in b.verdict.checks:
-            verdict.append("\n" + check.line(), style="green" if check.ok else "red")
-        for problem in b.problems:
-            verdict.append(f"\nFAILED  {problem}", style="red")
-        if not b.verified:
-            verdict.append("\nThis bundle cannot be signed: ask the ML team for a new export.", style="bold red")
-        self.query_one("#review-verdict", Static).update(verdict)
+        self.query_one("#review-verdict", Static).update(_verdict_summary(b))
+        self.query_one("#review-verification", Static).update(_verdict_in_full(b))
         sha = b.model_sha256 or "not stated"
         self.query_one("#review-about", Static).update(Text.assemble(
-            (b.title, "bold"), f"\nmodel SHA-256 {sha}\nmanifest SHA-256 {b.manifest_digest}",
-            f"\naudit head #{b.head_seq} {b.head_hash} · evidence digest {b.evidence_digest}",
-            f"\nexported {b.created_at} by {b.created_by}", style=""))
+            (b.title, "bold"), f" · exported {b.created_at} by {b.created_by}",
+            f"\nmodel SHA-256 {sha}\nmanifest SHA-256 {b.manifest_digest}",
+            f"\naudit head #{b.head_seq} {b.head_hash} · evidence digest {b.evidence_digest}"))
         self.sub_title = b.title
         sections = self.query_one("#review-sections", OptionList)
         sections.add_options([Option(("  " * s.depth) + f"{s.number} {s.title}", id=f"section-{i}")
@@ -180,7 +177,8 @@ class ReviewScreen(Screen[None]):
 
     def _focus_tab(self, pane: str) -> None:
         target = {"tab-report": "#review-sections", "tab-tables": "#review-tables", "tab-audit": "#review-events",
-                  "tab-figures": "#review-figures", "tab-findings": "#review-findings"}.get(pane)
+                  "tab-figures": "#review-figures", "tab-findings": "#review-findings",
+                  "tab-verification": "#review-verification-body"}.get(pane)
         if target:
             self.query_one(target).focus()
 
@@ -328,8 +326,6 @@ class ReviewScreen(Screen[None]):
 
     @on(Written)
     def _written(self, message: Written) -> None:
-        from app.signing import short_fingerprint
-
         self.written = message.path
         self._show_status()
         self.notify(f"{message.path}\nsigned with key {short_fingerprint(message.fingerprint)}. Send it to the ML "
@@ -352,6 +348,37 @@ class ReviewScreen(Screen[None]):
 
 
 # --- drawing the bundle's records -------------------------------------------------------------
+
+
+def _verdict_summary(b: OpenedBundle) -> Text:
+    """The top of the screen: verify-bundle's verdict, each check's outcome, the signers."""
+    shown = Text(b.verdict.summary(), style="bold green" if b.verified else "bold red")
+    shown.append("\n")
+    for i, check in enumerate(b.verdict.checks):
+        shown.append(" · " if i else "")
+        shown.append(f"{'ok' if check.ok else 'FAILED'} {check.name}", style="green" if check.ok else "bold red")
+    if b.problems:
+        shown.append(f" · FAILED reading: {'; '.join(b.problems)}", style="bold red")
+    if b.verdict.signers:
+        shown.append("\nsigners: " + "; ".join(f"{s.name} ({s.role}) {short_fingerprint(s.fingerprint)}"
+                                              for s in b.verdict.signers), style="cyan")
+    if not b.verified:
+        shown.append("\nThis bundle cannot be signed: see 6 Verification, and ask the ML team for a new export.",
+                     style="bold red")
+    return shown
+
+
+def _verdict_in_full(b: OpenedBundle) -> Text:
+    shown = Text(b.verdict.summary(), style="bold green" if b.verified else "bold red")
+    for check in b.verdict.checks:
+        shown.append("\n\n" + check.line(), style="green" if check.ok else "red")
+    for problem in b.problems:
+        shown.append(f"\n\nFAILED  {problem}", style="red")
+    if b.verdict.signers:
+        shown.append("\n\nCompare each signer's fingerprint with the one its owner gave you out of band:", style="bold")
+    for signer in b.verdict.signers:
+        shown.append("\n" + signer.line(), style="cyan")
+    return shown
 
 
 def _rich_table(block: dict[str, Any], limit: int | None = None) -> Table:

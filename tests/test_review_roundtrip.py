@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.bundle_reader import open_bundle
+from app.bundle_verify import verify_bundle
 from app.cli import main
 from app.errors import WorkbenchError
 from app.review_file import ReviewFinding, read_review, reviewer_key, sign_review, write_review
@@ -169,6 +170,10 @@ def test_round_trip_records_the_review_its_findings_and_a_signed_decision(
     actions = [e.action for e in audit_trail.recent_events(team, project=SLUG, limit=10)]
     assert actions[:4] == ["model.approved", "finding.raised", "finding.raised", "review.imported"]
     assert audit_trail.verify(team).ok
+    # The next bundle carries the imported decision as a signed record that verifies offline.
+    verdict = verify_bundle(export_bundle(team, SLUG, tmp_path / "after-review.zip").path)
+    assert verdict.ok, [c.line() for c in verdict.checks]
+    assert any(s.name == VALIDATOR and s.signed for s in verdict.signers)
 
     # The same review again adds nothing, and says so.
     after = counts(team)
@@ -255,6 +260,9 @@ def test_a_review_of_another_version_is_refused(exported: Exported, team: Workbe
     # A bundle of another workspace's chain (its head is no event of this one).
     path = write_signed(exported, tmp_path / "elsewhere.json", head_hash="ab" * 32)
     refused(team, path, "not exported from this workspace")
+    # Signed on an evidence digest that is not this chain's at the bundle's head.
+    path = write_signed(exported, tmp_path / "altered.json", evidence_digest="cd" * 32)
+    refused(team, path, "the bundle's events were altered")
 
 
 def test_a_forged_fingerprint_is_refused(exported: Exported, team: Workbench, tmp_path: Path) -> None:

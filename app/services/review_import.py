@@ -9,8 +9,10 @@ The review was written on another machine from an exported evidence bundle
 2. it is signed by a key registered in this workspace, and the signature verifies with that
    registered key (a changed byte, or a fingerprint that names a registered key while another
    key signed, fails here);
-3. the version it reviewed is this workspace's version with the same model file (SHA-256), and
-   the bundle's audit head is an event of this workspace's chain (the bundle came from here);
+3. the version it reviewed is this workspace's version with the same model file (SHA-256), the
+   bundle's audit head is an event of this workspace's chain (the bundle came from here), and
+   the evidence digest the review was signed on is this chain's digest through that event (as
+   every signed statement's is: verify-bundle checks it in the next export);
 4. the embedded approval would count for four-eyes, judged by the same rule as every signed
    decision (``signatures.judge_independence``): a deciding role, not the author's key, not the
    author by name;
@@ -42,7 +44,9 @@ from app.bundle_reader import AUDIT_TRAIL_CHAPTERS, table_digest
 from app.canonical import GENESIS
 from app.errors import WorkbenchError
 from app.review_file import DECISIONS, ReviewDocument, read_review, table_digests
-from app.services.audit_trail import chain_head
+from app import audit
+from app.audit import ChainHead
+from app.services.audit_trail import chain_head, event_rows
 from app.services.findings import raise_finding
 from app.services.identity import PersonView, public_keys
 from app.services.registry import approval_statement, model_version
@@ -81,7 +85,7 @@ def import_review(wb: Workbench, path: str | Path) -> ImportedReview:
         earlier = _earlier_import(session, doc)
         if earlier is not None:
             return _imported(session, earlier, doc, person, already=True)
-        _check_version_and_head(session, doc, person, keys)
+        _check_version_and_head(wb, session, doc, person, keys)
     changed, head = evidence_changes(wb, doc)
     if changed:
         raise WorkbenchError(
@@ -108,7 +112,7 @@ def import_review(wb: Workbench, path: str | Path) -> ImportedReview:
         session.flush()
         uow.audit("review.imported", "review", review.id, project=project.slug, version=mv.version,
                   conclusion=doc.conclusion, summary=doc.summary, reviewer=person.name,
-                  named_reviewer=doc.reviewer["name"], signer=person.fingerprint, signature=doc.signature,
+                  named_reviewer=doc.reviewer["name"], signer=person.fingerprint, review_signature=doc.signature,
                   manifest=review.manifest_digest, bundle_head=doc.bundle.get("audit_head"),
                   evidence_digest=doc.review["evidence_digest"], findings=len(doc.findings),
                   reviewed_at=doc.review["signed_at"])
@@ -156,7 +160,7 @@ def _earlier_import(session: Any, doc: ReviewDocument) -> Review | None:
     return session.scalars(select(Review).where(Review.signature == doc.signature)).first()
 
 
-def _check_version_and_head(session: Any, doc: ReviewDocument, person: PersonView,
+def _check_version_and_head(wb: Workbench, session: Any, doc: ReviewDocument, person: PersonView,
                             keys: dict[str, PersonView]) -> None:
     project = find_project(session, doc.project)
     mv = model_version(session, project, doc.version)
@@ -173,6 +177,18 @@ def _check_version_and_head(session: Any, doc: ReviewDocument, person: PersonVie
         raise WorkbenchError(
             f"the bundle that {doc.path} reviewed ends at audit event #{seq} {str(head_hash)[:16]}…, which is "
             "not an event of this workspace's audit chain: the bundle was not exported from this workspace. "
+            + NOTHING_RECORDED)
+    # The digest the decision was signed on must be this chain's through that event, as every
+    # signed statement's is (verify-bundle checks it in the next export).
+    verdict, digest = audit.verify_with_digest(event_rows(session, seq), wb.key.secret, known=None,
+                                               through=ChainHead(seq, head_hash))
+    if not verdict.ok:
+        raise WorkbenchError(f"this workspace's audit chain does not verify up to event #{seq}: "
+                             f"{verdict.describe()}; run `mlwb audit verify`. {NOTHING_RECORDED}")
+    if digest != doc.review["evidence_digest"]:
+        raise WorkbenchError(
+            f"{doc.path} was signed on evidence digest {doc.review['evidence_digest'][:16]}… at event #{seq}, but "
+            f"this workspace's chain gives {digest[:16]}… there: the bundle's events were altered before the review. "
             + NOTHING_RECORDED)
     decision, comment = DECISIONS[doc.conclusion], doc.approval_fields.get("comment")
     verdict = judge_independence(

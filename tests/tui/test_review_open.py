@@ -73,7 +73,8 @@ async def test_review_open_navigates_the_bundle_records_a_finding_and_signs(
         screen = await opened(app, pilot)
         bundle = screen.bundle
         assert bundle is not None and bundle.verified
-        assert "bundle verified" in text_of(screen.query_one("#review-verdict", Static))
+        verdict = text_of(screen.query_one("#review-verdict", Static))
+        assert "bundle verified" in verdict and "ok signatures" in verdict and "demo-validator (validator)" in verdict
         assert bundle.manifest_digest in text_of(screen.query_one("#review-about", Static))
 
         # 1 Report: the chapters in a list; the arrow keys show each one.
@@ -110,6 +111,13 @@ async def test_review_open_navigates_the_bundle_records_a_finding_and_signs(
             assert figures.highlighted == index
             assert bundle.figures[index].title in text_of(screen.query_one("#review-figure", Static))
         assert not screen.check_action("remove_finding", ())  # only on the findings tab, with a finding
+
+        # 6 Verification: every check in full, each signer's full fingerprint.
+        await pilot.press("6")
+        full = text_of(screen.query_one("#review-verification", Static))
+        assert all(check.line()[:60] in full for check in bundle.verdict.checks)
+        assert all(signer.fingerprint in full for signer in bundle.verdict.signers)
+        await pilot.press("4")
 
         # f: a finding about the figure on screen.
         await pilot.press("f")
@@ -185,7 +193,7 @@ async def test_a_bundle_that_fails_verification_is_shown_but_cannot_be_signed(
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(app, pilot)
         verdict = text_of(screen.query_one("#review-verdict", Static))
-        assert "NOT verified" in verdict and "cannot be signed" in verdict
+        assert "NOT verified" in verdict and "FAILED evidence digest" in verdict and "cannot be signed" in verdict
         assert screen.query_one("#review-tables", OptionList).option_count  # still readable
         assert not screen.check_action("sign", ())
         await pilot.press("s")
