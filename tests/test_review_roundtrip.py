@@ -28,7 +28,7 @@ from app.bundle_verify import verify_bundle
 from app.cli import main
 from app.errors import WorkbenchError
 from app.review_file import ReviewFinding, read_review, reviewer_key, sign_review, write_review
-from app.services import audit_trail, registry
+from app.services import audit_trail, promotion, registry
 from app.services.evidence_bundle import export_bundle
 from app.services.findings import list_findings
 from app.services.review_import import import_review
@@ -166,6 +166,9 @@ def test_round_trip_records_the_review_its_findings_and_a_signed_decision(
     decision, why = standing(team)
     assert decision is not None and decision.approver == VALIDATOR and decision.signer_fingerprint == key.fingerprint
     assert why.startswith(f"approved by {VALIDATOR}")
+    # Approved with conditions: the open high-severity condition holds the version back.
+    gate = {c.id: c for c in promotion.promotion_gate(team, SLUG, 1).checks}
+    assert gate["independent_approval"].passed and not gate["no_open_high_findings"].passed
 
     actions = [e.action for e in audit_trail.recent_events(team, project=SLUG, limit=10)]
     assert actions[:4] == ["model.approved", "finding.raised", "finding.raised", "review.imported"]
