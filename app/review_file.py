@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.canonical import canonical_json
 from app.errors import WorkbenchError
+from app.lifecycle import FINDING_SEVERITIES, check_title
 from app.signing import (
     PUBLIC_PREFIX,
     STATEMENT_FORMAT,
@@ -78,7 +79,7 @@ CONCLUSIONS: dict[str, str] = {
     "approve_with_conditions": "Approve with conditions",
     "reject": "Reject",
 }
-SEVERITIES = ("low", "medium", "high")
+SEVERITIES = FINDING_SEVERITIES
 #: The approval decision each conclusion records.
 DECISIONS = {"approve": "approved", "approve_with_conditions": "approved", "reject": "rejected"}
 _FINDING_FIELDS = ("title", "severity", "concerns", "remediation", "due_date")
@@ -98,6 +99,10 @@ class ReviewFinding:
         """What is wrong with this finding as written, or ""."""
         if not self.title.strip():
             return "a finding needs a title that says what is wrong"
+        try:
+            check_title("a finding's title", self.title)
+        except ValueError as exc:
+            return str(exc)
         if self.severity not in SEVERITIES:
             return f"severity must be one of {', '.join(SEVERITIES)}, not '{self.severity}'"
         if self.due_date:
@@ -195,8 +200,10 @@ def sign_review(bundle: OpenedBundle, key: SigningKey, *, reviewer: str, conclus
     problem = check_conclusion(conclusion, summary, findings)
     if problem:
         raise WorkbenchError(problem)
-    if not reviewer.strip():
-        raise WorkbenchError("the review needs the reviewer's name")
+    try:
+        check_title("the reviewer's name", reviewer, limit=100)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
     signed_at = (reviewed_at or datetime.now(UTC)).isoformat(timespec="seconds")
     about = {"project": bundle.project, "version": bundle.version, "model_sha256": bundle.model_sha256,
              "evidence_digest": bundle.evidence_digest, "evidence_seq": bundle.head_seq}

@@ -27,7 +27,7 @@ from app.bundle_reader import open_bundle
 from app.bundle_verify import verify_bundle
 from app.cli import main
 from app.errors import WorkbenchError
-from app.review_file import ReviewFinding, read_review, reviewer_key, sign_review, write_review
+from app.review_file import ReviewFinding, load_findings, read_review, reviewer_key, sign_review, write_review
 from app.services import audit_trail, promotion, registry
 from app.services.evidence_bundle import export_bundle
 from app.services.findings import list_findings
@@ -317,6 +317,17 @@ def test_a_bundle_that_fails_verification_cannot_be_signed(exported: Exported, t
     with pytest.raises(WorkbenchError, match="failed verification"):
         sign_review(bundle, validator_key(exported), reviewer=VALIDATOR, conclusion="approve", summary="fine",
                     findings=[])
+
+
+def test_a_finding_is_checked_where_it_is_written(tmp_path: Path) -> None:
+    """The workspace's rules for a finding hold on the validator's machine already."""
+    assert "200" in ReviewFinding("x" * 201, "high").problem()
+    assert "severity" in ReviewFinding("Gap", "critical").problem()
+    assert "YYYY-MM-DD" in ReviewFinding("Gap", "low", due_date="31/03/2027").problem()
+    path = tmp_path / "findings.json"
+    path.write_text('[{"title": "Gap", "severity": "low", "owner": "me"}]')
+    with pytest.raises(WorkbenchError, match="unknown field"):
+        load_findings(path)
 
 
 def test_a_key_is_found_without_a_workspace(exported: Exported, tmp_path: Path,
