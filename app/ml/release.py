@@ -7,6 +7,19 @@ shows whether it breaks anything, judged against fixed guardrails so the rollbac
 not wait for significance; an A/B test shows whether it *improves* the business metric, with a
 p-value, a confidence interval and the sample size the test needed.
 
+A shadow or canary *passes* only on evidence: each guardrail it held must also be shown to hold
+with 95 % confidence (one-sided), so a canary on 44 requests without labels is *inconclusive*, not
+passed, and its ``missing`` says what is lacking (requests, labels, the power reached). A breach of
+a guardrail's point value still fails at once: a rollback does not wait for significance.
+
+* error rate at most ``max_error_rate``: the Clopper-Pearson upper bound of the canary's error
+  rate; with no error at all that needs ln 0.05 / ln(1 − limit) requests (299 for 1 %);
+* p99 latency at most the limit: an order statistic that is a 95 % upper bound of the p99, which
+  exists from 299 requests on (the largest of 299 is above the p99 with probability 1 − 0.99²⁹⁹);
+* metric drop at most ``max_metric_drop`` (labels needed in both arms): the upper bound of the
+  drop in accuracy, a non-inferiority test whose power the result reports;
+* shadow agreement at least ``min_agreement``: the Clopper-Pearson lower bound of the agreement.
+
 Every result is a frozen dataclass whose ``as_dict()`` holds only JSON types (no numpy scalars,
 no NaN or infinity), because services store it as-is in ``ReleaseAnalysis.results``.
 Bad input raises ``ValueError`` with a message that says what to change: the caller shows it as
@@ -33,6 +46,10 @@ HISTOGRAM_BINS = 20
 # SRM is checked on every test, so its alpha is strict: a false alarm would send engineers hunting
 # for a bug in the traffic split that is not there.
 SRM_ALPHA = 0.001
+#: One-sided confidence of the bounds a "passed" verdict rests on.
+EVIDENCE_CONFIDENCE = 0.95
+#: The power a metric guardrail's sample is planned for.
+PLANNED_POWER = 0.8
 # Guardrails are compared with this much slack so that a value equal to its limit on paper
 # (0.91 - 0.89 against a 0.02 drop) does not count as a breach through float rounding.
 _LIMIT_SLACK = 1e-12
@@ -114,6 +131,72 @@ def _percent(share: float, digits: int = 1) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Evidence: the bounds a "passed" verdict needs
+
+
+def proportion_upper(successes: int, n: int, confidence: float = EVIDENCE_CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson upper bound of a rate (exact, so right for 0 of 44 as well)."""
+    if successes >= n:
+        return 1.0
+    return float(stats.beta.ppf(confidence, successes + 1, n - successes))
+
+
+def proportion_lower(successes: int, n: int, confidence: float = EVIDENCE_CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson lower bound of a rate."""
+    if successes <= 0:
+        return 0.0
+    return float(stats.beta.ppf(1.0 - confidence, successes, n - successes + 1))
+
+
+def requests_for_zero_errors(limit: float, confidence: float = EVIDENCE_CONFIDENCE) -> int | None:
+    """Requests without a single error that show the error rate is at most ``limit``; None for a
+    limit of 0, which no sample can show."""
+    if limit <= 0:
+        return None
+    if limit >= 1:
+        return 1
+    return max(1, math.ceil(math.log(1.0 - confidence) / math.log(1.0 - limit) - 1e-9))
+
+
+def requests_for_p99(confidence: float = EVIDENCE_CONFIDENCE) -> int:
+    """The fewest requests whose largest latency is a ``confidence`` upper bound of the p99."""
+    return math.ceil(math.log(1.0 - confidence) / math.log(0.99) - 1e-9)
+
+
+def p99_upper(latencies_ms: Sequence[float], confidence: float = EVIDENCE_CONFIDENCE) -> float | None:
+    """A distribution-free upper bound of the p99: the k-th smallest latency, for the smallest k
+    with P(Binomial(n, 0.99) < k) >= confidence; None when even the largest is not one."""
+    ordered = np.sort(np.asarray(latencies_ms, dtype=float))
+    n = ordered.size
+    if n == 0:
+        return None
+    k = int(stats.binom.ppf(confidence, n, 0.99)) + 1  # smallest k with cdf(k - 1) >= confidence
+    while k > 1 and stats.binom.cdf(k - 2, n, 0.99) >= confidence:
+        k -= 1
+    while k <= n and stats.binom.cdf(k - 1, n, 0.99) < confidence:
+        k += 1
+    return float(ordered[k - 1]) if k <= n else None
+
+
+def _requests_for_rate_above(observed: float, minimum: float, confidence: float = EVIDENCE_CONFIDENCE) -> int | None:
+    """About how many requests, at the observed rate, show it is at least ``minimum``."""
+    if observed <= minimum:
+        return None
+    low, high = 1, 1
+    while proportion_lower(round(observed * high), high, confidence) < minimum:
+        high *= 2
+        if high > 10**8:
+            return None
+    while low < high:
+        mid = (low + high) // 2
+        if proportion_lower(round(observed * mid), mid, confidence) >= minimum:
+            high = mid
+        else:
+            low = mid + 1
+    return high
+
+
+# ---------------------------------------------------------------------------------------------
 # Latency
 
 
@@ -169,6 +252,8 @@ class ShadowAnalysis(_AsDict):
     shadow_latency: LatencySummary
     verdict: str
     reasons: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def shadow_analysis(
@@ -189,6 +274,10 @@ def shadow_analysis(
     (the decisions must agree; the scores give the differences). Multiclass: scores are labels.
     Regression: values agree when ``|shadow - primary| <= tolerance``. The latency lists may
     differ in length from the scores (timings can be sampled separately).
+
+    The verdict is "failed" when a point value breaks a limit, "inconclusive" when none does but
+    the sample cannot show it (the lower bound of the agreement or the upper bound of the p99 is
+    on the wrong side), with ``missing`` saying what more it needs, else "passed".
     """
     if problem_type not in SHADOW_PROBLEM_TYPES:
         raise ValueError(
@@ -253,6 +342,27 @@ def shadow_analysis(
             f"shadow latency p99 {shadow_latency.p99_ms:.1f} ms > {max_latency_p99_ms:.1f} ms limit "
             f"(production p99 {primary_latency.p99_ms:.1f} ms)"
         )
+    agreed = int(np.sum(agree))
+    agreement_lower = proportion_lower(agreed, int(agree.size))
+    latency_bound = p99_upper(shadow_latency_ms)
+    missing: list[str] = []
+    if not reasons and _falls_short(agreement_lower, min_agreement):
+        needed = _requests_for_rate_above(agreement_rate, min_agreement)
+        missing.append(
+            f"requests: the agreement's 95% lower bound {_percent(agreement_lower)} on {agree.size} requests is "
+            f"below the {_percent(min_agreement)} minimum"
+            + (f"; about {needed:,} requests at this agreement would show it" if needed else "")
+        )
+    if not reasons and latency_bound is None:
+        missing.append(
+            f"requests: {shadow_latency.n} timed shadow requests, {requests_for_p99()} needed for a 95% upper "
+            "bound of the p99 latency"
+        )
+    elif not reasons and _exceeds(latency_bound, max_latency_p99_ms):  # type: ignore[arg-type]
+        missing.append(
+            f"latency: the p99's 95% upper bound {latency_bound:.1f} ms is above the {max_latency_p99_ms:.1f} ms "
+            f"limit (p99 {shadow_latency.p99_ms:.1f} ms on {shadow_latency.n} requests)"
+        )
     return ShadowAnalysis(
         n=int(agree.size),
         agreement_rate=agreement_rate,
@@ -261,8 +371,11 @@ def shadow_analysis(
         histogram=histogram,
         primary_latency=primary_latency,
         shadow_latency=shadow_latency,
-        verdict="failed" if reasons else "passed",
+        verdict="failed" if reasons else ("inconclusive" if missing else "passed"),
         reasons=tuple(reasons),
+        missing=tuple(missing),
+        evidence={"confidence": EVIDENCE_CONFIDENCE, "agreement_lower": agreement_lower,
+                  "latency_p99_upper_ms": latency_bound, "requests_for_p99": requests_for_p99()},
     )
 
 
@@ -320,11 +433,15 @@ class CanaryArm:
     n_errors: int
     latencies_ms: Sequence[float]
     metric: float | None = None
+    n_labelled: int = 0  # requests whose label has arrived: the metric is their share of right answers
 
     def __post_init__(self) -> None:
         # Checked here so that a bad arm fails where it is built, not deep inside the analysis.
         n_requests = _count(self.n_requests, "n_requests")
         n_errors = _count(self.n_errors, "n_errors")
+        n_labelled = _count(self.n_labelled, "n_labelled")
+        if n_labelled > n_requests:
+            raise ValueError(f"n_labelled ({n_labelled}) cannot exceed n_requests ({n_requests}).")
         if n_requests == 0:
             raise ValueError("A canary arm with zero requests has no error rate; let it serve traffic first.")
         if n_errors > n_requests:
@@ -338,17 +455,22 @@ class CanaryArm:
 
 @dataclass(frozen=True)
 class Guardrails:
-    """Limits a canary must stay within; crossing any one of them means roll back."""
+    """Limits a canary must stay within; crossing any one of them means roll back.
+
+    ``max_metric_drop`` None means the canary has no label-based guardrail (a problem type whose
+    answers are not right or wrong, such as regression).
+    """
 
     max_error_rate: float = 0.01
     max_latency_p99_ms: float = 50.0
-    max_metric_drop: float = 0.02
+    max_metric_drop: float | None = 0.02
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_error_rate < 1.0:
             raise ValueError(f"max_error_rate is a share and must be in [0, 1), got {self.max_error_rate!r}.")
         _positive(self.max_latency_p99_ms, "max_latency_p99_ms")
-        if not (math.isfinite(self.max_metric_drop) and self.max_metric_drop >= 0):
+        if self.max_metric_drop is not None and not (
+                math.isfinite(self.max_metric_drop) and self.max_metric_drop >= 0):
             raise ValueError(f"max_metric_drop must be zero or positive, got {self.max_metric_drop!r}.")
 
 
@@ -366,6 +488,8 @@ class CanaryAnalysis(_AsDict):
     rollback: bool
     verdict: str
     error_rate_test: dict[str, float]
+    missing: tuple[str, ...] = ()
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _arm_figures(arm: CanaryArm) -> dict[str, Any]:
@@ -375,6 +499,7 @@ def _arm_figures(arm: CanaryArm) -> dict[str, Any]:
         "error_rate": arm.n_errors / arm.n_requests,
         "latency": latency_summary(arm.latencies_ms).as_dict(),
         "metric": None if arm.metric is None else float(arm.metric),
+        "n_labelled": int(arm.n_labelled),
     }
 
 
@@ -383,8 +508,11 @@ def canary_analysis(
 ) -> CanaryAnalysis:
     """Judge the canary against the guardrails; each breach names its guardrail and the numbers.
 
-    The metric guardrail applies only when both arms report a metric: a missing one is not a pass
-    or a fail, so nothing is said about it.
+    A breach (a point value over its limit) fails the canary and rolls it back. Without a breach
+    the canary passes only when every guardrail is also shown to hold (see the module's notes);
+    otherwise it is "inconclusive" and ``missing`` names each guardrail that lacks evidence:
+    requests, labels, or the power its labelled sample reached. A metric guardrail with no labels
+    in an arm is missing evidence, never a pass.
     """
     prod, can = _arm_figures(production), _arm_figures(canary)
     test = _two_proportions(
@@ -404,19 +532,23 @@ def canary_analysis(
             f"latency p99 {canary_p99:.1f} ms > {guardrails.max_latency_p99_ms:.1f} ms (max_latency_p99_ms); "
             f"production p99 {prod['latency']['p99_ms']:.1f} ms"
         )
-    if prod["metric"] is not None and can["metric"] is not None:
+    max_drop = guardrails.max_metric_drop
+    if max_drop is not None and prod["metric"] is not None and can["metric"] is not None:
         drop = prod["metric"] - can["metric"]
-        if _exceeds(drop, guardrails.max_metric_drop):
+        if _exceeds(drop, max_drop):
             breaches.append(
-                f"metric drop {drop:.4g} > {guardrails.max_metric_drop:.4g} (max_metric_drop); "
+                f"metric drop {drop:.4g} > {max_drop:.4g} (max_metric_drop); "
                 f"production {prod['metric']:.4g}, canary {can['metric']:.4g}"
             )
+    missing, evidence = _canary_evidence(production, canary, guardrails, prod, can)
     return CanaryAnalysis(
         production=prod,
         canary=can,
         breaches=tuple(breaches),
         rollback=bool(breaches),
-        verdict="failed" if breaches else "passed",
+        verdict="failed" if breaches else ("inconclusive" if missing else "passed"),
+        missing=() if breaches else tuple(missing),
+        evidence=evidence,
         error_rate_test={
             "difference": test.difference,
             "statistic": test.statistic,
@@ -426,6 +558,77 @@ def canary_analysis(
             "alpha": 0.05,
         },
     )
+
+
+def _canary_evidence(production: CanaryArm, canary: CanaryArm, guardrails: Guardrails,
+                     prod: dict[str, Any], can: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """What a "passed" canary would need that this one lacks, and the bounds it was judged on."""
+    missing: list[str] = []
+    n = canary.n_requests
+    error_upper = proportion_upper(canary.n_errors, n)
+    needed = requests_for_zero_errors(guardrails.max_error_rate)
+    if _exceeds(error_upper, guardrails.max_error_rate):
+        if needed is None:
+            why = "a limit of 0 cannot be shown by any sample: allow a small error rate"
+        elif canary.n_errors == 0:
+            why = f"{needed:,} requests without an error would show it"
+        else:
+            why = "more requests at this error rate would show it, or the rate is above the limit"
+        missing.append(
+            f"requests: {n:,} canary requests with {canary.n_errors} error(s) put the error rate's 95% upper "
+            f"bound at {_percent(error_upper, 2)}, above the {_percent(guardrails.max_error_rate, 2)} limit; {why}"
+        )
+    latency_bound = p99_upper(canary.latencies_ms)
+    if latency_bound is None:
+        missing.append(f"requests: {can['latency']['n']:,} timed canary requests, {requests_for_p99()} needed "
+                       "for a 95% upper bound of the p99 latency")
+    elif _exceeds(latency_bound, guardrails.max_latency_p99_ms):
+        missing.append(f"latency: the p99's 95% upper bound {latency_bound:.1f} ms is above the "
+                       f"{guardrails.max_latency_p99_ms:.1f} ms limit (p99 {can['latency']['p99_ms']:.1f} ms)")
+    evidence: dict[str, Any] = {
+        "confidence": EVIDENCE_CONFIDENCE, "error_rate_upper": error_upper, "requests_for_error_rate": needed,
+        "latency_p99_upper_ms": latency_bound, "requests_for_p99": requests_for_p99(),
+    }
+    if guardrails.max_metric_drop is not None:
+        evidence.update(_metric_evidence(production, canary, guardrails.max_metric_drop, missing))
+    return missing, evidence
+
+
+def _metric_evidence(production: CanaryArm, canary: CanaryArm, margin: float,
+                     missing: list[str]) -> dict[str, Any]:
+    """Non-inferiority of the canary's accuracy: the 95% upper bound of the drop must be within
+    ``margin``. Reports the power the labelled sample has to show that when there is no drop, and
+    the labelled canary requests that would give ``PLANNED_POWER``."""
+    unlabelled = [name for name, arm in (("canary", canary), ("production", production))
+                  if arm.metric is None or arm.n_labelled == 0]
+    if unlabelled:
+        missing.append(f"labels: no labelled {' or '.join(unlabelled)} requests, so the metric guardrail "
+                       f"(a drop of at most {margin:.4g}) is unchecked; label the logged requests first")
+        return {"labelled": {"production": production.n_labelled, "canary": canary.n_labelled}}
+    n_p, n_c = production.n_labelled, canary.n_labelled
+    # Shares smoothed by one success and one failure, so an arm that got everything right still has
+    # a variance (0 of 44 wrong is not proof of a perfect model).
+    p_p = (float(production.metric) * n_p + 1) / (n_p + 2)  # type: ignore[arg-type]
+    p_c = (float(canary.metric) * n_c + 1) / (n_c + 2)  # type: ignore[arg-type]
+    se = math.sqrt(p_p * (1 - p_p) / n_p + p_c * (1 - p_c) / n_c)
+    z = float(stats.norm.ppf(EVIDENCE_CONFIDENCE))
+    drop = float(production.metric) - float(canary.metric)  # type: ignore[arg-type]
+    upper = drop + z * se
+    power = float(stats.norm.cdf(margin / se - z)) if margin > 0 else 0.0
+    ratio = n_p / n_c
+    pooled = (p_p * n_p + p_c * n_c) / (n_p + n_c)
+    z_power = float(stats.norm.ppf(PLANNED_POWER))
+    needed = (math.ceil(pooled * (1 - pooled) * (1 + 1 / ratio) * (z + z_power) ** 2 / margin**2)
+              if margin > 0 else None)
+    if _exceeds(upper, margin):
+        missing.append(
+            f"power: {n_c:,} labelled canary and {n_p:,} production requests put the accuracy drop's 95% upper "
+            f"bound at {upper:.4g}, above the {margin:.4g} limit; the power to show a drop within it was "
+            f"{power:.0%}" + (f", about {needed:,} labelled canary requests would give {PLANNED_POWER:.0%}"
+                              if needed else "")
+        )
+    return {"labelled": {"production": n_p, "canary": n_c}, "metric_drop_upper": upper, "power": power,
+            "labelled_canary_needed": needed}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ from storage.models import (
 )
 
 
-Outcome = tuple[bool, str]
+#: A check's evaluation: passed (True), failed (False) or inconclusive (None: the evidence is too
+#: thin to say, which never counts as passed), and the detail that says why or what is missing.
+Outcome = tuple[bool | None, str]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class CheckResult:
     or a model version's release gate's (``app.services.promotion``), one shape for both.
 
     ``waiver`` is the recorded reason a failing check was skipped on purpose; only the release
-    gate takes waivers, so a stage gate's checks have none.
+    gate takes waivers, so a stage gate's checks have none. ``inconclusive`` marks a check that
+    did not pass because the evidence is too thin to judge (a canary on too few requests, a
+    metric the workbench cannot compute); its detail says what is missing.
     """
 
     id: str
@@ -53,12 +57,18 @@ class CheckResult:
     detail: str = ""
     waivable: bool = False
     waiver: str | None = None
+    inconclusive: bool = False
 
     @classmethod
     def of(cls, check: Check, maturity: str, outcome: Outcome, waiver: str | None = None) -> CheckResult:
         passed, detail = outcome
-        return cls(check.id, check.label, passed, check.required(maturity), detail, check.waivable_on(maturity),
-                   waiver)
+        return cls(check.id, check.label, bool(passed), check.required(maturity), detail,
+                   check.waivable_on(maturity), waiver, inconclusive=passed is None)
+
+    @property
+    def status(self) -> str:
+        """The outcome in one word: passed, inconclusive (not passed: too little evidence) or failed."""
+        return "passed" if self.passed else ("inconclusive" if self.inconclusive else "failed")
 
     @property
     def blocking(self) -> bool:

@@ -103,11 +103,25 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
                                                                 SlaRule.active.is_(True)))
     policy = session.scalars(select(MonitoringPolicy).where(MonitoringPolicy.project_id == project.id)).first()
 
-    def analysed(kind: str) -> tuple[bool, str]:
+    def analysed(kind: str) -> tuple[bool | None, str]:
+        """Passed only on evidence: an inconclusive analysis (too few requests, no labels, too
+        little power) says what it lacks, and one recorded before analyses checked their sample
+        (no ``missing`` in its result) is not taken as passed."""
         row = analyses[kind]
         if row is None:
             return False, f"no {kind} analysis recorded for this version"
-        return row.verdict == "passed", f"{kind} {row.verdict} ({row.created_at:%Y-%m-%d})"
+        when = f"{row.created_at:%Y-%m-%d}"
+        results = row.results or {}
+        if row.verdict == "inconclusive":
+            return None, f"{kind} inconclusive ({when}): " + ("; ".join(results.get("missing") or ())
+                                                              or "too little evidence")
+        if row.verdict == "passed" and "missing" not in results:
+            return None, (f"{kind} recorded as passed ({when}) before its sample was checked: run `mlwb release "
+                          f"{kind}` again to judge it on its evidence")
+        if row.verdict == "failed":
+            why = "; ".join(results.get("breaches") or results.get("reasons") or ())
+            return False, f"{kind} failed ({when})" + (f": {why}" if why else "")
+        return row.verdict == "passed", f"{kind} {row.verdict} ({when})"
 
     return {
         "independent_approval": (approval is not None, approval_why),

@@ -36,13 +36,22 @@ class ReleaseAnalysisView:
     created_by: str
     created_at: datetime
 
+    @property
+    def missing(self) -> list[str]:
+        """What an inconclusive shadow or canary lacks (requests, labels, power); [] otherwise."""
+        return list(self.results.get("missing") or [])
+
     def summary(self) -> str:
         r = self.results
+        unproven = ("; inconclusive — " + "; ".join(self.missing)) if self.missing else ""
         if self.kind == "shadow":
             return (f"agreement {r['agreement_rate']:.1%} on {r['n']} requests, shadow p99 "
-                    f"{r['shadow_latency']['p99_ms']:.1f} ms")
+                    f"{r['shadow_latency']['p99_ms']:.1f} ms" + unproven)
         if self.kind == "canary":
-            return "; ".join(r["breaches"]) or "all guardrails held"
+            if r["breaches"]:
+                return "; ".join(r["breaches"])
+            return ("no guardrail breached, not all shown to hold" + unproven) if self.missing else \
+                "every guardrail held and was shown to hold"
         return (f"{r['test']}: Δ {r['difference']:+.4f} (95% CI {r['ci_low']:+.4f} to {r['ci_high']:+.4f}), "
                 f"p={r['p_value']:.3g}" + ("; sample ratio mismatch" if r["srm"]["mismatch"] else ""))
 
@@ -118,12 +127,21 @@ def analyse_shadow(wb: Workbench, slug: str, *, version: int | None = None, min_
     return _record(wb, slug, "shadow", *ids, result.verdict, result.as_dict())
 
 
-def _arm(rows: list[Any], problem_type: str) -> tuple[int, int, list[float], float | None]:
-    """Requests, errors, latencies and the metric (accuracy, or ROC AUC for scores) on labelled rows."""
+#: Problem types whose answers are right or wrong, so a canary has a label-based guardrail (accuracy).
+LABELLED_GUARDRAIL = ("binary_classification", "ranking", "multiclass_classification")
+
+
+def _arm(rows: list[Any], problem_type: str) -> Any:
+    """One arm of a canary: requests, errors, latencies and accuracy on the rows whose label has
+    arrived (None without labels, or for a problem type without right answers)."""
     import numpy as np
+
+    from app.ml.release import CanaryArm
 
     errors = sum(1 for r in rows if r.error)
     labelled = [r for r in rows if not r.error and r.label is not None]
+    if problem_type not in LABELLED_GUARDRAIL:
+        labelled = []
     metric = None
     if labelled and problem_type in ("binary_classification", "ranking"):
         y = np.array([int(r.label) for r in labelled])
@@ -131,13 +149,18 @@ def _arm(rows: list[Any], problem_type: str) -> tuple[int, int, list[float], flo
         metric = float(np.mean((scores >= 0.5) == (y == 1)))
     elif labelled:
         metric = float(np.mean([str(_decision(r.prediction)) == str(r.label) for r in labelled]))
-    return len(rows), errors, [r.latency_ms for r in rows], metric
+    return CanaryArm(len(rows), errors, [r.latency_ms for r in rows], metric, n_labelled=len(labelled))
 
 
 def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_error_rate: float = 0.01,
                    max_latency_p99_ms: float = 50.0, max_metric_drop: float = 0.02) -> ReleaseAnalysisView:
-    """Guardrails on the canary's share of traffic; a breach rolls the canary back."""
-    from app.ml.release import CanaryArm, Guardrails, canary_analysis
+    """Guardrails on the canary's share of traffic; a breach rolls the canary back.
+
+    Without a breach the canary passes only on evidence (enough requests for the error-rate and
+    latency bounds, labels in both arms with enough power for the accuracy guardrail); otherwise
+    the verdict is "inconclusive" and the result's ``missing`` says what it lacks.
+    """
+    from app.ml.release import Guardrails, canary_analysis
 
     with wb.read() as session:
         project = find_project(session, slug)
@@ -157,13 +180,17 @@ def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_
         raise WorkbenchError(f"the prediction log has {len(canary_rows)} canary and {len(prod_rows)} production "
                              f"request(s) for v{challenger.version}: serve with --canary-share first")
     try:
-        p_n, p_err, p_lat, p_metric = _arm(prod_rows, problem_type)
-        c_n, c_err, c_lat, c_metric = _arm(canary_rows, problem_type)
-        result = canary_analysis(CanaryArm(p_n, p_err, p_lat, p_metric), CanaryArm(c_n, c_err, c_lat, c_metric),
-                                 Guardrails(max_error_rate, max_latency_p99_ms, max_metric_drop))
+        guardrails = Guardrails(max_error_rate, max_latency_p99_ms,
+                                max_metric_drop if problem_type in LABELLED_GUARDRAIL else None)
+        result = canary_analysis(_arm(prod_rows, problem_type), _arm(canary_rows, problem_type), guardrails)
     except ValueError as exc:
         raise WorkbenchError(f"canary analysis: {exc}") from None
-    decision = ("rollback: " + "; ".join(result.breaches)) if result.rollback else "continue: every guardrail held"
+    if result.rollback:
+        decision = "rollback: " + "; ".join(result.breaches)
+    elif result.missing:
+        decision = "continue, not yet passed: " + "; ".join(result.missing)
+    else:
+        decision = "continue: every guardrail held and was shown to hold"
     return _record(wb, slug, "canary", *ids, result.verdict, result.as_dict(), decision, rollback=result.rollback)
 
 

@@ -20,6 +20,10 @@ from app.ml.release import (
     ab_test_proportions,
     canary_analysis,
     latency_summary,
+    p99_upper,
+    proportion_upper,
+    requests_for_p99,
+    requests_for_zero_errors,
     sample_ratio_mismatch,
     sample_size_means,
     sample_size_proportions,
@@ -268,8 +272,24 @@ def test_shadow_for_regression_and_multiclass() -> None:
     result = shadow_analysis(labels, changed, lat[:100], lat[:100], problem_type="multiclass_classification")
     assert result.agreement_rate == pytest.approx(0.96)
     assert result.mean_abs_difference == pytest.approx(0.04)  # the disagreement rate
-    assert result.verdict == "passed"
+    # 96 of 100 agree (lower bound above 90 %), but 100 timings bound no p99: not yet passed
+    assert result.verdict == "inconclusive" and result.reasons == ()
+    assert result.missing == ("requests: 100 timed shadow requests, 299 needed for a 95% upper bound of the "
+                              "p99 latency",)
     json_round_trip(result)
+
+
+def test_a_small_shadow_is_inconclusive_and_says_how_many_requests_it_needs() -> None:
+    scores = np.random.default_rng(0).uniform(size=44)
+    nudged = np.where(np.arange(44) < 2, 1 - scores, scores)  # 2 of 44 decisions may flip
+    result = shadow_analysis(scores, nudged, fast_latencies(44, 1), fast_latencies(44, 2))
+    assert result.agreement_rate == pytest.approx(42 / 44)  # above the 90 % minimum ...
+    assert result.reasons == () and result.verdict == "inconclusive"  # ... but not shown to be
+    assert result.missing == (
+        "requests: the agreement's 95% lower bound 86.4% on 44 requests is below the 90.0% minimum; about 89 "
+        "requests at this agreement would show it",
+        "requests: 44 timed shadow requests, 299 needed for a 95% upper bound of the p99 latency")
+    assert json_round_trip(result)["missing"] == list(result.missing)
 
 
 def test_latency_summary() -> None:
@@ -286,17 +306,70 @@ def test_latency_summary() -> None:
 
 
 def production_arm() -> CanaryArm:
-    return CanaryArm(n_requests=20_000, n_errors=60, latencies_ms=fast_latencies(2000, 1), metric=0.910)
+    return CanaryArm(n_requests=20_000, n_errors=60, latencies_ms=fast_latencies(2000, 1), metric=0.910,
+                     n_labelled=20_000)
 
 
 def test_healthy_canary_passes() -> None:
-    canary = CanaryArm(n_requests=1000, n_errors=4, latencies_ms=fast_latencies(1000, 2), metric=0.905)
+    canary = CanaryArm(n_requests=2000, n_errors=8, latencies_ms=fast_latencies(2000, 2), metric=0.908,
+                       n_labelled=2000)
     result = canary_analysis(production_arm(), canary)
     assert result.verdict == "passed" and result.rollback is False and result.breaches == ()
+    assert result.missing == ()
     assert result.canary["error_rate"] == 0.004
     assert result.production["error_rate"] == 0.003
     assert 0.0 <= result.error_rate_test["p_value"] <= 1.0
+    assert result.evidence["error_rate_upper"] < 0.01 and result.evidence["metric_drop_upper"] < 0.02
+    assert result.evidence["power"] > 0.8
     json_round_trip(result)
+
+
+def test_a_canary_on_44_unlabelled_requests_is_inconclusive_not_passed() -> None:
+    """What the issue saw: 44 requests, no labels, every guardrail's point value held."""
+    canary = CanaryArm(n_requests=44, n_errors=0, latencies_ms=fast_latencies(44, 2))
+    result = canary_analysis(production_arm(), canary)
+    assert result.breaches == () and result.rollback is False
+    assert result.verdict == "inconclusive"
+    requests, latency, labels = result.missing
+    assert requests.startswith("requests: 44 canary requests with 0 error(s)") and "299 requests" in requests
+    assert "6.58%" in requests  # the error rate's upper bound: 1 − 0.05^(1/44)
+    assert latency == "requests: 44 timed canary requests, 299 needed for a 95% upper bound of the p99 latency"
+    assert labels.startswith("labels: no labelled canary requests")
+    assert json_round_trip(result)["missing"] == list(result.missing)
+
+
+def test_labelled_but_underpowered_canary_says_the_power_it_reached() -> None:
+    production = CanaryArm(400, 0, fast_latencies(400, 1), metric=0.8675, n_labelled=400)
+    canary = CanaryArm(600, 0, fast_latencies(600, 2), metric=0.85, n_labelled=200)
+    result = canary_analysis(production, canary)
+    assert result.verdict == "inconclusive" and result.breaches == ()
+    [power] = result.missing
+    assert power.startswith("power: 200 labelled canary and 400 production requests")
+    assert 0.0 < result.evidence["power"] < 0.5
+    assert result.evidence["labelled_canary_needed"] > 2000
+    assert f"about {result.evidence['labelled_canary_needed']:,} labelled canary requests" in power
+
+
+def test_no_label_guardrail_for_regression() -> None:
+    canary = CanaryArm(n_requests=2000, n_errors=0, latencies_ms=fast_latencies(2000, 2))
+    result = canary_analysis(production_arm(), canary, Guardrails(max_metric_drop=None))
+    assert result.verdict == "passed" and "labelled" not in result.evidence
+
+
+def test_evidence_bounds() -> None:
+    assert requests_for_zero_errors(0.01) == 299 and requests_for_zero_errors(0.0) is None
+    assert requests_for_p99() == 299
+    assert proportion_upper(0, 299) <= 0.01 < proportion_upper(0, 298)
+    assert proportion_upper(0, 44) == pytest.approx(1 - 0.05 ** (1 / 44))
+    latencies = np.arange(1.0, 301.0)
+    assert p99_upper(latencies[:298]) is None and p99_upper(latencies[:300]) == 300.0
+    many = fast_latencies(20_000, 3)
+    bound = p99_upper(many)
+    assert np.percentile(many, 99) < bound < np.percentile(many, 99.3)
+    # the order statistic covers the true p99 about 95 % of the time
+    true_p99 = stats.gamma(2.0, scale=5.0).ppf(0.99)
+    covered = [p99_upper(fast_latencies(500, s)) >= true_p99 for s in range(400)]
+    assert 0.92 <= np.mean(covered) <= 0.985
 
 
 @pytest.mark.parametrize(
@@ -328,7 +401,9 @@ def test_canary_error_rate_test_matches_scipy() -> None:
 
 def test_metric_guardrail_needs_both_metrics_and_tolerates_the_limit_itself() -> None:
     no_metric = CanaryArm(1000, 4, fast_latencies(1000, 2))
-    assert canary_analysis(production_arm(), no_metric).rollback is False
+    unlabelled = canary_analysis(production_arm(), no_metric)
+    assert unlabelled.rollback is False and unlabelled.verdict == "inconclusive"
+    assert unlabelled.missing[-1].startswith("labels: no labelled canary requests")
     # 0.91 − 0.89 is 0.020000000000000018 in floating point: still exactly at the limit.
     at_limit = CanaryArm(1000, 4, fast_latencies(1000, 2), 0.89)
     assert canary_analysis(production_arm(), at_limit).breaches == ()
