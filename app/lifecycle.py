@@ -80,6 +80,9 @@ CHECKS: tuple[Check, ...] = (
     Check("candidates_trained", 4, "At least two candidate models trained"),
     Check("beats_baseline", 4, "A candidate beats a baseline significantly (α = 0.05) on validation data"),
     Check("test_set_once", 4, "The sealed test set was used at most once per experiment", GROWTH_UP),
+    Check("stated_metric_met", 4, "The chosen model reaches the statement's ML metric threshold", GROWTH_UP),
+    Check("fairness_reviewed", 4, "Fairness of the chosen model analysed; its findings closed or accepted",
+          GROWTH_UP),
     Check("model_card", 4, "A model card is written for the chosen model"),
     Check("model_registered", 5, "A model version is registered"),
     Check("independent_approval", 5, "Approved by someone other than its author"),
@@ -115,6 +118,12 @@ FINDING_SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 FINDING_STATUSES: tuple[str, ...] = ("open", "remediated", "accepted", "closed")
 FINDING_SETTLED = frozenset({"accepted", "closed"})
 PERIODIC_REVIEW_MONTHS: dict[str, int] = {"high": 6, "medium": 12, "low": 24}
+
+
+#: The largest gap between groups of a sensitive attribute (demographic parity difference,
+#: equalized odds difference) each profile lets pass without a fairness finding. A group the
+#: model never selects, or whose positives it never finds, is a finding on every profile.
+FAIRNESS_MAX_DISPARITY: dict[str, float] = {"startup": 0.2, "growth": 0.1, "enterprise": 0.05}
 
 
 def stage(number: int) -> Stage:

@@ -208,9 +208,15 @@ def requirements(records: ProjectRecords) -> list[Requirement]:
         return status, (" and ".join(parts) + " recorded") if parts else "no comparison and no error analysis"
 
     def bias() -> tuple[str, str]:
-        if fairness:
+        # PRESENT only when the stage 4 check passed: the analysis ran and its findings are settled.
+        reviewed = e.checks.get("fairness_reviewed")
+        if fairness and reviewed is not None and reviewed.passed:
             return "PRESENT", (f"fairness by {fairness.get('attribute')}: demographic parity difference "
-                               f"{fairness.get('demographic_parity_difference', float('nan')):.4f}")
+                               f"{fairness.get('demographic_parity_difference', float('nan')):.4f}; "
+                               f"{reviewed.detail}")
+        if fairness or reviewed is not None:
+            return ("PARTIAL" if fairness else "MISSING"), (reviewed.detail if reviewed is not None
+                                                            else "fairness findings not evaluated")
         return "MISSING", f"no fairness evaluation of the run behind {label}"
 
     def groups() -> tuple[str, str]:

@@ -158,10 +158,13 @@ GREATER_IS_BETTER: dict[str, bool] = {
     "brier": False,
     "ctr_at_top10pct": True,
     "macro_f1": True,
+    "macro_precision": True,
+    "macro_recall": True,
     "roc_auc_ovr": True,
     "r2": True,
     "rmse": False,
     "mae": False,
+    "mape": False,
     "ndcg_at_10": True,
     "silhouette": True,
     "davies_bouldin": False,
@@ -203,3 +206,160 @@ def greater_is_better(name: str) -> bool:
 def lower_is_better(name: str) -> bool:
     """True for errors and losses (RMSE, log loss, Brier, false-positive rate, latency, ...)."""
     return metric_direction(name) is False
+
+
+# --------------------------------------------------------------------------- stated metrics
+
+#: What each trainable problem type's runs record (``app.ml.metrics.metrics_for``), not counting
+#: ``ndcg_at_<k>`` for other cut-offs and the domain metrics a project asks for (``DOMAIN_METRICS``).
+COMPUTED_METRICS: dict[str, tuple[str, ...]] = {
+    "binary_classification": ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "f1"),
+    "multiclass_classification": ("accuracy", "macro_f1", "macro_precision", "macro_recall", "log_loss",
+                                  "roc_auc_ovr"),
+    "regression": ("rmse", "mae", "mape", "r2"),
+    "ranking": ("ndcg_at_10", "roc_auc"),
+    "clustering": ("silhouette", "davies_bouldin", "calinski_harabasz"),
+    "anomaly_detection": ("share_flagged", "roc_auc", "pr_auc"),
+}
+
+#: Metrics that only mean something in one domain: computed only for a project that is of that
+#: kind (a ranking project, or a project whose statement is about click-through), so a loan or
+#: a medical model never reports a click-through rate.
+DOMAIN_METRICS: dict[str, tuple[str, ...]] = {"ctr_at_top10pct": ("binary_classification", "ranking")}
+
+#: How a problem statement may name a metric (lower case; "_" and "-" read as spaces), by the
+#: metric it means. A statement's ML metric must name exactly one of them.
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "roc_auc": ("roc auc", "auroc", "auc roc", "auc", "area under the roc curve", "roc"),
+    "pr_auc": ("pr auc", "auprc", "auc pr", "average precision", "area under the precision recall curve"),
+    "precision": ("precision", "positive predictive value", "ppv"),
+    "recall": ("recall", "sensitivity", "true positive rate", "tpr", "hit rate"),
+    "f1": ("f1", "f1 score", "f score", "f measure"),
+    "macro_f1": ("macro f1", "macro averaged f1", "macro f1 score"),
+    "accuracy": ("accuracy",),
+    "log_loss": ("log loss", "logloss", "logarithmic loss", "cross entropy", "binary cross entropy"),
+    "brier": ("brier", "brier score"),
+    "rmse": ("rmse", "root mean squared error", "root mean square error"),
+    "mae": ("mae", "mean absolute error"),
+    "mape": ("mape", "mean absolute percentage error"),
+    "r2": ("r2", "r squared", "coefficient of determination"),
+    "ndcg_at_k": ("ndcg",),
+    "ctr_at_top10pct": ("ctr at top10pct", "ctr at top10%", "ctr at top 10%", "ctr in the top 10%",
+                        "ctr of the top 10%", "top 10% ctr", "click through rate at top 10%",
+                        "click through rate of the top 10%", "click through rate in the top 10%"),
+    "silhouette": ("silhouette", "silhouette score"),
+}
+#: The metric a statement's name means for a problem type whose runs record it under another
+#: name: a multiclass "recall" is the macro average, its "ROC AUC" one-vs-rest.
+_PER_TYPE: dict[str, dict[str, str]] = {
+    "multiclass_classification": {"f1": "macro_f1", "precision": "macro_precision", "recall": "macro_recall",
+                                  "roc_auc": "roc_auc_ovr"},
+}
+LABELS: dict[str, str] = {
+    "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "log_loss": "log loss", "brier": "Brier score", "f1": "F1",
+    "macro_f1": "macro F1", "macro_precision": "macro precision", "macro_recall": "macro recall",
+    "roc_auc_ovr": "ROC AUC (one-vs-rest)", "rmse": "RMSE", "mae": "MAE", "mape": "MAPE", "r2": "R²",
+    "ctr_at_top10pct": "CTR of the top 10%",
+}
+
+
+def metric_label(name: str) -> str:
+    """How a metric is written for a reader: "ROC AUC", "recall", "NDCG@5"."""
+    if name.startswith("ndcg_at_"):
+        return f"NDCG@{name[len('ndcg_at_'):]}"
+    return LABELS.get(name, name.replace("_", " "))
+
+
+def _normal(text: str) -> str:
+    import re
+
+    text = text.lower().replace("²", "2").replace("^2", "2").replace("_", " ").replace("-", " ")
+    text = re.sub(r"\bndcg\s*(?:@|at)\s*(\d+)", r"ndcg@\1", text)
+    text = text.replace("@", " at ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+#: The metrics a statement may name, as a reader writes them (for an error message).
+KNOWN_METRIC_NAMES = ("precision, recall, F1, macro F1, accuracy, ROC AUC, PR AUC, log loss, Brier score, RMSE, "
+                      "MAE, MAPE, R², NDCG@k, CTR of the top 10%, silhouette")
+
+
+def known_metric_names() -> str:
+    """The metrics a statement may name, for an error message."""
+    return KNOWN_METRIC_NAMES
+
+
+def stated_metric(text: str) -> str:
+    """The metric a problem statement's "ML metric" names: "Recall of fraud cases" → "recall",
+    "NDCG@5" → "ndcg_at_5" (plain "NDCG" is NDCG@10).
+
+    Refuses, with the list of known names, text that names no metric or more than one (a
+    statement is judged on one metric; name the others in the business metric or elsewhere).
+    """
+    import re
+
+    normal = _normal(text)
+    taken = [False] * len(normal)
+    found: list[tuple[int, str]] = []
+    phrases = sorted(((alias, name) for name, aliases in METRIC_NAMES.items() for alias in aliases),
+                     key=lambda pair: -len(pair[0]))
+    for alias, name in phrases:
+        pattern = r"(?<![a-z0-9])" + re.escape(alias) + r"(?![a-z0-9])"
+        if name == "ndcg_at_k":
+            pattern = r"(?<![a-z0-9])ndcg(?: at (\d+))?(?![a-z0-9])"
+        for match in re.finditer(pattern, normal):
+            if any(taken[match.start():match.end()]):
+                continue
+            taken[match.start():match.end()] = [True] * (match.end() - match.start())
+            if name == "ndcg_at_k":
+                k = int(match.group(1)) if match.group(1) else 10
+                if k < 1:
+                    raise ValueError(f"'{text}': NDCG@k needs k of at least 1")
+                name = f"ndcg_at_{k}"
+            found.append((match.start(), name))
+    names = list(dict.fromkeys(name for _, name in sorted(found)))
+    if not names:
+        raise ValueError(f"ML metric '{text}' names no metric the workbench knows: name one of "
+                         f"{known_metric_names()}")
+    if len(names) > 1:
+        raise ValueError(f"ML metric '{text}' names {len(names)} metrics ({', '.join(map(metric_label, names))}): "
+                         "a statement is judged on one; name the others in the business metric")
+    return names[0]
+
+
+def judged_metric(name: str, problem_type: str, extra: tuple[str, ...] | list[str] = ()) -> str | None:
+    """The metric a run of ``problem_type`` records for the stated ``name`` (the macro average for
+    a multiclass "recall"), or None when the workbench does not compute it for that problem type.
+    ``extra`` are the project's domain metrics and other NDCG cut-offs its runs also record."""
+    kind = JUDGED_LIKE.get(problem_type, problem_type)
+    name = _PER_TYPE.get(kind, {}).get(name, name)
+    return name if name in COMPUTED_METRICS.get(kind, ()) or name in extra else None
+
+
+def computable_metrics(problem_type: str, extra: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The metrics a statement may be judged on for ``problem_type``, as readers write them."""
+    kind = JUDGED_LIKE.get(problem_type, problem_type)
+    return [metric_label(m) for m in dict.fromkeys([*COMPUTED_METRICS.get(kind, ()), *extra])]
+
+
+def stated_threshold(text: str, metric: str) -> float:
+    """The number a statement's "ML metric threshold" sets: "0.95", "≥ 0.95", "95%" (a share), or
+    "<= 12.5" for an error. A comparison that points the wrong way for the metric is refused
+    (RMSE is an error: "≥ 12" would reward a worse model)."""
+    import re
+
+    match = re.fullmatch(r"\s*(≥|>=|=>|>|≤|<=|=<|<)?\s*([-+]?\d+(?:[.,]\d+)?|[-+]?[.,]\d+)\s*(%?)\s*", text)
+    if match is None:
+        raise ValueError(f"ML metric threshold '{text}' is not a number: write it like 0.65 (or ≥ 0.65, 65%)")
+    comparator, number, percent = match.groups()
+    value = float(number.replace(",", "."))
+    if percent:
+        value /= 100.0
+    if comparator:
+        higher = comparator in ("≥", ">=", "=>", ">")
+        direction = metric_direction(metric)
+        if direction is not None and higher != direction:
+            better = "higher" if direction else "lower"
+            raise ValueError(f"ML metric threshold '{text}' points the wrong way: {metric_label(metric)} is better "
+                             f"{better}, so write {'≥' if direction else '≤'} {number}{percent}")
+    return value

@@ -302,6 +302,7 @@ def fairness(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Sequence[A
             {
                 "group": key,
                 "rows": int(rows.shape[0]),
+                "positives": int(a.sum()),
                 "selection_rate": float(p.mean()),
                 "tpr": float(p[a].mean()) if a.any() else None,
                 "fpr": float(p[~a].mean()) if (~a).any() else None,
@@ -325,6 +326,75 @@ def fairness(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Sequence[A
         "fpr_difference": fpr_gap,
         "groups": per_group,
     }
+
+
+#: Fewest rows (and actual positives) a group needs before a rate of 0 or a gap is a finding:
+#: below that a rate is noise, and the concern names the group as too small to judge.
+FAIRNESS_MIN_ROWS = 30
+FAIRNESS_MIN_POSITIVES = 10
+
+
+def fairness_concerns(result: dict[str, Any], *, max_disparity: float, label: str = "",
+                      min_rows: int = FAIRNESS_MIN_ROWS,
+                      min_positives: int = FAIRNESS_MIN_POSITIVES) -> list[dict[str, str]]:
+    """What a fairness result (:func:`fairness`, with its ``attribute``) asks a reviewer to settle,
+    as findings (title, severity, concerns, remediation), titles stable for the same result.
+
+    * a group the model never selects (selection rate 0): high, it is served nothing;
+    * a group whose actual positives it never finds (true-positive rate 0): high;
+    * a demographic parity or equalized odds difference over ``max_disparity``: medium.
+
+    Only groups of at least ``min_rows`` rows (and ``min_positives`` positives for the TPR) are
+    judged, and the gaps are taken over those groups: a rate on five rows is noise. ``label``
+    prefixes each title (the run it is about).
+    """
+    attribute = str(result.get("attribute") or "the sensitive attribute")
+    groups = list(result.get("groups") or [])
+    judged = [g for g in groups if int(g.get("rows", 0)) >= min_rows]
+    small = [str(g["group"]) for g in groups if int(g.get("rows", 0)) < min_rows]
+    note = (f" Groups under {min_rows} rows were not judged: {', '.join(small)}." if small else "")
+    prefix = f"{label}: " if label else ""
+    out: list[dict[str, str]] = []
+    for g in judged:
+        where = f"{attribute} = {g['group']}"
+        if g.get("selection_rate") == 0:
+            out.append({
+                "title": f"{prefix}the model never selects {where} (selection rate 0 on {g['rows']} rows)",
+                "severity": "high",
+                "concerns": f"fairness by {attribute}: group {g['group']}",
+                "remediation": "Find out why this group never gets a positive prediction (few positives in "
+                               "training, a feature standing in for the group); retrain with more or re-weighted "
+                               "data or a group-aware threshold, or accept the risk with a reason." + note,
+            })
+        elif g.get("tpr") == 0 and int(g.get("positives", min_positives)) >= min_positives:
+            out.append({
+                "title": f"{prefix}the model finds none of the positives of {where} (true-positive rate 0 of "
+                         f"{g.get('positives', '?')})",
+                "severity": "high",
+                "concerns": f"fairness by {attribute}: group {g['group']}",
+                "remediation": "The model misses every actual positive in this group: check its features and "
+                               "labels there, retrain or set a group-aware threshold, or accept the risk with a "
+                               "reason." + note,
+            })
+
+    def gap(name: str, enough: Any = lambda g: True) -> float | None:
+        values = [g[name] for g in judged if g.get(name) is not None and enough(g)]
+        return float(max(values) - min(values)) if len(values) >= 2 else None
+
+    selection = gap("selection_rate")
+    tpr = gap("tpr", lambda g: int(g.get("positives", min_positives)) >= min_positives)
+    odds = [v for v in (tpr, gap("fpr")) if v is not None]
+    for name, value in (("demographic parity difference", selection),
+                        ("equalized odds difference", max(odds) if odds else None)):
+        if value is not None and value > max_disparity:
+            out.append({
+                "title": f"{prefix}{name} by {attribute} is {value:.3f}, over the {max_disparity:g} allowed",
+                "severity": "medium",
+                "concerns": f"fairness by {attribute}: {name}",
+                "remediation": f"Narrow the gap between groups of {attribute} (data, features, thresholds) or "
+                               "accept it with a reason that says why it is justified." + note,
+            })
+    return out
 
 
 # --------------------------------------------------------------------------- model-based

@@ -113,7 +113,7 @@ def metrics_of(
     if pt == "regression" or (pt == "multiclass_classification" and y_score is None):
         return metrics_for(pt, y, y_pred)
     groups = data.groups[rows] if (pt == "ranking" and data.groups is not None) else None
-    return metrics_for(pt, y, y_score, groups=groups, k=spec.k)
+    return metrics_for(pt, y, y_score, groups=groups, k=spec.k, extra=spec.extra_metrics)
 
 
 def evaluate(model: Any, data: PreparedData, rows: np.ndarray, spec: TrainingSpec) -> dict[str, float]:

@@ -10,6 +10,7 @@ left out rather than reported as NaN, so every value in a result is a finite flo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,12 @@ from sklearn.metrics import (
     f1_score,
     log_loss,
     mean_absolute_error,
+    mean_absolute_percentage_error,
     mean_squared_error,
     ndcg_score,
+    precision_score,
     r2_score,
+    recall_score,
     roc_auc_score,
     silhouette_score,
 )
@@ -43,10 +47,18 @@ def metrics_for(
     groups: Any = None,
     k: int = 10,
     classes: Any = None,
+    extra: Sequence[str] = (),
 ) -> dict[str, float]:
-    """Every metric of ``problem_type`` for one set of rows.
+    """Every metric of ``problem_type`` for one set of rows (``catalogue.COMPUTED_METRICS``), so a
+    problem statement's ML metric, whichever of them it names, is measured.
 
-    - binary_classification: ``y_true`` 0/1, ``y_score_or_pred`` positive-class probabilities.
+    ``extra`` asks for metrics only some projects have: the domain metric ``ctr_at_top10pct``
+    (binary or ranking, for a click-through project) and ``ndcg_at_<k>`` at cut-offs other than
+    ``k`` (ranking). A name that does not apply to the problem type is ignored.
+
+    - binary_classification: ``y_true`` 0/1, ``y_score_or_pred`` positive-class probabilities;
+      the decision metrics (accuracy, precision, recall, F1) are at the 0.5 threshold every
+      prediction of the workbench uses.
     - multiclass_classification: ``y_true`` class labels (codes 0..C-1 unless ``classes`` names
       the columns), ``y_score_or_pred`` an (n, C) probability matrix or 1-D predicted labels
       (then only accuracy and macro F1).
@@ -60,7 +72,11 @@ def metrics_for(
     """
     check_trainable(problem_type)
     if problem_type == "binary_classification":
-        return _binary(np.asarray(y_true, dtype="int64"), np.asarray(y_score_or_pred, dtype="float64"))
+        y, scores = np.asarray(y_true, dtype="int64"), np.asarray(y_score_or_pred, dtype="float64")
+        out = _binary(y, scores)
+        if "ctr_at_top10pct" in extra and len(y):
+            out["ctr_at_top10pct"] = _top_share(y, scores)
+        return out
     if problem_type == "multiclass_classification":
         return _multiclass(np.asarray(y_true), np.asarray(y_score_or_pred), classes)
     if problem_type == "regression":
@@ -68,10 +84,15 @@ def metrics_for(
     if problem_type == "ranking":
         if groups is None:
             raise ValueError("ranking metrics need groups: pass one group id per row")
-        return _ranking(
-            np.asarray(y_true, dtype="float64"), np.asarray(y_score_or_pred, dtype="float64"),
-            np.asarray(groups), k,
-        )
+        y, scores = np.asarray(y_true, dtype="float64"), np.asarray(y_score_or_pred, dtype="float64")
+        cutoffs = [k, *(int(m[len("ndcg_at_"):]) for m in extra
+                        if m.startswith("ndcg_at_") and m[len("ndcg_at_"):].isdigit())]
+        out = {}
+        for cutoff in dict.fromkeys(cutoffs):
+            out.update(_ranking(y, scores, np.asarray(groups), cutoff))
+        if "ctr_at_top10pct" in extra and len(y):
+            out["ctr_at_top10pct"] = _top_share((y > 0).astype("int64"), scores)
+        return out
     if problem_type == "clustering":
         return clustering_metrics(y_true, np.asarray(y_score_or_pred))
     return _anomaly(None if y_true is None else np.asarray(y_true, dtype="int64"),
@@ -93,12 +114,23 @@ def _binary(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
         "brier": float(brier_score_loss(y, np.clip(scores, 0.0, 1.0), labels=[0, 1])),
         "log_loss": float(log_loss(y, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])),
     }
+    # Precision is undefined when nothing is predicted positive, recall when nothing is positive:
+    # left out then, rather than reported as a 0 the model did not earn.
+    if predicted.any():
+        out["precision"] = float(precision_score(y, predicted, zero_division=0.0))
+    if y.any():
+        out["recall"] = float(recall_score(y, predicted, zero_division=0.0))
     if len(np.unique(y)) == 2:
         out["roc_auc"] = float(roc_auc_score(y, scores))
         out["pr_auc"] = float(average_precision_score(y, scores))
-    top = np.argsort(-scores, kind="stable")[: max(1, math.ceil(TOP_FRACTION * len(y)))]
-    out["ctr_at_top10pct"] = float(y[top].mean())
     return _finite(out)
+
+
+def _top_share(y: np.ndarray, scores: np.ndarray) -> float:
+    """The share of positives (clicks) among the top 10 % of rows by score: a click-through
+    project's metric, for a feed that shows the best-scored tenth."""
+    top = np.argsort(-scores, kind="stable")[: max(1, math.ceil(TOP_FRACTION * len(y)))]
+    return float(y[top].mean())
 
 
 def _multiclass(y: np.ndarray, scores: np.ndarray, classes: Any) -> dict[str, float]:
@@ -109,6 +141,8 @@ def _multiclass(y: np.ndarray, scores: np.ndarray, classes: Any) -> dict[str, fl
         return _finite({
             "accuracy": accuracy_score(y, scores),
             "macro_f1": f1_score(y, scores, labels=labels, average="macro", zero_division=0.0),
+            "macro_precision": precision_score(y, scores, labels=labels, average="macro", zero_division=0.0),
+            "macro_recall": recall_score(y, scores, labels=labels, average="macro", zero_division=0.0),
         })
     labels = np.asarray(list(classes) if classes is not None else range(scores.shape[1]))
     if len(labels) != scores.shape[1]:
@@ -119,6 +153,8 @@ def _multiclass(y: np.ndarray, scores: np.ndarray, classes: Any) -> dict[str, fl
     out: dict[str, float] = {
         "accuracy": accuracy_score(y, predicted),
         "macro_f1": f1_score(y, predicted, labels=labels, average="macro", zero_division=0.0),
+        "macro_precision": precision_score(y, predicted, labels=labels, average="macro", zero_division=0.0),
+        "macro_recall": recall_score(y, predicted, labels=labels, average="macro", zero_division=0.0),
     }
     proba = np.clip(scores, 1e-15, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
@@ -135,6 +171,11 @@ def _regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "rmse": math.sqrt(mean_squared_error(y, predicted)),
         "mae": mean_absolute_error(y, predicted),
     }
+    # MAPE on the rows whose true value is not 0 (their percentage error is undefined; sklearn
+    # would divide by machine epsilon and report a meaningless 10^15); left out when all are 0.
+    nonzero = y != 0
+    if nonzero.any():
+        out["mape"] = mean_absolute_percentage_error(y[nonzero], predicted[nonzero])
     if len(y) >= 2 and np.ptp(y) > 0:
         out["r2"] = r2_score(y, predicted)
     return _finite(out)

@@ -23,7 +23,9 @@ class TrainingSpec:
     ``target`` may be "" for clustering and for anomaly detection without labels.
     ``cv``: {"kind": "kfold" | "stratified" | "timeseries", "k": 5} on the train part.
     ``tune``: {"method": "grid" | "random" | "bayes", "trials": 20, "space": {...}} selecting
-    on the validation part. ``k`` is the cut-off of NDCG@k for ranking.
+    on the validation part. ``k`` is the cut-off of NDCG@k for ranking. ``extra_metrics`` are the
+    metrics this project's runs also record (``app.ml.metrics.metrics_for``'s ``extra``): a
+    click-through project's ``ctr_at_top10pct``, the NDCG cut-off its statement names.
     """
 
     kind: str
@@ -40,6 +42,7 @@ class TrainingSpec:
     cv: dict[str, Any] | None = None
     tune: dict[str, Any] | None = None
     k: int = 10
+    extra_metrics: list[str] = field(default_factory=list)
 
 
 def check_spec(spec: TrainingSpec) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import WorkbenchError
 from app.lifecycle import FRAMING_FIELDS, ML_CHECKLIST, STATEMENT_FIELDS
-from app.ml.catalogue import PROBLEM_TYPES
+from app.ml.catalogue import PROBLEM_TYPES, stated_metric, stated_threshold
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import Project, StageDeliverable
 
@@ -74,18 +74,22 @@ def _clean_text(fields: dict[str, Any], allowed: tuple[tuple[str, str], ...]) ->
 def save_problem_statement(
     wb: Workbench, slug: str, fields: dict[str, Any], *, problem_type: str | None = None
 ) -> int:
-    """Save the whole stage 1 statement (fields left out are cleared); returns the new revision."""
+    """Save the whole stage 1 statement (fields left out are cleared); returns the new revision.
+
+    The ML metric must name one metric the workbench knows (the stage 4 gate judges the chosen
+    model on it) and its threshold must be a number, compared the way the metric is better.
+    """
     content = _clean_text(fields, STATEMENT_FIELDS)
     if problem_type is not None and problem_type not in PROBLEM_TYPES:
         raise WorkbenchError(f"unknown problem type '{problem_type}': choose one of {', '.join(PROBLEM_TYPES)}")
-    threshold = content.get("ml_metric_threshold")
-    if threshold is not None:
-        try:
-            float(threshold)
-        except ValueError:
-            raise WorkbenchError(
-                f"ML metric threshold '{threshold}' is not a number: write it like 0.65"
-            ) from None
+    metric = None
+    try:
+        if content.get("ml_metric"):
+            metric = stated_metric(content["ml_metric"])
+        if content.get("ml_metric_threshold"):
+            stated_threshold(content["ml_metric_threshold"], metric or "")
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
         if problem_type is not None and problem_type != project.problem_type:

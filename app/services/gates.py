@@ -22,6 +22,7 @@ from storage.models import (
     DatasetVersion,
     DriftResult,
     Experiment,
+    Finding,
     ModelCard,
     ModelVersion,
     MonitoringBatch,
@@ -97,6 +98,16 @@ def _content(session: Session, project: Project, kind: str) -> dict:
     return dict(row) if row else {}
 
 
+def _comparison(text: object) -> str:
+    """The comparison a statement's threshold means: ≤ for a stated error (RMSE, log loss), else ≥."""
+    from app.ml.catalogue import lower_is_better, stated_metric
+
+    try:
+        return "≤" if text and lower_is_better(stated_metric(str(text))) else "≥"
+    except ValueError:
+        return "≥"
+
+
 def _stage1(session: Session, project: Project) -> dict[str, Outcome]:
     s = _content(session, project, "problem_statement")
     need = ["objective", "stakeholders_gain", "stakeholders_lose", "feasibility_data"]
@@ -108,7 +119,8 @@ def _stage1(session: Session, project: Project) -> dict[str, Outcome]:
         "statement_complete": (not missing, "missing: " + ", ".join(missing) if missing else "complete"),
         "metrics_linked": (
             bool(s.get("business_metric") and s.get("ml_metric") and s.get("ml_metric_threshold")),
-            f"{s.get('business_metric', '?')} ← {s.get('ml_metric', '?')} ≥ {s.get('ml_metric_threshold', '?')}",
+            (f"{s.get('business_metric', '?')} ← {s.get('ml_metric', '?')} {_comparison(s.get('ml_metric'))} "
+             f"{s.get('ml_metric_threshold', '?')}"),
         ),
         "baseline_named": (bool(s.get("baseline_heuristic")), s.get("baseline_heuristic", "none")),
         "ml_appropriate": (
@@ -178,6 +190,92 @@ def _runs(session: Session, project: Project) -> list[Run]:
     )
 
 
+def chosen_run(session: Session, project: Project) -> tuple[Run | None, str]:
+    """The run stage 4's judgement is about, and how it was chosen: the run behind the production
+    version, else behind the newest registered version, else the best candidate on the
+    validation metric (None before any candidate is trained)."""
+    from app.ml.catalogue import greater_is_better
+    from app.services.training import validation_metric
+
+    versions = list(session.scalars(select(ModelVersion).where(ModelVersion.project_id == project.id)
+                                    .order_by(ModelVersion.version.desc())))
+    production = [v for v in versions if v.stage == "production"]
+    for mv, why in ((production[0] if production else None, "in production"),
+                    (versions[0] if versions else None, "newest registered")):
+        if mv is not None:
+            return session.get(Run, mv.run_id), f"behind v{mv.version}, {why}"
+    metric = validation_metric(project)
+    candidates = [r for r in _runs(session, project)
+                  if r.parent_run_id is None and not r.is_baseline and metric in r.metrics]
+    if not candidates:
+        return None, "no candidate run"
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    return max(candidates, key=lambda r: (sign * float(r.metrics[metric]), -r.id)), f"best candidate on {metric}"
+
+
+def _stated_metric(session: Session, project: Project, run: Run | None, why: str) -> Outcome:
+    """The statement's ML metric, on the chosen run: the sealed test value if the run was scored
+    there, else the validation value; inconclusive when it cannot be measured."""
+    from app.ml.catalogue import (
+        computable_metrics,
+        greater_is_better,
+        judged_metric,
+        metric_label,
+        stated_metric,
+        stated_threshold,
+    )
+
+    statement = _content(session, project, "problem_statement")
+    text, threshold_text = statement.get("ml_metric"), statement.get("ml_metric_threshold")
+    if not text or not threshold_text:
+        return False, "the problem statement names no ML metric with a threshold"
+    try:
+        name = stated_metric(str(text))
+        threshold = stated_threshold(str(threshold_text), name)
+    except ValueError as exc:
+        return None, f"inconclusive: {exc}"
+    if run is None:
+        return False, f"no candidate run to judge on {metric_label(name)} yet"
+    legacy = ["ctr_at_top10pct"] if run.problem_type == "binary_classification" else []
+    extra = list(run.params.get("extra_metrics", legacy) or [])
+    metric = judged_metric(name, run.problem_type, extra)
+    if metric is None:
+        return None, (f"inconclusive: the statement names {metric_label(name)}, which the workbench does not "
+                      f"compute for {run.problem_type}; it computes {', '.join(computable_metrics(run.problem_type, extra))}")
+    label = metric_label(metric)
+    tested = (run.test_metrics or {}).get(f"test_{metric}")
+    part, value = ("sealed test", tested) if tested is not None else ("validation", run.metrics.get(f"val_{metric}"))
+    if value is None:
+        return None, (f"inconclusive: run {run.id} ({why}) records no {label} on its {part} part"
+                      + (" (undefined there: no positive predicted or none to find)"
+                         if metric in ("precision", "recall") else ": retrain it to measure it"))
+    higher = greater_is_better(metric)
+    met = value >= threshold if higher else value <= threshold
+    at = " at the 0.5 decision threshold" if metric in ("accuracy", "precision", "recall", "f1") else ""
+    return met, (f"{label}{at} {value:.4f} on the {part} part of run {run.id} ({why}) "
+                 f"{'meets' if met else 'misses'} the stated {'≥' if higher else '≤'} {threshold:g}")
+
+
+def _fairness(session: Session, project: Project, run: Run | None, why: str) -> Outcome:
+    """A fairness analysis of the chosen run exists, and no fairness finding is still open."""
+    from app.services.error_analysis import fairness_analyses, open_fairness_findings
+
+    if run is None:
+        return False, "no candidate run to analyse yet"
+    analysed = fairness_analyses(session, project)
+    if run.id not in analysed:
+        return False, (f"no fairness analysis of run {run.id} ({why}): run `mlwb analyse {project.slug} {run.id} "
+                       "--sensitive COLUMN`")
+    still_open = open_fairness_findings(session, project)
+    if still_open:
+        return False, (f"fairness by {analysed[run.id]} analysed on run {run.id}; {len(still_open)} finding(s) not "
+                       "closed or accepted: " + "; ".join(f"#{f.id} {f.title}" for f in still_open))
+    settled = session.scalar(select(func.count(Finding.id)).where(Finding.project_id == project.id,
+                                                                  Finding.source == "fairness"))
+    return True, (f"fairness by {analysed[run.id]} analysed on run {run.id} ({why}); "
+                  + (f"{settled} finding(s), each closed or accepted" if settled else "no finding"))
+
+
 def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
     from app.services.training import validation_metric
 
@@ -215,6 +313,8 @@ def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
             else f"{sum(looks.values())} sealed evaluation(s)",
         ),
         "model_card": (bool(cards), f"{cards} card(s)"),
+        "stated_metric_met": _stated_metric(session, project, *chosen_run(session, project)),
+        "fairness_reviewed": _fairness(session, project, *chosen_run(session, project)),
     }
 
 

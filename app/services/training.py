@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, NotFound, WorkbenchError
-from app.ml.catalogue import BASELINE_KINDS, MODEL_KINDS, project_metric
+from app.ml.catalogue import BASELINE_KINDS, DOMAIN_METRICS, MODEL_KINDS, project_metric, stated_metric
 from app.services import jobs as job_records
 from app.services.datasets import dataset_path, find_dataset, split_assignments
 from app.services.deliverables import FRAMING, STATEMENT, deliverable
@@ -41,6 +41,28 @@ def primary_metric(project: Project) -> str:
 
 def validation_metric(project: Project) -> str:
     return f"val_{primary_metric(project)}"
+
+
+_CLICK_THROUGH = re.compile(r"\bctr\b|click[\s-]?through", re.IGNORECASE)
+
+
+def extra_metrics(problem_type: str, statement: dict[str, Any]) -> list[str]:
+    """The metrics beyond the problem type's own that a project's runs record: the click-through
+    metric of a ranking project or of one whose statement is about click-through (never of a
+    loan or a medical model), and the NDCG cut-off a ranking statement names."""
+    try:
+        stated = stated_metric(str(statement["ml_metric"])) if statement.get("ml_metric") else None
+    except ValueError:  # a statement saved before metrics were checked: judged as unknown at the gate
+        stated = None
+    out: list[str] = []
+    about_clicks = any(_CLICK_THROUGH.search(str(statement.get(k) or ""))
+                       for k in ("objective", "business_metric", "ml_metric"))
+    if problem_type in DOMAIN_METRICS["ctr_at_top10pct"] and (
+            problem_type == "ranking" or about_clicks or stated == "ctr_at_top10pct"):
+        out.append("ctr_at_top10pct")
+    if problem_type == "ranking" and stated and stated.startswith("ndcg_at_") and stated != "ndcg_at_10":
+        out.append(stated)
+    return out
 
 
 @dataclass(frozen=True)
@@ -199,6 +221,7 @@ def plan_training(
             "time_column": split.time_column or dataset.time_column,
             "cv": cv_spec,
             "tune": {"method": tune, "trials": trials} if tune else None,
+            "extra_metrics": extra_metrics(project.problem_type, deliverable(session, project, STATEMENT)),
         }
         split_id, dataset_id = split.id, dataset.id
     job_id = 0
@@ -218,8 +241,12 @@ def spec_of(wb: Workbench, slug: str, run: Run) -> dict[str, Any]:
     if plan.split_id != run.split_id:
         raise WorkbenchError(f"run {run.id} was trained on split {run.split_id}, which is no longer the latest "
                              f"split of dataset version {run.dataset_version_id}: it cannot be re-run as it was")
+    # A run logged before the project's extra metrics were recorded with it computed the
+    # click-through metric for every binary run: reproduce it as it was.
+    legacy = ["ctr_at_top10pct"] if run.problem_type == "binary_classification" else []
     return {**plan.payload, "features": params.get("features", plan.payload["features"]),
-            "cv": params.get("cv"), "tune": params.get("tune")}
+            "cv": params.get("cv"), "tune": params.get("tune"),
+            "extra_metrics": params.get("extra_metrics", legacy)}
 
 
 def _experiment(uow: UnitOfWork, project: Project, name: str) -> Experiment:
@@ -248,7 +275,8 @@ def record_run(wb: Workbench, slug: str, plan: TrainingPlan, result: Any, *, exp
             job_id=plan.job_id, model_kind=result.kind, problem_type=result.problem_type,
             is_baseline=result.kind in BASELINE_KINDS, seed=spec["seed"],
             params={**result.params, "features": spec["features"], "target": spec["target"],
-                    "cv": spec["cv"], "tune": spec["tune"], "overrides": spec["params"]},
+                    "cv": spec["cv"], "tune": spec["tune"], "overrides": spec["params"],
+                    "extra_metrics": spec.get("extra_metrics", [])},
             metrics=result.metrics, cv_metrics=result.cv_metrics,
             tuning={"best_params": result.best_params, "trials": len(result.trials)} if result.trials else {},
             environment=result.environment, artifact_sha256=artifact, predictions_sha256=predictions,

@@ -13,6 +13,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from app.ml.errors import DataFileError
 from app.ml.evaluation import (
+    fairness_concerns,
     calibration,
     confusion,
     fairness,
@@ -86,7 +87,8 @@ def test_fairness_known_values() -> None:
     assert result["fpr_difference"] == pytest.approx(0.5)
     assert result["equalized_odds_difference"] == pytest.approx(0.5)
     by_group = {g["group"]: g for g in result["groups"]}
-    assert by_group["A"] == {"group": "A", "rows": 4, "selection_rate": 0.75, "tpr": 1.0, "fpr": 0.5}
+    assert by_group["A"] == {"group": "A", "rows": 4, "positives": 2, "selection_rate": 0.75, "tpr": 1.0,
+                             "fpr": 0.5}
     assert by_group["B"]["tpr"] == 0.5 and by_group["B"]["fpr"] == 0.0
     # Parity: identical behaviour in both groups -> zero gaps.
     fair = fairness([1, 0, 1, 0], [1, 0, 1, 0], ["x", "x", "y", "y"])
@@ -168,3 +170,38 @@ def test_learning_curve_points(informative) -> None:
     assert all(v is not None and v > 0 for v in result["validation"])  # natural sign: a positive loss
     acc = learning_curve_points(LogisticRegression, X, y, metric="accuracy", train_sizes=(0.5, 1.0), cv=2)
     assert all(0.5 < v <= 1 for v in acc["validation"])
+
+
+def _group(name: str, rows: int, positives: int, selection: float, tpr: float | None, fpr: float | None) -> dict:
+    return {"group": name, "rows": rows, "positives": positives, "selection_rate": selection, "tpr": tpr, "fpr": fpr}
+
+
+def test_fairness_concerns_name_the_groups_served_nothing_and_the_gaps_over_the_limit() -> None:
+    """The demo's shape: three cities never selected, one whose positives are never found,
+    gaps over the growth limit; a tiny group is not judged."""
+    result = {"attribute": "city", "groups": [
+        _group("Berlin", 166, 22, 0.0, 0.0, 0.0), _group("Dublin", 111, 27, 0.171, 0.519, 0.06),
+        _group("Lisbon", 223, 21, 0.013, 0.0, 0.01), _group("Madrid", 132, 15, 0.0, 0.0, 0.0),
+        _group("Tiny", 5, 1, 0.0, 0.0, 0.0), _group("Vienna", 113, 12, 0.0, 0.0, 0.0)]}
+    concerns = fairness_concerns(result, max_disparity=0.1, label="run 3")
+    titles = [c["title"] for c in concerns]
+    assert titles == [
+        "run 3: the model never selects city = Berlin (selection rate 0 on 166 rows)",
+        "run 3: the model finds none of the positives of city = Lisbon (true-positive rate 0 of 21)",
+        "run 3: the model never selects city = Madrid (selection rate 0 on 132 rows)",
+        "run 3: the model never selects city = Vienna (selection rate 0 on 113 rows)",
+        "run 3: demographic parity difference by city is 0.171, over the 0.1 allowed",
+        "run 3: equalized odds difference by city is 0.519, over the 0.1 allowed",
+    ]
+    assert [c["severity"] for c in concerns] == ["high"] * 4 + ["medium"] * 2
+    assert all("Groups under 30 rows were not judged: Tiny." in c["remediation"] for c in concerns)
+    assert fairness_concerns(result, max_disparity=0.1, label="run 3") == concerns  # stable titles
+    # a looser limit keeps the zero-rate findings and drops the parity gap
+    loose = [c["title"] for c in fairness_concerns(result, max_disparity=0.2)]
+    assert len(loose) == 5 and not any("demographic parity" in t for t in loose)
+
+
+def test_fair_groups_raise_no_concern() -> None:
+    result = {"attribute": "sex", "groups": [_group("f", 400, 80, 0.21, 0.71, 0.05),
+                                             _group("m", 380, 70, 0.19, 0.69, 0.04)]}
+    assert fairness_concerns(result, max_disparity=0.05) == []

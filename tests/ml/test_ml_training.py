@@ -89,7 +89,9 @@ def synthetic_spec(tmp: Path, problem_type: str, kind: str, n: int = 600) -> Tra
 
 @pytest.fixture(scope="module")
 def demo(click_spec: Callable[..., tuple[pd.DataFrame, TrainingSpec]]) -> tuple[pd.DataFrame, TrainingSpec]:
-    return click_spec("logistic_regression", rows=3000, seed=11, baseline_feature="item_popularity")
+    # click data: a click-through project, whose runs also record the CTR of their top 10 %
+    return click_spec("logistic_regression", rows=3000, seed=11, baseline_feature="item_popularity",
+                      extra_metrics=["ctr_at_top10pct"])
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +134,7 @@ def test_each_binary_kind_reports_validation_metrics_and_json_safe_evidence(
     assert result.kind == kind and result.problem_type == "binary_classification"
     for key in (
         "train_roc_auc", "val_roc_auc", "val_log_loss", "val_accuracy", "val_f1", "val_brier",
-        "val_pr_auc", "val_ctr_at_top10pct", "val_base_rate",
+        "val_pr_auc", "val_ctr_at_top10pct", "val_base_rate", "val_recall",
     ):
         assert key in result.metrics and np.isfinite(result.metrics[key]), key
     assert not [k for k in result.metrics if k.startswith("test_")]  # the test part is sealed
@@ -150,6 +152,16 @@ def test_each_binary_kind_reports_validation_metrics_and_json_safe_evidence(
     json.dumps([result.params, result.metrics, result.environment, result.val_predictions],
                allow_nan=False)
     assert result.duration_s > 0
+
+
+def test_the_click_metric_is_recorded_only_when_the_project_asks_for_it(
+    results: dict[str, TrainingResult], demo: tuple[pd.DataFrame, TrainingSpec]
+) -> None:
+    _, spec = demo
+    plain = train_model(replace(spec, kind="logistic_regression", extra_metrics=[]))
+    assert "val_ctr_at_top10pct" not in plain.metrics
+    assert {k: v for k, v in plain.metrics.items()} == {
+        k: v for k, v in results["logistic_regression"].metrics.items() if k != "val_ctr_at_top10pct"}
 
 
 def test_ladder_order_on_validation(results: dict[str, TrainingResult]) -> None:
@@ -184,7 +196,7 @@ def test_score_on_test_is_the_only_test_evaluation(
     assert isinstance(scored, TestScore) and scored.n_test == len(spec.assignments["test"])
     assert scored.metrics and all(k.startswith("test_") for k in scored.metrics)
     for key in ("test_roc_auc", "test_pr_auc", "test_log_loss", "test_accuracy", "test_f1",
-                "test_brier", "test_ctr_at_top10pct", "test_base_rate"):
+                "test_brier", "test_ctr_at_top10pct", "test_base_rate", "test_precision", "test_recall"):
         assert np.isfinite(scored.metrics[key]), key
     assert 0.6 < scored.metrics["test_roc_auc"] < 1.0
     rows = scored.predictions["rows"]
