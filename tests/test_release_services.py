@@ -171,3 +171,33 @@ def test_challenger_alias_rules(demo_wb: Workbench) -> None:
     assert all(v.alias != "challenger" for v in _versions(demo_wb).values())
     with pytest.raises(WorkbenchError, match="no challenger"):
         release_analysis.analyse_shadow(demo_wb, SLUG)
+
+
+def test_demo_canary_is_inconclusive_and_the_release_gate_says_what_is_missing(demo_wb: Workbench) -> None:
+    """200 canary requests: no guardrail breached, but too few to show the error rate and the p99
+    hold, and 200 labels give too little power to show the accuracy did not drop."""
+    canary = next(a for a in release_analysis.list_release_analyses(demo_wb, SLUG) if a.kind == "canary")
+    assert canary.verdict == "inconclusive" and canary.results["breaches"] == []
+    assert canary.decision.startswith("continue, not yet passed: requests: 200 canary requests")
+    requests, latency, power = canary.missing
+    assert "299 requests without an error would show it" in requests
+    assert latency == "requests: 200 timed canary requests, 299 needed for a 95% upper bound of the p99 latency"
+    assert power.startswith("power: 200 labelled canary and 400 production requests")
+    assert "inconclusive — " in canary.summary()
+    projects.set_maturity(demo_wb, SLUG, "enterprise", reason="the feed now reaches regulated markets")
+    gate = promotion.promotion_gate(demo_wb, SLUG, canary.version)
+    check = {c.id: c for c in gate.checks}["canary_passed"]
+    assert not check.passed and check.inconclusive and check.blocking and check.status == "inconclusive"
+    assert check.detail.startswith("canary inconclusive (") and "299 needed" in check.detail
+    assert "power: 200 labelled canary" in check.detail
+
+
+def test_a_canary_without_labels_is_not_passed(demo_wb: Workbench) -> None:
+    """The issue's case: a challenger in canary with no labelled request yet."""
+    from storage.models import PredictionLog
+
+    with demo_wb.unit_of_work() as uow:  # labels have not arrived yet
+        uow.session.query(PredictionLog).update({PredictionLog.label: None})
+    result = release_analysis.analyse_canary(demo_wb, SLUG, version=2)
+    assert result.verdict == "inconclusive" and result.results["breaches"] == []
+    assert result.missing[-1].startswith("labels: no labelled canary or production requests")

@@ -220,3 +220,124 @@ def test_gate_metric_is_the_trainers() -> None:
 
     for problem_type, metric in TRAINED.items():
         assert training.primary_metric(Project(problem_type=problem_type)) == metric, problem_type
+
+
+# --- checks that pass only on evidence: fairness findings and the stated ML metric ------------------
+
+
+def _check(wb: Workbench, check_id: str, stage: int = 4) -> gates.CheckResult:
+    return {c.id: c for c in gates.gate(wb, SLUG, stage).checks}[check_id]
+
+
+def test_demo_fairness_findings_reach_the_gate_and_are_settled_by_the_validator(demo_wb: Workbench) -> None:
+    from app.services import error_analysis, findings, people
+    from app.services.demo import VALIDATOR
+
+    raised = [f for f in findings.list_findings(demo_wb, SLUG) if f.source == "fairness"]
+    production = next(m for m in registry.list_models(demo_wb, SLUG) if m.stage == "production")
+    never = [f for f in raised if "never selects user_location" in f.title]
+    assert len(never) == 3 and all(f.severity == "high" for f in never)  # three cities served nothing
+    assert {f.version for f in raised} == {production.version}
+    assert any("demographic parity difference by user_location" in f.title and "over the 0.1 allowed" in f.title
+               for f in raised)  # the growth profile's limit
+    validator = next(p for p in people.list_people(demo_wb) if p.name == VALIDATOR)
+    for finding in raised:  # settled by someone else than the author, signed, with a reason
+        opened, accepted = finding.history
+        assert (opened.to_status, accepted.to_status, accepted.actor) == ("open", "accepted", VALIDATOR)
+        assert accepted.signer_fingerprint == validator.fingerprint and "simulated" in accepted.reason
+    check = _check(demo_wb, "fairness_reviewed")
+    assert check.passed and check.required and f"{len(raised)} finding(s), each closed or accepted" in check.detail
+
+    # the same analysis again raises nothing new; reopening one finding opens the gate
+    error_analysis.analyse_run(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG, production.run_id,
+                               segments=("user_location",), sensitive="user_location")
+    assert len([f for f in findings.list_findings(demo_wb, SLUG) if f.source == "fairness"]) == len(raised)
+    findings.set_status(demo_wb, SLUG, never[0].id, "open", "the feed now reaches Berlin users for real")
+    check = _check(demo_wb, "fairness_reviewed")
+    assert not check.passed and f"#{never[0].id} {never[0].title}" in check.detail
+    assert not gates.gate(demo_wb, SLUG, 4).passed
+
+
+def test_the_fairness_check_needs_an_analysis_of_the_chosen_model(demo_wb: Workbench) -> None:
+    """The retrained version goes to production; nobody analysed its run for fairness yet."""
+    from app.services import promotion
+    from app.services.workbench import find_project
+    from tests.conftest import register_person
+
+    production = next(m for m in registry.list_models(demo_wb, SLUG) if m.stage == "production")
+    with demo_wb.read() as session:
+        run, why = gates.chosen_run(session, find_project(session, SLUG))
+    assert run is not None and run.id == production.run_id and why == f"behind v{production.version}, in production"
+    newest = max(registry.list_models(demo_wb, SLUG), key=lambda m: m.version)
+    registry.record_approval(demo_wb, SLUG, newest.version, comment="retrained on labelled batches",
+                             signer=register_person(demo_wb, "val.reviewer"))
+    for check_id in ("model_card_complete", "significant_over_baseline"):
+        promotion.waive(demo_wb, SLUG, newest.version, check_id, "same model kind, retrained on more rows")
+    promotion.promote(demo_wb, SLUG, newest.version, reason="drift in 2026-03 answered")
+    check = _check(demo_wb, "fairness_reviewed")
+    assert not check.passed and f"no fairness analysis of run {newest.run_id}" in check.detail
+    assert "--sensitive COLUMN" in check.detail
+
+
+def test_the_stated_ml_metric_is_the_one_judged(demo_wb: Workbench) -> None:
+    from app.services.demo import STATEMENT
+
+    check = _check(demo_wb, "stated_metric_met")
+    assert check.passed and check.detail.startswith("ROC AUC ") and "meets the stated ≥ 0.65" in check.detail
+    production = next(m for m in registry.list_models(demo_wb, SLUG) if m.stage == "production")
+    run = next(r for r in training.list_runs(demo_wb, SLUG) if r.id == production.run_id)
+
+    deliverables.save_problem_statement(demo_wb, SLUG, STATEMENT | {"ml_metric": "Recall of clicks",
+                                                                    "ml_metric_threshold": "≥ 0.95"})
+    check = _check(demo_wb, "stated_metric_met")
+    recall = run.metrics["val_recall"]
+    assert not check.passed and not check.inconclusive
+    assert check.detail == (f"recall at the 0.5 decision threshold {recall:.4f} on the validation part of run "
+                            f"{run.id} (behind v{production.version}, in production) misses the stated ≥ 0.95")
+    assert not gates.gate(demo_wb, SLUG, 4).passed  # required on the growth profile
+
+    deliverables.save_problem_statement(demo_wb, SLUG, STATEMENT | {"ml_metric": "NDCG@10", "ml_metric_threshold": "0.5"})
+    check = _check(demo_wb, "stated_metric_met")
+    assert check.status == "inconclusive"
+    assert "names NDCG@10, which the workbench does not compute for binary_classification" in check.detail
+    assert "it computes ROC AUC, PR AUC, log loss" in check.detail and "CTR of the top 10%" in check.detail
+
+    # the demo is a click-through project: its runs record the click metric, so it can be stated
+    deliverables.save_problem_statement(demo_wb, SLUG, STATEMENT | {"ml_metric": "CTR of the top 10%",
+                                                                    "ml_metric_threshold": "0.3"})
+    assert _check(demo_wb, "stated_metric_met").passed
+
+
+def test_a_statement_naming_an_unknown_metric_is_refused_when_saved(wb: Workbench) -> None:
+    from app.errors import WorkbenchError
+
+    projects.create_project(wb, "loans", problem_type="binary_classification", maturity="growth")
+    head = audit_trail.head(wb)
+    for fields, message in (
+            ({"ml_metric": "customer happiness", "ml_metric_threshold": "0.9"},
+             "ML metric 'customer happiness' names no metric the workbench knows: name one of precision, recall"),
+            ({"ml_metric": "precision and recall", "ml_metric_threshold": "0.9"}, "names 2 metrics"),
+            ({"ml_metric": "RMSE", "ml_metric_threshold": ">= 3"}, "points the wrong way")):
+        with pytest.raises(WorkbenchError, match=message):
+            deliverables.save_problem_statement(wb, "loans", fields)
+    assert audit_trail.head(wb) == head and deliverables.deliverables(wb, "loans")["problem_statement"] == {}
+    deliverables.save_problem_statement(wb, "loans", {"ml_metric": "recall of defaults", "ml_metric_threshold": "90%"})
+
+
+def test_only_a_click_project_records_the_click_metric(wb: Workbench, runner: JobRunner, tmp_path: Path) -> None:
+    frame = generate_interactions(2000, seed=5)
+    path = tmp_path / "loans.csv"
+    frame.to_csv(path, index=False)
+    projects.create_project(wb, "loans", problem_type="binary_classification", maturity="growth")
+    deliverables.save_problem_statement(wb, "loans", {
+        "objective": "Decide which loan applications to review by hand", "business_metric": "Defaults caught",
+        "ml_metric": "recall of defaults", "ml_metric_threshold": "0.5"})
+    deliverables.save_framing(wb, "loans", FRAMING, list(FEATURES))
+    datasets.import_dataset(wb, "loans", path, target="clicked")
+    datasets.create_split(wb, "loans", seed=1)
+    run = training.train(wb, runner, "loans", "logistic_regression")
+    assert "val_ctr_at_top10pct" not in run.metrics and "val_recall" in run.metrics
+    assert run.params["extra_metrics"] == []
+    check = {c.id: c for c in gates.gate(wb, "loans", 4).checks}["stated_metric_met"]
+    assert check.detail.startswith(f"recall at the 0.5 decision threshold {run.metrics['val_recall']:.4f} on the "
+                                   f"validation part of run {run.id} (best candidate on val_roc_auc)")
