@@ -10,7 +10,7 @@ import pytest
 
 from app.errors import WorkbenchError
 from app.jobs import JobRunner
-from app.services import comparison, datasets, deliverables, projects, training
+from app.services import comparison, datasets, deliverables, error_analysis, gates, projects, training
 from app.services.workbench import Workbench
 
 FEATURES = [{"name": n, "type": "numeric", "source": "synthetic", "available_at_serving": True, "pii": False}
@@ -18,8 +18,8 @@ FEATURES = [{"name": n, "type": "numeric", "source": "synthetic", "available_at_
 
 
 def _project(wb: Workbench, tmp_path: Path, slug: str, problem_type: str, frame: pd.DataFrame,
-             target: str | None, features: list[dict] = FEATURES) -> int:  # type: ignore[assignment]
-    projects.create_project(wb, slug, problem_type=problem_type)
+             target: str | None, features: list[dict] = FEATURES, maturity: str = "startup") -> int:  # type: ignore[assignment]
+    projects.create_project(wb, slug, problem_type=problem_type, maturity=maturity)
     deliverables.save_framing(wb, slug, {"target": target or "", "label_strategy": "synthetic"}, features)
     path = tmp_path / f"{slug}.csv"
     frame.to_csv(path, index=False)
@@ -57,6 +57,9 @@ def test_multiclass_with_tuning_records_trials_as_child_runs(wb: Workbench, runn
     assert len(trials) == 4 and run.tuning["trials"] == 4 and "val_macro_f1" in run.metrics
     base = training.train(wb, runner, "multi", "majority_baseline")
     assert comparison.compare_runs(wb, "multi", base.id, run.id).significant
+    assert "val_macro_recall" in run.metrics and "val_macro_precision" in run.metrics
+    fairness = _check(wb, "multi", "fairness_reviewed")  # no feature holds personal data
+    assert fairness.passed and fairness.detail.startswith("no feature of the framing holds personal data")
 
 
 def test_clustering_trains_without_a_target(wb: Workbench, runner: JobRunner, tmp_path: Path) -> None:
@@ -74,10 +77,40 @@ def test_ranking_needs_its_query_column_and_reports_ndcg(wb: Workbench, runner: 
     frame["user_id"] = np.repeat(np.arange(200), 10)
     frame["clicked"] = (frame["x1"] + np.random.default_rng(6).normal(scale=0.5, size=2000) > 0.8).astype(int)
     _project(wb, tmp_path, "rank", "ranking", frame, "clicked")
+    deliverables.save_problem_statement(wb, "rank", {"ml_metric": "NDCG@5 of each user's list",
+                                                     "ml_metric_threshold": "≥ 0.5"})
     with pytest.raises(WorkbenchError, match="--group-column"):
         training.train(wb, runner, "rank", "logistic_regression")
     run = training.train(wb, runner, "rank", "logistic_regression", group_column="user_id")
     assert run.metrics["val_ndcg_at_10"] > 0.5
+    # the cut-off the statement names is measured too, and a ranking project has the click metric
+    assert run.params["extra_metrics"] == ["ctr_at_top10pct", "ndcg_at_5"] and "val_ctr_at_top10pct" in run.metrics
+    check = _check(wb, "rank", "stated_metric_met")
+    assert check.passed and check.detail.startswith(f"NDCG@5 {run.metrics['val_ndcg_at_5']:.4f} on the validation")
+
+
+def _check(wb: Workbench, slug: str, check_id: str) -> gates.CheckResult:
+    return {c.id: c for c in gates.gate(wb, slug, 4).checks}[check_id]
+
+
+def test_a_regression_on_people_is_examined_by_group_and_judged_on_its_stated_error(
+        wb: Workbench, runner: JobRunner, tmp_path: Path) -> None:
+    frame = _frame(1200, 8)
+    frame["y"] = 2 * frame["x1"] - 1.5 * frame["x2"] + np.random.default_rng(9).normal(scale=0.5, size=1200)
+    features = [dict(f, pii=f["name"] == "x3") for f in FEATURES]  # x3 stands for, say, age
+    _project(wb, tmp_path, "pay", "regression", frame, "y", features, maturity="growth")
+    deliverables.save_problem_statement(wb, "pay", {"ml_metric": "RMSE in thousands", "ml_metric_threshold": "≤ 1.5"})
+    run = training.train(wb, runner, "pay", "linear_regression")
+    assert {"val_rmse", "val_mae", "val_mape", "val_r2"} <= set(run.metrics)
+    check = _check(wb, "pay", "stated_metric_met")
+    assert check.passed and check.detail == (f"RMSE {run.metrics['val_rmse']:.4f} on the validation part of run "
+                                             f"{run.id} (best candidate on val_r2) meets the stated ≤ 1.5")
+    fairness = _check(wb, "pay", "fairness_reviewed")
+    assert not fairness.passed and f"no per-group analysis of run {run.id}" in fairness.detail
+    assert fairness.detail.endswith("(personal data: x3)")
+    error_analysis.analyse_run(wb, runner, "pay", run.id, segments=("x3",))
+    fairness = _check(wb, "pay", "fairness_reviewed")
+    assert fairness.passed and fairness.detail.startswith(f"per-segment metrics by x3 analysed on run {run.id}")
 
 
 def test_five_by_two_cv_compares_two_recipes(wb: Workbench, runner: JobRunner, tmp_path: Path) -> None:

@@ -89,16 +89,38 @@ def _raise_fairness_findings(uow: UnitOfWork, project: Project, run: Run, fair: 
     return raised
 
 
+#: The problem types whose error analysis measures group fairness (selection and error rates).
+FAIRNESS_MEASURED = ("binary_classification", "ranking")
+
+
+def groups_examined(session: Session, project: Project) -> dict[int, list[str]]:
+    """Per run of ``project``, the columns its error analyses examined group by group: the
+    sensitive attribute fairness was measured across, then the segmented columns (read from the
+    audited analyses)."""
+    import json
+
+    out: dict[int, list[str]] = {}
+    for entity_id, payload in session.execute(select(AuditEvent.entity_id, AuditEvent.payload).where(
+            AuditEvent.project_slug == project.slug, AuditEvent.action == "run.analysed").order_by(AuditEvent.seq)):
+        event = json.loads(payload)
+        # Events before the "fairness" flag: a parity difference was recorded when fairness was measured.
+        measured = event.get("fairness", event.get("demographic_parity_difference") is not None)
+        columns = out.setdefault(int(entity_id), [])
+        if measured and event.get("sensitive"):
+            columns.insert(0, str(event["sensitive"]))
+        columns.extend(str(c) for c in event.get("segments") or ())
+    return {run: list(dict.fromkeys(columns)) for run, columns in out.items()}
+
+
 def fairness_analyses(session: Session, project: Project) -> dict[int, str]:
-    """The runs of ``project`` whose error analysis measured fairness, with the attribute (read
-    from the audited analyses, so an analysis without a sensitive attribute does not count)."""
+    """The runs of ``project`` whose error analysis measured group fairness, with the attribute
+    (an analysis without a sensitive attribute does not count)."""
     import json
 
     out: dict[int, str] = {}
     for entity_id, payload in session.execute(select(AuditEvent.entity_id, AuditEvent.payload).where(
             AuditEvent.project_slug == project.slug, AuditEvent.action == "run.analysed").order_by(AuditEvent.seq)):
         event = json.loads(payload)
-        # Events before the "fairness" flag: a parity difference was recorded when fairness was measured.
         measured = event.get("fairness", event.get("demographic_parity_difference") is not None)
         if measured and event.get("sensitive"):
             out[int(entity_id)] = str(event["sensitive"])

@@ -257,22 +257,46 @@ def _stated_metric(session: Session, project: Project, run: Run | None, why: str
 
 
 def _fairness(session: Session, project: Project, run: Run | None, why: str) -> Outcome:
-    """A fairness analysis of the chosen run exists, and no fairness finding is still open."""
-    from app.services.error_analysis import fairness_analyses, open_fairness_findings
+    """The chosen run was examined group by group and no fairness finding is still open.
+
+    A binary or ranking model needs a fairness analysis across a sensitive attribute; for other
+    problem types (whose group fairness the workbench does not measure) per-segment metrics by a
+    personal-data feature. A framing in which no feature holds personal data has no group of
+    people to compare, and says so.
+    """
+    from app.services.error_analysis import (
+        FAIRNESS_MEASURED,
+        fairness_analyses,
+        groups_examined,
+        open_fairness_findings,
+    )
 
     if run is None:
         return False, "no candidate run to analyse yet"
-    analysed = fairness_analyses(session, project)
-    if run.id not in analysed:
-        return False, (f"no fairness analysis of run {run.id} ({why}): run `mlwb analyse {project.slug} {run.id} "
-                       "--sensitive COLUMN`")
+    personal = [f["name"] for f in _content(session, project, "framing").get("features", []) if f.get("pii")]
+    measured = fairness_analyses(session, project).get(run.id)
+    command = f"`mlwb analyse {project.slug} {run.id} --sensitive COLUMN`"
+    if run.problem_type in FAIRNESS_MEASURED:
+        examined = f"fairness by {measured}" if measured else ""
+        missing = f"no fairness analysis of run {run.id} ({why}): run {command}"
+    else:
+        columns = [c for c in groups_examined(session, project).get(run.id, []) if c in personal]
+        examined = f"per-segment metrics by {', '.join(columns)}" if columns else ""
+        missing = (f"no per-group analysis of run {run.id} ({why}): the workbench measures group fairness for "
+                   f"{' and '.join(FAIRNESS_MEASURED)}; examine {run.problem_type} by segment with "
+                   f"`mlwb analyse {project.slug} {run.id} --segment COLUMN` on a personal-data feature")
+    if not examined:
+        if not personal:
+            return True, ("no feature of the framing holds personal data: no group of people to compare"
+                          + (f" ({why})" if why else ""))
+        return False, missing + f" (personal data: {', '.join(personal)})"
     still_open = open_fairness_findings(session, project)
     if still_open:
-        return False, (f"fairness by {analysed[run.id]} analysed on run {run.id}; {len(still_open)} finding(s) not "
-                       "closed or accepted: " + "; ".join(f"#{f.id} {f.title}" for f in still_open))
+        return False, (f"{examined} analysed on run {run.id}; {len(still_open)} finding(s) not closed or accepted: "
+                       + "; ".join(f"#{f.id} {f.title}" for f in still_open))
     settled = session.scalar(select(func.count(Finding.id)).where(Finding.project_id == project.id,
                                                                   Finding.source == "fairness"))
-    return True, (f"fairness by {analysed[run.id]} analysed on run {run.id} ({why}); "
+    return True, (f"{examined} analysed on run {run.id} ({why}); "
                   + (f"{settled} finding(s), each closed or accepted" if settled else "no finding"))
 
 
