@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import WorkbenchError
-from app.lifecycle import FAIRNESS_MAX_DISPARITY
+from app.lifecycle import FAIRNESS_MAX_DISPARITY, MAX_TITLE_CHARS
 from app.services import jobs as job_records
 from app.services.datasets import dataset_columns
 from app.services.findings import raise_finding
@@ -83,6 +83,9 @@ def _raise_fairness_findings(uow: UnitOfWork, project: Project, run: Run, fair: 
     mv = uow.session.scalars(select(ModelVersion).where(ModelVersion.run_id == run.id)).first()
     raised = []
     for concern in concerns:
+        if len(concern["title"]) > MAX_TITLE_CHARS:  # a long group name: the whole title goes in concerns
+            concern = concern | {"title": concern["title"][:MAX_TITLE_CHARS - 1] + "…",
+                                 "concerns": f"{concern['concerns']} ({concern['title']})"}
         if concern["title"] in known:
             continue
         raised.append(raise_finding(uow, project, mv, source=FAIRNESS, **concern).id)
