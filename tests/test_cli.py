@@ -63,12 +63,14 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     home = tmp_path_factory.mktemp("cli-demo") / "mlwb-home"
     env = os.environ.copy()
     env.pop("MLWB_DATABASE_URL", None)
-    env.update(MLWB_HOME=str(home), MLWB_USER="ana.engineer",
-               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.pop("MLWB_SIGNING_KEY", None)
+    env.update(MLWB_HOME=str(home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     result = mlwb("demo", "--rows", "4000", "--batch-rows", "1000", env=env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stdout.strip() == "ctr-demo: created; stage 6 of 6; 2 monitoring alert(s)"
+    assert result.stdout.splitlines() == [
+        "ctr-demo: created; stage 6 of 6; 2 monitoring alert(s)",
+        f"your signing key was created ({home / 'signing.key'}): back it up; `mlwb people whoami` shows it"]
     # First use of a workspace without a keyring says where the key went, once, as a note.
     assert any(line.startswith("note: No usable OS keyring") for line in result.stderr.splitlines())
     assert (home / "audit.key").is_file()
