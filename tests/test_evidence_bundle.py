@@ -35,7 +35,7 @@ from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
 from app.signing import new_signing_key, short_fingerprint
 from storage.workspace import Workspace
-from conftest import register_person
+from tests.conftest import register_person
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "ctr-demo"

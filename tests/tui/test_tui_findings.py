@@ -89,7 +89,9 @@ async def test_findings_screen_moves_a_finding_with_a_reason_and_the_gate_follow
         # v shows every version's findings.
         await pilot.press("v")
         await settle(app, pilot)
-        assert screen.scope is None and screen.query_one("#finding-table", DataTable).row_count == 2
+        every = findings.list_findings(app.wb, SLUG)  # with the demo's fairness findings on v1
+        assert len(every) > 2
+        assert screen.scope is None and screen.query_one("#finding-table", DataTable).row_count == len(every)
 
         # Back on the release screen, the gate names the finding.
         await pilot.press("escape")
