@@ -51,11 +51,15 @@ def add_parsers(sub: Any) -> None:
     evaluate = add_project_verb(sub, "evaluate", help="open the sealed test set for one run (audited; do it once)")
     evaluate.add_argument("run", type=int)
 
-    card = add_project_verb(sub, "card", help="show a model version's card, or write sections with --set")
+    card = add_project_verb(sub, "card", help="show a model version's card, write sections with --set, or sign "
+                                              "the registry's drafted sections with --confirm")
     card.add_argument("version", type=int)
     card.add_argument("--set", action="append", default=[], metavar="SECTION=TEXT",
-                      help="write a section (intended_use, factors, ethical_considerations, caveats, …); "
-                           "the evidence sections are refreshed from the registry on every write")
+                      help="write a section in your own words (intended_use, factors, ethical_considerations, "
+                           "caveats, …); the evidence sections the registry drafts stay marked as machine drafts")
+    card.add_argument("--confirm", nargs="*", metavar="SECTION", default=None,
+                      help="sign the registry's draft of these sections (none named: every drafted one) with your "
+                           "key, as your statement; until then the card is incomplete and reports mark them drafts")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -118,6 +122,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         verdict = "significantly better" if c.significant else "not significantly better"
         print(f"run {c.run_b} vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to "
               f"{c.ci[1]:+.4f}), {c.test} p={c.p_value:.3g}: run {c.run_b} is {verdict} at α={c.alpha}")
+    if c.repeated:
+        print(f"already compared on {c.created_at:%Y-%m-%d %H:%M} by {c.created_by} (comparison #{c.id}"
+              + (f", seed {c.seed}" if c.seed is not None else "") + "): the recorded result stands and nothing "
+              "was added; a pair is compared once per metric and test", file=sys.stderr)
     return 0
 
 
@@ -164,7 +172,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_card(args: argparse.Namespace) -> int:
-    from app.lifecycle import MODEL_CARD_SECTIONS
     from app.services import registry
 
     wb = open_workspace()
@@ -176,14 +183,25 @@ def _cmd_card(args: argparse.Namespace) -> int:
                 raise WorkbenchError(f"--set needs SECTION=TEXT, got '{item}'")
             updates[section.strip()] = text
         current = registry.model_card(wb, args.project, args.version)
+        # The registry's draft fills what nobody wrote yet; what is on the card stays as it is.
         registry.write_model_card(wb, args.project, args.version,
-                                  current | registry.draft_model_card(wb, args.project, args.version) | updates)
-    card = registry.model_card(wb, args.project, args.version) or registry.draft_model_card(
-        wb, args.project, args.version)
-    for key, label in MODEL_CARD_SECTIONS:
-        text = card.get(key)
-        marker = "" if text else ("  (a person must write this: --set " + key + "=…)" if key in registry.PERSON_WRITTEN else "")
-        print(f"{label}: {text or '—'}{marker}")
+                                  registry.draft_model_card(wb, args.project, args.version) | current | updates)
+    if args.confirm is not None:
+        registry.confirm_model_card(wb, args.project, args.version, args.confirm)
+    view = registry.model_card_view(wb, args.project, args.version)
+    drafts = registry.draft_model_card(wb, args.project, args.version)
+    for s in view.sections:
+        if s.origin == "missing":
+            text = drafts.get(s.key, "")
+            marker = (f"  (not on the card yet; the registry would draft: {text})" if text else
+                      f"  (a person must write this: --set {s.key}=…)")
+            print(f"{s.label}: —{marker}")
+            continue
+        marker = {"draft": "  [machine draft: sign it with --confirm, or write your own with --set]",
+                  "confirmed": f"  [confirmed by {s.by}" + (f"; the evidence changed since, the registry now drafts: "
+                                                            f"{s.current_draft}; --confirm again]" if s.outdated else "]"),
+                  "person": f"  [written by {s.by}]"}[s.origin]
+        print(f"{s.label}: {s.text}{marker}")
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -42,6 +42,19 @@ class EventView:
     project: str | None
     summary: str
     hash: str
+    # the whole payload, key by key (values that are not text as canonical JSON); filled by
+    # ``project_events``, for documents that print events in full
+    payload: tuple[tuple[str, str], ...] = ()
+
+
+def _payload_pairs(payload: str) -> tuple[tuple[str, str], ...]:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return (("payload", payload),)
+    if not isinstance(data, dict):
+        return (("payload", payload),)
+    return tuple((str(k), v if isinstance(v, str) else canonical_json(v)) for k, v in data.items())
 
 
 def _summary(payload: str, limit: int = 120) -> str:
@@ -182,3 +195,20 @@ def recent_events(wb: Workbench, *, project: str | None = None, limit: int = 200
                       _summary(e.payload), e.hash)
             for e in rows
         ]
+
+
+#: Workspace-wide events (no project) that every project's documents show: who was registered
+#: with which key and role, since every signature in a project is checked against those keys.
+PEOPLE_ACTIONS = ("person.",)
+
+
+def project_events(wb: Workbench, slug: str) -> list[EventView]:
+    """Every event of project ``slug``, and the workspace's events about people (``PEOPLE_ACTIONS``),
+    oldest first, each with its full payload. Other projects' events are not read."""
+    people = [AuditEvent.action.startswith(prefix) for prefix in PEOPLE_ACTIONS]
+    with wb.read() as session:
+        query = select(AuditEvent).where(or_(AuditEvent.project_slug == slug,
+                                             and_(AuditEvent.project_slug.is_(None), or_(*people))))
+        return [EventView(e.seq, e.ts, e.actor, e.action, f"{e.entity_type} {e.entity_id}", e.project_slug,
+                          _summary(e.payload), e.hash, _payload_pairs(e.payload))
+                for e in session.scalars(query.order_by(AuditEvent.seq))]

@@ -3,6 +3,14 @@
 
 Comparisons use the runs' stored *validation* predictions on the same split, so the sealed
 test part is never consulted to choose between models.
+
+A pair is compared once per metric and test: the first comparison of run A with run B on the
+project's metric (McNemar with a paired bootstrap on the validation rows, or the 5×2cv refits)
+is the record, and asking again returns it, writing nothing. The bootstrap's interval depends on
+its seed, so a second call with another seed would add a second, different row for the same
+question, and re-running until an interval looks better is selective reporting; reports would
+print the same comparison twice. A different test (5×2cv after McNemar) or another metric is
+another question and is recorded once in its turn. The seed a comparison used is kept with it.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.errors import WorkbenchError
 from app.ml.catalogue import greater_is_better
@@ -42,16 +51,33 @@ class ComparisonView:
     data_part: str
     created_at: datetime
     created_by: str
+    seed: int | None = None  # the bootstrap's seed (None: not recorded, or a test without one)
+    repeated: bool = False  # this call found the comparison already recorded and wrote nothing
 
     def as_json(self) -> dict[str, Any]:
         return {"test": self.test, "p_value": self.p_value, "metric": self.metric, "difference": self.difference,
                 "ci": list(self.ci), "significant": self.significant, "alpha": self.alpha,
-                "run_a": self.run_a, "run_b": self.run_b, "data": self.data_part}
+                "run_a": self.run_a, "run_b": self.run_b, "data": self.data_part, "seed": self.seed,
+                "recorded_before": self.repeated}
 
 
-def _view(c: Comparison) -> ComparisonView:
+def comparison_view(c: Comparison, *, repeated: bool = False) -> ComparisonView:
+    seed = (c.details or {}).get("seed")
     return ComparisonView(c.id, c.run_a_id, c.run_b_id, c.test, c.metric, c.difference, (c.ci_low, c.ci_high),
-                          c.p_value, c.alpha, c.significant, c.data_part, c.created_at, c.created_by)
+                          c.p_value, c.alpha, c.significant, c.data_part, c.created_at, c.created_by,
+                          seed if isinstance(seed, int) else None, repeated)
+
+
+VALIDATION = "validation"
+REFITS = "train+validation (refits)"
+
+
+def _recorded(session: Session, project_id: int, run_a: int, run_b: int, metric: str,
+              data_part: str) -> Comparison | None:
+    """The comparison of this pair on this metric and data already on record (the first one)."""
+    return session.scalars(select(Comparison).where(
+        Comparison.project_id == project_id, Comparison.run_a_id == run_a, Comparison.run_b_id == run_b,
+        Comparison.metric == metric, Comparison.data_part == data_part).order_by(Comparison.id)).first()
 
 
 def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int = 0) -> ComparisonView:
@@ -59,7 +85,8 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
 
     Classifiers get McNemar's test on their decisions and a paired bootstrap of the metric
     difference; regressors the bootstrap. B is significantly better when p < 0.05 and the
-    difference points the right way.
+    difference points the right way. A pair already compared on the metric returns the recorded
+    comparison (``repeated``) and writes nothing, whatever ``seed`` is given (module docstring).
     """
     from app.ml.comparison import compare_runs as compare_predictions
 
@@ -73,12 +100,16 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
                 f"runs {run_a} and {run_b} were trained on different splits ({a.split_id} and {b.split_id}): "
                 "compare runs of the same split, or retrain one of them"
             )
+        metric = primary_metric(project)
+        recorded = _recorded(session, project.id, run_a, run_b, metric, VALIDATION)
+        if recorded is not None:
+            return comparison_view(recorded, repeated=True)
         missing = [r.id for r in (a, b) if not r.predictions_sha256]
         if missing:
             raise WorkbenchError(f"run(s) {', '.join(map(str, missing))} kept no validation predictions: retrain them")
         pred_a = json.loads(wb.artifacts.get_bytes(a.predictions_sha256, ".json"))
         pred_b = json.loads(wb.artifacts.get_bytes(b.predictions_sha256, ".json"))
-        metric, problem_type = primary_metric(project), project.problem_type
+        problem_type = project.problem_type
     if pred_a.get("rows") != pred_b.get("rows"):
         raise WorkbenchError(f"runs {run_a} and {run_b} scored different validation rows: retrain one of them")
     if problem_type in ("clustering", "ranking") or not pred_a.get("y_true"):
@@ -92,26 +123,29 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
         raise WorkbenchError(f"runs {run_a} and {run_b} cannot be compared: {exc}") from None
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
+        recorded = _recorded(uow.session, project.id, run_a, run_b, result["metric"], VALIDATION)
+        if recorded is not None:  # another process recorded it while this one computed
+            return comparison_view(recorded, repeated=True)
         row = Comparison(
-            project_id=project.id, run_a_id=run_a, run_b_id=run_b, data_part="validation", test=result["test"],
+            project_id=project.id, run_a_id=run_a, run_b_id=run_b, data_part=VALIDATION, test=result["test"],
             metric=result["metric"], difference=float(result["difference"]), ci_low=float(result["ci"][0]),
             ci_high=float(result["ci"][1]), p_value=float(result["p_value"]), alpha=ALPHA,
             significant=bool(result["significant"]),
-            details={k: v for k, v in result.items() if k not in ("ci",)}, created_by=uow.actor,
+            details={k: v for k, v in result.items() if k not in ("ci",)} | {"seed": seed}, created_by=uow.actor,
         )
         uow.session.add(row)
         uow.session.flush()
         uow.audit("runs.compared", "comparison", row.id, project=slug, run_a=run_a, run_b=run_b,
                   test=row.test, metric=row.metric, difference=row.difference, p_value=row.p_value,
                   significant=row.significant)
-        return _view(row)
+        return comparison_view(row)
 
 
 def list_comparisons(wb: Workbench, slug: str) -> list[ComparisonView]:
     with wb.read() as session:
         project = find_project(session, slug)
         rows = session.scalars(select(Comparison).where(Comparison.project_id == project.id).order_by(Comparison.id))
-        return [_view(c) for c in rows]
+        return [comparison_view(c) for c in rows]
 
 
 def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: int, *,
@@ -125,6 +159,9 @@ def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: 
         if a.dataset_version_id != b.dataset_version_id:
             raise WorkbenchError(f"runs {run_a} and {run_b} were trained on different dataset versions")
         metric, problem_type = primary_metric(project), project.problem_type
+        recorded = _recorded(session, project.id, run_a, run_b, metric, REFITS)
+        if recorded is not None:
+            return comparison_view(recorded, repeated=True)
         params_a, params_b = a.tuning.get("best_params"), b.tuning.get("best_params")
     if problem_type not in ("binary_classification", "multiclass_classification", "regression"):
         raise WorkbenchError(f"the 5×2cv test needs a classifier or a regressor, not a {problem_type} project")
@@ -137,8 +174,12 @@ def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: 
     spread = [float(f.get("difference", 0.0)) for f in result.get("folds", []) if isinstance(f, dict)]
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
+        recorded = _recorded(uow.session, project.id, run_a, run_b, metric, REFITS)
+        if recorded is not None:
+            job_records.complete_job(uow, job_id, {"comparison": recorded.id, "recorded_before": True})
+            return comparison_view(recorded, repeated=True)
         row = Comparison(
-            project_id=project.id, run_a_id=run_a, run_b_id=run_b, data_part="train+validation (refits)",
+            project_id=project.id, run_a_id=run_a, run_b_id=run_b, data_part=REFITS,
             test="5x2cv_t", metric=metric, difference=difference,
             ci_low=min(spread, default=difference), ci_high=max(spread, default=difference),
             p_value=float(result["p_value"]), alpha=ALPHA, significant=bool(result["p_value"] < ALPHA and better),
@@ -150,4 +191,4 @@ def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: 
         uow.audit("runs.compared", "comparison", row.id, project=slug, run_a=run_a, run_b=run_b, test=row.test,
                   metric=metric, difference=difference, p_value=row.p_value, significant=row.significant)
         job_records.complete_job(uow, job_id, {"comparison": row.id})
-        return _view(row)
+        return comparison_view(row)

@@ -206,6 +206,10 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
         if not registry.model_card(wb, SLUG, version.version):
             registry.write_model_card(wb, SLUG, version.version,
                                       registry.draft_model_card(wb, SLUG, version.version) | CARD)
+        card = registry.model_card_view(wb, SLUG, version.version)
+        if any(s.origin == "draft" or s.outdated for s in card.sections):
+            step("stage 4: the author reads the registry's draft of the card's evidence sections and signs them")
+            registry.confirm_model_card(wb, SLUG, version.version)
         _advance_to(wb, 5)
 
         step("stage 5: independent review, approval and promotion to production")

@@ -13,17 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, NotFound, WorkbenchError
-from app.lifecycle import MODEL_CARD_SECTIONS, RELEASE_CHECKS
+from app.lifecycle import RELEASE_CHECKS
 from app.services.findings import open_findings, release_outcome
 from app.services.gates import CheckResult
-from app.services.registry import model_version, standing_approval
+from app.services.registry import card_view, model_version, standing_approval
 from app.services.signatures import Decider, sign_decision
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from app.signing import SigningKey
 from storage.models import (
     Approval,
     Comparison,
-    ModelCard,
     ModelVersion,
     MonitoringPolicy,
     Project,
@@ -71,6 +70,17 @@ class TransitionView:
     reason: str
     created_at: datetime
     signer_fingerprint: str | None = None  # set on a signed promotion or rollback
+    # the recommended release checks not met when it was promoted, as its signed statement names them
+    unmet_recommended: tuple[str, ...] = ()
+
+
+def _unmet(statement: str | None) -> tuple[str, ...]:
+    import json
+
+    try:
+        return tuple(json.loads(statement).get("unmet_recommended") or ()) if statement else ()
+    except (ValueError, AttributeError):
+        return ()
 
 
 @dataclass(frozen=True)
@@ -92,8 +102,6 @@ def _latest_analysis(session: Session, mv: ModelVersion, kind: str) -> ReleaseAn
 def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str, tuple[bool, str]]:
     decisions = list(session.scalars(select(Approval).where(Approval.model_version_id == mv.id)))
     approval, approval_why = standing_approval(session, project, mv, decisions)
-    card = session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
-    missing = [label for key, label in MODEL_CARD_SECTIONS if not (card and str(card.content.get(key, "")).strip())]
     baselines = set(session.scalars(select(Run.id).where(Run.is_baseline.is_(True))))
     win = session.scalars(select(Comparison).where(
         Comparison.project_id == project.id, Comparison.run_b_id == mv.run_id, Comparison.significant.is_(True),
@@ -125,7 +133,7 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
 
     return {
         "independent_approval": (approval is not None, approval_why),
-        "model_card_complete": (not missing, "complete" if not missing else "missing: " + ", ".join(missing)),
+        "model_card_complete": (lambda card: (card.complete, card.detail()))(card_view(session, project, mv)),
         "significant_over_baseline": (
             win is not None,
             f"Δ{win.metric} {win.difference:+.4f} vs run {win.run_a_id}, p={win.p_value:.3g}" if win
@@ -350,8 +358,8 @@ def transitions(wb: Workbench, slug: str) -> list[TransitionView]:
         rows = session.execute(select(Transition, ModelVersion.version)
                                .join(ModelVersion, Transition.model_version_id == ModelVersion.id)
                                .where(ModelVersion.project_id == project.id).order_by(Transition.id)).all()
-        return [TransitionView(v, t.from_stage, t.to_stage, t.actor, t.reason, t.created_at, t.signer_fingerprint)
-                for t, v in rows]
+        return [TransitionView(v, t.from_stage, t.to_stage, t.actor, t.reason, t.created_at, t.signer_fingerprint,
+                               _unmet(t.statement)) for t, v in rows]
 
 
 def waivers(wb: Workbench, slug: str) -> list[WaiverView]:

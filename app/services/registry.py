@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
-from app.signing import SigningKey
+from app.signing import SigningKey, short_fingerprint
 from app.lifecycle import MODEL_CARD_SECTIONS
 from app.services.identity import public_keys
 from app.services.signatures import DECIDING_ROLES, judge_independence, sign_decision
@@ -46,6 +46,7 @@ class ModelVersionView:
     created_at: datetime
     approvals: tuple[ApprovalView, ...] = ()
     has_card: bool = False
+    author_fingerprint: str | None = None  # the key that registered the version (None: no key)
 
 
 @dataclass(frozen=True)
@@ -176,64 +177,279 @@ def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
         return _mv_view(uow.session, mv)
 
 
+# --- the model card ------------------------------------------------------------------------------
+#
+# A card's sections have one of three origins, recorded per section: a *person* wrote the text
+# (``mlwb card --set``), the registry *drafted* it from evidence (lineage, data, metrics,
+# comparisons) and nobody has signed it yet, or a person *confirmed* the draft with a signature
+# (``confirm_model_card``: a signed statement over the text's SHA-256). Only person-written and
+# confirmed sections count: the promotion check ``model_card_complete`` and the requirements map
+# read ``card_view``, and a report prints a drafted section marked as a draft. A drafted section
+# is never a stale snapshot: it is re-drafted from the registry whenever it is read, so it cannot
+# contradict the evidence printed beside it. A confirmed section is the text the person signed;
+# when the registry would now draft it differently (the sealed test was opened, another
+# comparison recorded) it is *outdated* and counts again only once it is confirmed anew.
+
+DRAFTED_BY = "the registry (machine draft)"
+
+
+@dataclass(frozen=True)
+class CardSection:
+    key: str
+    label: str
+    text: str  # what the card says now ('' when nobody wrote it)
+    origin: str  # "person" | "confirmed" | "draft" | "missing"
+    by: str = ""  # who wrote or confirmed it
+    at: datetime | None = None
+    signer_fingerprint: str | None = None  # the key that signed the confirmation
+    current_draft: str = ""  # confirmed, but the registry would now draft this instead (outdated)
+
+    @property
+    def outdated(self) -> bool:
+        return bool(self.current_draft)
+
+    @property
+    def counts(self) -> bool:
+        """Written by a person, or a draft a person signed that still matches the evidence."""
+        return self.origin == "person" or (self.origin == "confirmed" and not self.outdated)
+
+    @property
+    def status(self) -> str:
+        """One phrase for tables: who stands behind the text."""
+        if self.origin == "missing":
+            return "not written"
+        if self.origin == "draft":
+            return "machine draft, not confirmed by a person"
+        if self.origin == "confirmed":
+            return ("confirmed by " + self.by + (", but the evidence changed since" if self.outdated else ""))
+        return f"written by {self.by}"
+
+
+@dataclass(frozen=True)
+class ModelCardView:
+    version: int
+    sections: tuple[CardSection, ...]
+
+    @property
+    def content(self) -> dict[str, str]:
+        return {s.key: s.text for s in self.sections if s.text}
+
+    @property
+    def complete(self) -> bool:
+        return all(s.counts for s in self.sections)
+
+    def detail(self) -> str:
+        """What the release check ``model_card_complete`` prints."""
+        groups = (("missing", [s for s in self.sections if s.origin == "missing"]),
+                  ("machine draft not confirmed by a person", [s for s in self.sections if s.origin == "draft"]),
+                  ("confirmed before the evidence changed", [s for s in self.sections if s.outdated]))
+        parts = [f"{name}: " + ", ".join(s.label for s in items) for name, items in groups if items]
+        if not parts:
+            signed = sum(s.origin == "confirmed" for s in self.sections)
+            return "complete: every section written by a person" + (
+                f" ({signed} drafted from the registry and confirmed with a signature)" if signed else "")
+        return "; ".join(parts)
+
+
+def _fmt_metrics(metrics: dict, prefix: str = "") -> str:  # type: ignore[type-arg]
+    return ", ".join(f"{k.removeprefix(prefix)} {v:.4f}" for k, v in sorted(metrics.items())
+                     if isinstance(v, (int, float)) and k.startswith(prefix))
+
+
+def _draft_sections(session: Session, project: Project, mv: ModelVersion) -> dict[str, str]:
+    """The sections the registry can fill from evidence, as the evidence stands now."""
+    from app.services.comparison import comparison_view
+    from storage.models import Comparison
+
+    run = session.get(Run, mv.run_id)
+    metric = primary_metric(project)
+    cv = "; ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in sorted(run.cv_metrics.items())
+                   if isinstance(v, dict) and "mean" in v)
+    wins = [comparison_view(c) for c in session.scalars(select(Comparison).where(
+        Comparison.project_id == project.id, Comparison.run_b_id == run.id).order_by(Comparison.id))]
+    analyses = "; ".join(
+        f"vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to {c.ci[1]:+.4f}, "
+        f"{c.test}, p={c.p_value:.3g})" for c in wins)
+    sealed = (f"sealed test (opened {run.test_scored_at:%Y-%m-%d} by {run.test_scored_by}): "
+              f"{_fmt_metrics(run.test_metrics, 'test_') or _fmt_metrics(run.test_metrics)}"
+              if run.test_metrics else "sealed test: not opened")
+    return {
+        "model_details": f"{run.model_kind} (version {mv.version} of {project.slug}), run {run.id}, seed {run.seed}, "
+                         f"artifact {mv.artifact_sha256[:16]}…, trained by {run.created_by}; "
+                         f"sklearn {run.environment.get('sklearn', '?')}",
+        "metrics": f"primary metric {metric}; validation: {_fmt_metrics(run.metrics, 'val_')}"
+                   + (f"; train: {_fmt_metrics(run.metrics, 'train_')}" if _fmt_metrics(run.metrics, 'train_') else "")
+                   + (f"; cross-validation: {cv}" if cv else "") + f"; {sealed}",
+        "evaluation_data": f"validation part of split {run.split_id} (dataset version {run.dataset_version_id}); "
+                           "the test part is scored once, by an audited action",
+        "training_data": f"train part of split {run.split_id} of dataset version {run.dataset_version_id}; "
+                         f"features: {', '.join(run.params.get('features', {}))}",
+        "quantitative_analyses": analyses or "no statistical comparison recorded yet",
+    }
+
+
 def draft_model_card(wb: Workbench, slug: str, version: int) -> dict[str, str]:
     """The sections the registry can fill from evidence: lineage, data, metrics, comparisons."""
-    from app.services.comparison import list_comparisons
-
-    comparisons = list_comparisons(wb, slug)
     with wb.read() as session:
         project = find_project(session, slug)
-        mv = model_version(session, project, version)
-        run = session.get(Run, mv.run_id)
-        metric = primary_metric(project)
-        def fmt(metrics: dict) -> str:
-            return ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float)))
-        cv = "; ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in sorted(run.cv_metrics.items())
-                       if isinstance(v, dict) and "mean" in v)
-        wins = [c for c in comparisons if c.run_b == run.id]
-        analyses = "; ".join(
-            f"vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to {c.ci[1]:+.4f}, "
-            f"{c.test}, p={c.p_value:.3g})" for c in wins)
-        return {
-            "model_details": f"{run.model_kind} (version {version} of {project.slug}), run {run.id}, seed {run.seed}, "
-                             f"artifact {mv.artifact_sha256[:16]}…, trained by {run.created_by}; "
-                             f"sklearn {run.environment.get('sklearn', '?')}",
-            "metrics": f"primary metric {metric} on validation data; validation: {fmt(run.metrics)}"
-                       + (f"; cross-validation: {cv}" if cv else "")
-                       + (f"; sealed test: {fmt(run.test_metrics)}" if run.test_metrics else "; test set still sealed"),
-            "evaluation_data": f"validation part of split {run.split_id} (dataset version {run.dataset_version_id}); "
-                               "the test part is scored once, by an audited action",
-            "training_data": f"train part of split {run.split_id} of dataset version {run.dataset_version_id}; "
-                             f"features: {', '.join(run.params.get('features', {}))}",
-            "quantitative_analyses": analyses or "no statistical comparison recorded yet",
-        }
+        return _draft_sections(session, project, model_version(session, project, version))
+
+
+def _card_row(session: Session, mv: ModelVersion) -> ModelCard | None:
+    return session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
+
+
+def _text_sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def card_view(session: Session, project: Project, mv: ModelVersion) -> ModelCardView:
+    """Every section of ``mv``'s card with its origin, read from the card and its audit events
+    (``model_card.saved`` names the sections a person wrote, ``model_card.confirmed`` the
+    drafts a person signed, with the SHA-256 of the text signed)."""
+    import json
+
+    from storage.models import AuditEvent
+
+    card = _card_row(session, mv)
+    content = dict(card.content) if card else {}
+    drafted = set(card.drafted or ()) if card else set()
+    draft = _draft_sections(session, project, mv) if card else {}
+    keys = public_keys(session)
+    wrote: dict[str, tuple[str, datetime | None]] = {}
+    confirmed: dict[str, tuple[str, str, datetime | None, str | None]] = {}
+    if card is not None:
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.entity_type == "model_card", AuditEvent.entity_id == str(card.id)).order_by(AuditEvent.seq))
+        for e in events:
+            payload = json.loads(e.payload)
+            at = datetime.fromisoformat(e.ts) if e.ts else None
+            if e.action == "model_card.saved":
+                written = payload.get("written", payload.get("sections", []))  # cards saved before drafts were kept
+                for key in written:
+                    wrote[key] = (e.actor, at)
+                    confirmed.pop(key, None)
+            elif e.action == "model_card.confirmed":
+                fp = payload.get("signer")
+                signer = keys.get(fp or "")
+                name = signer.name if signer else (f"an unregistered key {short_fingerprint(fp)}" if fp else e.actor)
+                for key, digest in (payload.get("sections") or {}).items():
+                    confirmed[key] = (name, digest, at, fp)
+    out = []
+    for key, label in MODEL_CARD_SECTIONS:
+        text = str(content.get(key) or "").strip()
+        if key in drafted and draft.get(key):
+            out.append(CardSection(key, label, draft[key], "draft", DRAFTED_BY))
+        elif not text:
+            out.append(CardSection(key, label, "", "missing"))
+        elif key in confirmed and confirmed[key][1] == _text_sha256(text):
+            name, _digest, at, fp = confirmed[key]
+            now = draft.get(key, text)
+            out.append(CardSection(key, label, text, "confirmed", name, at, fp, now if now != text else ""))
+        else:
+            name, at = wrote.get(key, (card.updated_by if card else "", card.updated_at if card else None))
+            out.append(CardSection(key, label, text, "person", name, at))
+    return ModelCardView(mv.version, tuple(out))
+
+
+def model_card_view(wb: Workbench, slug: str, version: int) -> ModelCardView:
+    with wb.read() as session:
+        project = find_project(session, slug)
+        return card_view(session, project, model_version(session, project, version))
 
 
 def write_model_card(wb: Workbench, slug: str, version: int, content: dict[str, str]) -> None:
+    """Save the card's sections. A section whose text is the registry's draft for it is kept as a
+    draft (a person passing the machine's words on did not write them); text that differs is the
+    writer's own; an unchanged section keeps its origin (a confirmed one stays confirmed)."""
     allowed = {k for k, _ in MODEL_CARD_SECTIONS}
     unknown = sorted(set(content) - allowed)
     if unknown:
         raise WorkbenchError(f"unknown model card section(s) {', '.join(unknown)}: allowed are {', '.join(sorted(allowed))}")
     clean = {k: str(v).strip() for k, v in content.items() if str(v).strip()}
     with wb.unit_of_work() as uow:
-        mv = model_version(uow.session, uow.project(slug), version)
-        card = uow.session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
+        project = uow.project(slug)
+        mv = model_version(uow.session, project, version)
+        card = _card_row(uow.session, mv)
+        old = dict(card.content) if card else {}
+        old_drafted = set(card.drafted or ()) if card else set()
+        draft = _draft_sections(uow.session, project, mv)
+        drafted: set[str] = set()
+        written: list[str] = []
+        for key, text in clean.items():
+            if key in old_drafted and text in (old.get(key), draft.get(key)):
+                drafted.add(key)
+                clean[key] = draft.get(key, text)  # a draft is stored as the registry drafts it now
+            elif key in old and old[key] == text:
+                continue  # unchanged: a person's or a confirmed section stays what it was
+            elif text == draft.get(key):
+                drafted.add(key)
+            else:
+                written.append(key)
         if card is None:
-            card = ModelCard(model_version_id=mv.id, content=clean, updated_by=uow.actor)
+            card = ModelCard(model_version_id=mv.id, content=clean, drafted=sorted(drafted), updated_by=uow.actor)
             uow.session.add(card)
-        elif card.content == clean:
+        elif old == clean and old_drafted == drafted:
             return
         else:
-            card.content, card.updated_by = clean, uow.actor
+            card.content, card.drafted, card.updated_by, card.updated_at = clean, sorted(drafted), uow.actor, utcnow()
         uow.session.flush()
-        uow.audit("model_card.saved", "model_card", card.id, project=slug, version=version, sections=sorted(clean))
+        uow.audit("model_card.saved", "model_card", card.id, project=slug, version=version, sections=sorted(clean),
+                  written=sorted(written), drafted=sorted(drafted))
+
+
+def confirm_model_card(wb: Workbench, slug: str, version: int, sections: list[str] | tuple[str, ...] = (), *,
+                       signer: SigningKey | None = None) -> ModelCardView:
+    """A person signs the registry's draft of ``sections`` (default: every drafted one) as
+    their own statement: the signed statement carries the SHA-256 of each section's text, and
+    the sections stop being drafts. Needs a registered key; an outdated confirmation is renewed
+    by confirming the section again."""
+    names = dict(MODEL_CARD_SECTIONS)
+    unknown = sorted(set(sections) - set(names))
+    if unknown:
+        raise WorkbenchError(f"unknown model card section(s) {', '.join(unknown)}: allowed are {', '.join(names)}")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        mv = model_version(uow.session, project, version)
+        card = _card_row(uow.session, mv)
+        if card is None:
+            raise WorkbenchError(f"version {version} has no model card yet: write it with "
+                                 f"`mlwb card {slug} {version} --set SECTION=TEXT`")
+        view = {s.key: s for s in card_view(uow.session, project, mv).sections}
+        open_ = [k for k, s in view.items() if s.origin == "draft" or s.outdated]
+        chosen = list(dict.fromkeys(sections)) or open_
+        if not chosen:
+            raise WorkbenchError(f"nothing to confirm: no section of the card of version {version} is a machine draft")
+        settled = [names[k] for k in chosen if k not in open_]
+        if settled:
+            raise WorkbenchError(f"{', '.join(settled)}: not a machine draft awaiting confirmation (a person's "
+                                 "words, a current confirmation, or not written)")
+        draft = _draft_sections(uow.session, project, mv)
+        texts = {k: draft.get(k) or view[k].text for k in chosen}
+        digests = {k: _text_sha256(t) for k, t in texts.items()}
+        decider = sign_decision(uow, signer, kind="model_card", project=project, mv=mv, decision="confirm",
+                                comment="I confirm the registry's draft of these model card sections as my statement: "
+                                        + ", ".join(names[k] for k in chosen), sections=digests)
+        if decider.signed is None:
+            raise WorkbenchError("confirming a machine draft needs your signature, and you have no signing key: "
+                                 "create one with `mlwb people init` (an admin registers it)")
+        card.content = dict(card.content) | texts
+        card.drafted = sorted(set(card.drafted or ()) - set(chosen))
+        card.updated_by, card.updated_at = decider.name, utcnow()
+        uow.session.flush()
+        uow.audit("model_card.confirmed", "model_card", card.id, project=slug, version=version, sections=digests,
+                  statement=decider.signed.text, **decider.audit_fields)
+        return card_view(uow.session, project, mv)
 
 
 def model_card(wb: Workbench, slug: str, version: int) -> dict[str, str]:
+    """The card's text as it reads now (drafted sections as the registry drafts them today)."""
     with wb.read() as session:
-        mv = model_version(session, find_project(session, slug), version)
-        card = session.scalars(select(ModelCard).where(ModelCard.model_version_id == mv.id)).first()
-        return dict(card.content) if card else {}
+        project = find_project(session, slug)
+        mv = model_version(session, project, version)
+        return card_view(session, project, mv).content if _card_row(session, mv) else {}
 
 
 def request_review(wb: Workbench, slug: str, version: int, *, reviewer: str | None = None,
@@ -325,7 +541,8 @@ def _mv_view(session, mv: ModelVersion) -> ModelVersionView:  # type: ignore[no-
     )
     has_card = session.scalar(select(func.count(ModelCard.id)).where(ModelCard.model_version_id == mv.id)) > 0
     return ModelVersionView(mv.id, mv.version, mv.run_id, run.model_kind, mv.stage, mv.alias, mv.artifact_sha256,
-                            dict(run.metrics), mv.created_by, mv.created_at, approvals, has_card)
+                            dict(run.metrics), mv.created_by, mv.created_at, approvals, has_card,
+                            mv.author_fingerprint)
 
 
 def list_models(wb: Workbench, slug: str) -> list[ModelVersionView]:

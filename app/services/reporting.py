@@ -22,7 +22,7 @@ from typing import TypeVar
 from app.errors import NotFound, WorkbenchError
 from app.services import (
     audit_trail, comparison, datasets, deliverables, error_analysis, gates, monitoring_alerts, monitoring_batches,
-    monitoring_policy, projects, promotion, registry, release_analysis, retraining, training,
+    monitoring_policy, people, projects, promotion, registry, release_analysis, retraining, training,
 )
 from app.services.findings import list_findings
 from app.services.workbench import Workbench
@@ -47,9 +47,6 @@ def _consistent(wb: Workbench, collect: Callable[[], T], head_of: Callable[[T], 
 
 
 # ---------------------------------------------------------------------------- records
-
-#: How many of the project's audit events the change log summarises (newest first).
-CHANGE_LOG_EVENTS = 20_000
 
 
 def _chosen_version(slug: str, models: list, version: int | None) -> int | None:  # type: ignore[type-arg]
@@ -88,9 +85,10 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
             batches: Sequence[str] | None = None) -> ProjectRecords:
     """One read of everything a document may show, through the services the screens use.
 
-    ``audit_log``: the document prints the trail, so the project's events are read and (with
-    ``verify_chain``) the chain is verified and its evidence digest computed here; without
-    it they are left for the worker that renders (``app.audit.ChainCheck``)."""
+    ``audit_log``: the document prints the trail, so every event of the project (and the
+    workspace's events about people, whose keys sign its decisions) is read with its payload,
+    and (with ``verify_chain``) the chain is verified and its evidence digest computed here;
+    without it they are left for the worker that renders (``app.audit.ChainCheck``)."""
     summary = projects.project_summary(wb, slug)
     docs = deliverables.deliverables(wb, slug)
     models = registry.list_models(wb, slug)
@@ -102,9 +100,10 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
     events: tuple = ()
     chain, digest = None, ""
     if audit_log:
-        events = tuple(audit_trail.recent_events(wb, project=slug, limit=CHANGE_LOG_EVENTS))
+        events = tuple(reversed(audit_trail.project_events(wb, slug)))  # newest first
     if audit_log and verify_chain:
         chain, digest = audit_trail.verify_with_digest(wb)
+    card = registry.model_card_view(wb, slug, chosen) if chosen is not None else None
     head, count = audit_trail.head(wb)
     return ProjectRecords(
         kind=kind, built_at=_built_at(deterministic), built_by=wb.actor, deterministic=deterministic,
@@ -112,7 +111,8 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
         framing=dict(docs["framing"]), gates=tuple(gates.all_gates(wb, slug)),
         datasets=tuple(datasets.list_datasets(wb, slug)), splits=tuple(datasets.list_splits(wb, slug)),
         runs=tuple(runs), comparisons=tuple(comparison.list_comparisons(wb, slug)), models=tuple(models),
-        version=chosen, card=registry.model_card(wb, slug, chosen) if chosen is not None else {},
+        version=chosen, card=card.content if card else {}, card_sections=card.sections if card else (),
+        people=tuple(people.list_people(wb)),
         promotion=promotion.promotion_gate(wb, slug, chosen) if chosen is not None else None,
         review_requests=tuple(registry.review_requests(wb, slug)), transitions=tuple(promotion.transitions(wb, slug)),
         waivers=tuple(promotion.waivers(wb, slug)),
