@@ -12,7 +12,6 @@ rendered through :func:`reports.render.render_document` like every other documen
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from app.lifecycle import FRAMING_FIELDS, STAGES
@@ -20,15 +19,12 @@ from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from reports import evidence as ev
 from reports.data import DocumentData, Facts, ProjectRecords, Prose, Section, TableData
 from reports.findings import Finding, findings_table, open_findings
+from reports.trail import ROUTINE, appendix_blocks, governance_events
 from reports.requirements import TITLES, Requirement, chapters_table, missing_table, requirements, requirements_table
 from reports.tracked_findings import findings_section
 
-#: Audit events printed in the appendix (the change log summarises all of the project's).
-APPENDIX_EVENTS = 60
-#: Milestones listed in the change log (the most recent; the summary table counts all).
+#: Milestones listed in the change log (the most recent; the appendix counts every kind).
 CHANGE_LOG_MILESTONES = 200
-# Routine events the change log counts but does not list one by one.
-_ROUTINE = ("job.", "serving.")
 
 
 def _section(key: str, blocks: list[Any], subsections: list[Section] | None = None) -> Section:
@@ -38,16 +34,27 @@ def _section(key: str, blocks: list[Any], subsections: list[Section] | None = No
 # ---------------------------------------------------------------------------- executive summary
 
 
-def _decisions(r: ProjectRecords) -> list[tuple[Any, str, str, str]]:
-    out: list[tuple[Any, str, str, str]] = []
+def _decisions(r: ProjectRecords) -> list[tuple[Any, str, str, str, str]]:
+    """(when, decision, by, key, why) of every decision on record, oldest first."""
+    out: list[tuple[Any, str, str, str, str]] = []
     for m in r.models:
-        out += [(a.created_at, f"v{a.version} {a.decision}", a.approver, a.comment or "—") for a in m.approvals]
-    out += [(t.created_at, f"v{t.version}: {t.from_stage} → {t.to_stage}", t.actor, t.reason or "—")
+        out += [(a.created_at, f"v{a.version} {a.decision}", a.approver, ev.key_text(r, a.signer_fingerprint),
+                 a.comment or "—") for a in m.approvals]
+    out += [(t.created_at, f"v{t.version}: {t.from_stage} → {t.to_stage}", t.actor,
+             ev.key_text(r, t.signer_fingerprint),
+             (t.reason or "—") + (" (recommended checks not met: "
+                                  + ", ".join(c.replace("_", " ") for c in t.unmet_recommended) + ")"
+                                  if t.to_stage == "production" and t.unmet_recommended else ""))
             for t in r.transitions]
-    out += [(w.created_at, f"v{w.version}: {w.check_id} waived", w.granted_by, w.reason) for w in r.waivers]
-    out += [(a.created_at, f"{a.kind} of v{a.version}: {a.verdict}", a.created_by, a.decision or "—")
+    out += [(w.created_at, f"v{w.version}: {ev.CHECK_LABELS.get(w.check_id, w.check_id)} waived", w.granted_by,
+             ev.key_text(r, w.signer_fingerprint), w.reason) for w in r.waivers]
+    for (fp, by), labels in ev.card_confirmations(r).items():
+        at = max((s.at for s in r.card_sections if s.signer_fingerprint == fp and s.at), default=None)
+        out.append((at, f"{ev.version_label(r)}: card sections confirmed ({', '.join(labels)})", by,
+                    ev.key_text(r, fp), "the registry's draft of these sections signed as the signer's statement"))
+    out += [(a.created_at, f"{a.kind} of v{a.version}: {a.verdict}", a.created_by, "unsigned", a.decision or "—")
             for a in r.release_analyses]
-    out += [(t.created_at, f"retraining trigger #{t.id} ({t.kind}, {t.status})", t.requested_by, t.reason)
+    out += [(t.created_at, f"retraining trigger #{t.id} ({t.kind}, {t.status})", t.requested_by, "unsigned", t.reason)
             for t in r.triggers]
     return sorted(out, key=lambda d: (d[0].isoformat() if hasattr(d[0], "isoformat") else str(d[0])))
 
@@ -57,11 +64,20 @@ def _promotion_verdict(r: ProjectRecords) -> str:
     if gate is None:
         return "no model version registered"
     waived = [c for c in gate.checks if not c.passed and c.waiver]
-    warned = gate.warnings
+    unmet = gate.warnings
     if gate.blocked:
         return "BLOCKED by " + "; ".join(c.label for c in gate.blocked)
     return ("PASSED" + (f", {len(waived)} check(s) waived" if waived else "")
-            + (f", {len(warned)} recommendation(s) not met" if warned else ""))
+            + (f", {len(unmet)} recommended check(s) not met" if unmet else ""))
+
+
+def _promoted(r: ProjectRecords) -> str:
+    mine = [t for t in ev.promotions(r) if t.version == r.version]
+    if not mine:
+        return f"{ev.version_label(r)} has not been promoted to production"
+    t = mine[-1]
+    return (f"{ev.when(t.created_at)} by {ev.signed_by(r, t.actor, t.signer_fingerprint)}; recommended checks not met "
+            f"then: {ev.unmet_text(t)}")
 
 
 def _glance(r: ProjectRecords, findings: list[Finding]) -> Facts:
@@ -69,13 +85,20 @@ def _glance(r: ProjectRecords, findings: list[Finding]) -> Facts:
     latest = analysed[-1] if analysed else None
     open_alerts = [a for a in r.alerts if a.status == "open"]
     best = next((c for c in reversed(r.comparisons) if c.significant), None)
+    outcome, facts = ev.business_outcome(r)
+    outcome += "".join(f"; {value}" for label, value in facts if label.startswith(("Against", "Measured")))
+    card_gaps = ev.card_gaps(r)
     rows = [
         ("Model version", ev.describe_version(r)),
-        ("Promotion gate", _promotion_verdict(r)),
-        ("Training data", ", ".join(f"v{d.id} ({d.n_rows:,} rows, SHA-256 {d.sha256[:16]}…)"
-                                    for d in r.datasets if d.role == "training") or "none imported"),
+        ("Promotion gate (now)", _promotion_verdict(r)),
+        ("Promoted to production", _promoted(r)),
+        ("Training data of the version", ev.version_data_text(r)),
         ("Significant comparison", f"run {best.run_b} beats run {best.run_a} on {best.metric} by "
                                    f"{best.difference:+.4f} (p {ev.pval(best.p_value)})" if best else "none recorded"),
+        ("Sealed test set", ev.sealed_text(ev.version_run(r))),
+        ("Business outcome", outcome),
+        ("Model card", "every section written or confirmed by a person" if r.card_sections and not card_gaps
+         else "not complete: " + ", ".join(f"{s.label} ({s.status})" for s in card_gaps)),
         ("Monitoring", f"{len(r.batches)} batch(es); latest analysed {latest.label}, max PSI "
                        f"{ev.num(latest.max_psi, 3)}" if latest else "no batch analysed"),
         ("Open alerts", ", ".join(f"#{a.id} {a.severity} ({a.batch})" for a in open_alerts) or "none"),
@@ -107,10 +130,12 @@ def _summary(r: ProjectRecords, findings: list[Finding], reqs: list[Requirement]
         ev.stage_gates_table(r),  # with the primary risk each stage guards against
         findings_table(findings, "Open findings", limit=15),
         gaps,
-        TableData("Decisions", ("When", "Decision", "By", "Why"),
-                  tuple((ev.when(d[0]), d[1], d[2], d[3]) for d in shown),
-                  note=f"The latest {len(shown)} of {len(decisions)} decisions; the change log has them all."
-                  if len(decisions) > len(shown) else ""),
+        TableData("Decisions", ("When", "Decision", "By", "Key", "Why"),
+                  tuple((ev.when(d[0]), d[1], d[2], d[3], d[4]) for d in shown),
+                  note=("Key: the short fingerprint of the signing key (full fingerprints in the signers table of "
+                        f"“{TITLES['validation']}”); unsigned: recorded under a name only."
+                        + (f" The latest {len(shown)} of {len(decisions)} decisions; the appendix lists every "
+                           "governance event in full." if len(decisions) > len(shown) else ""))),
     ])
 
 
@@ -120,7 +145,8 @@ def _summary(r: ProjectRecords, findings: list[Finding], reqs: list[Requirement]
 def _business(r: ProjectRecords) -> Section:
     blocks: list[Any] = [Prose("The stage 1 deliverable: what the project is for, who gains and who loses, how "
                                "success is measured, and whether machine learning is the right tool."),
-                         ev.statement_facts(r, "Problem statement"), ev.ml_checklist_table(r)]
+                         ev.statement_facts(r, "Problem statement"), ev.business_outcome_facts(r),
+                         ev.ml_checklist_table(r)]
     if str(r.checklist.get("notes") or "").strip():
         blocks.append(Facts((("Checklist notes", str(r.checklist["notes"])),)))
     blocks.append(ev.gate_checks_table(r, 1))
@@ -151,11 +177,8 @@ def _development(r: ProjectRecords) -> Section:
     analysis = ev.analysis_tables(run.id, r.error_analysis) if run is not None and r.error_analysis else ()
     lead = (f"Primary metric: {metric}, measured on the validation part; the test part stays sealed until it is "
             f"opened once, by an audited action. The model under review is {ev.describe_version(r)}.")
-    sealed = Facts((("Sealed test set", "opened: " + ", ".join(f"{k} {v:.4f}" for k, v in
-                                                                sorted(run.test_metrics.items())
-                                                                if isinstance(v, (int, float)))
-                     if run is not None and run.test_metrics else "still sealed (not yet scored)"),),
-                   ) if run is not None else Prose("No model version registered.", "empty")
+    sealed = Facts((("Sealed test set", ev.sealed_text(run)),)) if run is not None else \
+        Prose("No model version registered.", "empty")
     subs = [
         Section("Baseline ladder", (ev.ladder_table(r), ev.ladder_chart(r))),
         Section("Cross-validation and tuning", (ev.cv_table(r), ev.tuning_table(r))),
@@ -172,8 +195,10 @@ def _development(r: ProjectRecords) -> Section:
 
 def _card(r: ProjectRecords) -> Section:
     return _section("card", [
-        Prose("The model card of the version under review, verbatim as its authors wrote it (Mitchell et al., "
-              "“Model Cards for Model Reporting”). MISSING marks a section nobody has written."),
+        Prose("The model card of the version under review, verbatim (Mitchell et al., “Model Cards for Model "
+              "Reporting”), each section with who stands behind it. MISSING marks a section nobody has written; "
+              "DRAFT marks the registry's draft from its own records that no person has confirmed, which does not "
+              "count as written. A confirmed section is that draft signed by a person as their statement."),
         ev.card_facts(r), ev.version_metrics_table(r), ev.version_facts(r),
     ])
 
@@ -189,12 +214,14 @@ def _validation(r: ProjectRecords) -> Section:
         ev.four_eyes_facts(r), ev.requests_table(r), ev.approvals_table(r),
         Facts(tuple(comments), "Reviewer comments") if comments else Prose("No reviewer comments recorded.", "empty"),
         ev.waivers_table(r),
+        ev.signers_table(r),
     ], [findings_section(r)])
 
 
 def _deployment(r: ProjectRecords) -> Section:
     return _section("deployment", [
-        ev.models_table(r), ev.promotion_table(r), ev.release_facts(r), ev.releases_table(r), ev.transitions_table(r),
+        ev.models_table(r), ev.promotion_table(r), ev.promotions_table(r), ev.release_facts(r), ev.releases_table(r),
+        ev.transitions_table(r),
         ev.gate_checks_table(r, 5),
     ])
 
@@ -229,9 +256,8 @@ def _limitations(r: ProjectRecords, findings: list[Finding], reqs: list[Requirem
     failed = [(f"Stage {g.stage}", c.label, "MISSING" if c.required else "WARN", c.detail or "—")
               for g in r.gates for c in g.checks if not c.passed]
     if r.promotion is not None:
-        failed += [(f"Promotion of {ev.version_label(r)}", c.label,
-                    "WAIVED" if c.waiver else ("MISSING" if c.required else "WARN"),
-                    c.detail + (f"; waiver: {c.waiver}" if c.waiver else ""))
+        failed += [(f"Promotion of {ev.version_label(r)}", c.label, ev.check_result(c),
+                    c.detail + (f"; {ev.waiver_text(r, r.version, c.id)}" if c.waiver else ""))
                    for c in r.promotion.checks if not c.passed]
     gaps = [q for q in reqs if q.status != "PRESENT"]
     return _section("limitations", [
@@ -252,41 +278,39 @@ def _limitations(r: ProjectRecords, findings: list[Finding], reqs: list[Requirem
 
 
 def _changelog(r: ProjectRecords) -> Section:
-    events = list(reversed(r.events))  # oldest first
+    events = list(reversed(r.project_events))  # oldest first
     if not events:
         return _section("changelog", [Prose("No audit events recorded for this project.", "empty")])
-    by_action: dict[str, list[Any]] = {}
-    for e in events:
-        by_action.setdefault(e.action, []).append(e)
-    kinds = TableData("Changes by kind", ("Change", "Events", "First", "Last", "By"),
-                      tuple((action, str(len(items)), f"#{items[0].seq} {ev.when(items[0].ts)}",
-                             f"#{items[-1].seq} {ev.when(items[-1].ts)}",
-                             ", ".join(name for name, _ in Counter(e.actor for e in items).most_common(3)))
-                            for action, items in sorted(by_action.items())))
-    milestones = [e for e in events if not e.action.startswith(_ROUTINE)][-CHANGE_LOG_MILESTONES:]
+    governance = {e.seq for e in governance_events(r)}
+    milestones = [e for e in events if e.seq not in governance and not e.action.startswith(ROUTINE)]
+    shown = milestones[-CHANGE_LOG_MILESTONES:]
     return _section("changelog", [
         Prose(f"{len(events)} audit event(s) for {r.summary.slug}, from #{events[0].seq} ({ev.when(events[0].ts)}) to "
-              f"#{events[-1].seq} ({ev.when(events[-1].ts)}), by {len({e.actor for e in events})} person(s)."),
-        kinds,
-        TableData("Milestones", ("Seq", "When", "Actor", "Change", "Entity", "Detail"),
-                  tuple((str(e.seq), ev.when(e.ts), e.actor, e.action, e.entity, e.summary) for e in milestones),
-                  note="Every change except routine job and serving events, oldest first"
-                       + (f" (the latest {CHANGE_LOG_MILESTONES})."
-                          if len(milestones) == CHANGE_LOG_MILESTONES else ".")),
+              f"#{events[-1].seq} ({ev.when(events[-1].ts)}), by {len({e.actor for e in events})} person(s). "
+              f"{len(governance)} of them are governance decisions and controls, listed in full in "
+              f"“{TITLES['appendix']}” with the count of every kind."),
+        TableData("How the evidence was built", ("Seq", "Change", "Detail"),
+                  tuple((str(e.seq), f"{e.action}\n{e.entity}\n{e.actor}, {ev.when(e.ts)}", e.summary)
+                        for e in shown),
+                  note="Data, training, analysis, monitoring and report events, oldest first"
+                       + (f" (the latest {CHANGE_LOG_MILESTONES})" if len(milestones) > len(shown) else "")
+                       + "; routine job and serving events are only counted, in the appendix."),
     ])
 
 
 def _appendix(r: ProjectRecords) -> Section:
     chain = r.chain
+    project_count = len(r.project_events)
     facts = Facts((
         ("Verification at build time", chain.describe() if chain else "not verified for this document"),
         ("Result", ("PASS" if chain.ok else "FAILED") if chain else "N/A"),
-        ("Events in the chain", str(r.audit_event_count)),
+        ("Events of this project", str(project_count)),
+        ("Events in the workspace's chain", f"{r.audit_event_count} (every project's; other projects' content is "
+                                            "not printed here)"),
         ("Head sequence number", str(r.audit_head_seq)),
         ("Head hash", r.audit_head_hash),
         ("Evidence digest", r.evidence_digest or "not computed: the chain did not verify"),
     ), "Chain verification")
-    extract = r.events[:APPENDIX_EVENTS]
     return _section("appendix", [
         Prose("Every change in the workbench writes an audit event whose HMAC-SHA256 covers the previous event's "
               "hash, so editing, deleting, reordering or truncating an event breaks the chain from that point on."),
@@ -300,10 +324,7 @@ def _appendix(r: ProjectRecords) -> Section:
               "algorithm is in the manifest of an evidence bundle). Anyone holding the exported events can "
               "recompute it without the audit key: `mlwb verify-bundle` does, and names the first event whose "
               "content differs."),
-        TableData(f"The latest {len(extract)} audit events of the project", ("Seq", "When", "Actor", "Action",
-                                                                             "Entity", "Detail", "Hash"),
-                  tuple((str(e.seq), ev.when(e.ts), e.actor, e.action, e.entity, e.summary, e.hash[:12] + "…")
-                        for e in extract)),
+        *appendix_blocks(r),
     ])
 
 
@@ -331,7 +352,7 @@ def compliance_document(records: ProjectRecords) -> DocumentData:
     cover = (("Project", s.name), ("Project slug", s.slug), ("Problem type", s.problem_type),
              ("Maturity profile", s.maturity), ("Model version", ev.describe_version(r)),
              ("Current stage", ev.stage_text(r)), ("Built at", r.built_at), ("Built by", r.built_by),
-             ("Events in the audit chain", str(r.audit_event_count)))
+             ("Audit events of this project", str(len(r.project_events))))
     sections = (
         _summary(r, findings, reqs), _business(r), _framing(r), _data(r), _development(r), _card(r), _validation(r),
         _deployment(r), _monitoring(r), _limitations(r, findings, reqs), _changelog(r), _appendix(r), _map(reqs),

@@ -28,12 +28,13 @@ if TYPE_CHECKING:  # pragma: no cover - the views are only named here, never bui
     from app.services.datasets import DatasetVersionView, SplitView
     from app.services.findings import FindingView
     from app.services.gates import StageGate
+    from app.services.identity import PersonView
     from app.services.monitoring_alerts import AlertView
     from app.services.monitoring_batches import BatchView
     from app.services.monitoring_policy import SlaRuleView
     from app.services.projects import ProjectSummary
     from app.services.promotion import PromotionGate, TransitionView, WaiverView
-    from app.services.registry import ModelVersionView, ReviewRequestView
+    from app.services.registry import CardSection, ModelVersionView, ReviewRequestView
     from app.services.release_analysis import ReleaseAnalysisView
     from app.services.retraining import TriggerView
     from app.services.training import RunView
@@ -175,9 +176,13 @@ class ProjectRecords:
     screen, which shows the same tables (``reports.stages``). Filled by a collector in one
     consistent read (the audit head did not move while it ran); ``version`` is the model
     version the document is about (``None``: none registered) and ``batch_labels`` the
-    monitoring batches a drift report covers. ``events`` (newest first)
-    and ``chain`` are only gathered for the documents that print the audit trail, with the
-    ``evidence_digest`` of the verified chain (empty when it is broken or not gathered).
+    monitoring batches a drift report covers. ``card`` is the card's text as it reads now and
+    ``card_sections`` says who stands behind each section (a person, a signed confirmation of
+    the registry's draft, or the machine draft alone); ``people`` are the registered keys every
+    signature is checked against. ``events`` (every event of the project, and the workspace's
+    events about people, newest first, with their payloads) and ``chain`` are only gathered for
+    the documents that print the audit trail, with the ``evidence_digest`` of the verified chain
+    (empty when it is broken or not gathered).
     """
 
     kind: str
@@ -211,12 +216,20 @@ class ProjectRecords:
     audit_head_hash: str
     audit_event_count: int
     batch_labels: tuple[str, ...] = ()
+    card_sections: tuple[CardSection, ...] = ()
+    people: tuple[PersonView, ...] = ()
     events: tuple[EventView, ...] = ()
     chain: ChainVerdict | None = None
     evidence_digest: str = ""
     # every finding raised on the project with its history (``app.services.findings``), not the
     # issues ``reports.findings`` computes from the records
     tracked_findings: tuple[FindingView, ...] = ()
+
+    @property
+    def project_events(self) -> tuple[EventView, ...]:
+        """The gathered events that belong to this project (newest first): not the workspace's
+        events about people, and never another project's (they are not read)."""
+        return tuple(e for e in self.events if e.project == self.summary.slug)
 
     @property
     def stamp(self) -> ReportStamp:

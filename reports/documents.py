@@ -149,10 +149,12 @@ class DocumentRenderer:
             if table.title:
                 out += [self.keep_room(40), self.p(self.t(table.title), "h3")]
             return out + [self.p("None recorded.", "empty"), Spacer(1, 4)]
-        out += [self.keep_room(), self.caption("Table", table.title or "Untitled table")]
         n = len(table.rows)
         highlight = {i for i in table.highlight if 0 <= i < n}
-        out.append(self.tables.grid(table.columns, list(table.rows), highlight=highlight))
+        grid = self.tables.grid(table.columns, list(table.rows), highlight=highlight)
+        # Room for the caption and the header with the first row, so a caption never ends a page.
+        out += [self.keep_room(max(90.0, 30.0 + getattr(grid, "head_height", 0.0))),
+                self.caption("Table", table.title or "Untitled table"), grid]
         if highlight and not table.note:  # a note says what its shading means itself
             count = len(highlight)
             out.append(self.p(f"{count} highlighted row{'s need' if count != 1 else ' needs'} "

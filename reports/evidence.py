@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.lifecycle import ML_CHECKLIST, MODEL_CARD_SECTIONS, STAGES, STATEMENT_FIELDS
-from app.ml.catalogue import RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
+from app.lifecycle import ML_CHECKLIST, RELEASE_CHECKS, STAGES, STATEMENT_FIELDS
+from app.ml.catalogue import BASELINE_KINDS, RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
 from app.ml.drift_bands import DEFAULT_THRESHOLDS, PSI_ALERT_THRESHOLD
+from app.signing import short_fingerprint
 from reports.data import (
     ChartSeries, Facts, LineChart, ProjectRecords, ReportStamp, TableData,
 )
@@ -70,6 +71,87 @@ def version_run(records: ProjectRecords) -> Any | None:
     return next((r for r in records.runs if view and r.id == view.run_id), None)
 
 
+def version_dataset(records: ProjectRecords) -> Any | None:
+    """The dataset version the run behind the version trained on (not every training dataset:
+    a later retraining's data trains a later version)."""
+    run = version_run(records)
+    return next((d for d in records.datasets if run is not None and d.id == run.dataset_version_id), None)
+
+
+def version_data_text(records: ProjectRecords) -> str:
+    """The one sentence every document uses for the version's training data."""
+    run, d = version_run(records), version_dataset(records)
+    if run is None:
+        return "no model version registered"
+    if d is None:
+        return f"dataset v{run.dataset_version_id}"
+    return f"dataset v{d.id} {d.source_name}, {d.n_rows:,} rows, SHA-256 {d.sha256}"
+
+
+def sealed_metrics(run: Any) -> dict[str, float]:
+    """The run's sealed-test scores by metric name ("roc_auc", not "test_roc_auc"): one name per
+    metric, so a table never lists a metric twice."""
+    return {str(k).removeprefix("test_"): float(v) for k, v in sorted((run.test_metrics or {}).items())
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def sealed_text(run: Any | None) -> str:
+    """What every document says about the sealed test set of a run."""
+    if run is None:
+        return "no model version registered"
+    scores = sealed_metrics(run)
+    if not scores:
+        return f"still sealed: the test part of run {run.id} has not been opened"
+    return f"opened for run {run.id}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+
+
+def person_of(records: ProjectRecords, fingerprint: str | None) -> Any | None:
+    return next((p for p in records.people if fingerprint and p.fingerprint == fingerprint), None)
+
+
+def key_text(records: ProjectRecords, fingerprint: str | None) -> str:
+    """A signature's key as a table cell: the short fingerprint (the full one is in the signers
+    table), "unsigned", or a warning when the key is not registered in the workspace."""
+    if not fingerprint:
+        return "unsigned"
+    short = short_fingerprint(fingerprint)
+    return short if person_of(records, fingerprint) else f"{short} (not a registered key)"
+
+
+def full_fingerprint(fingerprint: str) -> str:
+    """The whole fingerprint in groups of four hex digits, as a person reads it aloud to compare:
+    its first four groups are the short form printed beside each decision."""
+    return " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
+
+
+def signed_by(records: ProjectRecords, name: str, fingerprint: str | None) -> str:
+    """"name, key abcd:…" for a signed decision; "name (unsigned)" for one recorded by name only."""
+    return f"{name}, key {key_text(records, fingerprint)}" if fingerprint else f"{name} (unsigned)"
+
+
+CHECK_LABELS = {c.id: c.label for c in RELEASE_CHECKS}
+
+
+def waiver_of(records: ProjectRecords, version: int | None, check_id: str) -> Any | None:
+    """The waiver the promotion gate applies to a check (the latest granted for the version)."""
+    return next((w for w in reversed(records.waivers) if w.version == version and w.check_id == check_id), None)
+
+
+def waiver_text(records: ProjectRecords, version: int | None, check_id: str) -> str:
+    w = waiver_of(records, version, check_id)
+    return f"waived by {signed_by(records, w.granted_by, w.signer_fingerprint)}: {w.reason}" if w else "—"
+
+
+def promotions(records: ProjectRecords) -> list[Any]:
+    """Every move into production (promotions and rollbacks), oldest first."""
+    return [t for t in records.transitions if t.to_stage == "production"]
+
+
+def unmet_text(transition: Any) -> str:
+    unmet = getattr(transition, "unmet_recommended", ()) or ()
+    return ", ".join(CHECK_LABELS.get(c, c) for c in unmet) if unmet else "none"
+
+
 def version_label(records: ProjectRecords) -> str:
     return f"v{records.version}" if records.version is not None else "none"
 
@@ -123,18 +205,39 @@ def promotion_table(records: ProjectRecords) -> TableData:
     gate = records.promotion
     checks = gate.checks if gate else ()
 
-    def result(c: Any) -> str:
-        if c.passed:
-            return "PASS"
-        return "WAIVED" if c.waiver else ("MISSING" if c.required else "WARN")
-
     return TableData(
-        f"Promotion gate of {version_label(records)} ({records.summary.maturity} profile)",
+        f"Promotion gate of {version_label(records)} ({records.summary.maturity} profile), evaluated now",
         ("Release check", "Result", "Kind", "Evidence", "Waiver"),
-        tuple((c.label, result(c), "required" if c.required else "recommended", c.detail or "—", c.waiver or "—")
-              for c in checks),
+        tuple((c.label, check_result(c), "required" if c.required else "recommended", c.detail or "—",
+               waiver_text(records, records.version, c.id) if c.waiver else "—") for c in checks),
         highlight=tuple(i for i, c in enumerate(checks) if not c.passed),
-        note="" if gate else "No model version is registered, so no promotion gate applies yet.")
+        note=("NOT MET: a recommended check that fails, which does not block promotion under this profile and is "
+              "never recorded as a waiver; a waiver is granted by a person, named with the key that signed it. What "
+              "was not met when the version was promoted is in its signed promotion (table of promotions)."
+              if gate else "No model version is registered, so no promotion gate applies yet."))
+
+
+def check_result(c: Any) -> str:
+    """One word for a release or gate check, the same in every table."""
+    if c.passed:
+        return "PASS"
+    if c.waiver:
+        return "WAIVED"
+    return "MISSING" if c.required else "NOT MET"
+
+
+def promotions_table(records: ProjectRecords) -> TableData:
+    """Each move into production with its signature and the recommended checks it went ahead
+    without, as the signed promotion statement names them."""
+    rows = promotions(records)
+    return TableData(
+        "Promotions to production (signed)", ("When", "Version", "From", "Promoted by", "Key",
+                                              "Recommended checks not met then", "Why"),
+        tuple((when(t.created_at), f"v{t.version}", t.from_stage, t.actor, key_text(records, t.signer_fingerprint),
+               unmet_text(t), t.reason or "—") for t in rows),
+        highlight=tuple(i for i, t in enumerate(rows) if not t.signer_fingerprint),
+        note="The checks a profile only recommends do not block promotion; the promoter's signed statement lists "
+             "those not met at that moment. Shaded: an unsigned promotion.")
 
 
 # ---------------------------------------------------------------------------- business goal
@@ -152,6 +255,76 @@ def ml_checklist_table(records: ProjectRecords) -> TableData:
                            for key, label in ML_CHECKLIST),
                      highlight=tuple(i for i, (key, _) in enumerate(ML_CHECKLIST) if checklist.get(key) is not True),
                      note="Shaded: an answer that argues against ML, or none.")
+
+
+# ---------------------------------------------------------------------------- the business outcome
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.2f} points"
+
+
+def business_outcome(records: ProjectRecords) -> tuple[str, list[tuple[str, str]]]:
+    """The business metric's measured outcome against what the problem statement says success is.
+
+    Returns the verdict (MEASURED AND MET, NOT DEMONSTRATED, NOT MEASURED) and the facts behind
+    it: the stated criterion, each A/B test that served the version under review, the lift, and
+    whether the test compared with what the statement measures success against (its baseline
+    heuristic, served by a baseline-rung version as arm A). One definition, printed by the
+    executive summary and the business chapter alike.
+    """
+    stated = str(records.statement.get("business_metric") or "").strip() or "not stated"
+    heuristic = str(records.statement.get("baseline_heuristic") or "").strip()
+    rows: list[tuple[str, str]] = [("Business metric (the statement's success criterion)", stated)]
+    if heuristic:
+        rows.append(("Baseline the statement measures against", heuristic))
+    kinds = {m.version: m.model_kind for m in records.models}
+    tests = [a for a in records.release_analyses if a.kind == "ab_test"
+             and records.version in (a.version, a.baseline_version)]
+    if not tests:
+        rows.append(("Measured outcome", f"no A/B test served {version_label(records)}: the business metric has no "
+                                         "measured outcome for this version"))
+        return "NOT MEASURED", rows
+    met = False
+    for a in tests:
+        r = a.results
+        rate = "CTR" if r.get("test") == "two_proportion_z" else "mean outcome"
+        fmt = (lambda v: f"{v:.2%}") if rate == "CTR" else (lambda v: f"{v:.4g}")
+        diff = (_points if rate == "CTR" else (lambda v: f"{v:+.4g}"))
+        a_kind = kinds.get(a.baseline_version, "?")
+        against_baseline = a.baseline_version is not None and a_kind in BASELINE_KINDS
+        lift = r.get("relative_lift")
+        power = ""
+        if r.get("required_n_per_arm"):
+            power = (f"; for a minimum detectable effect of {r['mde'] * 100:.2f} points the test needed "
+                     f"{int(r['required_n_per_arm']):,} per arm and had {min(r.get('n_a', 0), r.get('n_b', 0)):,}"
+                     if rate == "CTR" and r.get("mde") is not None else "")
+        rows.append((f"A/B test #{a.id} ({when(a.created_at)})",
+                     f"A = v{a.baseline_version} ({a_kind}, {r.get('n_a', 0):,} labelled requests): {rate} "
+                     f"{fmt(r.get('mean_a', 0.0))}; B = v{a.version} ({kinds.get(a.version, '?')}, {r.get('n_b', 0):,}): "
+                     f"{rate} {fmt(r.get('mean_b', 0.0))}. Lift of B over A {diff(r.get('difference', 0.0))}"
+                     + (f" ({lift:+.1%} relative)" if isinstance(lift, (int, float)) else "")
+                     + f", 95% CI {diff(r.get('ci_low', 0.0))} to {diff(r.get('ci_high', 0.0))}, p={pval(r.get('p_value'))}"
+                     f": {a.verdict.replace('_', ' ')}{power}."))
+        if not against_baseline:
+            rows.append(("Against the criterion", f"test #{a.id} compares v{a.version} with v{a.baseline_version}, a "
+                                                  f"{a_kind} model, not with the baseline the statement names, so it "
+                                                  "does not measure the stated lift"))
+        elif a.verdict == "significant" and r.get("difference", 0.0) > 0 and a.version == records.version:
+            met = True
+            rows.append(("Against the criterion", f"test #{a.id} shows a significant positive lift of "
+                                                  f"v{a.version} over the baseline"))
+        else:
+            rows.append(("Against the criterion", f"test #{a.id} against the baseline shows no significant lift "
+                                                  f"of {version_label(records)}"))
+    if met:
+        return "MEASURED AND MET", rows
+    return "NOT DEMONSTRATED", rows
+
+
+def business_outcome_facts(records: ProjectRecords) -> Facts:
+    verdict, rows = business_outcome(records)
+    return Facts(((("Outcome", verdict),) + tuple(rows)), "Business outcome")
 
 
 # ---------------------------------------------------------------------------- framing
@@ -244,15 +417,11 @@ def ladder_table(records: ProjectRecords) -> TableData:
         tuple((rung(r), str(r.id), r.model_kind, num(r.metrics.get(f"val_{metric}")),
                num(r.metrics.get(f"train_{metric}")), _cv(r, metric),
                f"{(r.tuning or {}).get('trials')} trials" if (r.tuning or {}).get("trials") else "—",
-               num(test_value(r, metric)) if r.test_metrics else "sealed", f"{r.duration_s:.1f}") for r in runs),
+               num(sealed_metrics(r).get(metric)) if sealed_metrics(r) else "sealed", f"{r.duration_s:.1f}")
+              for r in runs),
         highlight=tuple(i for i, r in enumerate(runs) if chosen and r.id == chosen.id),
         note="Rule or baseline first, then simple and complex models. Shaded: the run behind the model version "
              "this document is about. A large train-to-validation gap is the overfitting signal.")
-
-
-def test_value(run: Any, metric: str) -> float | None:
-    tm = run.test_metrics or {}
-    return tm.get(metric, tm.get(f"test_{metric}"))
 
 
 def ladder_chart(records: ProjectRecords) -> ChartSeries:
@@ -295,12 +464,14 @@ def tuning_table(records: ProjectRecords) -> TableData:
 def comparisons_table(records: ProjectRecords) -> TableData:
     comps = records.comparisons
     return TableData(
-        "Statistical comparisons (validation part)",
-        ("Run A", "Run B", "Test", "Metric", "Difference B − A", "95% CI", "p-value", "α", "Verdict"),
-        tuple((str(c.run_a), str(c.run_b), c.test, c.metric, f"{c.difference:+.4f}",
+        "Statistical comparisons",
+        ("#", "Run A", "Run B", "Test", "Data", "Metric", "Difference B − A", "95% CI", "p-value", "α", "Verdict"),
+        tuple((str(c.id), str(c.run_a), str(c.run_b), c.test, c.data_part, c.metric, f"{c.difference:+.4f}",
                f"[{c.ci[0]:+.4f}, {c.ci[1]:+.4f}]", pval(c.p_value), f"{c.alpha:g}",
                "B significantly better" if c.significant else "not significant") for c in comps),
-        highlight=tuple(i for i, c in enumerate(comps) if c.significant))
+        highlight=tuple(i for i, c in enumerate(comps) if c.significant),
+        note="Each pair of runs is compared once per metric and test: asking again returns the recorded "
+             "comparison, so an interval is never re-drawn with another seed. Shaded: B significantly better.")
 
 
 def analysis_tables(run_id: int, result: dict[str, Any]) -> tuple[TableData, ...]:
@@ -342,10 +513,33 @@ def analysis_tables(run_id: int, result: dict[str, Any]) -> tuple[TableData, ...
 # ---------------------------------------------------------------------------- registry and review
 
 
+CARD_MARKS = {"missing": "MISSING", "draft": "DRAFT"}
+
+
+def card_section_text(records: ProjectRecords, section: Any) -> str:
+    """A card section as every document prints it: the text, then who stands behind it. A
+    machine draft is marked DRAFT until a person signs it; a confirmation names the key."""
+    if section.origin == "missing":
+        return "MISSING"
+    if section.origin == "draft":
+        return f"DRAFT, drafted by the registry from its records; no person has confirmed it.\n{section.text}"
+    if section.origin == "confirmed":
+        who = f"Confirmed by {signed_by(records, section.by, section.signer_fingerprint)}, {when(section.at)}"
+        if section.outdated:
+            return (f"{section.text}\n{who}, but the registry's evidence changed since; it would now draft: "
+                    f"{section.current_draft}")
+        return f"{section.text}\n{who} (the registry's draft, signed as theirs)."
+    return f"{section.text}\nWritten by {section.by}" + (f", {when(section.at)}" if section.at else "") + "."
+
+
 def card_facts(records: ProjectRecords) -> Facts:
-    return Facts(tuple((label, records.card.get(key, "").strip() or "MISSING")
-                       for key, label in MODEL_CARD_SECTIONS),
+    return Facts(tuple((s.label, card_section_text(records, s)) for s in records.card_sections),
                  f"Model card of {version_label(records)}")
+
+
+def card_gaps(records: ProjectRecords) -> list[Any]:
+    """The sections that do not count yet: missing, machine drafts, outdated confirmations."""
+    return [s for s in records.card_sections if not s.counts]
 
 
 def version_facts(records: ProjectRecords) -> Facts:
@@ -358,10 +552,8 @@ def version_facts(records: ProjectRecords) -> Facts:
     if run is not None:
         rows += [("Run", f"run {run.id} ({run.model_kind}, seed {run.seed}, experiment {run.experiment}), "
                          f"trained by {run.created_by} {when(run.created_at)}")]
-        dataset = next((d for d in records.datasets if d.id == run.dataset_version_id), None)
         split = next((s for s in records.splits if s.id == run.split_id), None)
-        rows.append(("Training data", f"dataset v{run.dataset_version_id}" +
-                     (f" {dataset.source_name}, {dataset.n_rows:,} rows, SHA-256 {dataset.sha256}" if dataset else "")))
+        rows.append(("Training data", version_data_text(records)))
         rows.append(("Split", f"split {run.split_id}" +
                      (f" ({split.strategy}, seed {split.seed}), fingerprint {split.fingerprint}" if split else "")))
         features = (run.params or {}).get("features")
@@ -389,14 +581,15 @@ def version_metrics_table(records: ProjectRecords) -> TableData:
     if run is None:
         return TableData("Metrics of the version",
                          ("Metric", "Train", "Validation", "Cross-validation", "Sealed test"), ())
+    sealed = sealed_metrics(run)
     names = sorted({k.split("_", 1)[1] for k in run.metrics if k.startswith(("val_", "train_"))}
-                   | set((run.test_metrics or {})) | set(run.cv_metrics or {}))
+                   | set(sealed) | set(run.cv_metrics or {}))
     return TableData(
         f"Metrics of {version_label(records)} (run {run.id})",
         ("Metric", "Train", "Validation", "Cross-validation", "Sealed test"),
         tuple((n, num(run.metrics.get(f"train_{n}")), num(run.metrics.get(f"val_{n}")), _cv(run, n),
-               num(test_value(run, n)) if run.test_metrics else "sealed") for n in names),
-        note="The sealed test set is scored once, by an audited action; 'sealed' means it has not been opened.")
+               num(sealed.get(n)) if sealed else "sealed") for n in names),
+        note=f"Sealed test: {sealed_text(run)}. The test part is scored once, by an audited action.")
 
 
 def models_table(records: ProjectRecords) -> TableData:
@@ -418,45 +611,108 @@ def requests_table(records: ProjectRecords) -> TableData:
 
 def approvals_table(records: ProjectRecords) -> TableData:
     decisions = [a for m in records.models for a in m.approvals]
-    return TableData("Approvals and rejections", ("Version", "Author", "Requested by", "Decided by", "Decision",
-                                                  "Comment", "When"),
+    # Who asked for each review is in the review requests table; here the decider and their key.
+    return TableData("Approvals and rejections", ("Version", "Author", "Decided by", "Key", "Decision", "Comment",
+                                                  "When"),
                      tuple((f"v{a.version}",
                             next((m.created_by for m in records.models if m.version == a.version), "—"),
-                            a.requested_by, a.approver, a.decision.upper(), a.comment or "—", when(a.created_at))
+                            a.approver, key_text(records, a.signer_fingerprint), a.decision.upper(),
+                            a.comment or "—", when(a.created_at))
                            for a in decisions),
-                     highlight=tuple(i for i, a in enumerate(decisions) if a.decision != "approved"))
+                     highlight=tuple(i for i, a in enumerate(decisions)
+                                     if a.decision != "approved" or not a.signer_fingerprint),
+                     note="Key: the short fingerprint of the key that signed the decision (the signers table has "
+                          "the full one); unsigned: recorded under a name only, which proves nothing. Shaded: a "
+                          "rejection or an unsigned decision.")
 
 
 def four_eyes_facts(records: ProjectRecords) -> Facts:
+    """Four-eyes as the promotion gate judges it (keys, not names): the gate's own verdict and
+    reason, beside the author's key and every decision's key."""
     view = version_view(records)
     if view is None:
         return Facts((("Four-eyes rule", "no model version registered"),), "Four-eyes evidence")
-    independent = [a for a in view.approvals if a.approver != view.created_by]
-    standing = independent[-1] if independent and independent[-1].decision == "approved" else None
     check = next((c for c in (records.promotion.checks if records.promotion else ()) if c.id == "independent_approval"),
                  None)
+    author_key = getattr(view, "author_fingerprint", None)
     return Facts((
-        ("Author (registered the version)", view.created_by),
-        ("Decisions on the version", ", ".join(f"{a.decision} by {a.approver} ({when(a.created_at)})"
-                                               for a in view.approvals) or "none"),
-        ("Standing independent approval", f"{standing.approver}, {when(standing.created_at)}" if standing else "none"),
-        ("Approver differs from author", "PASS" if standing else "MISSING"),
+        ("Author (registered the version)", signed_by(records, view.created_by, author_key)
+         if author_key else f"{view.created_by} (registered without a key)"),
+        ("Decisions on the version", "; ".join(f"{a.decision} by {signed_by(records, a.approver, a.signer_fingerprint)}"
+                                               f" ({when(a.created_at)})" for a in view.approvals) or "none"),
+        ("Standing independent approval (keys compared)", (check.detail or "—") if check else "not evaluated"),
+        ("Approver's key differs from the author's", ("PASS" if check.passed else "MISSING") if check else "MISSING"),
         ("Required by the profile", ("yes" if check.required else "no") if check else "—"),
     ), f"Four-eyes evidence for {version_label(records)}")
 
 
 def waivers_table(records: ProjectRecords) -> TableData:
-    return TableData("Waivers", ("Version", "Check", "Reason", "Granted by", "When"),
-                     tuple((f"v{w.version}", w.check_id, w.reason, w.granted_by, when(w.created_at))
+    return TableData("Waivers", ("Version", "Check", "Reason", "Granted by", "Key", "When"),
+                     tuple((f"v{w.version}", CHECK_LABELS.get(w.check_id, w.check_id), w.reason, w.granted_by,
+                            key_text(records, w.signer_fingerprint), when(w.created_at))
                            for w in records.waivers),
-                     highlight=tuple(i for i, w in enumerate(records.waivers) if w.version == records.version))
+                     highlight=tuple(i for i, w in enumerate(records.waivers) if w.version == records.version),
+                     note="Every waiver was granted by a person, who wrote its reason; the key is the one that "
+                          "signed it. Recommended checks left unmet are not waivers (see the promotions table).")
 
 
 def transitions_table(records: ProjectRecords) -> TableData:
-    return TableData("Stage and alias transitions", ("When", "Version", "From", "To", "By", "Why"),
-                     tuple((when(t.created_at), f"v{t.version}", t.from_stage, t.to_stage, t.actor, t.reason or "—")
+    return TableData("Stage and alias transitions", ("When", "Version", "From", "To", "By", "Key", "Why"),
+                     tuple((when(t.created_at), f"v{t.version}", t.from_stage, t.to_stage, t.actor,
+                            key_text(records, t.signer_fingerprint), t.reason or "—")
                            for t in records.transitions),
-                     highlight=tuple(i for i, t in enumerate(records.transitions) if t.to_stage == "production"))
+                     highlight=tuple(i for i, t in enumerate(records.transitions) if t.to_stage == "production"),
+                     note="A promotion or rollback is signed by the person who decided it; the moves that follow "
+                          "from it (the champion alias, the version it replaces) are recorded unsigned under the "
+                          "acting name. Shaded: into production.")
+
+
+def signatures(records: ProjectRecords) -> list[tuple[str, str, str]]:
+    """Every signed decision the document prints: (fingerprint, what was signed, by name)."""
+    out: list[tuple[str, str, str]] = []
+    view = version_view(records)
+    if view is not None and getattr(view, "author_fingerprint", None):
+        out.append((view.author_fingerprint, f"registered v{view.version} (author)", view.created_by))
+    out += [(a.signer_fingerprint, f"{a.decision} v{a.version}", a.approver)
+            for m in records.models for a in m.approvals if a.signer_fingerprint]
+    out += [(w.signer_fingerprint, f"waived {w.check_id} of v{w.version}", w.granted_by)
+            for w in records.waivers if w.signer_fingerprint]
+    out += [(t.signer_fingerprint, f"moved v{t.version} to {t.to_stage}", t.actor)
+            for t in records.transitions if t.signer_fingerprint]
+    for (fp, by), labels in card_confirmations(records).items():
+        out.append((fp, f"confirmed the card of {version_label(records)}: {', '.join(labels)}", by))
+    return out
+
+
+def card_confirmations(records: ProjectRecords) -> dict[tuple[str, str], list[str]]:
+    """(key, name) -> the card sections that key confirmed (the registry's draft, signed)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for s in records.card_sections:
+        if s.origin == "confirmed" and s.signer_fingerprint:
+            out.setdefault((s.signer_fingerprint, s.by), []).append(s.label.lower())
+    return out
+
+
+def signers_table(records: ProjectRecords) -> TableData:
+    """One row per key that signed anything this document prints: name, role and the full
+    fingerprint, to compare with the keys given out of band."""
+    by_key: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for fp, what, name in signatures(records):
+        by_key.setdefault(fp, []).append(what)
+        names.setdefault(fp, name)
+    rows = []
+    for fp, what in by_key.items():
+        person = person_of(records, fp)
+        rows.append((person.name if person else names[fp], person.role if person else "NOT REGISTERED",
+                     full_fingerprint(fp), "; ".join(dict.fromkeys(what))))
+    return TableData("Signers and their keys", ("Name", "Role", "Full key fingerprint (SHA-256 of the public key)",
+                                                "Signed in this report"),
+                     tuple(rows), highlight=tuple(i for i, row in enumerate(rows) if row[1] == "NOT REGISTERED"),
+                     note="Compare each fingerprint with the one its owner gave you out of band (`mlwb people "
+                          "init` prints it). The short key printed beside each decision is the first four groups "
+                          "of these. A decision without a key is marked unsigned wherever it is printed; shaded: a "
+                          "key that is not registered in the workspace.")
 
 
 def release_summary(analysis: Any) -> str:
@@ -467,12 +723,25 @@ def release_summary(analysis: Any) -> str:
 
 
 def release_facts(records: ProjectRecords) -> Facts:
+    """The shadow, canary and A/B evidence of the version as the challenger; where it was the
+    production arm of another version's analysis instead, that is said, not MISSING alone."""
     label = version_label(records)
     mine = {a.kind: a for a in records.release_analyses if a.version == records.version}
+    arm = {a.kind: a for a in records.release_analyses if a.baseline_version == records.version}
     names = {"shadow": "Shadow", "canary": "Canary", "ab_test": "A/B test"}
-    return Facts(tuple((names[k], f"{mine[k].verdict.upper()}: {release_summary(mine[k])}" if k in mine
-                        else f"MISSING: no {names[k].lower()} analysis recorded for {label}") for k in names),
-                 f"Release evidence for {label}")
+    articled = {"shadow": "a shadow analysis", "canary": "a canary", "ab_test": "an A/B test"}
+
+    def line(kind: str) -> str:
+        if kind in mine:
+            return f"{mine[kind].verdict.upper()}: {release_summary(mine[kind])}"
+        text = f"MISSING: {label} was never the challenger in {articled[kind]}"
+        if kind in arm:
+            a = arm[kind]
+            text += (f"; it was the production arm of #{a.id}, which tested v{a.version} against it "
+                     f"({a.verdict.replace('_', ' ')})")
+        return text
+
+    return Facts(tuple((names[k], line(k)) for k in names), f"Release evidence for {label}")
 
 
 def releases_table(records: ProjectRecords) -> TableData:

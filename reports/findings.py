@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports.data import ProjectRecords, TableData
-from reports.evidence import batches_in, sla_breaches, version_label
+from reports.evidence import batches_in, check_result, sla_breaches, version_label, waiver_text
 
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 
@@ -37,10 +37,11 @@ def open_findings(records: ProjectRecords) -> list[Finding]:
             if c.passed:
                 continue
             if c.waiver:
-                out.append(Finding("MEDIUM", f"Promotion of {label}", f"{c.label}: waived", f"{c.detail}; waiver: "
-                                                                                            f"{c.waiver}"))
+                out.append(Finding("MEDIUM", f"Promotion of {label}", f"{c.label}: waived",
+                                   f"{c.detail}; {waiver_text(records, records.version, c.id)}"))
             else:
-                out.append(Finding("HIGH" if c.required else "LOW", f"Promotion of {label}", c.label, c.detail))
+                out.append(Finding("HIGH" if c.required else "LOW", f"Promotion of {label}",
+                                   f"{c.label}: {check_result(c).lower()}", c.detail))
     for d in records.datasets:
         if d.role != "training":
             continue

@@ -21,15 +21,18 @@ def model_card_document(records: ProjectRecords) -> DocumentData:
                   "Register a run's model first.", "empty"),)),)
     else:
         card = ev.card_facts(r)
-        written = sum(1 for _, value in card.rows if value != "MISSING")
+        counted = sum(s.counts for s in r.card_sections)
         sections = (
-            Section(f"Card of {label}", (Prose(f"{ev.describe_version(r)}. {written} of {len(card.rows)} sections "
-                                               "written; MISSING marks a section nobody has written."),
+            Section(f"Card of {label}", (Prose(f"{ev.describe_version(r)}. {counted} of {len(r.card_sections)} "
+                                               "sections written or confirmed by a person; MISSING marks a section "
+                                               "nobody has written, DRAFT the registry's draft no person has "
+                                               "confirmed."),
                                          card)),
             Section("Metrics", (ev.version_metrics_table(r),)),
             Section("Lineage", (ev.version_facts(r),)),
-            Section("Decisions and release checks", (ev.four_eyes_facts(r), ev.promotion_table(r))),
+            Section("Decisions and release checks", (ev.four_eyes_facts(r), ev.promotion_table(r),
+                                                     ev.promotions_table(r), ev.signers_table(r))),
         )
     return DocumentData("model_card", "Model card", ev.stamp(r), sections, chapter_breaks=False,
-                        summary="Printed from the workbench registry; the card text is shown exactly as its authors "
-                                "wrote it.")
+                        summary="Printed from the workbench registry; each section of the card is shown as it reads, with "
+                                "who wrote or confirmed it.")

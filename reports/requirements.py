@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.lifecycle import MODEL_CARD_SECTIONS
 from reports.data import ProjectRecords, TableData
-from reports.evidence import version_label, version_run, version_view
+from reports.evidence import (
+    business_outcome, key_text, sealed_metrics, signed_by, version_label, version_run, version_view, waiver_text,
+)
 from reports.findings import open_findings
 
 # Chapter keys and titles of the compliance report, in reading order.
@@ -111,7 +112,7 @@ class _Evidence:
             return "MISSING", "check not evaluated"
         if c.passed:
             return "PRESENT", c.detail
-        return "MISSING", f"{c.detail}" + (f"; waived: {c.waiver}" if c.waiver else "")
+        return "MISSING", f"{c.detail}" + (f"; {waiver_text(self.r, self.r.version, c.id)}" if c.waiver else "")
 
     def both(self, first: str, second: str, what: tuple[str, str]) -> tuple[str, str]:
         have = [name for name, value in zip(what, (first, second)) if _text(value)]
@@ -163,10 +164,9 @@ def requirements(records: ProjectRecords) -> list[Requirement]:
     def held_out() -> tuple[str, str]:
         if e.run is None:
             return "MISSING", "no model version registered"
-        if e.run.test_metrics:
+        if sealed_metrics(e.run):
             return "PRESENT", "sealed test scored: " + ", ".join(f"{k} {v:.4f}" for k, v in
-                                                                 sorted(e.run.test_metrics.items())
-                                                                 if isinstance(v, (int, float)))
+                                                                 sealed_metrics(e.run).items())
         return "MISSING", f"the sealed test set of run {e.run.id} is still unopened"
 
     def stability() -> tuple[str, str]:
@@ -247,11 +247,20 @@ def requirements(records: ProjectRecords) -> list[Requirement]:
     def roles() -> tuple[str, str]:
         if e.view is None:
             return "MISSING", "no model version registered"
-        others = [a for a in e.view.approvals if a.approver != e.view.created_by]
-        if others:
-            names = ", ".join(sorted({a.approver for a in others}))
-            return "PRESENT", f"author {e.view.created_by}; decided by {names}"
-        return "MISSING", f"author {e.view.created_by}; no decision by anyone else"
+        author = signed_by(r, e.view.created_by, getattr(e.view, "author_fingerprint", None))
+        check = e.release.get("independent_approval")
+        deciders = "; ".join(dict.fromkeys(f"{a.approver} (key {key_text(r, a.signer_fingerprint)})"
+                                           for a in e.view.approvals))
+        if check is not None and check.passed:
+            return "PRESENT", f"author {author}; decided by {deciders}; {check.detail}"
+        return "MISSING", (f"author {author}; " + (f"decisions by {deciders} do not count: " if deciders else "")
+                           + (check.detail if check else "no decision by anyone else"))
+
+    def business() -> tuple[str, str]:
+        verdict, rows = business_outcome(r)
+        detail = "; ".join(value for label, value in rows if label.startswith(("Measured", "Against")))
+        status = {"MEASURED AND MET": "PRESENT", "NOT DEMONSTRATED": "PARTIAL"}.get(verdict, "MISSING")
+        return status, f"{verdict.lower()}: {detail}" if detail else verdict.lower()
 
     def stakeholders() -> tuple[str, str]:
         return e.both(r.statement.get("stakeholders_gain"), r.statement.get("stakeholders_lose"),
@@ -274,6 +283,8 @@ def requirements(records: ProjectRecords) -> list[Requirement]:
         ("SR 11-7", "Developmental evidence", "Baseline and a significant win over it", "development",
          lambda: e.released("significant_over_baseline")),
         ("SR 11-7", "Outcomes analysis", "Held-out (sealed test) score of the chosen model", "development", held_out),
+        ("SR 11-7", "Outcomes analysis", "Business outcome measured against the stated success criterion", "business",
+         business),
         ("SR 11-7", "Sensitivity and stability", "Cross-validation or tuning of the chosen model", "development",
          stability),
         ("SR 11-7", "Validation", "Independent review and approval (four-eyes)", "validation",
@@ -316,11 +327,13 @@ def requirements(records: ProjectRecords) -> list[Requirement]:
         ("NIST AI RMF", "MANAGE 1.4", "Residual risks documented", "limitations", limitations),
     ]
     out = [Requirement(fw, ref, item, chapter, *rule()) for fw, ref, item, chapter, rule in rules]
-    for key, section in MODEL_CARD_SECTIONS:
-        written = _text(card.get(key))
-        out.append(Requirement("Model card", section, f"Section “{section}” written", "card",
-                               "PRESENT" if written else "MISSING",
-                               f"{len(written):,} characters" if written else f"not written in the card of {label}"))
+    for section in r.card_sections:
+        # Only a person's words, or the registry's draft a person signed, count as written.
+        status = {"person": "PRESENT", "confirmed": "PARTIAL" if section.outdated else "PRESENT",
+                  "draft": "PARTIAL"}.get(section.origin, "MISSING")
+        out.append(Requirement("Model card", section.label, f"Section “{section.label}” written or confirmed by a "
+                                                            "person", "card", status,
+                               f"{section.status} in the card of {label}"))
     return out
 
 

@@ -54,13 +54,14 @@ def _evidence(r: ProjectRecords) -> dict[int, tuple[TableData | Facts, ...]]:
     analysis = ev.analysis_tables(run.id, r.error_analysis) if run is not None and r.error_analysis else ()
     batches = list(r.batches)
     return {
+        1: (ev.business_outcome_facts(r),),
         2: (ev.features_table(r),),
         3: (ev.datasets_table(r), ev.fingerprints_table(r), ev.quality_table(r), ev.splits_table(r),
             ev.leakage_table(r)),
         4: (ev.ladder_table(r), ev.cv_table(r), ev.tuning_table(r), ev.comparisons_table(r), *analysis[:2],
             *(analysis[2:] if analysis and analysis[2].rows else ()), ev.card_facts(r)),
-        5: (ev.models_table(r), ev.promotion_table(r), ev.releases_table(r), ev.transitions_table(r),
-            ev.approvals_table(r), ev.waivers_table(r)),
+        5: (ev.models_table(r), ev.promotion_table(r), ev.promotions_table(r), ev.releases_table(r),
+            ev.transitions_table(r), ev.approvals_table(r), ev.waivers_table(r), ev.signers_table(r)),
         6: (ev.batches_table(r, batches), ev.drift_rows_table(batches), ev.sla_results_table(batches),
             ev.alerts_table(r), ev.triggers_table(r)),
     }

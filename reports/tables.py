@@ -41,13 +41,18 @@ def _water_fill(widths: list[float], total: float) -> list[float]:
     return list(widths)
 
 
+#: A row that does not fit moves to the next page only when less than this share of a page is left.
+MOVE_WITHIN = 0.2
+
+
 def _table_class() -> type:
-    """A Table that moves a row to the next page rather than cut a short row in two.
+    """A Table that moves a short row to the next page rather than cut it in two.
 
     With ``splitInRow`` reportlab cuts any row that does not fit the space left, so a two-line
     row could end a page with one line and continue overleaf. A row that fits on a fresh page
-    is moved there instead; only a row taller than a whole page is split inside (a pasted
-    essay), which is what ``splitInRow`` is for.
+    is moved there when little room is left (``MOVE_WITHIN`` of a page); a tall row (an audit
+    event with its signed statement, a pasted essay) facing more room than that is split inside,
+    as ``splitInRow`` does, so moving it never leaves most of a page blank.
     """
     from reportlab.platypus import Table
 
@@ -61,8 +66,8 @@ def _table_class() -> type:
                 return parts
             head = self.repeatRows if isinstance(self.repeatRows, int) else max(self.repeatRows) + 1
             need = sum(self._rowHeights[: head + 1])
-            if availHeight < need <= self.frame_height:
-                return []  # the next row fits on a fresh page: go there
+            if availHeight < need <= self.frame_height and availHeight < self.frame_height * MOVE_WITHIN:
+                return []  # the next row fits on a fresh page and little room is lost: go there
             return super().split(availWidth, availHeight)
 
     return RowKeepingTable
@@ -239,7 +244,20 @@ class TableMaker:
         table = self.table_class(cells, colWidths=widths, repeatRows=1, splitInRow=1, hAlign="LEFT")
         table.setStyle(self.style(len(cells), highlight))
         table.setStyle(cmds)
+        table.head_height = self._rows_height(cells[:2], widths, leading)
         return table
+
+    def _rows_height(self, rows: list[list[Any]], widths: list[float], leading: float) -> float:
+        """How tall the header and the first row will be (capped at a page): what must fit below
+        a caption, or the caption would end a page alone. Only these few cells are wrapped."""
+        total = 0.0
+        for row in rows:
+            tallest = leading
+            for value, width in zip(row, widths):
+                if hasattr(value, "wrap"):
+                    tallest = max(tallest, value.wrap(max(width - 10, 1), self.table_class.frame_height)[1])
+            total += tallest + 7  # top and bottom padding
+        return min(total, self.table_class.frame_height * 0.5)
 
     def facts(self, rows: tuple[tuple[str, str], ...], label_width: float) -> Any:
         """Label → value pairs: bold labels, wrapping values, hairlines, no header row."""

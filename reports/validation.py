@@ -20,8 +20,8 @@ def _checked(r: ProjectRecords) -> TableData:
             for g in r.gates for c in g.checks]
     if r.promotion is not None:
         rows += [(f"Promotion of {ev.version_label(r)}", c.label, "required" if c.required else "recommended",
-                  "PASS" if c.passed else ("WAIVED" if c.waiver else ("MISSING" if c.required else "WARN")),
-                  c.detail + (f"; waiver: {c.waiver}" if c.waiver else "")) for c in r.promotion.checks]
+                  ev.check_result(c), c.detail + (f"; {ev.waiver_text(r, r.version, c.id)}" if c.waiver else ""))
+                 for c in r.promotion.checks]
     return TableData("Checks evaluated", ("Area", "Check", "Kind", "Result", "Evidence"), tuple(rows),
                      highlight=tuple(i for i, row in enumerate(rows) if row[3] != "PASS"),
                      note="Every check the workbench evaluates for this project's maturity profile, as evaluated "
@@ -30,17 +30,16 @@ def _checked(r: ProjectRecords) -> TableData:
 
 def _evidence(r: ProjectRecords) -> Facts:
     run = ev.version_run(r)
-    training = [d for d in r.datasets if d.role == "training"]
     leaks = [f for s in r.splits for f in s.leakage if f.get("severity") == "error"]
     wins = [c for c in r.comparisons if c.significant and run is not None and c.run_b == run.id]
     fair = (r.error_analysis or {}).get("fairness")
     mine = [a for a in r.release_analyses if a.version == r.version]
     analysed = [b for b in r.batches if b.analysed]
-    card_missing = [label for label, value in ev.card_facts(r).rows if value == "MISSING"]
+    card_gaps = ev.card_gaps(r)
+    outcome, _ = ev.business_outcome(r)
     rows = [
         ("Model version", ev.describe_version(r)),
-        ("Data", "; ".join(f"v{d.id} {d.source_name}, {d.n_rows:,} rows, SHA-256 {d.sha256}" for d in training)
-         or "no training dataset"),
+        ("Training data of the version", ev.version_data_text(r)),
         ("Leakage", (f"{len(leaks)} leakage error(s)" if leaks else f"no leakage found in {len(r.splits)} split(s)")
          if r.splits else "no split made"),
         ("Against the baseline", "; ".join(f"run {c.run_b} beats run {c.run_a}: Δ{c.metric} {c.difference:+.4f}, "
@@ -50,12 +49,12 @@ def _evidence(r: ProjectRecords) -> Facts:
         ("Fairness", f"by {fair['attribute']}: demographic parity difference "
                      f"{ev.num(fair.get('demographic_parity_difference'))}, equalized odds difference "
                      f"{ev.num(fair.get('equalized_odds_difference'))}" if fair else "no fairness evaluation"),
-        ("Sealed test set", ("opened: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.test_metrics.items())
-                                                    if isinstance(v, (int, float))))
-         if run is not None and run.test_metrics else "still sealed"),
+        ("Sealed test set", ev.sealed_text(run)),
         ("Release analyses", "; ".join(f"{a.kind} {a.verdict}: {ev.release_summary(a)}" for a in mine)
          or f"none for {ev.version_label(r)}"),
-        ("Model card", "complete" if not card_missing else "missing: " + ", ".join(card_missing)),
+        ("Business outcome", outcome),
+        ("Model card", "every section written or confirmed by a person" if r.card_sections and not card_gaps
+         else "not complete: " + ", ".join(f"{s.label} ({s.status})" for s in card_gaps)),
         ("Monitoring", f"{len(analysed)} batch(es) analysed; "
                        f"{sum(a.status == 'open' for a in r.alerts)} open alert(s); "
                        f"{len(r.sla_rules)} SLA rule(s)"),
@@ -90,7 +89,8 @@ def validation_document(records: ProjectRecords) -> DocumentData:
         Section("Findings", (findings_table(findings, "Open findings"),
                              missing_table(gaps) if gaps else Prose("Every required documentation item is present.",
                                                                     "lead"))),
-        Section("Review history", (ev.requests_table(r), ev.approvals_table(r), ev.waivers_table(r))),
+        Section("Review history", (ev.requests_table(r), ev.approvals_table(r), ev.waivers_table(r),
+                                   ev.promotions_table(r), ev.signers_table(r))),
         Section("Conclusion", (
             Prose("☐ Approve      ☐ Approve with conditions      ☐ Reject", "lead"),
             Prose("Conditions or reasons (write below, or attach):"),

@@ -12,17 +12,21 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from app.errors import NotFound
+from app.errors import NotFound, WorkbenchError
 from app.lifecycle import STAGES
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
 from app.services import (
-    audit_trail, gates, monitoring_alerts, monitoring_batches, monitoring_policy, registry, reporting, training,
+    audit_trail, comparison, datasets, gates, monitoring_alerts, monitoring_batches, monitoring_policy, people,
+    promotion, registry, release_analysis, reporting, training,
 )
-from app.services.demo import FEATURES, SLUG, VALIDATOR
+from app.services.demo import CARD, CHALLENGER_KIND, FEATURES, SLUG, VALIDATOR
 from app.services.workbench import Workbench
+from app.signing import short_fingerprint
+from reports import evidence as ev
 from reports.render import build_document, render_document
 from reports.requirements import CHAPTERS
 from reports.stages import stage_chapters
+from reports.trail import is_governance
 
 HEAD_RE = re.compile(r"Audit chain head: (\d+) ([0-9a-f]{64})")
 
@@ -221,3 +225,227 @@ def test_problem_statement_model_card_drift_and_validation_documents(demo_wb: Wo
         reporting.collect_drift_report(demo_wb, SLUG, batches=("nope",))
     with pytest.raises(NotFound, match="no model version 99"):
         reporting.collect_model_card(demo_wb, SLUG, version=99)
+
+
+# ---------------------------------------------------------------------------- issue 11: only what is true
+
+
+# The running header and footer of a body page, as pypdf extracts them (one line each).
+FURNITURE = re.compile(r"^(Compliance report — .*|ctr-demo · model v\d+|ctr-demo · model v\d+ · audit head .*|"
+                       r"Page \d+ of \d+)$")
+
+
+def _compliance_text(wb: Workbench, out: Path) -> str:
+    """The report's text without its page furniture, so a row that continues overleaf reads whole."""
+    records = reporting.collect_compliance_report(wb, SLUG, deterministic=True)
+    pages = pypdf.PdfReader(str(render_document("compliance", records, out).path)).pages
+    return _flat("\n".join(line for page in pages for line in (page.extract_text() or "").splitlines()
+                           if not FURNITURE.match(line.strip())))
+
+
+def _bare(text: str) -> str:
+    """Without any whitespace: a hash or a signature wrapped across lines still matches."""
+    return re.sub(r"\s+", "", text)
+
+
+def test_the_demo_report_states_what_the_registry_records_and_nothing_else(demo_wb: Workbench,
+                                                                            tmp_path: Path) -> None:
+    """Each fact the compliance PDF prints, checked against the services that record it: a PDF that
+    contradicts the registry (or itself) fails here."""
+    text = _compliance_text(demo_wb, tmp_path / "report.pdf")
+    bare = _bare(text.replace(" Event Payload ", " "))  # the appendix table's header repeats on each page
+    models = {m.version: m for m in registry.list_models(demo_wb, SLUG)}
+    (v1,) = [m for m in models.values() if m.stage == "production"]
+    run = next(r for r in training.list_runs(demo_wb, SLUG) if r.id == v1.run_id)
+    keys = {p.name: p for p in people.list_people(demo_wb)}
+
+    # The cover counts this project's events, not the workspace's (which holds the people's too).
+    events = audit_trail.project_events(demo_wb, SLUG)
+    own = [e for e in events if e.project == SLUG]
+    head, total = audit_trail.head(demo_wb)
+    assert total > len(own)
+    assert f"Audit events of this project {len(own)}" in text
+    assert f"Events in the audit chain {total}" not in text
+
+    # The version's training data is the dataset its run trained on, not the retraining data.
+    training_sets = [d.id for d in datasets.list_datasets(demo_wb, SLUG) if d.role == "training"]
+    assert len(training_sets) == 2 and run.dataset_version_id == training_sets[0]
+    row = re.search(r"Training data of the version (.*?) Significant comparison", text)
+    assert row and re.findall(r"\bv(\d+)\b", row.group(1)) == [str(run.dataset_version_id)], row
+
+    # Every comparison once, with the interval recorded.
+    document = build_document("compliance", reporting.collect_compliance_report(demo_wb, SLUG, deterministic=True))
+    (table,) = [b for s in document.sections for part in (s, *s.subsections) for b in part.blocks
+                if getattr(b, "title", "") == "Statistical comparisons"]
+    comps = comparison.list_comparisons(demo_wb, SLUG)
+    assert [row[0] for row in table.rows] == [str(c.id) for c in comps]
+    for c in comps:
+        assert f"{c.difference:+.4f} [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] {ev.pval(c.p_value)}" in text
+
+    # The sealed test: what the card, the tables and the summary say agrees with the run.
+    assert not run.test_metrics
+    assert "Sealed test set still sealed: the test part of run" in text and "sealed test: not opened" in text
+    assert not re.search(r"\btest_[a-z_]+ ", text), "a test_ metric printed under its raw name"
+
+    # Recommended checks the promotion went ahead without: named by the signed promotion, never a waiver.
+    (promoted,) = [t for t in promotion.transitions(demo_wb, SLUG) if t.to_stage == "production"]
+    assert set(promoted.unmet_recommended) == {"shadow_passed", "canary_passed", "monitoring_configured"}
+    assert promotion.waivers(demo_wb, SLUG) == [] and "WAIVED" not in text
+    me = keys[promoted.actor]
+    assert (f"v{v1.version} none {me.name} {short_fingerprint(me.fingerprint)} A shadow analysis against production "
+            "passed, A canary passed its guardrails, SLA rules or drift thresholds are configured") in text
+
+    # Every decision carries its signer's key; one table gives each signer's role and whole key.
+    (approval,) = v1.approvals
+    validator = keys[approval.approver]
+    assert approval.signer_fingerprint == validator.fingerprint
+    assert f"{VALIDATOR} {short_fingerprint(validator.fingerprint)} APPROVED" in text
+    for person in (me, validator):
+        grouped = " ".join(person.fingerprint[i:i + 4] for i in range(0, 64, 4))
+        assert f"{person.name} {person.role} {grouped}" in text, person.name
+    assert "unsigned" in text  # the alias moves that follow a promotion are recorded under a name only
+
+    # The card: each section as the registry holds it, with who stands behind it.
+    card = registry.model_card_view(demo_wb, SLUG, v1.version)
+    assert card.complete and {s.origin for s in card.sections} == {"person", "confirmed"}
+    for s in card.sections:
+        assert _bare(s.text) in bare, s.label
+        if s.origin == "confirmed":
+            assert s.by == me.name and s.signer_fingerprint == me.fingerprint
+    assert text.count(f"Confirmed by {me.name}, key {short_fingerprint(me.fingerprint)}") == sum(
+        s.origin == "confirmed" for s in card.sections)
+    assert "DRAFT, drafted by the registry" not in text
+
+    # The business metric's outcome: the A/B test's CTR lift, against what the statement asks.
+    (ab,) = [a for a in release_analysis.list_release_analyses(demo_wb, SLUG) if a.kind == "ab_test"]
+    r = ab.results
+    assert (f"A = v{ab.baseline_version} ({models[ab.baseline_version].model_kind}, {r['n_a']:,} labelled requests): "
+            f"CTR {r['mean_a']:.2%}; B = v{ab.version} ({models[ab.version].model_kind}, {r['n_b']:,}): "
+            f"CTR {r['mean_b']:.2%}. Lift of B over A {r['difference'] * 100:+.2f} points") in text
+    assert "Business outcome NOT DEMONSTRATED" in text  # arm A was v1, not the popularity ranking
+
+    # The appendix: every governance event in full, the rest counted by kind.
+    governance = [e for e in events if is_governance(e.action)]
+    assert {e.action for e in governance} >= {"model.approved", "model.transitioned", "person.added",
+                                              "stage.advanced", "model_card.confirmed", "model.registered"}
+    for e in governance:
+        assert f"#{e.seq} {e.ts[:16].replace('T', ' ')} {e.actor} {e.action}" in text, e.action
+        for key, value in e.payload:
+            assert _bare(f"{key}: {value}") in bare, (e.seq, key)
+    others: dict[str, int] = {}
+    for e in own:
+        if not is_governance(e.action):
+            others[e.action] = others.get(e.action, 0) + 1
+    for action, count in others.items():
+        assert f"{action} {count} #" in text, action
+
+
+def test_comparing_the_same_pair_again_returns_the_recorded_comparison(demo_wb: Workbench) -> None:
+    """Regression: the demo compared with seed 7, a later `mlwb compare` with seed 0 added a second
+    row with another interval, and the report printed the same comparison twice."""
+    (recorded,) = comparison.list_comparisons(demo_wb, SLUG)
+    head = audit_trail.head(demo_wb)
+    again = comparison.compare_runs(demo_wb, SLUG, recorded.run_a, recorded.run_b, seed=0)
+    assert again.repeated and again.id == recorded.id and again.ci == recorded.ci and again.seed == 7
+    assert comparison.list_comparisons(demo_wb, SLUG) == [recorded]
+    assert audit_trail.head(demo_wb) == head, "a repeated comparison wrote an event"
+
+
+def test_opening_the_sealed_test_shows_its_scores_once_and_outdates_the_confirmed_card(demo_wb: Workbench,
+                                                                                       tmp_path: Path) -> None:
+    """Regression: after the test set was opened the card still said "test set still sealed" beside
+    a table of test scores, and every test metric was listed twice (roc_auc and test_roc_auc)."""
+    from app.jobs import JobRunner
+    from app.services.evaluation import score_on_test
+    from app.services.jobs import WorkbenchLedger
+
+    v1 = next(m for m in registry.list_models(demo_wb, SLUG) if m.stage == "production")
+    scores = score_on_test(demo_wb, JobRunner(WorkbenchLedger(demo_wb)), SLUG, v1.run_id).metrics
+    assert scores and all(k.startswith("test_") for k in scores)
+
+    card = {s.key: s for s in registry.model_card_view(demo_wb, SLUG, v1.version).sections}
+    assert card["metrics"].outdated and "sealed test: not opened" in card["metrics"].text
+    assert f"roc_auc {scores['test_roc_auc']:.4f}" in card["metrics"].current_draft
+    gate = {c.id: c for c in promotion.promotion_gate(demo_wb, SLUG, v1.version).checks}
+    assert not gate["model_card_complete"].passed
+    assert gate["model_card_complete"].detail == "confirmed before the evidence changed: Metrics"
+
+    text = _compliance_text(demo_wb, tmp_path / "opened.pdf")
+    assert "still sealed" not in text
+    assert (f"roc_auc {v1.metrics['train_roc_auc']:.4f} {v1.metrics['val_roc_auc']:.4f} — "
+            f"{scores['test_roc_auc']:.4f}") in text  # the metrics table of v1, one row per metric
+    assert not re.search(r"\btest_roc_auc \S+ \S+ — ", text), "a test metric has a row of its own"
+    assert "but the registry's evidence changed since; it would now draft:" in text
+
+    registry.confirm_model_card(demo_wb, SLUG, v1.version)
+    assert registry.model_card_view(demo_wb, SLUG, v1.version).complete
+
+
+def test_a_drafted_card_counts_only_once_a_person_signs_it(demo_wb: Workbench, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """Regression: a card section counted as written by its length although only the registry had
+    drafted it. The draft is marked, blocks `model_card_complete`, and a signed confirmation makes it
+    the signer's; a person's own words count as written."""
+    from app.signing import new_signing_key
+
+    v2 = next(m for m in registry.list_models(demo_wb, SLUG) if m.model_kind == CHALLENGER_KIND)
+    registry.write_model_card(demo_wb, SLUG, v2.version, registry.draft_model_card(demo_wb, SLUG, v2.version) | CARD
+                              | {"factors": "Region and age band, reviewed monthly"})
+    card = {s.key: s for s in registry.model_card_view(demo_wb, SLUG, v2.version).sections}
+    drafted = {k for k, s in card.items() if s.origin == "draft"}
+    assert drafted == {"model_details", "metrics", "evaluation_data", "training_data", "quantitative_analyses"}
+    assert card["factors"].origin == "person" and card["factors"].by == demo_wb.actor
+    check = {c.id: c for c in promotion.promotion_gate(demo_wb, SLUG, v2.version).checks}["model_card_complete"]
+    assert not check.passed and check.detail.startswith("machine draft not confirmed by a person: Model details")
+
+    records = reporting.collect_model_card(demo_wb, SLUG, version=v2.version, deterministic=True)
+    text = _flat(_pdf_text(render_document("model_card", records, tmp_path / "card.pdf").path))
+    assert text.count("DRAFT, drafted by the registry from its records; no person has confirmed it.") == 5
+
+    with pytest.raises(WorkbenchError, match="not registered in this workspace"):
+        registry.confirm_model_card(demo_wb, SLUG, v2.version, signer=new_signing_key())
+    with pytest.raises(WorkbenchError, match="Factors: not a machine draft"):
+        registry.confirm_model_card(demo_wb, SLUG, v2.version, ["factors"])
+    monkeypatch.setenv("MLWB_SIGNING_KEY", str(tmp_path / "no-such.key"))
+    demo_wb.forget_signing_key()
+    with pytest.raises(WorkbenchError, match="needs your signature"):
+        registry.confirm_model_card(demo_wb, SLUG, v2.version)
+    monkeypatch.delenv("MLWB_SIGNING_KEY")
+    demo_wb.forget_signing_key()
+    assert {s.key for s in registry.model_card_view(demo_wb, SLUG, v2.version).sections if s.origin == "draft"} \
+        == drafted, "a refused confirmation changed the card"
+
+    # Writing the card again with the same draft keeps the drafts; confirming makes them signed text.
+    registry.write_model_card(demo_wb, SLUG, v2.version, registry.model_card(demo_wb, SLUG, v2.version))
+    view = registry.confirm_model_card(demo_wb, SLUG, v2.version)
+    assert view.complete and {s.origin for s in view.sections} == {"person", "confirmed"}
+    me = people.find_person(demo_wb, demo_wb.actor)
+    assert {s.signer_fingerprint for s in view.sections if s.origin == "confirmed"} == {me.fingerprint}
+    (event,) = [e for e in audit_trail.project_events(demo_wb, SLUG) if e.action == "model_card.confirmed"
+                and dict(e.payload).get("version") == str(v2.version)]
+    assert dict(event.payload)["signer"] == me.fingerprint
+    # A person's later edit of a confirmed section makes it theirs, no longer the signed draft.
+    registry.write_model_card(demo_wb, SLUG, v2.version, registry.model_card(demo_wb, SLUG, v2.version)
+                              | {"metrics": "ROC AUC 0.74 on validation; see the metrics table"})
+    assert registry.model_card_view(demo_wb, SLUG, v2.version).sections[3].origin == "person"
+
+
+def test_card_confirm_on_the_command_line(demo_home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def mlwb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True,
+                              env=os.environ.copy(), timeout=300)
+
+    written = mlwb("card", SLUG, "2", "--set", "intended_use=Shadow challenger only")
+    assert written.returncode == 0, written.stderr
+    assert "Metrics: primary metric roc_auc" in written.stdout and "[machine draft: sign it with --confirm" \
+        in written.stdout
+    assert "Intended use: Shadow challenger only  [written by ana.engineer]" in written.stdout
+    confirmed = mlwb("card", SLUG, "2", "--confirm", "metrics")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert re.search(r"Metrics: primary metric roc_auc.*\[confirmed by ana\.engineer\]", confirmed.stdout)
+    again = mlwb("card", SLUG, "2", "--confirm", "metrics")
+    assert again.returncode == 2 and "Metrics: not a machine draft awaiting confirmation" in again.stderr

@@ -17,12 +17,13 @@ from app.services.audit_trail import EventView
 from app.services.comparison import ComparisonView
 from app.services.datasets import DatasetVersionView, SplitView
 from app.services.gates import CheckResult, StageGate
+from app.services.identity import PersonView
 from app.services.monitoring_alerts import AlertView
 from app.services.monitoring_batches import BatchView, DriftResultView
 from app.services.monitoring_policy import SlaRuleView
 from app.services.projects import ProjectSummary
 from app.services.promotion import PromotionGate, TransitionView, WaiverView
-from app.services.registry import ApprovalView, ModelVersionView, ReviewRequestView
+from app.services.registry import ApprovalView, CardSection, ModelVersionView, ReviewRequestView
 from app.services.release_analysis import ReleaseAnalysisView
 from app.services.retraining import TriggerView
 from app.services.training import RunView
@@ -35,6 +36,37 @@ FEATURES = ("income", "age", "utilisation_ratio", "months_since_delinquency", "r
 
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The registered keys of the synthetic workspace: the author's and the validator's.
+ANA_KEY, GRACE_KEY = _hash("ana's public key"), _hash("grace's public key")
+#: The sections the registry drafts from evidence (``registry._draft_sections``).
+DRAFTABLE = ("model_details", "metrics", "evaluation_data", "training_data", "quantitative_analyses")
+
+
+def card_sections(card: dict[str, str], *, drafted: tuple[str, ...] = (), confirmed: tuple[str, ...] = (),
+                  by: str = "ana", outdated: dict[str, str] | None = None) -> tuple[CardSection, ...]:
+    """The card's sections as ``registry.card_view`` returns them: written by ``by`` unless named
+    as a machine ``drafted`` section or one ``confirmed`` with ana's key (``outdated``: the
+    registry's current draft of a confirmed section that changed since)."""
+    out = []
+    for key, label in MODEL_CARD_SECTIONS:
+        text = str(card.get(key) or "")
+        if not text:
+            out.append(CardSection(key, label, "", "missing"))
+        elif key in drafted:
+            out.append(CardSection(key, label, text, "draft", "the registry (machine draft)"))
+        elif key in confirmed:
+            out.append(CardSection(key, label, text, "confirmed", by, T0 + timedelta(hours=34), ANA_KEY,
+                                   (outdated or {}).get(key, "")))
+        else:
+            out.append(CardSection(key, label, text, "person", by, T0 + timedelta(hours=34)))
+    return tuple(out)
+
+
+def with_card(records: ProjectRecords, card: dict[str, str], **origins: Any) -> ProjectRecords:
+    """``records`` with another card text (and its sections' origins, see ``card_sections``)."""
+    return replace(records, card=card, card_sections=card_sections(card, **origins))
 
 
 def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: int = 40, kind: str = "compliance",
@@ -84,10 +116,13 @@ def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: in
     comparisons = (ComparisonView(id=1, run_a=1, run_b=chosen, test="mcnemar+paired_bootstrap", metric="roc_auc",
                                   difference=0.12, ci=(0.05, 0.2), p_value=0.001, alpha=0.05, significant=True,
                                   data_part="validation", created_at=when(30), created_by=u("ana")),)
-    approvals = (ApprovalView(1, u("ana"), u("grace"), "approved", u("approved after review"), when(40)),)
+    approvals = (ApprovalView(1, u("ana"), u("grace"), "approved", u("approved after review"), when(40), GRACE_KEY),)
     models = (ModelVersionView(id=1, version=1, run_id=chosen, model_kind=run_views[-1].model_kind, stage="production",
                                alias="champion", artifact_sha256=_hash("model"), metrics=dict(run_views[-1].metrics),
-                               created_by=u("ana"), created_at=when(35), approvals=approvals, has_card=card),)
+                               created_by=u("ana"), created_at=when(35), approvals=approvals, has_card=card,
+                               author_fingerprint=ANA_KEY),)
+    people = (PersonView(u("ana"), "admin", ANA_KEY, "00" * 32, "ana", when(0)),
+              PersonView(u("grace"), "validator", GRACE_KEY, "11" * 32, u("ana"), when(0)))
     card_text = {key: u(f"{label} text") for key, label in MODEL_CARD_SECTIONS} if card else {}
     release_checks = (
         CheckResult("independent_approval", "Approved by someone other than its author (four-eyes)", True,
@@ -134,17 +169,20 @@ def build_records(*, text: str = "", batches: int = 3, runs: int = 4, events: in
     event_views = tuple(EventView(seq=n, ts=when(n).isoformat(), actor=u("ana"),
                                   action=("model.approved", "job.queued", "dataset.imported", "stage.advanced")[n % 4],
                                   entity=f"thing {n}", project="credit-risk", summary=u(f"change {n}"),
-                                  hash=_hash(f"event{n}")) for n in range(events, 0, -1))
+                                  hash=_hash(f"event{n}"), payload=(("comment", u(f"change {n}")), ("n", str(n))))
+                        for n in range(events, 0, -1))
     head = ChainHead(events, _hash(f"event{events}"))
     return ProjectRecords(
         kind=kind, built_at="deterministic build" if deterministic else "2026-03-01 12:00:00 UTC",
         built_by=u("auditor"), deterministic=deterministic, summary=summary, statement=statement,
         checklist=checklist, framing=framing, gates=gates, datasets=datasets, splits=splits, runs=run_views,
         comparisons=comparisons, models=models, version=1, card=card_text,
+        card_sections=card_sections(card_text, confirmed=("training_data",), by=u("ana")), people=people,
         promotion=PromotionGate(1, "growth", release_checks),
         review_requests=(ReviewRequestView(1, 1, u("ana"), u("grace"), u("please review"), "approved", when(36)),),
-        transitions=(TransitionView(1, "none", "production", u("ana"), u("approved"), when(41)),),
-        waivers=(WaiverView(1, "canary_passed", u("not needed for growth"), u("ana"), when(39)),),
+        transitions=(TransitionView(1, "none", "production", u("ana"), u("approved"), when(41), ANA_KEY,
+                                    ("monitoring_configured",)),),
+        waivers=(WaiverView(1, "canary_passed", u("not needed for growth"), u("grace"), when(39), GRACE_KEY),),
         release_analyses=(ReleaseAnalysisView(1, "shadow", 1, None, "passed", u("go"),
                                               {"agreement_rate": 0.97, "n": 300, "shadow_latency": {"p99_ms": 3.0}},
                                               u("ana"), when(38)),),

@@ -21,7 +21,7 @@ from reports.data import ProjectRecords
 from reports.markup import text as _text
 from reports.render import render_document
 
-from synthetic_records import build_records
+from synthetic_records import build_records, with_card
 
 HEAD_HASH = hashlib.sha256(b"audit-head-412").hexdigest()
 HOSTILE = '<img src="/etc/passwd"/> <b>bold</b> & <font size=40>x</font>'
@@ -57,12 +57,12 @@ def _records(**options: object) -> ProjectRecords:
     model = replace(model, created_by="Alan Turing", model_kind=runs[-1].model_kind,
                     approvals=(replace(approved, approver="Grace Hopper"), rejected))
     card = dict(r.card, caveats=HOSTILE, ethical_considerations=f"Reviewed by {NON_LATIN}.") if r.card else {}
-    return replace(
+    return with_card(replace(
         r, summary=replace(r.summary, name=f"Credit default risk — {NON_LATIN}", current_stage=5,
                            stage_title="Deployment"),
         statement=dict(r.statement, stakeholders_lose=f"Applicants with thin files; {NON_LATIN}"),
-        runs=runs, models=(model,), card=card, batches=(replace(batch, drift=drift, max_psi=0.31),),
-        audit_head_seq=412, audit_head_hash=HEAD_HASH, audit_event_count=413)
+        runs=runs, models=(model,), batches=(replace(batch, drift=drift, max_psi=0.31),),
+        audit_head_seq=412, audit_head_hash=HEAD_HASH, audit_event_count=413), card)
 
 
 def _extract(path: Path) -> tuple[str, int]:
@@ -216,8 +216,8 @@ def test_deliverable_longer_than_a_page_splits_inside_its_row(records: ProjectRe
     # Regression: a one-page problem statement in a table cell raised LayoutError.
     statement = "\n".join(f"Paragraph {i}: " + "the objective is stated at length " * 30
                           for i in range(20))
-    data = replace(records, statement=dict(records.statement, objective=statement + " THE-END"),
-                   card=dict(records.card, intended_use=statement))
+    data = with_card(replace(records, statement=dict(records.statement, objective=statement + " THE-END")),
+                     dict(records.card, intended_use=statement))
     text, _ = _extract(_render(data, tmp_path / "long.pdf"))
     assert "THE-END" in text
     assert "Paragraph 19:" in text

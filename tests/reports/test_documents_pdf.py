@@ -17,7 +17,7 @@ import pytest
 from reports.data import DocumentData, ProjectRecords
 from reports.render import DOCUMENTS, build_document, render_document
 
-from synthetic_records import build_records, with_kind
+from synthetic_records import build_records, with_card, with_kind
 
 HOSTILE = '<img src="/etc/passwd"/> <b>bold</b> & <font size=40>x</font> &amp; &lt;para&gt; <br/>'
 # Scripts DejaVu Sans draws, written left to right (the Yijing hexagram is the one CJK block it has).
@@ -95,12 +95,41 @@ def test_missing_items_follow_the_records(tmp_path: Path) -> None:
     bare = build_records(card=False, fairness=False)
     assert status(complete, "Fairness and bias evaluated") == "PRESENT"
     assert status(bare, "Fairness and bias evaluated") == "MISSING"
-    assert status(complete, "Section “Caveats and recommendations” written") == "PRESENT"
-    assert status(bare, "Section “Caveats and recommendations” written") == "MISSING"
+    caveats = "Section “Caveats and recommendations” written or confirmed by a person"
+    assert status(complete, caveats) == "PRESENT"
+    assert status(bare, caveats) == "MISSING"
     text, _ = _text(render_document("compliance", bare, tmp_path / "bare.pdf").path)
     flat = _flat(text)
     assert "MISSING NIST AI RMF MEASURE 2.11 Fairness and bias evaluated" in flat
     assert "MISSING Model card Caveats and recommendations" in flat
+
+
+def test_machine_drafted_card_sections_are_printed_as_drafts_and_do_not_count(tmp_path: Path) -> None:
+    """Regression: a section counted as PRESENT by its character count though only the registry had
+    drafted it. A draft is marked DRAFT and is PARTIAL in the map; a draft a person signed is theirs,
+    with their key, until the evidence changes under it."""
+    from reports.requirements import requirements
+
+    records = build_records()
+    metrics = "Section “Metrics” written or confirmed by a person"
+    drafted = with_card(records, records.card, drafted=("metrics",))
+    outdated = with_card(records, records.card, confirmed=("metrics",),
+                         outdated={"metrics": "primary metric roc_auc; sealed test (opened): roc_auc 0.7000"})
+    status = {name: next(q for q in requirements(r) if q.item == metrics)
+              for name, r in (("drafted", drafted), ("outdated", outdated), ("written", records))}
+    assert status["written"].status == "PRESENT"
+    assert (status["drafted"].status, status["drafted"].evidence) == (
+        "PARTIAL", "machine draft, not confirmed by a person in the card of v1")
+    assert status["outdated"].status == "PARTIAL" and "the evidence changed since" in status["outdated"].evidence
+
+    card = build_document("model_card", replace(drafted, kind="model_card"))
+    printed = dict(next(b for s in card.sections for b in s.blocks if getattr(b, "title", "") == "Model card of v1")
+                   .rows)
+    assert printed["Metrics"].startswith("DRAFT, drafted by the registry from its records; no person has confirmed it.")
+    text, _ = _text(render_document("compliance", outdated, tmp_path / "outdated.pdf").path)
+    flat = _flat(text)
+    assert "Confirmed by ana, key " in flat and "but the registry's evidence changed since; it would now draft: " \
+        "primary metric roc_auc; sealed test (opened): roc_auc 0.7000" in flat
 
 
 def test_every_page_carries_project_version_and_audit_head(hostile_pdfs: dict[str, tuple[str, int]]) -> None:
@@ -129,7 +158,7 @@ def test_20000_character_fields_split_across_pages_in_prose_and_in_table_cells(t
     records = build_records()
     essay = "\n".join(f"Paragraph {i}: " + "the caveat is stated at length " * 30 for i in range(22)) + " THE-END"
     assert len(essay) >= 20_000
-    data = replace(records, card={**records.card, "caveats": essay}, kind="model_card")
+    data = replace(with_card(records, {**records.card, "caveats": essay}), kind="model_card")
     text, pages = _text(render_document("model_card", data, tmp_path / "card.pdf").path)
     assert "THE-END" in text and "Paragraph 21:" in text
     assert pages >= 3
@@ -150,7 +179,7 @@ def test_same_records_give_the_same_bytes_and_different_records_differ(tmp_path:
     second = render_document("compliance", build_records(), tmp_path / "b.pdf")
     assert first.path.read_bytes() == second.path.read_bytes()
     assert first.sha256 == second.sha256
-    changed = render_document("compliance", replace(records, card={**records.card, "caveats": "changed"}),
+    changed = render_document("compliance", with_card(records, {**records.card, "caveats": "changed"}),
                               tmp_path / "c.pdf")
     assert changed.sha256 != first.sha256
 
