@@ -13,8 +13,9 @@ An evidence bundle (written by ``app.services.evidence_bundle``) is a folder or 
                                  project's events (and its signers' person events) in full, every other
                                  event as a placeholder (seq, prev_hash, hash, content: ``app.canonical``)
     signatures/public-keys.json  name, role, fingerprint and public key of each person who signed a record
-    signatures/signed-records.json  the project's decisions (approvals, waivers, signed transitions and
-                                 finding status changes): what the record says, the statement signed,
+    signatures/signed-records.json  the project's decisions (approvals, waivers, signed transitions,
+                                 finding status changes and model card confirmations): what the record
+                                 says, the statement signed,
                                  the Ed25519 signature and the signer's fingerprint
 
 An export holds its project and nothing else: another project's events travel as placeholders,
@@ -555,6 +556,8 @@ def _expected(record: dict[str, Any], stated: dict[str, Any]) -> dict[str, Any] 
     if kind == "finding_event":
         return {**said, "kind": "finding", "decision": record.get("to_status"), "comment": record.get("reason"),
                 "finding": record.get("finding"), "title": record.get("title")}
+    if kind == "card_confirmation":  # the registry's draft of card sections, signed (SHA-256 per section)
+        return {**said, "kind": "model_card", "decision": "confirm", "sections": record.get("sections")}
     return None
 
 
@@ -601,13 +604,14 @@ def _describe(record: dict[str, Any]) -> str:
     """What a verified record decided, for the signer's line."""
     what = {"approval": lambda r: r.get("decision"), "waiver": lambda r: f"waived {r.get('check')}",
             "transition": lambda r: f"{r.get('from_stage')} → {r.get('to_stage')}",
-            "finding_event": lambda r: f"finding {r.get('finding')} {r.get('from_status')} → {r.get('to_status')}"}
+            "finding_event": lambda r: f"finding {r.get('finding')} {r.get('from_status')} → {r.get('to_status')}",
+            "card_confirmation": lambda r: "card sections confirmed: " + ", ".join(sorted(r.get("sections") or ()))}
     return f"v{record.get('version')} {what.get(record['record'], lambda r: '')(record)}".strip()
 
 
 #: The entity of each kind of record's audit event (a transition's event is about its version).
 _RECORD_ENTITY = {"approval": "approval", "waiver": "waiver", "transition": "model_version",
-                  "finding_event": "finding"}
+                  "finding_event": "finding", "card_confirmation": "model_card"}
 _RECORD_KEYS = ("record", "id", "project", "version", "model_sha256", "by", "signer_fingerprint", "statement",
                 "signature")
 

@@ -179,8 +179,8 @@ class ProjectRecords:
     monitoring batches a drift report covers. ``card`` is the card's text as it reads now and
     ``card_sections`` says who stands behind each section (a person, a signed confirmation of
     the registry's draft, or the machine draft alone); ``people`` are the registered keys every
-    signature is checked against. ``events`` (every event of the project, and the workspace's
-    events about people, newest first, with their payloads) and ``chain`` are only gathered for
+    signature is checked against. ``events`` (every event of the project, and the registrations of
+    the keys its events name, newest first, with their payloads) and ``chain`` are only gathered for
     the documents that print the audit trail, with the ``evidence_digest`` of the verified chain
     (empty when it is broken or not gathered).
     """
@@ -227,8 +227,8 @@ class ProjectRecords:
 
     @property
     def project_events(self) -> tuple[EventView, ...]:
-        """The gathered events that belong to this project (newest first): not the workspace's
-        events about people, and never another project's (they are not read)."""
+        """The gathered events that belong to this project (newest first): not the registrations
+        of its signers' keys, and never another project's (they are not read)."""
         return tuple(e for e in self.events if e.project == self.summary.slug)
 
     @property

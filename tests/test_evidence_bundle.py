@@ -238,15 +238,16 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
     assert f"Audit chain head: {head.seq} {head.hash}" in text
     assert text.count(f"Evidence digest: {exported.evidence_digest}") == 2  # on the cover and in the audit appendix
 
-    # The signed decisions: the validator's approval, the promotion and the validator's acceptance
-    # of each fairness finding, with both keys in full.
+    # The signed decisions: the validator's approval, the promotion, the validator's acceptance of
+    # each fairness finding and the author's confirmation of the card's drafted sections, with both
+    # keys in full.
     keys = {k["name"]: k for k in json.loads((root / PUBLIC_KEYS).read_text(encoding="utf-8"))["keys"]}
     assert set(keys) == {"demo-validator", "ana.engineer"} and keys["demo-validator"]["role"] == "validator"
     records = json.loads((root / SIGNED_RECORDS).read_text(encoding="utf-8"))["records"]
     signed = [(r["record"], r["by"]) for r in records]
     settled = [f for f in findings.list_findings(demo_wb, SLUG) if f.source == "fairness"]
     assert settled and signed == [("approval", "demo-validator"), ("transition", "ana.engineer")] + [
-        ("finding_event", "demo-validator")] * len(settled)
+        ("finding_event", "demo-validator")] * len(settled) + [("card_confirmation", "ana.engineer")]
     assert exported.signed == len(signed) and exported.signers == 2
 
     result = verify_offline(root, tmp_path)
@@ -259,8 +260,9 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
     validator = keys["demo-validator"]["fingerprint"]
     assert any(line.startswith(f"signer  demo-validator (validator) key {validator}: approval 1 (v1 approved), ")
                and line.count("finding_event") == len(settled) for line in lines), lines
-    assert any(line.startswith("signer  ana.engineer (admin) key ") and line.endswith(": transition 2 (v1 none → production)")
-               for line in lines)
+    assert any(line.startswith("signer  ana.engineer (admin) key ") and ": transition 2 (v1 none → production), "
+               "card_confirmation 1 (v1 card sections confirmed: evaluation_data, metrics, model_details, "
+               "quantitative_analyses, training_data)" in line for line in lines), lines
 
 
 def test_cli_export_to_a_zip_verifies_offline(demo_home: Path, tmp_path: Path) -> None:
@@ -352,9 +354,9 @@ def test_an_export_holds_this_project_and_nothing_else(demo_wb: Workbench, tmp_p
     assert result.returncode == 0, result.stdout
     assert f"({len(events) - len(hidden)} in full, {len(hidden)} placeholders" in result.stdout
     records = json.loads(texts[SIGNED_RECORDS])["records"]
-    # mine (the waiver, the promotion, the finding's move) and the validator's (the approval, the demo's
-    # fairness findings accepted)
-    assert len([r for r in records if r["by"] == "ana.engineer"]) == 3
+    # mine (the waiver, the promotion, the finding's move, the demo card's confirmation) and the
+    # validator's (the approval, the demo's fairness findings accepted)
+    assert len([r for r in records if r["by"] == "ana.engineer"]) == 4
     assert f"ok      signatures: {len(records)} signed records verify with the bundle's 2 public keys" in result.stdout
     (signer,) = [line for line in result.stdout.splitlines() if line.startswith("signer  ana.engineer (admin) key ")]
     assert "waiver 1 (v1 waived shadow_passed), transition 2 (v1 none → production)" in signer

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -197,18 +197,22 @@ def recent_events(wb: Workbench, *, project: str | None = None, limit: int = 200
         ]
 
 
-#: Workspace-wide events (no project) that every project's documents show: who was registered
-#: with which key and role, since every signature in a project is checked against those keys.
-PEOPLE_ACTIONS = ("person.",)
+#: The payload fields of a project's events that name a person's key: who signed, who authored.
+KEY_FIELDS = ("signer", "author_key")
 
 
 def project_events(wb: Workbench, slug: str) -> list[EventView]:
-    """Every event of project ``slug``, and the workspace's events about people (``PEOPLE_ACTIONS``),
-    oldest first, each with its full payload. Other projects' events are not read."""
-    people = [AuditEvent.action.startswith(prefix) for prefix in PEOPLE_ACTIONS]
+    """Every event of project ``slug``, oldest first, each with its full payload, and the
+    workspace's person events that registered the keys those events name (``KEY_FIELDS``: the
+    signers of its decisions, the authors of its versions), so a document shows who holds each
+    key it prints. Other projects' events, and people who signed nothing here, are not read."""
     with wb.read() as session:
-        query = select(AuditEvent).where(or_(AuditEvent.project_slug == slug,
-                                             and_(AuditEvent.project_slug.is_(None), or_(*people))))
+        own = list(session.scalars(select(AuditEvent).where(AuditEvent.project_slug == slug)
+                                   .order_by(AuditEvent.seq)))
+        named = {value for e in own for key, value in _payload_pairs(e.payload) if key in KEY_FIELDS}
+        people = [e for e in session.scalars(select(AuditEvent).where(
+            AuditEvent.project_slug.is_(None), AuditEvent.entity_type == "person").order_by(AuditEvent.seq))
+            if dict(_payload_pairs(e.payload)).get("fingerprint") in named]
         return [EventView(e.seq, e.ts, e.actor, e.action, f"{e.entity_type} {e.entity_id}", e.project_slug,
                           _summary(e.payload), e.hash, _payload_pairs(e.payload))
-                for e in session.scalars(query.order_by(AuditEvent.seq))]
+                for e in sorted(own + people, key=lambda e: e.seq)]

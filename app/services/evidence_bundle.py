@@ -63,7 +63,7 @@ from app.services.identity import public_keys
 from app.services.report_builder import ExportedReport, export_compliance_report
 from app.services.workbench import Workbench, find_project
 from reports.data import DocumentData, ReportStamp, TableData
-from storage.models import Approval, Finding, FindingEvent, ModelVersion, Transition, Waiver
+from storage.models import Approval, AuditEvent, Finding, FindingEvent, ModelVersion, Transition, Waiver
 
 DISTRIBUTION = "ml-lifecycle-workbench"
 
@@ -256,7 +256,8 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
 def _signed_records(wb: Workbench, slug: str) -> list[dict[str, Any]]:
     """The project's decisions as ``app.bundle_verify`` checks them: every approval and waiver
     (signed or not: an unsigned one is reported as such), and every signed transition (a
-    promotion, a rollback) and finding status change, each with its statement and signature."""
+    promotion, a rollback), finding status change and model card confirmation, each with its
+    statement and signature."""
     out: list[dict[str, Any]] = []
     with wb.read() as session:
         project = find_project(session, slug)
@@ -289,6 +290,23 @@ def _signed_records(wb: Workbench, slug: str) -> list[dict[str, Any]]:
                 .order_by(FindingEvent.id)):
             out.append({**common("finding_event", e, mv, e.actor), "finding": f.id, "title": f.title,
                         "from_status": e.from_status, "to_status": e.to_status, "reason": e.reason, **signed(e)})
+        # A model card's drafted sections confirmed by a person: the signature lives in the audit
+        # event (``registry.confirm_model_card``), which carries the statement signed.
+        keys = public_keys(session)
+        versions = {mv.version: mv for mv in session.scalars(select(ModelVersion).where(of_project))}
+        for event in session.scalars(select(AuditEvent).where(AuditEvent.project_slug == slug,
+                                                              AuditEvent.action == "model_card.confirmed")
+                                     .order_by(AuditEvent.seq)):
+            payload = json.loads(event.payload)
+            mv = versions.get(payload.get("version"))
+            if mv is None:
+                continue
+            signer = keys.get(payload.get("signer") or "")
+            out.append({"record": "card_confirmation", "id": int(event.entity_id), "project": slug,
+                        "version": mv.version, "model_sha256": mv.artifact_sha256,
+                        "by": signer.name if signer else event.actor, "at": event.ts,
+                        "sections": payload.get("sections"), "signer_fingerprint": payload.get("signer"),
+                        "statement": payload.get("statement"), "signature": payload.get("signature")})
     return out
 
 

@@ -86,7 +86,7 @@ def _gather(wb: Workbench, slug: str, kind: str, *, version: int | None = None, 
     """One read of everything a document may show, through the services the screens use.
 
     ``audit_log``: the document prints the trail, so every event of the project (and the
-    workspace's events about people, whose keys sign its decisions) is read with its payload,
+    registrations of the keys its events name: its signers and authors) is read with its payload,
     and (with ``verify_chain``) the chain is verified and its evidence digest computed here;
     without it they are left for the worker that renders (``app.audit.ChainCheck``)."""
     summary = projects.project_summary(wb, slug)
