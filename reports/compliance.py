@@ -52,6 +52,9 @@ def _decisions(r: ProjectRecords) -> list[tuple[Any, str, str, str, str]]:
         at = max((s.at for s in r.card_sections if s.signer_fingerprint == fp and s.at), default=None)
         out.append((at, f"{ev.version_label(r)}: card sections confirmed ({', '.join(labels)})", by,
                     ev.key_text(r, fp), "the registry's draft of these sections signed as the signer's statement"))
+    out += [(e.created_at, f"finding #{f.id}: {e.from_status} → {e.to_status}", e.actor,
+             ev.key_text(r, e.signer_fingerprint), e.reason or "—")
+            for f in r.tracked_findings for e in f.history if e.from_status]
     out += [(a.created_at, f"{a.kind} of v{a.version}: {a.verdict}", a.created_by, "unsigned", a.decision or "—")
             for a in r.release_analyses]
     out += [(t.created_at, f"retraining trigger #{t.id} ({t.kind}, {t.status})", t.requested_by, "unsigned", t.reason)

@@ -681,6 +681,8 @@ def signatures(records: ProjectRecords) -> list[tuple[str, str, str]]:
             for t in records.transitions if t.signer_fingerprint]
     for (fp, by), labels in card_confirmations(records).items():
         out.append((fp, f"confirmed the card of {version_label(records)}: {', '.join(labels)}", by))
+    out += [(e.signer_fingerprint, f"moved finding #{f.id} {e.from_status or 'new'} → {e.to_status}", e.actor)
+            for f in records.tracked_findings for e in f.history if e.signer_fingerprint]
     return out
 
 

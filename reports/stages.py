@@ -54,7 +54,6 @@ def _evidence(r: ProjectRecords) -> dict[int, tuple[TableData | Facts, ...]]:
     analysis = ev.analysis_tables(run.id, r.error_analysis) if run is not None and r.error_analysis else ()
     batches = list(r.batches)
     return {
-        1: (ev.business_outcome_facts(r),),
         2: (ev.features_table(r),),
         3: (ev.datasets_table(r), ev.fingerprints_table(r), ev.quality_table(r), ev.splits_table(r),
             ev.leakage_table(r)),

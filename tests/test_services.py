@@ -338,6 +338,7 @@ def _ready_v2(wb: Workbench) -> None:
     """Version 2 (the demo's linear challenger) with a card and the significance check waived."""
     registry.write_model_card(wb, SLUG, 2, registry.draft_model_card(wb, SLUG, 2)
                               | {k: "written for the test" for k in registry.PERSON_WRITTEN})
+    registry.confirm_model_card(wb, SLUG, 2)  # the registry's drafted sections count once a person signs them
     promotion.waive(wb, SLUG, 2, "significant_over_baseline", "compared with v1 in the canary instead")
 
 
@@ -368,7 +369,7 @@ def test_promoting_a_second_version_archives_the_first(demo_wb: Workbench) -> No
                   if e.seq > before]
     assert [e.action for e in new_events] == [
         # v2 passed its shadow and canary in the demo, so only the waiver _ready_v2 recorded
-        "model.approved", "model_card.saved", "model.check_waived",
+        "model.approved", "model_card.saved", "model_card.confirmed", "model.check_waived",
         "model.transitioned", "model.alias_removed", "model.alias_set", "model.transitioned",
     ]
     moves = [_payload(demo_wb, e.seq) for e in new_events if e.action == "model.transitioned"]
