@@ -338,11 +338,11 @@ def _map(reqs: list[Requirement]) -> Section:
         Prose("Which chapter answers which section of SR 11-7 (model risk management), the EU AI Act's Annex IV "
               "(technical documentation), the NIST AI RMF functions (Govern, Map, Measure, Manage) and the model "
               "card; then every required item with its status for this project, computed from the records."),
+        Prose(("MISSING for this project: " + plain + ".") if missing else
+              "Every required item is present for this project.", "alert" if missing else "lead"),
         chapters_table(),
         requirements_table(reqs),
         missing_table(reqs),
-        Prose(("MISSING for this project: " + plain + ".") if missing else
-              "Every required item is present for this project.", "alert" if missing else "lead"),
     ])
 
 

@@ -53,8 +53,10 @@ def stylesheet(fonts: FontSet) -> dict[str, ParagraphStyle]:
     ink = colors.HexColor(INK)
     muted = colors.HexColor(MUTED)
     accent = colors.HexColor(ACCENT)
+    # No widows or orphans: a paragraph never leaves one line alone at the top or the foot of a
+    # page (a last word overleaf made a page that was blank but for it).
     base = ParagraphStyle("body", fontName=f.regular, fontSize=9.5, leading=13.5,
-                          textColor=ink, alignment=TA_LEFT, spaceAfter=4)
+                          textColor=ink, alignment=TA_LEFT, spaceAfter=4, allowWidows=0, allowOrphans=0)
     return {
         "body": base,
         "lead": ParagraphStyle("lead", parent=base, fontSize=10.5, leading=15, spaceAfter=8),

@@ -68,7 +68,11 @@ def appendix_blocks(records: ProjectRecords) -> list[Block]:
     kinds = tuple((action, str(len(items)), f"#{items[0].seq} {when(items[0].ts)}",
                    f"#{items[-1].seq} {when(items[-1].ts)}", ", ".join(sorted({e.actor for e in items})))
                   for action, items in sorted(by_kind.items()))
+    counted = TableData("Every other event of the project, by kind", ("Kind", "Events", "First", "Last", "By"), kinds,
+                        note=f"{len(others)} event(s) of data, training, analysis, monitoring, jobs and serving, "
+                             "counted; their content is pinned by the chain head and the evidence digest above.")
     return [
+        counted,
         Prose(f"{len(events)} governance event(s) follow in full, oldest first: approvals and rejections, waivers, "
               "promotions, rollbacks and other transitions, stage gates, the sealed test opened, model-card "
               "writes and signed confirmations, release analyses, findings, reviews, monitoring controls and the "
@@ -77,7 +81,4 @@ def appendix_blocks(records: ProjectRecords) -> list[Block]:
         TableData("Governance events in full", ("Event", "Payload"),
                   tuple((_event_cell(e), _payload_cell(e)) for e in events),
                   note="Every governance event of the project, whatever its age; no event is left out."),
-        TableData("Every other event of the project, by kind", ("Kind", "Events", "First", "Last", "By"), kinds,
-                  note=f"{len(others)} event(s) of data, training, analysis, monitoring, jobs and serving, counted; "
-                       "their content is pinned by the chain head and the evidence digest above."),
     ]
