@@ -27,6 +27,9 @@ from reports.layout import (
 from reports.markup import plain, text
 from reports.tables import TableMaker
 
+#: Tables of at most this many rows are kept on one page when they fit on one.
+KEEP_WHOLE_ROWS = 6
+
 _TONES = {"body": "body", "lead": "lead", "note": "note", "empty": "empty", "alert": "alert",
           "mono": "mono", "meta": "meta"}
 
@@ -149,18 +152,23 @@ class DocumentRenderer:
             if table.title:
                 out += [self.keep_room(40), self.p(self.t(table.title), "h3")]
             return out + [self.p("None recorded.", "empty"), Spacer(1, 4)]
+        from reportlab.platypus import KeepTogether
+
         n = len(table.rows)
         highlight = {i for i in table.highlight if 0 <= i < n}
         grid = self.tables.grid(table.columns, list(table.rows), highlight=highlight)
         # Room for the caption and the header with the first row, so a caption never ends a page.
-        out += [self.keep_room(max(90.0, 30.0 + getattr(grid, "head_height", 0.0))),
-                self.caption("Table", table.title or "Untitled table"), grid]
+        out.append(self.keep_room(max(90.0, 30.0 + getattr(grid, "head_height", 0.0))))
+        part: list[Any] = [self.caption("Table", table.title or "Untitled table"), grid]
         if highlight and not table.note:  # a note says what its shading means itself
             count = len(highlight)
-            out.append(self.p(f"{count} highlighted row{'s need' if count != 1 else ' needs'} "
-                              "a reviewer's attention (shaded).", "note"))
+            part.append(self.p(f"{count} highlighted row{'s need' if count != 1 else ' needs'} "
+                               "a reviewer's attention (shaded).", "note"))
         if table.note:
-            out.append(self.p(self.t(table.note), "note"))
+            part.append(self.p(self.t(table.note), "note"))
+        # A short table stays whole (its last row alone overleaf made a page of one row); a long
+        # one splits, its header repeated.
+        out += [KeepTogether(part)] if n <= KEEP_WHOLE_ROWS else part
         out.append(Spacer(1, 4))
         return out
 
