@@ -246,8 +246,10 @@ class ModelCardView:
         parts = [f"{name}: " + ", ".join(s.label for s in items) for name, items in groups if items]
         if not parts:
             signed = sum(s.origin == "confirmed" for s in self.sections)
-            return "complete: every section written by a person" + (
-                f" ({signed} drafted from the registry and confirmed with a signature)" if signed else "")
+            written = len(self.sections) - signed
+            return "complete: " + "; ".join(part for part in (
+                f"{written} section(s) written by a person" if written else "",
+                f"{signed} drafted by the registry and confirmed with a signature" if signed else "") if part)
         return "; ".join(parts)
 
 
