@@ -21,7 +21,7 @@ run: install
 PYTEST_WORKERS ?= 2
 
 test: install
-	@start=$$(date +%s); $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=10; status=$$?; \
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=30; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$status
 
 bench: install

@@ -224,7 +224,7 @@ def test_a_worker_stops_soon_after_its_parents_kill_9(tmp_path: Path) -> None:
         killed = time.monotonic()
         while _alive(worker) and time.monotonic() - killed < 5:
             time.sleep(0.05)
-        # it checks every PARENT_CHECK_INTERVAL_S; 5 s leaves room for a busy machine, while the
+        # it waits on its parent's sentinel; 5 s leaves room for a busy machine, while the
         # task itself would have waited a minute
         assert not _alive(worker), "the worker outlived its parent"
     finally:

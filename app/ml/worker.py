@@ -1,6 +1,7 @@
 """The entry point of a job's worker process: run one task, report progress, obey cancel.
 
-It runs in a fresh ``spawn`` interpreter that imports nothing but ``app.ml`` and its libraries;
+It runs in a process forked from the job forkserver (or a fresh ``spawn`` interpreter) that
+imports nothing but ``app.ml`` and its libraries;
 it never touches the database (the parent persists results, so there is one writer).
 """
 
@@ -10,13 +11,9 @@ import importlib
 import multiprocessing
 import os
 import threading
-import time
 import traceback
 from typing import Any
 
-#: How often a worker checks that its parent is alive (a ``kill -9`` of the parent leaves it
-#: holding hundreds of MB otherwise, with nobody to read its result).
-PARENT_CHECK_INTERVAL_S = 0.25
 
 
 def _silence_stdio() -> None:
@@ -31,22 +28,20 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def _exit_with_parent() -> None:
-    """End this process within ``PARENT_CHECK_INTERVAL_S`` of its parent's death.
+    """End this process as soon as the workbench process that asked for it dies.
 
     A parent that dies normally terminates its daemon workers; one killed with ``kill -9`` cannot,
-    so the worker watches for being re-parented. (``PR_SET_PDEATHSIG`` would fire when the
-    *thread* that started the worker ends, which in the TUI is a short-lived thread worker.)
-    When the workers are gone, multiprocessing's resource tracker sees its pipe close and exits
-    too, so nothing is left behind.
+    so the worker waits on its parent's sentinel (a pipe that closes when that process ends) on a
+    thread of its own. This works whoever forked the worker (the forkserver, or ``spawn``).
+    ``PR_SET_PDEATHSIG`` would not do: it fires when the *thread* that started the worker ends,
+    which in the TUI is a short-lived thread worker.
     """
     parent = multiprocessing.parent_process()
-    if parent is None or parent.pid is None:
+    if parent is None:
         return
-    parent_pid = parent.pid
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_CHECK_INTERVAL_S)
+        parent.join()
         os._exit(1)
 
     threading.Thread(target=watch, name="mlwb-parent-watch", daemon=True).start()
