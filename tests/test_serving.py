@@ -575,3 +575,29 @@ def test_served_answers_equal_predict_output_for_every_kind(kind: str, problem_t
     assert served.predict(rows) == offline(requests)  # exactly, for the rows together
     sample = [*range(10), len(rows) - 2, len(rows) - 1]
     assert [served.predict([rows[i]])[0] for i in sample] == [offline([requests[i]])[0] for i in sample]  # one by one
+
+
+def test_the_demo_resumed_after_a_crash_sends_only_the_requests_not_yet_logged(demo_wb: Workbench) -> None:
+    """A kill during the demo's shadow requests left some logged: the rerun sends the rest, once."""
+    from app.services.demo import _serve
+    from storage.models import PredictionLog
+
+    frame = generate_interactions(30, seed=3)
+    _serve(demo_wb, frame.iloc[:12], prefix="resume", shadow=True, canary_share=0.0, seed=1)  # the crash
+    _serve(demo_wb, frame, prefix="resume", shadow=True, canary_share=0.0, seed=1)  # the rerun
+    with demo_wb.read() as session:
+        ids = sorted(session.scalars(select(PredictionLog.request_id).where(
+            PredictionLog.request_id.startswith("resume"))))
+    assert ids == [f"resume-{i:05d}" for i in range(30)]  # every request once, none under a #dup- id
+    head = _events_and_rows(demo_wb)
+    _serve(demo_wb, frame, prefix="resume", shadow=True, canary_share=0.0, seed=1)  # a finished run: nothing
+    assert _events_and_rows(demo_wb) == head
+
+
+def _events_and_rows(wb: Workbench) -> tuple[int, int]:
+    from app.services import audit_trail
+    from storage.models import PredictionLog
+
+    with wb.read() as session:
+        rows = session.scalar(select(func.count(PredictionLog.id)))
+    return audit_trail.head(wb)[1], rows

@@ -229,14 +229,23 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
 
 def _serve(wb: Workbench, frame: pd.DataFrame, *, prefix: str, shadow: bool, canary_share: float,
            seed: int) -> None:
-    """Send each row to the scoring service in-process, as `mlwb serve` would over HTTP."""
+    """Send each row to the scoring service in-process, as `mlwb serve` would over HTTP.
+
+    Requests an interrupted run already logged are not sent again, so resuming the demo after a
+    crash adds the missing ones and never a second copy."""
+    from app.services.prediction_log import logged_request_ids
     from app.services.serving import ScoringService
 
+    done = logged_request_ids(wb, f"{prefix}-")
+    features = [f["name"] for f in FEATURES]
+    requests = [(f"{prefix}-{i:05d}", row) for i, row in enumerate(frame[features].to_dict("records"))]
+    requests = [(request_id, row) for request_id, row in requests if request_id not in done]
+    if not requests:
+        return
     service = ScoringService(wb, SLUG, shadow=shadow, canary_share=canary_share, seed=seed)
     try:
-        features = [f["name"] for f in FEATURES]
-        for i, row in enumerate(frame[features].to_dict("records")):
-            service.score({"request_id": f"{prefix}-{i:05d}", "features": row})
+        for request_id, row in requests:
+            service.score({"request_id": request_id, "features": row})
     finally:
         service.close()
 

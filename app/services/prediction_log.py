@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_ID = 64  # PredictionLog.request_id is String(64)
 
 
+def logged_request_ids(wb: Workbench, prefix: str) -> set[str]:
+    """The request ids already in the log that start with ``prefix``: what a rerun must not send
+    again (the demo resumed after a crash), so the log never holds a request twice."""
+    with wb.read() as session:
+        return set(session.scalars(select(PredictionLog.request_id).where(
+            PredictionLog.request_id.startswith(prefix, autoescape=True))))
+
+
 class PredictionLogWriter:
     """Batches ``PredictionLog`` rows on a thread and inserts them every ``interval`` seconds or
     ``max_rows`` rows, whichever comes first. ``close()`` returns only when every row given to
