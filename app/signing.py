@@ -101,9 +101,10 @@ class SigningKey:
     def public_line(self) -> str:
         return PUBLIC_PREFIX + self.public_hex
 
-    def sign(self, fields: Mapping[str, Any]) -> SignedStatement:
-        """Sign a statement (``signer`` and ``format`` are filled in here); returns what is stored."""
-        missing = [f for f in STATEMENT_FIELDS if f not in fields and f not in ("format", "signer")]
+    def sign(self, fields: Mapping[str, Any], *, required: tuple[str, ...] = STATEMENT_FIELDS) -> SignedStatement:
+        """Sign a statement (``signer`` and ``format`` are filled in here); returns what is stored.
+        ``required`` are the fields it must state: a decision's by default."""
+        missing = [f for f in required if f not in fields and f not in ("format", "signer")]
         if missing:
             raise ValueError(f"a statement needs {', '.join(missing)}")
         text = canonical_json({**fields, "format": STATEMENT_FORMAT, "signer": self.fingerprint})

@@ -125,3 +125,40 @@ def test_a_closed_pipe_ends_a_verb_quietly(keyed_home: Path) -> None:
     reader.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
     assert _events(keyed_home) == 1
+
+
+def test_a_signed_checkpoint_catches_a_truncation_the_workspace_alone_cannot(wb: Workbench, tmp_path: Path) -> None:
+    """Delete the newest events and lower audit.head to match: `audit verify` alone cannot tell,
+    the checkpoint kept outside the workspace can."""
+    import sqlite3
+
+    for slug in ("churn", "fraud", "credit"):
+        projects.create_project(wb, slug, problem_type="binary_classification")
+    home = wb.workspace.home
+    wb.close()
+    checkpoint = tmp_path / "checkpoint.json"
+    done = _cli("audit", "anchor", "--out", str(checkpoint))
+    assert done.returncode == 0 and "keep it outside the workspace" in done.stdout, done.stderr
+    statement = json.loads(checkpoint.read_text())["statement"]
+    assert statement["seq"] == 4 and statement["kind"] == "checkpoint"
+    assert _one_error(_cli("audit", "anchor", "--out", str(checkpoint))).endswith("a checkpoint is never overwritten)")
+    done = _cli("audit", "verify", "--checkpoint", str(checkpoint))
+    assert done.returncode == 0 and "nothing behind it was truncated or rolled back" in done.stdout
+    assert "signed by ana.engineer (admin)" in done.stdout
+
+    con = sqlite3.connect(home / "registry.sqlite3")  # the attacker's truncation, anchor lowered to match
+    con.execute("delete from audit_event where seq >= 3")
+    head = con.execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()
+    con.commit()
+    con.close()
+    anchor = json.loads((home / "audit.head").read_text())
+    (home / "audit.head").write_text(json.dumps({db: {"seq": head[0], "hash": head[1]} for db in anchor}))
+    assert _cli("audit", "verify").returncode == 0  # what the design cannot catch alone
+    done = _cli("audit", "verify", "--checkpoint", str(checkpoint))
+    assert done.returncode == 1 and "FAILED  the chain no longer holds that head" in done.stderr
+
+    forged = json.loads(checkpoint.read_text())
+    forged["statement"]["seq"] = 2
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    done = _cli("audit", "verify", "--checkpoint", str(tmp_path / "forged.json"))
+    assert done.returncode == 1 and "its signature does not verify" in done.stderr

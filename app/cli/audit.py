@@ -4,17 +4,26 @@ jobs (what ran, and how it ended). Errors surface through ``app.cli.main``."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from app.cli.workspace import open_workspace
+from app.cli.arguments import add_key_option
+from app.cli.workspace import open_workspace, signer
+from app.errors import WorkbenchError
 
 
 def add_parsers(sub: Any) -> None:
     audit = sub.add_parser("audit", help="verify or list the audit trail")
-    asub = audit.add_subparsers(dest="audit_verb", metavar="verify|log", required=True)
-    asub.add_parser("verify", help="check every link of the hash chain")
+    asub = audit.add_subparsers(dest="audit_verb", metavar="verify|log|anchor", required=True)
+    verify = asub.add_parser("verify", help="check every link of the hash chain")
+    verify.add_argument("--checkpoint", type=Path, metavar="FILE",
+                        help="also prove the chain still holds the head of a checkpoint `mlwb audit anchor` wrote")
+    anchor = asub.add_parser("anchor", help="a signed checkpoint of the chain's head, to keep outside the workspace")
+    anchor.add_argument("--out", type=Path, metavar="FILE", help="write it here (default: print it)")
+    add_key_option(anchor)
     alog = asub.add_parser("log", help="list recent events")
     alog.add_argument("--project")
     alog.add_argument("--limit", type=int, default=30)
@@ -27,14 +36,41 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from app.services import audit_trail
 
     wb = open_workspace()
+    if args.audit_verb == "anchor":
+        return _anchor(wb, args)
     if args.audit_verb == "verify":
         verdict, digest = audit_trail.verify_with_digest(wb)
         print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
         if verdict.ok:  # what a report built now prints, and an exported bundle's manifest records
             print(f"evidence digest {digest}")
-        return 0 if verdict.ok else 1
+        ok = verdict.ok
+        if args.checkpoint is not None:
+            from app.services.checkpoint import check_checkpoint
+
+            checked = check_checkpoint(wb, args.checkpoint)
+            print("\n".join(checked.lines), file=sys.stdout if checked.ok else sys.stderr)
+            ok = ok and checked.ok
+        return 0 if ok else 1
     for e in audit_trail.recent_events(wb, project=args.project, limit=args.limit):
         print(f"{e.seq}\t{e.ts}\t{e.actor}\t{e.action}\t{e.project or '-'}\t{e.summary}")
+    return 0
+
+
+def _anchor(wb: Any, args: argparse.Namespace) -> int:
+    from app.services.checkpoint import make_checkpoint
+
+    text = json.dumps(make_checkpoint(wb, signer(args.key)), indent=2) + "\n"
+    if args.out is None:
+        print(text, end="")
+        return 0
+    try:
+        with open(args.out, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise WorkbenchError(f"{args.out} exists: choose another file (a checkpoint is never overwritten)") from None
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {args.out}: keep it outside the workspace; `mlwb audit verify --checkpoint {args.out}` checks it")
     return 0
 
 
