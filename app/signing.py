@@ -57,10 +57,11 @@ def parse_public_key(text: str) -> str:
         return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
     raw = text.removeprefix(PUBLIC_PREFIX).split()[0] if text else ""
     try:
-        if len(bytes.fromhex(raw)) == 32:
-            return raw.lower()
+        key = bytes.fromhex(raw)
     except ValueError:
-        pass
+        key = b""
+    if len(key) == 32:
+        return raw.lower()
     raise WorkbenchError(
         "not an Ed25519 public key: expected the line `mlwb people init` prints (ed25519: and 64 hex digits) "
         "or a PEM public key")

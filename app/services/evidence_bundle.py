@@ -189,7 +189,7 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
     _write_text(root / EVIDENCE_JSON, json.dumps(_finite(_evidence(report.document)), indent=2, ensure_ascii=False,
                                                  allow_nan=False) + "\n")
     tables: dict[str, dict[str, str]] = {}
-    for number, (where, chapter, table) in enumerate(_tables(report.document), start=1):
+    for number, (where, chapter, table) in enumerate(document_tables(report.document), start=1):
         name = f"{TABLES_DIR}/{number:02d}-{f'{chapter}-' if chapter else ''}{_slug(table.title)}.csv"
         _write_csv(root / name, table)
         tables[name] = {"title": table.title, "found_at": where}
@@ -346,8 +346,9 @@ def _evidence(document: DocumentData) -> dict[str, Any]:
     return {**data.pop("stamp"), **data}
 
 
-def _tables(value: Any, where: str = "", chapter: str = "") -> Iterator[tuple[str, str, TableData]]:
-    """Every ``TableData`` in the document, in reading order, with the chapter it is in.
+def document_tables(value: Any, where: str = "", chapter: str = "") -> Iterator[tuple[str, str, TableData]]:
+    """Every ``TableData`` in the document, in reading order, with where it is and its chapter:
+    the tables a bundle exports, and the ones a review import compares with them.
 
     Walking the document (rather than naming its fields) keeps the export complete when the
     report gains a table; a section's ``key`` names its chapter (its sub-sections have none).
@@ -357,10 +358,10 @@ def _tables(value: Any, where: str = "", chapter: str = "") -> Iterator[tuple[st
     elif is_dataclass(value):
         chapter = getattr(value, "key", "") or chapter
         for f in fields(value):
-            yield from _tables(getattr(value, f.name), f"{where}.{f.name}" if where else f.name, chapter)
+            yield from document_tables(getattr(value, f.name), f"{where}.{f.name}" if where else f.name, chapter)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            yield from _tables(item, f"{where}[{i}]", chapter)
+            yield from document_tables(item, f"{where}[{i}]", chapter)
 
 
 def _slug(title: str) -> str:

@@ -161,8 +161,7 @@ def set_status(wb: Workbench, slug: str, finding_id: int, status: str, reason: s
                                     comment=reason, finding=row.id, title=row.title)
             if status in SETTLED:
                 verb = "accept" if status == "accepted" else "close"
-                own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
-                if own_key or decider.name == mv.created_by:
+                if decider.is_author_of(mv):
                     raise WorkbenchError(f"{mv.created_by} registered version {mv.version}: someone else must "
                                          f"{verb} its findings (four-eyes rule)")
                 if decider.signed is None and project.maturity in SIGNATURE_REQUIRED:

@@ -199,8 +199,7 @@ def waive(wb: Workbench, slug: str, version: int, check_id: str, reason: str, *,
         decider = sign_decision(uow, signer, kind="waiver", project=project, mv=mv, decision=f"waive {check_id}",
                                 comment=reason, check=check_id)
         if project.maturity == "enterprise" or check.independent_waiver:
-            own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
-            if decider.signed is None or own_key or decider.name == mv.created_by:
+            if decider.signed is None or decider.is_author_of(mv):
                 raise GateFailed(
                     f"{'an enterprise waiver' if project.maturity == 'enterprise' else f'a waiver of {check_id}'} "
                     f"must be signed by someone other than {mv.created_by}, who registered "

@@ -495,11 +495,10 @@ def record_approval(
         mv = model_version(uow.session, project, version)
         decider = sign_decision(uow, signer, kind="approval", project=project, mv=mv, decision=decision,
                                 comment=comment)
-        own_key = decider.signed is not None and decider.signed.fingerprint == mv.author_fingerprint
-        if own_key or decider.name == mv.created_by:
+        if decider.is_author_of(mv):
             raise WorkbenchError(
                 f"{mv.created_by} registered model version {version}"
-                + (" with this same key" if own_key else "")
+                + (" with this same key" if decider.signed_with_authors_key(mv) else "")
                 + " and cannot approve or reject it: ask another reviewer (four-eyes rule)")
         if decider.person is not None and decider.person.role not in DECIDING_ROLES:
             raise WorkbenchError(f"{decider.name} is registered as {decider.person.role}: only a validator, approver "

@@ -33,7 +33,6 @@ events. Importing the same review again (same signature) adds nothing and says s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from app.services.findings import raise_finding
 from app.services.identity import PersonView, public_keys
 from app.services.registry import approval_statement, model_version
 from app.services.signatures import judge_independence
+from app.services.evidence_bundle import document_tables
 from app.services.workbench import Workbench, find_project
 from app.signing import short_fingerprint, verify_statement
 from storage.models import Approval, AuditEvent, Finding, Review, ReviewRequest, utcnow
@@ -200,20 +200,6 @@ def _check_version_and_head(wb: Workbench, session: Any, doc: ReviewDocument, pe
                              f"v{doc.version}: {verdict.why} (four-eyes). {NOTHING_RECORDED}")
 
 
-def _document_tables(value: Any, chapter: str = "") -> Iterator[tuple[str, Any]]:
-    """Every table of a document with its chapter's key, in reading order (as the bundle lists them)."""
-    from reports.data import Section, TableData
-
-    if isinstance(value, TableData):
-        yield chapter, value
-    elif isinstance(value, Section):
-        for block in (*value.blocks, *value.subsections):
-            yield from _document_tables(block, value.key or chapter)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _document_tables(item, chapter)
-
-
 def evidence_changes(wb: Workbench, doc: ReviewDocument) -> tuple[list[str], tuple[int, str]]:
     """The tables of ``doc``'s version whose content differs now from the bundle it reviewed
     (changed, new or gone; the audit trail's own chapters left out), and the chain head the
@@ -226,7 +212,7 @@ def evidence_changes(wb: Workbench, doc: ReviewDocument) -> tuple[list[str], tup
     titles = {s.key: s.title for s in document.sections if s.key}
     trail = [title for key, title in titles.items() if key in AUDIT_TRAIL_CHAPTERS]
     now: Counter[tuple[str, str, str]] = Counter()
-    for chapter, table in _document_tables(document.sections):
+    for _, chapter, table in document_tables(document):
         if chapter not in AUDIT_TRAIL_CHAPTERS:
             now[(chapter, table.title, table_digest(table.columns, table.rows, trail_titles=trail))] += 1
     then: Counter[tuple[str, str, str]] = Counter(

@@ -45,6 +45,13 @@ class Decider:
         return {"statement": s.text if s else None, "signature": s.signature if s else None,
                 "signer_fingerprint": s.fingerprint if s else None}
 
+    def signed_with_authors_key(self, mv: ModelVersion) -> bool:
+        return self.signed is not None and self.signed.fingerprint == mv.author_fingerprint
+
+    def is_author_of(self, mv: ModelVersion) -> bool:
+        """Four-eyes at the moment of deciding: the author's key, or the author's name."""
+        return self.signed_with_authors_key(mv) or self.name == mv.created_by
+
     @property
     def audit_fields(self) -> dict[str, Any]:
         s = self.signed
