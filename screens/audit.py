@@ -18,6 +18,7 @@ from screens.base import SnapshotScreen
 if TYPE_CHECKING:
     from app.audit import ChainVerdict
     from app.services.audit_trail import EventView
+    from app.services.state_binding import RowsVerdict
     from app.services.workbench import Workbench
 
 
@@ -35,6 +36,7 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
     class ChainVerified(Message, bubble=False):
         verdict: ChainVerdict
         digest: str  # the evidence digest through the head, "" for an empty trail
+        rows: RowsVerdict  # the governed rows against the events that recorded them
 
     def __init__(self, project: str | None = None) -> None:
         super().__init__()
@@ -66,16 +68,19 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
     @work(thread=True, exit_on_error=False, exclusive=True, group="audit-verify")
     def action_verify(self) -> None:
         from app.services.audit_trail import verify_with_digest
+        from app.services.state_binding import verify_workspace_rows
 
-        self.post_message(self.ChainVerified(*verify_with_digest(self.wb)))
+        self.post_message(self.ChainVerified(*verify_with_digest(self.wb), verify_workspace_rows(self.wb)))
 
     @on(ChainVerified)
     def _show_verdict(self, message: ChainVerified) -> None:
-        verdict, digest = message.verdict, message.digest
+        verdict, digest, rows = message.verdict, message.digest, message.rows
         self.verdict_text = verdict.describe()
-        style = "bold green" if verdict.ok else "bold red"
-        shown = Text(self.verdict_text, style=style)
+        shown = Text(self.verdict_text, style="bold green" if verdict.ok else "bold red")
         if digest:  # what a report built now prints (and verify-bundle checks a bundle against)
             shown.append(f"\nevidence digest {digest}", style="dim")
+        shown.append("\n" + "\n".join(rows.lines(limit=5)), style="green" if rows.ok else "bold red")
         self.query_one("#verdict", Static).update(shown)
-        self.notify(self.verdict_text, severity="information" if verdict.ok else "error", title="Audit chain")
+        ok = verdict.ok and rows.ok
+        self.notify(self.verdict_text if rows.ok else rows.lines()[0], severity="information" if ok else "error",
+                    title="Audit chain")

@@ -568,3 +568,13 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class WorkspaceSetting(Base):
+    """A named fact about the registry itself (not about a project), e.g. that rows written
+    before they were bound to the audit chain still await their baseline event."""
+
+    __tablename__ = "workspace_setting"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -61,6 +61,8 @@ def _events(wb: Workbench, action: str) -> list[audit_trail.EventView]:
 
 
 def _payload(wb: Workbench, seq: int) -> dict:
+    """What the service recorded, without the row hashes every governed change adds
+    (tests/test_state_binding.py checks those)."""
     import sqlite3
 
     con = sqlite3.connect(wb.workspace.database_path)
@@ -68,7 +70,9 @@ def _payload(wb: Workbench, seq: int) -> dict:
         (payload,) = con.execute("SELECT payload FROM audit_event WHERE seq = ?", (seq,)).fetchone()
     finally:
         con.close()
-    return json.loads(payload)
+    recorded = json.loads(payload)
+    recorded.pop("row_hashes", None)
+    return recorded
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from app.services import audit_trail
+    from app.services import audit_trail, state_binding
 
     wb = open_workspace()
     if args.audit_verb == "anchor":
@@ -43,7 +43,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
         if verdict.ok:  # what a report built now prints, and an exported bundle's manifest records
             print(f"evidence digest {digest}")
-        ok = verdict.ok
+        rows = state_binding.verify_workspace_rows(wb)
+        print("\n".join(rows.lines()), file=sys.stdout if rows.ok else sys.stderr)
+        ok = verdict.ok and rows.ok
         if args.checkpoint is not None:
             from app.services.checkpoint import check_checkpoint
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the workbench appends through this module, so it is only na
 EVENT_COLUMNS = (AuditEvent.seq, AuditEvent.ts, AuditEvent.actor, AuditEvent.action, AuditEvent.entity_type,
                  AuditEvent.entity_id, AuditEvent.project_slug, AuditEvent.payload, AuditEvent.prev_hash,
                  AuditEvent.hash)
+#: The payload field in which a unit of work records the hash of each governed row it changed
+#: (``app.services.state_binding``); shown as the rows it names, the hashes stay in the chain.
+ROW_HASHES = "row_hashes"
 #: Rows per pickled part of a ``ChainCheck`` (a few milliseconds of the parent's GIL each).
 ROWS_PER_PART = 2000
 
@@ -54,7 +57,14 @@ def _payload_pairs(payload: str) -> tuple[tuple[str, str], ...]:
         return (("payload", payload),)
     if not isinstance(data, dict):
         return (("payload", payload),)
-    return tuple((str(k), v if isinstance(v, str) else canonical_json(v)) for k, v in data.items())
+    return tuple((str(k), v if isinstance(v, str) else canonical_json(v)) for k, v in _shown(data).items())
+
+
+def _shown(data: dict[str, Any]) -> dict[str, Any]:
+    """The payload as screens and documents print it: the bound rows by name, not by hash."""
+    if isinstance(data.get(ROW_HASHES), dict):
+        data = {k: v for k, v in data.items() if k != ROW_HASHES} | {"rows_bound": ", ".join(data[ROW_HASHES])}
+    return data
 
 
 def _summary(payload: str, limit: int = 120) -> str:
@@ -62,7 +72,9 @@ def _summary(payload: str, limit: int = 120) -> str:
         data = json.loads(payload)
     except ValueError:
         return payload[:limit]
-    text = ", ".join(f"{k}={v}" for k, v in data.items())
+    if not isinstance(data, dict):
+        return payload[:limit]
+    text = ", ".join(f"{k}={v}" for k, v in _shown(data).items())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -108,6 +120,7 @@ def append_event(
     session.add(event)
     session.flush()
     session.info["audit_head"] = ChainHead(event.seq, event.hash)
+    session.info["audit_event"] = event  # the newest: where ``state_binding.bind`` records rows
     return event
 
 

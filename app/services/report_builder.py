@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.errors import JobCancelled, WorkbenchError
-from app.services import audit_trail
+from app.services import audit_trail, state_binding
 from app.services.reporting import COLLECTORS
 from app.services.workbench import Workbench, find_project
 from storage.models import AuditEvent, ModelVersion, MonitoringBatch
@@ -255,6 +255,7 @@ def build_report(
     with wb.read() as session:
         find_project(session, slug)  # an unknown project is refused before any path is touched
     target = resolve_out(wb, slug, kind, out)
+    state_binding.raise_on(state_binding.verify_workspace_rows(wb).problems, f"build the {kind} report")
     deferred = {"verify_chain": False} if kind in CHAIN_DOCUMENTS else {}
     data = COLLECTORS[kind](wb, slug, deterministic=deterministic, **requested, **deferred)
     head_seq, head_hash = data.audit_head_seq, data.audit_head_hash  # the head the document prints

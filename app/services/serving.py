@@ -43,6 +43,7 @@ from sqlalchemy import select
 from app.errors import WorkbenchError
 from app.ml.compiled_pipeline import verified_fast_preparation
 from app.ml.served_model import ServedModel, answers_alike_in_batches, one_openmp_thread, probe_rows
+from app.services import state_binding
 from app.services.prediction_log import PredictionLogWriter
 from app.services.registry import production_version
 from app.services.scoring_requests import BadRequest, parse_request, show_value
@@ -125,9 +126,11 @@ def _load_version(wb: Workbench, session, project: Project, mv: ModelVersion, ro
     """
     from app.ml.model_files import load_model
 
+    what = f"the {role} model (version {mv.version} of '{project.slug}') was not loaded"
+    state_binding.raise_on(state_binding.check_rows(session, wb.key.secret, [(ModelVersion, mv.id)]),
+                           f"serve version {mv.version} of '{project.slug}'")
     run = session.get(Run, mv.run_id)
     sha = mv.artifact_sha256
-    what = f"the {role} model (version {mv.version} of '{project.slug}') was not loaded"
     if role == "challenger":
         todo = f"clear the challenger with `mlwb alias {project.slug} --clear` to serve production alone"
     else:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditKey, ChainHead, HeadAnchor, check_key_against, load_key
 from app.errors import NotFound
+from app.services import state_binding
 from app.services.audit_trail import append_event, key_samples
 from app.services.identity import Identity, identity_in, login_name
 from app.signing import SigningKey, load_signing_key
@@ -93,7 +94,19 @@ class Workbench:
         bench = cls(ws, db, ArtifactStore(ws.artifacts_dir), key, HeadAnchor(ws.anchor_file, ws.identity))
         if key.notice:
             bench.notices.append(key.notice)
+        bench._bind_earlier_rows()
         return bench
+
+    def _bind_earlier_rows(self) -> None:
+        """Once, for a registry written before governed rows were bound to the chain: bind them
+        as they are now, in an event that says so (``state_binding``)."""
+        with self.read() as session:
+            if not state_binding.baseline_pending(session):
+                return
+        with self.unit_of_work() as uow:
+            rows = state_binding.take_baseline(uow.session)
+            uow.audit("audit.rows_bound", "workspace", self.workspace.identity, rows=rows,
+                      note="rows written before this version, bound as they were found")
 
     def signing_key(self) -> SigningKey | None:
         """My private signing key (``MLWB_SIGNING_KEY``, else the keyring, else ``signing.key``),
@@ -120,9 +133,11 @@ class Workbench:
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         key = self.signing_key()
         with self.db.write() as session:
+            state_binding.track(session)
             who = identity_in(session, key)
             uow = UnitOfWork(session, self, who, who.name)
             yield uow
+            state_binding.bind(session, self.key.secret)
             head: ChainHead | None = session.info.pop("audit_head", None)
         if head is not None:
             self.anchor.advance(head)
