@@ -207,7 +207,8 @@ def test_cli_verify_reports_ok_then_names_the_tampered_event(wb: Workbench) -> N
     assert ok.returncode == 0, ok.stderr
     assert "Traceback" not in ok.stderr
     lines = ok.stdout.strip().splitlines()
-    assert len(lines) == 2 and re.fullmatch(r"evidence digest [0-9a-f]{64}", lines[1])
+    assert len(lines) == 3 and re.fullmatch(r"evidence digest [0-9a-f]{64}", lines[1])
+    assert lines[2] == "governed rows OK: 5 rows match the audit events that recorded them"  # 2 projects, 2 documents, me
     match = OK_RE.match(lines[0])
     assert match, lines[0]
     assert (int(match[1]), int(match[2]), match[3]) == (count, head.seq, head.hash)

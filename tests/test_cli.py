@@ -45,7 +45,8 @@ def _verify(env: dict[str, str] | None = None) -> tuple[int, int, str]:
 
 
 def _verify_with_digest(env: dict[str, str] | None = None) -> tuple[int, int, str, str]:
-    line, digest_line = ok("audit", "verify", env=env).strip().splitlines()
+    line, digest_line, rows_line = ok("audit", "verify", env=env).strip().splitlines()
+    assert rows_line.startswith("governed rows OK: "), rows_line
     match = OK_RE.match(line)
     assert match, line
     digest = re.fullmatch(r"evidence digest ([0-9a-f]{64})", digest_line)

@@ -71,11 +71,13 @@ def test_a_later_review_is_the_last_validation_and_findings_are_counted(demo_wb:
         uow.session.add(Review(model_version_id=mv.id, manifest_digest="0" * 64, conclusion="approve_with_conditions",
                                reviewer="rita.validator", document="{}", signature="00", signer_fingerprint="ab" * 32,
                                reviewed_at=reviewed_at, imported_by="ana.engineer"))
+        uow.audit("test.review_recorded", "model_version", mv.id, project=SLUG)
     for severity, title in (("high", "no fairness per city"), ("high", "stale card"), ("low", "typo")):
         findings.record_finding(demo_wb, SLUG, title=title, severity=severity, version=production)
     settled = findings.record_finding(demo_wb, SLUG, title="fixed already", severity="medium", version=production)
     with demo_wb.unit_of_work() as uow:  # settled findings are not counted (set directly: the status is what counts)
         uow.session.get(Finding, settled.id).status = "closed"  # type: ignore[union-attr]
+        uow.audit("test.finding_closed", "finding", settled.id, project=SLUG)
     entry = _entry(demo_wb)
     assert (entry.validator, entry.validated_by) == ("rita.validator", "review (approve_with_conditions)")
     assert entry.validator_fingerprint == "ab" * 32
@@ -95,6 +97,7 @@ def test_a_project_without_a_model_owes_no_review_and_one_in_production_never_va
     with demo_wb.unit_of_work() as uow:
         for a in uow.session.scalars(select(Approval)):
             a.signature = a.statement = a.signer_fingerprint = None
+        uow.audit("test.approvals_unsigned", "project", SLUG, project=SLUG)
     projects.set_maturity(demo_wb, SLUG, "startup", reason="a test of an unsigned approval")
     entry = _entry(demo_wb)
     assert entry.production_version is not None and entry.last_validated is None and entry.overdue
@@ -108,7 +111,8 @@ def test_setting_tier_and_owner_is_audited_and_checked(demo_wb: Workbench) -> No
     with demo_wb.read() as session:
         event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
         assert event is not None and event.action == "project.inventory_changed"
-        assert json.loads(event.payload) == {"changes": {"risk_tier": {"from": "medium", "to": "low"},
+        assert set(json.loads(event.payload).pop("row_hashes")) == {"project/1"}
+        assert {k: v for k, v in json.loads(event.payload).items() if k != "row_hashes"} == {"changes": {"risk_tier": {"from": "medium", "to": "low"},
                                                          "owner": {"from": "", "to": "jo.owner"}},
                                              "reason": "a small internal model"}
         seq = event.seq

@@ -387,8 +387,9 @@ def test_a_model_file_with_untrusted_types_refuses_to_start(demo_wb: Workbench) 
     challenger = _make_challenger(demo_wb)
     hostile = functools.partial(os.system, "echo this file would run a shell command")
     sha = demo_wb.artifacts.put_bytes(sio.dumps(hostile), ".skops")
-    with demo_wb.db.write() as session:  # a registry row pointing at a (hash-valid) file of unknown types
-        session.get(ModelVersion, challenger.id).artifact_sha256 = sha
+    with demo_wb.unit_of_work() as uow:  # a version registered with a (hash-valid) file of unknown types
+        uow.session.get(ModelVersion, challenger.id).artifact_sha256 = sha
+        uow.audit("test.model_file_replaced", "model_version", challenger.id, project=SLUG, sha256=sha)
     with pytest.raises(WorkbenchError) as caught:
         ScoringService(demo_wb, SLUG)
     message = str(caught.value)
