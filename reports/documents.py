@@ -117,7 +117,7 @@ class DocumentRenderer:
 
     def block(self, item: object) -> list[Any]:
         if isinstance(item, Prose):
-            return [self.p(self.t(item.text), _TONES.get(item.tone, "body"))]
+            return self.tables.paragraphs(item.text, _TONES.get(item.tone, "body"))
         if isinstance(item, Facts):
             return self.facts_block(item)
         if isinstance(item, TableData):
@@ -165,7 +165,7 @@ class DocumentRenderer:
             part.append(self.p(f"{count} highlighted row{'s need' if count != 1 else ' needs'} "
                                "a reviewer's attention (shaded).", "note"))
         if table.note:
-            part.append(self.p(self.t(table.note), "note"))
+            part += self.tables.paragraphs(table.note, "note")
         # A short table stays whole (its last row alone overleaf made a page of one row); a long
         # one splits, its header repeated.
         out += [KeepTogether(part)] if n <= KEEP_WHOLE_ROWS else part
@@ -196,7 +196,7 @@ class DocumentRenderer:
                    None: ""}[chart.alarm_above]
             parts.append(self.p(self.t(f"Dashed line: threshold {chart.threshold:g}.{red}"), "note"))
         if chart.note:
-            parts.append(self.p(self.t(chart.note), "note"))
+            parts += self.tables.paragraphs(chart.note, "note")
         return [KeepTogether(parts)]
 
     # ------------------------------------------------------------------ page-level parts
@@ -229,7 +229,7 @@ class DocumentRenderer:
             NextPageTemplate("body"),
             Spacer(1, 24),
             self.p(self.t(d.title.upper()), "kicker"),
-            self.p(self.t(s.project_name), "title"),
+            *self.tables.paragraphs(s.project_name, "title"),
             self.p(self.t(s.project_slug), "subtitle"),
             Spacer(1, 18),
             self.tables.facts(d.cover, 46 * 2.835),
@@ -237,7 +237,7 @@ class DocumentRenderer:
             box,
         ]
         if d.summary:
-            out += [Spacer(1, 18), self.p(self.t(d.summary), "meta")]
+            out += [Spacer(1, 18), *self.tables.paragraphs(d.summary, "meta")]
         return out + [PageBreak()]
 
     def contents_story(self) -> list[Any]:
@@ -256,7 +256,7 @@ class DocumentRenderer:
                  f"{self.t(s.model_version)} · {self.t(built_phrase(s))} by {self.t(s.built_by)}")
         out = [self.p(self.t(d.title), "doc_title"), self.p(facts, "meta"), *self.stamp_lines()]
         if d.summary:
-            out.append(self.p(self.t(d.summary), "meta"))
+            out += self.tables.paragraphs(d.summary, "meta")
         return out + [self.rule(space_after=6)]
 
     def rule(self, space_after: float = 10) -> Any:

@@ -10,7 +10,7 @@ reportlab is imported inside the functions so importing ``reports`` stays cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reports.data import DETERMINISTIC_BUILD, ReportStamp
@@ -125,9 +125,17 @@ class PageFurniture:
     fonts: FontSet
     pagesize: tuple[float, float]
     margin: float
+    # Fitted lines by (text, font, size, width): the header and footer repeat the same lines on
+    # every page, and cleaning a long title costs its length; once per document keeps the
+    # furniture linear in the text (a title is as long as the pages it fills on the cover).
+    _fitted: dict[tuple[str, str, float, float], str] = field(default_factory=dict, compare=False,
+                                                              repr=False)
 
     def _line(self, value: str, font: str, size: float, width: float) -> str:
-        return fit(plain(value, self.fonts.coverage), font, size, width)
+        key = (value, font, size, width)
+        if key not in self._fitted:
+            self._fitted[key] = fit(plain(value, self.fonts.coverage), font, size, width)
+        return self._fitted[key]
 
     def cover(self, canvas: Any, doc: Any) -> None:
         """An accent band with the product name; the cover has no running header."""

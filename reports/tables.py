@@ -13,7 +13,7 @@ from reports.fonts import FontSet
 from reports.layout import (
     ACCENT, HEADER_BG, HIGHLIGHT_BAR, HIGHLIGHT_BG, RULE, STATUS_COLOURS, ZEBRA_BG,
 )
-from reports.markup import plain, text
+from reports.markup import plain, text, text_pieces
 
 # A hex digest (SHA-256 and friends) in a table cell: allowed to wrap mid-word.
 _DIGEST = re.compile(r"^[0-9a-fA-F]{24,}$")
@@ -39,6 +39,29 @@ def _water_fill(widths: list[float], total: float) -> list[float]:
         else:
             return [min(x, level) for x in widths]
     return list(widths)
+
+
+def _paragraph_class() -> type:
+    """A Paragraph that remembers its last wrap: wrapping again at the same width is free.
+
+    A table that splits a tall row at a page break builds a new table from the rest and wraps
+    every remaining cell again, so a cell of many paragraphs (:meth:`TableMaker.paragraphs`)
+    would be laid out once per page it spans. A Paragraph's lines depend only on the width, so
+    the previous result stands. (``split`` may drop ``blPara``; then it is computed afresh.)
+    """
+    from reportlab.platypus import Paragraph
+
+    class WrapOnceParagraph(Paragraph):
+        def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+            done = self.__dict__.get("_wrapped")
+            if done is not None and done[0] == availWidth and "blPara" in self.__dict__:
+                self.width, self.height = done[1]
+                return done[1]
+            size = super().wrap(availWidth, availHeight)
+            self._wrapped = (availWidth, size)
+            return size
+
+    return WrapOnceParagraph
 
 
 #: A row that does not fit moves to the next page only when less than this share of a page is left.
@@ -83,13 +106,40 @@ class TableMaker:
         self.frame_width = frame_width
         self.table_class = _table_class()
         self.table_class.frame_height = frame_height
+        self.paragraph_class = _paragraph_class()
 
     def p(self, markup: str, style: str = "body") -> Any:
-        from reportlab.platypus import Paragraph
-
         if self.fonts.shaping and needs_shaping(markup):
-            return Paragraph(markup, self._shaped(style))
-        return Paragraph(markup, self.styles[style])
+            return self.paragraph_class(markup, self._shaped(style))
+        return self.paragraph_class(markup, self.styles[style])
+
+    def paragraphs(self, value: object, style: str = "body") -> list[Any]:
+        """User text as one Paragraph, or as several stacked ones when it is long.
+
+        Layout stays linear in the text (see ``reports.markup.text_pieces``). The pieces of one
+        text sit flush: only the first keeps the style's space before, only the last its space
+        after, so they read as the one paragraph they are.
+        """
+        pieces = text_pieces(value, self.fonts.coverage)
+        if len(pieces) == 1:
+            return [self.p(pieces[0], style)]
+        out = []
+        for i, markup in enumerate(pieces):
+            place = "head" if i == 0 else "tail" if i == len(pieces) - 1 else "middle"
+            para = self.p(markup, self._flush(style, place))
+            out.append(para)
+        return out
+
+    def _flush(self, style: str, place: str) -> str:
+        """``style`` without the space between the pieces of one text (``place``: head,
+        middle or tail piece)."""
+        name = f"{style}+{place}"
+        if name not in self.styles:
+            base = self.styles[style]
+            self.styles[name] = base.clone(
+                name, spaceBefore=base.spaceBefore if place == "head" else 0,
+                spaceAfter=base.spaceAfter if place == "tail" else 0)
+        return name
 
     def _shaped(self, style: str) -> Any:
         """``style`` with HarfBuzz shaping on: only for the paragraphs that need it, because
@@ -100,12 +150,17 @@ class TableMaker:
         return self.styles[shaped]
 
     def cell(self, value: str, style: str) -> Any:
-        """A user string as a wrapping cell; a bare status word gets its colour."""
+        """A user string as a wrapping cell; a bare status word gets its colour.
+
+        A long string becomes a list of paragraphs (a cell may hold a list of flowables, and a
+        row split at a page break splits it between them): see :meth:`paragraphs`.
+        """
         colour = STATUS_COLOURS.get(value.strip()) if len(value) < 12 else None
         if colour:
             return self.p(f'<font color="{colour}">{text(value, self.fonts.coverage)}</font>',
                           "cell_bold")
-        return self.p(text(value, self.fonts.coverage), style)
+        paragraphs = self.paragraphs(value, style)
+        return paragraphs[0] if len(paragraphs) == 1 else paragraphs
 
     def fill_widths(self, widths: list[float | None]) -> list[float]:
         """Fixed widths plus one ``None`` column that takes the rest of the frame."""
@@ -254,8 +309,12 @@ class TableMaker:
         for row in rows:
             tallest = leading
             for value, width in zip(row, widths):
-                if hasattr(value, "wrap"):
-                    tallest = max(tallest, value.wrap(max(width - 10, 1), self.table_class.frame_height)[1])
+                flowables = value if isinstance(value, list) else [value]
+                height = 0.0
+                for flowable in flowables:  # a long cell's pieces: only until a page is full
+                    if hasattr(flowable, "wrap") and height < self.table_class.frame_height:
+                        height += flowable.wrap(max(width - 10, 1), self.table_class.frame_height)[1]
+                tallest = max(tallest, height)
             total += tallest + 7  # top and bottom padding
         return min(total, self.table_class.frame_height * 0.5)
 

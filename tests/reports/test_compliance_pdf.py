@@ -163,10 +163,14 @@ def test_hostile_text_in_every_field_does_not_break_rendering(records: ProjectRe
     assert HOSTILE in _flat(text)
     assert "&amp; $x^$ Ελληνικά ქართული 😀" in _flat(text)
     assert "\x00" not in text and "\x1b" not in text
+    # The name, slug and every other field show the control characters as code points, in the
+    # body and in the footer drawn on the canvas (which shows the start of the slug).
+    assert "[U+0000][U+0007][U+001B][31m" in _flat(text)
+    assert "x</font> [U+0000][U+0007][U+001B][31m <pa…\nPage 2 of" in text
 
 
-def test_text_escapes_and_strips_control_characters() -> None:
-    assert _text("a<b>&c\x00\x1b\x7f") == "a&lt;b&gt;&amp;c"
+def test_text_escapes_and_spells_out_control_characters() -> None:
+    assert _text("a<b>&c\x00\x1b\x7f\x85") == "a&lt;b&gt;&amp;c[U+0000][U+001B][U+007F][U+0085]"
     assert _text("line one\r\nline two\tend") == "line one<br/>line two    end"
     # With a font's coverage, a character it cannot draw is spelled out, never a silent box.
     coverage = {ord(c) for c in "ab "}

@@ -60,6 +60,8 @@ def test_user_text_comes_out_verbatim_in_every_document(hostile_pdfs: dict[str, 
     assert ARABIC in folded and HEBREW in folded
     assert "[U+4E2D][U+6587]" in flat and CJK not in flat
     assert not re.search(r"[\x00-\x08\x0b-\x1f]", text), "a control character reached the text layer"
+    # ... but it is not dropped either: it is shown as its code point, like a missing glyph.
+    assert "[U+0000][U+0007][U+001B][31m end" in flat
 
 
 def test_compliance_report_has_every_chapter_and_the_requirements_map(
