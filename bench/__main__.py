@@ -9,6 +9,7 @@ from bench import (
     drift_speed,
     first_frame,
     job_overhead,
+    pdf_long_text,
     report_speed,
     runs_table,
     serving_latency,
@@ -29,6 +30,7 @@ def main() -> None:
     drift_evidently.main()
     serving_latency.main([])
     report_speed.main([])
+    pdf_long_text.main([])
 
 
 if __name__ == "__main__":
