@@ -16,14 +16,16 @@ from app.errors import WorkbenchError
 
 
 def add_parsers(sub: Any) -> None:
-    audit = sub.add_parser("audit", help="verify or list the audit trail")
-    asub = audit.add_subparsers(dest="audit_verb", metavar="verify|log|anchor", required=True)
+    audit = sub.add_parser("audit", help="verify or list the audit trail, or rotate its key")
+    asub = audit.add_subparsers(dest="audit_verb", metavar="verify|log|anchor|rotate-key", required=True)
     verify = asub.add_parser("verify", help="check every link of the hash chain")
     verify.add_argument("--checkpoint", type=Path, metavar="FILE",
                         help="also prove the chain still holds the head of a checkpoint `mlwb audit anchor` wrote")
     anchor = asub.add_parser("anchor", help="a signed checkpoint of the chain's head, to keep outside the workspace")
     anchor.add_argument("--out", type=Path, metavar="FILE", help="write it here (default: print it)")
     add_key_option(anchor)
+    asub.add_parser("rotate-key", help="replace the audit key with a new one, recorded in the chain (admins only "
+                    "once people are registered); the old key is kept to verify the events it wrote")
     alog = asub.add_parser("log", help="list recent events")
     alog.add_argument("--project")
     alog.add_argument("--limit", type=int, default=30)
@@ -38,6 +40,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     wb = open_workspace()
     if args.audit_verb == "anchor":
         return _anchor(wb, args)
+    if args.audit_verb == "rotate-key":
+        return _rotate_key(wb)
     if args.audit_verb == "verify":
         verdict, digest = audit_trail.verify_with_digest(wb)
         print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
@@ -73,6 +77,17 @@ def _anchor(wb: Any, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise WorkbenchError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"wrote {args.out}: keep it outside the workspace; `mlwb audit verify --checkpoint {args.out}` checks it")
+    return 0
+
+
+def _rotate_key(wb: Any) -> int:
+    from app.services.audit_key import rotate_key
+
+    done = rotate_key(wb)
+    print(f"audit key rotated at event {done.seq} by {done.actor}")
+    print(f"new key   id {done.new_key_id}, kept in {done.store}; it MACs every event after {done.seq}")
+    print(f"old key   id {done.old_key_id}, retired to {done.retired_store}; it verifies events {done.old_from_seq}-{done.seq}")
+    print("Back up the new key and the retired keys now: without them the events they wrote cannot be verified.")
     return 0
 
 

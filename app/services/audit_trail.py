@@ -94,6 +94,26 @@ def key_samples(session: Session) -> list[dict[str, Any]]:
     return [dict(zip(EVENT_FIELDS, row, strict=True)) for row in dict.fromkeys(r for r in rows if r)]
 
 
+def newest_event(session: Session) -> dict[str, Any] | None:
+    """The chain's newest event as exported (``EVENT_FIELDS``), or None for an empty chain."""
+    row = session.execute(select(*EVENT_COLUMNS).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return dict(zip(EVENT_FIELDS, row, strict=True)) if row else None
+
+
+def rotation_to(session: Session, new_key_id: str) -> tuple[int, str | None] | None:
+    """The committed key rotation that moved to ``new_key_id``: its seq and the old key's id
+    (``app.audit.settle_rotation`` asks this while it holds the write lock). Only read when a
+    rotation is unfinished, so the scan of the rotation events costs nothing otherwise."""
+    rows = session.execute(select(*EVENT_COLUMNS).where(AuditEvent.action == audit.ROTATION_ACTION)
+                           .order_by(AuditEvent.seq.desc()))
+    for row in rows:
+        event = dict(zip(EVENT_FIELDS, row, strict=True))
+        old_id, new_id = audit.rotation_ids(event)
+        if new_id == new_key_id:
+            return event["seq"], old_id
+    return None
+
+
 def append_event(
     session: Session,
     key: bytes,
@@ -168,14 +188,14 @@ def _fingerprint(event: dict[str, Any]) -> str | None:
 def verify(wb: Workbench) -> ChainVerdict:
     """Verify the whole chain here, streaming the rows (`mlwb audit verify`, the audit screen)."""
     with wb.read() as session:
-        return audit.verify_chain(event_rows(session), wb.key.secret, known=wb.anchor.read())
+        return audit.verify_chain(event_rows(session), wb.key, known=wb.anchor.read())
 
 
 def verify_with_digest(wb: Workbench) -> tuple[ChainVerdict, str]:
     """Verify the chain and compute the evidence digest through its head in one pass, here
     (``app.audit.verify_with_digest``); a report build leaves this to its worker (`chain_check`)."""
     with wb.read() as session:
-        return audit.verify_with_digest(event_rows(session), wb.key.secret, known=wb.anchor.read())
+        return audit.verify_with_digest(event_rows(session), wb.key, known=wb.anchor.read())
 
 
 def chain_check(wb: Workbench, head_seq: int, head_hash: str) -> ChainCheck:
@@ -189,7 +209,7 @@ def chain_check(wb: Workbench, head_seq: int, head_hash: str) -> ChainCheck:
     with wb.read() as session:
         query = select(*EVENT_COLUMNS).where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq)
         parts = session.execute(query.execution_options(yield_per=ROWS_PER_PART)).partitions() if head_seq else ()
-        return ChainCheck.of(parts, wb.key.secret, known=wb.anchor.read(), through=through)
+        return ChainCheck.of(parts, wb.key, known=wb.anchor.read(), through=through)
 
 
 def head(wb: Workbench) -> tuple[ChainHead | None, int]:

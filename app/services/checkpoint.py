@@ -35,7 +35,7 @@ def make_checkpoint(wb: Workbench, signer: SigningKey | None = None) -> dict[str
     if key is None:
         raise WorkbenchError("a checkpoint is signed: create your key first with `mlwb people init`")
     with wb.read() as session:
-        verdict, digest = audit.verify_with_digest(event_rows(session), wb.key.secret, known=wb.anchor.read())
+        verdict, digest = audit.verify_with_digest(event_rows(session), wb.key, known=wb.anchor.read())
         person = person_by_fingerprint(session, key.fingerprint)
     if not verdict.ok or verdict.head is None:
         raise WorkbenchError(f"no checkpoint of a chain that does not verify: {verdict.describe()}"
@@ -82,7 +82,7 @@ def check_checkpoint(wb: Workbench, path: Path) -> CheckpointVerdict:
     with wb.read() as session:
         person = person_by_fingerprint(session, fp)
         seq, head = int(statement["seq"]), str(statement["head"])
-        verdict, digest = audit.verify_with_digest(event_rows(session, seq), wb.key.secret, known=None,
+        verdict, digest = audit.verify_with_digest(event_rows(session, seq), wb.key, known=None,
                                                    through=ChainHead(seq, head))
     who = f"{person.name} ({person.role})" if person else "a key not registered here"
     lines = [f"checkpoint of event {seq} made {statement['made_at']}, signed by {who}, key {fp}"]

@@ -180,7 +180,7 @@ def _check_version_and_head(wb: Workbench, session: Any, doc: ReviewDocument, pe
             + NOTHING_RECORDED)
     # The digest the decision was signed on must be this chain's through that event, as every
     # signed statement's is (verify-bundle checks it in the next export).
-    verdict, digest = audit.verify_with_digest(event_rows(session, seq), wb.key.secret, known=None,
+    verdict, digest = audit.verify_with_digest(event_rows(session, seq), wb.key, known=None,
                                                through=ChainHead(seq, head_hash))
     if not verdict.ok:
         raise WorkbenchError(f"this workspace's audit chain does not verify up to event #{seq}: "

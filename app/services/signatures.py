@@ -62,7 +62,7 @@ def evidence_digest(uow: UnitOfWork) -> tuple[str, int]:
     """The evidence digest and the head ``seq`` of the chain as it stands: what the signer saw.
     A broken chain is refused, since a signature over it would vouch for tampered evidence."""
     wb = uow.workbench
-    verdict, digest = audit.verify_with_digest(event_rows(uow.session), wb.key.secret, known=wb.anchor.read())
+    verdict, digest = audit.verify_with_digest(event_rows(uow.session), wb.key, known=wb.anchor.read())
     if not verdict.ok:
         raise WorkbenchError(f"cannot sign: {verdict.describe()}. Run `mlwb audit verify` and restore the registry "
                              "from a backup before deciding anything")

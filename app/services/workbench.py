@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import AuditKey, ChainHead, HeadAnchor, check_key_against, load_key
+from app.audit import (AuditKey, ChainHead, HeadAnchor, check_key_against, has_pending_key, load_key,
+                       settle_rotation)
 from app.errors import NotFound
 from app.services import state_binding
-from app.services.audit_trail import append_event, key_samples
+from app.services.audit_trail import append_event, key_samples, newest_event, rotation_to
 from app.services.identity import Identity, identity_in, login_name
 from app.signing import SigningKey, load_signing_key
 from storage.artifacts import ArtifactStore
@@ -45,7 +46,7 @@ class UnitOfWork:
     ) -> None:
         append_event(
             self.session,
-            self.workbench.key.secret,
+            self.workbench.writing_key(self.session),
             self.workbench.anchor,
             actor=self.actor,
             action=action,
@@ -84,6 +85,9 @@ class Workbench:
         db = Database(ws.database_url)
         db.upgrade()
         try:
+            if has_pending_key(ws.key_file, ws.identity):  # a key rotation a crash left unfinished
+                with db.write() as session:
+                    settle_rotation(ws.key_file, ws.identity, lambda key_id: rotation_to(session, key_id))
             with db.read() as session:
                 samples = key_samples(session)
             key = load_key(ws.key_file, account=ws.identity, chain_has_events=bool(samples))
@@ -107,6 +111,20 @@ class Workbench:
             rows = state_binding.take_baseline(uow.session)
             uow.audit("audit.rows_bound", "workspace", self.workspace.identity, rows=rows,
                       note="rows written before this version, bound as they were found")
+
+    def writing_key(self, session: Session) -> bytes:
+        """The audit key the next event is MAC'd with, inside the write transaction ``session``:
+        the current key, re-read (and an unfinished rotation settled) when the chain's newest
+        event shows that another process rotated it since this workbench opened."""
+        newest = newest_event(session)
+        if newest is None or self.key.writes_after(newest):
+            return self.key.secret
+        ws = self.workspace
+        settle_rotation(ws.key_file, ws.identity, lambda key_id: rotation_to(session, key_id))
+        key = load_key(ws.key_file, account=ws.identity, chain_has_events=True)
+        if key.writes_after(newest):
+            self.key = key
+        return self.key.secret  # an edited newest event: `mlwb audit verify` names it
 
     def signing_key(self) -> SigningKey | None:
         """My private signing key (``MLWB_SIGNING_KEY``, else the keyring, else ``signing.key``),
