@@ -8,6 +8,11 @@ so new events continue after it and the gap shows. (Someone who can delete both 
 the anchor file can hide a truncation; the key and anchor live outside the database for that
 reason.)
 
+The key can be rotated on purpose (``mlwb audit rotate-key``): the rotation is itself an event,
+MAC'd with the old key, naming the new key by its id; later events are MAC'd with the new key,
+and the retired keys are kept where the current one is, so every event is verified with the key
+that was current at its ``seq`` (``verify_chain``).
+
 This module is the part that needs no database: the key, the anchor, an event's MAC, and the
 verification of the chain (with its evidence digest) over plain event rows, so it runs as well
 in a worker process that never opens the registry. Reading events and appending one happen
@@ -202,8 +207,8 @@ class KeyStore:
         try:
             data = json.loads(text)
             entries = data["keys"] if isinstance(data, dict) and data.get("format") == RETIRED_FORMAT else None
-            keys = [RetiredKey(str(e["key_id"]), bytes.fromhex(e["key"]), int(e["through_seq"]), str(e["successor_id"]))
-                    for e in entries]  # type: ignore[union-attr]
+            keys = [RetiredKey(str(e["key_id"]), bytes.fromhex(e["key"]), int(e["through_seq"]),
+                               str(e["successor_id"])) for e in entries]  # type: ignore[union-attr]
         except (ValueError, TypeError, KeyError):
             keys = None
         if keys is None or any(k.key_id != key_id(k.secret) for k in keys):
@@ -281,8 +286,13 @@ def load_key(key_file: Path, account: str, *, chain_has_events: bool) -> AuditKe
 
 def has_pending_key(key_file: Path, account: str) -> bool:
     """Is a rotation unfinished (a pending new key stored)? Cheap: one file or keyring look-up."""
-    store = KeyStore.locate(key_file, account)
-    return store is not None and store.read("next") is not None
+    if key_file.is_file():
+        return KeyStore(key_file, account, None).read("next") is not None
+    backend = usable_keyring()
+    try:  # one look-up: every open asks this
+        return backend is not None and backend.get_password(KEYRING_SERVICE, f"{account}/next") is not None
+    except Exception:
+        return False
 
 
 def store_pending_key(key_file: Path, account: str, secret: bytes) -> KeyStore:
@@ -495,8 +505,8 @@ def verify_chain(rows: Iterable[EventRow], key: bytes | AuditKey, *, known: Chai
             rotated = True
             new_id = rotation_ids(event)[1]
             secret = keys.secret_for(new_id) if new_id else None
-            lost = (f"the key rotation at event {seq} moved to audit key id {(new_id or '?')[:16]}…, which is neither "
-                    f"the current key ({keys.store or 'given'}) nor among the retired keys in "
+            lost = (f"the key rotation at event {seq} moved to audit key id {(new_id or '?')[:16]}…, which is "
+                    f"neither the current key ({keys.store or 'given'}) nor among the retired keys in "
                     f"{keys.retired_store or 'this workspace'}: restore it from your backup")
         if known is not None and seq == known.seq and event["hash"] != known.hash:
             return ChainVerdict(False, count, head, seq, "it differs from the event this workspace wrote (chain rebuilt)")
@@ -545,9 +555,9 @@ class ChainCheck:
     one C call that holds the parent's GIL for a quarter of a second or more, a frozen screen;
     a part of a few thousand rows takes milliseconds, and the parts together pickle as a copy.
 
-    It carries the audit key, which verification needs: it must only ever travel to a child
-    process of the workbench (never to disk, a log or another machine); ``repr`` leaves the
-    key and the rows out.
+    It carries the audit key (the current and the retired ones), which verification needs: it
+    must only ever travel to a child process of the workbench (never to disk, a log or another
+    machine); ``repr`` leaves the keys and the rows out.
     """
 
     parts: tuple[bytes, ...] = field(repr=False)

@@ -86,7 +86,8 @@ def _rotate_key(wb: Any) -> int:
     done = rotate_key(wb)
     print(f"audit key rotated at event {done.seq} by {done.actor}")
     print(f"new key   id {done.new_key_id}, kept in {done.store}; it MACs every event after {done.seq}")
-    print(f"old key   id {done.old_key_id}, retired to {done.retired_store}; it verifies events {done.old_from_seq}-{done.seq}")
+    print(f"old key   id {done.old_key_id}, retired to {done.retired_store}; "
+          f"it verifies events {done.old_from_seq}-{done.seq}")
     print("Back up the new key and the retired keys now: without them the events they wrote cannot be verified.")
     return 0
 
