@@ -306,3 +306,17 @@ def test_rotation_with_the_key_in_an_os_keyring(mlwb_home: Path, tmp_path: Path)
     store.write_text(json.dumps(entries))
     done = _cli("audit", "verify", env=env)
     assert done.returncode == 1 and f"the keyring entry {KEYRING_SERVICE}/{account}/retired" in done.stderr
+
+
+def test_the_key_of_one_event_is_found_without_walking_the_chain(home: Path) -> None:
+    """``AuditKey.secret_at``: what a check of one event (a state row's newest event) uses."""
+    _rotate()
+    assert _cli("projects", "new", "fraud", "--problem-type", "binary_classification").returncode == 0
+    _rotate()
+    wb = Workbench.open(Workspace(home))
+    try:
+        for row in _rows(home):
+            event = _as_event(row)
+            assert event_hash(wb.key.secret_at(event["seq"]), event) == event["hash"], event["seq"]
+    finally:
+        wb.close()
