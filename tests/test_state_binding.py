@@ -150,3 +150,13 @@ def test_rows_written_before_binding_are_bound_once_and_never_again(mlwb_home: P
             f"project 1 differs from what audit event {baseline.seq} recorded"]
     finally:
         wb.close()
+
+
+def test_rows_bound_before_a_key_rotation_still_check_with_the_key_that_wrote_them(demo_wb: Workbench) -> None:
+    from app.services import audit_key
+
+    audit_key.rotate_key(demo_wb)
+    projects.create_project(demo_wb, "after", problem_type="binary_classification")
+    assert state_binding.verify_workspace_rows(demo_wb).ok
+    with ScoringService(demo_wb, DEMO, shadow=False) as service:  # its model row, bound before the rotation
+        assert service.health()["status"] == "ok"

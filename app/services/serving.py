@@ -127,7 +127,7 @@ def _load_version(wb: Workbench, session, project: Project, mv: ModelVersion, ro
     from app.ml.model_files import load_model
 
     what = f"the {role} model (version {mv.version} of '{project.slug}') was not loaded"
-    state_binding.raise_on(state_binding.check_rows(session, wb.key.secret, [(ModelVersion, mv.id)]),
+    state_binding.raise_on(state_binding.check_rows(session, wb.key.secret_at, [(ModelVersion, mv.id)]),
                            f"serve version {mv.version} of '{project.slug}'")
     run = session.get(Run, mv.run_id)
     sha = mv.artifact_sha256

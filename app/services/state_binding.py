@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +84,7 @@ def track(session: Session) -> None:
     event.listen(session, "after_flush", touched)
 
 
-def bind(session: Session, key: bytes) -> ChainHead | None:
+def bind(session: Session, key_at: Callable[[int], bytes]) -> ChainHead | None:
     """Record the hash of every governed row this transaction changed in its last event.
 
     Called once, just before the commit. The last event is rewritten in place (its payload
@@ -102,7 +102,7 @@ def bind(session: Session, key: bytes) -> ChainHead | None:
         names = ", ".join(sorted(row_key(t, i) for t, i in keys))
         raise WorkbenchError(f"internal error: {names} changed without an audit event; nothing was saved")
     state = {row_key(t, i): _read_hash(session, _TABLES[t], i) for t, i in sorted(keys, key=str)}
-    return _seal(session, key, last, state)
+    return _seal(session, key_at(last.seq), last, state)
 
 
 def _seal(session: Session, key: bytes, last: AuditEvent, state: dict[str, str | None]) -> ChainHead:
@@ -235,7 +235,8 @@ def verify_rows(session: Session) -> RowsVerdict:
     return RowsVerdict(len(present), tuple(sorted(found, key=lambda p: (p.seq or 0, p.key))))
 
 
-def check_rows(session: Session, key: bytes, rows: Iterable[tuple[type[Base], int]]) -> list[StateProblem]:
+def check_rows(session: Session, key_at: Callable[[int], bytes],
+               rows: Iterable[tuple[type[Base], int]]) -> list[StateProblem]:
     """Check a few rows against the newest event that names each, that event's HMAC included
     (so it needs no walk of the whole chain): what serving checks of its model row at start-up."""
     found: list[StateProblem] = []
@@ -248,7 +249,7 @@ def check_rows(session: Session, key: bytes, rows: Iterable[tuple[type[Base], in
         recorded = _payload_state(fields["payload"]).get(name) if fields else None
         if fields is None or recorded is None:
             found.append(StateProblem(name, None, "inserted outside the workbench"))
-        elif event_hash(key, fields) != fields["hash"]:
+        elif event_hash(key_at(fields["seq"]), fields) != fields["hash"]:
             found.append(StateProblem(name, fields["seq"], "cannot be checked: the chain is edited at what"))
         elif _read_hash(session, table, row_id) != recorded:  # type: ignore[arg-type]
             found.append(StateProblem(name, fields["seq"], "differs from what"))

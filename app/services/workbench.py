@@ -155,7 +155,7 @@ class Workbench:
             who = identity_in(session, key)
             uow = UnitOfWork(session, self, who, who.name)
             yield uow
-            state_binding.bind(session, self.key.secret)
+            state_binding.bind(session, lambda seq: self.key.secret_at(seq))
             head: ChainHead | None = session.info.pop("audit_head", None)
         if head is not None:
             self.anchor.advance(head)
