@@ -95,12 +95,23 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from app.canonical import DIGEST_FIELD, EVENT_FIELDS, GENESIS, PLACEHOLDER_FIELDS, is_placeholder, next_digest
+from app.canonical import (
+    DIGEST_FIELD, EVENT_FIELDS, GENESIS, PLACEHOLDER_FIELDS, canonical_json, is_placeholder, next_digest,
+)
 from app.errors import WorkbenchError
-from app.signing import fingerprint, short_fingerprint, verify_statement
+from app.signing import CHECKPOINT_FIELDS, CHECKPOINT_FORMAT, fingerprint, short_fingerprint, verify_statement
 
-FORMAT = "mlwb-evidence-bundle/2"
+FORMAT = "mlwb-evidence-bundle/3"
+#: Bundles from before the manifest was signed: still read (a review shows what is wrong), never
+#: verified (their manifest signature check is inconclusive).
+UNSIGNED_FORMATS = ("mlwb-evidence-bundle/2",)
 MANIFEST = "manifest.json"
+#: The exporter's signature over manifest.json's SHA-256: beside it, not listed in it.
+MANIFEST_SIGNATURE = "manifest.signature.json"
+MANIFEST_SIGNATURE_FORMAT = "mlwb-manifest-signature/1"
+#: What the manifest's signed statement states (``app.signing.SigningKey.sign`` adds format and signer).
+MANIFEST_STATEMENT_FIELDS = ("kind", "project", "manifest_sha256", "evidence_seq", "evidence_digest", "signed_at")
+CHECKPOINT = "checkpoint.json"
 README = "README.txt"
 REPORT_PDF = "compliance-report.pdf"
 EVIDENCE_JSON = "evidence/report-data.json"
@@ -178,7 +189,7 @@ def _safe_member(name: object) -> bool:
     if not isinstance(name, str) or not name or "\\" in name or name.startswith("/"):
         return False
     parts = PurePosixPath(name).parts
-    return all(p not in ("", ".", "..") for p in parts) and name != MANIFEST
+    return all(p not in ("", ".", "..") for p in parts) and name not in (MANIFEST, MANIFEST_SIGNATURE)
 
 
 def _load_manifest(files: _BundleFiles) -> dict[str, Any]:
@@ -191,7 +202,7 @@ def _load_manifest(files: _BundleFiles) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise BundleUnusable(f"{MANIFEST} in {where} cannot be read as JSON ({exc}): "
                              "the bundle is damaged; ask for a new export") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") not in (FORMAT, *UNSIGNED_FORMATS):
         raise BundleUnusable(f"{MANIFEST} in {where} is not a '{FORMAT}' manifest: this is not an "
                              "evidence bundle this version of mlwb can verify")
     problems = []
@@ -237,9 +248,14 @@ class BundleCheck:
     name: str
     ok: bool
     detail: str
+    inconclusive: bool = False  # not ok: too little evidence to say either way (never passed)
+
+    @property
+    def outcome(self) -> str:
+        return "ok" if self.ok else ("INCONCLUSIVE" if self.inconclusive else "FAILED")
 
     def line(self) -> str:
-        return f"{'ok    ' if self.ok else 'FAILED'}  {self.name}: {self.detail}"
+        return f"{self.outcome:<6}  {self.name}: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -253,11 +269,14 @@ class BundleVerdict:
         return all(c.ok for c in self.checks)
 
     def summary(self) -> str:
-        failed = sum(not c.ok for c in self.checks)
-        if not failed:
+        failed = sum(not c.ok and not c.inconclusive for c in self.checks)
+        unsure = sum(c.inconclusive for c in self.checks)
+        if not failed and not unsure:
             return (f"bundle verified: all {len(self.checks)} checks passed (without the audit key; "
                     "`mlwb audit verify` in the source workspace must report the same head)")
-        return f"bundle NOT verified: {failed} of {len(self.checks)} checks failed"
+        said = [f"{failed} of {len(self.checks)} checks failed"] if failed else []
+        said += [f"{unsure} inconclusive"] if unsure else []
+        return f"bundle NOT verified: {', '.join(said)}"
 
 
 def _joined(problems: Sequence[str], limit: int = 4) -> str:
@@ -288,11 +307,12 @@ def _check_files(files: _BundleFiles, manifest: dict[str, Any]) -> BundleCheck:
         if (actual, len(data)) != (entry["sha256"], entry["size"]):
             problems.append(f"{name} changed after export: SHA-256 {_short(actual)}, {len(data)} bytes; "
                             f"the manifest says {_short(entry['sha256'])}, {entry['size']} bytes")
-    for name in sorted(files.names - set(listed) - {MANIFEST}):
+    for name in sorted(files.names - set(listed) - {MANIFEST, MANIFEST_SIGNATURE}):
         problems.append(f"{name} is not listed in the manifest (added after export)")
     for name in files.duplicates:
         problems.append(f"{name} appears more than once in the archive")
-    for required in (REPORT_PDF, EVENTS, PUBLIC_KEYS, SIGNED_RECORDS):
+    signed = manifest.get("format") == FORMAT
+    for required in (REPORT_PDF, EVENTS, PUBLIC_KEYS, SIGNED_RECORDS, *((CHECKPOINT,) if signed else ())):
         if required not in listed:
             problems.append(f"the manifest does not list {required}")
     if problems:
@@ -417,15 +437,21 @@ def _pdf_text(data: bytes) -> str:
         logger.setLevel(level)
 
 
-def _check_report(files: _BundleFiles, events: list[dict[str, Any]], manifest: dict[str, Any]) -> BundleCheck:
-    name = "report head"
+def _report_text(files: _BundleFiles) -> tuple[str | None, str]:
+    """The PDF's text with runs of whitespace made one space, or None and why it cannot be read."""
     if REPORT_PDF not in files.names:
-        return BundleCheck(name, False, f"{REPORT_PDF} is missing")
+        return None, f"{REPORT_PDF} is missing"
     try:
-        text = _pdf_text(files.read(REPORT_PDF))
+        return " ".join(_pdf_text(files.read(REPORT_PDF)).split()), ""
     except Exception as exc:  # noqa: BLE001 — pypdf raises many types on a damaged file
-        return BundleCheck(name, False, f"{REPORT_PDF} cannot be read as a PDF ({type(exc).__name__}: {exc})")
-    flat = " ".join(text.split())
+        return None, f"{REPORT_PDF} cannot be read as a PDF ({type(exc).__name__}: {exc})"
+
+
+def _check_report(flat: str | None, unreadable: str, events: list[dict[str, Any]],
+                  manifest: dict[str, Any]) -> BundleCheck:
+    name = "report head"
+    if flat is None:
+        return BundleCheck(name, False, unreadable)
     printed = {(int(s), h) for s, h in _HEAD_LINE.findall(flat)}
     footer_seqs = {int(s) for s in _HEAD_SEQ.findall(flat)}
     if events:
@@ -617,16 +643,15 @@ _RECORD_KEYS = ("record", "id", "project", "version", "model_sha256", "by", "sig
 
 
 def _check_signatures(files: _BundleFiles, events: list[dict[str, Any]], events_hold: bool,
-                      manifest: dict[str, Any]) -> tuple[BundleCheck, tuple[Signer, ...]]:
+                      manifest: dict[str, Any], keys: dict[str, dict[str, str]],
+                      key_problems: Sequence[str]) -> tuple[BundleCheck, dict[str, list[str]]]:
     """Every signed record verifies with a key of the bundle's list, says in its statement what
     the record says, was signed on the evidence of this chain, and is the signature its audit
     event recorded; every signature the project's events carry has its record."""
     name, project = "signatures", manifest["project"]
-    problems: list[str] = []
-    key_data, missing = _read_json(files, PUBLIC_KEYS)
+    problems: list[str] = list(key_problems)
     record_data, missing_records = _read_json(files, SIGNED_RECORDS)
-    problems += [m for m in (missing, missing_records) if m]
-    keys = _bundle_keys(key_data, events, problems) if not missing else {}
+    problems += [missing_records] if missing_records else []
     records = record_data.get("records") if isinstance(record_data, dict) else None
     if not missing_records and not isinstance(records, list):
         problems.append(f"{SIGNED_RECORDS} has no 'records' list")
@@ -675,16 +700,123 @@ def _check_signatures(files: _BundleFiles, events: list[dict[str, Any]], events_
                 continue
             problems.append(f"event {event['seq']} ({event['action']}) carries a signature that no record of "
                             f"{SIGNED_RECORDS} has")
-    signers = tuple(Signer(k["name"], k["role"], fp, tuple(signed.get(fp, ()))) for fp, k in keys.items())
     if problems:
-        return BundleCheck(name, False, _joined(problems)), signers
+        return BundleCheck(name, False, _joined(problems)), signed
     count = sum(len(v) for v in signed.values())
     detail = (f"{count} signed record{'s' if count != 1 else ''} verify with the bundle's {len(keys)} public "
               f"key{'s' if len(keys) != 1 else ''}; each says what its record says, on this chain's evidence, "
               "as its audit event recorded")
     if unsigned:
         detail += f"; {len(unsigned)} decided without a signature: {', '.join(unsigned)}"
-    return BundleCheck(name, True, detail), signers
+    return BundleCheck(name, True, detail), signed
+
+
+def _keys(files: _BundleFiles, events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The bundle's registered public keys (``_bundle_keys``) and what is wrong with its list."""
+    data, missing = _read_json(files, PUBLIC_KEYS)
+    if missing:
+        return {}, [missing]
+    problems: list[str] = []
+    return _bundle_keys(data, events, problems), problems
+
+
+# --- the exporter's signatures: the manifest and the checkpoint --------------------------------
+
+
+def _check_manifest_signature(files: _BundleFiles, manifest: dict[str, Any],
+                              keys: dict[str, dict[str, str]]) -> tuple[BundleCheck, str | None]:
+    """The manifest is what its exporter signed: the statement in ``manifest.signature.json``
+    names manifest.json's SHA-256, the project, head and digest, and verifies with a key of the
+    bundle's list that a person event of the chain registered. Every other check rests on the
+    manifest, so a file changed together with its hash in the manifest, or a manifest field
+    changed, fails here; an unsigned manifest (an older bundle) is inconclusive, never passed."""
+    name = "manifest signature"
+    if manifest["format"] != FORMAT:
+        return BundleCheck(name, False, (
+            f"{MANIFEST} is unsigned (format {manifest['format']}, written before bundles were signed): a file "
+            "changed together with its hash in the manifest cannot be told from the original, so nothing in "
+            "this bundle is vouched for by its exporter; ask for a new export"), inconclusive=True), None
+    if MANIFEST_SIGNATURE not in files.names:
+        return BundleCheck(name, False, f"{MANIFEST_SIGNATURE} is missing: {MANIFEST} is not signed (the signature "
+                                        "was removed, or the bundle was not written by `mlwb export`)"), None
+    data, unreadable = _read_json(files, MANIFEST_SIGNATURE)
+    if unreadable:
+        return BundleCheck(name, False, unreadable), None
+    if not (isinstance(data, dict) and data.get("format") == MANIFEST_SIGNATURE_FORMAT
+            and all(isinstance(data.get(f), str) for f in ("statement", "signature", "signer_fingerprint"))):
+        return BundleCheck(name, False, f"{MANIFEST_SIGNATURE} is not a '{MANIFEST_SIGNATURE_FORMAT}' signature "
+                                        "(statement, signature and signer_fingerprint)"), None
+    fp, statement = data["signer_fingerprint"], data["statement"]
+    key = keys.get(fp)
+    if key is None:
+        return BundleCheck(name, False, (
+            f"{MANIFEST} is signed by key {short_fingerprint(fp)}, which is not among the bundle's registered public "
+            f"keys ({PUBLIC_KEYS}, each registered by a person event of the chain): the manifest was re-signed by "
+            "someone else")), None
+    if not verify_statement(key["public_key"], statement, data["signature"]):
+        return BundleCheck(name, False, f"the manifest signature does not verify with the key it names, "
+                                        f"{short_fingerprint(fp)} ({key['name']}): it was edited or forged"), None
+    stated = json.loads(statement)
+    actual = hashlib.sha256(files.read(MANIFEST)).hexdigest()
+    if stated.get("manifest_sha256") != actual:
+        return BundleCheck(name, False, (
+            f"{MANIFEST} changed after {key['name']} signed it: its SHA-256 is {actual}, the signature covers "
+            f"{stated.get('manifest_sha256')} (a file hash, the project, the head or another field was rewritten)")), None
+    expected = {"kind": "bundle_manifest", "project": manifest["project"], "evidence_seq": manifest["audit_head"]["seq"],
+                "evidence_digest": manifest["evidence_digest"]["value"]}
+    wrong = [field for field, value in expected.items() if stated.get(field) != value]
+    if wrong:
+        return BundleCheck(name, False, f"the manifest's signed statement disagrees with {MANIFEST} on "
+                                        f"{', '.join(wrong)}"), None
+    return BundleCheck(name, True, (
+        f"{MANIFEST} (SHA-256 {_short(actual)}) is as {key['name']} ({key['role']}) signed it at "
+        f"{stated.get('signed_at')} with key {short_fingerprint(fp)}, registered by a person event of the chain: "
+        "its file hashes, project, head and evidence digest are the exporter's")), fp
+
+
+_CHECKPOINT_SIGNATURE = re.compile(r"checkpoint\s+signature:\s*((?:[0-9a-f]\s?){128})(?![0-9a-f])", re.I)
+
+
+def _check_checkpoint(files: _BundleFiles, manifest: dict[str, Any], keys: dict[str, dict[str, str]],
+                      pdf: str | None) -> tuple[BundleCheck, str | None]:
+    """``checkpoint.json`` is a checkpoint (as `mlwb audit anchor` writes) of the bundle's head
+    and evidence digest, signed by a registered key of the bundle; where the PDF prints a
+    checkpoint signature, it is this one. The reviewer keeps the file: in the workspace,
+    ``mlwb audit verify --checkpoint`` then proves the chain still holds that head."""
+    name = "checkpoint"
+    if manifest["format"] != FORMAT:
+        return BundleCheck(name, False, f"no {CHECKPOINT} (format {manifest['format']}, written before bundles "
+                                        "carried a signed checkpoint)", inconclusive=True), None
+    data, unreadable = _read_json(files, CHECKPOINT)
+    if unreadable:
+        return BundleCheck(name, False, unreadable), None
+    statement = data.get("statement") if isinstance(data, dict) else None
+    if not (isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT and isinstance(statement, dict)
+            and all(f in statement for f in CHECKPOINT_FIELDS) and isinstance(data.get("signature"), str)
+            and _is_hex64(data.get("public_key"))):
+        return BundleCheck(name, False, f"{CHECKPOINT} is not a '{CHECKPOINT_FORMAT}' checkpoint (statement, "
+                                        "signature and public key)"), None
+    fp = fingerprint(data["public_key"])
+    key = keys.get(fp)
+    if key is None:
+        return BundleCheck(name, False, f"{CHECKPOINT} is signed by key {short_fingerprint(fp)}, which is not among "
+                                        "the bundle's registered public keys"), None
+    if not verify_statement(key["public_key"], canonical_json(statement), data["signature"]):
+        return BundleCheck(name, False, f"{CHECKPOINT}'s signature does not verify with {key['name']}'s key "
+                                        f"{short_fingerprint(fp)}: it was edited or forged"), None
+    head, digest = manifest["audit_head"], manifest["evidence_digest"]["value"]
+    if (statement["seq"], statement["head"], statement["evidence_digest"]) != (head["seq"], head["hash"], digest):
+        return BundleCheck(name, False, f"{CHECKPOINT} is of event {statement['seq']} {_short(str(statement['head']))}"
+                                        f", not of the bundle's head {head['seq']} {_short(head['hash'])} and its "
+                                        "evidence digest"), None
+    printed = {re.sub(r"\s", "", m).lower() for m in _CHECKPOINT_SIGNATURE.findall(pdf or "")}
+    if printed and printed != {data["signature"]}:
+        return BundleCheck(name, False, f"{REPORT_PDF} prints a checkpoint signature other than {CHECKPOINT}'s"), None
+    in_pdf = f"; {REPORT_PDF} prints the same signature" if printed else f"; {REPORT_PDF} prints no checkpoint"
+    return BundleCheck(name, True, (
+        f"{CHECKPOINT} signs event {head['seq']}, its hash and the evidence digest, by {key['name']} "
+        f"({key['role']}) at {statement['made_at']}{in_pdf}; keep it: `mlwb audit verify --checkpoint "
+        f"{CHECKPOINT}` in the workspace proves the chain still holds that head")), fp
 
 
 def verify_bundle(path: str | os.PathLike[str]) -> BundleVerdict:
@@ -697,14 +829,25 @@ def verify_bundle(path: str | os.PathLike[str]) -> BundleVerdict:
         chain, digest = _check_chain(events, shape, manifest), _check_digest(events, shape, manifest)
         # A statement's evidence digest is compared with the chain's only when both hold: otherwise
         # the check that failed has said what is wrong with the events.
-        signatures, signers = _check_signatures(files, events, chain.ok and digest.ok, manifest)
+        keys, key_problems = _keys(files, events)
+        signatures, signed = _check_signatures(files, events, chain.ok and digest.ok, manifest, keys, key_problems)
+        pdf, unreadable = _report_text(files)
+        manifest_signature, exporter = _check_manifest_signature(files, manifest, keys)
+        checkpoint, checkpointer = _check_checkpoint(files, manifest, keys, pdf)
         checks = (
+            manifest_signature,
             _check_files(files, manifest),
             chain,
             digest,
-            _check_report(files, events, manifest),
+            _check_report(pdf, unreadable, events, manifest),
             signatures,
+            checkpoint,
         )
     finally:
         files.close()
+    if exporter:
+        signed.setdefault(exporter, []).append(f"{MANIFEST} (the exporter)")
+    if checkpointer:
+        signed.setdefault(checkpointer, []).append(f"{CHECKPOINT} (event {manifest['audit_head']['seq']})")
+    signers = tuple(Signer(k["name"], k["role"], fp, tuple(signed.get(fp, ()))) for fp, k in keys.items())
     return BundleVerdict(where, checks, signers)

@@ -29,6 +29,11 @@ STATEMENT_FORMAT = "mlwb-statement/1"
 #: What every statement states, whatever its kind (waivers add ``check``, reviews ``manifest``).
 STATEMENT_FIELDS = ("format", "kind", "project", "version", "model_sha256", "evidence_digest", "evidence_seq",
                     "decision", "comment", "signer", "signed_at")
+#: A checkpoint of the audit chain (``app.services.checkpoint``): the file's ``format`` and what
+#: its statement states. Here, beside the statements, so the offline bundle verifier (which
+#: opens no workspace) checks the checkpoint a bundle carries by the same definition.
+CHECKPOINT_FORMAT = "mlwb-checkpoint/1"
+CHECKPOINT_FIELDS = ("kind", "workspace", "seq", "head", "evidence_digest", "made_at")
 
 
 def fingerprint(public_hex: str) -> str:

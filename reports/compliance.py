@@ -301,6 +301,25 @@ def _changelog(r: ProjectRecords) -> Section:
     ])
 
 
+def _checkpoint_blocks(r: ProjectRecords) -> list[Any]:
+    """The signed checkpoint of the head above, when this report is part of an evidence bundle:
+    printed from the checkpoint.json the bundle carries (the same record), so a reviewer can
+    check it against the workspace later (`mlwb audit verify --checkpoint`)."""
+    c = r.checkpoint
+    if c is None or (c.seq, c.head, c.evidence_digest) != (r.audit_head_seq, r.audit_head_hash, r.evidence_digest):
+        return []  # never print a signature over a head other than the one this report states
+    return [
+        Facts((("Checkpoint of", f"event {c.seq}, its hash and the evidence digest above"),
+               ("Signed at", c.made_at), ("Signed by", c.signer)), "Signed checkpoint"),
+        Prose(f"Checkpoint signer key: {c.fingerprint}", "mono"),
+        Prose(f"Checkpoint signature: {c.signature}", "mono"),
+        Prose("The evidence bundle this report came in carries this checkpoint as checkpoint.json (Ed25519 over "
+              "its canonical JSON statement). Kept outside the workspace, it proves later that the chain still "
+              "holds this head: `mlwb audit verify --checkpoint checkpoint.json` in the workspace catches any "
+              "truncation or rollback behind it."),
+    ]
+
+
 def _appendix(r: ProjectRecords) -> Section:
     chain = r.chain
     project_count = len(r.project_events)
@@ -320,6 +339,7 @@ def _appendix(r: ProjectRecords) -> Section:
         facts,
         Prose(f"Audit chain head: {r.audit_head_seq} {r.audit_head_hash}", "mono"),
         *([Prose(f"Evidence digest: {r.evidence_digest}", "mono")] if r.evidence_digest else []),
+        *_checkpoint_blocks(r),
         Prose("To re-verify, run `mlwb audit verify` in the workspace this report came from: it recomputes every link "
               "and names the first broken one. The head it reports must equal the one above, or come later (events "
               "after this report); a different hash at the same sequence number means the trail was changed."),

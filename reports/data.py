@@ -142,6 +142,21 @@ class ReportStamp:
 
 
 @dataclass(frozen=True)
+class PrintedCheckpoint:
+    """A signed checkpoint of the head a document prints (``app.services.checkpoint``): the one
+    an evidence bundle carries as checkpoint.json, printed from that same record in the bundle's
+    PDF. Only set where someone's key signed it; a plain report build has none."""
+
+    seq: int
+    head: str
+    evidence_digest: str
+    made_at: str
+    signer: str  # "name (role)" of the registered key
+    fingerprint: str  # full SHA-256 fingerprint of the key
+    signature: str  # Ed25519, hex, over the canonical JSON of the checkpoint's statement
+
+
+@dataclass(frozen=True)
 class DocumentData:
     """One document, ready to render.
 
@@ -224,6 +239,8 @@ class ProjectRecords:
     # every finding raised on the project with its history (``app.services.findings``), not the
     # issues ``reports.findings`` computes from the records
     tracked_findings: tuple[FindingView, ...] = ()
+    # the signed checkpoint of this head, when the document goes into an evidence bundle
+    checkpoint: PrintedCheckpoint | None = None
 
     @property
     def project_events(self) -> tuple[EventView, ...]:

@@ -356,7 +356,7 @@ def _verdict_summary(b: OpenedBundle) -> Text:
     shown.append("\n")
     for i, check in enumerate(b.verdict.checks):
         shown.append(" · " if i else "")
-        shown.append(f"{'ok' if check.ok else 'FAILED'} {check.name}", style="green" if check.ok else "bold red")
+        shown.append(f"{check.outcome} {check.name}", style="green" if check.ok else "bold red")
     if b.problems:
         shown.append(f" · FAILED reading: {'; '.join(b.problems)}", style="bold red")
     if b.verdict.signers:

@@ -25,21 +25,21 @@ import pypdf
 import pytest
 
 from app.bundle_verify import (
-    EVENTS, EVIDENCE_JSON, MANIFEST, PUBLIC_KEYS, REPORT_PDF, SIGNED_RECORDS, BundleCheck, BundleUnusable,
-    BundleVerdict, verify_bundle,
+    CHECKPOINT, EVENTS, EVIDENCE_JSON, MANIFEST, MANIFEST_SIGNATURE, PUBLIC_KEYS, REPORT_PDF, SIGNED_RECORDS,
+    BundleCheck, BundleUnusable, BundleVerdict, verify_bundle,
 )
 from app.canonical import GENESIS, next_digest
 from app.errors import WorkbenchError
 from app.services import audit_trail, deliverables, evidence_bundle, findings, projects, promotion, reporting
 from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
-from app.signing import new_signing_key, short_fingerprint
+from app.signing import fingerprint, new_signing_key, short_fingerprint, write_private_key
 from storage.workspace import Workspace
 from tests.conftest import register_person
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "ctr-demo"
-CHECKS = ("files", "audit chain", "evidence digest", "report head", "signatures")
+CHECKS = ("manifest signature", "files", "audit chain", "evidence digest", "report head", "signatures", "checkpoint")
 EVENT_KEYS = {"seq", "ts", "actor", "action", "entity_type", "entity_id", "project", "payload", "prev_hash", "hash"}
 PLACEHOLDER_KEYS = {"seq", "prev_hash", "hash", "content"}
 
@@ -196,21 +196,25 @@ def bundle(pristine: Path, tmp_path: Path) -> Path:
 # --- exporting -----------------------------------------------------------------------------
 
 
-def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, tmp_path: Path) -> None:
+def test_export_to_a_folder_verifies_offline_and_is_recorded_after_its_head(demo_wb: Workbench,
+                                                                            tmp_path: Path) -> None:
     before = audit_trail.head(demo_wb)
     exported = export_bundle(demo_wb, SLUG, tmp_path / "bundle")
     root = exported.path
-    # Exporting records nothing: the head printed in the PDF is still the workspace's head.
-    assert audit_trail.head(demo_wb) == before
+    # The bundle describes the head it was built at; the export is the one event after it.
     head, count = before
     assert head is not None and (exported.head_seq, exported.head_hash) == (head.seq, head.hash)
+    after, _ = audit_trail.head(demo_wb)
+    assert after is not None and after.seq == head.seq + 1 == exported.event_seq
 
     manifest = read_manifest(root)
-    assert manifest["format"] == "mlwb-evidence-bundle/2" and manifest["project"] == SLUG
+    assert manifest["format"] == "mlwb-evidence-bundle/3" and manifest["project"] == SLUG
     assert manifest["audit_head"]["seq"] == head.seq and manifest["audit_head"]["hash"] == head.hash
-    assert manifest["tool"]["version"] and manifest["created_at"] and manifest["exporting_is_audited"] is False
+    assert manifest["tool"]["version"] and manifest["created_at"] and manifest["exporting_is_audited"] is True
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    assert on_disk == set(manifest["files"]) | {MANIFEST}
+    assert on_disk == set(manifest["files"]) | {MANIFEST, MANIFEST_SIGNATURE}
+    assert CHECKPOINT in manifest["files"]
+    assert sha256((root / MANIFEST).read_bytes()) == exported.manifest_sha256
     for name, entry in manifest["files"].items():
         data = (root / name).read_bytes()
         assert entry == {"sha256": sha256(data), "size": len(data)}, name
@@ -222,7 +226,8 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
     assert events[-1]["hash"] == head.hash and events[0]["prev_hash"] == GENESIS
     assert manifest["audit_events"]["placeholders"] == exported.placeholders == 0
     assert independent_digest(events) == manifest["evidence_digest"]["value"] == exported.evidence_digest
-    assert exported.evidence_digest == audit_trail.verify_with_digest(demo_wb)[1]
+    verdict, _ = audit_trail.verify_with_digest(demo_wb)  # the workspace's chain, the export event included
+    assert verdict.ok and verdict.head is not None and verdict.head.seq == exported.event_seq
 
     # The evidence: the collected data as JSON, and one CSV per table with the same cells.
     data = json.loads((root / EVIDENCE_JSON).read_text(encoding="utf-8"))
@@ -253,16 +258,22 @@ def test_export_to_a_folder_is_a_read_and_verifies_offline(demo_wb: Workbench, t
     result = verify_offline(root, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:5]] == list(CHECKS)
-    assert all(line.startswith("ok ") for line in lines[:5]) and lines[-1].startswith("bundle verified: all 5")
-    assert "and the evidence digest" in lines[3]
-    assert lines[4].startswith(f"ok      signatures: {len(signed)} signed records verify with the bundle's 2 public keys")
+    n = len(CHECKS)
+    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:n]] == list(CHECKS)
+    assert all(line.startswith("ok ") for line in lines[:n]) and lines[-1].startswith(f"bundle verified: all {n}")
+    assert lines[0].startswith("ok      manifest signature: manifest.json (SHA-256 ") and (
+        " is as ana.engineer (admin) signed it at ") in lines[0]
+    assert "and the evidence digest" in lines[4]
+    assert lines[5].startswith(f"ok      signatures: {len(signed)} signed records verify with the bundle's 2 public keys")
+    assert lines[6].startswith(f"ok      checkpoint: {CHECKPOINT} signs event {head.seq}, its hash and the evidence "
+                               "digest, by ana.engineer (admin) at ") and "prints the same signature" in lines[6]
     validator = keys["demo-validator"]["fingerprint"]
     assert any(line.startswith(f"signer  demo-validator (validator) key {validator}: approval 1 (v1 approved), ")
                and line.count("finding_event") == len(settled) for line in lines), lines
     assert any(line.startswith("signer  ana.engineer (admin) key ") and ": transition 2 (v1 none → production), "
                "card_confirmation 1 (v1 card sections confirmed: evaluation_data, metrics, model_details, "
-               "quantitative_analyses, training_data)" in line for line in lines), lines
+               f"quantitative_analyses, training_data), {MANIFEST} (the exporter), {CHECKPOINT} (event {head.seq})"
+               in line for line in lines), lines
 
 
 def test_cli_export_to_a_zip_verifies_offline(demo_home: Path, tmp_path: Path) -> None:
@@ -300,10 +311,10 @@ def test_export_redoes_the_collection_when_the_head_moves(demo_wb: Workbench, tm
     monkeypatch.setattr(reporting, "_gather", with_a_concurrent_change)
     exported = export_bundle(demo_wb, SLUG, tmp_path / "bundle")
     assert len(calls) == 2
-    head, _ = audit_trail.head(demo_wb)
-    assert head is not None and (exported.head_seq, exported.head_hash) == (head.seq, head.hash)
+    head, _ = audit_trail.head(demo_wb)  # the export event, right after the head the bundle describes
+    assert head is not None and exported.event_seq == head.seq and exported.head_seq == head.seq - 1
     data = json.loads((exported.path / EVIDENCE_JSON).read_text(encoding="utf-8"))
-    assert data["maturity"] == "enterprise" and data["audit_head_seq"] == head.seq
+    assert data["maturity"] == "enterprise" and data["audit_head_seq"] == exported.head_seq
     assert read_events(exported.path)[-1]["action"] == "project.maturity_changed"
     assert verify_bundle(exported.path).ok
 
@@ -474,8 +485,8 @@ def test_an_edited_event_is_named_even_with_the_manifest_fixed(bundle: Path) -> 
     write_events(bundle, events)
     fix_manifest(bundle, EVENTS)
 
-    verdict = verify_bundle(bundle)
-    assert failed(verdict) == {"evidence digest"}
+    verdict = verify_bundle(bundle)  # the manifest's signature no longer holds, and the digest names the event
+    assert failed(verdict) == {"manifest signature", "evidence digest"}
     detail = check(verdict, "evidence digest").detail
     assert f"event {edited['seq']}'s content does not match its recorded digest" in detail
     assert f"event {edited['seq'] + 1}'s" not in detail  # the edit is pinned to its own event
@@ -507,7 +518,7 @@ def test_a_consistent_rewrite_is_caught_by_the_head_printed_in_the_pdf(bundle: P
     rewrite_events(bundle, events)
 
     verdict = verify_bundle(bundle)
-    assert failed(verdict) == {"report head", "signatures"}
+    assert failed(verdict) == {"manifest signature", "report head", "signatures", "checkpoint"}
     detail = check(verdict, "report head").detail
     assert f"prints audit head {printed['seq']} {printed['hash']}" in detail
     assert f"chain ends at {events[-1]['seq']} {events[-1]['hash']}" in detail
@@ -525,7 +536,7 @@ def test_an_edit_that_keeps_every_hash_is_caught_by_the_digest_printed_in_the_pd
     digest = rewrite_events(bundle, events)
 
     verdict = verify_bundle(bundle)
-    assert failed(verdict) == {"report head", "signatures"}
+    assert failed(verdict) == {"manifest signature", "report head", "signatures", "checkpoint"}
     assert f"prints evidence digest {printed}, the manifest records {digest}" in check(verdict, "report head").detail
     # The promotion was signed on the digest through the approval's event: it no longer matches.
     assert "transition 2 was signed on evidence digest " in check(verdict, "signatures").detail
@@ -587,10 +598,11 @@ def test_an_approval_re_signed_by_an_unregistered_key_is_rejected(bundle: Path, 
     result = verify_offline(bundle, tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert [line for line in lines if line.startswith("FAILED")] == [
+    assert [line for line in lines if line.startswith("FAILED")][1:] == [
         f"FAILED  signatures: approval 1 is signed by key {short_fingerprint(intruder.fingerprint)}, which is not "
         "among the bundle's public keys"]
-    assert lines[-1] == "bundle NOT verified: 1 of 5 checks failed"
+    assert lines[0].startswith("FAILED  manifest signature: manifest.json changed after ana.engineer signed it")
+    assert lines[-1] == "bundle NOT verified: 2 of 7 checks failed"
 
 
 def _claim_the_validators_key(bundle: Path, records: list[dict[str, Any]]) -> str:
@@ -644,8 +656,246 @@ def test_a_signed_record_that_does_not_hold_fails_with_one_reason(bundle: Path, 
     reason = tamper(bundle, records)
     write_records(bundle, records)
     verdict = verify_bundle(bundle)
-    assert failed(verdict) == {"signatures"}
+    assert failed(verdict) == {"manifest signature", "signatures"}
     assert reason in check(verdict, "signatures").detail, check(verdict, "signatures").detail
+
+
+# --- the signed manifest: forgeries that fix up the manifest, through the CLI --------------
+
+
+def zipped(bundle: Path, archive: Path) -> Path:
+    """Re-zip a tampered folder, as the forger hands it on."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(bundle.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(bundle).as_posix())
+    return archive
+
+
+def _forge_approvals_csv(bundle: Path) -> str:
+    name = next(n for n in read_manifest(bundle)["tables"] if "approvals" in n)
+    path = bundle / name
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[1] = [cell.replace("demo-validator", "mallory") for cell in rows[1]]
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    fix_manifest(bundle, name)
+    return name
+
+
+def _forge_report_data(bundle: Path) -> str:
+    _edit_json(bundle)
+    fix_manifest(bundle, EVIDENCE_JSON)
+    return EVIDENCE_JSON
+
+
+def _forge_pdf_byte(bundle: Path) -> str:
+    _flip_pdf_byte(bundle)
+    fix_manifest(bundle, REPORT_PDF)
+    return REPORT_PDF
+
+
+def _remove_a_table(bundle: Path) -> str:
+    manifest = read_manifest(bundle)
+    name = next(n for n in manifest["tables"] if "approvals" in n)
+    (bundle / name).unlink()
+    del manifest["files"][name], manifest["tables"][name]
+    write_manifest(bundle, manifest)
+    return name
+
+
+def _change_the_project(bundle: Path) -> str:
+    manifest = read_manifest(bundle)
+    manifest["project"] = "another-project"
+    write_manifest(bundle, manifest)
+    return MANIFEST
+
+
+@pytest.mark.parametrize("forge", [_forge_approvals_csv, _forge_report_data, _forge_pdf_byte, _remove_a_table,
+                                   _change_the_project],
+                         ids=["approvals-csv", "report-data", "pdf-byte", "table-removed", "project"])
+def test_cli_a_file_or_field_changed_with_the_manifest_fixed_up_fails_its_signature(
+        bundle: Path, tmp_path: Path, forge) -> None:  # type: ignore[no-untyped-def]
+    """The forgeries the manifest alone let through (`verify-bundle` said OK): the manifest's
+    hash of the file (or the field) is rewritten to match, so only the exporter's signature over
+    manifest.json can tell."""
+    forge(bundle)
+    result = verify_offline(zipped(bundle, tmp_path / "forged.zip"), tmp_path)
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("FAILED  manifest signature: manifest.json changed after ana.engineer signed it: "
+                               "its SHA-256 is "), lines[0]
+    assert lines[-1].startswith("bundle NOT verified: ")
+
+
+def test_cli_a_manifest_re_signed_with_an_unregistered_key_fails(bundle: Path, tmp_path: Path) -> None:
+    """The forger edits the approvals table, fixes the manifest and signs it again with a key of
+    their own, even listing that key under the exporter's name: no person event registered it."""
+    _forge_approvals_csv(bundle)
+    intruder = new_signing_key()
+    keys = json.loads((bundle / PUBLIC_KEYS).read_text(encoding="utf-8"))
+    keys["keys"].append({"name": "ana.engineer", "role": "admin", "fingerprint": intruder.fingerprint,
+                         "public_key": intruder.public_hex})
+    (bundle / PUBLIC_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+    fix_manifest(bundle, PUBLIC_KEYS)
+    signature = json.loads((bundle / MANIFEST_SIGNATURE).read_text(encoding="utf-8"))
+    stated = {k: v for k, v in json.loads(signature["statement"]).items() if k not in ("format", "signer")}
+    forged = intruder.sign({**stated, "manifest_sha256": sha256((bundle / MANIFEST).read_bytes())},
+                           required=("kind", "manifest_sha256"))
+    signature.update(statement=forged.text, signature=forged.signature, signer_fingerprint=forged.fingerprint)
+    (bundle / MANIFEST_SIGNATURE).write_text(json.dumps(signature), encoding="utf-8")
+
+    result = verify_offline(zipped(bundle, tmp_path / "re-signed.zip"), tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (f"FAILED  manifest signature: manifest.json is signed by key "
+                        f"{short_fingerprint(intruder.fingerprint)}, which is not among the bundle's registered public "
+                        f"keys ({PUBLIC_KEYS}, each registered by a person event of the chain): the manifest was "
+                        "re-signed by someone else")
+    assert "is registered by no person event" in next(line for line in lines if "signatures:" in line)
+
+
+def test_cli_a_removed_signature_fails_and_an_unsigned_bundle_is_never_verified(bundle: Path, tmp_path: Path) -> None:
+    stripped = tmp_path / "stripped"
+    shutil.copytree(bundle, stripped)
+    (stripped / MANIFEST_SIGNATURE).unlink()
+    result = verify_offline(stripped, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == (
+        f"FAILED  manifest signature: {MANIFEST_SIGNATURE} is missing: manifest.json is not signed (the signature "
+        "was removed, or the bundle was not written by `mlwb export`)")
+
+    # A bundle in the format from before manifests were signed: read, never verified.
+    (bundle / MANIFEST_SIGNATURE).unlink()
+    manifest = read_manifest(bundle)
+    manifest["format"] = "mlwb-evidence-bundle/2"
+    del manifest["files"][CHECKPOINT]
+    (bundle / CHECKPOINT).unlink()
+    write_manifest(bundle, manifest)
+    (tmp_path / "again").mkdir()
+    result = verify_offline(bundle, tmp_path / "again")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("INCONCLUSIVE  manifest signature: manifest.json is unsigned "
+                               "(format mlwb-evidence-bundle/2, written before bundles were signed)")
+    assert lines[6].startswith("INCONCLUSIVE  checkpoint: no checkpoint.json")
+    assert [line.split()[0] for line in lines[1:6]] == ["ok"] * 5
+    assert lines[-1] == "bundle NOT verified: 2 inconclusive"
+
+
+def test_cli_export_is_recorded_in_the_chain_with_the_manifest_digest(demo_home: Path, tmp_path: Path) -> None:
+    """The export event follows the head the bundle describes and names the manifest's SHA-256
+    and the exporter's key; `mlwb audit verify` holds, `mlwb audit log` shows it, and the
+    project's next bundle carries it in full."""
+    env = dict(os.environ)
+    first = tmp_path / "first.zip"
+    done = mlwb("export", SLUG, "--out", str(first), env=env)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(first) as zf:
+        manifest_bytes, signature = zf.read(MANIFEST), json.loads(zf.read(MANIFEST_SIGNATURE))
+    manifest = json.loads(manifest_bytes)
+    digest = sha256(manifest_bytes)
+    assert f"manifest SHA-256 {digest}" in done.stdout and f"audit event {manifest['audit_head']['seq'] + 1}" in done.stdout
+
+    assert mlwb("audit", "verify", env=env).returncode == 0
+    log = mlwb("audit", "log", "--project", SLUG, "--limit", "1", env=env).stdout.splitlines()
+    assert log[0].split("\t")[:5:3] == [str(manifest["audit_head"]["seq"] + 1), "bundle.exported"]
+    bench = Workbench.open(Workspace(demo_home))
+    try:
+        key = bench.signing_key()
+        assert key is not None and json.loads(signature["statement"])["signer"] == key.fingerprint
+    finally:
+        bench.close()
+    con = sqlite3.connect(demo_home / "registry.sqlite3")
+    row = con.execute("select action, entity_type, entity_id, project_slug, payload from audit_event "
+                      "order by seq desc limit 1").fetchone()
+    con.close()
+    stored = json.loads(row[4])
+    assert row[:4] == ("bundle.exported", "bundle", digest, SLUG)
+    assert (stored["manifest_sha256"], stored["signer"], stored["head_seq"], stored["evidence_digest"]) == (
+        digest, key.fingerprint, manifest["audit_head"]["seq"], manifest["evidence_digest"]["value"])
+
+    second = tmp_path / "second.zip"
+    assert mlwb("export", SLUG, "--out", str(second), env=env).returncode == 0
+    with zipfile.ZipFile(second) as zf:
+        events = [json.loads(line) for line in zf.read(EVENTS).decode().splitlines()]
+    carried = [e for e in events if e.get("action") == "bundle.exported"]
+    assert len(carried) == 1 and json.loads(carried[0]["payload"])["manifest_sha256"] == digest
+    assert verify_offline(second, tmp_path).returncode == 0
+
+
+def test_cli_export_needs_a_registered_signing_key(demo_home: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "MLWB_SIGNING_KEY": str(tmp_path / "no-such.key")}
+    done = mlwb("export", SLUG, "--out", str(tmp_path / "b.zip"), env=env)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert "no signing key: create one with `mlwb people init`" in done.stderr
+    stranger = new_signing_key()
+    write_private_key(tmp_path / "stranger.key", stranger)
+    env["MLWB_SIGNING_KEY"] = str(tmp_path / "stranger.key")
+    done = mlwb("export", SLUG, "--out", str(tmp_path / "b.zip"), env=env)
+    assert done.returncode == 2 and "is not registered in this workspace" in done.stderr
+    assert "mlwb people add" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlwb-home", "stranger.key"]  # nothing written
+    log = mlwb("audit", "log", "--limit", "1", env=dict(os.environ)).stdout
+    assert "bundle.exported" not in log  # and nothing recorded
+
+
+# --- the checkpoint a bundle carries -------------------------------------------------------
+
+
+def test_cli_the_bundles_checkpoint_proves_the_chain_later_and_the_pdf_prints_it(demo_home: Path,
+                                                                               tmp_path: Path) -> None:
+    env = dict(os.environ)
+    out = tmp_path / "bundle.zip"
+    assert mlwb("export", SLUG, "--out", str(out), env=env).returncode == 0
+    extracted = tmp_path / "checkpoint.json"
+    with zipfile.ZipFile(out) as zf:
+        extracted.write_bytes(zf.read(CHECKPOINT))
+        manifest = json.loads(zf.read(MANIFEST))
+        text = pdf_text_of(zf.read(REPORT_PDF))
+    checkpoint = json.loads(extracted.read_text())
+    statement = checkpoint["statement"]
+    head = manifest["audit_head"]
+    assert (statement["seq"], statement["head"], statement["evidence_digest"]) == (
+        head["seq"], head["hash"], manifest["evidence_digest"]["value"])
+
+    # The PDF's audit appendix prints the same record: its signature and its signer's key.
+    flat = text.replace(" ", "")
+    assert f"Checkpointsignature:{checkpoint['signature']}" in flat
+    assert f"Checkpointsignerkey:{fingerprint(checkpoint['public_key'])}" in flat
+    assert f"Audit chain head: {head['seq']} {head['hash']}" in text
+
+    # Later work, then the reviewer checks the workspace against the checkpoint they kept.
+    bench = Workbench.open(Workspace(demo_home))
+    projects.set_maturity(bench, SLUG, "enterprise", reason="audit asked for four-eyes approvals")
+    bench.close()
+    done = mlwb("audit", "verify", "--checkpoint", str(extracted), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"checkpoint of event {head['seq']} made {statement['made_at']}, signed by ana.engineer (admin)" in done.stdout
+    assert "nothing behind it was truncated or rolled back" in done.stdout
+
+    # The attacker truncates the chain back behind the checkpoint and lowers audit.head to match.
+    con = sqlite3.connect(demo_home / "registry.sqlite3")
+    con.execute("delete from audit_event where seq >= ?", (head["seq"] - 3,))
+    last = con.execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()
+    con.commit()
+    con.close()
+    anchor = json.loads((demo_home / "audit.head").read_text())
+    (demo_home / "audit.head").write_text(json.dumps({db: {"seq": last[0], "hash": last[1]} for db in anchor}))
+    assert mlwb("audit", "verify", env=env).returncode == 0  # the workspace alone cannot tell
+    done = mlwb("audit", "verify", "--checkpoint", str(extracted), env=env)
+    assert done.returncode == 1 and "FAILED  the chain no longer holds that head" in done.stderr
+
+
+def test_a_checkpoint_that_does_not_match_the_bundle_fails(bundle: Path) -> None:
+    checkpoint = json.loads((bundle / CHECKPOINT).read_text(encoding="utf-8"))
+    checkpoint["statement"]["seq"] -= 1
+    (bundle / CHECKPOINT).write_text(json.dumps(checkpoint), encoding="utf-8")
+    fix_manifest(bundle, CHECKPOINT)
+    verdict = verify_bundle(bundle)
+    assert failed(verdict) == {"manifest signature", "checkpoint"}
+    assert "checkpoint.json's signature does not verify" in check(verdict, "checkpoint").detail
 
 
 # --- the CLI contract of verify-bundle -----------------------------------------------------
@@ -661,9 +911,9 @@ def test_cli_names_a_changed_file_in_a_zip_and_exits_1(bundle: Path, tmp_path: P
     result = verify_offline(archive, tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert len(lines) == 8 and lines[0].startswith("FAILED  files: ") and name in lines[0]
-    assert [line.split()[0] for line in lines[5:7]] == ["signer", "signer"]
-    assert lines[-1] == "bundle NOT verified: 1 of 5 checks failed"
+    assert len(lines) == 10 and lines[1].startswith("FAILED  files: ") and name in lines[1]
+    assert [line.split()[0] for line in lines[7:9]] == ["signer", "signer"]
+    assert lines[-1] == "bundle NOT verified: 1 of 7 checks failed"
 
 
 def test_cli_refuses_what_is_not_a_bundle_with_exit_2(tmp_path: Path) -> None:

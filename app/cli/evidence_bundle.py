@@ -20,19 +20,23 @@ def add_parsers(sub: Any) -> None:
         description="Write the compliance PDF, the evidence it shows (JSON and one CSV per table), the audit "
                     "chain up to the head the PDF prints (this project's events in full, every other event as a "
                     "hash-only placeholder), the signed decisions with the signers' public keys, and a manifest "
-                    "of SHA-256 hashes to a new folder, or to a .zip when OUT ends in .zip. Exporting records no "
-                    "audit event.")
+                    "of SHA-256 hashes to a new folder, or to a .zip when OUT ends in .zip. The manifest and a "
+                    "checkpoint of the head are signed with your registered key (`mlwb people init`), and the "
+                    "export is recorded as a bundle.exported audit event naming the manifest's SHA-256.")
     export.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP",
                         help="a new (or empty) folder, or a file name ending in .zip")
 
     verify = sub.add_parser(
         "verify-bundle", help="check an evidence bundle offline (no workspace needed)",
-        description="Check a bundle written by `mlwb export`: file hashes and sizes, the audit chain's links, "
+        description="Check a bundle written by `mlwb export`: the exporter's signature over the manifest (by a "
+                    "key the chain registered), file hashes and sizes, the audit chain's links, "
                     "the evidence digest, the head printed in the PDF, and every signed decision against the "
                     "public keys the bundle carries (then each signer's full fingerprint, to compare with the "
-                    "key its owner gave you). Without the workspace's audit key it cannot check the events' "
-                    "HMACs: `mlwb audit verify` in the source workspace must report the same head. Exit 0 "
-                    "when every check passes, 1 when one fails, 2 when PATH is not a bundle.")
+                    "key its owner gave you), and the signed checkpoint. Without the workspace's audit key it "
+                    "cannot check the events' HMACs: `mlwb audit verify --checkpoint` with the bundle's "
+                    "checkpoint.json in the source workspace proves the chain still holds its head. Exit 0 "
+                    "when every check passes, 1 when one fails or is inconclusive (an unsigned manifest), 2 "
+                    "when PATH is not a bundle.")
     verify.add_argument("path", type=Path, metavar="PATH", help="the bundle folder or .zip")
 
 
@@ -43,6 +47,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {b.path}: {b.files} files and the manifest, {b.events} audit events ({b.placeholders} as "
           f"placeholders); audit chain head {b.head_seq} "
           f"{b.head_hash}; evidence digest {b.evidence_digest}")
+    print(f"signed with key {b.signer_fingerprint}: manifest SHA-256 {b.manifest_sha256} and the checkpoint of "
+          f"event {b.head_seq}; recorded as audit event {b.event_seq} (bundle.exported)")
     return 0
 
 

@@ -7,6 +7,10 @@ sequence, hash and evidence digest at a moment, signed with a person's key and k
 (a reviewer's mailbox, a ticket, the team's repository); ``mlwb audit verify --checkpoint``
 then proves the chain still holds that head with that content, so any truncation or rollback
 behind it is caught.
+
+An evidence bundle carries one too (``checkpoint.json``, from ``sign_checkpoint``): the head
+and digest the bundle and its PDF were built from, signed by the exporter, so a reviewer can
+later run ``mlwb audit verify --checkpoint`` against the workspace with the file the bundle gave.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from app.errors import WorkbenchError
 from app.services.audit_trail import event_rows
 from app.services.identity import person_by_fingerprint
 from app.services.workbench import Workbench
-from app.signing import SigningKey, fingerprint, verify_statement
+from app.signing import CHECKPOINT_FIELDS, CHECKPOINT_FORMAT, SigningKey, fingerprint, verify_statement
 
-FORMAT = "mlwb-checkpoint/1"
-FIELDS = ("kind", "workspace", "seq", "head", "evidence_digest", "made_at")
+FORMAT = CHECKPOINT_FORMAT
+FIELDS = CHECKPOINT_FIELDS
 
 
 def make_checkpoint(wb: Workbench, signer: SigningKey | None = None) -> dict[str, Any]:
@@ -40,11 +44,19 @@ def make_checkpoint(wb: Workbench, signer: SigningKey | None = None) -> dict[str
     if not verdict.ok or verdict.head is None:
         raise WorkbenchError(f"no checkpoint of a chain that does not verify: {verdict.describe()}"
                              if not verdict.ok else "the audit chain is empty: there is nothing to checkpoint")
-    signed = key.sign({"kind": "checkpoint", "workspace": wb.workspace.identity, "seq": verdict.head.seq,
-                       "head": verdict.head.hash, "evidence_digest": digest,
+    return sign_checkpoint(wb, key, verdict.head.seq, verdict.head.hash, digest,
+                           signed_by=person.name if person else None)
+
+
+def sign_checkpoint(wb: Workbench, key: SigningKey, seq: int, head: str, evidence_digest: str, *,
+                    signed_by: str | None) -> dict[str, Any]:
+    """The checkpoint document of a head the caller verified (with its evidence digest), signed
+    with ``key``: what `mlwb audit anchor` writes, and what a bundle carries as checkpoint.json."""
+    signed = key.sign({"kind": "checkpoint", "workspace": wb.workspace.identity, "seq": seq, "head": head,
+                       "evidence_digest": evidence_digest,
                        "made_at": datetime.now(UTC).isoformat(timespec="seconds")}, required=FIELDS)
     return {"format": FORMAT, "statement": json.loads(signed.text), "signature": signed.signature,
-            "public_key": key.public_hex, "signed_by": person.name if person else None}
+            "public_key": key.public_hex, "signed_by": signed_by}
 
 
 @dataclass(frozen=True)

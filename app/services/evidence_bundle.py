@@ -22,10 +22,24 @@ statements and signatures, and the public keys that made them (``signatures/publ
 so ``verify-bundle`` checks each one offline. Only records whose audit event is at or below the
 printed head belong to the bundle; one made while it was written is left for the next export.
 
-Exporting is a read, like ``mlwb report``: it records no audit event. An event written after
-the bundle would move the workspace's head past the one printed in the PDF and the manifest,
-and a reviewer comparing them with ``mlwb audit verify`` would see a difference that is only
-the export itself. The manifest says so (``exporting_is_audited: false``).
+The exporter vouches for the bundle twice, with the key `mlwb people init` gave them (which
+must be registered: exporting without one is refused):
+
+- **The signed manifest.** ``manifest.signature.json`` holds an Ed25519 statement over the
+  SHA-256 of manifest.json, the project, the head and the evidence digest. The manifest lists
+  every other file's SHA-256, so a file changed, added or removed, or a manifest field edited,
+  fails ``verify-bundle`` unless the forger holds a registered key the chain vouches for. With
+  it, ``checkpoint.json``: the head and digest signed as a checkpoint (as `mlwb audit anchor`
+  writes), which the PDF's audit appendix prints from the same record (signature and key), and
+  which ``mlwb audit verify --checkpoint`` checks against the workspace later.
+- **The export event.** The PDF, the events and the manifest all describe the head the records
+  were collected at; the export is recorded *after* it, as one ``bundle.exported`` event (its own
+  unit of work, with the rename into place as its last step: a failed rename rolls the event
+  back, a failed commit removes the bundle placed). Its payload names the manifest's SHA-256, the
+  signer's fingerprint, the head and the digest, so the workspace's chain vouches for the
+  manifest too (``mlwb audit log``), and the project's next bundle carries the event in full.
+  The head the bundle was built at is then one event behind the workspace's: the manifest's
+  notes say so.
 
 Nothing half-written is left: the bundle is built in a hidden sibling folder and renamed into
 place (zipped to a hidden sibling file first for a .zip), and removed if anything fails.
@@ -51,7 +65,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.bundle_verify import (
-    EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, PUBLIC_KEYS, README, REPORT_PDF, SIGNED_RECORDS, TABLES_DIR,
+    CHECKPOINT, EVENTS, EVIDENCE_JSON, FORMAT, MANIFEST, MANIFEST_SIGNATURE, MANIFEST_SIGNATURE_FORMAT,
+    MANIFEST_STATEMENT_FIELDS, PUBLIC_KEYS, README, REPORT_PDF, SIGNED_RECORDS, TABLES_DIR,
 )
 from app.canonical import (
     DIGEST_ALGORITHM, DIGEST_FIELD, EVENT_FIELDS, GENESIS, PLACEHOLDER_FIELDS, canonical_json, is_placeholder,
@@ -59,9 +74,10 @@ from app.canonical import (
 )
 from app.errors import WorkbenchError
 from app.services.audit_trail import exported_events
-from app.services.identity import public_keys
+from app.services.identity import person_by_fingerprint, public_keys
 from app.services.report_builder import ExportedReport, export_compliance_report
 from app.services.workbench import Workbench, find_project
+from app.signing import SigningKey
 from reports.data import DocumentData, ReportStamp, TableData
 from storage.models import Approval, AuditEvent, Finding, FindingEvent, ModelVersion, Transition, Waiver
 
@@ -80,31 +96,72 @@ class ExportedBundle:
     placeholders: int  # of ``events``: other projects' and unrelated workspace events, content hashed
     signed: int  # signed records in the bundle
     signers: int  # public keys in the bundle
+    manifest_sha256: str = ""  # what the exporter signed, and the export event records
+    signer_fingerprint: str = ""  # the exporter's key
+    event_seq: int = 0  # the ``bundle.exported`` event
+
+
+EVENT = "bundle.exported"
 
 
 def export_bundle(wb: Workbench, slug: str, out: str | os.PathLike[str]) -> ExportedBundle:
-    """Write the evidence bundle of ``slug`` to the folder ``out``, or to a zip if it ends in .zip."""
+    """Write the evidence bundle of ``slug`` to the folder ``out``, or to a zip if it ends in .zip,
+    signed with my key, and record the export in the audit chain (see the module's docstring)."""
     target, as_zip = _target(out)
+    key = _exporter_key(wb)
     token = secrets.token_hex(4)
     staging = target.parent / f".{target.name}.{token}.partial"
     archive = target.parent / f".{target.name}.{token}.partial.zip"
+    placed = False
     try:
         staging.mkdir()
-        exported = _write_bundle(wb, slug, staging)
+        exported = _write_bundle(wb, slug, staging, key)
         if as_zip:
             _zip_folder(staging, archive)
-            os.replace(archive, target)
-        else:
-            if target.is_dir():
-                target.rmdir()  # checked empty in _target; a rename cannot replace a folder elsewhere
-            os.replace(staging, target)
-    except OSError as exc:
-        raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}; nothing was left behind") from None
+        with wb.unit_of_work() as uow:  # the event, with the rename into place as its last step
+            uow.audit(EVENT, "bundle", exported.manifest_sha256, project=slug, manifest_sha256=exported.manifest_sha256,
+                      signer=key.fingerprint, head_seq=exported.head_seq, head_hash=exported.head_hash,
+                      evidence_digest=exported.evidence_digest, files=exported.files, file=target.name)
+            if as_zip:
+                os.replace(archive, target)
+            else:
+                if target.is_dir():
+                    target.rmdir()  # checked empty in _target; a rename cannot replace a folder elsewhere
+                os.replace(staging, target)
+            placed = True
+    except BaseException as exc:
+        if placed and target.is_dir():  # the event's commit failed: the bundle it would record goes too
+            shutil.rmtree(target, ignore_errors=True)
+        elif placed:
+            target.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}; nothing was left behind") from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         archive.unlink(missing_ok=True)
+    from app.services.audit_trail import head
+
+    last, _ = head(wb)
     return ExportedBundle(target, slug, exported.head_seq, exported.head_hash, exported.evidence_digest,
-                          exported.files, exported.events, exported.placeholders, exported.signed, exported.signers)
+                          exported.files, exported.events, exported.placeholders, exported.signed, exported.signers,
+                          exported.manifest_sha256, key.fingerprint, last.seq if last else 0)
+
+
+def _exporter_key(wb: Workbench) -> SigningKey:
+    """My signing key, registered here: the manifest and the checkpoint are signed with it, and
+    ``verify-bundle`` accepts only a key a person event of the bundle's chain registered."""
+    key = wb.signing_key()
+    if key is None:
+        raise WorkbenchError("an evidence bundle is signed by its exporter, and you have no signing key: create "
+                             "one with `mlwb people init` (and have an admin register it), then export again")
+    with wb.read() as session:
+        registered = person_by_fingerprint(session, key.fingerprint) is not None
+    if not registered:
+        raise WorkbenchError(f"your signing key {key.fingerprint[:16]}… is not registered in this workspace, so a "
+                             "bundle signed with it would not verify: an admin registers it with `mlwb people add "
+                             "NAME --public-key FILE` (the line `mlwb people init` printed), then export again")
+    return key
 
 
 def _target(out: str | os.PathLike[str]) -> tuple[Path, bool]:
@@ -129,12 +186,13 @@ def _target(out: str | os.PathLike[str]) -> tuple[Path, bool]:
 # --- building the folder -------------------------------------------------------------------
 
 
-def _write_report_pdf(wb: Workbench, slug: str, path: Path) -> ExportedReport:
+def _write_report_pdf(wb: Workbench, slug: str, path: Path, key: SigningKey) -> ExportedReport:
     """The one place the bundle asks the report engine for its PDF; returns what it printed:
-    the head, the evidence digest and the document. The report's collector verified the chain:
-    a broken one stops the export here, since evidence from it would mislead a reviewer."""
-    report = export_compliance_report(wb, slug, path)
-    if report.chain is None or not report.chain.ok:
+    the head, the evidence digest, the document and the checkpoint signed with ``key``. The
+    report's collector verified the chain: a broken one stops the export here, since evidence
+    from it would mislead a reviewer."""
+    report = export_compliance_report(wb, slug, path, checkpoint_key=key)
+    if report.chain is None or not report.chain.ok or report.checkpoint is None:
         found = report.chain.describe() if report.chain else "the audit chain was not verified"
         raise WorkbenchError(f"{found}. No bundle was written: evidence from a broken chain would mislead a "
                              "reviewer; run `mlwb audit verify` and restore the workspace from a backup")
@@ -164,16 +222,17 @@ class _Written:
     placeholders: int
     signed: int
     signers: int
+    manifest_sha256: str
 
 
-def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
-    report = _write_report_pdf(wb, slug, root / REPORT_PDF)
+def _write_bundle(wb: Workbench, slug: str, root: Path, key: SigningKey) -> _Written:
+    report = _write_report_pdf(wb, slug, root / REPORT_PDF, key)
     stamp, printed_digest = report.document.stamp, report.evidence_digest
     records = _signed_records(wb, slug)
     events = _exported_events(wb, slug, report.head_seq, report.head_hash,
-                              {r["signer_fingerprint"] for r in records if r["signer_fingerprint"]})
+                              {r["signer_fingerprint"] for r in records if r["signer_fingerprint"]} | {key.fingerprint})
     records = _recorded_by(records, events)
-    keys = _signers(wb, records)
+    keys = _signers(wb, records, key)
 
     digest, lines = GENESIS, []
     for event in events:
@@ -195,7 +254,8 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         tables[name] = {"title": table.title, "found_at": where}
 
     _write_json(root / PUBLIC_KEYS, {
-        "note": ("the public keys of the people who signed this project's records: compare each fingerprint "
+        "note": ("the public keys of the people who signed this project's records and of its exporter, who "
+                 "signed the manifest and the checkpoint: compare each fingerprint "
                  "with the one its owner gave you out of band; fingerprint = SHA-256 of the raw 32-byte "
                  "Ed25519 public key"),
         "keys": keys,
@@ -208,6 +268,7 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         "records": records,
     })
 
+    _write_json(root / CHECKPOINT, report.checkpoint)
     _write_text(root / README, _readme(stamp, digest))
     files = {
         path.relative_to(root).as_posix(): {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -243,14 +304,32 @@ def _write_bundle(wb: Workbench, slug: str, root: Path) -> _Written:
         "report": REPORT_PDF,
         "evidence": EVIDENCE_JSON,
         "tables": tables,
-        "exporting_is_audited": False,
-        "notes": ("Exporting is a read: no audit event records it, so the head above stays the workspace's "
-                  "head until later work. Verify with `mlwb verify-bundle PATH` (no workspace needed)."),
+        "checkpoint": CHECKPOINT,
+        "signed_by": {"name": next((k["name"] for k in keys if k["fingerprint"] == key.fingerprint), None),
+                      "fingerprint": key.fingerprint, "signature": MANIFEST_SIGNATURE},
+        "exporting_is_audited": True,
+        "notes": (f"{MANIFEST_SIGNATURE} is the exporter's Ed25519 signature over this file's SHA-256. The export "
+                  f"itself is recorded after the head above, as a '{EVENT}' event naming this file's SHA-256, so "
+                  "the workspace's head is then one event later. Verify with `mlwb verify-bundle PATH` (no "
+                  "workspace needed)."),
         "files": files,
     }
-    _write_text(root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    _write_text(root / MANIFEST, text)
+    manifest_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    signed = key.sign({"kind": "bundle_manifest", "project": stamp.project_slug, "manifest_sha256": manifest_sha256,
+                       "evidence_seq": stamp.audit_head_seq, "evidence_digest": digest,
+                       "signed_at": datetime.now(UTC).isoformat(timespec="seconds")},
+                      required=MANIFEST_STATEMENT_FIELDS)
+    _write_json(root / MANIFEST_SIGNATURE, {
+        "format": MANIFEST_SIGNATURE_FORMAT,
+        "note": (f"the exporter's Ed25519 signature (hex) over the statement (canonical JSON), which names the "
+                 f"SHA-256 of {MANIFEST}; the key is in {PUBLIC_KEYS}, registered by a person event of "
+                 f"{EVENTS}"),
+        "statement": signed.text, "signature": signed.signature, "signer_fingerprint": signed.fingerprint,
+    })
     return _Written(stamp.audit_head_seq, stamp.audit_head_hash, digest, len(files), len(events), placeholders,
-                    sum(1 for r in records if r["signature"]), len(keys))
+                    sum(1 for r in records if r["signature"]), len(keys), manifest_sha256)
 
 
 def _signed_records(wb: Workbench, slug: str) -> list[dict[str, Any]]:
@@ -330,9 +409,9 @@ def _recorded_by(records: list[dict[str, Any]], events: list[dict[str, Any]]) ->
                                    else (_RECORD_ENTITY.get(r["record"]), str(r["id"])) in entities)]
 
 
-def _signers(wb: Workbench, records: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The registered public keys that signed ``records`` (name, role, fingerprint, key)."""
-    wanted = {r["signer_fingerprint"] for r in records if r["signer_fingerprint"]}
+def _signers(wb: Workbench, records: list[dict[str, Any]], exporter: SigningKey) -> list[dict[str, str]]:
+    """The registered public keys that signed ``records`` or the bundle (name, role, fingerprint, key)."""
+    wanted = {r["signer_fingerprint"] for r in records if r["signer_fingerprint"]} | {exporter.fingerprint}
     with wb.read() as session:
         keys = public_keys(session)
     return [{"name": p.name, "role": p.role, "fingerprint": p.fingerprint, "public_key": p.public_key}
@@ -398,7 +477,7 @@ def _write_csv(path: Path, table: TableData) -> None:
 
 
 def _zip_folder(root: Path, archive: Path) -> None:
-    first = [MANIFEST, README]
+    first = [MANIFEST, MANIFEST_SIGNATURE, README]
     rest = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in first + [n for n in rest if n not in first]:
@@ -426,16 +505,20 @@ Written by the ML Lifecycle Workbench (`mlwb export`).
 {'':<32} (its links and the SHA-256 of its content, nothing else)
 {PUBLIC_KEYS:<32} the public keys of the people who signed this project's decisions
 {SIGNED_RECORDS:<32} each decision with the statement its signer signed and the signature
+{CHECKPOINT:<32} the head and evidence digest signed by the exporter (`mlwb audit anchor`'s form)
 {MANIFEST:<32} SHA-256 and size of every other file, the head, the evidence digest
+{MANIFEST_SIGNATURE:<32} the exporter's signature over the manifest's SHA-256
 
 Audit chain head (printed in the report): {stamp.audit_head_seq} {stamp.audit_head_hash}
 Evidence digest of the exported events:   {digest}
 
 To check the bundle on any machine (no workspace needed):  mlwb verify-bundle PATH
-It checks the files against the manifest, the chain's links (through the placeholders), the
-evidence digest, the head printed in the PDF, and every signature against the bundle's public
-keys; it prints each signer's full fingerprint: compare it with the one its owner gave you.
+It checks the manifest's signature (by a key a person event of the chain registered), the
+files against the manifest, the chain's links (through the placeholders), the evidence digest,
+the head printed in the PDF, every signature against the bundle's public keys, and the
+checkpoint; it prints each signer's full fingerprint: compare it with the one its owner gave you.
 It cannot check the events' HMAC hashes, whose key stays in the workspace: there,
-`mlwb audit verify` must report the same event {stamp.audit_head_seq} with the same hash (later
-events are later work). Exporting records no audit event.
+`mlwb audit verify --checkpoint {CHECKPOINT}` (with this bundle's file) must prove the chain still
+holds event {stamp.audit_head_seq} with the same hash and digest. The export itself is recorded
+after it, as a '{EVENT}' event naming the manifest's SHA-256.
 """

@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ from storage.models import AuditEvent, ModelVersion, MonitoringBatch
 if TYPE_CHECKING:
     from app.audit import ChainVerdict
     from app.jobs import JobRunner, ProgressCallback
+    from app.signing import SigningKey
     from reports.data import DocumentData
 
 RENDER_TASK = "reports.tasks:render_task"
@@ -322,9 +323,11 @@ class ExportedReport:
     evidence_digest: str  # printed in the PDF: the digest of every event up to the head
     chain: ChainVerdict | None  # the verification the PDF prints
     document: DocumentData  # what the PDF shows, as laid out from the records
+    checkpoint: dict[str, Any] | None = None  # the signed checkpoint of the head, printed in the PDF
 
 
-def export_compliance_report(wb: Workbench, slug: str, out: str | os.PathLike[str]) -> ExportedReport:
+def export_compliance_report(wb: Workbench, slug: str, out: str | os.PathLike[str], *,
+                             checkpoint_key: SigningKey | None = None) -> ExportedReport:
     """Collect and render the compliance report of ``slug`` to ``out`` (a .pdf in an existing
     folder, or a folder for the default name) in this process: no job, no event.
 
@@ -334,18 +337,40 @@ def export_compliance_report(wb: Workbench, slug: str, out: str | os.PathLike[st
     the production version, the chain verified here); the PDF is written to a temporary file and
     renamed, so nothing is left at ``out`` if rendering fails. Writing no ``report.built`` event,
     the head printed in the PDF stays the chain's head until the next change.
+
+    With ``checkpoint_key`` (the evidence bundle's exporter), the head and evidence digest the
+    records were collected at, on a chain the collector verified, are signed as a checkpoint
+    (``app.services.checkpoint.sign_checkpoint``) before the PDF is laid out, and the PDF's audit
+    appendix prints that record's signature and signer: the checkpoint returned is the one
+    printed, over the head the PDF states.
     """
+    from reports.data import PrintedCheckpoint
     from reports.render import build_document, render_document
 
     target = resolve_out(wb, slug, "compliance", out)
     records = COLLECTORS["compliance"](wb, slug)
+    checkpoint = None
+    if checkpoint_key is not None and records.chain is not None and records.chain.ok and records.evidence_digest:
+        from app.services.checkpoint import sign_checkpoint
+        from app.services.identity import person_by_fingerprint
+
+        with wb.read() as session:
+            person = person_by_fingerprint(session, checkpoint_key.fingerprint)
+            who = (person.name, person.role) if person else None
+        checkpoint = sign_checkpoint(wb, checkpoint_key, records.audit_head_seq, records.audit_head_hash,
+                                     records.evidence_digest, signed_by=who[0] if who else None)
+        statement = checkpoint["statement"]
+        records = replace(records, checkpoint=PrintedCheckpoint(
+            statement["seq"], statement["head"], statement["evidence_digest"], statement["made_at"],
+            f"{who[0]} ({who[1]})" if who else "a key not registered in this workspace",
+            checkpoint_key.fingerprint, checkpoint["signature"]))
     document = build_document("compliance", records)
     try:
         render_document("compliance", document, target)
     except OSError as exc:
         raise WorkbenchError(f"could not write {target}: {exc.strerror or exc}") from None
     return ExportedReport(target, records.audit_head_seq, records.audit_head_hash, records.evidence_digest,
-                          records.chain, document)
+                          records.chain, document, checkpoint)
 
 
 # --- the reports built -------------------------------------------------------------------------
