@@ -4,6 +4,10 @@ An evidence bundle (written by ``app.services.evidence_bundle``) is a folder or 
 
     manifest.json                SHA-256 and size of every other file; project; the audit head the
                                  report was built from; creation time; tool version; evidence digest
+    manifest.signature.json      the exporter's Ed25519 statement over manifest.json's SHA-256, project,
+                                 head and digest (not listed in the manifest it signs)
+    checkpoint.json              the head and evidence digest signed by the exporter as a checkpoint
+                                 (``mlwb audit anchor``'s form; the PDF prints its signature and key)
     README.txt                   what is in the bundle and how to verify it
     compliance-report.pdf        the compliance report, which prints the audit head it was built from
     evidence/report-data.json    everything the report shows, as laid out: what it was built from (project,
@@ -28,6 +32,12 @@ This module is the verifier. It needs only the bundle (and pypdf, and ``cryptogr
 signatures): it opens no workspace and no database and reads no ``MLWB_HOME``, so a reviewer can
 run it on any machine. It checks:
 
+0. **manifest signature** — ``manifest.signature.json`` verifies with a key of the bundle's list
+   that a person event of the chain registered (check 5's rule), and names manifest.json's
+   SHA-256, project, head and digest. Everything below rests on the manifest, so this is what
+   stops a file changed together with its hash in the manifest, a manifest field changed, or a
+   manifest re-signed by an unregistered key. A manifest of the unsigned format
+   (``UNSIGNED_FORMATS``) is INCONCLUSIVE: never verified.
 1. **files** — every file in the manifest is present with the recorded SHA-256 and size, and no
    file is missing or unlisted (``.DS_Store`` and ``__MACOSX/``, which desktops add, are ignored).
 2. **audit chain** — events are numbered without a gap from event 1, each ``prev_hash`` is the
@@ -51,13 +61,18 @@ run it on any machine. It checks:
    pinned by the digest the PDF prints). Every signature the project's events carry has its
    record. The verdict lists each signer with the full fingerprint, for the reviewer to compare
    with the key its owner gave out of band: a bundle only proves which *key* signed.
+6. **checkpoint** — ``checkpoint.json`` is signed by a registered key of the bundle, over the
+   manifest's head and evidence digest, and is the checkpoint whose signature the PDF prints.
+   In the workspace, ``mlwb audit verify --checkpoint checkpoint.json`` proves the chain still
+   holds that head (what no offline check can).
 
 What this can and cannot prove without the audit key
 ----------------------------------------------------
 Each event's ``hash`` is an HMAC whose key stays in the workspace, so this verifier cannot
 recompute it: it cannot tell a genuine event from a forged one on its own. What it proves is
-that the bundle is *internally consistent* and *unchanged since export*, as far as the manifest
-is trusted:
+that the bundle is *internally consistent* and *unchanged since export* (check 0 makes the
+manifest the exporter's: the points below are what holds even for someone who holds a
+registered key, or for an unsigned bundle):
 
 - Accidental damage and careless edits are caught: a changed byte in any file (check 1); an
   event edited with the manifest's file hash fixed up (check 3 names the event's seq); an
@@ -820,7 +835,7 @@ def _check_checkpoint(files: _BundleFiles, manifest: dict[str, Any], keys: dict[
 
 
 def verify_bundle(path: str | os.PathLike[str]) -> BundleVerdict:
-    """Run the four checks on a bundle folder or .zip; ``BundleUnusable`` if it is not a bundle."""
+    """Run the seven checks on a bundle folder or .zip; ``BundleUnusable`` if it is not a bundle."""
     where = Path(path).expanduser()
     files = _BundleFiles(where)
     try:

@@ -801,6 +801,7 @@ def test_cli_export_is_recorded_in_the_chain_with_the_manifest_digest(demo_home:
     assert mlwb("audit", "verify", env=env).returncode == 0
     log = mlwb("audit", "log", "--project", SLUG, "--limit", "1", env=env).stdout.splitlines()
     assert log[0].split("\t")[:5:3] == [str(manifest["audit_head"]["seq"] + 1), "bundle.exported"]
+    assert f"head_seq={manifest['audit_head']['seq']}, manifest_sha256={digest}, signer=" in log[0]
     bench = Workbench.open(Workspace(demo_home))
     try:
         key = bench.signing_key()
@@ -813,8 +814,8 @@ def test_cli_export_is_recorded_in_the_chain_with_the_manifest_digest(demo_home:
     con.close()
     stored = json.loads(row[4])
     assert row[:4] == ("bundle.exported", "bundle", digest, SLUG)
-    assert (stored["manifest_sha256"], stored["signer"], stored["head_seq"], stored["evidence_digest"]) == (
-        digest, key.fingerprint, manifest["audit_head"]["seq"], manifest["evidence_digest"]["value"])
+    assert (stored["manifest_sha256"], stored["signer"], stored["head_seq"], stored["written_to"]) == (
+        digest, key.fingerprint, manifest["audit_head"]["seq"], first.name)
 
     second = tmp_path / "second.zip"
     assert mlwb("export", SLUG, "--out", str(second), env=env).returncode == 0

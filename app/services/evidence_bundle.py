@@ -36,7 +36,7 @@ must be registered: exporting without one is refused):
   were collected at; the export is recorded *after* it, as one ``bundle.exported`` event (its own
   unit of work, with the rename into place as its last step: a failed rename rolls the event
   back, a failed commit removes the bundle placed). Its payload names the manifest's SHA-256, the
-  signer's fingerprint, the head and the digest, so the workspace's chain vouches for the
+  signer's fingerprint and the head's seq, so the workspace's chain vouches for the
   manifest too (``mlwb audit log``), and the project's next bundle carries the event in full.
   The head the bundle was built at is then one event behind the workspace's: the manifest's
   notes say so.
@@ -119,9 +119,10 @@ def export_bundle(wb: Workbench, slug: str, out: str | os.PathLike[str]) -> Expo
         if as_zip:
             _zip_folder(staging, archive)
         with wb.unit_of_work() as uow:  # the event, with the rename into place as its last step
-            uow.audit(EVENT, "bundle", exported.manifest_sha256, project=slug, manifest_sha256=exported.manifest_sha256,
-                      signer=key.fingerprint, head_seq=exported.head_seq, head_hash=exported.head_hash,
-                      evidence_digest=exported.evidence_digest, files=exported.files, file=target.name)
+            # The head's hash and the evidence digest through it are the chain's own at head_seq: the
+            # payload names the seq, so `mlwb audit log` shows the manifest's digest in its summary.
+            uow.audit(EVENT, "bundle", exported.manifest_sha256, project=slug, head_seq=exported.head_seq,
+                      manifest_sha256=exported.manifest_sha256, signer=key.fingerprint, written_to=target.name)
             if as_zip:
                 os.replace(archive, target)
             else:
