@@ -243,7 +243,7 @@ def test_report_and_evidence_bundle_verify_after_a_rotation(home: Path, tmp_path
     offline = {k: v for k, v in os.environ.items() if not k.startswith("MLWB_")}
     offline["HOME"] = str(tmp_path / "reviewer")
     verified = _cli("verify-bundle", str(bundle), env=offline)
-    assert verified.returncode == 0 and "bundle verified: all 5 checks passed" in verified.stdout, verified.stdout
+    assert verified.returncode == 0 and "bundle verified: all 7 checks passed" in verified.stdout, verified.stdout
 
 
 KEYRING_MODULE = '''

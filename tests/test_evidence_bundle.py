@@ -848,6 +848,13 @@ def test_cli_export_needs_a_registered_signing_key(demo_home: Path, tmp_path: Pa
 def test_cli_the_bundles_checkpoint_proves_the_chain_later_and_the_pdf_prints_it(demo_home: Path,
                                                                                tmp_path: Path) -> None:
     env = dict(os.environ)
+    backup = tmp_path / "backup.sqlite3"  # a copy the attacker keeps, from before the checkpointed work
+    with sqlite3.connect(demo_home / "registry.sqlite3") as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+    backup_head = sqlite3.connect(backup).execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()
+    bench = Workbench.open(Workspace(demo_home))
+    projects.set_inventory(bench, SLUG, owner="jo.owner", reason="named in the model inventory")
+    bench.close()
     out = tmp_path / "bundle.zip"
     assert mlwb("export", SLUG, "--out", str(out), env=env).returncode == 0
     extracted = tmp_path / "checkpoint.json"
@@ -876,14 +883,13 @@ def test_cli_the_bundles_checkpoint_proves_the_chain_later_and_the_pdf_prints_it
     assert f"checkpoint of event {head['seq']} made {statement['made_at']}, signed by ana.engineer (admin)" in done.stdout
     assert "nothing behind it was truncated or rolled back" in done.stdout
 
-    # The attacker truncates the chain back behind the checkpoint and lowers audit.head to match.
-    con = sqlite3.connect(demo_home / "registry.sqlite3")
-    con.execute("delete from audit_event where seq >= ?", (head["seq"] - 3,))
-    last = con.execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()
-    con.commit()
-    con.close()
+    # The attacker rolls the registry back to their copy from before the checkpoint (rows and
+    # events alike, so they agree) and lowers audit.head to match.
+    with sqlite3.connect(backup) as copy, sqlite3.connect(demo_home / "registry.sqlite3") as live:
+        copy.backup(live)
     anchor = json.loads((demo_home / "audit.head").read_text())
-    (demo_home / "audit.head").write_text(json.dumps({db: {"seq": last[0], "hash": last[1]} for db in anchor}))
+    (demo_home / "audit.head").write_text(json.dumps({db: {"seq": backup_head[0], "hash": backup_head[1]}
+                                                      for db in anchor}))
     assert mlwb("audit", "verify", env=env).returncode == 0  # the workspace alone cannot tell
     done = mlwb("audit", "verify", "--checkpoint", str(extracted), env=env)
     assert done.returncode == 1 and "FAILED  the chain no longer holds that head" in done.stderr
