@@ -8,7 +8,9 @@ turns HTTP into calls of ``ScoringService.score`` and its answers and errors bac
     POST /predict   {"features": {...}, "request_id": "..."}  -> 200 {"request_id", "prediction",
                     "score", "model_version", "route"}; 400 bad JSON or features (409 a reused
                     request id), 411 no Content-Length, 413 body over 1 MB, 500 the model failed
-                    (logged), 503 stopping
+                    (logged), 503 stopping, or the prediction log could not commit the request's
+                    row (not acknowledged: send it again). A 200 goes out only once the request's
+                    row is committed to the prediction log, so a crash never loses an answered one.
     GET  /health    {"status", "project", "production_version", "challenger_version",
                     "canary_share", "shadow"}
     GET  /metrics   Prometheus text exposition 0.0.4
@@ -118,7 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = self._json_body()
         try:
             answer = service.score(payload)
-        except WorkbenchError as exc:  # BadRequest 400, DuplicateRequest 409, ScoringFailed 500, ServiceClosed 503
+        # BadRequest 400, DuplicateRequest 409, ScoringFailed 500, ServiceClosed and LogFailed 503
+        except WorkbenchError as exc:
             self._send_json(getattr(exc, "status", 400), {"error": str(exc)})
             return
         except Exception as exc:  # a bug: answer, keep serving, and leave the traceback for the operator
@@ -274,9 +277,11 @@ class ScoringServer:
     stop and returns the service's summary. ``serve()`` is this plus signals, for `mlwb serve`."""
 
     def __init__(self, wb: Workbench, slug: str, *, host: str = "127.0.0.1", port: int = 8080, shadow: bool = True,
-                 canary_share: float = 0.0, seed: int | None = None) -> None:
+                 canary_share: float = 0.0, seed: int | None = None, wait_for_log: bool = True) -> None:
         self._serving = False
-        self.service = ScoringService(wb, slug, shadow=shadow, canary_share=canary_share, seed=seed)
+        # wait_for_log=False: the benchmark's baseline only (see ScoringService)
+        self.service = ScoringService(wb, slug, shadow=shadow, canary_share=canary_share, seed=seed,
+                                      wait_for_log=wait_for_log)
         try:
             self.httpd = ScoringHTTPServer((host, port), self.service)
         except OSError as exc:

@@ -1,7 +1,9 @@
 """Latency of `mlwb serve` on loopback: one-row requests, production answering, the challenger in
-shadow (target p99 ≤ 20 ms). Baselines from the same run: the same load with no shadow
-(`--no-shadow`), and the rejected design — every call through the sklearn Pipeline instead of the
-compiled path (a quarter of the requests: it is slow).
+shadow (target p99 ≤ 20 ms), each answer sent only once its prediction-log row is committed.
+Baselines from the same run: the same load with no shadow (`--no-shadow`); the design durable
+answers replaced, where the answer went out before its log row was written (what waiting for
+the commit costs); and the rejected design — every call through the sklearn Pipeline instead of
+the compiled path (a quarter of the requests: it is slow).
 
 The server runs in this process (a thread, as `mlwb serve` runs it); the load generator runs in a
 separate, spawned process so its own work never shares the server's GIL. Each of its client
@@ -114,10 +116,10 @@ def _ensure_challenger(wb) -> None:  # type: ignore[no-untyped-def]
 
 
 def _measure(wb, label: str, shadow: bool, requests: int, run: str,  # type: ignore[no-untyped-def]
-             compiled: bool = True) -> tuple[list[str], int, int]:
+             compiled: bool = True, durable: bool = True) -> tuple[list[str], int, dict]:
     from app.scoring_server import ScoringServer
 
-    server = ScoringServer(wb, SLUG, port=0, shadow=shadow, seed=7)
+    server = ScoringServer(wb, SLUG, port=0, shadow=shadow, seed=7, wait_for_log=durable)
     if not compiled:  # the rejected design: every call through the sklearn Pipeline
         for model in (server.service.models.production, server.service.models.challenger):
             if model is not None:
@@ -150,7 +152,7 @@ def _measure(wb, label: str, shadow: bool, requests: int, run: str,  # type: ign
         server.shutdown()
         thread.join()
         summary = server.close()
-    return lines, sent, summary["logged"]
+    return lines, sent, summary
 
 
 def _logged(wb, label: str) -> int:  # type: ignore[no-untyped-def]
@@ -182,17 +184,21 @@ def main(argv: list[str] | None = None) -> None:
         _ensure_challenger(wb)
         print(f"== scoring service on loopback, one-row requests, keep-alive (target p99 ≤ {TARGET_P99_MS:.0f} ms) ==")
         run = uuid.uuid4().hex[:6]  # request ids are unique across runs on a reused workspace
-        configurations = (("baseline-no-shadow", False, True, args.requests),
-                          ("shadow-challenger", True, True, args.requests),
-                          ("rejected-pipeline-path", True, False, max(1, args.requests // 4)))
-        for label, shadow, compiled, requests in configurations:
-            lines, sent, logged_by_service = _measure(wb, label, shadow, requests, run, compiled)
+        # (label, shadow, compiled path, answer only once the log row is committed, requests)
+        configurations = (("baseline-no-shadow", False, True, True, args.requests),
+                          ("shadow-challenger", True, True, True, args.requests),
+                          ("shadow-answer-unlogged", True, True, False, args.requests),
+                          ("rejected-pipeline-path", True, False, True, max(1, args.requests // 4)))
+        for label, shadow, compiled, durable, requests in configurations:
+            lines, sent, summary = _measure(wb, label, shadow, requests, run, compiled, durable)
             for line in lines:
                 print(line)
             in_log = _logged(wb, f"{label}-{run}")
             check = "ok" if in_log == sent else "MISMATCH"
             print(f"{label:22s} prediction log after shutdown: {in_log} rows for {sent} requests sent ({check}; "
-                  f"the service counted {logged_by_service})")
+                  f"the service counted {summary['logged']} in {summary['log_commits']} commits, "
+                  f"{summary['logged'] / max(1, summary['log_commits']):.1f} rows per commit; "
+                  f"answers {'after' if durable else 'BEFORE'} the commit)")
     finally:
         wb.close()
 

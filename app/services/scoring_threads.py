@@ -6,10 +6,11 @@ response's latency.
   the batch in flight instead of queueing for the GIL behind every other request. Only a model
   whose answers are bit-identical scored together or one by one (``ServedModel.batch_safe``,
   checked at load) gets more than one row per call.
-* The other model (shadow, or production as a canary's counterpart) is scored after the response
-  is built, on one background thread (``OtherModelScorer``), in batches of up to ``SHADOW_BATCH``
-  gathered over ``SHADOW_LINGER_S``; then the log row goes to the ``PredictionLogWriter``. Both
-  work in batches because they share the GIL with the request threads.
+* The other model (shadow, or production as a canary's counterpart) is scored on one background
+  thread (``OtherModelScorer``), in batches of up to ``SHADOW_BATCH`` gathered over
+  ``SHADOW_LINGER_S``; its answer goes to the ``PredictionLogWriter`` as an update of the row the
+  request already committed, so no response waits for the other model. Both work in batches
+  because they share the GIL with the request threads.
 
 Every scoring thread runs with one OpenMP thread (see ``app.ml.served_model``).
 """
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from app.ml.served_model import ScoredRow, ServedModel, one_openmp_thread
 
 if TYPE_CHECKING:
-    from app.services.prediction_log import PredictionLogWriter
+    from app.services.prediction_log import LogEntry, PredictionLogWriter
     from app.services.serving_metrics import ServingMetrics
 
 MAX_BATCH = 64  # rows a served model scores in one call
@@ -92,16 +93,17 @@ def score_rows(model: ServedModel, rows: list[ScoredRow]) -> list[tuple[Any, Any
 
 @dataclass
 class PendingLogRow:
-    """A served request waiting for the other model's answer before it is logged."""
+    """A served request (its row already given to the log writer) waiting for the other model's answer."""
 
     row: ScoredRow
-    entry: dict[str, Any]
+    entry: LogEntry
     other: ServedModel
 
 
 class OtherModelScorer:
     """The background thread that scores the other model (shadow or canary counterpart) and
-    hands finished log rows to the writer. Its answers are never returned to a client."""
+    hands its answers to the writer as updates of the logged rows. Its answers are never
+    returned to a client."""
 
     def __init__(self, writer: PredictionLogWriter, metrics: ServingMetrics) -> None:
         self._writer = writer
@@ -151,10 +153,10 @@ class OtherModelScorer:
             outcomes = score_rows(model, [p.row for p in group])  # a failure is an outcome: no log row is lost
             elapsed_ms = (time.perf_counter() - started) * 1000
             for pending, outcome in zip(group, outcomes):
-                if isinstance(outcome, ModelFailed):
+                if isinstance(outcome, ModelFailed):  # the row stays without other_prediction
                     self._metrics.count("shadow_failed")
                 else:
-                    pending.entry["other_prediction"] = {"prediction": outcome[0], "score": outcome[1]}
-                    pending.entry["other_latency_ms"] = round(elapsed_ms, 3)
+                    self._writer.add_other(pending.entry, {
+                        "other_prediction": {"prediction": outcome[0], "score": outcome[1]},
+                        "other_latency_ms": round(elapsed_ms, 3)})
                     self._metrics.count("shadow_scored")
-                self._writer.add(pending.entry)

@@ -10,16 +10,19 @@ stop; ``score_file`` scores a whole file. The parts it puts together, one job ea
 * ``app.ml.compiled_pipeline`` — the pipeline rebuilt as plain numpy, served only if bit-identical
 * ``app.services.scoring_requests`` — ``parse_request``: a request body checked field by field
 * ``app.services.scoring_threads`` — micro-batching per served model; the other model in background
-* ``app.services.prediction_log`` — ``PredictionLogWriter``: log rows inserted in batches
+* ``app.services.prediction_log`` — ``PredictionLogWriter``: log rows group-committed; a
+  request is answered only once its row is committed, so an acknowledged request is never lost
 * ``app.services.serving_metrics`` — counters, latency histogram, Prometheus exposition
 
 What the log holds (read by ``release_analysis`` and ``monitoring_batches``): ``prediction`` and
 ``other_prediction`` are ``{"prediction": ..., "score": ...}`` (score None where the problem type
-has none); ``latency_ms`` is the server-side time from the parsed request to the response,
-batch wait included; ``other_latency_ms`` is the time the other model took to score the batch
+has none); ``latency_ms`` is the server-side time from the parsed request to the answer being ready,
+batch wait included (the wait for the row's own commit, which follows, cannot be in the row:
+``/metrics`` counts it); ``other_latency_ms`` is the time the other model took to score the batch
 (≤ 64 rows) this request was scored in — an upper bound of its one-request compute time, so a
 shadow latency guardrail errs on the safe side. ``error`` is set only when the served model
-failed (the client got an error); a failed or skipped shadow leaves ``other_prediction`` None.
+failed (the client got an error); a failed or skipped shadow leaves ``other_prediction`` None, and
+so does a crash between a row's commit and the other model's answer (written as an update).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from app.errors import WorkbenchError
 from app.ml.compiled_pipeline import verified_fast_preparation
 from app.ml.served_model import ServedModel, answers_alike_in_batches, one_openmp_thread, probe_rows
 from app.services import state_binding
-from app.services.prediction_log import PredictionLogWriter
+from app.services.prediction_log import LogNotWritten, PredictionLogWriter
 from app.services.registry import production_version
 from app.services.scoring_requests import BadRequest, parse_request, show_value
 from app.services.scoring_threads import MicroBatcher, ModelFailed, OtherModelScorer, PendingLogRow
@@ -56,6 +59,9 @@ from storage.models import DatasetVersion, ModelVersion, Project, Run, utcnow
 SHADOW_BACKLOG = 10_000  # beyond this, new requests are logged without a shadow prediction
 RECENT_IDS = 100_000  # request ids remembered to refuse a reused one (older ones: see the log writer)
 SCORE_TIMEOUT_S = 30.0
+# How long a request waits for its log row's commit. Longer than the busy timeout (15 s), so a
+# database locked by another process for a while delays answers rather than failing them.
+LOG_TIMEOUT_S = 30.0
 
 
 class DuplicateRequest(BadRequest):
@@ -72,6 +78,13 @@ class ScoringFailed(WorkbenchError):
 
 class ServiceClosed(WorkbenchError):
     """The service is stopping and takes no new requests (HTTP 503)."""
+
+    status = 503
+
+
+class LogFailed(WorkbenchError):
+    """The request was scored but its log row could not be committed, so the answer is withheld
+    (HTTP 503): the request id is free again and the client may send it once more."""
 
     status = 503
 
@@ -178,10 +191,14 @@ class ScoringService:
     Starting it loads both models (hash-checked, allow-listed) and audits "serving.started";
     ``close()`` drains the log and audits "serving.stopped". Thread-safe: ``score`` may be called
     from many threads at once.
+
+    ``score`` returns only once the request's log row is committed. ``wait_for_log=False`` is the
+    design this replaced (the answer went out before its row was written, and a ``kill -9`` lost
+    acknowledged requests): kept only so ``bench.serving_latency`` can measure what waiting costs.
     """
 
     def __init__(self, wb: Workbench, slug: str, *, shadow: bool = True, canary_share: float = 0.0,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, wait_for_log: bool = True) -> None:
         if not (isinstance(canary_share, (int, float)) and 0.0 <= canary_share <= 1.0):
             raise WorkbenchError(f"the canary share must be between 0 and 1, not {canary_share}")
         self.wb = wb
@@ -195,6 +212,7 @@ class ScoringService:
         self.shadow = bool(shadow) and challenger is not None
         self.canary_share = float(canary_share)
         self.seed = seed
+        self.wait_for_log = wait_for_log
         self.features = self.models.features
         self.session_id = uuid.uuid4().hex[:12]
         self.metrics = ServingMetrics()
@@ -286,7 +304,7 @@ class ScoringService:
                 why = str(exc)
             elapsed = time.perf_counter() - started
             entry["latency_ms"], entry["error"] = round(elapsed * 1000, 3), why[:2000]
-            self._writer.add(entry)
+            self._writer.add(entry)  # not waited for: the client is told of the failure, not of success
             self.metrics.observe(route, elapsed, failed=True)
             raise ScoringFailed(f"model version {served.version} could not score request {row.request_id}: "
                                 f"{why}") from None
@@ -295,14 +313,24 @@ class ScoringService:
         elapsed = time.perf_counter() - started
         entry["prediction"] = {"prediction": prediction, "score": score}
         entry["latency_ms"] = round(elapsed * 1000, 3)
-        if other is not None and self._others.backlog < SHADOW_BACKLOG:
+        shadowed = other is not None and self._others.backlog < SHADOW_BACKLOG
+        if shadowed:
             entry["other_version_id"] = other.id
-            self._others.submit(PendingLogRow(row, entry, other))
-        else:
-            if other is not None:  # the other model cannot keep up: log without its answer
-                self.metrics.count("shadow_skipped")
-            self._writer.add(entry)
-        self.metrics.observe(route, elapsed)
+        elif other is not None:  # the other model cannot keep up: log without its answer
+            self.metrics.count("shadow_skipped")
+        logged = self._writer.add(entry)
+        if shadowed:  # its answer updates the row later; the response does not wait for it
+            self._others.submit(PendingLogRow(row, logged, other))
+        if self.wait_for_log:
+            try:
+                logged.wait(LOG_TIMEOUT_S)
+            except LogNotWritten as exc:
+                self._release(row.request_id)
+                self.metrics.observe(route, time.perf_counter() - started, failed=True)
+                raise LogFailed(f"request {row.request_id} was scored but not acknowledged: {exc}. Nothing was "
+                                "recorded as answered; send it again (same request_id) once the workspace's "
+                                "database is writable") from None
+        self.metrics.observe(route, time.perf_counter() - started)
         return response
 
     def _claim(self, request_id: str) -> None:
@@ -314,6 +342,12 @@ class ScoringService:
             self._recent_set.add(request_id)
             if len(self._recent) > RECENT_IDS:
                 self._recent_set.discard(self._recent.popleft())
+
+    def _release(self, request_id: str) -> None:
+        """Free an id whose answer was withheld, so the client's retry is not refused as a reuse.
+        (It stays in the deque: when it ages out, a retry's claim is forgotten early; harmless.)"""
+        with self._ids_lock:
+            self._recent_set.discard(request_id)
 
     # -- stopping
 
@@ -344,7 +378,8 @@ class ScoringService:
             "requests": served, "by_route": stats["requests"], "errors": stats["errors"],
             "bad_requests": stats["bad_requests"], "shadow_scored": stats["shadow_scored"],
             "shadow_failed": stats["shadow_failed"], "shadow_skipped": stats["shadow_skipped"],
-            "logged": self._writer.written, "not_logged": self._writer.pending,
+            "logged": self._writer.written, "not_logged": self._writer.failed,
+            "other_answers_lost": self._writer.other_lost, "log_commits": self._writer.commits,
             "renamed_duplicate_ids": self._writer.renamed,
         }
         with self.wb.unit_of_work() as uow:
@@ -458,6 +493,6 @@ def _sha256(path: Path) -> str:
 
 
 __all__ = [
-    "BadRequest", "DuplicateRequest", "ScoringFailed", "ScoringService", "ServiceClosed", "ServingModels",
+    "BadRequest", "DuplicateRequest", "LogFailed", "ScoringFailed", "ScoringService", "ServiceClosed", "ServingModels",
     "score_file",
 ]
