@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from threadpoolctl import threadpool_limits
 
 from app.errors import WorkbenchError
@@ -422,6 +422,48 @@ def test_a_request_id_reused_across_runs_is_logged_under_a_derived_id(demo_wb: W
     ids = sorted(r.request_id for r in _log(demo_wb) if r.request_id.startswith("client-42"))
     assert len(ids) == 2 and ids[0] == "client-42" and ids[1].startswith("client-42#dup-")
     assert _audit(demo_wb, "serving.stopped")[-1]["renamed_duplicate_ids"] == 1
+
+
+def test_the_shadow_answer_updates_the_row_it_belongs_to_even_under_a_derived_id(demo_wb: Workbench) -> None:
+    """The shadow's answer is written after the row's commit, as an update: it must land on the
+    row this run logged (renamed), not on the earlier run's row that kept the id."""
+    _make_challenger(demo_wb)
+    row = _one_row()
+    with ScoringService(demo_wb, SLUG, shadow=False) as service:
+        service.score({"request_id": "client-7", "features": row})
+    with ScoringService(demo_wb, SLUG, shadow=True) as service:
+        service.score({"request_id": "client-7", "features": row})
+    entries = {r.request_id: r for r in _log(demo_wb) if r.request_id.startswith("client-7")}
+    first = entries.pop("client-7")
+    (derived,) = entries.values()
+    assert first.other_prediction is None and first.other_version_id is None
+    assert derived.other_prediction is not None and derived.other_version_id is not None
+
+
+def test_a_log_that_cannot_be_written_answers_503_and_the_retry_is_logged(demo_wb: Workbench) -> None:
+    """No answer claims success for a request the log does not hold: while inserts into the log
+    fail (a real SQLite error, raised by a trigger), requests get 503 with what to do; the id is
+    freed, so the client's retry with the same id succeeds once the log is writable again."""
+    row = _one_row()
+    with demo_wb.db.write() as session:
+        session.execute(text("CREATE TRIGGER refuse_log BEFORE INSERT ON prediction_log "
+                             "BEGIN SELECT RAISE(ABORT, 'disk is full (test)'); END"))
+    with _server(demo_wb, shadow=False) as server:
+        conn = _conn(server)
+        status, answer = _predict(conn, {"request_id": "retry-me", "features": row})
+        assert status == 503
+        assert "not acknowledged" in answer["error"] and "disk is full (test)" in answer["error"]
+        assert "send it again" in answer["error"]
+        with demo_wb.db.write() as session:
+            session.execute(text("DROP TRIGGER refuse_log"))
+        status, answer = _predict(conn, {"request_id": "retry-me", "features": row})
+        assert status == 200 and answer["request_id"] == "retry-me"
+        conn.close()
+        with pytest.raises(WorkbenchError, match="1 scored request.*could not be written.*not acknowledged"):
+            server.close()
+    assert [r.request_id for r in _log(demo_wb) if r.request_id.startswith("retry-me")] == ["retry-me"]
+    stopped = _audit(demo_wb, "serving.stopped")[-1]
+    assert stopped["not_logged"] == 1 and stopped["logged"] == 1
 
 
 # --- batch scoring --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import WorkbenchError
@@ -193,23 +193,13 @@ class PredictionLogWriter:
             entry.committed.set_result(None)
 
     def _write(self, rows: list[LogEntry], updates: list[_OtherAnswer]) -> None:
-        with self.wb.db.write() as session:
-            if rows:
-                self._insert(session, [entry.values for entry in rows])
-            if updates:
-                table = PredictionLog.__table__
-                session.connection().execute(
-                    update(table).where(table.c.request_id == bindparam("b_request_id")).values(
-                        other_prediction=bindparam("b_other_prediction"),
-                        other_latency_ms=bindparam("b_other_latency_ms")),
-                    [{"b_request_id": u.entry.values["request_id"],
-                      "b_other_prediction": u.values.get("other_prediction"),
-                      "b_other_latency_ms": u.values.get("other_latency_ms")} for u in updates])
-
-    def _insert(self, session: Any, rows: list[dict[str, Any]]) -> None:
+        # SQLAlchemy Core on one connection rather than an ORM session: this runs once per commit
+        # while request threads wait for the GIL, and the session's bookkeeping doubled its cost.
+        # The engine's "begin" hook still emits BEGIN IMMEDIATE (storage.database).
+        values = [entry.values for entry in rows]
         try:
-            with session.begin_nested():
-                session.execute(insert(PredictionLog), rows)
+            with self.wb.db.engine.begin() as connection:
+                self._insert_and_update(connection, values, updates)
             return
         except IntegrityError:
             pass
@@ -218,17 +208,33 @@ class PredictionLogWriter:
         # app.services.serving). The first row keeps the id, so labels joined to it stay where
         # they were; this row is kept under a derived id instead of being lost. The rename is
         # made in the row's own dict, so a later update (the other model's answer) finds it.
-        ids = [r["request_id"] for r in rows]
-        taken = set(session.scalars(select(PredictionLog.request_id).where(PredictionLog.request_id.in_(ids))))
-        renamed = []
-        for row in rows:
-            original = row["request_id"]
-            if original in taken:
-                row["request_id"] = f"{original[:MAX_REQUEST_ID - 17]}#dup-{uuid.uuid4().hex[:12]}"
-                renamed.append(f"{original} -> {row['request_id']}")
-            taken.add(original)  # also a second use within this batch
-        session.execute(insert(PredictionLog), rows)
+        with self.wb.db.engine.begin() as connection:
+            ids = [r["request_id"] for r in values]
+            taken = set(connection.scalars(select(_TABLE.c.request_id).where(_TABLE.c.request_id.in_(ids))))
+            renamed = []
+            for row in values:
+                original = row["request_id"]
+                if original in taken:
+                    row["request_id"] = f"{original[:MAX_REQUEST_ID - 17]}#dup-{uuid.uuid4().hex[:12]}"
+                    renamed.append(f"{original} -> {row['request_id']}")
+                taken.add(original)  # also a second use within this batch
+            self._insert_and_update(connection, values, updates)
         self.renamed += len(renamed)
         log.warning("%d request id(s) were already in the prediction log from an earlier run and were "
                     "logged under derived ids: %s", len(renamed), "; ".join(renamed[:3]) + (
                         "; ..." if len(renamed) > 3 else ""))
+
+    @staticmethod
+    def _insert_and_update(connection: Connection, values: list[dict[str, Any]], updates: list[_OtherAnswer]) -> None:
+        if values:
+            connection.execute(_INSERT, values)
+        if updates:
+            connection.execute(_UPDATE_OTHER, [
+                {"b_request_id": u.entry.values["request_id"], "b_other_prediction": u.values.get("other_prediction"),
+                 "b_other_latency_ms": u.values.get("other_latency_ms")} for u in updates])
+
+
+_TABLE = PredictionLog.__table__
+_INSERT = insert(_TABLE)
+_UPDATE_OTHER = update(_TABLE).where(_TABLE.c.request_id == bindparam("b_request_id")).values(
+    other_prediction=bindparam("b_other_prediction"), other_latency_ms=bindparam("b_other_latency_ms"))
