@@ -16,8 +16,10 @@ at once. What counts as acknowledged:
 * a scoring request that got HTTP 200 (its request id must be in the prediction log).
 
 A second after each process ends (killed or not), every process still alive that carries its
-environment tag (inherited by forkservers, workers and resource trackers) is an orphan; it is counted, named, then killed so it cannot skew later rounds. At the end:
-`PRAGMA integrity_check` and `mlwb audit verify` on the workspace.
+environment tag (inherited by forkservers, workers and resource trackers) is an orphan: it is
+counted and named, then watched to say how long it outlives its parent; one still alive
+``ORPHAN_GIVE_UP_S`` after its parent ended is killed by the benchmark (and counted as such),
+so it cannot pile up. At the end: `PRAGMA integrity_check` and `mlwb audit verify`.
 
     python -m bench crash_loop [--kills 200] [--seconds 900] [--home EXISTING_MLWB_HOME] [--seed 1]
     python -m bench.crash_loop ...
@@ -51,7 +53,8 @@ SLUG = "ctr-demo"
 TAG = "MLWB_CRASH_TAG"
 WRITERS = 3  # CLI writers running at any time
 SERVER_PAUSE_S = 2.0  # between one server's kill and the next server's start
-ORPHAN_GRACE_S = 1.0
+ORPHAN_GRACE_S = 1.0  # a child still alive this long after its parent ended is an orphan
+ORPHAN_GIVE_UP_S = 30.0  # an orphan still alive this long after its parent ended is killed here
 FEATURES = ["user_age", "user_location", "item_genre", "item_popularity"]
 
 
@@ -69,6 +72,7 @@ class Launched:
     error: str = ""
     out_path: Path | None = None
     err_path: Path | None = None
+    ended_at: float = 0.0
 
 
 @dataclass
@@ -76,6 +80,8 @@ class Tally:
     kills: dict[str, int] = field(default_factory=dict)
     acknowledged: dict[str, int] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
+    orphan_lifetimes: list[float] = field(default_factory=list)  # seconds after the parent ended
+    orphans_killed: int = 0  # still alive ORPHAN_GIVE_UP_S after their parent ended
     failures: list[str] = field(default_factory=list)  # writers that exited non-zero without being killed
     expected: dict[str, list[str]] = field(default_factory=dict)  # kind -> acknowledged keys
     served_acked: list[str] = field(default_factory=list)
@@ -123,6 +129,7 @@ def _kill(launched: Launched) -> None:
         launched.process.send_signal(signal.SIGKILL)
         launched.killed = True
     launched.process.wait(timeout=30)
+    launched.ended_at = time.monotonic()
     launched.exit_code = launched.process.returncode
     launched.output = launched.out_path.read_text(errors="replace") if launched.out_path else ""
     launched.error = launched.err_path.read_text(errors="replace") if launched.err_path else ""
@@ -221,6 +228,7 @@ class CrashLoop:
         self.server_kill_at: float | None = None
         self.next_server_at = time.monotonic()
         self.checks: list[tuple[float, Launched]] = []  # (when, process): orphan scans due
+        self.lingering: list[tuple[int, str, float]] = []  # orphans being watched: (pid, tag, parent ended at)
         # How long each kind takes when left alone (a running mean, seeded with a guess): kill
         # delays are drawn relative to it, so about half the writers die mid-way on any machine.
         self.duration = {"projects-new": 2.0, "findings-add": 2.0, "owner-set": 2.0, "train": 6.0}
@@ -284,7 +292,9 @@ class CrashLoop:
         if due:
             self.checks = [(when, launched) for when, launched in self.checks if when > now]
             self._scan(due)
-        return bool(self.writers or self.server or self.checks)
+        if self.lingering:
+            self._watch(now)
+        return bool(self.writers or self.server or self.checks or self.lingering)
 
     def _record(self, launched: Launched, took: float, requests: int = 0) -> None:
         tally = self.tally
@@ -316,10 +326,25 @@ class CrashLoop:
             launched = by_tag[tag]
             how = "killed" if launched.killed else f"exited {launched.exit_code}"
             self.tally.orphans.append(f"{tag} ({launched.kind}, {how}) pid {pid}: {cmdline[:120]}")
-            try:
-                os.kill(pid, signal.SIGKILL)  # ours (it carries our tag): do not let it skew later kills
-            except OSError:
-                pass
+            self.lingering.append((pid, tag, launched.ended_at))
+
+    def _watch(self, now: float) -> None:
+        """How long each orphan outlives its parent; kill those that outlive it by too much."""
+        alive = {(pid, tag) for pid, tag, _ in _tagged_processes({tag for _, tag, _ in self.lingering})}
+        still = []
+        for pid, tag, ended_at in self.lingering:
+            if (pid, tag) not in alive:
+                self.tally.orphan_lifetimes.append(now - ended_at)
+            elif now - ended_at > ORPHAN_GIVE_UP_S:
+                try:
+                    os.kill(pid, signal.SIGKILL)  # ours (it carries our tag): do not let it pile up
+                except OSError:
+                    pass
+                self.tally.orphans_killed += 1
+                self.tally.orphan_lifetimes.append(now - ended_at)
+            else:
+                still.append((pid, tag, ended_at))
+        self.lingering = still
 
 
 def _lost(db: Path, tally: Tally) -> dict[str, int]:
@@ -440,9 +465,20 @@ def main(argv: list[str] | None = None) -> int:
     total_lost = sum(lost.values())
     print(f"{'total':18s} {tally.total_kills:>7} {sum(tally.acknowledged.values()):>13} {total_lost:>10}")
     print(f"acknowledged writes lost: {total_lost}")
-    print(f"orphaned processes 1 s after their parent's kill: {len(tally.orphans)}")
-    for orphan in tally.orphans[:10]:
-        print(f"  {orphan}")
+    print(f"orphaned processes 1 s after their parent ended: {len(tally.orphans)}")
+    if tally.orphan_lifetimes:
+        print(f"  they outlived their parent by {min(tally.orphan_lifetimes):.1f}-{max(tally.orphan_lifetimes):.1f} s; "
+              f"still alive after {ORPHAN_GIVE_UP_S:.0f} s (killed by the benchmark): {tally.orphans_killed}")
+    kinds: dict[str, int] = {}
+    for orphan in tally.orphans:
+        what = orphan.split(": ", 1)[1]
+        kind = ("forkserver" if "forkserver" in what else "resource tracker" if "resource_tracker" in what
+                else what[:60])
+        kinds[kind] = kinds.get(kind, 0) + 1
+    for kind, n in sorted(kinds.items(), key=lambda item: -item[1]):
+        print(f"  {n:4d} x {kind}")
+    for orphan in tally.orphans[:5]:
+        print(f"  e.g. {orphan}")
     print(f"writers that failed without being killed: {len(tally.failures)}")
     for failure in tally.failures[:5]:
         print(f"  {failure}")
