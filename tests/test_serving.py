@@ -454,6 +454,9 @@ def test_a_log_that_cannot_be_written_answers_503_and_the_retry_is_logged(demo_w
         assert status == 503
         assert "not acknowledged" in answer["error"] and "disk is full (test)" in answer["error"]
         assert "send it again" in answer["error"]
+        metrics = _metrics(_call(conn, "GET", "/metrics")[2].decode())
+        assert metrics["mlwb_prediction_log_failures_total"][()] == 1
+        assert metrics["mlwb_request_errors_total"][()] == 0
         with demo_wb.db.write() as session:
             session.execute(text("DROP TRIGGER refuse_log"))
         status, answer = _predict(conn, {"request_id": "retry-me", "features": row})

@@ -241,7 +241,7 @@ class ScoringService:
 
     @property
     def log_backlog(self) -> int:
-        """Scored requests not yet in the prediction log (waiting for the other model or the writer)."""
+        """Log rows and other-model answers not yet committed (waiting for the other model or the writer)."""
         return self._writer.pending + self._others.backlog
 
     def exposition(self) -> Iterable[str]:
@@ -326,7 +326,7 @@ class ScoringService:
                 logged.wait(LOG_TIMEOUT_S)
             except LogNotWritten as exc:
                 self._release(row.request_id)
-                self.metrics.observe(route, time.perf_counter() - started, failed=True)
+                self.metrics.count("log_failed")
                 raise LogFailed(f"request {row.request_id} was scored but not acknowledged: {exc}. Nothing was "
                                 "recorded as answered; send it again (same request_id) once the workspace's "
                                 "database is writable") from None

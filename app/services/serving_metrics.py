@@ -18,7 +18,7 @@ class ServingMetrics:
         self._lock = threading.Lock()
         self.requests = dict.fromkeys(ROUTES, 0)
         self.counts = {"errors": 0, "bad_requests": 0, "shadow_scored": 0, "shadow_failed": 0,
-                       "shadow_skipped": 0}
+                       "shadow_skipped": 0, "log_failed": 0}
         self.buckets = [0] * len(LATENCY_BUCKETS)
         self.latency_sum = 0.0
         self.latency_count = 0
@@ -86,7 +86,11 @@ def iter_exposition(stats: dict[str, Any], *, production: int, challenger: int |
                       "Answers of the other model (shadow or canary counterpart), by outcome; never returned.")
     for outcome, key in (("scored", "shadow_scored"), ("failed", "shadow_failed"), ("skipped", "shadow_skipped")):
         yield f'mlwb_shadow_predictions_total{{outcome="{outcome}"}} {stats[key]}'
-    yield from family("mlwb_prediction_log_pending", "gauge", "Scored requests not yet written to the prediction log.")
+    yield from family("mlwb_prediction_log_failures_total", "counter",
+                      "Scored requests whose log row could not be committed (answered 503, not acknowledged).")
+    yield f"mlwb_prediction_log_failures_total {stats['log_failed']}"
+    yield from family("mlwb_prediction_log_pending", "gauge",
+                      "Log rows and other-model answers not yet committed to the prediction log.")
     yield f"mlwb_prediction_log_pending {log_backlog}"
 
 
