@@ -141,14 +141,15 @@ def _kill(launched: Launched) -> None:
 
 
 def _tagged_processes(tags: set[str]) -> list[tuple[int, str, str]]:
-    """(pid, tag, command line) of every live, non-zombie process carrying one of ``tags``."""
+    """(pid, tag, command line) of every live, non-zombie process carrying one of ``tags``; a job
+    worker, forked from the forkserver and so sharing its command line, is named as such."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:  # exited meanwhile, or not ours to read
             continue
@@ -158,9 +159,11 @@ def _tagged_processes(tags: set[str]) -> list[tuple[int, str, str]]:
             if item.startswith(TAG.encode() + b"="):
                 tag = item.split(b"=", 1)[1].decode()
                 if tag in tags:
-                    found.append((int(entry.name), tag, cmdline))
+                    found.append((int(entry.name), tag, cmdline, int(ppid)))
                 break
-    return found
+    servers = {pid for pid, _, cmdline, _ in found if "forkserver import main" in cmdline}
+    return [(pid, tag, f"job worker (forked from forkserver {ppid}): {cmdline}" if ppid in servers else cmdline)
+            for pid, tag, cmdline, ppid in found]
 
 
 class ServerRound:
@@ -472,8 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds: dict[str, int] = {}
     for orphan in tally.orphans:
         what = orphan.split(": ", 1)[1]
-        kind = ("forkserver" if "forkserver" in what else "resource tracker" if "resource_tracker" in what
-                else what[:60])
+        kind = ("job worker" if what.startswith("job worker") else "forkserver" if "forkserver" in what
+                else "resource tracker" if "resource_tracker" in what else what[:60])
         kinds[kind] = kinds.get(kind, 0) + 1
     for kind, n in sorted(kinds.items(), key=lambda item: -item[1]):
         print(f"  {n:4d} x {kind}")
