@@ -160,3 +160,12 @@ def test_rows_bound_before_a_key_rotation_still_check_with_the_key_that_wrote_th
     assert state_binding.verify_workspace_rows(demo_wb).ok
     with ScoringService(demo_wb, DEMO, shadow=False) as service:  # its model row, bound before the rotation
         assert service.health()["status"] == "ok"
+
+
+def test_an_export_from_an_edited_registry_is_refused(demo_home: Path, tmp_path: Path) -> None:
+    _sql(demo_home, "UPDATE model_card SET updated_by = 'mallory'")
+    done = _cli("export", DEMO, "--out", str(tmp_path / "bundle.zip"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "cannot export the compliance report: the registry was changed outside the workbench: model card" \
+        in done.stderr
+    assert not (tmp_path / "bundle.zip").exists()

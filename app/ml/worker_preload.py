@@ -10,8 +10,24 @@ must not exist yet when the server forks.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 from app.ml.worker import THREAD_VARIABLES
+
+
+def _exit_with_parent(parent: int) -> None:
+    """The forkserver notices its parent's death only once this preload has finished and its
+    loop reads the closed pipe, and then exits slowly with these libraries loaded; killed mid-
+    import, it lingered for seconds holding ~250 MB (and the resource tracker with it). This
+    thread ends it within a tenth of a second of the parent's death instead. Threads do not
+    survive a fork, so the workers forked from here never inherit it."""
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os._exit(0)
+
+
+threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="mlwb-exit-with-parent", daemon=True).start()
 
 for _variable in THREAD_VARIABLES:
     os.environ[_variable] = "1"

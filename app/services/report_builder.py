@@ -256,7 +256,7 @@ def build_report(
     with wb.read() as session:
         find_project(session, slug)  # an unknown project is refused before any path is touched
     target = resolve_out(wb, slug, kind, out)
-    state_binding.raise_on(state_binding.verify_workspace_rows(wb).problems, f"build the {kind} report")
+    state_binding.require_intact_rows(wb, f"build the {kind} report")
     deferred = {"verify_chain": False} if kind in CHAIN_DOCUMENTS else {}
     data = COLLECTORS[kind](wb, slug, deterministic=deterministic, **requested, **deferred)
     head_seq, head_hash = data.audit_head_seq, data.audit_head_hash  # the head the document prints
@@ -348,6 +348,7 @@ def export_compliance_report(wb: Workbench, slug: str, out: str | os.PathLike[st
     from reports.render import build_document, render_document
 
     target = resolve_out(wb, slug, "compliance", out)
+    state_binding.require_intact_rows(wb, "export the compliance report")
     records = COLLECTORS["compliance"](wb, slug)
     checkpoint = None
     if checkpoint_key is not None and records.chain is not None and records.chain.ok and records.evidence_digest:

@@ -216,6 +216,12 @@ def verify_workspace_rows(wb: Workbench) -> RowsVerdict:
         return verify_rows(session)
 
 
+def require_intact_rows(wb: Workbench, doing: str) -> None:
+    """Refuse ``doing`` (building a document from the registry) while any governed row disagrees
+    with the chain: the document would print the edited value as evidence."""
+    raise_on(verify_workspace_rows(wb).problems, doing)
+
+
 def verify_rows(session: Session) -> RowsVerdict:
     """Every governed row that disagrees with the newest event that recorded it, every row no
     event recorded, and every recorded row that is gone."""
