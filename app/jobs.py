@@ -75,6 +75,9 @@ class _Worker:
 def _worker_context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
+    from app.ml.worker import FORKSERVER_PARENT
+
+    os.environ[FORKSERVER_PARENT] = str(os.getpid())  # the server is spawned from this process
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["app.ml.worker_preload"])
     return ctx

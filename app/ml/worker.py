@@ -25,6 +25,10 @@ def _silence_stdio() -> None:
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: The pid of the process that starts the job forkserver, set in its environment before the
+#: server is spawned: the server's watchdog (``app.ml.worker_preload``) exits when its parent is
+#: no longer that pid, even if the parent died before the watchdog started.
+FORKSERVER_PARENT = "MLWB_FORKSERVER_PARENT"
 
 
 def _exit_with_parent() -> None:

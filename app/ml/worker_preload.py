@@ -13,7 +13,7 @@ import os
 import threading
 import time
 
-from app.ml.worker import THREAD_VARIABLES
+from app.ml.worker import FORKSERVER_PARENT, THREAD_VARIABLES
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -21,13 +21,16 @@ def _exit_with_parent(parent: int) -> None:
     loop reads the closed pipe, and then exits slowly with these libraries loaded; killed mid-
     import, it lingered for seconds holding ~250 MB (and the resource tracker with it). This
     thread ends it within a tenth of a second of the parent's death instead. Threads do not
-    survive a fork, so the workers forked from here never inherit it."""
+    survive a fork, so the workers forked from here never inherit it. The parent's pid comes
+    from the environment it spawned the server with: by the time this runs, a parent that died
+    during the server's start-up has already been replaced by init or a subreaper."""
     while os.getppid() == parent:
         time.sleep(0.1)
     os._exit(0)
 
 
-threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="mlwb-exit-with-parent", daemon=True).start()
+threading.Thread(target=_exit_with_parent, args=(int(os.environ.get(FORKSERVER_PARENT) or os.getppid()),),
+                 name="mlwb-exit-with-parent", daemon=True).start()
 
 for _variable in THREAD_VARIABLES:
     os.environ[_variable] = "1"
