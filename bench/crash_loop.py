@@ -24,9 +24,9 @@ so it cannot pile up. At the end: `PRAGMA integrity_check` and `mlwb audit verif
     python -m bench crash_loop [--kills 200] [--seconds 900] [--home EXISTING_MLWB_HOME] [--seed 1]
     python -m bench.crash_loop ...
 
-Exits 1 if any acknowledged write is lost, any orphan is left, or the integrity or chain check
-fails; also if the time budget ran out before ``--kills`` kills (the figures are then printed
-for the kills made).
+Exits 1 if any acknowledged write is lost, any orphan is left, a writer fails without being killed, or the
+integrity or chain check fails; also if the time budget ran out before ``--kills`` kills (the figures are
+then printed for the kills made).
 """
 
 from __future__ import annotations
@@ -496,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         bad.append("integrity check failed")
     if not chain_ok:
         bad.append("audit chain broken")
+    if tally.failures:  # an error reached a user whose process nobody killed
+        bad.append(f"{len(tally.failures)} writer(s) failed without a kill")
     if tally.total_kills < args.kills:
         bad.append(f"only {tally.total_kills} of {args.kills} kills within {args.seconds:.0f} s")
     print("verdict: " + ("ok" if not bad else "FAILED: " + "; ".join(bad)))
