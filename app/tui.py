@@ -60,9 +60,10 @@ class WorkbenchApp(App[int]):
     @work(thread=True, exit_on_error=False, group="open")
     def open_workspace(self) -> None:
         from app.jobs import JobRunner
-        from app.services.jobs import WorkbenchLedger, recover_interrupted
+        from app.services.jobs import WorkbenchLedger, declare_face, recover_interrupted
         from app.services.workbench import Workbench
 
+        declare_face("tui")  # the jobs list names this session as the owner of what it runs
         wb = Workbench.open()
         interrupted = recover_interrupted(wb)
         self.wb, self.runner = wb, JobRunner(WorkbenchLedger(wb))

@@ -1,4 +1,6 @@
-"""Background jobs: state, progress and errors; the selected running job can be cancelled."""
+"""Background jobs: state, progress, when each started and how long it ran, who queued it and
+which process (this TUI, another TUI, a CLI verb) runs it; the selected running job can be
+cancelled."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ class JobsScreen(SnapshotScreen[list["JobView"]]):
         with Vertical(id="jobs"):
             yield Static("Background jobs", classes="screen-title")
             table: DataTable[Text] = DataTable(id="job-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns("Job", "Kind", "Project", "State", "Progress", "Message / error")
+            table.add_columns("Job", "Kind", "Project", "State", "Progress", "Started", "Duration", "Queued by",
+                              "Owner", "Message / error")
             yield table
 
     def on_mount(self) -> None:
@@ -46,6 +49,8 @@ class JobsScreen(SnapshotScreen[list["JobView"]]):
         return list_jobs(wb)
 
     def show(self, jobs: list[JobView]) -> None:
+        from app.services.jobs import format_duration
+
         table = self.query_one("#job-table", DataTable)
         cursor = table.cursor_row
         live = {job_id: (fraction, message) for job_id, _, fraction, message in self.host.progress.snapshot()}
@@ -53,9 +58,11 @@ class JobsScreen(SnapshotScreen[list["JobView"]]):
         for j in jobs:
             fraction, message = live.get(j.id, (j.progress, j.message))
             detail = j.error.splitlines()[0] if j.error else message
+            started = j.started_at.astimezone().strftime("%m-%d %H:%M:%S") if j.started_at else "—"
             table.add_row(Text(str(j.id), style="bold"), Text(j.kind), Text(j.project or "—"),
                           Text(j.state, style=STATE_STYLE.get(j.state, "")), Text(f"{max(fraction, 0):.0%}"),
-                          Text(detail), key=str(j.id))
+                          Text(started), Text(format_duration(j.duration_s)), Text(j.created_by),
+                          Text(j.owner), Text(detail), key=str(j.id))
         if jobs:
             table.move_cursor(row=min(cursor, len(jobs) - 1))
 

@@ -22,6 +22,7 @@ from app.cli import (
     development,
     evidence_bundle,
     findings,
+    framing,
     gates,
     monitoring,
     people,
@@ -35,7 +36,7 @@ from app.errors import WorkbenchError
 from storage.artifacts import ArtifactCorrupted
 
 # In the order `mlwb --help` lists their verbs.
-VERB_MODULES = (projects, data, development, release, findings, monitoring, evidence_bundle, review, gates, reports, audit,
+VERB_MODULES = (projects, framing, data, development, release, findings, monitoring, evidence_bundle, review, gates, reports, audit,
                 people)
 
 
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_tui()
         protect_terminal()
+        from app.services.jobs import declare_face
+
+        declare_face("cli")  # the jobs list names this process as the owner of what it runs
         return COMMANDS[args.verb](args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

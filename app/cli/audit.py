@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.arguments import add_key_option
+from app.cli.terminal import one_line
 from app.cli.workspace import open_workspace, signer
 from app.errors import WorkbenchError
 
@@ -30,8 +31,11 @@ def add_parsers(sub: Any) -> None:
     alog.add_argument("--project")
     alog.add_argument("--limit", type=int, default=30)
 
-    jobs = sub.add_parser("jobs", help="list recent background jobs")
+    jobs = sub.add_parser("jobs", help="list recent background jobs: state, start, duration, who queued them "
+                          "and the process (cli or tui) that ran them")
     jobs.add_argument("--project")
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--json", action="store_true", help="print the jobs as JSON")
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -95,8 +99,17 @@ def _rotate_key(wb: Any) -> int:
 def _cmd_jobs(args: argparse.Namespace) -> int:
     from app.services import jobs
 
-    for j in jobs.list_jobs(open_workspace(), project_slug=args.project):
-        print(f"{j.id}\t{j.kind}\t{j.state}\t{j.progress:.0%}\t{j.project or '-'}\t{j.error.splitlines()[0] if j.error else ''}")
+    rows = jobs.list_jobs(open_workspace(), project_slug=args.project, limit=args.limit)
+    if args.json:
+        print(json.dumps([j.as_json() for j in rows], indent=2))
+        return 0
+    if rows:
+        print("job\tkind\tstate\tprogress\tproject\tstarted (local)\tduration\tqueued by\towner\terror")
+    for j in rows:
+        started = j.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if j.started_at else "not started"
+        error = one_line(j.error.splitlines()[0]) if j.error else ""
+        print(f"{j.id}\t{j.kind}\t{j.state}\t{j.progress:.0%}\t{j.project or '-'}\t{started}\t"
+              f"{jobs.format_duration(j.duration_s)}\t{j.created_by}\t{j.owner}\t{error}")
     return 0
 
 

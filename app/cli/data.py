@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--target")
     imp.add_argument("--time-column", help="a date/time column: enables temporal splits and overlap checks")
+    imp.add_argument("--json", action="store_true", help="print the dataset version and its findings as JSON")
     check = add_project_verb(dsub, "check", help="quality and leakage findings of a dataset version")
     check.add_argument("dataset", type=int, nargs="?", help="dataset version id (default: the latest)")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
@@ -32,7 +34,16 @@ def add_parsers(sub: Any) -> None:
     split.add_argument("--time-column", help="order for a temporal split")
     split.add_argument("--group-column", help="groups that must not straddle parts, for a group split")
     split.add_argument("--gap", type=int, default=0, help="rows left out between parts of a temporal split")
-    add_project_verb(dsub, "list", help="list dataset versions")
+    listing = add_project_verb(dsub, "list", help="list dataset versions (with warnings such as data imported "
+                               "before the problem statement was approved)")
+    listing.add_argument("--json", action="store_true", help="print the dataset versions as JSON")
+
+
+def _version_json(v: Any) -> dict[str, Any]:
+    return {"id": v.id, "role": v.role, "source": v.source_name, "sha256": v.sha256, "rows": v.n_rows,
+            "columns": v.n_columns, "target": v.target, "time_column": v.time_column,
+            "created_at": v.created_at.isoformat(timespec="seconds"), "created_by": v.created_by,
+            "findings": list(v.findings)}
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -41,6 +52,13 @@ def _cmd_data(args: argparse.Namespace) -> int:
     wb = open_workspace()
     if args.data_verb == "import":
         v = datasets.import_dataset(wb, args.project, args.file, target=args.target, time_column=args.time_column)
+        for f in v.findings:
+            if f["check"] == datasets.STAGE_ORDER_CHECK:
+                print(f"warning: {args.project}: dataset version {v.id} {f['detail']}; the warning stays with it",
+                      file=sys.stderr)
+        if args.json:
+            print(json.dumps({**_version_json(v), "new": v.is_new}, indent=2, ensure_ascii=False))
+            return 0
         note = "" if v.is_new else " (already imported: same bytes)"
         print(f"dataset version {v.id} sha256 {v.sha256} rows {v.n_rows} columns {v.n_columns}{note}")
         for f in v.findings:
@@ -65,8 +83,15 @@ def _cmd_data(args: argparse.Namespace) -> int:
         for f in s.leakage:
             print(f"  leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
     else:
-        for v in datasets.list_datasets(wb, args.project):
+        versions = datasets.list_datasets(wb, args.project)
+        if args.json:
+            print(json.dumps([_version_json(v) for v in versions], indent=2, ensure_ascii=False))
+            return 0
+        for v in versions:
             print(f"{v.id}\t{v.role}\t{one_line(v.source_name)}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
+            for f in v.findings:
+                if f["check"] == datasets.STAGE_ORDER_CHECK:
+                    print(f"  warning: {f['detail']}")
     return 0
 
 

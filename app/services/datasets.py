@@ -89,7 +89,10 @@ def import_dataset(
 
     source = Path(path)
     with wb.read() as session:
-        problem_type = find_project(session, slug).problem_type  # fail fast on an unknown project
+        project = find_project(session, slug)  # fail fast on an unknown project
+        problem_type = project.problem_type
+        if role == "training":
+            stage_order_finding(session, project)  # an enterprise project refuses before any work
     try:
         loaded = load_table(source)
     except DataFileError as exc:
@@ -118,6 +121,9 @@ def import_dataset(
         ).first()
         if existing is not None:
             return _view(existing, is_new=False)
+        early = stage_order_finding(uow.session, project) if role == "training" else None
+        if early is not None:
+            findings = [early, *findings]
         row = DatasetVersion(
             project_id=project.id, role=role, source_name=source.name, file_format=file_format, sha256=sha,
             n_rows=len(frame), n_columns=frame.shape[1], target=target, time_column=time_column, schema=schema,
@@ -129,6 +135,39 @@ def import_dataset(
                   source=source.name, rows=row.n_rows, columns=row.n_columns, target=target,
                   time_column=time_column, findings=[f"{f['check']}:{f['column']}" for f in findings])
         return _view(row)
+
+
+#: The check name of the import finding a dataset imported ahead of its problem statement carries.
+STAGE_ORDER_CHECK = "stage_order"
+
+
+def stage_order_finding(session, project: Project) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """Problem before data: what importing training data now means for ``project``.
+
+    The statement counts as approved once the stage 1 gate passes (statement complete, metrics
+    linked, baseline named, checklist in favour of ML; ``app.services.gates``) or the project
+    has moved past stage 1. Before that an enterprise project refuses the import (naming the
+    verbs to run first); any other profile takes it with a warning finding stored with the
+    dataset version, so the data screen, `mlwb data list` and the report show it for good.
+    Returns that finding, or None when the order was kept.
+    """
+    from app.lifecycle import checks_for
+    from app.services.deliverables import CHECKLIST, STATEMENT, deliverable, stage1_outcomes
+
+    if project.current_stage > 1:
+        return None
+    outcomes = stage1_outcomes(deliverable(session, project, STATEMENT), deliverable(session, project, CHECKLIST))
+    missing = "; ".join(c.label for c in checks_for(1) if c.required(project.maturity) and not outcomes[c.id][0])
+    if not missing:
+        return None
+    if project.maturity == "enterprise":
+        raise WorkbenchError(
+            f"'{project.slug}' is an enterprise project: data is imported only after the problem statement "
+            f"is approved (the stage 1 gate passes); missing: {missing}. Run `mlwb statement {project.slug} "
+            f"--set KEY=VALUE …` and `mlwb checklist {project.slug} --answer KEY=yes …`, check with "
+            f"`mlwb gate {project.slug}`, then import")
+    return {"check": STAGE_ORDER_CHECK, "column": None, "severity": "warning",
+            "detail": f"imported before the problem statement was approved (stage 1 gate open; missing: {missing})"}
 
 
 def dataset_path(wb: Workbench, row: DatasetVersion) -> Path:

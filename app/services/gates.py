@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import GateFailed, WorkbenchError
-from app.lifecycle import ML_CHECKLIST, STAGES, Check, checks_for, stage
+from app.lifecycle import STAGES, Check, checks_for, stage
+from app.services.deliverables import stage1_outcomes
 from app.services.workbench import Workbench, find_project
 from storage.models import (
     Alert,
@@ -98,36 +99,10 @@ def _content(session: Session, project: Project, kind: str) -> dict:
     return dict(row) if row else {}
 
 
-def _comparison(text: object) -> str:
-    """The comparison a statement's threshold means: ≤ for a stated error (RMSE, log loss), else ≥."""
-    from app.ml.catalogue import lower_is_better, stated_metric
-
-    try:
-        return "≤" if text and lower_is_better(stated_metric(str(text))) else "≥"
-    except ValueError:
-        return "≥"
-
-
 def _stage1(session: Session, project: Project) -> dict[str, Outcome]:
-    s = _content(session, project, "problem_statement")
-    need = ["objective", "stakeholders_gain", "stakeholders_lose", "feasibility_data"]
-    missing = [k for k in need if not s.get(k)]
-    checklist = _content(session, project, "ml_checklist")
-    answered = [k for k, v in checklist.items() if k != "notes"]
-    no = [k for k in answered if checklist[k] is False]
-    return {
-        "statement_complete": (not missing, "missing: " + ", ".join(missing) if missing else "complete"),
-        "metrics_linked": (
-            bool(s.get("business_metric") and s.get("ml_metric") and s.get("ml_metric_threshold")),
-            (f"{s.get('business_metric', '?')} ← {s.get('ml_metric', '?')} {_comparison(s.get('ml_metric'))} "
-             f"{s.get('ml_metric_threshold', '?')}"),
-        ),
-        "baseline_named": (bool(s.get("baseline_heuristic")), s.get("baseline_heuristic", "none")),
-        "ml_appropriate": (
-            len(answered) == len(ML_CHECKLIST) and not no,
-            "answered in favour" if answered and not no else (f"answered no: {', '.join(no)}" if no else "not answered"),
-        ),
-    }
+    # The evaluation lives with the documents (``app.services.deliverables``) so the data import
+    # can ask "is the statement approved?" without importing the gates (and their cycle).
+    return stage1_outcomes(_content(session, project, "problem_statement"), _content(session, project, "ml_checklist"))
 
 
 def _stage2(session: Session, project: Project) -> dict[str, Outcome]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -22,8 +22,38 @@ ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
+#: Which face of the workbench this process is ("cli", "tui"), said once by the face itself
+#: (``declare_face``); a job's owner carries it so the jobs list says who runs a job.
+_face = ""
+
+
+def declare_face(face: str) -> None:
+    """Name this process's face (``mlwb`` verbs: "cli"; the TUI: "tui") for the jobs it owns."""
+    global _face
+    _face = face
+
+
 def owner_tag() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``face@host:pid`` (``host:pid`` before a face is declared): who owns a job, and what
+    start-up checks to tell a live owner from one a crash took away."""
+    prefix = f"{_face}@" if _face else ""
+    return f"{prefix}{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_parts(owner: str) -> tuple[str, str, str]:
+    """(face, host, pid) of an owner tag; face is "" for tags written before faces were named."""
+    where, _, pid = owner.rpartition(":")
+    face, _, host = where.rpartition("@")
+    return face, host, pid
+
+
+def describe_owner(owner: str) -> str:
+    """An owner tag as a person reads it: "cli pid 1234", "tui pid 99 on build-2"."""
+    if not owner:
+        return "-"
+    face, host, pid = _owner_parts(owner)
+    where = "" if host == socket.gethostname() else f" on {host}"
+    return f"{face or 'process'} pid {pid}{where}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +67,47 @@ class JobView:
     error: str
     created_at: datetime
     finished_at: datetime | None
+    started_at: datetime | None = None
+    #: who queued it (the actor) and the process that runs it, as a person reads it ("cli pid 12")
+    created_by: str = ""
+    owner: str = "-"
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds it ran: until it finished, or until now while it runs; None if it never started."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return max(0.0, (_aware(end) - _aware(self.started_at)).total_seconds())
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "project": self.project, "state": self.state,
+                "progress": self.progress, "message": self.message, "error": self.error,
+                "queued_at": _iso(self.created_at), "started_at": _iso(self.started_at),
+                "finished_at": _iso(self.finished_at), "duration_s": self.duration_s,
+                "queued_by": self.created_by, "owner": self.owner}
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; the registry writes them in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return _aware(moment).isoformat(timespec="seconds") if moment else None
+
+
+def format_duration(seconds: float | None) -> str:
+    """3.2s, 4m05s, 2h03m; "-" for a job that never started."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 def _job(uow: UnitOfWork, job_id: int) -> Job:
@@ -124,7 +195,7 @@ class WorkbenchLedger:
 
 
 def _owner_alive(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
+    _, host, pid = _owner_parts(owner)
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:
@@ -155,6 +226,8 @@ def list_jobs(wb: Workbench, *, project_slug: str | None = None, limit: int = 50
             query = query.where(Job.project_id == find_project(session, project_slug).id)
         rows = session.execute(query.order_by(Job.id.desc()).limit(limit)).all()
         return [
-            JobView(j.id, j.kind, slug, j.state, j.progress, j.message, j.error, j.created_at, j.finished_at)
+            JobView(j.id, j.kind, slug, j.state, j.progress, j.message, j.error, _aware(j.created_at),
+                    _aware(j.finished_at) if j.finished_at else None,
+                    _aware(j.started_at) if j.started_at else None, j.created_by, describe_owner(j.owner))
             for j, slug in rows
         ]
