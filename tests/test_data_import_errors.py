@@ -97,7 +97,10 @@ def test_cli_import_prints_the_version_id_and_sha256(project_wb: Workbench, tmp_
     result = _cli("data", "import", PROJECT, str(path), "--target", "clicked")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    match = re.fullmatch(r"dataset version (\d+) sha256 ([0-9a-f]{64}) rows 3 columns 3\n", result.stdout)
+    # The project has no statement yet: the one finding is the stage-order warning (issue 13, point 6).
+    match = re.fullmatch(r"dataset version (\d+) sha256 ([0-9a-f]{64}) rows 3 columns 3\n"
+                         r"  finding \[warning\] stage_order : imported before the problem statement was approved[^\n]*\n",
+                         result.stdout)
     assert match, result.stdout
     (version,) = datasets.list_datasets(project_wb, PROJECT)
     assert int(match[1]) == version.id
@@ -169,8 +172,9 @@ def test_control_characters_in_user_text_never_reach_the_terminal(project_wb: Wo
     done = _cli("data", "list", PROJECT)
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout and "\r" not in done.stdout
-    (line,) = done.stdout.splitlines()
+    line, warning = done.stdout.splitlines()  # the version, and its stage-order warning (no statement yet)
     assert "\\x1b[31mred\\x0aname\\x0d.csv" in line
+    assert warning.startswith("  warning: imported before the problem statement was approved")
 
 
 def test_names_and_titles_are_limited_at_the_door(wb: Workbench) -> None:
