@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tomllib
@@ -266,3 +267,44 @@ def test_a_guess_never_reaches_the_framing_without_confirmation(wb: Workbench, t
     assert deliverables.deliverables(wb, "guess")["framing"] == {}
     with pytest.raises(Exception, match="no proposed feature named nope"):
         deliverables.confirm_proposals(wb, "guess", ["nope"])
+
+
+async def test_the_jobs_screen_says_when_and_whose(wb: Workbench) -> None:
+    """A job this TUI session queued is owned by "tui pid N"; one a CLI verb ran by "cli pid M"."""
+    from textual.widgets import DataTable
+    from textual.worker import WorkerFailed
+
+    from app.services import jobs as job_records
+    from app.tui import WorkbenchApp
+    from screens.jobs import JobsScreen
+
+    projects.create_project(wb, "timed", problem_type="binary_classification")
+    # A job an earlier `mlwb` verb ran: its owner tag as a CLI process writes it.
+    earlier = job_records.create_job(wb, "train", "timed", {})
+    with wb.db.write() as session:
+        from storage.models import Job
+        session.get(Job, earlier).owner = f"cli@{socket.gethostname()}:4242"
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerFailed:
+            pass
+        mine = job_records.create_job(app.wb, "compare", "timed", {})  # queued and run by this session
+        job_records.mark_running(app.wb, mine)
+        job_records.mark_failed(app.wb, mine, "stopped by the test")
+        await pilot.press("j")
+        await pilot.pause()
+        assert isinstance(app.screen, JobsScreen)
+        table = app.screen.query_one("#job-table", DataTable)
+        for _ in range(100):
+            if table.row_count == 2:
+                break
+            await pilot.pause(0.05)
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
+        header = [str(c.label) for c in table.columns.values()]
+        assert header[5:9] == ["Started", "Duration", "Queued by", "Owner"]
+        assert rows[str(mine)][8] == f"tui pid {os.getpid()}" and rows[str(mine)][7] == ME
+        assert rows[str(mine)][6].endswith("s") and rows[str(mine)][5] != "—"
+        assert rows[str(earlier)][8] == "cli pid 4242" and rows[str(earlier)][5:7] == ["—", "-"]  # never started
