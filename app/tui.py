@@ -35,7 +35,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 class WorkbenchApp(App[int]):
     TITLE = "ML Lifecycle Workbench"
-    CSS_PATH = str(ASSETS / "workbench.tcss")
+    CSS_PATH = [str(ASSETS / "workbench.tcss"),
+                str(ASSETS / "import.tcss")]  # issue 13: file picker, import and monitoring-settings dialogs
     COMMANDS = App.COMMANDS | {ProjectCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),

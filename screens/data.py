@@ -98,6 +98,9 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
     """Dataset versions of one project; the selected one's findings, split and leakage."""
 
     BINDINGS = [
+        Binding("i", "import_file", "Import", id="data.import",
+                tooltip="Import a CSV or Parquet file as a dataset version: pick it, choose the target and time "
+                        "columns, see its first rows and findings"),
         Binding("c", "check", "Check", id="data.check",
                 tooltip="Re-run the quality and leakage check of the selected version"),
         Binding("s", "split", "Split", id="data.split",
@@ -106,11 +109,15 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         Binding("escape", "app.pop_screen", "Back", id="data.back", tooltip="Back to the project"),
     ]
 
-    def __init__(self, slug: str) -> None:
+    def __init__(self, slug: str, *, then: str | None = None) -> None:
+        """``then`` names an action to run once the first snapshot is shown (the command palette's
+        "import a dataset" opens this screen with ``then="import_file"``)."""
         super().__init__()
         self.slug = slug
         self.snapshot: DataSnapshot | None = None
         self.last_check: DataCheck | None = None
+        self.then = then
+        self.select_after: int | None = None  # the version just imported, highlighted once shown
 
     @dataclass
     class DatasetChecked(Message, bubble=False):
@@ -141,7 +148,8 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
     def show(self, snapshot: DataSnapshot) -> None:
         self.snapshot = snapshot
         table = self.query_one("#datasets", DataTable)
-        keep = self.selected.id if self.selected else None
+        keep = self.select_after if self.select_after is not None else self.selected.id if self.selected else None
+        self.select_after = None
         table.clear()
         for d in snapshot.datasets:
             count = len(findings_of(d))
@@ -159,6 +167,9 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
             f"{len(snapshot.splits)} split(s)"
         )
         self._show_selected()
+        if self.then:
+            action, self.then = self.then, None
+            self.call_after_refresh(self.run_action, action)
 
     @property
     def selected(self) -> DatasetVersionView | None:
@@ -184,7 +195,8 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         split_box = self.query_one("#data-split", Static)
         leakage_box = self.query_one("#data-leakage", Static)
         if dataset is None:
-            findings.update("No dataset versions yet: import one with `mlwb data import`.")
+            findings.update("No dataset versions yet: press i to import a CSV or Parquet file "
+                            "(or `mlwb data import` from a shell).")
             split_box.update("")
             leakage_box.update("")
             return
@@ -221,6 +233,21 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         return True
 
     # --- actions -------------------------------------------------------------------------
+
+    def action_import_file(self) -> None:
+        from screens.modals.import_dialog import DatasetImportDialog
+
+        def imported(dataset: DatasetVersionView | None) -> None:
+            if dataset is None:
+                return
+            count = len(findings_of(dataset))
+            self.notify(f"Dataset version {dataset.id}: {dataset.n_rows:,} rows × {dataset.n_columns}, "
+                        f"{count} finding(s)" + ("" if dataset.is_new else " (these bytes were already imported)"),
+                        title="Dataset imported", severity="warning" if count else "information")
+            self.select_after = dataset.id
+            self.announce_change(everywhere=True)
+
+        self.app.push_screen(DatasetImportDialog(self.slug), imported)
 
     def action_check(self) -> None:
         dataset = self.selected

@@ -125,3 +125,22 @@ def set_retraining_schedule(wb: Workbench, slug: str, every_days: int | None) ->
         policy.retrain_every_days, policy.updated_by, policy.updated_at = every_days, uow.actor, utcnow()
         uow.session.flush()
         uow.audit("monitoring.schedule_set", "monitoring_policy", policy.id, project=slug, every_days=every_days)
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The thresholds and schedule as the settings dialogs show them: what is set, and the
+    defaults that apply where nothing is."""
+
+    thresholds: dict[str, dict[str, float]]
+    defaults: dict[str, float]
+    retrain_every_days: int | None
+
+
+def policy_settings(wb: Workbench, slug: str) -> PolicySettings:
+    from app.ml.drift_bands import DEFAULT_THRESHOLDS
+
+    with wb.read() as session:
+        policy = policy_row(session, find_project(session, slug))
+        return PolicySettings({k: dict(v) for k, v in (policy.thresholds if policy else {}).items()},
+                              dict(DEFAULT_THRESHOLDS), policy.retrain_every_days if policy else None)
