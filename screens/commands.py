@@ -17,6 +17,19 @@ FULL_SCREENS = (
     ("Reports", "build a PDF (compliance report, model card, drift…) and check the reports built", "reports"),
 )
 
+# Actions the palette runs on a full screen it opens first: (name, help, screen key, action).
+SCREEN_ACTIONS = (
+    ("Import a dataset", "pick a CSV or Parquet file, choose target and time columns, preview, import",
+     "data", "import_file"),
+    ("Import a monitoring batch", "pick a file of production inputs, label it, preview, import and analyse",
+     "monitoring", "import_batch"),
+    ("Attach delayed labels", "pick a labels file, choose the batch and the id and label columns", "monitoring",
+     "labels"),
+    ("SLA rules", "list, add and remove the SLA rules batches are checked against", "monitoring", "sla_rules"),
+    ("Drift thresholds", "the effect size at which a feature counts as drifted", "monitoring", "thresholds"),
+    ("Retraining schedule", "retrain every N days, or off", "monitoring", "schedule"),
+)
+
 
 class ProjectCommands(Provider):
     async def startup(self) -> None:
@@ -37,10 +50,14 @@ class ProjectCommands(Provider):
                 targets.append((f"{slug} › Stage {s.number}: {s.title}", s.deliverable, slug, s.number))
             for name, help_text, key in FULL_SCREENS:
                 targets.append((f"{slug} › {name} screen", help_text, slug, key))
+            for name, help_text, key, action in SCREEN_ACTIONS:
+                targets.append((f"{slug} › {name}", help_text, slug, f"{key}:{action}"))
         return targets
 
     def _open(self, slug: str, what: int | str | None) -> None:
-        if what == "release":
+        if isinstance(what, str) and ":" in what:
+            self._open_and_run(slug, *what.split(":", 1))
+        elif what == "release":
             from screens.release import ReleaseScreen
 
             self.app.push_screen(ReleaseScreen(slug))
@@ -56,6 +73,17 @@ class ProjectCommands(Provider):
             from screens.project import ProjectScreen
 
             self.app.push_screen(ProjectScreen(slug, stage=what if isinstance(what, int) else 0))
+
+    def _open_and_run(self, slug: str, key: str, action: str) -> None:
+        """Open the screen, which runs ``action`` once its first snapshot is shown."""
+        if key == "data":
+            from screens.data import DataScreen
+
+            self.app.push_screen(DataScreen(slug, then=action))
+        else:
+            from screens.monitoring import MonitoringScreen
+
+            self.app.push_screen(MonitoringScreen(slug, then=action))
 
     async def discover(self) -> Hits:
         for text, help_text, slug, what in self._targets():

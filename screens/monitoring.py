@@ -122,7 +122,7 @@ def sla_text(batches: Sequence[BatchView], rules: Sequence[SlaRuleView]) -> Text
     out.append("SLA" + (f" · batch {latest.label}" if latest else ""), style="bold underline")
     out.append("\n")
     if not rules:
-        out.append("  no SLA rules: add one with `mlwb monitor sla`\n", style="dim")
+        out.append("  no SLA rules: s adds one (`mlwb monitor sla`)\n", style="dim")
         return out
     if latest is None:
         out.append("  no analysed batch yet\n", style="dim")
@@ -160,7 +160,7 @@ def trends_text(snapshot: MonitoringSnapshot) -> Text:
     out.append("Max feature PSI per batch\n", style="bold underline")
     batches = snapshot.batches
     if not batches:
-        out.append("  no batches yet: `mlwb monitor import` or `collect`\n", style="dim")
+        out.append("  no batches yet: i imports one (`mlwb monitor import`, or `collect`)\n", style="dim")
     else:
         values = [b.max_psi for b in batches]
         styles = [BAND_COLOURS[band(v, snapshot.watch, snapshot.act)] if v is not None else "dim" for v in values]
@@ -171,7 +171,7 @@ def trends_text(snapshot: MonitoringSnapshot) -> Text:
     out.append_text(sla_text(batches, snapshot.rules))
     out.append("Performance on labelled rows\n", style="bold underline")
     if not snapshot.performance:
-        out.append("  no labels yet: attach them with `mlwb monitor labels`\n", style="dim")
+        out.append("  no labels yet: l attaches them (`mlwb monitor labels`)\n", style="dim")
     shown = snapshot.key_metrics()[:TREND_METRICS]
     width = max((len(name) for name in shown), default=0)
     order = [b.label for b in batches]
@@ -236,17 +236,36 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
                 tooltip="Go to the retraining triggers (n then answers the highlighted one)"),
         Binding("v", "resolve", "Resolve alert", id="monitoring.resolve_alert",
                 tooltip="Close the highlighted open alert with a note on how it was handled"),
+        # Issue 13: files in (batches, labels) and the monitoring policy (SLA, thresholds, schedule);
+        # the dialogs are screens/modals/import_dialog.py and monitoring_settings.py.
+        Binding("i", "import_batch", "Import batch", id="monitoring.import_batch",
+                tooltip="Import a file of production inputs as a batch: pick it, label it, see the preview; "
+                        "drift is analysed in a worker process"),
+        Binding("l", "labels", "Labels", id="monitoring.labels",
+                tooltip="Attach delayed labels to the selected batch (id and label columns): performance, "
+                        "label shift and SLA checks run as a job"),
+        Binding("a", "analyse", "Analyse", show=False, id="monitoring.analyse",
+                tooltip="Analyse the selected batch's drift in a worker process (if it has not been)"),
+        Binding("s", "sla_rules", "SLA rules", show=False, id="monitoring.sla_rules",
+                tooltip="List, add and remove the SLA rules every batch is checked against"),
+        Binding("d", "thresholds", "Drift thresholds", show=False, id="monitoring.thresholds",
+                tooltip="Set the effect size (PSI, KS, JS) at which a feature, or every feature, counts as drifted"),
+        Binding("p", "schedule", "Retrain schedule", show=False, id="monitoring.schedule",
+                tooltip="Retrain every N days (`mlwb retrain --scheduled` runs it when due), or off"),
         Binding("j", "jobs", "Jobs", id="monitoring.jobs", tooltip="Background jobs; cancel one there"),
         Binding("r", "reload", "Refresh", id="monitoring.refresh",
                 tooltip="Read the batches, alerts and triggers again"),
         Binding("escape", "app.pop_screen", "Back", id="monitoring.back", tooltip="Back to the project"),
     ]
 
-    def __init__(self, slug: str) -> None:
+    def __init__(self, slug: str, *, then: str | None = None) -> None:
+        """``then`` names an action to run once the first snapshot is shown (the command palette's
+        "import a monitoring batch" and the settings open this screen with it)."""
         super().__init__()
         self.slug = slug
         self.snapshot: MonitoringSnapshot | None = None
         self.detail_batch: int | None = None
+        self.then = then
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="monitoring"):
@@ -326,6 +345,9 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         )
         selected = heat.selected
         self._show_batch(selected)
+        if self.then:
+            action, self.then = self.then, None
+            self.call_after_refresh(self.run_action, action)
 
     @on(DriftHeat.BatchHighlighted)
     def _batch_highlighted(self, event: DriftHeat.BatchHighlighted) -> None:
@@ -337,8 +359,8 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         table.clear()
         if batch is None or self.snapshot is None:
             self.detail_batch = None
-            heading.update(Text("No monitoring batches yet: import production inputs with `mlwb monitor import`, "
-                                "or collect the served requests with `mlwb monitor collect`.", style="dim"))
+            heading.update(Text("No monitoring batches yet: press i to import a file of production inputs "
+                                "(`mlwb monitor import`), or collect the served requests with `mlwb monitor collect`.", style="dim"))
             return
         self.detail_batch = batch.id
         heading.update(batch_heading(batch))
@@ -366,8 +388,10 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
     # --- actions -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "retrain":
+        if action in ("retrain", "sla_rules", "thresholds", "schedule"):
             return not self.is_mounted or self.snapshot is not None
+        if action in ("labels", "analyse"):  # they act on a batch
+            return not self.is_mounted or (self.snapshot is not None and bool(self.snapshot.batches))
         return True
 
     def action_batch(self, step: int) -> None:
@@ -430,3 +454,98 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
                             "j cancels.", title="Job queued")
 
         self.app.push_screen(RetrainDialog(self.slug, trigger), chosen)
+
+    # --- issue 13: importing batches and labels, the monitoring policy ------------------------
+
+    def _changed(self, changed: Any) -> None:
+        """A dialog's result: reload every open screen when it recorded something."""
+        if changed:
+            self.announce_change(everywhere=True)
+
+    def action_import_batch(self) -> None:
+        from screens.modals.import_dialog import BatchImportDialog
+
+        def imported(batch: BatchView | None) -> None:
+            if batch is None:
+                return
+            drift = (f"{len(batch.drifted_features)} feature(s) drifted" if batch.drifted_features else
+                     "no feature drifted") if batch.analysed else "not analysed yet: a analyses it"
+            self.notify(f"Batch {batch.label}: {batch.n_rows:,} rows for model v{batch.model_version}; {drift}.",
+                        title="Batch imported")
+            self._changed(True)
+
+        self.app.push_screen(BatchImportDialog(self.slug), imported)
+
+    def _selected_batch(self) -> BatchView | None:
+        if self.snapshot is None or not self.snapshot.batches:
+            return None
+        return self.heat.selected or self.snapshot.batches[-1]
+
+    def action_labels(self) -> None:
+        from screens.modals.import_dialog import LabelsImportDialog
+
+        if self.snapshot is None or not self.snapshot.batches:
+            self.notify("Import a batch first (i): labels are attached to a batch.", severity="warning")
+            return
+        selected = self._selected_batch()
+
+        def attached(batch: BatchView | None) -> None:
+            if batch is not None:
+                shown = "  ".join(f"{k} {v:.4g}" for k, v in sorted(batch.metrics.items()))[:100]
+                self.notify(f"Batch {batch.label}: {batch.n_labelled:,} labelled rows. {shown}",
+                            title="Labels attached")
+                self._changed(True)
+
+        self.app.push_screen(LabelsImportDialog(self.slug, [b.label for b in self.snapshot.batches],
+                                                batch=selected.label if selected else None), attached)
+
+    def action_analyse(self) -> None:
+        batch = self._selected_batch()
+        if batch is None:
+            return
+        if batch.analysed:
+            self.notify(f"Batch {batch.label} is already analysed.", severity="warning")
+            return
+        self.notify(f"Analysing batch {batch.label} in a worker process; progress is at the bottom.",
+                    title="Job queued")
+        self._analyse(batch.label)
+
+    @work(thread=True, exit_on_error=False, group="monitoring-write")
+    def _analyse(self, label: str) -> None:
+        from app.services import monitoring_analysis
+
+        seen: list[int] = []
+
+        def on_progress(job_id: int, fraction: float, message: str) -> None:
+            if job_id not in seen:
+                seen.append(job_id)
+            self.host.progress.update(job_id, f"drift of {label} ({self.slug})", fraction, message)
+
+        try:
+            batch = monitoring_analysis.analyse_batch(self.wb, self.runner, self.slug, label, on_progress=on_progress)
+        finally:
+            for job_id in seen:
+                self.host.progress.finish(job_id)
+        self.notify(f"Batch {batch.label}: " + (f"{len(batch.drifted_features)} feature(s) drifted"
+                                               if batch.drifted_features else "no feature drifted") + ".",
+                    title="Batch analysed")
+        self.announce_change(everywhere=True)
+
+    def action_sla_rules(self) -> None:
+        from screens.modals.monitoring_settings import SlaRulesDialog
+
+        if self.snapshot is not None:
+            self.app.push_screen(SlaRulesDialog(self.slug, self.snapshot.rules), self._changed)
+
+    def action_thresholds(self) -> None:
+        from screens.modals.monitoring_settings import ThresholdDialog
+
+        if self.snapshot is None:
+            return
+        features = sorted({r.feature for b in self.snapshot.batches for r in b.features})
+        self.app.push_screen(ThresholdDialog(self.slug, features), self._changed)
+
+    def action_schedule(self) -> None:
+        from screens.modals.monitoring_settings import ScheduleDialog
+
+        self.app.push_screen(ScheduleDialog(self.slug), self._changed)

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
 
 from app.errors import JobCancelled, WorkbenchError
@@ -105,7 +105,8 @@ class ImportDialog(FormDialog[Any]):
         self.slug = slug
         self.preview = preview
         self.running = False
-        self.job_id: int | None = None
+        self.job_id: int | None = None  # the job being run (labels, drift), which esc can cancel
+        self.progress_key: int | None = None  # the jobs strip's entry this dialog writes
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -233,22 +234,27 @@ class ImportDialog(FormDialog[Any]):
 
     def report(self, fraction: float, message: str, *, job_id: int | None = None) -> None:
         """Progress from the worker thread: to the jobs strip (as the job, when there is one) and here."""
+        progress = host_of(self.app).progress
         if job_id is not None:
             self.job_id = job_id
         key = job_id if job_id is not None else IMPORT_PROGRESS_KEY
-        host_of(self.app).progress.update(key, f"{self.SUBMIT.lower()} {self.preview.name if self.preview else ''} "
-                                               f"({self.slug})", fraction, message)
+        if self.progress_key is not None and self.progress_key != key:
+            progress.finish(self.progress_key)  # the in-process step ended; the job's entry takes over
+        self.progress_key = key
+        progress.update(key, f"{self.SUBMIT.lower()} {self.preview.name if self.preview else ''} ({self.slug})",
+                        fraction, message)
         self.post_message(self.Progressed(fraction, message))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="import-run")
     def _run(self, path: str, values: dict[str, Any]) -> None:
-        progress = host_of(self.app).progress
         try:
             self.post_message(self.Finished(self.perform(self.wb, path, values)))
         except (WorkbenchError, JobCancelled) as exc:
             self.post_message(self.Failed(str(exc)))
         finally:
-            progress.finish(self.job_id if self.job_id is not None else IMPORT_PROGRESS_KEY)
+            if self.progress_key is not None:
+                host_of(self.app).progress.finish(self.progress_key)
+                self.progress_key = None
 
     @on(Progressed)
     def _progressed(self, message: Progressed) -> None:
@@ -350,6 +356,8 @@ class BatchImportDialog(ImportDialog):
         yield Input(id="import-label", placeholder="2026-04")
         yield Label("Id column (joins the labels that arrive later)")
         yield Select[str]([], prompt="none (labels cannot be attached later)", id="import-id")
+        yield Checkbox("Analyse drift right away (a job in a worker process; a on the screen does it later)",
+                       value=True, id="import-analyse")
 
     def fill_fields(self, preview: TablePreview) -> None:
         label = self.query_one("#import-label", Input)
@@ -363,14 +371,28 @@ class BatchImportDialog(ImportDialog):
         label = self.query_one("#import-label", Input).value.strip()
         if not label:
             return "Give the batch a label, such as the month it covers (2026-04)."
-        return {"label": label, "id_column": _select_value(self.query_one("#import-id", Select))}
+        return {"label": label, "id_column": _select_value(self.query_one("#import-id", Select)),
+                "analyse": self.query_one("#import-analyse", Checkbox).value}
 
     def perform(self, wb: Workbench, path: str, values: dict[str, Any]) -> Any:
+        """Store the batch (step 1, in-process), then analyse it (step 2, a job with real progress).
+
+        Importing the same file under the same label again returns the stored batch, so after a
+        failed analysis ctrl+s simply tries the analysis again."""
+        from app.services.monitoring_analysis import analyse_batch
         from app.services.monitoring_batches import import_batch
 
-        self.report(-1.0, f"checking, fingerprinting and storing {Path(path).name} as batch {values['label']} "
-                          "(one step)")
-        return import_batch(wb, self.slug, path, label=values["label"], id_column=values["id_column"])
+        steps = 2 if values["analyse"] else 1
+        self.report(-1.0, f"step 1 of {steps}: checking, fingerprinting and storing {Path(path).name} as batch "
+                          f"{values['label']}")
+        batch = import_batch(wb, self.slug, path, label=values["label"], id_column=values["id_column"])
+        runner = host_of(self.app).runner
+        if not values["analyse"] or runner is None:
+            return batch
+        self.report(0.0, f"step 2 of 2: drift of batch {batch.label} against the reference (starting the job)")
+        return analyse_batch(wb, runner, self.slug, batch.label,
+                             on_progress=lambda job_id, fraction, message: self.report(
+                                 fraction, f"step 2 of 2: {message}", job_id=job_id))
 
 
 class LabelsImportDialog(ImportDialog):

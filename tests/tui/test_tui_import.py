@@ -15,7 +15,9 @@ from app.services.workbench import Workbench
 from app.tui import WorkbenchApp
 from screens.data import DataScreen
 from screens.modals.file_picker import TABLE_SUFFIXES, FilePicker
-from screens.modals.import_dialog import DatasetImportDialog
+from screens.modals.import_dialog import BatchImportDialog, DatasetImportDialog, LabelsImportDialog
+from screens.modals.monitoring_settings import ScheduleDialog, SlaRulesDialog, ThresholdDialog
+from screens.monitoring import MonitoringScreen
 from screens.project import ProjectScreen
 from tests.tui.test_tui_workbench import SIZE, settle
 
@@ -122,3 +124,166 @@ async def test_a_csv_is_imported_from_the_data_screen(wb: Workbench, tmp_path: P
         table = screen.query_one("#datasets", DataTable)
         assert table.row_count == 1 and str(table.get_row_at(0)[4]) == "diagnosis"
         assert "leading_zeros" in text_of(screen, "#data-findings")
+
+
+# --- stage 6 on the demo: a batch, its labels, the monitoring policy ---------------------------
+
+DEMO = "ctr-demo"
+
+
+def write_batch(folder: Path, label: str, rows: int = 300) -> tuple[Path, Path]:
+    """A batch of production inputs (with an id, without the outcome) and its delayed labels."""
+    from app.ml.demo_data import generate_interactions
+
+    frame = generate_interactions(rows, seed=77, drift=0.3)
+    frame.insert(0, "interaction_id", [f"{label}-{n:06d}" for n in range(len(frame))])
+    batch, labels = folder / f"batch-{label}.csv", folder / f"labels-{label}.csv"
+    frame.drop(columns=["clicked"]).to_csv(batch, index=False)
+    frame[["interaction_id", "clicked"]].to_csv(labels, index=False)
+    return batch, labels
+
+
+async def open_monitoring(app: WorkbenchApp, pilot) -> MonitoringScreen:  # type: ignore[no-untyped-def]
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    await pilot.press("O")
+    await settle(app, pilot)
+    assert isinstance(app.screen, MonitoringScreen)
+    return app.screen
+
+
+async def test_a_monitoring_batch_is_imported_and_analysed(demo_home: Path, tmp_path: Path) -> None:
+    batch_file, _ = write_batch(tmp_path, "2026-04")
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_monitoring(app, pilot)
+        await pilot.press("i")
+        await settle(app, pilot)
+        picker = app.screen
+        assert isinstance(picker, FilePicker)
+        await type_path(pilot, picker, tmp_path / "batch-2026-05.csv")  # not there
+        await settle(app, pilot)
+        assert app.screen is picker and "no file at" in text_of(picker, "#picker-error")
+        await type_path(pilot, picker, batch_file)
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, BatchImportDialog)
+        assert dialog.query_one("#import-preview", DataTable).row_count == 8
+        assert dialog.query_one("#import-id", Select).value == "interaction_id"
+        assert "What the import will record" in text_of(dialog, "#import-findings")
+        label = dialog.query_one("#import-label", Input)
+        assert dialog.focused is label and label.value == "batch-2026-04"
+        await pilot.press("ctrl+u", "ctrl+k", *"2026-04", "ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        batch = next(b for b in monitoring_batches.list_batches(app.wb, DEMO) if b.label == "2026-04")
+        assert batch.n_rows == 300 and batch.analysed and batch.drift
+        assert {"monitoring.batch_imported", "job.succeeded"} <= {
+            e.action for e in audit_trail.recent_events(app.wb, project=DEMO, limit=8)}
+        assert "2026-04" in [b.label for b in screen.snapshot.batches]
+        assert not app.progress.snapshot(), "the jobs strip is empty again"
+
+        # The same label again is the stored batch: the import is idempotent, nothing new is made.
+        await pilot.press("i")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+
+
+async def test_delayed_labels_are_attached_as_a_job(demo_home: Path, tmp_path: Path) -> None:
+    batch_file, labels_file = write_batch(tmp_path, "2026-04", rows=200)
+    wb = Workbench.open()
+    monitoring_batches.import_batch(wb, DEMO, batch_file, label="2026-04", id_column="interaction_id")
+    wb.close()
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_monitoring(app, pilot)
+        await pilot.press("l")
+        await settle(app, pilot)
+        picker = app.screen
+        assert isinstance(picker, FilePicker)
+        await type_path(pilot, picker, labels_file)
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, LabelsImportDialog)
+        dialog.query_one("#import-batch", Select).value = "2026-04"
+        assert dialog.query_one("#import-id", Select).value == "interaction_id"
+        assert dialog.query_one("#import-label-column", Select).value == "clicked"  # the framing's target
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        batch = next(b for b in monitoring_batches.list_batches(app.wb, DEMO) if b.label == "2026-04")
+        assert batch.n_labelled == 200 and batch.metrics
+
+
+async def test_sla_rules_thresholds_and_schedule_are_set_from_the_screen(demo_home: Path) -> None:
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_monitoring(app, pilot)
+        before = monitoring_policy.sla_rules(app.wb, DEMO)
+        await pilot.press("s")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, SlaRulesDialog)
+        assert dialog.query_one("#sla-rules", DataTable).row_count == len(before)
+        await pilot.press("ctrl+s")  # no metric chosen: said inline, nothing recorded
+        await pilot.pause()
+        assert "Choose the metric" in text_of(dialog, "#sla-error")
+        dialog.query_one("#sla-metric", Select).value = "f1"
+        dialog.query_one("#sla-threshold", Input).value = "0.25"
+        dialog.query_one("#sla-severity", Select).value = "critical"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        rules = monitoring_policy.sla_rules(app.wb, DEMO)
+        assert len(rules) == len(before) + 1 and rules[-1].describe() == "f1 >= 0.25"
+        table = dialog.query_one("#sla-rules", DataTable)
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("delete")
+        await settle(app, pilot)
+        assert [r.id for r in monitoring_policy.sla_rules(app.wb, DEMO)] == [r.id for r in rules[1:]]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen and len(screen.snapshot.rules) == len(rules) - 1
+
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ThresholdDialog)
+        await pilot.press(*"abc", "ctrl+s")  # not a number: refused inline
+        await pilot.pause()
+        assert isinstance(app.screen, ThresholdDialog)
+        assert "must be a number" in text_of(app.screen, "#threshold-error")
+        await pilot.press("backspace", "backspace", "backspace", *"0.3", "ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert monitoring_policy.policy_settings(app.wb, DEMO).thresholds["*"]["psi"] == 0.3
+
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ScheduleDialog)
+        await pilot.press("ctrl+u", "ctrl+k", *"30", "ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert monitoring_policy.policy_settings(app.wb, DEMO).retrain_every_days == 30
+        actions = [e.action for e in audit_trail.recent_events(app.wb, project=DEMO, limit=6)]
+        for action in ("monitoring.sla_rule_added", "monitoring.sla_rule_removed", "monitoring.threshold_set",
+                       "monitoring.schedule_set"):
+            assert action in actions
+
+
+async def test_the_palette_imports_a_dataset(wb: Workbench) -> None:
+    projects.create_project(wb, SLUG, problem_type="binary_classification")
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await settle(app, pilot)
+        await pilot.press(*f"{SLUG} import a dataset")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FilePicker)
+        assert isinstance(app.screen_stack[-2], DatasetImportDialog)
+        assert isinstance(app.screen_stack[-3], DataScreen)
