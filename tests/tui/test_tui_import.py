@@ -43,8 +43,9 @@ def text_of(screen, selector: str) -> str:  # type: ignore[no-untyped-def]
     return str(screen.query_one(selector).content)
 
 
-async def type_path(pilot, picker: FilePicker, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Clear the path field and type ``path`` key by key, then enter."""
+async def type_path(pilot, picker: FilePicker, path: Path | str) -> None:  # type: ignore[no-untyped-def]
+    """Clear the path field and type ``path`` key by key, then enter (a relative path is read
+    from the folder the list shows, which follows the path typed before)."""
     field = picker.query_one("#picker-path", Input)
     field.focus()
     await pilot.press("ctrl+u", "ctrl+k")
@@ -84,7 +85,8 @@ async def test_a_csv_is_imported_from_the_data_screen(wb: Workbench, tmp_path: P
         await type_path(pilot, picker, tmp_path / "missing.csv")
         await settle(app, pilot)
         assert app.screen is picker and "no file at" in text_of(picker, "#picker-error")
-        await type_path(pilot, picker, tmp_path / "ragged.csv")
+        assert picker.folder == tmp_path.resolve(), "the list follows the typed path"
+        await type_path(pilot, picker, "ragged.csv")
         await settle(app, pilot)
         assert app.screen is picker and "ragged.csv" in text_of(picker, "#picker-error")
 
@@ -93,7 +95,7 @@ async def test_a_csv_is_imported_from_the_data_screen(wb: Workbench, tmp_path: P
                    for i in range(picker.query_one("#picker-entries").option_count)]
         assert any(e.startswith("cancer.csv") for e in entries) and entries[0] == "../"
 
-        await type_path(pilot, picker, table_file)
+        await type_path(pilot, picker, table_file.name)
         await settle(app, pilot)
         dialog = app.screen
         assert isinstance(dialog, DatasetImportDialog)
@@ -165,7 +167,7 @@ async def test_a_monitoring_batch_is_imported_and_analysed(demo_home: Path, tmp_
         await type_path(pilot, picker, tmp_path / "batch-2026-05.csv")  # not there
         await settle(app, pilot)
         assert app.screen is picker and "no file at" in text_of(picker, "#picker-error")
-        await type_path(pilot, picker, batch_file)
+        await type_path(pilot, picker, batch_file.name)
         await settle(app, pilot)
         dialog = app.screen
         assert isinstance(dialog, BatchImportDialog)
@@ -184,9 +186,10 @@ async def test_a_monitoring_batch_is_imported_and_analysed(demo_home: Path, tmp_
         assert "2026-04" in [b.label for b in screen.snapshot.batches]
         assert not app.progress.snapshot(), "the jobs strip is empty again"
 
-        # The same label again is the stored batch: the import is idempotent, nothing new is made.
+        # Cancelling the picker before any file is chosen closes the import as well.
         await pilot.press("i")
         await settle(app, pilot)
+        assert isinstance(app.screen, FilePicker)
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is screen
