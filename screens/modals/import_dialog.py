@@ -24,7 +24,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
@@ -114,7 +114,7 @@ class ImportDialog(FormDialog[Any]):
         with VerticalScroll(classes="dialog form import-dialog", id=self.DIALOG_ID):
             yield Label(f"{self.TITLE} · ctrl+s imports, ctrl+o another file, esc cancels", classes="dialog-title")
             yield Static("choosing a file…", id="import-file", classes="note")
-            with Vertical(id="import-fields"):
+            with Horizontal(id="import-fields"):
                 yield from self.compose_fields()
             yield Label("First rows", classes="import-section")
             yield DataTable(id="import-preview", cursor_type="none", zebra_stripes=True)
@@ -188,9 +188,9 @@ class ImportDialog(FormDialog[Any]):
             table.add_row(*row)
         self.fill_fields(preview)
         self._show_findings(preview)
-        fields = [w for w in self.query_one("#import-fields").children if w.can_focus]
+        fields = self.query("#import-fields Select, #import-fields Input")
         if fields:
-            fields[0].focus()
+            fields.first().focus()
 
     def _show_findings(self, preview: TablePreview) -> None:
         text = findings_preview(preview.findings, n_rows=preview.n_rows)
@@ -310,10 +310,12 @@ class DatasetImportDialog(ImportDialog):
     DIALOG_ID = "dataset-import-dialog"
 
     def compose_fields(self) -> ComposeResult:
-        yield Label("Target column (what the model predicts)")
-        yield Select[str]([], prompt="none (unsupervised, or choose later)", id="import-target")
-        yield Label("Time column (for temporal splits and leakage checks)")
-        yield Select[str]([], prompt="none", id="import-time")
+        with Vertical(classes="import-field"):
+            yield Label("Target column (what the model predicts)")
+            yield Select[str]([], prompt="none (unsupervised)", id="import-target")
+        with Vertical(classes="import-field"):
+            yield Label("Time column (temporal splits, leakage)")
+            yield Select[str]([], prompt="none", id="import-time")
 
     def fill_fields(self, preview: TablePreview) -> None:
         choices = [(c, c) for c in preview.columns]
@@ -352,12 +354,16 @@ class BatchImportDialog(ImportDialog):
     MONITORING = True
 
     def compose_fields(self) -> ComposeResult:
-        yield Label("Batch label (the period it covers, e.g. 2026-04)")
-        yield Input(id="import-label", placeholder="2026-04")
-        yield Label("Id column (joins the labels that arrive later)")
-        yield Select[str]([], prompt="none (labels cannot be attached later)", id="import-id")
-        yield Checkbox("Analyse drift right away (a job in a worker process; a on the screen does it later)",
-                       value=True, id="import-analyse")
+        with Vertical(classes="import-field"):
+            yield Label("Batch label (the period it covers)")
+            yield Input(id="import-label", placeholder="2026-04")
+        with Vertical(classes="import-field"):
+            yield Label("Id column (joins later labels)")
+            yield Select[str]([], prompt="none (no labels later)", id="import-id")
+        with Vertical(classes="import-field"):
+            yield Label("Drift")
+            yield Checkbox("analyse right away (a job)", value=True, id="import-analyse",
+                           tooltip="Unticked, a on the monitoring screen analyses it later")
 
     def fill_fields(self, preview: TablePreview) -> None:
         label = self.query_one("#import-label", Input)
@@ -411,13 +417,16 @@ class LabelsImportDialog(ImportDialog):
         self.batch = batch if batch in batches else (batches[-1] if batches else None)
 
     def compose_fields(self) -> ComposeResult:
-        yield Label("Batch the labels belong to")
-        yield Select[str]([(b, b) for b in self.batches], value=self.batch or Select.NULL, prompt="choose a batch",
-                          id="import-batch")
-        yield Label("Id column in the labels file (matched to the batch's id column)")
-        yield Select[str]([], prompt="choose the id column", id="import-id")
-        yield Label("Label column (the true outcome)")
-        yield Select[str]([], prompt="choose the label column", id="import-label-column")
+        with Vertical(classes="import-field"):
+            yield Label("Batch the labels belong to")
+            yield Select[str]([(b, b) for b in self.batches], value=self.batch or Select.NULL,
+                              prompt="choose a batch", id="import-batch")
+        with Vertical(classes="import-field"):
+            yield Label("Id column (the batch's ids)")
+            yield Select[str]([], prompt="choose", id="import-id")
+        with Vertical(classes="import-field"):
+            yield Label("Label column (true outcome)")
+            yield Select[str]([], prompt="choose", id="import-label-column")
 
     def fill_fields(self, preview: TablePreview) -> None:
         choices = [(c, c) for c in preview.columns]
