@@ -488,6 +488,8 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
             self.notify("Import a batch first (i): labels are attached to a batch.", severity="warning")
             return
         selected = self._selected_batch()
+        if selected is not None and selected.n_labelled >= selected.n_rows:  # offer the newest one still waiting
+            selected = next((b for b in reversed(self.snapshot.batches) if b.n_labelled < b.n_rows), selected)
 
         def attached(batch: BatchView | None) -> None:
             if batch is not None:

@@ -311,7 +311,7 @@ class DatasetImportDialog(ImportDialog):
 
     def compose_fields(self) -> ComposeResult:
         with Vertical(classes="import-field"):
-            yield Label("Target column (what the model predicts)")
+            yield Label("Target column (what is predicted)")
             yield Select[str]([], prompt="none (unsupervised)", id="import-target")
         with Vertical(classes="import-field"):
             yield Label("Time column (temporal splits, leakage)")
@@ -355,15 +355,15 @@ class BatchImportDialog(ImportDialog):
 
     def compose_fields(self) -> ComposeResult:
         with Vertical(classes="import-field"):
-            yield Label("Batch label (the period it covers)")
+            yield Label("Batch label (its period)")
             yield Input(id="import-label", placeholder="2026-04")
         with Vertical(classes="import-field"):
-            yield Label("Id column (joins later labels)")
+            yield Label("Id column (for labels)")
             yield Select[str]([], prompt="none (no labels later)", id="import-id")
         with Vertical(classes="import-field"):
             yield Label("Drift")
-            yield Checkbox("analyse right away (a job)", value=True, id="import-analyse",
-                           tooltip="Unticked, a on the monitoring screen analyses it later")
+            yield Checkbox("analyse now", value=True, id="import-analyse",
+                           tooltip="Analyse drift right away, as a job in a worker process; unticked, a on the monitoring screen does it later")
 
     def fill_fields(self, preview: TablePreview) -> None:
         label = self.query_one("#import-label", Input)
@@ -418,14 +418,14 @@ class LabelsImportDialog(ImportDialog):
 
     def compose_fields(self) -> ComposeResult:
         with Vertical(classes="import-field"):
-            yield Label("Batch the labels belong to")
+            yield Label("Batch")
             yield Select[str]([(b, b) for b in self.batches], value=self.batch or Select.NULL,
                               prompt="choose a batch", id="import-batch")
         with Vertical(classes="import-field"):
-            yield Label("Id column (the batch's ids)")
+            yield Label("Id column")
             yield Select[str]([], prompt="choose", id="import-id")
         with Vertical(classes="import-field"):
-            yield Label("Label column (true outcome)")
+            yield Label("Label column (outcome)")
             yield Select[str]([], prompt="choose", id="import-label-column")
 
     def fill_fields(self, preview: TablePreview) -> None:

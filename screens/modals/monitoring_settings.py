@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
@@ -109,14 +109,22 @@ class SlaRulesDialog(SettingsDialog):
             yield Label(f"SLA rules of {self.slug} · ctrl+s adds, delete removes the highlighted, esc closes",
                         classes="dialog-title")
             yield DataTable(id="sla-rules", cursor_type="row")
-            yield Label("Metric")
-            yield Select([(f"{name} · {help_text}", name) for name, help_text in SLA_METRICS.items()],
-                         prompt="choose the metric", id="sla-metric")
-            yield Label("Comparator and threshold (the rule holds when metric COMPARATOR threshold)")
-            yield Select([(c, c) for c in COMPARATORS], value=">=", allow_blank=False, id="sla-comparator")
-            yield Input(id="sla-threshold", placeholder="0.8")
-            yield Label("Severity of a breach")
-            yield Select([(s, s) for s in SEVERITIES], value="warning", allow_blank=False, id="sla-severity")
+            yield Label("Add a rule: it holds when METRIC COMPARATOR THRESHOLD", classes="import-section")
+            with Horizontal(id="sla-form"):
+                with Vertical(classes="import-field sla-metric-field"):
+                    yield Label("Metric")
+                    yield Select([(f"{name} · {help_text}", name) for name, help_text in SLA_METRICS.items()],
+                                 prompt="choose the metric", id="sla-metric")
+                with Vertical(classes="import-field"):
+                    yield Label("Comparator")
+                    yield Select([(c, c) for c in COMPARATORS], value=">=", allow_blank=False, id="sla-comparator")
+                with Vertical(classes="import-field"):
+                    yield Label("Threshold")
+                    yield Input(id="sla-threshold", placeholder="0.8")
+                with Vertical(classes="import-field"):
+                    yield Label("Severity")
+                    yield Select([(s, s) for s in SEVERITIES], value="warning", allow_blank=False,
+                                 id="sla-severity")
             yield Static("", classes="dialog-error", id="sla-error")
             yield FormButtons("Add rule")
 

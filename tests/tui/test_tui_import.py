@@ -211,7 +211,7 @@ async def test_delayed_labels_are_attached_as_a_job(demo_home: Path, tmp_path: P
         await settle(app, pilot)
         dialog = app.screen
         assert isinstance(dialog, LabelsImportDialog)
-        dialog.query_one("#import-batch", Select).value = "2026-04"
+        assert dialog.query_one("#import-batch", Select).value == "2026-04", "the batch still waiting for labels"
         assert dialog.query_one("#import-id", Select).value == "interaction_id"
         assert dialog.query_one("#import-label-column", Select).value == "clicked"  # the framing's target
         await pilot.press("ctrl+s")
