@@ -290,3 +290,25 @@ async def test_the_palette_imports_a_dataset(wb: Workbench) -> None:
         assert isinstance(app.screen, FilePicker)
         assert isinstance(app.screen_stack[-2], DatasetImportDialog)
         assert isinstance(app.screen_stack[-3], DataScreen)
+
+
+def test_the_preview_reads_like_the_import_and_stores_nothing(wb: Workbench, tmp_path: Path) -> None:
+    import pytest
+
+    from app.errors import WorkbenchError
+    from app.services.table_preview import preview_table
+
+    projects.create_project(wb, SLUG, problem_type="binary_classification")
+    table_file = write_table(tmp_path / "cancer.csv")
+    before = audit_trail.recent_events(wb, limit=1)[0].seq
+    preview = preview_table(wb, SLUG, table_file, target="diagnosis")
+    assert preview.n_rows == 200 and preview.columns[-1] == "diagnosis" and len(preview.head) == 8
+    assert preview.head[0][3].startswith("0"), "zip codes keep their leading zeros"
+    checks = {(f["check"], f["column"]) for f in preview.findings}
+    assert {("leading_zeros", "zip"), ("constant", "site")} <= checks
+    with pytest.raises(WorkbenchError, match="target column 'outcome' is not in cancer.csv"):
+        preview_table(wb, SLUG, table_file, target="outcome")
+    assert datasets.list_datasets(wb, SLUG) == []
+    assert audit_trail.recent_events(wb, limit=1)[0].seq == before, "a preview records nothing"
+    stored = datasets.import_dataset(wb, SLUG, table_file, target="diagnosis")
+    assert {(f["check"], f["column"]) for f in (*stored.findings, *stored.quality)} == checks
