@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from app.errors import JobCancelled, WorkbenchError
-from screens.commands import ProjectCommands
+from screens.commands import ProjectCommands, ScreenActions
 from screens.dashboard import DashboardScreen
 from screens.messages import ReportBuilt, ReportBuildStarted, ReportBuildStopped, WorkbenchChanged, WorkspaceOpened
 from screens.widgets.jobs_panel import JobProgress
@@ -36,8 +36,9 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 class WorkbenchApp(App[int]):
     TITLE = "ML Lifecycle Workbench"
     CSS_PATH = [str(ASSETS / "workbench.tcss"),
-                str(ASSETS / "import.tcss")]  # issue 13: file picker, import and monitoring-settings dialogs
-    COMMANDS = App.COMMANDS | {ProjectCommands}
+                str(ASSETS / "import.tcss"),  # file picker, import and monitoring-settings dialogs
+                str(ASSETS / "actions.tcss")]  # register, card, waiver and analysis dialogs
+    COMMANDS = App.COMMANDS | {ProjectCommands, ScreenActions}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("f1", "help", "Keys", id="app.help", tooltip="Show the keys of this screen"),

@@ -1,10 +1,13 @@
 """Command palette: jump to any project, straight to one of its six stages, or to its release
-(stage 5), monitoring (stage 6) and reports screens."""
+(stage 5), monitoring (stage 6) and reports screens; and run any action of the current screen
+by name (``ScreenActions``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from app.lifecycle import STAGES
@@ -96,3 +99,43 @@ class ProjectCommands(Provider):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(self._open, slug, what), help=help_text)
+
+
+def binding_commands(bindings: Iterable[Binding]) -> list[tuple[str, str, str]]:
+    """(binding id, text in the palette, help) for every binding a person can run from the palette:
+    the description the footer shows, with the lifecycle's name for the action when the registry
+    (``app.services.actions``) knows the binding, and the tooltip as help."""
+    from app.services.actions import action_for_binding
+
+    out = []
+    for binding in bindings:
+        if not binding.id or not binding.description:
+            continue
+        named = " / ".join(a.name for a in action_for_binding(binding.id))
+        text = f"{binding.description}: {named}" if named else binding.description
+        out.append((binding.id, text, f"{binding.tooltip or ''} (key {binding.key})".strip()))
+    return out
+
+
+class ScreenActions(Provider):
+    """The keys of the screen the palette was opened on, as commands: every action a person can
+    take there is reachable by name as well as by key (and hidden here when ``check_action``
+    hides it from the footer)."""
+
+    def _commands(self) -> list[tuple[str, str, partial[object]]]:
+        active = [a for a in self.screen.active_bindings.values() if a.enabled]
+        by_id = {a.binding.id: a for a in active if a.binding.id}
+        return [(text, help_text, partial(self.app.run_action, by_id[binding_id].binding.action,
+                                          by_id[binding_id].node))
+                for binding_id, text, help_text in binding_commands(a.binding for a in active)]
+
+    async def discover(self) -> Hits:
+        for text, help_text, run in self._commands():
+            yield DiscoveryHit(text, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, help_text, run in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), run, help=help_text)

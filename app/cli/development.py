@@ -8,9 +8,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
-from app.cli.arguments import add_project_verb
+from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.workspace import job_runner, open_workspace, progress_printer
 from app.errors import WorkbenchError
 
@@ -32,6 +33,7 @@ def add_parsers(sub: Any) -> None:
 
     runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
     runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce RUN")
+    add_json_option(runs, "the runs (or the reproduction)")
 
     compare = add_project_verb(sub, "compare", help="is run B significantly better than run A? (validation data)")
     compare.add_argument("run_a", type=int)
@@ -50,6 +52,7 @@ def add_parsers(sub: Any) -> None:
 
     evaluate = add_project_verb(sub, "evaluate", help="open the sealed test set for one run (audited; do it once)")
     evaluate.add_argument("run", type=int)
+    add_json_option(evaluate, "the test metrics")
 
     card = add_project_verb(sub, "card", help="show a model version's card, write sections with --set, or sign "
                                               "the registry's drafted sections with --confirm")
@@ -60,6 +63,7 @@ def add_parsers(sub: Any) -> None:
     card.add_argument("--confirm", nargs="*", metavar="SECTION", default=None,
                       help="sign the registry's draft of these sections (none named: every drafted one) with your "
                            "key, as your statement; until then the card is incomplete and reports mark them drafts")
+    add_json_option(card, "the card's sections with their origin")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -95,9 +99,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         if len(args.target) != 2 or not args.target[1].isdigit():
             raise WorkbenchError("usage: mlwb runs reproduce RUN (a run id, as listed by `mlwb runs PROJECT`)")
         r = evaluation.reproduce_run(wb, job_runner(wb), None, int(args.target[1]), on_progress=progress_printer())
+        if args.json:
+            print_json(r)
+            return 0 if r.matches else 1
         verdict = "reproduced: metrics match" if r.matches else "NOT reproduced: metrics differ"
         print(f"run {r.run_id} {verdict} (largest difference {r.max_difference:.3g})")
         return 0 if r.matches else 1
+    if args.json:
+        print(json.dumps([asdict(r) for r in training.list_runs(wb, args.target[0])], default=str))
+        return 0
     for r in training.list_runs(wb, args.target[0]):
         tag = "baseline" if r.is_baseline else "candidate"
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.metrics.items()) if k.startswith("val_"))
@@ -164,6 +174,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     wb = open_workspace()
     e = score_on_test(wb, job_runner(wb), args.project, args.run, on_progress=progress_printer())
+    if args.json:
+        print_json(e)
+        return 0
     print(f"run {e.run_id} on the sealed test part: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(e.metrics.items())))
     if e.looks_in_experiment > 1:
         print(f"warning: the test set has now been used {e.looks_in_experiment} times in this experiment; "
@@ -189,6 +202,10 @@ def _cmd_card(args: argparse.Namespace) -> int:
     if args.confirm is not None:
         registry.confirm_model_card(wb, args.project, args.version, args.confirm)
     view = registry.model_card_view(wb, args.project, args.version)
+    if args.json:
+        print_json({"version": view.version, "complete": view.complete, "detail": view.detail(),
+                    "sections": [asdict(s) | {"outdated": s.outdated, "counts": s.counts} for s in view.sections]})
+        return 0
     drafts = registry.draft_model_card(wb, args.project, args.version)
     for s in view.sections:
         if s.origin == "missing":

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_project_verb
+from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.workspace import open_workspace
 
 
@@ -25,6 +25,7 @@ def add_parsers(sub: Any) -> None:
                     "export is recorded as a bundle.exported audit event naming the manifest's SHA-256.")
     export.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP",
                         help="a new (or empty) folder, or a file name ending in .zip")
+    add_json_option(export, "the bundle written (path, hashes, signer, audit event)")
 
     verify = sub.add_parser(
         "verify-bundle", help="check an evidence bundle offline (no workspace needed)",
@@ -44,6 +45,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from app.services.evidence_bundle import export_bundle
 
     b = export_bundle(open_workspace(), args.project, args.out)
+    if args.json:
+        print_json(b)
+        return 0
     print(f"wrote {b.path}: {b.files} files and the manifest, {b.events} audit events ({b.placeholders} as "
           f"placeholders); audit chain head {b.head_seq} "
           f"{b.head_hash}; evidence digest {b.evidence_digest}")

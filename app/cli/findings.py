@@ -17,13 +17,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from app.cli.arguments import add_key_option
+from app.cli.arguments import add_json_option, add_key_option, print_json
 from app.cli.workspace import open_workspace, signer
 
 FINDINGS_USAGE = ("mlwb findings PROJECT [--open] [--version N] [--json]\n"
                   "       mlwb findings add PROJECT --title TEXT --severity low|medium|high [--version N] "
-                  "[--concerns TEXT] [--remediation TEXT] [--due YYYY-MM-DD]\n"
-                  "       mlwb findings set PROJECT ID open|remediated|accepted|closed --reason TEXT [--key FILE]")
+                  "[--concerns TEXT] [--remediation TEXT] [--due YYYY-MM-DD] [--json]\n"
+                  "       mlwb findings set PROJECT ID open|remediated|accepted|closed --reason TEXT [--key FILE] "
+                  "[--json]")
 
 
 def _add_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def _add_parser() -> argparse.ArgumentParser:
     p.add_argument("--concerns", default="", help="the section or evidence it concerns")
     p.add_argument("--remediation", default="", help="what is asked to fix it")
     p.add_argument("--due", metavar="YYYY-MM-DD", help="when the remediation is due")
+    add_json_option(p, "the finding raised")
     return p
 
 
@@ -46,6 +48,7 @@ def _set_parser() -> argparse.ArgumentParser:
     p.add_argument("status", metavar="open|remediated|accepted|closed")
     p.add_argument("--reason", required=True, help="what was done, or why the risk is accepted")
     add_key_option(p)
+    add_json_option(p, "the finding with its history")
     return p
 
 
@@ -114,12 +117,18 @@ def _cmd_findings(args: argparse.Namespace) -> int:
         f = findings.record_finding(wb, parsed.project, title=parsed.title, severity=parsed.severity,
                                     version=parsed.version, concerns=parsed.concerns,
                                     remediation=parsed.remediation, due_date=parsed.due)
+        if parsed.json:
+            print_json(_view_json(f))
+            return 0
         where = f"on version {f.version}" if f.version is not None else "on the project"
         print(f"finding #{f.id} raised {where} ({f.severity}) by {f.raised_by}: {f.title}")
         return 0
     if words[0] == "set":
         f = findings.set_status(wb, parsed.project, parsed.id, parsed.status, parsed.reason,
                                 signer=signer(parsed.key))
+        if parsed.json:
+            print_json(_view_json(f))
+            return 0
         last = f.history[-1]
         print(f"finding #{f.id} is now {f.status}, by {last.actor}, {_signed(last.signer_fingerprint)}")
         return 0

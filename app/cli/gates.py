@@ -7,21 +7,26 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli.arguments import add_project_verb
+from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.workspace import open_workspace
 
 
 def add_parsers(sub: Any) -> None:
     gate = add_project_verb(sub, "gate", help="show a stage gate's checklist (default: the current stage)")
     gate.add_argument("--stage", type=int)
+    add_json_option(gate, "the checklist")
 
-    add_project_verb(sub, "advance", help="move a project to its next stage if the gate passes")
+    advance = add_project_verb(sub, "advance", help="move a project to its next stage if the gate passes")
+    add_json_option(advance, "the stage the project is now at")
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from app.services import gates
 
     g = gates.gate(open_workspace(), args.project, args.stage)
+    if args.json:
+        print_json(g)
+        return 0
     print(f"stage {g.stage} {g.title}: {'PASSED' if g.passed else 'OPEN'}")
     for c in g.checks:
         mark = "ok  " if c.passed else ("MISS" if c.required else "warn")
@@ -32,7 +37,11 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 def _cmd_advance(args: argparse.Namespace) -> int:
     from app.services import gates
 
-    print(f"{args.project} is now at stage {gates.advance_stage(open_workspace(), args.project)}")
+    stage = gates.advance_stage(open_workspace(), args.project)
+    if args.json:
+        print_json({"project": args.project, "stage": stage})
+        return 0
+    print(f"{args.project} is now at stage {stage}")
     return 0
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import add_json_option, print_json
 from app.cli.workspace import open_workspace
 from app.errors import WorkbenchError
 
@@ -20,11 +21,13 @@ def add_parsers(sub: Any) -> None:
     psub = people.add_subparsers(dest="people_verb", metavar="init|add|list|whoami", required=True)
     init = psub.add_parser("init", help="create your signing key (the first person becomes admin) and print it")
     init.add_argument("--name", help="your name as reports print it (default: your login name)")
+    add_json_option(init, "your public key and registration (never the private key)")
     add = psub.add_parser("add", help="register someone's public key with a role (admins only)")
     add.add_argument("name")
     add.add_argument("--public-key", type=Path, required=True, metavar="FILE",
                      help="the file with the line `mlwb people init` printed for them (ed25519:…) or a PEM key")
     add.add_argument("--role", required=True, choices=("author", "validator", "approver", "admin"))
+    add_json_option(add, "the person registered")
     listing = psub.add_parser("list", help="everyone registered, with role and key fingerprint")
     listing.add_argument("--json", action="store_true")
     psub.add_parser("whoami", help="which key you sign with and whom it is registered to")
@@ -42,6 +45,11 @@ def _init(args: argparse.Namespace) -> int:
     public_file = wb.workspace.home / "signing.pub"
     if not public_file.exists() or public_file.read_text().strip() != key.public_line:
         public_file.write_text(key.public_line + "\n")
+    if args.json:
+        print_json({"created": setup.created, "store": key.store, "public_key": key.public_line,
+                    "fingerprint": key.fingerprint, "public_file": str(public_file),
+                    "person": setup.person, "registered_now": setup.registered_now})
+        return 0
     if setup.person is None:
         print(f"not registered in this workspace yet: send {public_file} to an admin, who runs "
               f"`mlwb people add YOUR-NAME --public-key signing.pub --role validator`")
@@ -59,6 +67,9 @@ def _add(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise WorkbenchError(f"cannot read {args.public_key}: {exc.strerror}") from None
     person = people.add_person(open_workspace(), args.name, text, args.role)
+    if args.json:
+        print_json(person)
+        return 0
     print(f"registered {person.name} as {person.role}, key fingerprint {person.fingerprint}")
     return 0
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_project_verb
+from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.workspace import job_runner, open_workspace
 
 
@@ -41,6 +41,7 @@ def add_parsers(sub: Any) -> None:
     report.add_argument("--out", type=Path, metavar="FILE",
                         help="a .pdf path in an existing folder, or a folder (default: the workspace's exports "
                              "folder, named PROJECT-KIND-TIMESTAMP.pdf)")
+    add_json_option(report, "the report built (path, chain head, pages, SHA-256)")
 
     reports = sub.add_parser("reports", help="list the reports built (newest first) and check their files")
     reports.add_argument("project", nargs="?")
@@ -58,6 +59,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     wb = open_workspace()
     built = build_report(wb, job_runner(wb), args.project, args.kind, args.out, version=args.version,
                          batches=args.batches, deterministic=args.deterministic, on_progress=_show_progress)
+    if args.json:
+        print_json(built)
+        return 0
     # The first line keeps the shape scripts already read: the path, then the head printed in the PDF.
     print(f"wrote {built.path} (audit chain head {built.head_seq} {built.head_hash})")
     print(f"  {built.title}, {built.scope_text}: {pages(built.pages)}, sha256 {built.sha256}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_key_option
+from app.cli.arguments import add_json_option, add_key_option, print_json
 from app.review_file import CONCLUSIONS
 
 
@@ -53,6 +53,7 @@ def add_parsers(sub: Any) -> None:
                     "reviewed matches the version's evidence as it stands now, then record the review, its "
                     "findings and the signed decision (audited). Importing the same review twice adds nothing.")
     imported.add_argument("review", type=Path, metavar="REVIEW_JSON")
+    add_json_option(imported, "the review recorded (or already recorded)")
 
 
 def _cmd_review(args: argparse.Namespace) -> int:
@@ -93,6 +94,9 @@ def _import(args: argparse.Namespace) -> int:
     from app.signing import short_fingerprint
 
     r = import_review(open_workspace(), args.review)
+    if args.json:
+        print_json(r)
+        return 0
     if r.already_imported:
         print(f"{args.review} was already imported as review #{r.review_id} of {r.project} v{r.version}: "
               "nothing was added")

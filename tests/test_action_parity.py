@@ -1,0 +1,182 @@
+"""Every person action has both faces (issue 13, point 1).
+
+Walks ``app.services.actions.PERSON_ACTIONS`` against the real ``mlwb`` argparse parser (the verb
+exists, takes ``--json`` and the flags that select the action) and the real ``Binding``
+declarations of every screen and modal (the key exists, has a description, and the
+command palette offers it). Then the other way round: every public service function that writes
+is a person action or is named, with its reason, in ``NOT_PERSON_ACTIONS``.
+
+A face another branch of issue 13 is building is listed in ``KNOWN_GAPS`` with its owner; its
+test is an expected failure until the face lands, and fails loudly once it has (so the entry is
+removed, not forgotten).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+import pytest
+from textual.binding import Binding
+
+from app.cli import _parser
+from app.services.actions import NOT_PERSON_ACTIONS, PERSON_ACTIONS, PersonAction
+from screens.commands import binding_commands
+from tests.tui.test_tui_bindings import _classes_with_bindings
+
+SERVICES = Path(__file__).resolve().parent.parent / "app" / "services"
+
+# (action name, face) -> who builds it. Faces on files this branch (i13-tui-actions) owns are never
+# listed here: they are filled, or the test fails.
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    # i13-cli-stage12 (app/cli/projects.py, app/cli/framing.py, app/cli/data.py, app/cli/audit.py)
+    ("Create a project", "cli"): "i13-cli-stage12: `projects new --json`",
+    ("Change a project's maturity profile", "cli"): "i13-cli-stage12: `projects maturity --json`",
+    ("Set a project's risk tier and owner", "cli"): "i13-cli-stage12: `projects set --json`",
+    ("Write the problem statement", "cli"): "i13-cli-stage12: `mlwb statement` (app/cli/framing.py)",
+    ("Answer the ML-appropriateness checklist", "cli"): "i13-cli-stage12: `mlwb checklist` (app/cli/framing.py)",
+    ("Write the framing and feature spec", "cli"): "i13-cli-stage12: `mlwb frame` (app/cli/framing.py)",
+    ("Import a dataset version", "cli"): "i13-cli-stage12: `data import --json`",
+    ("Split a dataset (with leakage checks)", "cli"): "i13-cli-stage12: `data split --json`",
+    ("Rotate the audit key", "cli"): "i13-cli-stage12 / coordinator: `audit rotate-key --json` (app/cli/audit.py)",
+    # i13-feedback-loop (app/cli/monitoring.py)
+    **{(name, "cli"): "i13-feedback-loop: --json on `mlwb monitor …` / `mlwb retrain` (app/cli/monitoring.py)"
+       for name in ("Import a monitoring batch", "Collect a batch from the prediction log",
+                    "Attach delayed labels to a batch", "Attach delayed labels to logged requests",
+                    "Analyse a batch for drift", "Resolve an alert", "Add an SLA rule", "Remove an SLA rule",
+                    "Set a drift threshold", "Set the retraining schedule", "Retrain the production model")},
+    # i13-tui-import (screens/data.py, screens/monitoring.py): file picker and monitoring settings
+    ("Import a dataset version", "tui"): "i13-tui-import: data.import on the data screen",
+    ("Import a monitoring batch", "tui"): "i13-tui-import: monitoring.import",
+    ("Attach delayed labels to a batch", "tui"): "i13-tui-import: monitoring.labels",
+    ("Add an SLA rule", "tui"): "i13-tui-import: monitoring.sla (SLA rules in the TUI)",
+    ("Remove an SLA rule", "tui"): "i13-tui-import: monitoring.sla (SLA rules in the TUI)",
+    ("Set a drift threshold", "tui"): "i13-tui-import: monitoring.threshold",
+    ("Set the retraining schedule", "tui"): "i13-tui-import: monitoring.schedule",
+    # Nobody in the issue 13 plan: for the coordinator to assign.
+    ("Collect a batch from the prediction log", "tui"): "unassigned (screens/monitoring.py)",
+    ("Attach delayed labels to logged requests", "tui"): "unassigned (screens/monitoring.py)",
+    ("Analyse a batch for drift", "tui"): "unassigned (screens/monitoring.py)",
+    ("Change a project's maturity profile", "tui"): "unassigned (screens/project.py)",
+    ("Set a project's risk tier and owner", "tui"): "unassigned (screens/project.py or the dashboard)",
+    ("Create my signing key", "tui"): "unassigned (a people screen)",
+    ("Register a person's key with a role", "tui"): "unassigned (a people screen)",
+    ("Rotate the audit key", "tui"): "unassigned (screens/audit.py)",
+}
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def verb_parser(words: tuple[str, ...]) -> argparse.ArgumentParser | None:
+    """The parser of ``mlwb WORDS…``, following sub-commands; ``findings add|set`` parse their own
+    words (the listing takes the project first), so their parsers come from ``SUBVERBS``."""
+    from app.cli import findings
+
+    nested = {("findings",): findings.SUBVERBS}
+    parser: argparse.ArgumentParser | None = _parser()
+    for i, word in enumerate(words):
+        assert parser is not None
+        choices = _subparsers(parser)
+        if word in choices:
+            parser = choices[word]
+        elif word in nested.get(words[:i], {}):
+            parser = nested[words[:i]][word]()
+        else:
+            return None
+    return parser
+
+
+def cli_problem(action: PersonAction) -> str | None:
+    parser = verb_parser(action.cli)
+    if parser is None:
+        return f"no verb `{' '.join(('mlwb',) + action.cli)}`"
+    options = parser._option_string_actions
+    missing = [flag for flag in ("--json", *action.cli_flags) if flag not in options]
+    return f"`{action.verb}` takes no {', '.join(missing)}" if missing else None
+
+
+def bindings_by_id() -> dict[str, tuple[type, Binding]]:
+    return {b.id: (cls, b) for cls in _classes_with_bindings() for b in cls.BINDINGS if b.id}
+
+
+def tui_problem(action: PersonAction, known: dict[str, tuple[type, Binding]]) -> str | None:
+    if action.tui not in known:
+        return f"no binding with id {action.tui}"
+    cls, binding = known[action.tui]
+    if not binding.description:
+        return f"{cls.__name__}: {action.tui} needs a description (the footer, F1 and the palette show it)"
+    if action.tui not in {binding_id for binding_id, _text, _help in binding_commands(cls.BINDINGS)}:
+        return f"the command palette does not offer {action.tui}"
+    return None
+
+
+def _check(action: PersonAction, face: str, problem: str | None) -> None:
+    gap = KNOWN_GAPS.get((action.name, face))
+    if gap is None:
+        assert problem is None, f"{action.name}: {problem}"
+    elif problem is None:
+        pytest.fail(f"{action.name}: the {face} face exists now; remove it from KNOWN_GAPS ({gap})")
+    else:
+        pytest.xfail(f"{gap}: {problem}")
+
+
+@pytest.mark.parametrize("action", PERSON_ACTIONS, ids=lambda a: a.name)
+def test_each_person_action_has_a_verb_with_json(action: PersonAction) -> None:
+    _check(action, "cli", cli_problem(action))
+
+
+@pytest.mark.parametrize("action", PERSON_ACTIONS, ids=lambda a: a.name)
+def test_each_person_action_has_a_described_key_the_palette_offers(action: PersonAction) -> None:
+    _check(action, "tui", tui_problem(action, bindings_by_id()))
+
+
+def test_each_action_names_a_real_service_function_once() -> None:
+    names = [a.name for a in PERSON_ACTIONS]
+    assert len(names) == len(set(names)), "two actions share a name"
+    for action in PERSON_ACTIONS:
+        assert callable(action.resolve()), action.service
+        assert 0 <= action.stage <= 6
+
+
+def test_known_gaps_name_real_actions() -> None:
+    names = {a.name for a in PERSON_ACTIONS}
+    assert {name for name, _face in KNOWN_GAPS} <= names
+    assert {face for _name, face in KNOWN_GAPS} <= {"cli", "tui"}
+
+
+def writing_service_functions() -> set[str]:
+    """``module:function`` of every public module-level function under app/services that opens a
+    unit of work, itself or through a private helper of its own module."""
+    found: set[str] = set()
+    for path in sorted(SERVICES.glob("*.py")):
+        if path.stem in ("workbench", "actions", "__init__"):
+            continue
+        tree = ast.parse(path.read_text())
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        calls = {name: {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+                 for name, node in functions.items()}
+        writes = {name for name, node in functions.items()
+                  if any(isinstance(a, ast.Attribute) and a.attr == "unit_of_work" for a in ast.walk(node))}
+        changed = True
+        while changed:  # close over calls to this module's own functions
+            grown = {name for name in functions if calls[name] & writes} | writes
+            changed, writes = grown != writes, grown
+        found |= {f"{path.stem}:{name}" for name in writes if not name.startswith("_")}
+    return found
+
+
+def test_every_writing_service_is_a_person_action_or_says_why_not() -> None:
+    writers = writing_service_functions()
+    assert "registry:register_model" in writers and "release_analysis:analyse_shadow" in writers  # the walk works
+    listed = {a.service for a in PERSON_ACTIONS} | set(NOT_PERSON_ACTIONS)
+    unlisted = sorted(writers - listed)
+    assert not unlisted, (f"service functions that write but are neither in PERSON_ACTIONS nor in "
+                          f"NOT_PERSON_ACTIONS: {unlisted}")
+    stale = sorted(set(NOT_PERSON_ACTIONS) - writers)
+    assert not stale, f"NOT_PERSON_ACTIONS names functions that no longer write: {stale}"
