@@ -26,7 +26,7 @@ from screens.widgets.tables import cursor_key, row_table
 if TYPE_CHECKING:
     from app.services.projects import ProjectSummary
     from app.services.promotion import PromotionGate, TransitionView, WaiverView
-    from app.services.registry import ModelVersionView, ReviewRequestView
+    from app.services.registry import ModelCardView, ModelVersionView, ReviewRequestView
     from app.services.release_analysis import ReleaseAnalysisView
     from app.services.workbench import Workbench
 
@@ -143,7 +143,8 @@ def evidence_text(version: ModelVersionView, analyses: list[ReleaseAnalysisView]
     out.append(f"Release analyses of v{version.version}\n", style="bold underline")
     mine = [a for a in reversed(analyses) if a.version == version.version]
     if not mine:
-        out.append("  none: serve it as the challenger, then `mlwb release shadow` / `canary` / `ab`\n", style="dim")
+        out.append("  none: serve it as the challenger, then n (or `mlwb release shadow` / `canary` / `ab`)\n",
+                   style="dim")
     for a in mine:
         out.append(f"  {KIND_TITLE.get(a.kind, a.kind)} ", style="bold")
         out.append(a.verdict, style=VERDICT_STYLE.get(a.verdict, ""))
@@ -231,6 +232,12 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
                 tooltip="Restore an earlier production version, with a reason"),
         Binding("c", "challenger", "Challenger", id="release.challenger",
                 tooltip="Make the highlighted version the challenger"),
+        Binding("k", "card", "Card", id="release.card",
+                tooltip="Write the highlighted version's model card, or sign the registry's drafted sections"),
+        Binding("w", "waive", "Waive", id="release.waive",
+                tooltip="Record a waiver for a failing release check, with its reason (signed)"),
+        Binding("n", "analyse", "Analyse", id="release.analyse",
+                tooltip="Run the shadow, canary or A/B analysis of the highlighted version against production"),
         Binding("f", "findings", "Findings", id="release.findings",
                 tooltip="The highlighted version's findings: their history, and a status change with a reason"),
         Binding("r", "reload", "Refresh", id="release.refresh", tooltip="Read the registry again"),
@@ -350,11 +357,22 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
             return version is not None and version.stage != "production" and version.alias != "challenger"
         if action == "rollback":
             return self.snapshot is not None and self.snapshot.rollback_target(version) is not None
+        if action == "card":
+            return version is not None
+        if action == "waive":
+            from screens.modals.waiver_dialog import waivable
+
+            return (version is not None and self.snapshot is not None and version.stage != "production"
+                    and bool(waivable(self.snapshot.gates[version.version].checks)))
+        if action == "analyse":
+            return (version is not None and self.snapshot is not None and self.snapshot.production is not None
+                    and version.stage != "production")
         return True
 
     def _sync_bindings(self) -> None:
         """Refresh the footer only when what applies changed (recomposing it costs ~80 ms)."""
-        state = tuple(bool(self.check_action(a, ())) for a in ("review", "promote", "challenger", "rollback"))
+        state = tuple(bool(self.check_action(a, ())) for a in ("review", "promote", "challenger", "rollback", "waive",
+                                                                "analyse"))
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -480,6 +498,102 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
                             reason=f"v{version} made challenger on the release screen")
         self.notify(f"Version {version} is the challenger: serve it in shadow or canary to collect release "
                     "evidence.", title="Challenger set")
+        self.announce_change(everywhere=True)
+
+    # --- the card, waivers and release analyses (issue 13: every action in both faces) ----------
+
+    def action_card(self) -> None:
+        version = self.selected
+        if version is not None:
+            self._open_card(version.version, version.model_kind)
+
+    @work(thread=True, exit_on_error=False, group="release-read")
+    def _open_card(self, version: int, model_kind: str) -> None:
+        """Read the card and the registry's drafts in a thread, then open the form on the loop."""
+        from app.services import registry
+
+        view = registry.model_card_view(self.wb, self.slug, version)
+        drafts = registry.draft_model_card(self.wb, self.slug, version)
+        self.app.call_from_thread(self._show_card_dialog, view, drafts, model_kind)
+
+    def _show_card_dialog(self, view: ModelCardView, drafts: dict[str, str], model_kind: str) -> None:
+        from screens.modals.card_dialog import CardDialog
+
+        def saved(values: dict | None) -> None:
+            if values and (values["write"] or values["confirm"]):
+                self._save_card(view.version, values["write"], values["confirm"])
+            elif values:
+                self.notify("Nothing changed on the card.")
+
+        self.app.push_screen(CardDialog(view, drafts, model_kind=model_kind), saved)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _save_card(self, version: int, write: dict[str, str], confirm: list[str]) -> None:
+        from app.services import registry
+
+        current = registry.model_card(self.wb, self.slug, version)
+        if write or not current:
+            # As `mlwb card --set`: the registry's draft fills what nobody wrote, what is on the
+            # card stays, and the person's sections replace theirs.
+            drafts = registry.draft_model_card(self.wb, self.slug, version)
+            registry.write_model_card(self.wb, self.slug, version, drafts | current | write)
+        if confirm:
+            registry.confirm_model_card(self.wb, self.slug, version, confirm)
+        view = registry.model_card_view(self.wb, self.slug, version)
+        self.notify(f"Model card of version {version} saved: {view.detail()}.", title="Card saved",
+                    severity="information" if view.complete else "warning", timeout=10)
+        self.announce_change(everywhere=True)
+
+    def action_waive(self) -> None:
+        from screens.modals.waiver_dialog import WaiverDialog, waivable
+
+        version = self.selected
+        if version is None or self.snapshot is None:
+            return
+        checks = waivable(self.snapshot.gates[version.version].checks)
+        if not checks:
+            return
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                self._waive(version.version, values["check"], values["reason"])
+
+        self.app.push_screen(WaiverDialog(version.version, checks, maturity=self.snapshot.project.maturity), chosen)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _waive(self, version: int, check: str, reason: str) -> None:
+        from app.services import promotion
+
+        w = promotion.waive(self.wb, self.slug, version, check, reason)
+        self.notify(f"Waiver of {w.check_id} on version {w.version} recorded by {w.granted_by}"
+                    + ("" if w.signer_fingerprint else " (unsigned)") + ".", title="Waiver recorded")
+        self.announce_change(everywhere=True)
+
+    def action_analyse(self) -> None:
+        from screens.modals.analysis_dialog import AnalysisDialog
+
+        version = self.selected
+        if version is None or self.snapshot is None or self.snapshot.production is None:
+            return
+
+        def chosen(values: dict | None) -> None:
+            if values:
+                self.notify(f"Running the {KIND_TITLE[values['kind']]} analysis of v{version.version}…")
+                self._analyse(version.version, values["kind"], values["params"])
+
+        self.app.push_screen(AnalysisDialog(version.version, self.snapshot.production.version), chosen)
+
+    @work(thread=True, exit_on_error=False, group="release-write")
+    def _analyse(self, version: int, kind: str, params: dict[str, float | None]) -> None:
+        """Reads the prediction log and runs small statistics (no model is scored), so a thread
+        suffices: the loop stays free while it runs."""
+        from app.services import release_analysis as ra
+
+        run = {"shadow": ra.analyse_shadow, "canary": ra.analyse_canary, "ab_test": ra.analyse_ab_test}[kind]
+        a = run(self.wb, self.slug, version=version, **params)
+        self.notify(f"{KIND_TITLE[a.kind]} of v{a.version} against v{a.baseline_version}: {a.verdict}. "
+                    + (a.decision or ""), title="Release analysis recorded",
+                    severity="information" if a.verdict in ("passed", "significant") else "warning", timeout=12)
         self.announce_change(everywhere=True)
 
     def action_findings(self) -> None:

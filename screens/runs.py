@@ -156,6 +156,9 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
                 tooltip="Open the sealed test set for the selected run (audited)"),
         Binding("r", "reproduce", "Reproduce", id="runs.reproduce",
                 tooltip="Re-run the selected run and check its metrics match"),
+        Binding("g", "register", "Register", id="runs.register",
+                tooltip="Register the selected run's model as the next model version (the release screen takes "
+                        "it from there)"),
         Binding("j", "jobs", "Jobs", show=False, id="runs.jobs", tooltip="Background jobs; cancel one there"),
         Binding("escape", "back", "Back", id="runs.back", tooltip="Leave the filter, or go back to the project"),
     ]
@@ -299,6 +302,8 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
             return "A" in self.marks and "B" in self.marks
         if action in ("score_test", "reproduce", "mark"):
             return run is not None and run.parent_run_id is None
+        if action == "register":
+            return run is not None and run.parent_run_id is None and run.artifact_sha256 is not None
         return True
 
     def on_key(self) -> None:
@@ -428,6 +433,29 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         else:
             self.notify(f"Run {result.run_id} did NOT reproduce: largest metric difference "
                         f"{result.max_difference:.4g}.", title="Mismatch", severity="error", timeout=15)
+
+    def action_register(self) -> None:
+        from screens.modals.register_dialog import RegisterDialog
+
+        run = self.table.selected
+        if run is None or run.parent_run_id is not None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._register(run.id)
+
+        self.app.push_screen(RegisterDialog(run, f"val_{primary_of(run)}"), confirmed)
+
+    @work(thread=True, exit_on_error=False, group="runs-write")
+    def _register(self, run_id: int) -> None:
+        """Profiles the run's training data for the drift reference: file reading, off the loop."""
+        from app.services.registry import register_model
+
+        v = register_model(self.wb, self.slug, run_id)
+        self.notify(f"Run {run_id} is model version {v.version}: write its card, ask for a review and promote it on "
+                    "the release screen (R on the project).", title="Version registered", timeout=10)
+        self.announce_change(everywhere=True)
 
     def action_jobs(self) -> None:
         from screens.jobs import JobsScreen
