@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,38 @@ def test_every_writing_service_is_a_person_action_or_says_why_not() -> None:
                           f"NOT_PERSON_ACTIONS: {unlisted}")
     stale = sorted(set(NOT_PERSON_ACTIONS) - writers)
     assert not stale, f"NOT_PERSON_ACTIONS names functions that no longer write: {stale}"
+
+
+def _json_of(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
+    from app.cli import main
+
+    assert main(list(argv)) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, f"`mlwb {' '.join(argv)}` printed more than one line: {out!r}"
+    return json.loads(out)
+
+
+def test_json_faces_print_the_result_record(demo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A few verbs' --json on the demo: one JSON document each, with what the service recorded."""
+    versions = _json_of(capsys, "models", "ctr-demo", "--json")
+    assert isinstance(versions, list) and {v["stage"] for v in versions} >= {"production", "none"}
+    registered = {v["run_id"] for v in versions}
+    runs = _json_of(capsys, "runs", "ctr-demo", "--json")
+    free = next(r["id"] for r in runs if r["id"] not in registered and r["parent_run_id"] is None)
+    new = _json_of(capsys, "models", "ctr-demo", "--register", str(free), "--json")
+    assert new["run_id"] == free and new["version"] == max(v["version"] for v in versions) + 1
+
+    card = _json_of(capsys, "card", "ctr-demo", str(new["version"]), "--set", "intended_use=ranking ads", "--json")
+    intended = next(s for s in card["sections"] if s["key"] == "intended_use")
+    assert (intended["origin"], intended["text"], card["complete"]) == ("person", "ranking ads", False)
+
+    waiver = _json_of(capsys, "waive", "ctr-demo", str(new["version"]), "canary_passed", "--reason", "low traffic",
+                      "--json")
+    assert (waiver["check_id"], waiver["version"], waiver["reason"]) == ("canary_passed", new["version"], "low traffic")
+
+    shadowed = next(v["version"] for v in versions if v["stage"] == "none")
+    analysis = _json_of(capsys, "release", "shadow", "ctr-demo", "--version", str(shadowed), "--json")
+    assert analysis["kind"] == "shadow" and analysis["verdict"] in ("passed", "failed", "inconclusive")
+    assert analysis["results"]["n"] > 0
+    gate = _json_of(capsys, "release-gate", "ctr-demo", str(new["version"]), "--json")
+    assert "canary_passed" not in gate["blocked"] and not gate["passed"]
