@@ -336,8 +336,8 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
         evidence_box = self.query_one("#deploy-evidence-body", Static)
         version = self.selected
         if self.snapshot is None or version is None:
-            gate_box.update("No model versions yet: register a run from the runs screen or with "
-                            f"`mlwb models {self.slug} --register RUN`.")
+            gate_box.update("No model versions yet: register a run with g on the runs screen (M on the project) "
+                            f"or with `mlwb models {self.slug} --register RUN`.")
             evidence_box.update("")
             return
         gate_box.update(gate_text(self.snapshot.gates[version.version], version))

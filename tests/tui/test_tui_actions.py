@@ -86,7 +86,7 @@ async def test_the_card_is_written_and_a_draft_signed_on_the_release_screen(demo
         assert any("Model card of version" in m for m in messages(app))
 
 
-async def test_a_waiver_needs_a_reason_then_is_recorded_signed(as_reviewer: Path) -> None:
+async def test_a_waiver_needs_a_reason_then_is_recorded_signed(as_reviewer: Path) -> None:  # noqa: F811
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_release(app, pilot)
