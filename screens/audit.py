@@ -14,12 +14,19 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from screens.base import SnapshotScreen
+from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.audit import ChainVerdict
     from app.services.audit_trail import EventView
     from app.services.state_binding import RowsVerdict
     from app.services.workbench import Workbench
+
+
+# Details stretches to the terminal's width; the pane under the table shows the highlighted
+# event in full, and space or enter opens it.
+EVENT_COLUMNS = (("Seq", 5), ("Time (UTC)", 19), ("Actor", 12), ("Action", 26), ("Entity", 18), ("Project", 12),
+                 ("Details", 20))
 
 
 class AuditScreen(SnapshotScreen[list["EventView"]]):
@@ -42,15 +49,18 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
         super().__init__()
         self.project = project
         self.verdict_text = ""
+        self.events: dict[int, EventView] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="audit"):
             scope = f"project {self.project}" if self.project else "all projects"
             yield Static(f"Audit trail · {scope}", classes="screen-title")
             yield Static("Press [b]v[/b] to verify the whole chain.", id="verdict")
-            table: DataTable[Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
-            table.add_columns("Seq", "Time (UTC)", "Actor", "Action", "Entity", "Project", "Details")
+            columns = [c for c in EVENT_COLUMNS if not (self.project and c[0] == "Project")]
+            table = row_table("events", columns, flex="Details", enter_shows_row=True, title="Audit event")
+            table.full_row = self.event_in_full
             yield table
+            yield Static("", id="event-detail")
 
     def load(self, wb: Workbench) -> list[EventView]:
         from app.services.audit_trail import recent_events
@@ -60,10 +70,40 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
     def show(self, events: list[EventView]) -> None:
         table = self.query_one("#events", DataTable)
         table.clear()
+        self.events = {e.seq: e for e in events}
         for e in events:
-            table.add_row(Text(str(e.seq), style="bold"), Text(e.ts[:19].replace("T", " ")), Text(e.actor),
-                          Text(e.action, style="cyan"), Text(e.entity), Text(e.project or "—"), Text(e.summary))
+            cells = [Text(str(e.seq), style="bold"), Text(e.ts[:19].replace("T", " ")), Text(e.actor),
+                     Text(e.action, style="cyan"), Text(e.entity), Text(e.project or "—"), Text(e.summary)]
+            if self.project:
+                del cells[5]
+            table.add_row(*cells, key=str(e.seq))
         table.focus()
+        self._show_event_detail()
+
+    def event_in_full(self, key: str | None) -> list[tuple[str, Text | str]]:
+        """The event under the cursor, every payload field in full (what space and enter open)."""
+        e = self.events.get(int(key)) if key else None
+        if e is None:
+            return []
+        head: list[tuple[str, Text | str]] = [
+            ("Event", Text.assemble((f"#{e.seq} ", "bold"), (e.action, "cyan"))),
+            ("When, who, what", f"{e.ts} · {e.actor} · {e.entity}" + (f" · project {e.project}" if e.project else "")),
+        ]
+        return head + [(k, v) for k, v in e.payload] + [("Hash", e.hash)]
+
+    @on(DataTable.RowHighlighted, "#events")
+    def _show_event_detail(self) -> None:
+        """The highlighted event under the table, its payload in full (the column cuts it)."""
+        e = self.events.get(int(key)) if (key := cursor_key(self.query_one("#events", DataTable))) else None
+        detail = Text()
+        if e is not None:
+            detail.append(f"#{e.seq} ", style="bold")
+            detail.append(e.action, style="cyan")
+            detail.append(f" · {e.entity} · by {e.actor} at {e.ts[:19].replace('T', ' ')}"
+                          + (f" · {e.project}" if e.project and not self.project else "")
+                          + " · space or enter: in full\n", style="dim")
+            detail.append("; ".join(f"{k}={v}" for k, v in e.payload) or "no details")
+        self.query_one("#event-detail", Static).update(detail)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="audit-verify")
     def action_verify(self) -> None:

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from screens.base import SnapshotScreen
@@ -28,13 +28,14 @@ if TYPE_CHECKING:
     from app.services.projects import ProjectSummary
     from app.services.workbench import Workbench
 
-# Fixed widths: the dashboard reads the same whatever the data, and long names are cut, not
-# pushed off-screen.
-PROJECT_COLUMNS = (("Project", 18), ("Name", 34), ("Stage", 18), ("Gate", 12), ("Maturity", 10),
-                   ("Problem type", 22))
-ALERT_COLUMNS = (("Project", 18), ("Batch", 10), ("Severity", 9), ("Retraining", 10), ("Alert", 61))
-INVENTORY_COLUMNS = (("Project", 18), ("Tier", 6), ("Owner", 16), ("Validator", 16), ("Validated", 10),
-                     ("Next review", 16), ("Prod", 4), ("Open H/M/L", 10))
+# Fixed widths: the dashboard reads the same whatever the data. One column per table stretches to
+# the terminal's width (the width here is its minimum), long cells are cut, and space opens the
+# highlighted row in full (enter on an alert too). At 100 columns every column is on screen.
+PROJECT_COLUMNS = (("Project", 12), ("Name", 12), ("Stage", 19), ("Gate", 12), ("Maturity", 10),
+                   ("Problem type", 21))
+ALERT_COLUMNS = (("Project", 14), ("Batch", 10), ("Severity", 8), ("Retraining", 10), ("Alert", 30))
+INVENTORY_COLUMNS = (("Project", 14), ("Tier", 6), ("Owner", 12), ("Validator", 12), ("Validated", 10),
+                     ("Next review", 13), ("Prod", 4), ("Open H/M/L", 10))
 TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 
 
@@ -92,13 +93,11 @@ def inventory_cells(e: InventoryEntry, today: date) -> tuple[Text, ...]:
             Text(f"{found['high']}/{found['medium']}/{found['low']}", style="bold red" if found["high"] else ""))
 
 
-def inventory_detail(e: InventoryEntry, today: date, width: int = 112) -> str:
-    """The highlighted model's two lines under the inventory: what it is for, and its review."""
+def inventory_detail(e: InventoryEntry, today: date) -> str:
+    """The highlighted model under the inventory: what it is for (in full, wrapped), and its review."""
     head = f"{e.slug} v{e.version if e.version is not None else '—'} · intended use"
     head += " (machine draft): " if e.intended_use_drafted else ": "
     use = " ".join(e.intended_use.split()) or "not written in the model card"
-    if len(head) + len(use) > width:
-        use = use[: max(width - len(head) - 1, 10)] + "…"
     validated = (f"validated {ago(e.last_validated, today)} by {e.validator} ({e.validated_by})"
                  if e.last_validated else "never validated")
     if e.production_version is None:
@@ -131,15 +130,16 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
         self.offer_demo_when_shown = False  # set once the workspace is open: an empty one offers the demo
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(id="dashboard"):
+        # Scrolls (following the focused table) when an alert list or a long intended use does not fit.
+        with VerticalScroll(id="dashboard", can_focus=False):
             yield Static("Projects", classes="screen-title")
             yield Static("Opening the workspace…", id="dashboard-hint")
-            yield row_table("projects", PROJECT_COLUMNS)
+            yield row_table("projects", PROJECT_COLUMNS, flex="Name", title="Project")
             yield Static("Model inventory (SR 11-7)", classes="screen-title", id="inventory-title")
-            yield row_table("inventory", INVENTORY_COLUMNS)
+            yield row_table("inventory", INVENTORY_COLUMNS, flex="Owner", title="Model inventory entry")
             yield Static("", id="inventory-detail")
             yield Static("Open alerts across projects", classes="screen-title", id="alerts-title")
-            yield row_table("alerts", ALERT_COLUMNS)
+            yield row_table("alerts", ALERT_COLUMNS, flex="Alert", enter_shows_row=True, title="Open alert")
 
     @on(WorkspaceOpened)
     def _workspace_opened(self) -> None:

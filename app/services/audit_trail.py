@@ -225,7 +225,7 @@ def recent_events(wb: Workbench, *, project: str | None = None, limit: int = 200
         rows = session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit))
         return [
             EventView(e.seq, e.ts, e.actor, e.action, f"{e.entity_type} {e.entity_id}", e.project_slug,
-                      _summary(e.payload), e.hash)
+                      _summary(e.payload), e.hash, _payload_pairs(e.payload))  # in full: the audit screen's pane
             for e in rows
         ]
 
