@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -223,20 +223,20 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
     def action_new_project(self) -> None:
         from screens.modals.new_project import NewProjectForm
 
-        def created(values: dict | None) -> None:
-            if values:
-                self._create(values)
+        self.app.push_screen(NewProjectForm().saving_with(self._create), self._created)
 
-        self.app.push_screen(NewProjectForm(), created)
-
-    @work(thread=True, exit_on_error=False, group="dashboard-write")
-    def _create(self, values: dict) -> None:
+    def _create(self, values: dict) -> str:
+        """Runs in the form's thread worker: a refused slug keeps the form open beside it."""
         from app.services.projects import create_project
 
         summary = create_project(self.wb, values["slug"], problem_type=values["problem_type"],
                                  maturity=values["maturity"], name=values["name"] or None)
-        self.notify(f"Project {summary.slug} created at stage 1.")
-        self.announce_change()
+        return summary.slug
+
+    def _created(self, slug: str | None) -> None:
+        if slug:
+            self.notify(f"Project {slug} created at stage 1.")
+            self.announce_change()
 
     def action_demo(self) -> None:
         from screens.modals.confirm import ConfirmDialog

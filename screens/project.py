@@ -145,6 +145,8 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
     # --- actions -----------------------------------------------------------------------
 
     def action_edit(self) -> None:
+        """Open the stage's form; it saves through the service before closing, so a refusal is
+        shown in the form with everything typed still there."""
         if self.snapshot is None:
             return
         if self.current_tab == 1:
@@ -152,35 +154,32 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
 
             records = self.snapshot.records
             form = StatementForm(records.statement, records.checklist, records.summary.problem_type)
-            self.app.push_screen(form, self._save_statement)
+            self.app.push_screen(form.saving_with(self._save_statement), self._saved)
         elif self.current_tab == 2:
             from screens.modals.framing_form import FramingForm
 
-            self.app.push_screen(FramingForm(self.snapshot.records.framing), self._save_framing)
+            form = FramingForm(self.snapshot.records.framing)
+            self.app.push_screen(form.saving_with(self._save_framing), self._saved)
 
-    def _save_statement(self, values: dict | None) -> None:
-        if values:
-            self._write("statement", values)
-
-    def _save_framing(self, values: dict | None) -> None:
-        if values:
-            self._write("framing", values)
-
-    @work(thread=True, exit_on_error=False, group="project-write")
-    def _write(self, what: str, values: dict) -> None:
+    def _save_statement(self, values: dict) -> str:
+        """Runs in the form's thread worker: a WorkbenchError keeps the form open."""
         from app.services import deliverables
 
-        wb = self.wb
-        if what == "statement":
-            revision = deliverables.save_problem_statement(wb, self.slug, values["statement"],
-                                                           problem_type=values["problem_type"])
-            deliverables.save_ml_checklist(wb, self.slug, values["checklist"], values.get("notes", ""))
-            message = f"Problem statement saved (revision {revision})."
-        else:
-            revision = deliverables.save_framing(wb, self.slug, values["fields"], values["features"])
-            message = f"Framing saved (revision {revision})."
-        self.notify(message, title="Saved to the audit trail")
-        self.announce_change()
+        revision = deliverables.save_problem_statement(self.wb, self.slug, values["statement"],
+                                                       problem_type=values["problem_type"])
+        deliverables.save_ml_checklist(self.wb, self.slug, values["checklist"], values.get("notes", ""))
+        return f"Problem statement saved (revision {revision})."
+
+    def _save_framing(self, values: dict) -> str:
+        from app.services import deliverables
+
+        revision = deliverables.save_framing(self.wb, self.slug, values["fields"], values["features"])
+        return f"Framing saved (revision {revision})."
+
+    def _saved(self, message: str | None) -> None:
+        if message:
+            self.notify(message, title="Saved to the audit trail")
+            self.announce_change()
 
     def action_train(self) -> None:
         from screens.modals.choose_model import ChooseModel

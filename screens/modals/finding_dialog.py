@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Input, Label, RadioButton, RadioSet, Static, TextArea
 
 from app.lifecycle import FINDING_SEVERITIES
 from screens.modals.form import FormButtons, FormDialog
@@ -86,7 +86,7 @@ class FindingStatusDialog(FormDialog[dict[str, str] | None]):
             self.error = REASON_NEEDED
             self.query_one("#finding-error", Static).update(REASON_NEEDED)
             return
-        self.dismiss({"status": self.status, "reason": reason})
+        self.finish({"status": self.status, "reason": reason})
 
 
 class NewFindingDialog(FormDialog[dict[str, str] | None]):
@@ -114,10 +114,10 @@ class NewFindingDialog(FormDialog[dict[str, str] | None]):
             with RadioSet(id="finding-severity"):
                 for severity in FINDING_SEVERITIES:
                     yield RadioButton(severity, value=severity == self.severity, id=f"finding-severity-{severity}")
-            yield Label("The section or evidence it concerns")
-            yield Input(id="finding-concerns")
-            yield Label("Remediation asked")
-            yield Input(id="finding-remediation")
+            yield Label("The section or evidence it concerns (several lines)")
+            yield TextArea(id="finding-concerns", classes="paragraph")
+            yield Label("Remediation asked (several lines)")
+            yield TextArea(id="finding-remediation", classes="paragraph")
             yield Label("Due date (YYYY-MM-DD, optional)")
             yield Input(placeholder="2031-01-31", id="finding-due")
             yield Static("", id="new-finding-error", classes="dialog-error")
@@ -140,12 +140,12 @@ class NewFindingDialog(FormDialog[dict[str, str] | None]):
         return ""
 
     def action_submit(self) -> None:
-        values = {key: self.query_one(f"#finding-{key}", Input).value.strip()
-                  for key in ("title", "concerns", "remediation", "due")}
+        values = {key: self.query_one(f"#finding-{key}", Input).value.strip() for key in ("title", "due")}
+        values |= {key: self.query_one(f"#finding-{key}", TextArea).text.strip() for key in ("concerns", "remediation")}
         problem = self._problem(values["title"], values["due"])
         if problem:
             self.error = problem
             self.query_one("#new-finding-error", Static).update(problem)
             return
-        self.dismiss({"title": values["title"], "severity": self.severity, "concerns": values["concerns"],
+        self.finish({"title": values["title"], "severity": self.severity, "concerns": values["concerns"],
                       "remediation": values["remediation"], "due_date": values["due"]})

@@ -1,4 +1,9 @@
-"""Stage 2 form: target, label strategy and the feature spec (one feature per line)."""
+"""Stage 2 form: target, label strategy and the feature spec (one feature per line).
+
+The target is one line; label strategy, cold start, temporal aspects and proxy metrics are
+paragraphs (multi-line). A malformed feature line, or a feature the service refuses, is shown
+under the feature spec with the form open.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +59,10 @@ def format_features(features: list[dict[str, Any]]) -> str:
     )
 
 
+#: The framing's answers that are paragraphs rather than one line.
+PARAGRAPHS = frozenset({"label_strategy", "cold_start", "temporal_aspects", "proxy_metrics"})
+
+
 class FramingForm(FormDialog[dict | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="framing_form.cancel"),
@@ -68,18 +77,30 @@ class FramingForm(FormDialog[dict | None]):
         with VerticalScroll(classes="dialog form"):
             yield Label("Stage 2 · Problem framing", classes="dialog-title")
             for key, label in FRAMING_FIELDS:
-                yield Label(label)
-                yield Input(value=str(self.framing.get(key, "")), id=f"f-{key}")
+                value = str(self.framing.get(key, ""))
+                if key in PARAGRAPHS:
+                    yield Label(f"{label} (several lines)")
+                    yield TextArea(value, id=f"f-{key}", classes="paragraph")
+                else:
+                    yield Label(label)
+                    yield Input(value=value, id=f"f-{key}")
             yield Label("Feature spec")
             yield Static(FEATURE_HELP, classes="note")
             yield TextArea(format_features(self.framing.get("features", [])), id="features")
             yield FormButtons("Save")
 
+    def _text(self, key: str) -> str:
+        field = self.query_one(f"#f-{key}")
+        return field.text if isinstance(field, TextArea) else self.query_one(f"#f-{key}", Input).value
+
+    def error_field(self, message: str) -> str | None:
+        """The field a refusal from ``save_framing`` names: its feature checks name a feature."""
+        return "features" if message.startswith("feature") else None
+
     def action_submit(self) -> None:
         try:
             features = parse_features(self.query_one("#features", TextArea).text)
         except FeatureLineError as exc:
-            self.notify(f"Feature spec {exc}", severity="error", title="Not saved")
+            self.show_error(f"Feature spec {exc}", "features")
             return
-        self.dismiss({"fields": {key: self.query_one(f"#f-{key}", Input).value for key, _ in FRAMING_FIELDS},
-                      "features": features})
+        self.finish({"fields": {key: self._text(key) for key, _ in FRAMING_FIELDS}, "features": features})

@@ -1,4 +1,5 @@
-"""The form for a new, empty project at stage 1."""
+"""The form for a new, empty project at stage 1; a slug the service refuses (taken, malformed)
+is shown beside the slug with the form open when the screen saves through ``saving_with``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,15 @@ class NewProjectForm(FormDialog[dict | None]):
         Binding("ctrl+s", "submit", "Create", id="new_project.create"),
     ]
 
+    def error_field(self, message: str) -> str | None:
+        """Most refusals of ``create_project`` are about the slug (taken, not lowercase…)."""
+        lowered = message.lower()
+        if "maturity" in lowered:
+            return "maturity"
+        if "problem type" in lowered:
+            return "problem_type"
+        return "slug"
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog form"):
             yield Label("New project", classes="dialog-title")
@@ -34,9 +44,9 @@ class NewProjectForm(FormDialog[dict | None]):
     def action_submit(self) -> None:
         slug = self.query_one("#slug", Input).value.strip()
         if not slug:
-            self.notify("Give the project a slug, such as churn-model.", severity="error")
+            self.show_error("Give the project a slug, such as churn-model.", "slug")
             return
-        self.dismiss({
+        self.finish({
             "slug": slug,
             "name": self.query_one("#name", Input).value.strip(),
             "problem_type": self.query_one("#problem_type", Select).value,

@@ -80,7 +80,7 @@ class ReviewDialog(FormDialog[dict[str, str] | None]):
             self._show_error(values)
             self.query_one("#review-comment", TextArea).focus()
             return
-        self.dismiss(values)
+        self.finish(values)
 
 
 
@@ -111,7 +111,7 @@ class RequestReviewDialog(FormDialog[dict[str, Any] | None]):
 
     def action_submit(self) -> None:
         reviewer = self.query_one("#request-reviewer", Input).value.strip()
-        self.dismiss({"reviewer": reviewer or None, "comment": self.query_one("#request-comment", TextArea).text})
+        self.finish({"reviewer": reviewer or None, "comment": self.query_one("#request-comment", TextArea).text})
 
 
 
@@ -176,5 +176,5 @@ class ReasonDialog(FormDialog[Any]):
             self.error = problem
             self.query_one("#reason-error", Static).update(problem)
             return
-        self.dismiss(self.result(reason))
+        self.finish(self.result(reason))
 

@@ -32,6 +32,7 @@ class SplitDialog(FormDialog[dict[str, Any] | None]):
         self.dataset_id = dataset_id
         self.columns = columns
         self.time_column = time_column
+        self.error_at: str | None = None  # the field the last problem is about
 
     def compose(self) -> ComposeResult:
         column_choices = [(c, c) for c in self.columns]
@@ -60,17 +61,24 @@ class SplitDialog(FormDialog[dict[str, Any] | None]):
 
         try:
             seed = int(self.query_one("#split-seed", Input).value.strip() or "42")
+        except ValueError:
+            self.error_at = "split-seed"
+            return "the seed is a whole number"
+        try:
             gap = int(self.query_one("#split-gap", Input).value.strip() or "0")
         except ValueError:
-            return "seed and gap are whole numbers"
+            self.error_at = "split-gap"
+            return "the gap is a whole number of rows"
         if gap < 0:
+            self.error_at = "split-gap"
             return "the gap cannot be negative"
         return {"strategy": str(self.query_one("#split-strategy", Select).value), "seed": seed,
                 "time_column": column("#split-time"), "group_column": column("#split-group"), "gap": gap}
 
     def action_submit(self) -> None:
+        self.error_at = None
         values = self.values()
         if isinstance(values, str):
-            self.notify(values, severity="error", title="Not split")
+            self.show_error(values, self.error_at)
             return
-        self.dismiss(values)
+        self.finish(values)

@@ -33,6 +33,7 @@ class TrainDialog(FormDialog[dict[str, Any] | None]):
     def __init__(self, kind: str = "logistic_regression") -> None:
         super().__init__()
         self.kind = kind
+        self.error_at: str | None = None  # the field the last problem is about
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog form", id="train-dialog"):
@@ -58,20 +59,26 @@ class TrainDialog(FormDialog[dict[str, Any] | None]):
         tune = self.query_one("#train-tune", Select).value
         cv_text = self.query_one("#train-cv", Input).value.strip()
         trials_text = self.query_one("#train-trials", Input).value.strip() or str(DEFAULT_TRIALS)
+        self.error_at = "train-cv"
         try:
             cv = int(cv_text) if cv_text else None
-            trials = int(trials_text)
         except ValueError:
-            return "folds and trials are whole numbers"
+            return "folds are a whole number (leave it blank for none)"
         if cv is not None and cv < 2:
             return f"cross-validation needs at least 2 folds, not {cv} (leave it blank for none)"
+        self.error_at = "train-trials"
+        try:
+            trials = int(trials_text)
+        except ValueError:
+            return "trials are a whole number"
         if trials < 1:
             return f"trials must be at least 1, not {trials}"
+        self.error_at = None
         return {"kind": str(kind), "cv": cv, "tune": None if tune == "none" else str(tune), "trials": trials}
 
     def action_submit(self) -> None:
         values = self.values()
         if isinstance(values, str):
-            self.notify(values, severity="error", title="Not started")
+            self.show_error(values, self.error_at)
             return
-        self.dismiss(values)
+        self.finish(values)

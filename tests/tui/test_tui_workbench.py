@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pypdf import PdfReader
-from textual.widgets import DataTable, Input, TabbedContent
+from textual.widgets import DataTable, Input, TabbedContent, TextArea
 from textual.worker import WorkerFailed
 
 from app.services import audit_trail, deliverables, jobs, training
@@ -94,7 +94,7 @@ async def test_stage_one_form_edit_lands_in_the_audit_trail(demo_home: Path) -> 
         await pilot.press("1", "e")
         await pilot.pause()
         assert isinstance(app.screen, StatementForm)
-        app.screen.query_one("#f-objective", Input).value = "Raise feed CTR by 5% without hurting long-tail exposure"
+        app.screen.query_one("#f-objective", TextArea).load_text("Raise feed CTR by 5% without hurting long-tail exposure")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is screen
