@@ -75,6 +75,35 @@ def _x_ticks(ax: Any, labels: list[str]) -> None:
     ax.set_xlim(-0.6, len(labels) - 0.4)
 
 
+#: A value axis spans at least this share of the values' magnitude, so a line through 0.7089
+#: and 0.7091 is drawn flat rather than stretched from the bottom of the plot to the top.
+MIN_RELATIVE_SPAN = 0.05
+
+
+def value_labels(values: list[float]) -> list[str]:
+    """Labels with the fewest significant digits (3 to 6) that keep different values different:
+    0.7089 and 0.7091 both read "0.709" at three."""
+    for digits in range(3, 7):
+        texts = [f"{v:.{digits}g}" for v in values]
+        if len(set(texts)) == len(set(values)):
+            return texts
+    return [f"{v:.6g}" for v in values]
+
+
+def _value_limits(ys: list[float], threshold: float | None) -> tuple[float, float] | None:
+    """The y limits of a line chart, widened to ``MIN_RELATIVE_SPAN`` of the magnitude around a
+    near-constant series; None lets matplotlib choose (the span is wide enough)."""
+    finite = ys + ([threshold] if threshold is not None else [])
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    least = MIN_RELATIVE_SPAN * max(abs(low), abs(high))
+    if high - low >= least or least == 0:
+        return None
+    middle = (low + high) / 2
+    return middle - least / 2 * 1.1, middle + least / 2 * 1.1
+
+
 def bar_chart_png(chart: ChartSeries, width_in: float, height_in: float,
                   coverage: Collection[int] | None = None) -> bytes:
     """One bar per label; bars above the threshold in red, missing values as grey "n/a"."""
@@ -93,8 +122,9 @@ def bar_chart_png(chart: ChartSeries, width_in: float, height_in: float,
     positions = list(range(n))
     ax.bar(positions, values, color=colours, width=0.6, zorder=2)
     if n <= 40:
-        for x, r, v in zip(positions, raw, values):
-            ax.annotate("n/a" if r is None else f"{v:.3g}", (x, v), xytext=(0, 2),
+        texts = value_labels(values)
+        for x, r, v, text in zip(positions, raw, values, texts):
+            ax.annotate("n/a" if r is None else text, (x, v), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=7,
                         color=_INK)
     if threshold is not None:
@@ -131,6 +161,11 @@ def line_chart_png(chart: LineChart, width_in: float, height_in: float,
     if threshold is not None:
         ax.axhline(threshold, color=_INK, linestyle="--", linewidth=1, zorder=2,
                    label=f"threshold {threshold:g}")
+    drawn = [y for _, values in chart.lines for v in values[: len(labels)] if (y := _finite(v)) is not None]
+    limits = _value_limits(drawn, threshold)
+    if limits is not None:
+        ax.set_ylim(*limits)
+    ax.ticklabel_format(axis="y", useOffset=False)  # no "+7.089e-1" offset that hides the scale
     _x_ticks(ax, labels)
     if chart.y_label:
         ax.set_ylabel(_label(chart.y_label, coverage, 40), fontsize=7.5)

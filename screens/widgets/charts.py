@@ -38,11 +38,32 @@ def hbar(value: float, low: float, high: float, width: int) -> str:
     return bar.ljust(width)
 
 
+#: A scale spans at least this share of the values' magnitude: scores that differ in the fourth
+#: decimal (0.7089 vs 0.7091) then draw as near-equal bars, not as 5 cells against 24.
+MIN_RELATIVE_SPAN = 0.05
+#: A series whose values all lie within this share of their magnitude is drawn flat and says so.
+NEAR_CONSTANT = 0.005
+
+
+def near_constant(values: Sequence[float | None]) -> bool:
+    """True when the finite values differ by less than ``NEAR_CONSTANT`` of their magnitude (or
+    not at all): a shape drawn from them would only magnify rounding noise."""
+    finite = _finite(values)
+    if len(finite) < 2:
+        return False
+    span = max(finite) - min(finite)
+    magnitude = max(abs(v) for v in finite)
+    return span == 0 or (magnitude > 0 and span <= NEAR_CONSTANT * magnitude)
+
+
 def bar_range(values: Sequence[float | None], *, floor_at_zero: bool = False) -> tuple[float, float]:
-    """The scale of a bar chart: the values' range with a little room below the smallest.
+    """The scale of a bar chart: the values' range with room below the smallest.
 
     Metrics like ROC AUC vary in the third decimal across folds; scaling from 0 would draw
-    identical bars, so by default the scale starts just below the smallest value.
+    identical bars, so by default the scale starts below the smallest value, by a quarter of
+    the range and at least so far that the scale spans ``MIN_RELATIVE_SPAN`` of the values'
+    magnitude (a difference in the fourth decimal stays a sliver). ``bar_chart`` prints where
+    the scale starts, since it is not zero.
     """
     finite = _finite(values)
     if not finite:
@@ -50,8 +71,8 @@ def bar_range(values: Sequence[float | None], *, floor_at_zero: bool = False) ->
     low, high = min(finite), max(finite)
     if floor_at_zero and low >= 0:
         return 0.0, high or 1.0
-    pad = (high - low) * 0.25 or abs(high) * 0.05 or 1.0
-    return low - pad, high
+    span = max((high - low) * 1.25, MIN_RELATIVE_SPAN * max(abs(low), abs(high))) or 1.0
+    return high - span, high
 
 
 def _bars(labels: Sequence[str], values: Sequence[float | None], low: float, high: float, width: int,
@@ -73,7 +94,9 @@ def _bars(labels: Sequence[str], values: Sequence[float | None], low: float, hig
 
 def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, width: int = 24,
               fmt: str = "{:.4f}", highlight: int | None = None, floor_at_zero: bool = False) -> Text:
-    """One labelled bar per value; ``highlight`` marks one row (e.g. the best trial)."""
+    """One labelled bar per value, its value printed after it; ``highlight`` marks one row (e.g.
+    the best trial). A last line states where the scale starts when it is not zero, and says
+    when the values are near-equal."""
     low, high = bar_range(values, floor_at_zero=floor_at_zero)
 
     def draw(out: Text, i: int, value: float) -> None:
@@ -82,16 +105,28 @@ def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, width: i
         if i == highlight:
             out.append("  ◀ best", style="green")
 
-    return _bars(labels, values, low, high, width, draw)
+    chart = _bars(labels, values, low, high, width, draw)
+    if _finite(values) and low != 0.0:
+        label_width = max((len(label) for label in labels), default=0)
+        note = f"scale {fmt.format(low)} → {fmt.format(high)}, not from zero"
+        if near_constant(values):
+            note += f"; near-equal: all within {fmt.format(max(_finite(values)) - min(_finite(values)))}"
+        chart.append("\n" + " " * (label_width + 1) + note, style="dim")
+    return chart
 
 
 def sparkline(values: Sequence[float | None]) -> str:
-    """One character per value, ▁ for the lowest and █ for the highest; a gap for a missing one."""
+    """One character per value, ▁ for the lowest and █ for the highest; a gap for a missing one.
+
+    A near-constant series (``near_constant``) is drawn flat at mid height: stretching a
+    difference in the fourth decimal to the full height would draw noise as a swing. Callers
+    say so with ``flat_note``.
+    """
     finite = _finite(values)
     if not finite:
         return ""
     low, high = min(finite), max(finite)
-    span = high - low
+    span = 0.0 if near_constant(values) else high - low
     chars = []
     for v in values:
         if v is None or not math.isfinite(float(v)):
@@ -101,6 +136,14 @@ def sparkline(values: Sequence[float | None]) -> str:
         else:
             chars.append(SPARKS[min(len(SPARKS) - 1, int((float(v) - low) / span * len(SPARKS)))])
     return "".join(chars)
+
+
+def flat_note(values: Sequence[float | None], fmt: str = "{:.4f}") -> str:
+    """" (flat: within 0.0002)" after the sparkline of a near-constant series, else ""."""
+    if not near_constant(values):
+        return ""
+    finite = _finite(values)
+    return f" (flat: all within {fmt.format(max(finite) - min(finite))})"
 
 
 # --- Trends over monitoring batches (screens/monitoring.py) ---------------------------------
@@ -144,4 +187,5 @@ def trend(values: Sequence[float | None], *, fmt: str = "{:.4f}", higher_is_bett
             style = "green" if (delta > 0) == higher_is_better else "red"
         out.append(" → " + fmt.format(last))
         out.append(" (" + ("+" if delta >= 0 else "−") + fmt.format(abs(delta)) + ")", style=style)
+        out.append(flat_note(values, fmt), style="dim")
     return out
