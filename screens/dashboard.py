@@ -136,7 +136,7 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
             yield Static("Opening the workspace…", id="dashboard-hint")
             yield row_table("projects", PROJECT_COLUMNS, flex="Name", title="Project")
             yield Static("Model inventory (SR 11-7)", classes="screen-title", id="inventory-title")
-            yield row_table("inventory", INVENTORY_COLUMNS, flex="Owner", title="Model inventory entry")
+            yield row_table("inventory", INVENTORY_COLUMNS, flex="Validator", title="Model inventory entry")
             yield Static("", id="inventory-detail")
             yield Static("Open alerts across projects", classes="screen-title", id="alerts-title")
             yield row_table("alerts", ALERT_COLUMNS, flex="Alert", enter_shows_row=True, title="Open alert")
