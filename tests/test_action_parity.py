@@ -35,10 +35,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("Create a project", "cli"): "i13-cli-stage12: `projects new --json`",
     ("Change a project's maturity profile", "cli"): "i13-cli-stage12: `projects maturity --json`",
     ("Set a project's risk tier and owner", "cli"): "i13-cli-stage12: `projects set --json`",
-    ("Write the problem statement", "cli"): "i13-cli-stage12: `mlwb statement` (app/cli/framing.py)",
-    ("Answer the ML-appropriateness checklist", "cli"): "i13-cli-stage12: `mlwb checklist` (app/cli/framing.py)",
-    ("Write the framing and feature spec", "cli"): "i13-cli-stage12: `mlwb frame` (app/cli/framing.py)",
-    ("Import a dataset version", "cli"): "i13-cli-stage12: `data import --json`",
     ("Split a dataset (with leakage checks)", "cli"): "i13-cli-stage12: `data split --json`",
     ("Rotate the audit key", "cli"): "i13-cli-stage12 / coordinator: `audit rotate-key --json` (app/cli/audit.py)",
     # i13-feedback-loop (app/cli/monitoring.py)
@@ -47,14 +43,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
                     "Attach delayed labels to a batch", "Attach delayed labels to logged requests",
                     "Analyse a batch for drift", "Resolve an alert", "Add an SLA rule", "Remove an SLA rule",
                     "Set a drift threshold", "Set the retraining schedule", "Retrain the production model")},
-    # i13-tui-import (screens/data.py, screens/monitoring.py): file picker and monitoring settings
-    ("Import a dataset version", "tui"): "i13-tui-import: data.import on the data screen",
-    ("Import a monitoring batch", "tui"): "i13-tui-import: monitoring.import",
-    ("Attach delayed labels to a batch", "tui"): "i13-tui-import: monitoring.labels",
-    ("Add an SLA rule", "tui"): "i13-tui-import: monitoring.sla (SLA rules in the TUI)",
-    ("Remove an SLA rule", "tui"): "i13-tui-import: monitoring.sla (SLA rules in the TUI)",
-    ("Set a drift threshold", "tui"): "i13-tui-import: monitoring.threshold",
-    ("Set the retraining schedule", "tui"): "i13-tui-import: monitoring.schedule",
     # On this branch's screens (runs, release) but beyond the four actions the issue names; not built
     # in this session's time: for the coordinator to assign (the service and verb exist).
     ("Compare two runs with the 5×2cv test", "tui"): "i13-tui-actions, not built: runs.compare_5x2cv (a job)",
@@ -63,10 +51,13 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
                                                     "i13-tui-import's file picker)",
     ("Export the evidence bundle (signed)", "tui"): "i13-tui-actions, not built: release.export_bundle (a folder "
                                                      "or .zip path; a thread worker)",
+    # Stage 2 from files and proposals: the CLI has them; the framing form does not offer them yet.
+    ("Propose features from a dataset's profile", "tui"): "not built: proposals in the framing form",
+    ("Confirm proposed features", "tui"): "not built: proposals in the framing form",
+    ("Apply a project file (stage 1-2 documents as TOML)", "tui"): "not built: apply a project file from the TUI",
     # Nobody in the issue 13 plan: for the coordinator to assign.
     ("Collect a batch from the prediction log", "tui"): "unassigned (screens/monitoring.py)",
     ("Attach delayed labels to logged requests", "tui"): "unassigned (screens/monitoring.py)",
-    ("Analyse a batch for drift", "tui"): "unassigned (screens/monitoring.py)",
     ("Change a project's maturity profile", "tui"): "unassigned (screens/project.py)",
     ("Set a project's risk tier and owner", "tui"): "unassigned (screens/project.py or the dashboard)",
     ("Create my signing key", "tui"): "unassigned (a people screen)",

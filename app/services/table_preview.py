@@ -87,6 +87,7 @@ def preview_table(wb: Workbench, slug: str, path: str | Path, *, target: str | N
     from app.ml.errors import DataFileError
     from app.ml.quality import quality_report
     from app.ml.tabular import load_table, schema_of
+    from app.services.datasets import stage_order_finding
     from app.services.deliverables import FRAMING, deliverable
     from storage.models import DatasetVersion
 
@@ -94,6 +95,7 @@ def preview_table(wb: Workbench, slug: str, path: str | Path, *, target: str | N
     with wb.read() as session:
         project = find_project(session, slug)
         problem_type = project.problem_type
+        early = None if monitoring else stage_order_finding(session, project)  # an enterprise project refuses here
         framed_target = str(deliverable(session, project, FRAMING).get("target") or "").strip() or None
         previous_time = session.scalars(
             select(DatasetVersion.time_column).where(DatasetVersion.project_id == project.id,
@@ -107,7 +109,8 @@ def preview_table(wb: Workbench, slug: str, path: str | Path, *, target: str | N
     columns = tuple(str(c) for c in frame.columns)
     if target is not None and target not in columns:
         raise WorkbenchError(f"target column '{target}' is not in {source.name} (columns: {', '.join(columns)})")
-    findings = [f.as_dict() for f in loaded.findings]
+    findings = [early] if early is not None else []
+    findings += [f.as_dict() for f in loaded.findings]
     findings += [f.as_dict() for f in quality_report(frame, target=None if monitoring else target,
                                                       problem_type=problem_type)]
     head = tuple(tuple(_cell(v) for v in row) for row in frame.head(rows).itertuples(index=False, name=None))
