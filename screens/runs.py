@@ -23,7 +23,7 @@ from textual.widgets import Input, Static
 
 from app.ml.catalogue import RUNG_OF_KIND
 from screens.base import SnapshotScreen
-from screens.widgets.charts import bar_chart, sparkline
+from screens.widgets.charts import bar_chart, flat_note, sparkline
 from screens.widgets.runs_table import COLUMNS, RunsTable, primary_of
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
             folds = [float(v) for v in summary.get("folds", [])]
             out.append(f"  {metric:<22}", style="bold" if metric == primary else "dim")
             out.append(f"{summary.get('mean', float('nan')):.4f} ± {summary.get('std', float('nan')):.4f}  ")
-            out.append(sparkline(folds) + "\n", style="cyan")
+            out.append(sparkline(folds) + flat_note(folds) + "\n", style="cyan")
             if metric == primary and folds:
                 chart = bar_chart([f"    fold {i + 1}" for i in range(len(folds))], folds, width=24)
                 out.append_text(chart)
@@ -107,7 +107,7 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
         best = max(finite)[1] if finite else None
         method = (run.params.get("tune") or {}).get("method", "?")
         out.append(f"  {len(trials)} trials ({method}) · val_{primary} by trial  ", style="dim")
-        out.append(sparkline(values) + "\n", style="cyan")
+        out.append(sparkline(values) + flat_note(values) + "\n", style="cyan")
         shown_trials = trials[:MAX_TRIAL_BARS]
         chart = bar_chart([f"    trial {i + 1}" for i in range(len(shown_trials))],
                           values[:MAX_TRIAL_BARS], width=24,
