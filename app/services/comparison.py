@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from app.errors import WorkbenchError
 from app.ml.catalogue import greater_is_better
 from app.services import jobs as job_records
-from app.services.training import primary_metric, project_run, spec_of
+from app.services.training import RunView, primary_metric, project_run, run_view, spec_of, validation_metric
 from app.services.workbench import Workbench, find_project
-from storage.models import Comparison
+from storage.models import Comparison, DatasetVersion, Experiment, Run, Split
 
 if TYPE_CHECKING:
     from app.jobs import JobRunner, ProgressCallback
@@ -80,6 +80,28 @@ def _recorded(session: Session, project_id: int, run_a: int, run_b: int, metric:
         Comparison.metric == metric, Comparison.data_part == data_part).order_by(Comparison.id)).first()
 
 
+def _aligned(pred_a: dict[str, Any], pred_b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Both runs' predictions on the same rows when one is a re-scoring kept to the validation
+    rows its model never trained on (``rescore_run``) and the other scored all of them: the other
+    is cut to those rows, so the pair is judged on rows neither model learned from. None when the
+    rows differ otherwise."""
+    def subset(full: dict[str, Any], rows: list[int]) -> dict[str, Any] | None:
+        where = {r: i for i, r in enumerate(full.get("rows") or [])}
+        if not rows or any(r not in where for r in rows):
+            return None
+        index = [where[r] for r in rows]
+        return {**full, "rows": list(rows), **{k: [full[k][i] for i in index] for k in
+                                                ("y_true", "y_pred", "y_score", "groups") if full.get(k)}}
+
+    if pred_a.get("unseen_only"):
+        cut = subset(pred_b, pred_a["rows"])
+        return (pred_a, cut) if cut is not None else None
+    if pred_b.get("unseen_only"):
+        cut = subset(pred_a, pred_b["rows"])
+        return (cut, pred_b) if cut is not None else None
+    return None
+
+
 def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int = 0) -> ComparisonView:
     """Is run B better than run A on the same validation rows? Stored and audited.
 
@@ -111,7 +133,10 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
         pred_b = json.loads(wb.artifacts.get_bytes(b.predictions_sha256, ".json"))
         problem_type = project.problem_type
     if pred_a.get("rows") != pred_b.get("rows"):
-        raise WorkbenchError(f"runs {run_a} and {run_b} scored different validation rows: retrain one of them")
+        aligned = _aligned(pred_a, pred_b)
+        if aligned is None:
+            raise WorkbenchError(f"runs {run_a} and {run_b} scored different validation rows: retrain one of them")
+        pred_a, pred_b = aligned
     if problem_type in ("clustering", "ranking") or not pred_a.get("y_true"):
         raise WorkbenchError(
             f"runs of a {problem_type} project cannot be compared by McNemar or a paired bootstrap yet: "
@@ -131,7 +156,8 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
             metric=result["metric"], difference=float(result["difference"]), ci_low=float(result["ci"][0]),
             ci_high=float(result["ci"][1]), p_value=float(result["p_value"]), alpha=ALPHA,
             significant=bool(result["significant"]),
-            details={k: v for k, v in result.items() if k not in ("ci",)} | {"seed": seed}, created_by=uow.actor,
+            details={k: v for k, v in result.items() if k not in ("ci",)}
+            | {"seed": seed, "n_rows": len(pred_a.get("rows") or [])}, created_by=uow.actor,
         )
         uow.session.add(row)
         uow.session.flush()
@@ -192,3 +218,89 @@ def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: 
                   metric=metric, difference=difference, p_value=row.p_value, significant=row.significant)
         job_records.complete_job(uow, job_id, {"comparison": row.id})
         return comparison_view(row)
+
+
+def _rescored(session: Session, run: Run, split_id: int) -> Run | None:
+    """The re-scoring of ``run`` on ``split_id`` already on record (its first one)."""
+    return next((r for r in session.scalars(select(Run).where(
+        Run.experiment_id == run.experiment_id, Run.split_id == split_id, Run.artifact_sha256 == run.artifact_sha256,
+        Run.parent_run_id.is_(None)).order_by(Run.id)) if (r.params or {}).get("rescored_from") == run.id), None)
+
+
+def rescore_run(wb: Workbench, runner: JobRunner, slug: str, run_id: int, *, dataset_id: int,
+                on_progress: ProgressCallback | None = None) -> RunView:
+    """Score run ``run_id``'s saved model, as it is (no refit), on the validation part of the
+    latest split of dataset version ``dataset_id``, in a worker, and record the result as a run of
+    that split, so it can be compared with runs trained there (``compare_runs``).
+
+    The new run keeps the model file of the original (same ``artifact_sha256``) and says which run
+    it re-scores (``params["rescored_from"]``); a baseline stays a baseline. A run already on that
+    split is returned as it is, and a re-scoring already recorded is returned without a new job.
+    Rows of the new validation part that were training rows of the original model (a split of
+    old and new rows together) are left out, matched by their values (``app.ml.rescoring``): a
+    model scored on rows it learned from looks better than it is. ``compare_runs`` judges the
+    pair on the rows that remain.
+    """
+    from app.services.datasets import dataset_path, split_assignments
+    from app.services.training import plan_training
+
+    with wb.read() as session:
+        project = find_project(session, slug)
+        run = project_run(session, project, run_id)
+        if run.artifact_sha256 is None:
+            raise WorkbenchError(f"run {run_id} is a tuning trial without a model: re-score its parent run")
+    plan = plan_training(wb, slug, run.model_kind, dataset_id=dataset_id, seed=run.seed,
+                         params=(run.params or {}).get("overrides") or {}, queue=False)
+    with wb.read() as session:
+        if run.split_id == plan.split_id:
+            return run_view(run, session.get(Experiment, run.experiment_id).name)
+        done = _rescored(session, run, plan.split_id)
+        if done is not None:
+            return run_view(done, session.get(Experiment, done.experiment_id).name)
+        model_bytes = wb.artifacts.get_bytes(run.artifact_sha256, ".skops")
+        trained_on = {"dataset_path": str(dataset_path(wb, session.get(DatasetVersion, run.dataset_version_id))),
+                      "rows": [int(r) for r in split_assignments(wb, session.get(Split, run.split_id))["train"]],
+                      "columns": [*((run.params or {}).get("features") or {}), plan.payload["target"]]}
+    features = dict((run.params or {}).get("features") or plan.payload["features"])
+    absent = [name for name in features if name not in plan.payload["features"]]
+    if absent:
+        raise WorkbenchError(f"run {run_id} uses feature(s) {', '.join(absent)} that dataset version {dataset_id} "
+                             "does not offer at serving time: it cannot be re-scored there")
+    legacy = ["ctr_at_top10pct"] if run.problem_type == "binary_classification" else []
+    spec = {**plan.payload, "features": features, "cv": None, "tune": None,
+            "extra_metrics": (run.params or {}).get("extra_metrics", legacy)}
+    job_id = job_records.create_job(wb, "rescore", slug, {"run": run_id, "split": plan.split_id,
+                                                          "dataset_version": dataset_id})
+    result = runner.execute(job_id, "app.ml.rescoring:rescore_task",
+                            {"model_bytes": model_bytes, "spec": spec, "classes": (run.params or {}).get("classes"),
+                             "trained_on": trained_on}, on_progress)
+    predictions = wb.artifacts.put_bytes(json.dumps(result["predictions"], separators=(",", ":")).encode(), ".json")
+    try:
+        with wb.unit_of_work() as uow:
+            project = uow.project(slug)
+            original = uow.session.get(Run, run_id)
+            done = _rescored(uow.session, original, plan.split_id)
+            if done is not None:  # another process recorded it while this one scored
+                job_records.complete_job(uow, job_id, {"run_id": done.id, "recorded_before": True})
+                return run_view(done, uow.session.get(Experiment, done.experiment_id).name)
+            row = Run(
+                experiment_id=original.experiment_id, dataset_version_id=dataset_id, split_id=plan.split_id,
+                job_id=job_id, model_kind=original.model_kind, problem_type=original.problem_type,
+                is_baseline=original.is_baseline, seed=original.seed,
+                params={**original.params, "features": features, "rescored_from": original.id},
+                metrics=dict(result["metrics"]), environment=dict(original.environment),
+                artifact_sha256=original.artifact_sha256, predictions_sha256=predictions,
+                duration_s=float(result["duration_s"]), created_by=uow.actor,
+            )
+            uow.session.add(row)
+            uow.session.flush()
+            metric = validation_metric(project)
+            uow.audit("run.rescored", "run", row.id, project=slug, rescored_from=original.id,
+                      artifact=original.artifact_sha256, split=plan.split_id, dataset_version=dataset_id,
+                      n_validation=result["n_validation"], left_out_as_trained_on=result["n_left_out"],
+                      **{metric: result["metrics"].get(metric)})
+            job_records.complete_job(uow, job_id, {"run_id": row.id})
+            return run_view(row, uow.session.get(Experiment, row.experiment_id).name)
+    except Exception as exc:  # nothing was written: the job must not stay "running"
+        job_records.mark_failed(wb, job_id, f"could not record the re-scored run: {exc}")
+        raise

@@ -99,6 +99,27 @@ def _latest_analysis(session: Session, mv: ModelVersion, kind: str) -> ReleaseAn
         .order_by(ReleaseAnalysis.id.desc())).first()
 
 
+def _against_champion(session: Session, project: Project, mv: ModelVersion) -> str:
+    """The version against the production model it would replace, on the same validation rows:
+    the comparison a retraining records after re-scoring the champion on its new split
+    (``retraining.prepare_candidate``), or a direct one on a shared split. Shown, not required:
+    a retrained model no better than the champion may still be worth promoting (fresher data),
+    and the person promoting reads it here."""
+    champion = _production(session, project)
+    if champion is None or champion.id == mv.id:
+        return ""
+    rows = session.scalars(select(Comparison).where(
+        Comparison.project_id == project.id, Comparison.run_b_id == mv.run_id).order_by(Comparison.id.desc()))
+    for c in rows:
+        a = session.get(Run, c.run_a_id)
+        if a is not None and (a.id == champion.run_id or (a.params or {}).get("rescored_from") == champion.run_id):
+            verdict = "significantly better" if c.significant else "not significantly better"
+            rescored = f" (v{champion.version} re-scored as run {a.id})" if a.id != champion.run_id else ""
+            return (f"; vs champion v{champion.version}{rescored}: Δ{c.metric} {c.difference:+.4f} "
+                    f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}], p={c.p_value:.3g}, {verdict}")
+    return f"; not compared with champion v{champion.version} on the same rows"
+
+
 def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str, tuple[bool, str]]:
     decisions = list(session.scalars(select(Approval).where(Approval.model_version_id == mv.id)))
     approval, approval_why = standing_approval(session, project, mv, decisions)
@@ -136,8 +157,8 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
         "model_card_complete": (lambda card: (card.complete, card.detail()))(card_view(session, project, mv)),
         "significant_over_baseline": (
             win is not None,
-            f"Δ{win.metric} {win.difference:+.4f} vs run {win.run_a_id}, p={win.p_value:.3g}" if win
-            else "no significant comparison against a baseline run",
+            (f"Δ{win.metric} {win.difference:+.4f} vs run {win.run_a_id}, p={win.p_value:.3g}" if win
+             else "no significant comparison against a baseline run") + _against_champion(session, project, mv),
         ),
         "shadow_passed": analysed("shadow"),
         "canary_passed": analysed("canary"),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound, WorkbenchError
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services import datasets, training
+from app.services.comparison import ComparisonView
 from app.services.monitoring_policy import QUALITY_METRICS
 from app.services.registry import production_version
 from app.services.workbench import UnitOfWork, Workbench, find_project
@@ -47,9 +48,29 @@ TOP_FEATURES = 10
 
 @dataclass(frozen=True)
 class RetrainingOutcome:
+    """What a retraining produced: the run, and the candidate made ready for the release gate
+    (``prepare_candidate``): its version, and the baseline and the champion re-scored on the new
+    split with their comparisons against the new run (None where there was nothing to compare)."""
+
     trigger_id: int
     run_id: int
     dataset_version_id: int
+    version: int | None = None
+    champion_version: int | None = None
+    baseline_run_id: int | None = None  # the baseline re-scored on the new split
+    champion_run_id: int | None = None  # the production model re-scored on the new split
+    baseline_comparison: ComparisonView | None = None
+    champion_comparison: ComparisonView | None = None
+    card_carried_from: int | None = None  # the version whose person-written card sections were carried over
+    notes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"trigger": self.trigger_id, "run": self.run_id, "dataset_version": self.dataset_version_id,
+                "version": self.version, "champion_version": self.champion_version,
+                "baseline_rescored_run": self.baseline_run_id, "champion_rescored_run": self.champion_run_id,
+                "baseline_comparison": self.baseline_comparison.as_json() if self.baseline_comparison else None,
+                "champion_comparison": self.champion_comparison.as_json() if self.champion_comparison else None,
+                "card_carried_from": self.card_carried_from, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -190,6 +211,8 @@ def retrain(
 
     if trigger_id is None:
         trigger_id = request_retraining(wb, slug, reason=reason or "retraining requested")
+    elif _answered(wb, slug, trigger_id):  # trained already: finish making it a candidate
+        return prepare_candidate(wb, runner, slug, trigger_id, on_progress=on_progress)
     plan = _plan(wb, slug, trigger_id)
     with tempfile.TemporaryDirectory(prefix="mlwb-retrain-") as tmp:
         path = Path(tmp) / f"{slug}-retraining-{trigger_id}.parquet"
@@ -226,7 +249,111 @@ def retrain(
                   dataset_version=dataset.id, split=split_view.id, feedback_datasets=plan["feedback_ids"],
                   production_version=plan["production"], model_kind=plan["model_kind"],
                   alert_resolved=alert.id if alert else None)
-    return RetrainingOutcome(trigger_id, run.id, dataset.id)
+    return prepare_candidate(wb, runner, slug, trigger_id, on_progress=on_progress)
+
+
+def _answered(wb: Workbench, slug: str, trigger_id: int) -> bool:
+    with wb.read() as session:
+        trigger = session.get(RetrainingTrigger, trigger_id)
+        return trigger is not None and trigger.project_id == find_project(session, slug).id and trigger.run_id is not None
+
+
+def _original(session: Session, run: Run) -> Run:
+    """The run whose model a re-scored run scores (itself when it is not a re-scoring)."""
+    while (run.params or {}).get("rescored_from"):
+        run = session.get(Run, run.params["rescored_from"])
+    return run
+
+
+def _baseline_for(session: Session, project: Project, champion_run_id: int | None) -> int | None:
+    """The baseline to re-score: the one the champion was shown to beat (the release gate's
+    evidence), else the project's newest baseline run; None when it has none."""
+    from storage.models import Comparison, Experiment
+
+    if champion_run_id is not None:
+        for c in session.scalars(select(Comparison).where(
+                Comparison.project_id == project.id, Comparison.run_b_id == champion_run_id,
+                Comparison.significant.is_(True)).order_by(Comparison.id.desc())):
+            a = session.get(Run, c.run_a_id)
+            if a is not None and a.is_baseline:
+                return _original(session, a).id
+    baselines = session.scalars(select(Run).join(Experiment, Run.experiment_id == Experiment.id).where(
+        Experiment.project_id == project.id, Run.is_baseline.is_(True), Run.parent_run_id.is_(None),
+        Run.artifact_sha256.is_not(None)).order_by(Run.id.desc()))
+    return next((r.id for r in baselines if not (r.params or {}).get("rescored_from")), None)
+
+
+def _carry_card(wb: Workbench, slug: str, champion: int | None, version: int) -> int | None:
+    """Start the new version's card: the registry's evidence drafts (which a person confirms with
+    a signature) and the champion's sections a person wrote (intended use, factors, ethics,
+    caveats: a retraining on more rows does not change them). Returns the version carried from;
+    a version that already has a card keeps it."""
+    from app.services import registry
+
+    if registry.model_card(wb, slug, version):
+        return None
+    person = {}
+    if champion is not None:
+        person = {s.key: s.text for s in registry.model_card_view(wb, slug, champion).sections if s.origin == "person"}
+    registry.write_model_card(wb, slug, version, registry.draft_model_card(wb, slug, version) | person)
+    return champion if person else None
+
+
+def prepare_candidate(wb: Workbench, runner: JobRunner, slug: str, trigger_id: int, *,
+                      on_progress: ProgressCallback | None = None) -> RetrainingOutcome:
+    """Make the run that answered a trigger a candidate the release gate can judge, without hand
+    work: the retraining made a new split, so the baseline and the production model (the
+    champion) are re-scored there as they are, in worker jobs (``comparison.rescore_run``); the
+    new run is compared with both on the new validation rows (recorded and audited like `mlwb
+    compare`); the run is registered as a version; its card starts from the champion's. What
+    stays a person's: confirming the card's drafts, the independent approval, the promotion.
+
+    Safe to repeat (``mlwb retrain PROJECT --trigger ID`` on an answered trigger): every step
+    returns what is on record. A step that cannot be done (no baseline, a problem type the
+    workbench cannot compare) is a note, not a failure: the run stays and the gate says what is
+    missing."""
+    from app.services import comparison, registry
+
+    with wb.read() as session:
+        project = find_project(session, slug)
+        trigger = session.get(RetrainingTrigger, trigger_id)
+        if trigger is None or trigger.project_id != project.id:
+            raise NotFound(f"'{slug}' has no retraining trigger {trigger_id}: list them with `mlwb monitor list {slug}`")
+        if trigger.run_id is None:
+            raise WorkbenchError(f"trigger {trigger_id} has no run yet: retrain with `mlwb retrain {slug} --trigger {trigger_id}`")
+        run = session.get(Run, trigger.run_id)
+        run_id, dataset_id, seed = run.id, run.dataset_version_id, run.seed
+        production = production_version(session, project)
+        champion = production if production is not None and production.run_id != run_id else None
+        champion_version, champion_run = (champion.version, champion.run_id) if champion else (None, None)
+        baseline = _baseline_for(session, project, champion_run)
+        registered = session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first() is not None
+    notes: list[str] = []
+    rescored: dict[str, int | None] = {"baseline": None, "champion": None}
+    compared: dict[str, ComparisonView | None] = {"baseline": None, "champion": None}
+    for role, original in (("baseline", baseline), ("champion", champion_run)):
+        if original is None:
+            notes.append(f"no {role} to compare with" + (f": train one with `mlwb train {slug} KIND` and compare"
+                                                          if role == "baseline" else ""))
+            continue
+        try:
+            again = comparison.rescore_run(wb, runner, slug, original, dataset_id=dataset_id, on_progress=on_progress)
+            rescored[role] = again.id
+            compared[role] = comparison.compare_runs(wb, slug, again.id, run_id, seed=seed)
+        except WorkbenchError as exc:
+            notes.append(f"{role} run {original}: {exc}")
+    version = registry.register_model(wb, slug, run_id).version
+    carried = _carry_card(wb, slug, champion_version, version)
+    fresh = (not registered or any(c is not None and not c.repeated for c in compared.values()))
+    if fresh:
+        with wb.unit_of_work() as uow:
+            uow.audit("monitoring.retraining_candidate", "retraining_trigger", trigger_id, project=slug, run=run_id,
+                      version=version, champion_version=champion_version,
+                      baseline_rescored=rescored["baseline"], champion_rescored=rescored["champion"],
+                      comparisons={k: c.id for k, c in compared.items() if c is not None},
+                      card_carried_from=carried, notes=notes)
+    return RetrainingOutcome(trigger_id, run_id, dataset_id, version, champion_version, rescored["baseline"],
+                             rescored["champion"], compared["baseline"], compared["champion"], carried, tuple(notes))
 
 
 def _set_status(wb: Workbench, slug: str, trigger_id: int, status: str, *, job_id: int | None = None) -> None:
