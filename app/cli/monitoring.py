@@ -18,7 +18,7 @@ from app.errors import WorkbenchError
 def add_parsers(sub: Any) -> None:
     monitor = sub.add_parser("monitor", help="monitoring batches, delayed labels, SLA rules and thresholds")
     msub = monitor.add_subparsers(dest="monitor_verb", required=True,
-                                  metavar="import|collect|labels|label-log|analyse|list|resolve|sla|threshold|schedule")
+                                  metavar="import|collect|labels|label-log|analyse|list|resolve|revise-framing|sla|threshold|schedule")
     mimp = add_project_verb(msub, "import", help="import a batch file of production inputs")
     mimp.add_argument("file", type=Path)
     mimp.add_argument("--label", required=True, help="the period the batch covers, e.g. 2026-03")
@@ -41,6 +41,12 @@ def add_parsers(sub: Any) -> None:
     resolve = add_project_verb(msub, "resolve", help="close an alert, saying how it was handled")
     resolve.add_argument("alert", type=int)
     resolve.add_argument("--note", required=True)
+    revise = add_project_verb(msub, "revise-framing",
+                              help="send the project back to stage 2 (framing) because of an alert; "
+                                   "production keeps serving")
+    revise.add_argument("--alert", type=int, required=True, help="the alert that showed the framing is wrong")
+    revise.add_argument("--reason", required=True, help="what retraining cannot fix (a reviewer reads it)")
+    revise.add_argument("--json", action="store_true", help="print one JSON object")
     sla = add_project_verb(msub, "sla", help="list SLA rules, --add 'accuracy>=0.8' or --remove ID")
     sla.add_argument("--add", metavar="RULE", help="METRIC>=X or METRIC<=X, e.g. latency_p99_ms<=20")
     sla.add_argument("--severity", default="warning", choices=("warning", "critical"))
@@ -59,6 +65,7 @@ def add_parsers(sub: Any) -> None:
     retrain.add_argument("--trigger", type=int, help="answer this retraining trigger (default: a new on-demand one)")
     retrain.add_argument("--reason", default="", help="why, for an on-demand retraining")
     retrain.add_argument("--scheduled", action="store_true", help="retrain only if the schedule is due")
+    retrain.add_argument("--json", action="store_true", help="print one JSON object")
 
     add_project_verb(sub, "metrics", help="Prometheus exposition of the project's monitoring state")
 
@@ -116,6 +123,16 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             print(f"alert {a.id}\t{a.severity}\t{a.status}\t{trigger}\t{a.message}")
         for t in retraining.list_triggers(wb, args.project):
             print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_id or '-'}\t{t.reason}")
+    elif verb == "revise-framing":
+        revision = monitoring_alerts.revise_framing(wb, args.project, args.alert, reason=args.reason)
+        if args.json:
+            print(json.dumps(revision.as_json(), sort_keys=True))
+        else:
+            serving = (f"v{revision.production_version} keeps serving" if revision.production_version
+                       else "no production model")
+            print(f"{revision.slug} is back at stage {revision.to_stage} (problem framing) because of alert "
+                  f"{revision.alert_id}; {serving}. Revise the framing, then pass each gate again with "
+                  f"`mlwb advance {revision.slug}`")
     elif verb == "resolve":
         a = monitoring_alerts.resolve_alert(wb, args.project, args.alert, note=args.note)
         print(f"alert {a.id} is {a.status}")
@@ -145,15 +162,33 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     if args.scheduled:
         outcome = retraining.run_due_schedule(wb, job_runner(wb), args.project, on_progress=progress_printer())
         if outcome is None:
-            print("the retraining schedule is not due yet")
+            print(json.dumps(None) if args.json else "the retraining schedule is not due yet")
             return 0
     else:
         if args.trigger is None and not args.reason.strip():
             raise WorkbenchError("say why with --reason, or answer an existing trigger with --trigger ID")
         outcome = retraining.retrain(wb, job_runner(wb), args.project, args.trigger, reason=args.reason,
-                                     on_progress=progress_printer())
+                                     on_progress=None if args.json else progress_printer())
+    if args.json:
+        print(json.dumps(outcome.as_json(), sort_keys=True))
+        return 0
     print(f"trigger {outcome.trigger_id} answered by run {outcome.run_id} "
           f"(trained on dataset version {outcome.dataset_version_id})")
+    for role, run, c in (("baseline", outcome.baseline_run_id, outcome.baseline_comparison),
+                         ("champion", outcome.champion_run_id, outcome.champion_comparison)):
+        if c is not None:
+            name = f"champion v{outcome.champion_version}" if role == "champion" else "baseline"
+            print(f"  vs {name} (re-scored as run {run}): Δ{c.metric} {c.difference:+.4f} "
+                  f"[{c.ci[0]:+.4f}, {c.ci[1]:+.4f}], p={c.p_value:.3g}"
+                  f"{'' if c.significant else ', not significant'}")
+    for note in outcome.notes:
+        print(f"  note: {note}")
+    if outcome.version is not None:
+        carried = f"; card started from v{outcome.card_carried_from}" if outcome.card_carried_from else ""
+        print(f"registered as version {outcome.version}{carried}. Still a person's: "
+              f"`mlwb card {args.project} {outcome.version} --confirm`, a second person's "
+              f"`mlwb approve {args.project} {outcome.version}`, then `mlwb promote {args.project} {outcome.version}`"
+              f" (check with `mlwb release-gate {args.project} {outcome.version}`)")
     return 0
 
 

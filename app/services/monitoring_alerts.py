@@ -113,3 +113,66 @@ def resolve_alert(wb: Workbench, slug: str, alert_id: int, *, note: str) -> Aler
         alert.status = "resolved"
         uow.audit("monitoring.alert_resolved", "alert", alert.id, project=slug, note=note)
     return next(a for a in list_alerts(wb, slug) if a.id == alert_id)
+
+
+#: The status of an alert that sent its project back to the framing (``revise_framing``).
+FRAMING_REVISION = "framing_revision"
+#: The stage a framing revision returns to.
+FRAMING_STAGE = 2
+
+
+@dataclass(frozen=True)
+class FramingRevision:
+    """A project sent back to problem framing because of what monitoring saw."""
+
+    slug: str
+    alert_id: int
+    from_stage: int
+    to_stage: int
+    reason: str
+    production_version: int | None  # keeps serving while the framing is revised
+
+    def as_json(self) -> dict[str, Any]:
+        return {"project": self.slug, "alert": self.alert_id, "from_stage": self.from_stage,
+                "to_stage": self.to_stage, "reason": self.reason, "production_version": self.production_version,
+                "production_keeps_serving": self.production_version is not None}
+
+
+def revise_framing(wb: Workbench, slug: str, alert_id: int, *, reason: str) -> FramingRevision:
+    """The other answer to an alert: retraining on fresh labels cannot fix a wrong target, a
+    proxy that stopped meaning what it did, or a feature no longer available at serving time.
+    The project goes back to stage 2 (problem framing) with the alert linked (its status says it
+    led to a framing revision, and the audit event names it), so stages 2 to 6 must be passed
+    again with `mlwb advance`, each gate evaluated anew on the revised framing.
+
+    The production model keeps serving (a framing revision is not a rollback: withdraw it with
+    `mlwb rollback` if it must stop), and monitoring goes on; the deliverables already written
+    stay, to be edited rather than rewritten."""
+    from app.services.registry import production_version
+
+    reason = reason.strip()
+    if not reason:
+        raise WorkbenchError("say why the framing must be revised (what the alert showed that retraining cannot fix)")
+    with wb.unit_of_work() as uow:
+        project = uow.project(slug)
+        alert = uow.session.get(Alert, alert_id)
+        if alert is None or alert.project_id != project.id:
+            raise NotFound(f"'{slug}' has no alert {alert_id}: list them with `mlwb monitor list {slug}`")
+        if alert.status == FRAMING_REVISION:
+            raise WorkbenchError(f"alert {alert_id} already sent '{slug}' back to the framing")
+        before = project.current_stage
+        if before <= FRAMING_STAGE:
+            raise WorkbenchError(f"'{slug}' is at stage {before}: its framing is open for revision already "
+                                 f"(edit it, then `mlwb advance {slug}`)")
+        production = production_version(uow.session, project)
+        previous_status = alert.status
+        alert.status = FRAMING_REVISION
+        project.current_stage = FRAMING_STAGE
+        uow.audit("monitoring.alert_framing_revision", "alert", alert.id, project=slug, reason=reason,
+                  previous_status=previous_status)
+        uow.audit("stage.framing_revised", "project", project.id, project=slug, from_stage=before,
+                  to_stage=FRAMING_STAGE, alert=alert.id, alert_message=alert.message, reason=reason,
+                  production_version=production.version if production else None,
+                  production_keeps_serving=production is not None)
+        return FramingRevision(slug, alert.id, before, FRAMING_STAGE, reason,
+                               production.version if production else None)
