@@ -252,6 +252,8 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
                 tooltip="Set the effect size (PSI, KS, JS) at which a feature, or every feature, counts as drifted"),
         Binding("p", "schedule", "Retrain schedule", show=False, id="monitoring.schedule",
                 tooltip="Retrain every N days (`mlwb retrain --scheduled` runs it when due), or off"),
+        Binding("f", "revise_framing", "Revise framing", id="monitoring.revise_framing",
+                tooltip="Send the project back to stage 2 because of the highlighted alert (production keeps serving)"),
         Binding("j", "jobs", "Jobs", id="monitoring.jobs", tooltip="Background jobs; cancel one there"),
         Binding("r", "reload", "Refresh", id="monitoring.refresh",
                 tooltip="Read the batches, alerts and triggers again"),
@@ -551,3 +553,36 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         from screens.modals.monitoring_settings import ScheduleDialog
 
         self.app.push_screen(ScheduleDialog(self.slug), self._changed)
+    def action_revise_framing(self) -> None:
+        """The other answer to an alert: when retraining cannot fix what it shows (a wrong target,
+        a proxy that drifted in meaning), send the project back to stage 2 with the alert linked
+        (``monitoring_alerts.revise_framing``); the production model keeps serving."""
+        from screens.modals.review_dialog import ReasonDialog
+
+        key = cursor_key(self.query_one("#alert-table", DataTable)) if self.snapshot is not None else None
+        alert = next((a for a in self.snapshot.alerts if str(a.id) == key), None) if self.snapshot else None
+        if alert is None or alert.status == "framing_revision":
+            self.notify("Highlight an alert in the alerts table first (one that has not sent the project back yet).",
+                        severity="warning")
+            return
+
+        def write(reason: str) -> None:
+            from app.services import monitoring_alerts
+
+            revision = monitoring_alerts.revise_framing(self.wb, self.slug, alert.id, reason=reason)
+            serving = (f"v{revision.production_version} keeps serving" if revision.production_version
+                       else "no production model")
+            self.notify(f"{self.slug} is back at stage {revision.to_stage} (problem framing); {serving}. Revise the "
+                        "framing, then pass each gate again.", title="Framing revision")
+            self.announce_change(everywhere=True)  # the project's stage changed
+
+        def confirmed(reason: str | None) -> None:
+            if reason:
+                self.run_worker(lambda: write(reason), thread=True, exit_on_error=False, group="monitoring-write")
+
+        self.app.push_screen(ReasonDialog(
+            f"Revise the framing because of alert #{alert.id}", Text(
+                f"{alert.message}\n\nThe project returns to stage 2 (problem framing) and every gate from there is "
+                "passed again; the production model keeps serving and monitoring goes on."),
+            confirm="Back to stage 2", required=True, placeholder="what the alert showed that retraining cannot fix",
+            dialog_id="revise-framing-dialog"), confirmed)
