@@ -184,9 +184,11 @@ class WorkbenchApp(App[int]):
             for job_id in seen:
                 self.progress.finish(job_id)
             self.post_message(WorkbenchChanged())
-        self.notify(f"Run {outcome.run_id} trained on dataset version {outcome.dataset_version_id}; it answers "
-                    f"trigger #{outcome.trigger_id}. Register it (`mlwb models {slug} --register {outcome.run_id}`) "
-                    "to take it through the release gate.", title="Retraining finished", timeout=12)
+        against = f" against the baseline and champion v{outcome.champion_version}" if outcome.champion_version else ""
+        self.notify(f"Run {outcome.run_id} answers trigger #{outcome.trigger_id}: registered as version "
+                    f"{outcome.version}, compared{against} on the new split. Still a person's: confirm its card, "
+                    "a second person's approval, the promotion (release screen)."
+                    + "".join(f" Note: {n}." for n in outcome.notes), title="Retraining finished", timeout=12)
 
     @work(thread=True, exit_on_error=False, group="jobs")
     def build_report(self, slug: str, kind: str = "compliance", *, version: int | None = None,
