@@ -85,18 +85,20 @@ async def test_runs_screen_filters_sorts_and_compares(demo_home: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen, table = await open_runs(app, pilot)
         kinds = [r.model_kind for r in table.visible_runs]
-        # the fourth run is the demo's retraining after the drift alert
-        assert kinds == ["popularity_baseline", "logistic_regression", "hist_gradient_boosting", "hist_gradient_boosting"]
+        # the fourth run is the demo's retraining after the drift alert, the fifth and sixth the
+        # baseline and the champion re-scored on its split to compare with it
+        assert kinds == ["popularity_baseline", "logistic_regression", "hist_gradient_boosting",
+                         "hist_gradient_boosting", "popularity_baseline", "hist_gradient_boosting"]
         assert table.row_text(0)[2] == "baseline ★" and table.row_text(2)[2] == "complex"
-        assert all(row[6] == "sealed" for row in map(table.row_text, range(4)))
+        assert all(row[6] == "sealed" for row in map(table.row_text, range(len(kinds))))
 
         await pilot.press("slash", *"hist")
         await pilot.pause()
-        assert [r.model_kind for r in table.visible_runs] == ["hist_gradient_boosting"] * 2
+        assert [r.model_kind for r in table.visible_runs] == ["hist_gradient_boosting"] * 3
         screen.query_one("#runs-filter", Input).value = ""
         await pilot.press("escape")  # leaves the filter, not the screen
         await pilot.pause()
-        assert app.screen is screen and len(table.order) == 4
+        assert app.screen is screen and len(table.order) == len(kinds)
 
         await pilot.press("s")  # id -> model
         await pilot.pause()
@@ -104,13 +106,13 @@ async def test_runs_screen_filters_sorts_and_compares(demo_home: Path) -> None:
         assert [r.model_kind for r in table.visible_runs] == sorted(kinds)
         await pilot.press("s")  # -> rung: up the ladder, baseline first
         await pilot.pause()
-        assert [r.is_baseline for r in table.visible_runs] == [True, False, False, False]
+        assert [r.is_baseline for r in table.visible_runs] == [True, True, False, False, False, False]
         await pilot.press("s")  # -> validation metric, best first
         await pilot.pause()
         values = [r.metrics["val_roc_auc"] for r in table.visible_runs]
         assert table.sort_column == "val" and values == sorted(values, reverse=True)
 
-        baseline = next(r for r in table.visible_runs if r.is_baseline)
+        baseline = next(r for r in table.visible_runs if r.is_baseline and not r.params.get("rescored_from"))
         # the best run on the baseline's validation rows (the retrained run has a split of its own)
         best = next(r for r in table.visible_runs if r.split_id == baseline.split_id and not r.is_baseline)
         assert table.select_run(baseline.id)
