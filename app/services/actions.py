@@ -127,6 +127,8 @@ PERSON_ACTIONS: tuple[PersonAction, ...] = (
     A("Set the retraining schedule", 6, "monitoring_policy:set_retraining_schedule", ("monitor", "schedule"),
       "monitoring.schedule"),
     A("Retrain the production model", 6, "retraining:retrain", ("retrain",), "monitoring.retrain"),
+    A("Revise the framing because of an alert (back to stage 2)", 6, "monitoring_alerts:revise_framing",
+      ("monitor", "revise-framing"), "monitoring.revise_framing"),
 )
 
 #: Service functions that write (open a unit of work) but are not something a person decides,
@@ -143,6 +145,8 @@ NOT_PERSON_ACTIONS: dict[str, str] = {
     # Pieces of a person action, called by the service that carries it.
     "training:record_run": "internal: the second half of train (and of runs logged through the tracking API)",
     "retraining:request_retraining": "internal: the trigger retrain opens when a person retrains on demand",
+    "retraining:prepare_candidate": "internal: the second half of retrain (re-scores, compares, registers)",
+    "comparison:rescore_run": "internal: retrain re-scores the baseline and the champion on the new split",
     # Operations, not governance decisions: a deployment pipeline runs them (`mlwb score`, and
     # `mlwb retrain --scheduled` from cron); they change no decision a reviewer signs.
     "serving:score_file": "operations: batch scoring by a pipeline, logged like served requests",
