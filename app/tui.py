@@ -37,7 +37,8 @@ class WorkbenchApp(App[int]):
     TITLE = "ML Lifecycle Workbench"
     CSS_PATH = [str(ASSETS / "workbench.tcss"),
                 str(ASSETS / "import.tcss"),  # file picker, import and monitoring-settings dialogs
-                str(ASSETS / "actions.tcss")]  # register, card, waiver and analysis dialogs
+                str(ASSETS / "actions.tcss"),  # register, card, waiver and analysis dialogs
+                str(ASSETS / "workspace.tcss")]  # people screen; maturity, inventory and key dialogs
     COMMANDS = App.COMMANDS | {ProjectCommands, ScreenActions}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),

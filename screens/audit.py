@@ -18,6 +18,7 @@ from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.audit import ChainVerdict
+    from app.services.audit_key import Rotation
     from app.services.audit_trail import EventView
     from app.services.state_binding import RowsVerdict
     from app.services.workbench import Workbench
@@ -35,6 +36,9 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
     BINDINGS = [
         Binding("v", "verify", "Verify chain", id="audit.verify",
                 tooltip="Recompute every HMAC link of the audit chain"),
+        Binding("K", "rotate_key", "Rotate key", id="audit.rotate_key",
+                tooltip="Replace the audit key with a new one, recorded in the chain (admins only); "
+                        "the old key is kept, retired"),
         Binding("r", "reload", "Refresh", id="audit.refresh"),
         Binding("escape", "app.pop_screen", "Back", id="audit.back"),
     ]
@@ -45,10 +49,15 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
         digest: str  # the evidence digest through the head, "" for an empty trail
         rows: RowsVerdict  # the governed rows against the events that recorded them
 
+    @dataclass
+    class KeyRotated(Message, bubble=False):
+        rotation: Rotation
+
     def __init__(self, project: str | None = None) -> None:
         super().__init__()
         self.project = project
         self.verdict_text = ""
+        self.rotation_text = ""
         self.events: dict[int, EventView] = {}
 
     def compose_body(self) -> ComposeResult:
@@ -124,3 +133,49 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
         ok = verdict.ok and rows.ok
         self.notify(self.verdict_text if rows.ok else rows.lines()[0], severity="information" if ok else "error",
                     title="Audit chain")
+
+    # --- rotating the key -----------------------------------------------------------------------
+
+    def action_rotate_key(self) -> None:
+        """Ask first, saying what a rotation does and what to back up; then rotate in a thread."""
+        from screens.modals.confirm import ConfirmDialog
+
+        key = self.wb.key
+        retired = len(key.retired)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._rotate_key()
+
+        self.app.push_screen(ConfirmDialog(
+            "Rotate the audit key?",
+            f"A new audit key is made and MACs every event from now on; its id is shown when it is done. The "
+            f"current key ({key.key_id}) is not deleted: it is kept, retired, where the current one is kept "
+            f"(beside it as audit.key.retired, or the keyring's …/retired entry), because only it verifies the "
+            f"events it wrote" + (f" ({retired} key(s) retired before it are kept too)" if retired else "") + ". "
+            "The rotation itself is an audit event. Back up the new key and the retired ones afterwards. It is "
+            "refused, changing nothing, while the chain does not verify or when you are not an admin."),
+            answered)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="audit-rotate")
+    def _rotate_key(self) -> None:
+        """A refusal (not an admin, a broken chain) is a WorkbenchError: the app's one handler
+        shows it as a notification and the screen stays as it was."""
+        from app.services.audit_key import rotate_key
+
+        self.post_message(self.KeyRotated(rotate_key(self.wb)))
+
+    @on(KeyRotated)
+    def _show_rotation(self, message: KeyRotated) -> None:
+        done = message.rotation
+        self.rotation_text = (f"Audit key rotated at event #{done.seq} by {done.actor}.\n"
+                              f"new key {done.new_key_id}, kept in {done.store}; it MACs every event after "
+                              f"#{done.seq}.\n"
+                              f"old key {done.old_key_id}, retired to {done.retired_store}; it verifies events "
+                              f"#{done.old_from_seq}-#{done.seq}.\n"
+                              "Back up the new key and the retired keys now: without them the events they wrote "
+                              "cannot be verified.")
+        self.query_one("#verdict", Static).update(Text(self.rotation_text, style="bold"))
+        self.notify(f"New key {done.new_key_id}; the old one, {done.old_key_id}, is retired to "
+                    f"{done.retired_store}. Back up both.", title="Audit key rotated", timeout=20)
+        self.announce_change(everywhere=True)  # the rotation event is in the trail now

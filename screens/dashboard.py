@@ -119,6 +119,9 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
         Binding("d", "demo", "Create demo", id="dashboard.demo",
                 tooltip="Create the ctr-demo project through all six stages"),
         Binding("a", "audit", "Audit trail", id="dashboard.audit"),
+        # Not in the footer (the layout snapshots pin it); F1 and the command palette list it.
+        Binding("P", "people", "People", show=False, id="dashboard.people",
+                tooltip="People and signing keys: create mine, register someone's (admins)"),
         Binding("j", "jobs", "Jobs", id="dashboard.jobs"),
         Binding("r", "reload", "Refresh", id="dashboard.refresh"),
         Binding("q", "app.quit", "Quit", show=False, id="dashboard.quit"),
@@ -263,8 +266,13 @@ class DashboardScreen(SnapshotScreen[DashboardSnapshot]):
 
         self.app.push_screen(JobsScreen())
 
+    def action_people(self) -> None:
+        from screens.people import PeopleScreen
+
+        self.app.push_screen(PeopleScreen())
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("open_project", "new_project", "demo", "audit", "jobs") and self.host.wb is None:
+        if action in ("open_project", "new_project", "demo", "audit", "jobs", "people") and self.host.wb is None:
             return False
         if action == "open_project" and self.is_mounted and self._selected_slug() is None:
             return False

@@ -56,6 +56,12 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
                 tooltip="Stage 5 at full size: versions, gate, approvals, promotion, rollback"),
         Binding("O", "monitoring", "Monitoring", show=False, id="project.monitoring",
                 tooltip="Stage 6 at full size: drift by batch, alerts, SLA, retraining triggers"),
+        # Workspace-level settings of the project, changed rarely and on the record: F1 and the
+        # palette list them (the footer is full).
+        Binding("m", "maturity", "Maturity profile", show=False, id="project.maturity",
+                tooltip="Change the maturity profile (startup / growth / enterprise), with a reason"),
+        Binding("i", "inventory", "Risk tier & owner", show=False, id="project.inventory",
+                tooltip="Set the model inventory's risk tier and owner, with a reason"),
         Binding("a", "audit", "Audit", id="project.audit"),
         Binding("j", "jobs", "Jobs", id="project.jobs"),
         Binding("r", "reload", "Refresh", id="project.refresh"),
@@ -138,6 +144,8 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
             return self.current_tab in EDITABLE_STAGES and self.snapshot is not None
         if action == "train":
             return self.current_tab == 4 and self.snapshot is not None
+        if action in ("maturity", "inventory"):
+            return self.snapshot is not None
         if action == "advance":
             return self.snapshot is not None and self.snapshot.records.summary.current_stage < len(STAGES)
         return True
@@ -180,6 +188,46 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         if message:
             self.notify(message, title="Saved to the audit trail")
             self.announce_change()
+
+    def action_maturity(self) -> None:
+        """Change the maturity profile; the form saves through the service, so a refusal (no
+        reason) stays in the form with what was typed."""
+        if self.snapshot is None:
+            return
+        from screens.modals.project_settings import MaturityForm
+
+        form = MaturityForm(self.slug, self.snapshot.records.summary.maturity)
+        self.app.push_screen(form.saving_with(self._save_maturity), self._settings_saved)
+
+    def _save_maturity(self, values: dict) -> str:
+        """Runs in the form's thread worker."""
+        from app.services.projects import set_maturity
+
+        summary = set_maturity(self.wb, self.slug, values["maturity"], reason=values["reason"])
+        return f"{self.slug} now has the {summary.maturity} profile; its gates follow it from the next check."
+
+    def action_inventory(self) -> None:
+        if self.snapshot is None:
+            return
+        from screens.modals.project_settings import InventoryForm
+
+        summary = self.snapshot.records.summary
+        form = InventoryForm(self.slug, summary.risk_tier, summary.owner)
+        self.app.push_screen(form.saving_with(self._save_inventory), self._settings_saved)
+
+    def _save_inventory(self, values: dict) -> str:
+        """Runs in the form's thread worker."""
+        from app.services.projects import set_inventory
+
+        summary = set_inventory(self.wb, self.slug, risk_tier=values["risk_tier"], owner=values["owner"],
+                                reason=values["reason"])
+        return f"{self.slug}: {summary.risk_tier} risk tier, owner {summary.owner or 'not named'}."
+
+    def _settings_saved(self, message: str | None) -> None:
+        """The dashboard's inventory and the gates read these settings: every open screen reloads."""
+        if message:
+            self.notify(message, title="Saved to the audit trail")
+            self.announce_change(everywhere=True)
 
     def action_train(self) -> None:
         from screens.modals.choose_model import ChooseModel

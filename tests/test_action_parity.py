@@ -58,11 +58,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
     # Nobody in the issue 13 plan: for the coordinator to assign.
     ("Collect a batch from the prediction log", "tui"): "unassigned (screens/monitoring.py)",
     ("Attach delayed labels to logged requests", "tui"): "unassigned (screens/monitoring.py)",
-    ("Change a project's maturity profile", "tui"): "unassigned (screens/project.py)",
-    ("Set a project's risk tier and owner", "tui"): "unassigned (screens/project.py or the dashboard)",
-    ("Create my signing key", "tui"): "unassigned (a people screen)",
-    ("Register a person's key with a role", "tui"): "unassigned (a people screen)",
-    ("Rotate the audit key", "tui"): "unassigned (screens/audit.py)",
 }
 
 
