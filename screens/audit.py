@@ -176,6 +176,6 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
                               "Back up the new key and the retired keys now: without them the events they wrote "
                               "cannot be verified.")
         self.query_one("#verdict", Static).update(Text(self.rotation_text, style="bold"))
-        self.notify(f"New key {done.new_key_id}; the old one, {done.old_key_id}, is retired to "
-                    f"{done.retired_store}. Back up both.", title="Audit key rotated", timeout=20)
+        self.notify(f"New key {done.new_key_id[:16]}…; the old one is retired to {done.retired_store}. "
+                    "Back up both (the ids in full are above the table).", title="Audit key rotated", timeout=20)
         self.announce_change(everywhere=True)  # the rotation event is in the trail now

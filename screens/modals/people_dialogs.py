@@ -99,7 +99,9 @@ class AddPersonForm(FormDialog[str | None]):
 
     def error_field(self, message: str) -> str | None:
         lowered = message.lower()
-        if "key" in lowered and "admin" not in lowered:
+        if any(who in lowered for who in ("only an admin", "ask an admin", "register yourself")):
+            return None  # about me, not about what was typed
+        if "key" in lowered:
             return "person-key"
         if "role" in lowered:
             return "person-role"
