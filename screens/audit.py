@@ -36,7 +36,8 @@ class AuditScreen(SnapshotScreen[list["EventView"]]):
     BINDINGS = [
         Binding("v", "verify", "Verify chain", id="audit.verify",
                 tooltip="Recompute every HMAC link of the audit chain"),
-        Binding("K", "rotate_key", "Rotate key", id="audit.rotate_key",
+        # Rare and workspace-wide: F1 and the command palette list it, the footer does not.
+        Binding("K", "rotate_key", "Rotate key", show=False, id="audit.rotate_key",
                 tooltip="Replace the audit key with a new one, recorded in the chain (admins only); "
                         "the old key is kept, retired"),
         Binding("r", "reload", "Refresh", id="audit.refresh"),
