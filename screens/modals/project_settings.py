@@ -107,8 +107,13 @@ class InventoryForm(FormDialog[str | None]):
 
     def action_submit(self) -> None:
         owner = self.query_one("#inventory-owner", Input).value
+        risk_tier = str(self.query_one("#inventory-tier", Select).value)
+        if risk_tier == self.risk_tier and owner.strip() == self.owner:
+            # The service would record nothing; say so rather than report a save.
+            self.show_error("Nothing to change: choose another risk tier or owner, or esc.", "inventory-tier")
+            return
         self.finish({
-            "risk_tier": str(self.query_one("#inventory-tier", Select).value),
+            "risk_tier": risk_tier,
             # Empty on a project with no owner: nothing to set. Emptied on one that has an owner: the
             # service says an owner needs a name (an owner is replaced, never removed).
             "owner": None if not owner.strip() and not self.owner else owner,

@@ -81,6 +81,9 @@ async def test_the_risk_tier_and_owner_are_set_and_an_owner_is_never_emptied(pro
         await pilot.pause()
         form = app.screen
         assert isinstance(form, InventoryForm)
+        await pilot.press("ctrl+s")  # nothing changed yet: said in the form, nothing recorded
+        await pilot.pause()
+        assert app.screen is form and "Nothing to change" in form.errors()["inventory-tier-error"]
         form.query_one("#inventory-tier", Select).value = "high"
         form.query_one("#inventory-owner", Input).value = "Maria Owner"
         form.query_one("#inventory-reason", TextArea).text = "credit decisions:\nhigh impact"
