@@ -9,7 +9,6 @@ other face. The screen reads and writes only through ``app.services.people``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -138,9 +137,7 @@ class PeopleScreen(SnapshotScreen[PeopleSnapshot]):
         if not setup.created and not setup.registered_now:
             raise WorkbenchError(f"you already have a signing key ({key.fingerprint[:16]}…, kept in {key.store}): "
                                  "a key is never replaced, so nothing was created")
-        # As `mlwb people init` does: the public line in a file to hand to an admin.
-        public_file = self.wb.workspace.home / "signing.pub"
-        _write_public_line(public_file, key.public_line)
+        public_file = setup.public_file
         said = ("Created your signing key" if setup.created else "Registered your signing key") + \
             f", kept in {key.store}.\nFingerprint {key.fingerprint}\nPublic key {key.public_line} (also in {public_file})"
         if setup.person is not None:
@@ -173,14 +170,3 @@ class PeopleScreen(SnapshotScreen[PeopleSnapshot]):
         if message:
             self.notify(message, title="People", timeout=20)
             self.announce_change(everywhere=True)
-
-
-def _write_public_line(path: Path, line: str) -> None:
-    """Write ``line`` to ``path`` unless it holds it already (never touches the private key)."""
-    try:
-        if path.exists() and path.read_text().strip() == line:
-            return
-        path.write_text(line + "\n")
-    except OSError as exc:
-        raise WorkbenchError(f"the key was created, but {path} cannot be written ({exc.strerror}); its public "
-                             f"line is {line}") from None

@@ -42,9 +42,7 @@ def _init(args: argparse.Namespace) -> int:
     print(("created" if setup.created else "existing") + f" signing key ({key.store})")
     print(f"public key:  {key.public_line}")
     print(f"fingerprint: {key.fingerprint}")
-    public_file = wb.workspace.home / "signing.pub"
-    if not public_file.exists() or public_file.read_text().strip() != key.public_line:
-        public_file.write_text(key.public_line + "\n")
+    public_file = setup.public_file
     if args.json:
         print_json({"created": setup.created, "store": key.store, "public_key": key.public_line,
                     "fingerprint": key.fingerprint, "public_file": str(public_file),

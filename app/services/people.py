@@ -9,6 +9,7 @@ signature can carry: an author's key never satisfies four-eyes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ class KeySetup:
     created: bool
     person: PersonView | None
     registered_now: bool
+    public_file: Path  # my public line, to hand to an admin who registers it (never the private key)
 
 
 def identity(wb: Workbench) -> Identity:
@@ -58,20 +60,33 @@ def init_me(wb: Workbench, *, name: str | None = None) -> KeySetup:
     if key is None:
         key = create_signing_key(wb.workspace.signing_key_file, login_name(), file_only=wb.workspace.signing_key_named)
         wb.forget_signing_key()
+    public_file = wb.workspace.home / "signing.pub"
+    _write_public_line(public_file, key.public_line)
     with wb.unit_of_work() as uow:
         mine = person_by_fingerprint(uow.session, key.fingerprint)
         if mine is not None:
             if name and name != mine.name:
                 raise WorkbenchError(f"this key is already registered as '{mine.name}'; a key belongs to one person")
-            return KeySetup(key, created, person_view(mine), False)
+            return KeySetup(key, created, person_view(mine), False, public_file)
         if uow.session.scalar(select(func.count(Person.id))):
-            return KeySetup(key, created, None, False)
+            return KeySetup(key, created, None, False, public_file)
         row = _register(uow.session, name or login_name(), key.public_hex, "admin", added_by=name or login_name(),
                         added_by_fingerprint=key.fingerprint)
         uow.actor = row.name
         uow.audit("person.added", "person", row.id, name=row.name, role=row.role, fingerprint=row.fingerprint,
                   public_key=row.public_key, first_admin=True)
-        return KeySetup(key, created, person_view(row), True)
+        return KeySetup(key, created, person_view(row), True, public_file)
+
+
+def _write_public_line(path: Path, line: str) -> None:
+    """Write ``line`` to ``path`` unless it holds it already (never touches the private key)."""
+    try:
+        if path.exists() and path.read_text().strip() == line:
+            return
+        path.write_text(line + "\n")
+    except OSError as exc:
+        raise WorkbenchError(f"the key was created, but {path} cannot be written ({exc.strerror}); its public "
+                             f"line is {line}") from None
 
 
 def _register(session: Session, name: str, public_hex: str, role: str, *, added_by: str,
