@@ -31,18 +31,6 @@ SERVICES = Path(__file__).resolve().parent.parent / "app" / "services"
 # (action name, face) -> who builds it. CLI faces in the verb modules this branch (i13-tui-actions) owns
 # are never listed here: they are filled, or the test fails.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    # i13-cli-stage12 (app/cli/projects.py, app/cli/framing.py, app/cli/data.py, app/cli/audit.py)
-    ("Create a project", "cli"): "i13-cli-stage12: `projects new --json`",
-    ("Change a project's maturity profile", "cli"): "i13-cli-stage12: `projects maturity --json`",
-    ("Set a project's risk tier and owner", "cli"): "i13-cli-stage12: `projects set --json`",
-    ("Split a dataset (with leakage checks)", "cli"): "i13-cli-stage12: `data split --json`",
-    ("Rotate the audit key", "cli"): "i13-cli-stage12 / coordinator: `audit rotate-key --json` (app/cli/audit.py)",
-    # i13-feedback-loop (app/cli/monitoring.py)
-    **{(name, "cli"): "i13-feedback-loop: --json on `mlwb monitor …` / `mlwb retrain` (app/cli/monitoring.py)"
-       for name in ("Import a monitoring batch", "Collect a batch from the prediction log",
-                    "Attach delayed labels to a batch", "Attach delayed labels to logged requests",
-                    "Analyse a batch for drift", "Resolve an alert", "Add an SLA rule", "Remove an SLA rule",
-                    "Set a drift threshold", "Set the retraining schedule")},
     # On this branch's screens (runs, release) but beyond the four actions the issue names; not built
     # in this session's time: for the coordinator to assign (the service and verb exist).
     ("Compare two runs with the 5×2cv test", "tui"): "i13-tui-actions, not built: runs.compare_5x2cv (a job)",

@@ -30,12 +30,25 @@ def add_json_option(verb: argparse.ArgumentParser, what: str = "the result recor
     verb.add_argument("--json", action="store_true", help=f"print {what} as one JSON document")
 
 
-def print_json(record: Any) -> None:
-    """Print a verb's result as one JSON document: a service's view dataclass (nested ones too)
-    as its fields, datetimes and paths as text."""
+def _plain(record: Any) -> Any:
+    """``record`` with every view dataclass in it (at the top, or in a list, tuple or dict a
+    listing verb returns) turned into its fields."""
     import dataclasses
-    import json
 
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        record = dataclasses.asdict(record)
-    print(json.dumps(record, default=str, sort_keys=True))
+        return dataclasses.asdict(record)
+    if isinstance(record, (list, tuple)):
+        return [_plain(item) for item in record]
+    if isinstance(record, dict):
+        return {key: _plain(value) for key, value in record.items()}
+    return record
+
+
+def print_json(record: Any) -> None:
+    """Print a verb's result as one JSON document on one line: a service's view dataclass (nested
+    ones too, and lists of them, as a listing verb returns) as its fields, datetimes and paths as
+    text. With ``--json`` this is the only thing a verb prints on stdout, so a script can
+    ``json.loads`` it."""
+    import json
+
+    print(json.dumps(_plain(record), default=str, sort_keys=True))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_key_option
+from app.cli.arguments import add_json_option, add_key_option, print_json
 from app.cli.terminal import one_line
 from app.cli.workspace import open_workspace, signer
 from app.errors import WorkbenchError
@@ -25,11 +25,13 @@ def add_parsers(sub: Any) -> None:
     anchor = asub.add_parser("anchor", help="a signed checkpoint of the chain's head, to keep outside the workspace")
     anchor.add_argument("--out", type=Path, metavar="FILE", help="write it here (default: print it)")
     add_key_option(anchor)
-    asub.add_parser("rotate-key", help="replace the audit key with a new one, recorded in the chain (admins only "
-                    "once people are registered); the old key is kept to verify the events it wrote")
+    rotate = asub.add_parser("rotate-key", help="replace the audit key with a new one, recorded in the chain (admins "
+                             "only once people are registered); the old key is kept to verify the events it wrote")
+    add_json_option(rotate, "the rotation (event, key ids, where each key is kept)")
     alog = asub.add_parser("log", help="list recent events")
     alog.add_argument("--project")
     alog.add_argument("--limit", type=int, default=30)
+    add_json_option(alog, "the events (a list, newest first)")
 
     jobs = sub.add_parser("jobs", help="list recent background jobs: state, start, duration, who queued them "
                           "and the process (cli or tui) that ran them")
@@ -45,7 +47,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if args.audit_verb == "anchor":
         return _anchor(wb, args)
     if args.audit_verb == "rotate-key":
-        return _rotate_key(wb)
+        return _rotate_key(wb, as_json=args.json)
     if args.audit_verb == "verify":
         verdict, digest = audit_trail.verify_with_digest(wb)
         print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
@@ -61,7 +63,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             print("\n".join(checked.lines), file=sys.stdout if checked.ok else sys.stderr)
             ok = ok and checked.ok
         return 0 if ok else 1
-    for e in audit_trail.recent_events(wb, project=args.project, limit=args.limit):
+    events = audit_trail.recent_events(wb, project=args.project, limit=args.limit)
+    if args.json:
+        print_json(events)
+        return 0
+    for e in events:
         print(f"{e.seq}\t{e.ts}\t{e.actor}\t{e.action}\t{e.project or '-'}\t{e.summary}")
     return 0
 
@@ -84,10 +90,15 @@ def _anchor(wb: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _rotate_key(wb: Any) -> int:
+def _rotate_key(wb: Any, *, as_json: bool) -> int:
     from app.services.audit_key import rotate_key
 
     done = rotate_key(wb)
+    if as_json:  # the back-up warning still reaches the person, on stderr
+        print_json(done)
+        print("Back up the new key and the retired keys now: without them the events they wrote cannot be "
+              "verified.", file=sys.stderr)
+        return 0
     print(f"audit key rotated at event {done.seq} by {done.actor}")
     print(f"new key   id {done.new_key_id}, kept in {done.store}; it MACs every event after {done.seq}")
     print(f"old key   id {done.old_key_id}, retired to {done.retired_store}; "

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_project_verb
+from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.terminal import one_line
 from app.cli.workspace import open_workspace
 
@@ -34,6 +34,7 @@ def add_parsers(sub: Any) -> None:
     split.add_argument("--time-column", help="order for a temporal split")
     split.add_argument("--group-column", help="groups that must not straddle parts, for a group split")
     split.add_argument("--gap", type=int, default=0, help="rows left out between parts of a temporal split")
+    add_json_option(split, "the split recorded, with its leakage findings")
     listing = add_project_verb(dsub, "list", help="list dataset versions (with warnings such as data imported "
                                "before the problem statement was approved)")
     listing.add_argument("--json", action="store_true", help="print the dataset versions as JSON")
@@ -77,6 +78,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     elif args.data_verb == "split":
         s = datasets.create_split(wb, args.project, dataset_id=args.dataset, strategy=args.strategy, seed=args.seed,
                                   time_column=args.time_column, group_column=args.group_column, gap=args.gap)
+        if args.json:
+            print_json(s)
+            return 0
         counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
         print(f"split {s.id} ({s.strategy}) of dataset version {s.dataset_version_id}: {counts}; "
               f"fingerprint {s.fingerprint}")

@@ -29,7 +29,8 @@ def add_parsers(sub: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--json", action="store_true", help="print the run id and validation metrics as JSON")
 
-    sub.add_parser("models-available", help="the model ladder: kinds, rungs and the problem types they fit")
+    available = sub.add_parser("models-available", help="the model ladder: kinds, rungs and the problem types they fit")
+    add_json_option(available, "the model kinds (a list)")
 
     runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
     runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce RUN")
@@ -86,6 +87,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_models_available(args: argparse.Namespace) -> int:
     from app.ml.catalogue import model_catalogue
 
+    if args.json:
+        print_json(model_catalogue())
+        return 0
     for m in model_catalogue():
         print(f"{m['kind']}\t{m['rung']}\t{', '.join(m['problem_types'])}\t{m['description']}")
     return 0

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_project_verb
+from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.workspace import job_runner, open_workspace, progress_printer
 from app.errors import WorkbenchError
 
@@ -23,24 +23,31 @@ def add_parsers(sub: Any) -> None:
     mimp.add_argument("file", type=Path)
     mimp.add_argument("--label", required=True, help="the period the batch covers, e.g. 2026-03")
     mimp.add_argument("--id-column", help="the column that identifies rows, to join labels that arrive later")
+    add_json_option(mimp, "the batch recorded")
     collect = add_project_verb(msub, "collect",
                                help="make a batch of the requests logged by `mlwb serve` since the last one")
     collect.add_argument("--label", required=True)
+    add_json_option(collect, "the batch recorded")
     labels = add_project_verb(msub, "labels", help="attach delayed labels to a batch and measure performance")
     labels.add_argument("label", help="the batch")
     labels.add_argument("file", type=Path)
     labels.add_argument("--id-column", required=True, help="the id column in the labels file")
     labels.add_argument("--label-column", required=True, help="the column holding the true outcome")
+    add_json_option(labels, "the batch with its labels, metrics and SLA outcomes")
     log = add_project_verb(msub, "label-log", help="attach delayed labels to logged requests by request id")
     log.add_argument("file", type=Path)
     log.add_argument("--id-column", default="request_id")
     log.add_argument("--label-column", required=True)
+    add_json_option(log, "how many logged requests were labelled")
     man = add_project_verb(msub, "analyse", help="drift of a batch against the model's reference (in a worker)")
     man.add_argument("label")
-    add_project_verb(msub, "list", help="batches, alerts and retraining triggers")
+    add_json_option(man, "the batch with its drift results, metrics and SLA outcomes")
+    listing = add_project_verb(msub, "list", help="batches, alerts and retraining triggers")
+    add_json_option(listing, "the batches, alerts and triggers")
     resolve = add_project_verb(msub, "resolve", help="close an alert, saying how it was handled")
     resolve.add_argument("alert", type=int)
     resolve.add_argument("--note", required=True)
+    add_json_option(resolve, "the alert")
     revise = add_project_verb(msub, "revise-framing",
                               help="send the project back to stage 2 (framing) because of an alert; "
                                    "production keeps serving")
@@ -51,15 +58,18 @@ def add_parsers(sub: Any) -> None:
     sla.add_argument("--add", metavar="RULE", help="METRIC>=X or METRIC<=X, e.g. latency_p99_ms<=20")
     sla.add_argument("--severity", default="warning", choices=("warning", "critical"))
     sla.add_argument("--remove", type=int, metavar="ID")
+    add_json_option(sla, "the rule added, the rule removed and the rules now in force")
     threshold = add_project_verb(msub, "threshold", help="the effect size at which a feature (or *) counts as drifted")
     threshold.add_argument("feature", help="a feature name, or * for every feature")
     threshold.add_argument("statistic", choices=("psi", "ks", "js"))
     threshold.add_argument("value", type=float)
+    add_json_option(threshold, "the thresholds now set")
     schedule = add_project_verb(msub, "schedule",
                                 help="retrain every N days (`mlwb retrain --scheduled` runs it when due)")
     group = schedule.add_mutually_exclusive_group(required=True)
     group.add_argument("--every-days", type=int)
     group.add_argument("--off", action="store_true")
+    add_json_option(schedule, "the thresholds and schedule now in force")
 
     retrain = add_project_verb(sub, "retrain", help="retrain the production model on its data plus labelled batches")
     retrain.add_argument("--trigger", type=int, help="answer this retraining trigger (default: a new on-demand one)")
@@ -99,29 +109,52 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     verb = args.monitor_verb
     if verb == "import":
         b = monitoring_batches.import_batch(wb, args.project, args.file, label=args.label, id_column=args.id_column)
+        if args.json:
+            print_json(b)
+            return 0
         print(f"monitoring batch {b.label}: {b.n_rows} rows for model version {b.model_version}")
     elif verb == "collect":
         b = monitoring_batches.batch_from_predictions(wb, args.project, label=args.label)
+        if args.json:
+            print_json(b)
+            return 0
         print(f"monitoring batch {b.label}: {b.n_rows} logged requests for model version {b.model_version}")
     elif verb == "labels":
-        _print_batch(monitoring_analysis.attach_labels(wb, job_runner(wb), args.project, args.label, args.file,
-                                                       id_column=args.id_column, label_column=args.label_column,
-                                                       on_progress=progress_printer()))
+        b = monitoring_analysis.attach_labels(wb, job_runner(wb), args.project, args.label, args.file,
+                                              id_column=args.id_column, label_column=args.label_column,
+                                              on_progress=progress_printer())
+        if args.json:
+            print_json(b)
+            return 0
+        _print_batch(b)
     elif verb == "label-log":
         n = monitoring_batches.label_predictions(wb, args.project, args.file, id_column=args.id_column,
                                                  label_column=args.label_column)
+        if args.json:
+            print_json({"project": args.project, "labelled": n})
+            return 0
         print(f"labelled {n} logged request(s)")
     elif verb == "analyse":
-        _print_batch(monitoring_analysis.analyse_batch(wb, job_runner(wb), args.project, args.label,
-                                                       on_progress=progress_printer()))
+        b = monitoring_analysis.analyse_batch(wb, job_runner(wb), args.project, args.label,
+                                              on_progress=progress_printer())
+        if args.json:
+            print_json(b)
+            return 0
+        _print_batch(b)
     elif verb == "list":
-        for b in monitoring_batches.list_batches(wb, args.project):
+        batches = monitoring_batches.list_batches(wb, args.project)
+        alerts = monitoring_alerts.list_alerts(wb, args.project)
+        triggers = retraining.list_triggers(wb, args.project)
+        if args.json:
+            print_json({"batches": batches, "alerts": alerts, "triggers": triggers})
+            return 0
+        for b in batches:
             print(f"{b.label}\t{b.source}\t{b.n_rows} rows\t{b.n_labelled} labelled\tanalysed {b.analysed}\t"
                   f"max PSI {_fmt(b.max_psi)}\tdrifted {', '.join(b.drifted_features) or '-'}")
-        for a in monitoring_alerts.list_alerts(wb, args.project):
+        for a in alerts:
             trigger = f"trigger {a.trigger_id}" if a.trigger_id else "no trigger"
             print(f"alert {a.id}\t{a.severity}\t{a.status}\t{trigger}\t{a.message}")
-        for t in retraining.list_triggers(wb, args.project):
+        for t in triggers:
             print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_id or '-'}\t{t.reason}")
     elif verb == "revise-framing":
         revision = monitoring_alerts.revise_framing(wb, args.project, args.alert, reason=args.reason)
@@ -135,22 +168,34 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
                   f"`mlwb advance {revision.slug}`")
     elif verb == "resolve":
         a = monitoring_alerts.resolve_alert(wb, args.project, args.alert, note=args.note)
+        if args.json:
+            print_json(a)
+            return 0
         print(f"alert {a.id} is {a.status}")
     elif verb == "sla":
+        added = None
         if args.add:
             match = re.fullmatch(r"\s*([a-z_0-9]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*", args.add)
             if not match:
                 raise WorkbenchError(f"an SLA rule looks like accuracy>=0.8 or latency_p99_ms<=20, not '{args.add}'")
-            monitoring_policy.add_sla_rule(wb, args.project, match[1], match[2], float(match[3]), severity=args.severity)
+            added = monitoring_policy.add_sla_rule(wb, args.project, match[1], match[2], float(match[3]),
+                                                   severity=args.severity)
         if args.remove is not None:
             monitoring_policy.remove_sla_rule(wb, args.project, args.remove)
-        for r in monitoring_policy.sla_rules(wb, args.project):
+        rules = monitoring_policy.sla_rules(wb, args.project)
+        if args.json:
+            print_json({"project": args.project, "added": added, "removed": args.remove, "rules": rules})
+            return 0
+        for r in rules:
             print(f"{r.id}\t{r.describe()}\t{r.severity}")
     elif verb == "threshold":
         thresholds = monitoring_policy.set_drift_threshold(wb, args.project, args.feature, args.statistic, args.value)
-        print(json.dumps(thresholds, sort_keys=True))
+        print_json(thresholds)  # the thresholds as JSON is also the sentence: one shape either way
     else:
         monitoring_policy.set_retraining_schedule(wb, args.project, None if args.off else args.every_days)
+        if args.json:  # the service returns nothing: print the policy it left, as the settings dialog reads it
+            print_json(monitoring_policy.policy_settings(wb, args.project))
+            return 0
         print("retraining schedule off" if args.off else f"retrain every {args.every_days} day(s)")
     return 0
 

@@ -46,6 +46,7 @@ def add_parsers(sub: Any) -> None:
     reports = sub.add_parser("reports", help="list the reports built (newest first) and check their files")
     reports.add_argument("project", nargs="?")
     reports.add_argument("--limit", type=int, default=20)
+    add_json_option(reports, "the reports built (a list, newest first, with each file's state)")
 
 
 def _show_progress(_key: int, fraction: float, message: str) -> None:
@@ -74,6 +75,9 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     from app.services.report_builder import recent_reports
 
     rows = recent_reports(open_workspace(), args.project, limit=args.limit)
+    if args.json:
+        print_json(rows)
+        return 0
     if not rows:
         print("no reports built yet: build one with `mlwb report PROJECT`", file=sys.stderr)
     for r in rows:
