@@ -119,3 +119,30 @@ def test_jobs(demo_wb: Workbench) -> None:
                                   ("findings", "ctr-demo"), ("release", "list", "ctr-demo")])
 def test_listing_verbs_print_one_json_list(demo_home: Path, verb: tuple[str, ...]) -> None:
     assert isinstance(json_of(*verb), list)
+
+
+def test_audit_verify(demo_wb: Workbench) -> None:
+    verdict = json_of("audit", "verify")
+    stored = audit_trail.verify(demo_wb)
+    assert verdict["ok"] is True and verdict["chain"]["ok"] is True
+    assert (verdict["chain"]["count"], verdict["chain"]["head"]["seq"]) == (stored.count, stored.head.seq)
+    assert verdict["rows"]["ok"] is True and verdict["rows"]["checked"] > 0
+    assert len(verdict["evidence_digest"]) == 64 and verdict["checkpoint"] is None
+
+
+def test_people_init_and_whoami(mlwb_home: Path) -> None:
+    """`people init --json` printed its key lines before the document; now stdout is the document."""
+    from app.services import people
+    from storage.workspace import Workspace
+
+    created = json_of("people", "init", "--name", "bo.reviewer")
+    assert created["created"] is True and created["person"]["name"] == "bo.reviewer"
+    assert created["registered_now"] is True and created["person"]["role"] == "admin"
+    me = json_of("people", "whoami")
+    assert me["key"]["fingerprint"] == created["fingerprint"] and me["person"]["name"] == "bo.reviewer"
+    assert "private" not in json.dumps(me).lower()
+    bench = Workbench.open(Workspace(mlwb_home))
+    try:
+        assert [(p.name, p.fingerprint) for p in people.list_people(bench)] == [("bo.reviewer", created["fingerprint"])]
+    finally:
+        bench.close()

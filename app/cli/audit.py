@@ -22,6 +22,8 @@ def add_parsers(sub: Any) -> None:
     verify = asub.add_parser("verify", help="check every link of the hash chain")
     verify.add_argument("--checkpoint", type=Path, metavar="FILE",
                         help="also prove the chain still holds the head of a checkpoint `mlwb audit anchor` wrote")
+    add_json_option(verify, "the verdicts (chain, governed rows, checkpoint) with the evidence digest; "
+                            "the exit code is the same")
     anchor = asub.add_parser("anchor", help="a signed checkpoint of the chain's head, to keep outside the workspace")
     anchor.add_argument("--out", type=Path, metavar="FILE", help="write it here (default: print it)")
     add_key_option(anchor)
@@ -50,6 +52,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return _rotate_key(wb, as_json=args.json)
     if args.audit_verb == "verify":
         verdict, digest = audit_trail.verify_with_digest(wb)
+        if args.json:
+            return _verify_json(wb, args, verdict, digest)
         print(verdict.describe(), file=sys.stdout if verdict.ok else sys.stderr)
         if verdict.ok:  # what a report built now prints, and an exported bundle's manifest records
             print(f"evidence digest {digest}")
@@ -70,6 +74,27 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     for e in events:
         print(f"{e.seq}\t{e.ts}\t{e.actor}\t{e.action}\t{e.project or '-'}\t{e.summary}")
     return 0
+
+
+def _verify_json(wb: Any, args: argparse.Namespace, verdict: Any, digest: str) -> int:
+    """`audit verify --json`: one document for a CI step to keep, exit 0 only when all holds."""
+    from app.services import state_binding
+
+    rows = state_binding.verify_workspace_rows(wb)
+    document: dict[str, Any] = {
+        "ok": verdict.ok and rows.ok, "chain": verdict, "describe": verdict.describe(),
+        "evidence_digest": digest if verdict.ok else None,
+        "rows": {"ok": rows.ok, "checked": rows.checked, "problems": [p.describe() for p in rows.problems]},
+        "checkpoint": None,
+    }
+    if args.checkpoint is not None:
+        from app.services.checkpoint import check_checkpoint
+
+        checked = check_checkpoint(wb, args.checkpoint)
+        document["checkpoint"] = checked
+        document["ok"] = document["ok"] and checked.ok
+    print_json(document)
+    return 0 if document["ok"] else 1
 
 
 def _anchor(wb: Any, args: argparse.Namespace) -> int:

@@ -30,7 +30,8 @@ def add_parsers(sub: Any) -> None:
     add_json_option(add, "the person registered")
     listing = psub.add_parser("list", help="everyone registered, with role and key fingerprint")
     listing.add_argument("--json", action="store_true")
-    psub.add_parser("whoami", help="which key you sign with and whom it is registered to")
+    whoami = psub.add_parser("whoami", help="which key you sign with and whom it is registered to")
+    add_json_option(whoami, "your key (public part) and the person it is registered to")
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -39,15 +40,15 @@ def _init(args: argparse.Namespace) -> int:
     wb = open_workspace()
     setup = people.init_me(wb, name=args.name)
     key = setup.key
-    print(("created" if setup.created else "existing") + f" signing key ({key.store})")
-    print(f"public key:  {key.public_line}")
-    print(f"fingerprint: {key.fingerprint}")
     public_file = setup.public_file
     if args.json:
         print_json({"created": setup.created, "store": key.store, "public_key": key.public_line,
                     "fingerprint": key.fingerprint, "public_file": str(public_file),
                     "person": setup.person, "registered_now": setup.registered_now})
         return 0
+    print(("created" if setup.created else "existing") + f" signing key ({key.store})")
+    print(f"public key:  {key.public_line}")
+    print(f"fingerprint: {key.fingerprint}")
     if setup.person is None:
         print(f"not registered in this workspace yet: send {public_file} to an admin, who runs "
               f"`mlwb people add YOUR-NAME --public-key signing.pub --role validator`")
@@ -91,6 +92,11 @@ def _whoami(args: argparse.Namespace) -> int:
     from app.services import people
 
     me = people.identity(open_workspace())
+    if args.json:  # the key's public part only: the private key never leaves where it is kept
+        key = None if me.key is None else {"store": me.key.store, "public_key": me.key.public_line,
+                                           "fingerprint": me.key.fingerprint}
+        print_json({"name": me.name, "key": key, "person": me.person})
+        return 0
     if me.key is None:
         print(f"{me.name}: no signing key, so nothing you decide is signed; create one with `mlwb people init`")
     elif me.person is None:

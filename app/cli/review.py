@@ -8,6 +8,7 @@ workspace: ``review import review.json``. Errors surface through ``app.cli.main`
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def add_parsers(sub: Any) -> None:
     sign.add_argument("--out", type=Path, metavar="FILE",
                       help="where to write the review (default: review.json beside the bundle); never overwritten")
     add_key_option(sign)
+    add_json_option(sign, "the review written (path, bundle, conclusion, findings, signing key)")
 
     imported = verbs.add_parser(
         "import", help="check a signed review.json and record its findings and decision in this workspace",
@@ -76,12 +78,17 @@ def _sign(args: argparse.Namespace) -> int:
     from app.signing import short_fingerprint
 
     bundle = open_bundle(args.bundle)
-    print(bundle.verdict.summary())
+    print(bundle.verdict.summary(), file=sys.stderr if args.json else sys.stdout)
     findings = load_findings(args.finding_file) if args.finding_file else []
     key = reviewer_key(args.key)
     document = sign_review(bundle, key, reviewer=args.reviewer or getpass.getuser(), conclusion=args.conclusion,
                            summary=args.summary, findings=findings)
     path = write_review(document, args.out or default_review_path(bundle.path))
+    if args.json:
+        print_json({"path": path, "project": bundle.project, "version": bundle.version,
+                    "conclusion": args.conclusion, "findings": len(findings), "signer_fingerprint": key.fingerprint,
+                    "manifest_sha256": bundle.manifest_digest})
+        return 0
     print(f"wrote {path}: review of {bundle.project} v{bundle.version}, {CONCLUSIONS[args.conclusion].lower()}, "
           f"{len(findings)} finding(s); signed with key {short_fingerprint(key.fingerprint)}; bound to manifest "
           f"SHA-256 {bundle.manifest_digest}")
