@@ -151,6 +151,12 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         Binding("b", "mark('B')", "B", id="runs.mark_b", tooltip="Mark the selected run as B (the challenger)"),
         Binding("c", "compare", "Compare A/B", id="runs.compare",
                 tooltip="Test whether B is significantly better than A"),
+        Binding("C", "compare_5x2cv", "5×2cv", id="runs.compare_5x2cv",
+                tooltip="Compare A and B with the 5×2cv paired t-test: both recipes refitted ten times in a worker "
+                        "process (slower, and it judges the recipes rather than the two fitted models)"),
+        Binding("x", "analyse", "Error analysis", id="runs.analyse",
+                tooltip="Analyse the selected run's errors on validation rows: confusion, calibration, metrics per "
+                        "segment, fairness across a sensitive attribute (a job)"),
         Binding("n", "train", "Train", id="runs.train", tooltip="Train a model, with CV and tuning if wanted"),
         Binding("e", "score_test", "Test set", id="runs.test_set",
                 tooltip="Open the sealed test set for the selected run (audited)"),
@@ -172,6 +178,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         self.marks: dict[str, int] = {}  # "A"/"B" -> run id
         self.last_comparison: ComparisonView | None = None
         self.last_reproduction: Reproduction | None = None
+        self.last_analysis: tuple[int, dict[str, Any]] | None = None
         self.detail_run: int | None = None
 
     @dataclass
@@ -185,6 +192,11 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
     @dataclass
     class RunReproduced(Message, bubble=False):
         reproduction: Reproduction
+
+    @dataclass
+    class RunAnalysed(Message, bubble=False):
+        run_id: int
+        result: dict[str, Any]
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="runs-screen"):
@@ -298,11 +310,11 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         if not self.is_mounted or not self.loaded:
             return action in ("back", "filter", "jobs")
         run = self.table.selected
-        if action == "compare":
+        if action in ("compare", "compare_5x2cv"):
             return "A" in self.marks and "B" in self.marks
         if action in ("score_test", "reproduce", "mark"):
             return run is not None and run.parent_run_id is None
-        if action == "register":
+        if action in ("register", "analyse"):
             return run is not None and run.parent_run_id is None and run.artifact_sha256 is not None
         return True
 
@@ -314,7 +326,8 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         """Refresh the footer only when what applies changed: recomposing it costs ~80 ms, which
         on every cursor move was most of the key-to-screen latency."""
         run = self.table.selected if self.is_mounted and self.loaded else None
-        state = (self.loaded, run is not None and run.parent_run_id is None, "A" in self.marks and "B" in self.marks)
+        state = (self.loaded, run is not None and run.parent_run_id is None, "A" in self.marks and "B" in self.marks,
+                 run is not None and run.artifact_sha256 is not None)
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -340,6 +353,66 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
 
         self.last_comparison = message.comparison
         self.app.push_screen(CompareResult(message.comparison))
+
+    def action_compare_5x2cv(self) -> None:
+        if "A" not in self.marks or "B" not in self.marks:
+            self.notify("Mark a reference run with a and a challenger with b first.", severity="warning")
+            return
+        run_a, run_b = self.marks["A"], self.marks["B"]
+        self.notify(f"5×2cv test of run {run_a} (A) against run {run_b} (B): ten refits each in a worker process; "
+                    "progress is at the bottom, j cancels.", title="Job queued")
+        self._compare_5x2cv(run_a, run_b)
+
+    @work(thread=True, exit_on_error=False, group="runs-jobs")
+    def _compare_5x2cv(self, run_a: int, run_b: int) -> None:
+        from app.services.comparison import five_by_two
+
+        comparison = self._with_progress(f"5×2cv, runs {run_a} vs {run_b}", lambda on_progress: five_by_two(
+            self.wb, self.runner, self.slug, run_a, run_b, on_progress=on_progress))
+        self.post_message(self.RunsCompared(comparison))
+
+    def action_analyse(self) -> None:
+        run = self.table.selected
+        if run is None or run.parent_run_id is not None or run.artifact_sha256 is None:
+            return
+        self._open_analysis_form(run)
+
+    @work(thread=True, exit_on_error=False, group="runs-read")
+    def _open_analysis_form(self, run: RunView) -> None:
+        """Read the dataset version's columns (a query) in a thread, then open the form on the loop."""
+        from app.services.datasets import dataset_columns
+
+        target = run.params.get("target")
+        columns = sorted(c for c in dataset_columns(self.wb, self.slug, run.dataset_version_id) if c != target)
+        self.app.call_from_thread(self._show_analysis_form, run, columns)
+
+    def _show_analysis_form(self, run: RunView, columns: list[str]) -> None:
+        from screens.modals.error_analysis_dialog import ErrorAnalysisDialog
+
+        def chosen(values: dict[str, Any] | None) -> None:
+            if values:
+                self.notify(f"Analysing run {run.id}'s errors in a worker process; progress is at the bottom.",
+                            title="Job queued")
+                self._analyse(run.id, values["segments"], values["sensitive"], values["learning_curve"])
+
+        self.app.push_screen(ErrorAnalysisDialog(run.id, columns, features=run.params.get("features")), chosen)
+
+    @work(thread=True, exit_on_error=False, group="runs-jobs")
+    def _analyse(self, run_id: int, segments: tuple[str, ...], sensitive: str | None, learning_curve: bool) -> None:
+        from app.services.error_analysis import analyse_run
+
+        result = self._with_progress(f"error analysis, run {run_id}", lambda on_progress: analyse_run(
+            self.wb, self.runner, self.slug, run_id, segments=segments, sensitive=sensitive,
+            learning_curve=learning_curve, on_progress=on_progress))
+        self.post_message(self.RunAnalysed(run_id, result))
+
+    @on(RunAnalysed)
+    def _analysed(self, message: RunAnalysed) -> None:
+        from screens.modals.error_analysis_result import ErrorAnalysisResult
+
+        self.last_analysis = (message.run_id, message.result)
+        self.app.push_screen(ErrorAnalysisResult(message.run_id, message.result))
+        self.announce_change(everywhere=True)  # fairness findings, the gate's fairness check
 
     def action_train(self) -> None:
         from screens.modals.train_dialog import TrainDialog
