@@ -24,10 +24,14 @@ from screens.base import SnapshotScreen
 from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.services.evidence_bundle import ExportedBundle
     from app.services.projects import ProjectSummary
     from app.services.promotion import PromotionGate, TransitionView, WaiverView
     from app.services.registry import ModelCardView, ModelVersionView, ReviewRequestView
     from app.services.release_analysis import ReleaseAnalysisView
+    from app.services.review_import import ImportedReview
     from app.services.workbench import Workbench
 
 # Widths add up to what a 120-column terminal shows without a horizontal scrollbar; the title
@@ -240,6 +244,11 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
                 tooltip="Run the shadow, canary or A/B analysis of the highlighted version against production"),
         Binding("f", "findings", "Findings", id="release.findings",
                 tooltip="The highlighted version's findings: their history, and a status change with a reason"),
+        Binding("e", "export_bundle", "Export bundle", id="release.export_bundle",
+                tooltip="Export the project's evidence bundle (.zip or folder), signed with your key, for an "
+                        "offline review"),
+        Binding("i", "import_review", "Import review", id="release.import_review",
+                tooltip="Import a validator's signed review.json: its conclusion, findings and signed decision"),
         Binding("r", "reload", "Refresh", id="release.refresh", tooltip="Read the registry again"),
         Binding("escape", "app.pop_screen", "Back", id="release.back", tooltip="Back to the project"),
     ]
@@ -249,6 +258,8 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
         self.slug = slug
         self.snapshot: ReleaseSnapshot | None = None
         self._binding_state: tuple[bool, ...] | None = None
+        self.last_export: ExportedBundle | None = None
+        self.last_review: ImportedReview | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="deployment"):
@@ -595,6 +606,65 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
                     + (a.decision or ""), title="Release analysis recorded",
                     severity="information" if a.verdict in ("passed", "significant") else "warning", timeout=12)
         self.announce_change(everywhere=True)
+
+    # --- the offline review round trip: export the bundle, import the signed review ----------
+
+    def action_export_bundle(self) -> None:
+        from screens.modals.export_dialog import ExportBundleDialog, default_bundle_path
+
+        wb = self.wb
+
+        def export(path: str) -> ExportedBundle:
+            """In the form's thread: the service (and the PDF modules it imports) stay off the loop."""
+            from app.services.evidence_bundle import export_bundle
+
+            return export_bundle(wb, self.slug, path)
+        signing = f"Signed as {self.snapshot.actor}: {self.snapshot.signing}." if self.snapshot else ""
+
+        def exported(bundle: ExportedBundle | None) -> None:
+            if bundle is not None:
+                self.last_export = bundle
+                self.notify(f"Wrote {bundle.path}: {bundle.files} files, {bundle.events} audit events, chain head "
+                            f"#{bundle.head_seq} {bundle.head_hash[:16]}…, manifest SHA-256 "
+                            f"{bundle.manifest_sha256[:16]}… (signed with key {bundle.signer_fingerprint[:16]}…). "
+                            "A validator checks it with `mlwb verify-bundle` and reviews it with `mlwb review open`.",
+                            title="Evidence bundle exported", timeout=20)
+                self.announce_change(everywhere=True)
+
+        dialog = ExportBundleDialog(self.slug, default_bundle_path(wb.workspace.exports_dir, self.slug),
+                                    signing=signing)
+        self.app.push_screen(dialog.saving_with(export), exported)
+
+    def action_import_review(self) -> None:
+        from screens.modals.file_picker import FilePicker
+
+        wb = self.wb
+
+        def import_file(path: Path) -> ImportedReview:
+            from app.services.review_import import import_review
+
+            return import_review(wb, path)
+
+        def imported(review: ImportedReview | None) -> None:
+            if review is None:
+                return
+            self.last_review = review
+            if review.already_imported:
+                self.notify(f"This review (#{review.review_id}) was imported before; nothing was added.",
+                            severity="warning")
+                return
+            findings = f"{len(review.findings)} finding(s) raised" if review.findings else "no findings"
+            self.notify(f"{review.reviewer}'s review of v{review.version}: {review.conclusion.replace('_', ' ')} "
+                        f"({review.decision}, signed by key {review.signer_fingerprint[:16]}…); {findings}.",
+                        title="Review imported", timeout=15,
+                        severity="information" if review.decision == "approved" else "warning")
+            self.announce_change(everywhere=True)
+
+        # The picker's check runs in its thread: the import itself, so a refusal (not signed by a
+        # registered key, evidence changed since the bundle) is shown beside the path and the
+        # picker stays open for another file.
+        self.app.push_screen(FilePicker("Import a validator's signed review", check=import_file,
+                                        start=wb.workspace.exports_dir, suffixes=(".json",)), imported)
 
     def action_findings(self) -> None:
         from screens.findings import FindingsScreen

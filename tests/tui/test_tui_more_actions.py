@@ -6,15 +6,30 @@ and a batch collected from the prediction log and labels attached to logged requ
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from app.services import comparison, error_analysis
+import pytest
+from textual.widgets import Input
+
+from app.bundle_reader import open_bundle
+from app.bundle_verify import verify_bundle
+from app.review_file import sign_review, write_review
+from app.services import comparison, error_analysis, registry
+from app.services.evidence_bundle import export_bundle
+from app.services.review_import import import_review
+from app.services.workbench import Workbench
+from app.signing import new_signing_key, write_private_key
 from app.tui import WorkbenchApp
 from screens.modals.compare_result import CompareResult
 from screens.modals.error_analysis_dialog import ErrorAnalysisDialog
 from screens.modals.error_analysis_result import ErrorAnalysisResult
+from screens.modals.export_dialog import PATH_FIELD, ExportBundleDialog
+from screens.modals.file_picker import FilePicker
 from screens.runs import RunsScreen
-from tests.tui.test_tui_release_monitoring import SLUG, messages
+from storage.workspace import Workspace
+from tests.conftest import register_person
+from tests.tui.test_tui_release_monitoring import REVIEWER, SLUG, messages, open_release
 from tests.tui.test_tui_workbench import SIZE, open_demo, settle
 
 
@@ -82,3 +97,92 @@ async def test_a_run_s_errors_are_analysed_by_segment_and_fairness(demo_home: Pa
         assert stored["fairness"]["attribute"] == "user_location"
         body = str(shown.query_one("#error-analysis-body").content)
         assert "by item_genre" in body and "across user_location" in body and "Confusion matrix" in body
+
+
+# --- release screen: the offline review round trip -------------------------------------------
+
+
+async def test_the_evidence_bundle_is_exported_and_a_bad_path_keeps_the_form(demo_home: Path, tmp_path: Path) -> None:
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_release(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportBundleDialog)
+        field = dialog.query_one(f"#{PATH_FIELD}", Input)
+        default = Path(field.value)
+        assert default.parent == app.wb.workspace.exports_dir and default.suffix == ".zip"
+        missing = str(tmp_path / "no-such-folder" / "bundle.zip")
+        field.value = missing
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is dialog and "does not exist" in dialog.errors()[f"{PATH_FIELD}-error"]
+        assert field.value == missing  # kept as typed
+        target = tmp_path / "ctr-demo-bundle.zip"
+        field.value = str(target)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen, messages(app, "error")
+        exported = screen.last_export
+        assert exported is not None and exported.path == target
+        verdict = verify_bundle(target)
+        assert verdict.ok, verdict.summary()
+        assert any(exported.manifest_sha256[:16] in m and f"#{exported.head_seq}" in m for m in messages(app))
+
+
+async def test_an_export_without_a_registered_key_says_so_in_the_form(
+        demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stranger = tmp_path / "stranger.key"
+    write_private_key(stranger, new_signing_key())
+    monkeypatch.setenv("MLWB_SIGNING_KEY", str(stranger))
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_release(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportBundleDialog)
+        target = str(tmp_path / "bundle.zip")
+        dialog.query_one(f"#{PATH_FIELD}", Input).value = target
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is dialog
+        assert "is not registered in this workspace" in dialog.errors()["form-error"]
+        assert dialog.query_one(f"#{PATH_FIELD}", Input).value == target
+        assert not Path(target).exists()
+
+
+async def test_a_validator_s_signed_review_is_imported_with_the_picker(demo_home: Path, tmp_path: Path) -> None:
+    wb = Workbench.open(Workspace(demo_home))
+    key = register_person(wb, REVIEWER, "validator")
+    bundle = export_bundle(wb, SLUG, tmp_path / "bundle.zip")
+    wb.close()
+    opened = open_bundle(bundle.path)
+    review = write_review(sign_review(opened, key, reviewer=REVIEWER, conclusion="approve",
+                                      summary="numbers, fairness and the canary checked", findings=[]), tmp_path / "review.json")
+    (tmp_path / "not-a-review.json").write_text(json.dumps({"format": "something else"}))
+
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_release(app, pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FilePicker)
+        path_field = picker.query_one("#picker-path", Input)
+        path_field.value = str(tmp_path / "not-a-review.json")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is picker and str(picker.query_one("#picker-error").content).strip()
+        path_field.value = str(review)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen, messages(app, "error")
+        imported = screen.last_review
+        assert imported is not None and not imported.already_imported
+        assert (imported.reviewer, imported.conclusion, imported.version) == (REVIEWER, "approve", opened.version)
+        again = import_review(app.wb, review)  # the service knows it: a second import adds nothing
+        assert again.already_imported and again.review_id == imported.review_id
+        version = next(v for v in registry.list_models(app.wb, SLUG) if v.version == opened.version)
+        assert any(a.approver == REVIEWER and a.decision == "approved" for a in version.approvals)
