@@ -244,6 +244,11 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         Binding("l", "labels", "Labels", id="monitoring.labels",
                 tooltip="Attach delayed labels to the selected batch (id and label columns): performance, "
                         "label shift and SLA checks run as a job"),
+        Binding("c", "collect", "Collect from log", id="monitoring.collect",
+                tooltip="Collect the requests production answered since the last such batch (the prediction log "
+                        "`mlwb serve` writes) into a new batch"),
+        Binding("L", "label_log", "Label logged requests", show=False, id="monitoring.label_log",
+                tooltip="Attach delayed labels to logged requests by request id, from a file of ids and outcomes"),
         Binding("a", "analyse", "Analyse", show=False, id="monitoring.analyse",
                 tooltip="Analyse the selected batch's drift in a worker process (if it has not been)"),
         Binding("s", "sla_rules", "SLA rules", show=False, id="monitoring.sla_rules",
@@ -268,6 +273,8 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         self.snapshot: MonitoringSnapshot | None = None
         self.detail_batch: int | None = None
         self.then = then
+        self.last_collected: BatchView | None = None
+        self.last_labelled: int | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="monitoring"):
@@ -535,6 +542,48 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
                     title="Batch analysed")
         self.announce_change(everywhere=True)
 
+    # --- the prediction log: collect a batch, label logged requests ----------------------------
+
+    def action_collect(self) -> None:
+        from screens.modals.prediction_log_dialogs import CollectBatchDialog
+
+        wb = self.wb
+        taken = {b.label for b in self.snapshot.batches} if self.snapshot else set()
+        dialog = CollectBatchDialog(self.slug)
+        if dialog.label in taken:
+            dialog.label = next(f"{dialog.label}-{n}" for n in range(2, 1000) if f"{dialog.label}-{n}" not in taken)
+
+        def collect(values: dict[str, Any]) -> tuple[BatchView, bool]:
+            from app.services.monitoring_batches import batch_from_predictions
+
+            return batch_from_predictions(wb, self.slug, label=values["label"]), values["analyse"]
+
+        def collected(result: tuple[BatchView, bool] | None) -> None:
+            if result is None:
+                return
+            batch, analyse = result
+            self.last_collected = batch
+            then = "its drift is analysed now (a job)" if analyse else "a analyses its drift"
+            self.notify(f"Batch {batch.label}: {batch.n_rows:,} logged request(s) for model v{batch.model_version}, "
+                        f"{batch.n_labelled:,} already labelled; {then}.", title="Batch collected")
+            self._changed(True)
+            if analyse:
+                self._analyse(batch.label)
+
+        self.app.push_screen(dialog.saving_with(collect), collected)
+
+    def action_label_log(self) -> None:
+        from screens.modals.prediction_log_dialogs import LogLabelsDialog
+
+        def labelled(count: int | None) -> None:
+            if count:
+                self.last_labelled = count
+                self.notify(f"Labelled {count:,} logged request(s); batches collected from the log after this carry "
+                            "the labels, and the release analyses read them.", title="Labels attached")
+                self._changed(True)
+
+        self.app.push_screen(LogLabelsDialog(self.slug), labelled)
+
     def action_sla_rules(self) -> None:
         from screens.modals.monitoring_settings import SlaRulesDialog
 
@@ -553,6 +602,7 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         from screens.modals.monitoring_settings import ScheduleDialog
 
         self.app.push_screen(ScheduleDialog(self.slug), self._changed)
+
     def action_revise_framing(self) -> None:
         """The other answer to an alert: when retraining cannot fix what it shows (a wrong target,
         a proxy that drifted in meaning), send the project back to stage 2 with the alert linked

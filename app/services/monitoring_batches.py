@@ -122,6 +122,11 @@ def batch_from_predictions(wb: Workbench, slug: str, *, label: str) -> BatchView
     with wb.read() as session:
         project = find_project(session, slug)
         mv = require_production(session, project)
+        # Refuse a taken label before the log is stored as a dataset version, so a refusal leaves
+        # nothing behind (the check in the unit of work below still catches a race).
+        if session.scalars(select(MonitoringBatch.id).where(
+                MonitoringBatch.project_id == project.id, MonitoringBatch.label == label)).first():
+            raise WorkbenchError(f"'{slug}' already has a batch '{label}': choose another label")
         target = _target_of(session, mv)
         rows = session.execute(select(PredictionLog.id, PredictionLog.request_id, PredictionLog.features,
                                       PredictionLog.prediction, PredictionLog.label)

@@ -15,7 +15,7 @@ from textual.widgets import Input
 from app.bundle_reader import open_bundle
 from app.bundle_verify import verify_bundle
 from app.review_file import sign_review, write_review
-from app.services import comparison, error_analysis, registry
+from app.services import comparison, datasets, error_analysis, monitoring_batches, registry
 from app.services.evidence_bundle import export_bundle
 from app.services.review_import import import_review
 from app.services.workbench import Workbench
@@ -26,10 +26,11 @@ from screens.modals.error_analysis_dialog import ErrorAnalysisDialog
 from screens.modals.error_analysis_result import ErrorAnalysisResult
 from screens.modals.export_dialog import PATH_FIELD, ExportBundleDialog
 from screens.modals.file_picker import FilePicker
+from screens.modals.prediction_log_dialogs import LABEL_FIELD, CollectBatchDialog, LogLabelsDialog
 from screens.runs import RunsScreen
 from storage.workspace import Workspace
 from tests.conftest import register_person
-from tests.tui.test_tui_release_monitoring import REVIEWER, SLUG, messages, open_release
+from tests.tui.test_tui_release_monitoring import REVIEWER, SLUG, messages, open_monitoring, open_release
 from tests.tui.test_tui_workbench import SIZE, open_demo, settle
 
 
@@ -174,7 +175,7 @@ async def test_a_validator_s_signed_review_is_imported_with_the_picker(demo_home
         path_field.value = str(tmp_path / "not-a-review.json")
         await pilot.press("enter")
         await settle(app, pilot)
-        assert app.screen is picker and str(picker.query_one("#picker-error").content).strip()
+        assert app.screen is picker and "review file" in str(picker.query_one("#picker-error").content)
         path_field.value = str(review)
         await pilot.press("enter")
         await settle(app, pilot)
@@ -186,3 +187,67 @@ async def test_a_validator_s_signed_review_is_imported_with_the_picker(demo_home
         assert again.already_imported and again.review_id == imported.review_id
         version = next(v for v in registry.list_models(app.wb, SLUG) if v.version == opened.version)
         assert any(a.approver == REVIEWER and a.decision == "approved" for a in version.approvals)
+
+
+# --- monitoring screen: the prediction log ---------------------------------------------------
+
+
+def serve_requests(home: Path, n: int) -> list[str]:
+    """Send ``n`` new requests to the demo's production model in-process, as `mlwb serve` would."""
+    from app.ml.demo_data import generate_interactions
+    from app.services.serving import ScoringService
+
+    wb = Workbench.open(Workspace(home))
+    frame = generate_interactions(n, seed=77)
+    ids = [f"tui-{i:04d}" for i in range(n)]
+    service = ScoringService(wb, SLUG, shadow=False)
+    try:
+        for request_id, row in zip(ids, frame.drop(columns=["clicked"]).to_dict("records")):
+            service.score({"request_id": request_id, "features": row})
+    finally:
+        service.close()
+        wb.close()
+    return ids
+
+
+async def test_logged_requests_are_labelled_then_collected_into_a_batch(demo_home: Path, tmp_path: Path) -> None:
+    ids = serve_requests(demo_home, 30)
+    labels = tmp_path / "outcomes.csv"
+    labels.write_text("request_id,clicked\n" + "".join(f"{i},{n % 2}\n" for n, i in enumerate(ids[:20])))
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_monitoring(app, pilot)
+        await pilot.press("L")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FilePicker)
+        picker.query_one("#picker-path", Input).value = str(labels)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, LogLabelsDialog)
+        assert dialog.values() == {"id_column": "request_id", "label_column": "clicked"}  # guessed from the header
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen and screen.last_labelled == 20, messages(app, "error")
+
+        taken = screen.snapshot.batches[0].label
+        monitoring_rows = len(datasets.list_datasets(app.wb, SLUG, role="monitoring"))
+        await pilot.press("c")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, CollectBatchDialog)
+        field = form.query_one(f"#{LABEL_FIELD}", Input)
+        field.value = taken
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is form and "already has a batch" in form.errors()[f"{LABEL_FIELD}-error"]
+        assert field.value == taken
+        assert len(datasets.list_datasets(app.wb, SLUG, role="monitoring")) == monitoring_rows  # nothing stored
+        field.value = "week-tui"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen, messages(app, "error")
+        batch = next(b for b in monitoring_batches.list_batches(app.wb, SLUG) if b.label == "week-tui")
+        assert (batch.source, batch.n_rows, batch.n_labelled) == ("prediction_log", 30, 20)
+        assert batch.analysed  # "analyse now" was ticked: the drift job ran
