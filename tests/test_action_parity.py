@@ -31,21 +31,11 @@ SERVICES = Path(__file__).resolve().parent.parent / "app" / "services"
 # (action name, face) -> who builds it. CLI faces in the verb modules this branch (i13-tui-actions) owns
 # are never listed here: they are filled, or the test fails.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    # On this branch's screens (runs, release) but beyond the four actions the issue names; not built
-    # in this session's time: for the coordinator to assign (the service and verb exist).
-    ("Compare two runs with the 5×2cv test", "tui"): "i13-tui-actions, not built: runs.compare_5x2cv (a job)",
-    ("Analyse a run's errors (segments, fairness)", "tui"): "i13-tui-actions, not built: runs.analyse (a job)",
-    ("Import a validator's signed review", "tui"): "i13-tui-actions, not built: release.import_review (needs "
-                                                    "i13-tui-import's file picker)",
-    ("Export the evidence bundle (signed)", "tui"): "i13-tui-actions, not built: release.export_bundle (a folder "
-                                                     "or .zip path; a thread worker)",
     # Stage 2 from files and proposals: the CLI has them; the framing form does not offer them yet.
     ("Propose features from a dataset's profile", "tui"): "not built: proposals in the framing form",
     ("Confirm proposed features", "tui"): "not built: proposals in the framing form",
     ("Apply a project file (stage 1-2 documents as TOML)", "tui"): "not built: apply a project file from the TUI",
     # Nobody in the issue 13 plan: for the coordinator to assign.
-    ("Collect a batch from the prediction log", "tui"): "unassigned (screens/monitoring.py)",
-    ("Attach delayed labels to logged requests", "tui"): "unassigned (screens/monitoring.py)",
 }
 
 
