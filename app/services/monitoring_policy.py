@@ -75,7 +75,7 @@ def remove_sla_rule(wb: Workbench, slug: str, rule_id: int) -> None:
         project = uow.project(slug)
         rule = uow.session.get(SlaRule, rule_id)
         if rule is None or rule.project_id != project.id or not rule.active:
-            raise NotFound(f"'{slug}' has no active SLA rule {rule_id}: list them with `mlwb sla {slug}`")
+            raise NotFound(f"'{slug}' has no active SLA rule {rule_id}: list them with `mlwb monitor sla {slug}`")
         rule.active = False
         uow.audit("monitoring.sla_rule_removed", "sla_rule", rule.id, project=slug, metric=rule.metric)
 

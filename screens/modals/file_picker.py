@@ -203,8 +203,7 @@ class FilePicker(ModalScreen[ChosenT | None], Generic[ChosenT]):
             self._refuse(f"no file at {path}: check the path (tab moves to the list of this folder)")
             return
         if path.suffix.lower() not in self.suffixes:
-            self._refuse(f"{path.name} is not a table file the importer reads: choose a "
-                         f"{' or '.join(self.suffixes)} file")
+            self._refuse(f"{path.name} is not a file this step reads: choose a {' or '.join(self.suffixes)} file")
             return
         if not os.access(path, os.R_OK):
             self._refuse(f"{path.name} cannot be read (permission denied): fix its permissions or copy it")
