@@ -51,7 +51,7 @@ def _init(args: argparse.Namespace) -> int:
     print(f"fingerprint: {key.fingerprint}")
     if setup.person is None:
         print(f"not registered in this workspace yet: send {public_file} to an admin, who runs "
-              f"`mlwb people add YOUR-NAME --public-key signing.pub --role validator`")
+              f"`mlwb people add YOUR-NAME --public-key {public_file.name} --role validator`")
     else:
         print(f"registered as {setup.person.name} ({setup.person.role})"
               + (" — the first person, so the admin" if setup.registered_now else ""))

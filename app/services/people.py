@@ -60,7 +60,7 @@ def init_me(wb: Workbench, *, name: str | None = None) -> KeySetup:
     if key is None:
         key = create_signing_key(wb.workspace.signing_key_file, login_name(), file_only=wb.workspace.signing_key_named)
         wb.forget_signing_key()
-    public_file = wb.workspace.home / "signing.pub"
+    public_file = _public_file(wb)
     _write_public_line(public_file, key.public_line)
     with wb.unit_of_work() as uow:
         mine = person_by_fingerprint(uow.session, key.fingerprint)
@@ -76,6 +76,17 @@ def init_me(wb: Workbench, *, name: str | None = None) -> KeySetup:
         uow.audit("person.added", "person", row.id, name=row.name, role=row.role, fingerprint=row.fingerprint,
                   public_key=row.public_key, first_admin=True)
         return KeySetup(key, created, person_view(row), True, public_file)
+
+
+def _public_file(wb: Workbench) -> Path:
+    """Where my public line goes: beside the private key when ``MLWB_SIGNING_KEY`` names one
+    (val.key -> val.pub), so a second person's key never overwrites the owner's signing.pub."""
+    ws = wb.workspace
+    if not ws.signing_key_named:
+        return ws.home / "signing.pub"
+    key_file = ws.signing_key_file
+    public = key_file.with_suffix(".pub")
+    return public if public != key_file else key_file.with_name(key_file.name + ".pub")
 
 
 def _write_public_line(path: Path, line: str) -> None:
