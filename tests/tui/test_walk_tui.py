@@ -275,7 +275,8 @@ async def validator_approves(app: WorkbenchApp, pilot) -> None:  # type: ignore[
     assert isinstance(app.screen, ReleaseScreen), errors_of(app)
 
 
-async def author_promotes_and_monitors(app: WorkbenchApp, pilot, batch_csv: Path) -> None:  # type: ignore[no-untyped-def]
+async def author_promotes_and_monitors(app: WorkbenchApp, pilot,  # type: ignore[no-untyped-def]
+                                       batch_csv: Path) -> None:
     await open_project(app, pilot)
     await press(app, pilot, "R", "p")
     assert isinstance(app.screen, ReasonDialog)
