@@ -17,6 +17,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def schema_head() -> str:
+    """The newest migration's revision, read from the file names (``0006_….py`` is revision
+    0006): a registry already there needs no upgrade, and knowing that costs a directory listing
+    and one row instead of importing Alembic and parsing every script (0.2 s of every command's
+    start). ``tests/test_storage.py`` checks it is Alembic's own head."""
+    return max(p.name.partition("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -67,6 +75,8 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration; run on every open, a no-op when current."""
+        if self.revision() == schema_head():
+            return
         from alembic import command
 
         with self.engine.connect() as connection:
@@ -75,6 +85,17 @@ class Database:
             command.upgrade(cfg, "head")
             if connection.in_transaction():
                 connection.commit()
+
+    def revision(self) -> str | None:
+        """The schema revision the registry records, or None (a new or foreign database)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.execution_options(mlwb_read_only=True).connect() as connection:
+                return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            return None
 
     def dispose(self) -> None:
         self.engine.dispose()

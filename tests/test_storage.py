@@ -13,13 +13,15 @@ from alembic.script import ScriptDirectory
 
 from app.services import audit_trail, projects
 from app.services.workbench import Workbench
-from storage.database import Database, alembic_config
+from storage.database import Database, alembic_config, schema_head
 from storage.models import Base
 from storage.workspace import Workspace
 
 
 def test_migrations_have_one_head_and_match_the_models(tmp_path: Path) -> None:
-    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1
+    assert schema_head() == script.get_current_head()  # what an open compares the registry with
     db = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     db.upgrade()
     db.upgrade()  # a second open is a no-op
