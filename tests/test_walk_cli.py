@@ -122,13 +122,12 @@ def test_a_new_project_from_idea_to_monitored_production_with_cli_verbs_only(tmp
                         "--infer-from", str(dataset["id"]))
     proposed = {p["name"]: p for p in framing["proposed"]}
     assert len(proposed) == 31 and proposed["patient_id"]["pii"] is True and not framing["gate"]["passed"]
-    mlwb.json("frame", SLUG, "--confirm")
-    # `--drop` in the same call as `--confirm` is applied first (nothing to drop yet): two steps.
-    framing = mlwb.json("frame", SLUG, "--drop", "patient_id")
+    framing = mlwb.json("frame", SLUG, "--confirm", "--drop", "patient_id")  # confirmed first, then dropped
+    assert len(framing["confirmed"]) == 31
     assert len(framing["framing"]["features"]) == 30 and framing["gate"]["passed"]
     assert mlwb.json("advance", SLUG)["stage"] == 3
 
-    # Stage 3: a stratified split with its leakage checks.  (`data split --json` is coming on i13-cli-json.)
+    # Stage 3: a stratified split with its leakage checks.
     assert "train_test_overlap 0" in mlwb.run("data", "split", SLUG, "--strategy", "stratified", "--seed", "7")
     assert mlwb.json("advance", SLUG)["stage"] == 4
 

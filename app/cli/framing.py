@@ -187,13 +187,20 @@ def _cmd_frame(args: argparse.Namespace) -> int:
     wb = open_workspace()
     before = deliverables.deliverables(wb, args.project)[deliverables.FRAMING]
     revision = None
+    confirmation = None
+    current = before
+    if args.confirm is not None:  # first, so --drop and --feature in the same call act on what was confirmed
+        names = [n.strip() for n in args.confirm.split(",") if n.strip()] or None
+        confirmation = deliverables.confirm_proposals(wb, args.project, names)
+        revision = confirmation.revision
+        current = deliverables.deliverables(wb, args.project)[deliverables.FRAMING]
     edits = args.target is not None or args.sets or args.features or args.drop
     if edits:
-        fields = {k: v for k, v in before.items() if k != "features"}
+        fields = {k: v for k, v in current.items() if k != "features"}
         fields.update(_pairs(args.sets, "--set"))
         if args.target is not None:
             fields["target"] = args.target
-        spec = {f["name"]: f for f in before.get("features", [])}
+        spec = {f["name"]: f for f in current.get("features", [])}
         for name in args.drop:
             if name not in spec:
                 raise WorkbenchError(f"no feature '{name}' to drop: the framing lists {', '.join(spec) or 'none'}")
@@ -206,11 +213,6 @@ def _cmd_frame(args: argparse.Namespace) -> int:
     if args.infer_from is not None:
         target = args.target or before.get("target") or None
         proposal = deliverables.propose_features(wb, args.project, args.infer_from, target=target)
-    confirmation = None
-    if args.confirm is not None:
-        names = [n.strip() for n in args.confirm.split(",") if n.strip()] or None
-        confirmation = deliverables.confirm_proposals(wb, args.project, names)
-        revision = confirmation.revision
     after = deliverables.deliverables(wb, args.project)[deliverables.FRAMING]
     pending = deliverables.framing_proposal(wb, args.project)
     g = gates.gate(wb, args.project, 2)

@@ -29,6 +29,24 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
+def _die_with_this_server(server: int) -> None:
+    """In each job worker forked from here: the kernel sends it SIGKILL when this server ends.
+    A worker also watches its requester's death itself (``app.ml.worker``), but that watcher is
+    Python and needs the GIL, which a fit in C can hold for a second or more; the server is idle
+    in its loop, its watchdog above ends it within 0.1 s, and this signal needs no GIL. (Only
+    for workers forked by the server's main thread, which lives as long as the server.)"""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != server:  # the server ended before the request above took effect
+        os._exit(0)
+
+
+os.register_at_fork(after_in_child=lambda server=os.getpid(): _die_with_this_server(server))
 threading.Thread(target=_exit_with_parent, args=(int(os.environ.get(FORKSERVER_PARENT) or os.getppid()),),
                  name="mlwb-exit-with-parent", daemon=True).start()
 

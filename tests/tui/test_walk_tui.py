@@ -6,9 +6,9 @@ Three sessions share the workspace, as three sittings would: the author's (stage
 review request), the validator's (a second ``WorkbenchApp`` whose ``MLWB_SIGNING_KEY`` is the
 validator's key file: ``a`` approves, signed), and the author's again (``p`` promotes, then the
 monitoring batch). Keys only: short answers typed key by key, long ones (paragraphs, the 30-line
-feature spec) pasted as a terminal delivers a paste. One step is done through the services because
-its TUI face is not on this branch yet (registering the validator's key; ``TODO(issue 13)``), and the
-feature spec is written by hand because the framing form does not propose it from the data yet.
+feature spec) pasted as a terminal delivers a paste. The admin registers the validator's public
+key on the people screen (dashboard ``P``, ``a``). The feature spec is written by hand because the
+framing form does not propose it from the data yet (``TODO(issue 13)``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from textual import events
 from textual.widgets import Checkbox, Input, Select, TextArea
 
 from app.services import (
-    audit_trail, comparison, datasets, deliverables, gates, monitoring_batches, projects, registry, training,
+    audit_trail, comparison, datasets, deliverables, gates, monitoring_batches, people, projects, registry, training,
 )
 from app.services.workbench import Workbench
+from app.signing import new_signing_key, write_private_key
 from app.tui import WorkbenchApp
 from screens.dashboard import DashboardScreen
 from screens.data import DataScreen
@@ -41,7 +42,6 @@ from screens.monitoring import MonitoringScreen
 from screens.project import ProjectScreen
 from screens.release import ReleaseScreen
 from screens.runs import RunsScreen
-from tests.conftest import register_person
 from tests.test_walk_cli import write_cancer_csvs
 from tests.tui.test_tui_workbench import SIZE, settle
 
@@ -123,6 +123,21 @@ STATEMENT = {
     "feasibility_budget": "one engineer",
     "baseline_heuristic": "the majority class",
 }
+
+
+async def admin_registers_the_validator(app: WorkbenchApp, pilot, public_file: Path) -> None:  # type: ignore[no-untyped-def]
+    """Dashboard P (people), a: the validator's name, role and the file holding their public key."""
+    await settle(app, pilot)
+    await press(app, pilot, "P")
+    await pilot.press("a")
+    await pilot.pause()
+    await type_into(app, pilot, "person-name", VALIDATOR)
+    await choose(app, pilot, "person-role", "validator")
+    await type_into(app, pilot, "person-key", str(public_file))
+    await press(app, pilot, "ctrl+s")
+    assert errors_of(app) == []
+    assert {p.name: p.role for p in people.list_people(app.wb)}[VALIDATOR] == "validator"
+    await press(app, pilot, "escape")
 
 
 async def author_until_review(app: WorkbenchApp, pilot, training_csv: Path) -> None:  # type: ignore[no-untyped-def]
@@ -312,12 +327,13 @@ async def author_promotes_and_monitors(app: WorkbenchApp, pilot,  # type: ignore
 async def test_a_new_project_from_idea_to_monitored_production_with_tui_keys_only(
         wb: Workbench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     training_csv, batch_csv = write_cancer_csvs(tmp_path / "data")
-    # TODO(issue 13): the people screen (dashboard P, i13-tui-gaps-a) is not on this branch: the admin
-    # registers the validator's public key through the service, as `mlwb people add` would.
-    register_person(wb, VALIDATOR, "validator", key_dir=tmp_path)
+    validator_key = new_signing_key()  # made on the validator's machine; its public line is sent to me
+    write_private_key(tmp_path / f"{VALIDATOR}.key", validator_key)
+    (tmp_path / f"{VALIDATOR}.pub").write_text(validator_key.public_line + "\n")
 
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
+        await admin_registers_the_validator(app, pilot, tmp_path / f"{VALIDATOR}.pub")
         await author_until_review(app, pilot, training_csv)
 
     # The validator's sitting: the same workspace, their own key.
