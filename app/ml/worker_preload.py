@@ -9,6 +9,7 @@ must not exist yet when the server forks.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -47,6 +48,11 @@ def _die_with_this_server(server: int) -> None:
 
 
 os.register_at_fork(after_in_child=lambda server=os.getpid(): _die_with_this_server(server))
+# The server's own loop usually sees its parent's death first (the alive pipe closes) and raises
+# SystemExit; tearing these libraries' modules down then holds the GIL for a second or more on a
+# busy machine, with the watchdog frozen. Nothing here needs a clean teardown: end at once.
+# (Workers forked from here leave through os._exit and never run this.)
+atexit.register(os._exit, 0)
 threading.Thread(target=_exit_with_parent, args=(int(os.environ.get(FORKSERVER_PARENT) or os.getppid()),),
                  name="mlwb-exit-with-parent", daemon=True).start()
 
