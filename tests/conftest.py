@@ -28,6 +28,12 @@ DEMO_BATCH_ROWS = 1_500
 ME = "ana.engineer"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``long`` first: the workers take tests in collection order, so a minute-long
+    walk collected last would run alone at the end while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("MLWB_HOME", str(home))
     monkeypatch.delenv("MLWB_DATABASE_URL", raising=False)

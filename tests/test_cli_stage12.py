@@ -86,6 +86,7 @@ def _actions(wb: Workbench, project: str) -> list[str]:
     return [e.action for e in audit_trail.recent_events(wb, project=project, limit=500)]
 
 
+@pytest.mark.long
 def test_a_new_project_reaches_stage_3_and_trains_with_only_the_stage_1_2_verbs(wb: Workbench, tmp_path: Path) -> None:
     csv = _tumours(tmp_path / "tumours.csv")
     ok("projects", "new", "cancer", "--problem-type", "binary_classification")

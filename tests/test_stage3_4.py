@@ -104,6 +104,7 @@ def test_a_run_reproduces_from_its_recorded_inputs(demo_wb: Workbench) -> None:
     assert result.matches and result.max_difference <= 1e-9 and result.original == result.reproduced
 
 
+@pytest.mark.long
 def test_cli_contract_for_check_train_and_compare(demo_home: Path) -> None:
     checked = _cli("data", "check", SLUG, "1", "--json")
     assert checked.returncode == 0, checked.stderr

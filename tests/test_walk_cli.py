@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "cancer"
 
@@ -79,6 +81,7 @@ def check_passed(gate: dict[str, Any], check_id: str) -> bool:
     return next(c for c in gate["checks"] if c["id"] == check_id)["passed"]
 
 
+@pytest.mark.long
 def test_a_new_project_from_idea_to_monitored_production_with_cli_verbs_only(tmp_path: Path) -> None:
     training_csv, batch_csv = write_cancer_csvs(tmp_path / "data")
     mlwb = Mlwb(tmp_path / "home")

@@ -198,6 +198,7 @@ def test_deterministic_flag_decides_the_printed_build_time(tmp_path: Path) -> No
     assert "built 2026-03-01 12:00:00 UTC" in text and "deterministic build" not in text
 
 
+@pytest.mark.long
 def test_a_report_of_more_than_100_pages_renders(tmp_path: Path) -> None:
     """Many batches and runs: long tables split, headers repeat, nothing overflows (timed in bench/)."""
     records = build_records(batches=200, runs=60, events=3_000)

@@ -65,6 +65,7 @@ def validator_machine(exported: Exported, tmp_path: Path, monkeypatch: pytest.Mo
     return bundle
 
 
+@pytest.mark.long
 async def test_review_open_navigates_the_bundle_records_a_finding_and_signs(
         exported: Exported, validator_machine: Path, tmp_path: Path,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:

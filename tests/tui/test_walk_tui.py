@@ -324,6 +324,7 @@ async def author_promotes_and_monitors(app: WorkbenchApp, pilot,  # type: ignore
     assert audit_trail.verify(app.wb).ok
 
 
+@pytest.mark.long
 async def test_a_new_project_from_idea_to_monitored_production_with_tui_keys_only(
         wb: Workbench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     training_csv, batch_csv = write_cancer_csvs(tmp_path / "data")
