@@ -45,6 +45,10 @@ MIN_RELATIVE_SPAN = 0.05
 NEAR_CONSTANT = 0.005
 
 
+#: What a near-constant series is drawn with in a trend row: a level line, not bars of noise.
+FLAT_LINE = "─"
+
+
 def near_constant(values: Sequence[float | None]) -> bool:
     """True when the finite values differ by less than ``NEAR_CONSTANT`` of their magnitude (or
     not at all): a shape drawn from them would only magnify rounding noise."""
@@ -175,7 +179,10 @@ def trend(values: Sequence[float | None], *, fmt: str = "{:.4f}", higher_is_bett
     worsens; without it (a quantity with no good direction) it stays plain.
     """
     finite = _finite(values)
-    out = Text(sparkline(values), style="cyan")
+    # A near-constant series is drawn as a level line (FLAT_LINE), the same width as its sparkline,
+    # so the row keeps to one line in a narrow panel; the change beside it gives the size.
+    out = Text(FLAT_LINE * len(values), style="dim cyan") if near_constant(values) else Text(sparkline(values),
+                                                                                          style="cyan")
     if not finite:
         return out.append("no values yet", style="dim")
     first, last = finite[0], finite[-1]
@@ -187,5 +194,4 @@ def trend(values: Sequence[float | None], *, fmt: str = "{:.4f}", higher_is_bett
             style = "green" if (delta > 0) == higher_is_better else "red"
         out.append(" → " + fmt.format(last))
         out.append(" (" + ("+" if delta >= 0 else "−") + fmt.format(abs(delta)) + ")", style=style)
-        out.append(flat_note(values, fmt), style="dim")
     return out
