@@ -273,11 +273,11 @@ def test_a_guess_never_reaches_the_framing_without_confirmation(wb: Workbench, t
 async def test_the_jobs_screen_says_when_and_whose(wb: Workbench) -> None:
     """A job this TUI session queued is owned by "tui pid N"; one a CLI verb ran by "cli pid M"."""
     from textual.widgets import DataTable
-    from textual.worker import WorkerFailed
 
     from app.services import jobs as job_records
     from app.tui import WorkbenchApp
     from screens.jobs import JobsScreen
+    from tests.tui.test_tui_workbench import settle
 
     projects.create_project(wb, "timed", problem_type="binary_classification")
     # A job an earlier `mlwb` verb ran: its owner tag as a CLI process writes it.
@@ -287,11 +287,7 @@ async def test_the_jobs_screen_says_when_and_whose(wb: Workbench) -> None:
         session.get(Job, earlier).owner = f"cli@{socket.gethostname()}:4242"
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=(200, 40)) as pilot:
-        await pilot.pause()
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
+        await settle(app, pilot)
         mine = job_records.create_job(app.wb, "compare", "timed", {})  # queued and run by this session
         job_records.mark_running(app.wb, mine)
         job_records.mark_failed(app.wb, mine, "stopped by the test")

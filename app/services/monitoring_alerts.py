@@ -98,6 +98,14 @@ def open_alerts(wb: Workbench, *, limit: int = 50) -> list[OpenAlert]:
                 for a, slug, label, trigger in rows]
 
 
+def _alert_of(uow: UnitOfWork, project: Project, alert_id: int) -> Alert:
+    """Alert ``alert_id`` of ``project``, or a clear error naming the verb that lists them."""
+    alert = uow.session.get(Alert, alert_id)
+    if alert is None or alert.project_id != project.id:
+        raise NotFound(f"'{project.slug}' has no alert {alert_id}: list them with `mlwb monitor list {project.slug}`")
+    return alert
+
+
 def resolve_alert(wb: Workbench, slug: str, alert_id: int, *, note: str) -> AlertView:
     """Close an alert someone has looked at, saying what was done (or why nothing needs doing)."""
     note = note.strip()
@@ -105,9 +113,7 @@ def resolve_alert(wb: Workbench, slug: str, alert_id: int, *, note: str) -> Aler
         raise WorkbenchError("say how the alert was handled: the note is what a reviewer reads later")
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
-        alert = uow.session.get(Alert, alert_id)
-        if alert is None or alert.project_id != project.id:
-            raise NotFound(f"'{slug}' has no alert {alert_id}: list them with `mlwb monitor list {slug}`")
+        alert = _alert_of(uow, project, alert_id)
         if alert.status != "open":
             raise WorkbenchError(f"alert {alert_id} is already {alert.status}")
         alert.status = "resolved"
@@ -155,9 +161,7 @@ def revise_framing(wb: Workbench, slug: str, alert_id: int, *, reason: str) -> F
         raise WorkbenchError("say why the framing must be revised (what the alert showed that retraining cannot fix)")
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
-        alert = uow.session.get(Alert, alert_id)
-        if alert is None or alert.project_id != project.id:
-            raise NotFound(f"'{slug}' has no alert {alert_id}: list them with `mlwb monitor list {slug}`")
+        alert = _alert_of(uow, project, alert_id)
         if alert.status == FRAMING_REVISION:
             raise WorkbenchError(f"alert {alert_id} already sent '{slug}' back to the framing")
         before = project.current_stage
