@@ -96,6 +96,18 @@ def test_a_retrained_version_is_promoted_with_only_the_peoples_decisions(demo_wb
     assert versions[outcome.champion_version].stage == "archived"  # type: ignore[index]
     # no waiver was needed
     assert not [w for w in promotion.waivers(demo_wb, SLUG) if w.version == version]
+    # retraining the retrained champion with no new labels adds no row twice: the labelled
+    # batches are inside the champion's dataset already
+    again = retraining.retrain(demo_wb, runner, SLUG, reason="second refresh, nothing new labelled")
+    with demo_wb.read() as session:
+        first_run, second_run = session.get(Run, versions[version].run_id), session.get(Run, again.run_id)
+        first_data = session.get(DatasetVersion, first_run.dataset_version_id)
+        second_data = session.get(DatasetVersion, second_run.dataset_version_id)
+        completed = [json.loads(e.payload) for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "monitoring.retraining_completed")
+            .order_by(AuditEvent.seq))]
+    assert second_data.n_rows == first_data.n_rows
+    assert completed[-1]["feedback_datasets"] == completed[-2]["feedback_datasets"] != []
 
 
 def test_revise_framing_from_the_command_line(demo_home: Path) -> None:

@@ -177,10 +177,11 @@ def _plan(wb: Workbench, slug: str, trigger_id: int) -> dict[str, Any]:
         run = session.get(Run, mv.run_id)
         original = session.get(DatasetVersion, run.dataset_version_id)
         split = session.get(Split, run.split_id)
+        already = _feedback_inside(session, project, original.id)
         feedback = [session.get(DatasetVersion, b.labelled_dataset_version_id) for b in session.scalars(
             select(MonitoringBatch).where(MonitoringBatch.project_id == project.id,
                                           MonitoringBatch.labelled_dataset_version_id.is_not(None))
-            .order_by(MonitoringBatch.id))]
+            .order_by(MonitoringBatch.id)) if b.labelled_dataset_version_id not in already]
         target = run.params.get("target") or original.target
         if not target:
             raise WorkbenchError(f"run {run.id} has no target column: retraining needs labelled data")
@@ -192,12 +193,31 @@ def _plan(wb: Workbench, slug: str, trigger_id: int) -> dict[str, Any]:
             "model_kind": run.model_kind, "seed": run.seed, "overrides": run.params.get("overrides") or {},
             "original": str(datasets.dataset_path(wb, original)),
             "feedback": [str(datasets.dataset_path(wb, d)) for d in feedback],
-            "feedback_ids": [d.id for d in feedback], "columns": columns, "target": target,
+            "feedback_ids": sorted(already | {d.id for d in feedback}), "columns": columns, "target": target,
             "time_column": original.time_column, "split": {
                 "strategy": split.strategy, "seed": split.seed, "time_column": split.time_column,
                 "group_column": split.group_column, "gap": split.gap},
             "production": mv.version,
         }
+
+
+def _feedback_inside(session: Session, project: Project, dataset_id: int) -> set[int]:
+    """The labelled batches a retraining dataset already holds, so the next retraining adds
+    only the new ones instead of counting earlier batches twice. Read from the audit event that
+    made the dataset: its ``feedback_datasets`` lists every batch inside, the ones carried in by
+    the dataset it was built on included. Empty for a dataset a person imported."""
+    import json
+
+    from storage.models import AuditEvent
+
+    trigger = session.scalar(select(RetrainingTrigger).where(
+        RetrainingTrigger.project_id == project.id, RetrainingTrigger.dataset_version_id == dataset_id))
+    if trigger is None:
+        return set()
+    event = session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "monitoring.retraining_completed", AuditEvent.entity_type == "retraining_trigger",
+        AuditEvent.entity_id == str(trigger.id)).order_by(AuditEvent.seq.desc()))
+    return set(json.loads(event.payload).get("feedback_datasets", [])) if event is not None else set()
 
 
 def retrain(
