@@ -157,3 +157,21 @@ def test_alerts_are_resolved_by_retraining_or_with_a_note(demo_wb: Workbench) ->
     with pytest.raises(WorkbenchError, match="already resolved"):
         monitoring_alerts.resolve_alert(demo_wb, SLUG, warning.id, note="again")
     assert not [a for a in monitoring_alerts.open_alerts(demo_wb) if a.project == SLUG]
+
+
+def test_cli_monitor_import_analyses_the_batch_unless_told_not_to(demo_home: Path, tmp_path: Path) -> None:
+    """As the TUI's import does: the batch arrives analysed, so the stage-6 gate does not wait
+    for a second command; ``--no-analyse`` only stores it."""
+    from tests.test_cli import ok
+
+    frame = generate_interactions(400, seed=7)
+    frame.drop(columns=["clicked"]).to_csv(tmp_path / "batch.csv", index=False)
+    stored = json.loads(ok("monitor", "import", SLUG, str(tmp_path / "batch.csv"), "--label", "2026-05",
+                           "--no-analyse", "--json"))
+    assert stored["label"] == "2026-05" and stored["analysed"] is False and stored["drift"] == []
+    printed = ok("monitor", "import", SLUG, str(tmp_path / "batch.csv"), "--label", "2026-06")
+    assert "monitoring batch 2026-06: 400 rows" in printed
+    drift_lines = {line.split()[0] for line in printed.splitlines() if line.startswith("  ")}
+    assert {f["name"] for f in FEATURES} <= drift_lines
+    listed = {b["label"]: b for b in json.loads(ok("monitor", "list", SLUG, "--json"))["batches"]}
+    assert listed["2026-06"]["analysed"] is True and listed["2026-05"]["analysed"] is False

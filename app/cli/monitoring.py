@@ -23,11 +23,13 @@ def add_parsers(sub: Any) -> None:
     mimp.add_argument("file", type=Path)
     mimp.add_argument("--label", required=True, help="the period the batch covers, e.g. 2026-03")
     mimp.add_argument("--id-column", help="the column that identifies rows, to join labels that arrive later")
-    add_json_option(mimp, "the batch recorded")
+    _add_analyse_option(mimp)
+    add_json_option(mimp, "the batch recorded (analysed unless --no-analyse)")
     collect = add_project_verb(msub, "collect",
                                help="make a batch of the requests logged by `mlwb serve` since the last one")
     collect.add_argument("--label", required=True)
-    add_json_option(collect, "the batch recorded")
+    _add_analyse_option(collect)
+    add_json_option(collect, "the batch recorded (analysed unless --no-analyse)")
     labels = add_project_verb(msub, "labels", help="attach delayed labels to a batch and measure performance")
     labels.add_argument("label", help="the batch")
     labels.add_argument("file", type=Path)
@@ -102,23 +104,39 @@ def _print_batch(b: Any) -> None:
         print(f"  SLA {rule}: {state}" + (f" ({outcome['value']:.4g})" if outcome["value"] is not None else ""))
 
 
+def _add_analyse_option(parser: argparse.ArgumentParser) -> None:
+    """A batch is analysed as it arrives, as the TUI's import does; the stage-6 gate waits for it."""
+    parser.add_argument("--no-analyse", dest="analyse", action="store_false",
+                        help="only store the batch; analyse it later with `mlwb monitor analyse`")
+
+
 def _cmd_monitor(args: argparse.Namespace) -> int:
     from app.services import monitoring_alerts, monitoring_analysis, monitoring_batches, monitoring_policy, retraining
 
     wb = open_workspace()
     verb = args.monitor_verb
-    if verb == "import":
-        b = monitoring_batches.import_batch(wb, args.project, args.file, label=args.label, id_column=args.id_column)
+    if verb in ("import", "collect"):
+        if verb == "import":
+            b = monitoring_batches.import_batch(wb, args.project, args.file, label=args.label,
+                                                id_column=args.id_column)
+            what = "rows"
+        else:
+            b = monitoring_batches.batch_from_predictions(wb, args.project, label=args.label)
+            what = "logged requests"
+        if not args.json:
+            print(f"monitoring batch {b.label}: {b.n_rows} {what} for model version {b.model_version}")
+        if args.analyse:
+            try:
+                b = monitoring_analysis.analyse_batch(wb, job_runner(wb), args.project, b.label,
+                                                      on_progress=None if args.json else progress_printer())
+            except WorkbenchError as exc:
+                raise WorkbenchError(f"batch {b.label} is stored, but its analysis failed: {exc}. Analyse it "
+                                     f"again with `mlwb monitor analyse {args.project} {b.label}`") from None
         if args.json:
             print_json(b)
             return 0
-        print(f"monitoring batch {b.label}: {b.n_rows} rows for model version {b.model_version}")
-    elif verb == "collect":
-        b = monitoring_batches.batch_from_predictions(wb, args.project, label=args.label)
-        if args.json:
-            print_json(b)
-            return 0
-        print(f"monitoring batch {b.label}: {b.n_rows} logged requests for model version {b.model_version}")
+        if args.analyse:
+            _print_batch(b)
     elif verb == "labels":
         b = monitoring_analysis.attach_labels(wb, job_runner(wb), args.project, args.label, args.file,
                                               id_column=args.id_column, label_column=args.label_column,
