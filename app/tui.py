@@ -242,7 +242,10 @@ class WorkbenchApp(App[int]):
         if isinstance(error, JobCancelled):
             self.notify(str(error), title="Cancelled", severity="warning")
         elif isinstance(error, WorkbenchError):
-            self.notify(str(error), title="Cannot do that", severity="error", timeout=10)
+            from screens.verb_hint import stack_bindings, with_tui_keys
+
+            self.notify(with_tui_keys(str(error), stack_bindings(self.screen_stack)), title="Cannot do that",
+                        severity="error", timeout=10)
         else:
             self.log.error(repr(error))
             self.notify(f"Unexpected error: {type(error).__name__}: {error}", title="Bug", severity="error",

@@ -148,8 +148,11 @@ class FormDialog(ModalScreen[ResultT]):
         try:
             result = self.save(values)
         except WorkbenchError as exc:
+            from screens.verb_hint import stack_bindings, with_tui_keys
+
             message = str(exc)
-            self.app.call_from_thread(self.show_error, message, self.error_field(message))
+            shown = with_tui_keys(message, stack_bindings(self.app.screen_stack))
+            self.app.call_from_thread(self.show_error, shown, self.error_field(message))
             return
         self.app.call_from_thread(self.dismiss, values if result is None else result)
 
