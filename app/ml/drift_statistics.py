@@ -24,3 +24,7 @@ class DriftStatistics:
     chi2_pvalue: float | None
     js: float | None
     drifted: bool
+    #: The normed Wasserstein distance (numeric features). Defaults to None because stored
+    #: results (``storage.models.DriftResult``) have no column for it yet: their verdict note
+    #: still names it when it was a reason.
+    wasserstein: float | None = None
