@@ -125,32 +125,98 @@ def test_numeric_js_and_psi_use_reference_quantile_bins(seed: int, m: int, n: in
     assert 0.0 <= result.js <= 1.0
 
 
+def contingency(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """The 2 x k table of counts scipy's chi2_contingency takes, over the categories either side has."""
+    labels = sorted(set(ref) | set(cur))
+    return np.array([pd.Series(ref).value_counts().reindex(labels, fill_value=0).to_numpy(),
+                     pd.Series(cur).value_counts().reindex(labels, fill_value=0).to_numpy()])
+
+
 @PROPERTY
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(2, 30), m=st.integers(50, 20_000), n=st.integers(1, 20_000),
-       tilt=st.floats(0.0, 2.0))
-def test_chi_square_and_js_equal_scipy_without_new_categories(seed: int, k: int, m: int, n: int, tilt: float) -> None:
+       tilt=st.floats(0.0, 2.0), new=st.integers(0, 3))
+def test_chi_square_equals_scipy_two_sample_contingency(
+    seed: int, k: int, m: int, n: int, tilt: float, new: int,
+) -> None:
+    """Two categories included (where scipy's default would apply Yates' correction), unequal
+    sizes, categories missing from the batch, and categories the reference never had."""
     rng = np.random.default_rng(seed)
     ref_p = rng.dirichlet(np.ones(k))
-    cur_p = ref_p * np.exp(tilt * rng.normal(size=k))
-    labels = np.array([f"cat{i}" for i in range(k)], dtype=object)
-    ref = labels[np.concatenate([np.arange(k), rng.choice(k, m, p=ref_p)])]  # every category present
-    cur = labels[rng.choice(k, n, p=cur_p / cur_p.sum())]
-    ref_counts = pd.Series(ref).value_counts().reindex(labels).to_numpy()
-    cur_counts = pd.Series(cur).value_counts().reindex(labels, fill_value=0).to_numpy()
-    expected = stats.chisquare(cur_counts, ref_counts / ref_counts.sum() * n)
+    cur_p = np.append(ref_p * np.exp(tilt * rng.normal(size=k)), rng.uniform(0.0, 0.1, new))
+    labels = np.array([f"cat{i}" for i in range(k + new)], dtype=object)
+    ref = labels[np.concatenate([np.arange(k), rng.choice(k, m, p=ref_p)])]  # every reference category present
+    cur = labels[rng.choice(k + new, n, p=cur_p / cur_p.sum())]
+    table = contingency(ref, cur)
     result = categorical_drift(ref, cur)
+    if table.shape[1] < 2:
+        assert (result.chi2, result.chi2_pvalue) == (0.0, 1.0)
+        return
+    expected = stats.chi2_contingency(table, correction=False)
     assert result.chi2 == pytest.approx(float(expected.statistic), rel=1e-9, abs=1e-9)
     assert result.chi2_pvalue == pytest.approx(float(expected.pvalue), rel=1e-9, abs=1e-12)
-    assert result.js == pytest.approx(float(jensenshannon(ref_counts, cur_counts, base=2)), abs=1e-12)
-    assert result.ks is None and result.ks_pvalue is None
+    assert result.js == pytest.approx(float(jensenshannon(table[0], table[1], base=2)), abs=1e-12)
+    assert result.ks is None and result.ks_pvalue is None and result.wasserstein is None
+
+
+def test_unshifted_categories_are_not_significant_with_a_small_reference_and_a_big_batch() -> None:
+    """The bug the goodness-of-fit test had: a 200k reference against a 1M batch of the same
+    distribution came out "significant" because the reference's own noise was ignored."""
+    rng = np.random.default_rng(21)
+    labels = np.array([f"c{i}" for i in range(12)], dtype=object)
+    p = rng.dirichlet(np.full(12, 2.0))
+    pvalues = []
+    for _ in range(20):
+        ref, cur = labels[rng.choice(12, 20_000, p=p)], labels[rng.choice(12, 100_000, p=p)]
+        pvalues.append(categorical_drift(ref, cur).chi2_pvalue)
+    # Under no shift the p-values are uniform: about one in twenty below 0.05, never most of them.
+    assert sum(pv < 0.05 for pv in pvalues) <= 4
+    assert min(pvalues) > 1e-4
+
+
+@PROPERTY
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.one_of(st.integers(1, 300), st.integers(300, 30_000)),
+    n=st.one_of(st.integers(1, 300), st.integers(300, 30_000)),
+    shape=st.sampled_from(["continuous", "rounded", "few", "exponential", "heavy"]),
+    shift=st.sampled_from([0.0, 0.02, 0.3, 3.0]),
+    scale=st.sampled_from([1.0, 1.2, 0.5]),
+)
+def test_normed_wasserstein_equals_scipy_over_the_reference_std(
+    seed: int, m: int, n: int, shape: str, shift: float, scale: float,
+) -> None:
+    rng = np.random.default_rng(seed)
+    if shape == "exponential":
+        ref, cur = rng.exponential(1.0, m), shift + scale * rng.exponential(1.0, n)
+    elif shape == "heavy":
+        ref, cur = 1e4 + rng.standard_t(2.5, m), 1e4 + shift + scale * rng.standard_t(2.5, n)
+    else:
+        ref, cur = sample(rng, m, shape, 0.0), sample(rng, n, shape, shift) * scale
+    result = numeric_drift(ref, cur)
+    std = float(np.std(ref))
+    if std == 0.0:
+        assert result.wasserstein is None
+        return
+    expected = stats.wasserstein_distance(ref, cur) / std
+    assert result.wasserstein == pytest.approx(expected, rel=1e-7, abs=1e-9)
+    assert result.as_json()["wasserstein"] == result.wasserstein
+
+
+def test_normed_wasserstein_of_a_location_shift_is_the_shift_in_sds() -> None:
+    rng = np.random.default_rng(4)
+    ref = rng.gamma(3.0, 2.0, 50_000)
+    result = numeric_drift(ref, ref + 0.25 * ref.std())
+    assert result.wasserstein == pytest.approx(0.25, rel=1e-9)
+    constant = numeric_drift(np.full(500, 3.0), rng.normal(10.0, 1.0, size=500))
+    assert constant.wasserstein is None and constant.ks == 1.0 and constant.drifted
 
 
 def test_a_new_category_is_its_own_bucket_with_a_finite_huge_chi_square() -> None:
     ref = ["a"] * 6000 + ["b"] * 4000
     cur = ["a"] * 5000 + ["b"] * 3000 + ["brand-new"] * 2000
     result = categorical_drift(ref, cur)
-    assert np.isfinite(result.chi2) and result.chi2 > 1e5
-    assert result.chi2_pvalue == 0.0
+    assert np.isfinite(result.chi2) and result.chi2 > 1e3
+    assert result.chi2_pvalue < 1e-300
     assert result.psi > 1.0 and result.drifted
     assert result.js == pytest.approx(float(jensenshannon([6000, 4000, 0], [5000, 3000, 2000], base=2)), abs=1e-12)
 
@@ -207,7 +273,7 @@ def test_planted_shift_is_flagged_and_significant_noise_is_not(
 
 def test_threshold_overrides_change_the_verdict(production_batch: tuple[ReferenceProfile, pd.DataFrame]) -> None:
     profile, current = production_batch
-    lenient = {"shifted": {"psi": 5.0, "ks": 0.9, "js": 0.9}}
+    lenient = {"shifted": {"psi": 5.0, "ks": 0.9, "js": 0.9, "wasserstein": 5.0}}
     results = {r.feature: r for r in compare(profile, current, thresholds=lenient)}
     assert results["shifted"].drifted is False and results["segment"].drifted is True
     strict = {"*": {"psi": 0.0001, "ks": 0.005, "js": 0.005}, "same": {"ks": 0.5, "psi": 0.5, "js": 0.5}}
@@ -215,7 +281,7 @@ def test_threshold_overrides_change_the_verdict(production_batch: tuple[Referenc
     assert results["wobble"].drifted is True
     assert [reason.split()[0] for reason in results["wobble"].reasons] == ["psi", "ks", "js"]
     assert results["same"].drifted is False
-    only_psi = {"shifted": {"ks": 0.9, "js": 0.9}}
+    only_psi = {"shifted": {"ks": 0.9, "js": 0.9, "wasserstein": 5.0}}
     shifted = next(r for r in compare(profile, current, thresholds=only_psi) if r.feature == "shifted")
     assert shifted.drifted and [reason.split()[0] for reason in shifted.reasons] == ["psi"]
 
@@ -256,7 +322,8 @@ def test_a_feature_without_values_gets_a_note_not_a_zero() -> None:
     x, c = compare(profile, current)
     for result in (x, c):
         assert result.note == "no values in the current batch"
-        assert (result.ks, result.ks_pvalue, result.psi, result.chi2, result.chi2_pvalue, result.js) == (None,) * 6
+        assert (result.ks, result.ks_pvalue, result.psi, result.chi2, result.chi2_pvalue, result.js,
+                result.wasserstein) == (None,) * 7
         assert result.drifted is False and result.as_json() == {"drifted": False}
 
 
@@ -264,7 +331,7 @@ def test_as_json_keeps_only_statistics_that_apply() -> None:
     rng = np.random.default_rng(2)
     numeric = numeric_drift(rng.normal(size=500), rng.normal(size=400))
     categorical = categorical_drift(["a", "b"] * 100, ["a", "b", "b"] * 50)
-    assert set(numeric.as_json()) == {"ks", "ks_pvalue", "psi", "js", "drifted"}
+    assert set(numeric.as_json()) == {"ks", "ks_pvalue", "psi", "js", "wasserstein", "drifted"}
     assert set(categorical.as_json()) == {"psi", "chi2_pvalue", "js", "drifted"}
     json.dumps(numeric.as_json(), allow_nan=False)
 
