@@ -20,6 +20,7 @@ Run alone with ``python -m bench.drift_speed`` (``--quick`` for a 50k / 200k-row
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import statistics
 import time
 import tracemalloc
@@ -67,8 +68,14 @@ def _standard(rng: np.random.Generator, family: int, size: int) -> np.ndarray:
     return rng.uniform(-np.sqrt(3), np.sqrt(3), size)
 
 
-def make_data(n_reference: int, n_current: int, seed: int = SEED) -> DriftData:
-    """The benchmark's data set; the same seed gives the same frames and the same plan."""
+def make_data(n_reference: int, n_current: int, seed: int = SEED, generator: str = "mixed") -> DriftData:
+    """A benchmark data set; the same seed and generator give the same frames and the same plan.
+
+    ``mixed`` is the original set (five standardised shapes, some rounded, some missing values);
+    the others are in ``GENERATORS``.
+    """
+    if generator != "mixed":
+        return _planned_data(n_reference, n_current, seed, generator)
     rng = np.random.default_rng(seed)
     mean_shifts = [0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0, 0.25]
     scale_changes = [1.3, 1.4, 1.6, 2.0, 0.75, 0.6]
@@ -109,7 +116,18 @@ def make_data(n_reference: int, n_current: int, seed: int = SEED) -> DriftData:
         elif change.startswith("wobble"):
             wobbled[name] = label
 
-    cardinalities = [3, 5, 8, 12, 20, 30, 50, 4, 6, 100]
+    _add_categorical(rng, n_reference, n_current, reference, current, features, shifted, wobbled,
+                     cardinalities=[3, 5, 8, 12, 20, 30, 50, 4, 6, 100])
+    return DriftData(pd.DataFrame(reference), pd.DataFrame(current), features, shifted, wobbled)
+
+
+def _add_categorical(
+    rng: np.random.Generator, n_reference: int, n_current: int,
+    reference: dict[str, np.ndarray | pd.Series], current: dict[str, np.ndarray | pd.Series],
+    features: dict[str, str], shifted: dict[str, str], wobbled: dict[str, str], *, cardinalities: list[int],
+) -> None:
+    """Ten categorical columns: shares moved by 8-20 points or a new category at 8 % (4 shifted),
+    one point of share moved (3 wobbles), and 3 identical."""
     categorical_plan = ["move 0.2", "move 0.1", "new 0.08", "move 0.08", "wobble 0.01", "wobble 0.01",
                         "wobble 0.01", "same", "same", "same"]
     cat_order = rng.permutation(N_CATEGORICAL)
@@ -135,6 +153,163 @@ def make_data(n_reference: int, n_current: int, seed: int = SEED) -> DriftData:
             shifted[name] = change
         elif kind == "wobble":
             wobbled[name] = change
+
+
+# --- the other generators: columns of named shapes, each with a planned change -------------------
+
+# A shape draws raw values (not standardised: "x 1.2" of an exponential is a 20 % scale change
+# of the raw values, "+0.3" of a gamma(3) a raw shift of 0.3, as the issue describes them).
+Shape = Callable[[np.random.Generator, int], np.ndarray]
+
+SHAPES: dict[str, Shape] = {
+    "normal": lambda rng, n: 50.0 + 10.0 * rng.standard_normal(n),
+    "exponential": lambda rng, n: rng.exponential(1.0, n),
+    "gamma3": lambda rng, n: rng.gamma(3.0, 1.0, n),
+    "gamma0.5": lambda rng, n: rng.gamma(0.5, 2.0, n),
+    "lognormal0.5": lambda rng, n: rng.lognormal(0.0, 0.5, n),
+    "lognormal1": lambda rng, n: rng.lognormal(2.0, 1.0, n),
+    "uniform": lambda rng, n: rng.uniform(0.0, 100.0, n),
+    "beta2_5": lambda rng, n: rng.beta(2.0, 5.0, n),
+    "weibull1.5": lambda rng, n: rng.weibull(1.5, n),
+    "weibull0.8": lambda rng, n: rng.weibull(0.8, n),
+    "logistic": lambda rng, n: rng.logistic(0.0, 1.0, n),
+    "chi2_2": lambda rng, n: rng.chisquare(2.0, n),
+    "t3": lambda rng, n: rng.standard_t(3.0, n),
+    "t5": lambda rng, n: 100.0 + 5.0 * rng.standard_t(5.0, n),
+    "laplace": lambda rng, n: rng.laplace(0.0, 1.0, n),
+    "pareto3": lambda rng, n: rng.pareto(3.0, n) + 1.0,
+    # tied: counts, ratings, prices and ages. These draw a continuous value that ``_on_grid`` rounds
+    # after the change, so a shift of 0.3 sd moves some of the counts rather than none or all.
+    "poisson3": lambda rng, n: rng.poisson(3.0, n) + rng.uniform(-0.5, 0.5, n),
+    "poisson20": lambda rng, n: rng.poisson(20.0, n) + rng.uniform(-0.5, 0.5, n),
+    "rating5": lambda rng, n: 3.0 + 1.1 * rng.standard_normal(n),
+    "price": lambda rng, n: rng.lognormal(3.0, 0.4, n),
+    "age": lambda rng, n: 40.0 + 12.0 * rng.standard_normal(n),
+    "geometric": lambda rng, n: rng.geometric(0.3, n) + rng.uniform(-0.5, 0.5, n),
+}
+# Tied shapes: (grid step, lowest value, highest value) of what is recorded.
+_GRID: dict[str, tuple[float, float, float]] = {
+    "poisson3": (1.0, 0.0, np.inf), "poisson20": (1.0, 0.0, np.inf), "rating5": (1.0, 1.0, 5.0),
+    "price": (0.5, 0.5, np.inf), "age": (1.0, 18.0, 90.0), "geometric": (1.0, 1.0, np.inf),
+}
+# Shapes bounded below by zero (or one): their wobbles are raw scale changes that move the mean
+# by 0.02 sd ("mulsd"), which keep the bound; a 0.02 sd shift of a gamma(0.5), whose density is
+# infinite at zero, moves a spike and is a real change of the distribution, not a wobble.
+_POSITIVE = {"exponential", "gamma3", "gamma0.5", "lognormal0.5", "lognormal1", "weibull1.5", "weibull0.8",
+             "chi2_2", "pareto3", "poisson3", "poisson20", "price", "geometric", "beta2_5"}
+
+
+def _on_grid(shape: str, x: np.ndarray) -> np.ndarray:
+    step, low, high = _GRID[shape]
+    return np.clip(np.round(x / step) * step, low, high)
+
+
+# A change: (kind, size). "shift": + size reference sd; "spread": scale by size about the mean;
+# "add": + size raw; "mul": x size raw; "mulsd": x (1 + size sd / mean), a raw scale change that
+# moves the mean by size sd. Wobbles are shift 0.02 and spread 1.02.
+Change = tuple[str, float]
+_WOBBLES: list[Change] = [("shift", 0.02), ("spread", 1.02)]
+_POSITIVE_WOBBLES: list[Change] = [("mulsd", 0.02), ("mulsd", -0.02)]
+
+# Per generator: the shapes its numeric columns cycle through and its 14 truly shifted numeric
+# columns, as (shape, change). The other 36 numeric columns are split between wobbles and
+# identical columns; the 10 categorical columns follow the same plan as "mixed" (4 shifted).
+GENERATORS: dict[str, tuple[list[str], list[tuple[str, Change]]]] = {
+    # The issue's data: several continuous shapes, few ties; exponential x1.2 and gamma +0.3 among
+    # the shifts (the ones KS, PSI and JS all left just under 0.1).
+    "continuous": (
+        ["normal", "exponential", "gamma3", "lognormal0.5", "uniform", "beta2_5", "weibull1.5", "logistic"],
+        [("exponential", ("mul", 1.2)), ("exponential", ("mul", 1.2)), ("gamma3", ("add", 0.3)),
+         ("gamma3", ("add", 0.3)), ("normal", ("shift", 0.25)), ("logistic", ("shift", 0.25)),
+         ("uniform", ("shift", 0.3)), ("beta2_5", ("shift", 0.4)), ("weibull1.5", ("mul", 1.25)),
+         ("lognormal0.5", ("mul", 1.2)), ("normal", ("spread", 1.3)), ("logistic", ("spread", 0.75)),
+         ("uniform", ("spread", 1.3)), ("gamma3", ("spread", 0.7))],
+    ),
+    "heavy": (
+        ["t3", "t5", "laplace", "pareto3", "lognormal1"],
+        [("t3", ("shift", 0.25)), ("t3", ("spread", 1.3)), ("t5", ("shift", 0.3)), ("t5", ("spread", 0.7)),
+         ("laplace", ("shift", 0.25)), ("laplace", ("spread", 1.3)), ("pareto3", ("mul", 1.2)),
+         ("pareto3", ("add", 0.15)), ("lognormal1", ("mul", 1.3)), ("lognormal1", ("shift", 0.3)),
+         ("t3", ("shift", 0.5)), ("laplace", ("spread", 0.75)), ("t5", ("shift", 1.0)),
+         ("lognormal1", ("mul", 1.5))],
+    ),
+    "skewed": (
+        ["exponential", "gamma0.5", "gamma3", "lognormal0.5", "weibull0.8", "chi2_2"],
+        [("exponential", ("mul", 1.2)), ("exponential", ("add", 0.25)), ("gamma0.5", ("mul", 1.25)),
+         ("gamma0.5", ("add", 0.3)), ("gamma3", ("add", 0.3)), ("gamma3", ("mul", 1.15)),
+         ("lognormal0.5", ("mul", 1.2)), ("lognormal0.5", ("shift", 0.3)), ("weibull0.8", ("mul", 1.25)),
+         ("weibull0.8", ("shift", 0.3)), ("chi2_2", ("mul", 1.2)), ("chi2_2", ("add", 0.5)),
+         ("exponential", ("mul", 0.8)), ("gamma3", ("spread", 1.3))],
+    ),
+    "tied": (
+        ["poisson3", "poisson20", "rating5", "price", "age", "geometric"],
+        [("poisson3", ("mul", 1.2)), ("poisson3", ("shift", 0.3)), ("poisson20", ("shift", 0.25)),
+         ("poisson20", ("spread", 1.3)), ("rating5", ("shift", 0.3)), ("rating5", ("spread", 0.7)),
+         ("price", ("mul", 1.15)), ("price", ("shift", 0.25)), ("age", ("shift", 0.25)),
+         ("age", ("spread", 1.3)), ("geometric", ("mul", 1.3)), ("geometric", ("shift", 0.4)),
+         ("poisson3", ("spread", 1.4)), ("price", ("spread", 0.75))],
+    ),
+}
+GENERATOR_NAMES = ("mixed", *GENERATORS)
+
+
+def _apply(change: Change, x: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    kind, size = change
+    if kind == "shift":
+        return x + size * sd
+    if kind == "spread":
+        return mean + size * (x - mean)
+    if kind == "add":
+        return x + size
+    if kind == "mul":
+        return x * size
+    if kind == "mulsd":
+        return x * (1.0 + size * sd / mean)
+    return x
+
+
+def _change_label(shape: str, change: Change) -> str:
+    kind, size = change
+    text = {"shift": f"+{size:g} sd", "spread": f"spread x{size:g}", "add": f"+{size:g}", "mul": f"x{size:g}",
+            "mulsd": f"x(1{size:+g} sd/mean)"}
+    return f"{shape} {text.get(kind, 'same')}"
+
+
+def _planned_data(n_reference: int, n_current: int, seed: int, generator: str) -> DriftData:
+    if generator not in GENERATORS:
+        raise SystemExit(f"no drift generator {generator!r}: use one of {', '.join(GENERATOR_NAMES)}")
+    rng = np.random.default_rng(seed)
+    shapes, shifted_plan = GENERATORS[generator]
+    n_other = N_NUMERIC - len(shifted_plan)
+    n_wobble = n_other // 2
+    plan: list[tuple[str, Change, str]] = [(shape, change, "shifted") for shape, change in shifted_plan]
+    for i in range(n_wobble):
+        shape = shapes[i % len(shapes)]
+        plan.append((shape, (_POSITIVE_WOBBLES if shape in _POSITIVE else _WOBBLES)[(i // len(shapes)) % 2], "wobble"))
+    plan += [(shapes[(i + 1) % len(shapes)], ("same", 0.0), "same") for i in range(n_other - n_wobble)]
+    order = rng.permutation(N_NUMERIC)
+    reference: dict[str, np.ndarray | pd.Series] = {}
+    current: dict[str, np.ndarray | pd.Series] = {}
+    features: dict[str, str] = {}
+    shifted: dict[str, str] = {}
+    wobbled: dict[str, str] = {}
+    for i in range(N_NUMERIC):
+        name = f"num_{i:02d}"
+        shape, change, role = plan[order[i]]
+        draw = SHAPES[shape]
+        # The change is made to the continuous draw; tied shapes are put on their grid after it.
+        ref_x, cur_x = draw(rng, n_reference), draw(rng, n_current)
+        cur_x = _apply(change, cur_x, float(ref_x.mean()), float(ref_x.std()))
+        if shape in _GRID:
+            ref_x, cur_x = _on_grid(shape, ref_x), _on_grid(shape, cur_x)
+        reference[name], current[name] = ref_x, cur_x
+        features[name] = "numeric"
+        if role == "shifted":
+            shifted[name] = _change_label(shape, change)
+        elif role == "wobble":
+            wobbled[name] = _change_label(shape, change)
+    _add_categorical(rng, n_reference, n_current, reference, current, features, shifted, wobbled,
+                     cardinalities=[3, 5, 8, 12, 20, 30, 50, 4, 6, 100])
     return DriftData(pd.DataFrame(reference), pd.DataFrame(current), features, shifted, wobbled)
 
 
