@@ -430,3 +430,35 @@ def test_integer_codes_read_as_floats_keep_their_category_names() -> None:
     assert profile.categorical["code"].counts == {"1": 300, "2": 300, "3.5": 300}
     result = compare(profile, cur)[0]
     assert result.psi == pytest.approx(0.0, abs=1e-12) and result.chi2 == pytest.approx(0.0)
+
+
+# --- shapes where KS, PSI and JS all stay under 0.1 ------------------------------------------------
+
+
+def test_verdict_flags_exponential_scale_and_gamma_shift_but_not_wobbles() -> None:
+    """The issue's misses: an exponential column scaled by 1.2 and a gamma(3) column moved by +0.3
+    have KS and PSI under 0.1 and JS at most at it (0.07 and 0.10 in this sample), but a normed Wasserstein distance near 0.2; wobbles that move the
+    mean by 0.02 sd stay far below every threshold though they are "significant" at this size."""
+    rng = np.random.default_rng(14)
+    m, n = 40_000, 120_000
+    exp_sd, gamma_sd = 1.0, np.sqrt(3.0)
+    reference = pd.DataFrame({
+        "exp_scaled": rng.exponential(1.0, m), "gamma_moved": rng.gamma(3.0, 1.0, m),
+        "exp_wobble": rng.exponential(1.0, m), "gamma_wobble": rng.gamma(3.0, 1.0, m),
+        "normal_wobble": rng.normal(0.0, 1.0, m), "gamma_same": rng.gamma(3.0, 1.0, m),
+    })
+    current = pd.DataFrame({
+        "exp_scaled": 1.2 * rng.exponential(1.0, n), "gamma_moved": rng.gamma(3.0, 1.0, n) + 0.3,
+        "exp_wobble": (1.0 + 0.02 * exp_sd / 1.0) * rng.exponential(1.0, n),
+        "gamma_wobble": (1.0 - 0.02 * gamma_sd / 3.0) * rng.gamma(3.0, 1.0, n),
+        "normal_wobble": rng.normal(0.02, 1.0, n), "gamma_same": rng.gamma(3.0, 1.0, n),
+    })
+    results = {r.feature: r for r in compare(build_reference(reference, infer_features(reference)), current)}
+    for name in ("exp_scaled", "gamma_moved"):
+        shifted = results[name]
+        assert max(shifted.ks, shifted.psi) < 0.1 and shifted.js < 0.11, shifted  # the old verdict's (near) miss
+        assert shifted.wasserstein > 0.15 and shifted.drifted, shifted
+        assert "wasserstein" in [reason.split()[0] for reason in shifted.reasons]
+    for name in ("exp_wobble", "gamma_wobble", "normal_wobble", "gamma_same"):
+        assert results[name].drifted is False and results[name].wasserstein < 0.05, results[name]
+    assert results["normal_wobble"].ks_pvalue < 0.05  # significant, and still not drift
