@@ -234,7 +234,8 @@ def _monitoring(r: ProjectRecords) -> Section:
     breaches = ev.sla_breaches(batches)
     subs = [
         Section("Monitoring plan", (ev.sla_rules_table(r), Prose(
-            f"Drift is measured per feature with KS, PSI, chi-square and Jensen–Shannon against the training "
+            f"Drift is measured per feature with KS, PSI, chi-square, Jensen–Shannon and the normed Wasserstein "
+            f"distance against the training "
             f"reference of the model version that scored the batch; PSI above {PSI_ALERT_THRESHOLD} on an important "
             "feature raises a critical alert and a retraining trigger."))),
         Section("Batches", (ev.batches_table(r, batches),)),

@@ -1,6 +1,7 @@
 """The drift report: one monitoring batch, or a range of batches, checked against the reference.
 
-Per batch: what arrived, the per-feature statistics (KS, PSI, chi-square, Jensen–Shannon) with
+Per batch: what arrived, the per-feature statistics (KS, PSI, chi-square, Jensen–Shannon; the normed
+Wasserstein distance appears in the verdict's reasons) with
 their verdicts, a PSI chart, the SLA results and the alerts it raised. Over a range: maximum
 PSI per batch, PSI per feature and performance over the batches.
 """

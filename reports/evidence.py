@@ -13,7 +13,7 @@ from typing import Any
 
 from app.lifecycle import ML_CHECKLIST, RELEASE_CHECKS, STAGES, STATEMENT_FIELDS
 from app.ml.catalogue import BASELINE_KINDS, RUNG_OF_KIND, RUNGS, lower_is_better, project_metric
-from app.ml.drift_bands import DEFAULT_THRESHOLDS, PSI_ALERT_THRESHOLD
+from app.ml.drift_bands import DEFAULT_THRESHOLDS, PSI_ALERT_THRESHOLD, effect_sizes_text
 from app.signing import short_fingerprint
 from reports.data import (
     ChartSeries, Facts, LineChart, ProjectRecords, ReportStamp, TableData,
@@ -793,9 +793,9 @@ def drift_rows_table(batches: list[Any], title: str = "Drift per feature, predic
                          num(r.js, 3), "DRIFT" if r.drifted else "OK", r.note or "—"))
     return TableData(title, ("Batch", "Feature", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict", "Why"),
                      tuple(rows), highlight=tuple(highlight),
-                     note=f"Drifted means significant (p < 0.05) and an effect size at or above its threshold (PSI "
-                          f"{DEFAULT_THRESHOLDS['psi']}, KS {DEFAULT_THRESHOLDS['ks']}, JS {DEFAULT_THRESHOLDS['js']} "
-                          f"unless set per feature); PSI above {PSI_ALERT_THRESHOLD} on an important feature "
+                     note=f"Drifted means significant (p < 0.05) and an effect size at or above its threshold "
+                          f"({effect_sizes_text(DEFAULT_THRESHOLDS)} unless set per feature; the normed Wasserstein "
+                          "distance is named in Why when it decided); PSI above {PSI_ALERT_THRESHOLD} on an important feature "
                           "triggers retraining.")
 
 

@@ -254,7 +254,7 @@ class MonitoringScreen(SnapshotScreen[MonitoringSnapshot]):
         Binding("s", "sla_rules", "SLA rules", show=False, id="monitoring.sla_rules",
                 tooltip="List, add and remove the SLA rules every batch is checked against"),
         Binding("d", "thresholds", "Drift thresholds", show=False, id="monitoring.thresholds",
-                tooltip="Set the effect size (PSI, KS, JS) at which a feature, or every feature, counts as drifted"),
+                tooltip="Set the effect size (PSI, KS, JS, normed Wasserstein) at which a feature, or every feature, counts as drifted"),
         Binding("p", "schedule", "Retrain schedule", show=False, id="monitoring.schedule",
                 tooltip="Retrain every N days (`mlwb retrain --scheduled` runs it when due), or off"),
         Binding("f", "revise_framing", "Revise framing", id="monitoring.revise_framing",

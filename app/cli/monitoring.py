@@ -63,7 +63,9 @@ def add_parsers(sub: Any) -> None:
     add_json_option(sla, "the rule added, the rule removed and the rules now in force")
     threshold = add_project_verb(msub, "threshold", help="the effect size at which a feature (or *) counts as drifted")
     threshold.add_argument("feature", help="a feature name, or * for every feature")
-    threshold.add_argument("statistic", choices=("psi", "ks", "js"))
+    from app.ml.drift_bands import DEFAULT_THRESHOLDS  # a few constants, no numeric library
+
+    threshold.add_argument("statistic", choices=tuple(DEFAULT_THRESHOLDS))
     threshold.add_argument("value", type=float)
     add_json_option(threshold, "the thresholds now set")
     schedule = add_project_verb(msub, "schedule",

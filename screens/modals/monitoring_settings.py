@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from app.errors import WorkbenchError
+from app.ml.drift_bands import DEFAULT_THRESHOLDS
 from screens.host import host_of
 from screens.modals.form import FormButtons, FormDialog
 
@@ -29,11 +30,11 @@ if TYPE_CHECKING:
     from app.services.monitoring_policy import PolicySettings, SlaRuleView
     from app.services.workbench import Workbench
 
-# Kept in step with app.services.monitoring_policy (COMPARATORS, severities) and
-# app.ml.drift_bands.DEFAULT_THRESHOLDS; the services refuse anything else by name.
+# Kept in step with app.services.monitoring_policy (COMPARATORS, severities); the services
+# refuse anything else by name. The statistics are the drift verdict's own list.
 COMPARATORS = (">=", "<=")
 SEVERITIES = ("warning", "critical")
-STATISTICS = ("psi", "ks", "js")
+STATISTICS = tuple(DEFAULT_THRESHOLDS)
 EVERY_FEATURE = "*"
 
 
