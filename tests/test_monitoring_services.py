@@ -89,9 +89,8 @@ def test_per_feature_threshold_changes_the_verdict(demo_wb: Workbench, tmp_path:
     drifted = [name for name, stats in before.items() if stats["drifted"] and name in FEATURE_NAMES]
     assert drifted
     for name in drifted:
-        monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, "psi", 5.0)
-        monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, "ks", 5.0)
-        monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, "js", 5.0)
+        for statistic in ("psi", "ks", "js", "wasserstein"):
+            monitoring_policy.set_drift_threshold(demo_wb, SLUG, name, statistic, 5.0)
     after = monitoring_check.drift_file(demo_wb, SLUG, path)["features"]
     assert not any(after[name]["drifted"] for name in drifted)
     with pytest.raises(WorkbenchError, match="statistic"):
@@ -103,7 +102,7 @@ def test_drift_file_json_shape(demo_wb: Workbench, tmp_path: Path) -> None:
     generate_interactions(2000, seed=3, drift=0.6).to_csv(path, index=False)
     result = monitoring_check.drift_file(demo_wb, SLUG, path)
     age, genre = result["features"]["user_age"], result["features"]["item_genre"]
-    assert set(age) == {"ks", "ks_pvalue", "psi", "js", "drifted"}
+    assert set(age) == {"ks", "ks_pvalue", "psi", "js", "wasserstein", "drifted"}
     assert set(genre) == {"psi", "chi2_pvalue", "js", "drifted"}
     assert result["alerts"] and result["alerts"][0]["severity"] == "critical"
     reference = tmp_path / "ref.csv"
