@@ -394,7 +394,7 @@ def test_garbage_bytes_are_refused_with_a_clear_message() -> None:
         data[:40]: "truncated",
         data[:-8]: "truncated",
         bytes(flipped): "checksum",
-        data.replace(b'"format":1,', b'"format":9,', 1): "format 9",
+        data.replace(b'"format":2,', b'"format":9,', 1): "format 9",
         data[:30] + b"{not json" + data[39:]: "header is corrupt",
     }
     for bad, message in bad_inputs.items():
