@@ -522,10 +522,12 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
 
     @work(thread=True, exit_on_error=False, group="runs-write")
     def _register(self, run_id: int) -> None:
-        """Profiles the run's training data for the drift reference: file reading, off the loop."""
+        """Waits (off the loop) for the job that profiles the run's training data for the drift
+        reference, with its progress in the jobs panel."""
         from app.services.registry import register_model
 
-        v = register_model(self.wb, self.slug, run_id)
+        v = self._with_progress(f"drift profile, run {run_id}", lambda on_progress: register_model(
+            self.wb, self.slug, run_id, runner=self.runner, on_progress=on_progress))
         self.notify(f"Run {run_id} is model version {v.version}: write its card, ask for a review and promote it on "
                     "the release screen (R on the project).", title="Version registered", timeout=10)
         self.announce_change(everywhere=True)

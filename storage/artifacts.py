@@ -55,6 +55,40 @@ class ArtifactStore:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
+    def incoming_path(self) -> Path:
+        """A new empty file inside the store for a writer elsewhere (a worker process) to stream
+        an artifact into; ``adopt`` moves it in under its hash. The caller removes it if it is
+        never adopted. Inside the store, so adopting it is a rename, never a copy."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        os.close(fd)
+        return Path(tmp)
+
+    def adopt(self, path: Path, suffix: str = "", *, sha256: str | None = None) -> str:
+        """Move a finished file from ``incoming_path`` into the store under its SHA-256.
+
+        The file is hashed once here (and synced) whatever its writer claimed: a worker's
+        ``sha256`` must match, or the file is refused and removed. Returns the hash.
+        """
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+            os.fsync(fh.fileno())
+        sha = digest.hexdigest()
+        if sha256 is not None and sha != sha256:
+            path.unlink(missing_ok=True)
+            raise ArtifactCorrupted(f"the file written for artifact {sha256[:12]} hashes to {sha[:12]}: "
+                                    "it changed after it was written; run the step again")
+        target = self.path_for(sha, suffix)
+        if target.exists():
+            path.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o444)
+            os.replace(path, target)
+        return sha
+
     def get_bytes(self, sha256: str, suffix: str = "") -> bytes:
         data = self.path_for(sha256, suffix).read_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.arguments import add_json_option, add_key_option, add_project_verb, print_json
-from app.cli.workspace import open_workspace, signer
+from app.cli.workspace import job_runner, open_workspace, progress_printer, signer
 from app.errors import WorkbenchError
 
 
@@ -105,7 +105,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     wb = open_workspace()
     if args.register is not None:
-        v = registry.register_model(wb, args.project, args.register)
+        v = registry.register_model(wb, args.project, args.register, runner=job_runner(wb),
+                                    on_progress=progress_printer())
         if args.json:
             print_json(v)
             return 0

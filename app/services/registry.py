@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound, WorkbenchError
+from app.errors import JobCancelled, NotFound, WorkbenchError
 from app.signing import SigningKey, short_fingerprint
 from app.lifecycle import MODEL_CARD_SECTIONS
+from app.services import jobs as job_records
 from app.services.identity import public_keys
 from app.services.signatures import DECIDING_ROLES, judge_independence, sign_decision
 from app.services.training import primary_metric
@@ -28,6 +30,9 @@ from storage.models import (
     Split,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from app.jobs import JobRunner, ProgressCallback
 
 PERSON_WRITTEN = ("intended_use", "factors", "ethical_considerations", "caveats")
 
@@ -118,32 +123,61 @@ def model_version(session: Session, project: Project, version: int) -> ModelVers
     return row
 
 
-def _reference_profile(wb: Workbench, run: Run) -> str:
+def _reference_profile(wb: Workbench, runner: JobRunner, slug: str, run: Run,
+                       on_progress: ProgressCallback | None) -> tuple[int, dict[str, Any]]:
     """Profile the run's training rows, its predictions on them and their labels, once, so every
-    monitoring batch is compared without reloading the training data. Returns the artifact hash."""
-    from app.ml.errors import DataFileError
-    from app.ml.model_reference import build_model_reference
-    from app.ml.tabular import read_table
+    monitoring batch is compared without reloading the training data.
+
+    The profile is built in a worker process (a "profile" job: reading and scoring a large
+    training set is seconds of CPU the caller must not spend), which streams it into the
+    artifact store; the store moves it in under its SHA-256 once it has checked it. Returns the
+    job's id (its success is recorded with the version) and the worker's account of the profile
+    with its stored hash."""
+    import numpy as np  # not at the top: the registry is imported on start-up paths that need no numpy
+
     from app.services.datasets import dataset_path, split_assignments
 
     with wb.read() as session:
         dataset = session.get(DatasetVersion, run.dataset_version_id)
         split = session.get(Split, run.split_id)
-        path = dataset_path(wb, dataset)
-        rows = split_assignments(wb, split)["train"]
+        payload: dict[str, Any] = {
+            "dataset_path": str(dataset_path(wb, dataset)),
+            "rows": np.asarray(split_assignments(wb, split)["train"], dtype=np.int64),
+            "model_path": str(wb.artifacts.verified_path(run.artifact_sha256, ".skops")),
+            "features": dict(run.params.get("features", {})),
+            "problem_type": run.problem_type,
+            "target": run.params.get("target") or dataset.target,
+            "n_classes": len(run.params.get("classes") or []),
+        }
+    out = wb.artifacts.incoming_path()
+    payload["out_path"] = str(out)
     try:
-        profile = build_model_reference(
-            read_table(path), rows, dict(run.params.get("features", {})),
-            model_bytes=wb.artifacts.get_bytes(run.artifact_sha256, ".skops"), problem_type=run.problem_type,
-            target=run.params.get("target") or dataset.target, n_classes=len(run.params.get("classes") or []))
-    except (DataFileError, ValueError) as exc:
-        raise WorkbenchError(f"could not profile the training data of run {run.id} for monitoring: {exc}") from None
-    return wb.artifacts.put_bytes(profile, ".profile")
+        job_id = job_records.create_job(wb, "profile", slug, {"run": run.id})
+        try:
+            result: dict[str, Any] = runner.execute(job_id, "app.ml.model_reference:profile_task", payload,
+                                                    on_progress)
+        except JobCancelled:
+            raise
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"could not profile the training data of run {run.id} for monitoring: {exc}") from None
+        try:
+            result["sha256"] = wb.artifacts.adopt(out, ".profile", sha256=result["sha256"])
+        except Exception as exc:  # nothing was kept: the job must not stay "running"
+            job_records.mark_failed(wb, job_id, f"could not store the reference profile: {exc}")
+            raise
+        return job_id, result
+    finally:
+        out.unlink(missing_ok=True)
 
 
-def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
+def register_model(wb: Workbench, slug: str, run_id: int, *, runner: JobRunner | None = None,
+                   on_progress: ProgressCallback | None = None) -> ModelVersionView:
     """Register a run's model as the next version, with the drift reference profile of its
-    training data; a run is registered at most once."""
+    training data; a run is registered at most once.
+
+    The profile is built by a job in a worker process (``runner``; one of this workbench's own
+    when none is given) and this call waits for it, reporting through ``on_progress``. Its
+    SHA-256, size and what it profiled are recorded on the version and in its audit event."""
     with wb.read() as session:
         project = find_project(session, slug)
         run = session.get(Run, run_id)
@@ -155,26 +189,40 @@ def register_model(wb: Workbench, slug: str, run_id: int) -> ModelVersionView:
         existing = session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
         if existing is not None:
             return _mv_view(session, existing)
-    reference = _reference_profile(wb, run)
-    with wb.unit_of_work() as uow:
-        project = uow.project(slug)
-        existing = uow.session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
-        if existing is not None:
-            return _mv_view(uow.session, existing)
-        number = (uow.session.scalar(
-            select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project.id)) or 0) + 1
-        mv = ModelVersion(
-            project_id=project.id, run_id=run.id, version=number, artifact_sha256=run.artifact_sha256,
-            stage="none", created_by=uow.actor, author_fingerprint=uow.identity.fingerprint,
-            reference_sha256=reference,
-            reference_profile={"dataset_version_id": run.dataset_version_id, "split_id": run.split_id,
-                               "features": run.params.get("features", {})},
-        )
-        uow.session.add(mv)
-        uow.session.flush()
-        uow.audit("model.registered", "model_version", mv.id, project=slug, version=number, run=run.id,
-                  artifact=run.artifact_sha256, reference_profile=reference, author_key=mv.author_fingerprint)
-        return _mv_view(uow.session, mv)
+    if runner is None:
+        from app.jobs import JobRunner
+        from app.services.jobs import WorkbenchLedger
+
+        runner = JobRunner(WorkbenchLedger(wb))
+    job_id, profile = _reference_profile(wb, runner, slug, run, on_progress)
+    reference = profile["sha256"]
+    try:
+        with wb.unit_of_work() as uow:
+            project = uow.project(slug)
+            job_records.complete_job(uow, job_id, {"profile": reference, "bytes": profile["bytes"]})
+            existing = uow.session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
+            if existing is not None:
+                return _mv_view(uow.session, existing)
+            number = (uow.session.scalar(
+                select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project.id)) or 0) + 1
+            mv = ModelVersion(
+                project_id=project.id, run_id=run.id, version=number, artifact_sha256=run.artifact_sha256,
+                stage="none", created_by=uow.actor, author_fingerprint=uow.identity.fingerprint,
+                reference_sha256=reference,
+                reference_profile={"dataset_version_id": run.dataset_version_id, "split_id": run.split_id,
+                                   "features": run.params.get("features", {}), "bytes": profile["bytes"],
+                                   "rows": profile["rows"], "sample_rows": profile["sample_rows"]},
+            )
+            uow.session.add(mv)
+            uow.session.flush()
+            uow.audit("model.registered", "model_version", mv.id, project=slug, version=number, run=run.id,
+                      artifact=run.artifact_sha256, reference_profile=reference,
+                      reference_profile_bytes=profile["bytes"], reference_rows=profile["rows"],
+                      reference_sample_rows=profile["sample_rows"], author_key=mv.author_fingerprint)
+            return _mv_view(uow.session, mv)
+    except Exception as exc:  # the version was not recorded: neither is the job's success
+        job_records.mark_failed(wb, job_id, f"could not record the model version: {exc}")
+        raise
 
 
 # --- the model card ------------------------------------------------------------------------------

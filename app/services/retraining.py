@@ -362,7 +362,7 @@ def prepare_candidate(wb: Workbench, runner: JobRunner, slug: str, trigger_id: i
             compared[role] = comparison.compare_runs(wb, slug, again.id, run_id, seed=seed)
         except WorkbenchError as exc:
             notes.append(f"{role} run {original}: {exc}")
-    version = registry.register_model(wb, slug, run_id).version
+    version = registry.register_model(wb, slug, run_id, runner=runner).version
     carried = _carry_card(wb, slug, champion_version, version)
     fresh = (not registered or any(c is not None and not c.repeated for c in compared.values()))
     if fresh:
