@@ -420,17 +420,20 @@ class _Reader:
         width = dtype.itemsize
         if len(spec["planes"]) != width:
             raise _CorruptProfile("the drift reference profile's array layout is inconsistent: rebuild it")
-        joined = np.empty((size, width), dtype=np.uint8)
-        for k, (length, deflated) in enumerate(spec["planes"]):
+        planes: list[bytes | memoryview] = []
+        for length, deflated in spec["planes"]:
             length = int(length)
             if length < 0 or self.offset + length > len(self.blob):
                 raise _CorruptProfile("the drift reference profile points outside its data: rebuild it")
             piece = self.blob[self.offset : self.offset + length]
             self.offset += length
-            # Bounded: a tampered length cannot make a small file inflate to gigabytes.
+            # Bounded: a tampered size cannot make a small file inflate to gigabytes.
             plane = zlib.decompressobj().decompress(piece, size + 1) if deflated else piece
             if len(plane) != size:
                 raise _CorruptProfile("the drift reference profile's array sizes are inconsistent: rebuild it")
+            planes.append(plane)
+        joined = np.empty((size, width), dtype=np.uint8)  # allocated once every plane proved its size
+        for k, plane in enumerate(planes):
             joined[:, k] = np.frombuffer(plane, dtype=np.uint8)
         if kind == "sorted" and size:
             keys = np.cumsum(joined.view(f"<u{width}").ravel(), dtype=f"<u{width}")
