@@ -18,6 +18,7 @@ def run_all() -> None:
         crash_loop,
         demo_speed,
         drift_evidently,
+        drift_profile,
         drift_speed,
         first_frame,
         job_overhead,
@@ -37,6 +38,7 @@ def run_all() -> None:
     bootstrap_speed.main()
     tuning_latency.main()
     drift_speed.main()
+    drift_profile.main([])
     drift_evidently.main()
     serving_latency.main([])
     report_speed.main([])
