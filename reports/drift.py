@@ -21,6 +21,7 @@ def _batch_section(records: ProjectRecords, batch: object) -> Section:
         ("Batch", f"{b.label} ({b.source}), imported {ev.when(b.created_at)}"),
         ("Rows", f"{b.n_rows:,} ({b.n_labelled:,} labelled)"),
         ("Scored by", f"model v{b.model_version}" if b.model_version else "—"),
+        ("Measured against", b.reference.removeprefix("reference: ") or "—"),
         ("Maximum PSI", ev.num(b.max_psi, 3)),
         ("Verdict", verdict),
         ("Metrics on labelled rows",

@@ -111,6 +111,8 @@ def batch_heading(batch: BatchView) -> Text:
         out.append(" · no feature drifted", style="green")
     if batch.metrics:
         out.append("\n" + "  ".join(f"{k} {v:.4g}" for k, v in sorted(batch.metrics.items())))
+    if batch.analysed and batch.reference:
+        out.append("\n" + batch.reference, style="dim")
     return out
 
 

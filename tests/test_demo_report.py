@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
 from app.lifecycle import STAGES
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
+from app.ml.drift_reference import describe_basis
 from app.services import (
     audit_trail, comparison, datasets, gates, monitoring_alerts, monitoring_batches, monitoring_policy, people,
     promotion, registry, release_analysis, reporting, training,
@@ -27,6 +29,7 @@ from reports.render import build_document, render_document
 from reports.requirements import CHAPTERS
 from reports.stages import stage_chapters
 from reports.trail import is_governance
+from storage.models import ModelVersion
 
 HEAD_RE = re.compile(r"Audit chain head: (\d+) ([0-9a-f]{64})")
 
@@ -213,6 +216,12 @@ def test_problem_statement_model_card_drift_and_validation_documents(demo_wb: Wo
 
     text, _ = render("drift", batches=("2026-03",))
     assert "Statistics per feature — batch 2026-03" in text and "DRIFT" in text
+    # what the statistics were measured against, as the version's stored profile records it
+    batch = next(b for b in monitoring_batches.list_batches(demo_wb, SLUG) if b.label == "2026-03")
+    with demo_wb.read() as session:
+        profiled = session.scalar(select(ModelVersion).where(ModelVersion.version == batch.model_version))
+        expected = describe_basis(profiled.reference_profile["rows"], profiled.reference_profile["sample_rows"])
+    assert batch.reference == f"reference: {expected}" and f"Measured against {expected}" in text
     assert re.search(r"Figure 1\. PSI per feature — batch 2026-03", text)
     assert "Batch 2026-01" not in text
     text, _ = render("drift", batches=("2026-01", "2026-03"))

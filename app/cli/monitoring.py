@@ -95,6 +95,8 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def _print_batch(b: Any) -> None:
     print(f"batch {b.label} ({b.source}): {b.n_rows} rows, {b.n_labelled} labelled, model v{b.model_version}")
+    if b.analysed and b.reference:
+        print(f"  {b.reference}")
     for r in b.drift:
         name = {"prediction": "(prediction)", "label": "(label)"}.get(r.subject, r.feature)
         print(f"  {name:<24} {r.kind:<11} ks {_fmt(r.ks)} p {_fmt(r.ks_pvalue, 4)}  psi {_fmt(r.psi)}  "

@@ -162,6 +162,15 @@ class CategoricalReference:
         return np.fromiter(self.counts.values(), dtype=np.int64, count=len(self.counts))
 
 
+def describe_basis(n_rows: int, sample_rows: int | None) -> str:
+    """What a profile's statistics are exact against, in one sentence for a person (a drift
+    result, a screen and a report quote it, so it is worded once, here)."""
+    if sample_rows is not None and sample_rows < n_rows:
+        return (f"a seeded sample of {sample_rows:,} of the {n_rows:,} reference rows "
+                "(statistics exact against the sample)")
+    return f"all {n_rows:,} reference rows (statistics exact against the training data)"
+
+
 @dataclass(frozen=True)
 class ReferenceProfile:
     """Everything ``app.ml.drift.compare`` needs from the training data, and nothing else.
@@ -188,10 +197,7 @@ class ReferenceProfile:
 
     def describe(self) -> str:
         """One sentence for a person: what the statistics are exact against."""
-        if self.sampled:
-            return (f"a seeded sample of {self.sample_rows:,} of the {self.n_rows:,} reference rows "
-                    "(statistics exact against the sample)")
-        return f"all {self.n_rows:,} reference rows (statistics exact against the training data)"
+        return describe_basis(self.n_rows, self.sample_rows)
 
     def select(self, names: Iterable[str]) -> ReferenceProfile:
         """The same profile restricted to ``names`` (e.g. the features, without the label)."""

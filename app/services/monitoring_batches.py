@@ -48,6 +48,7 @@ class BatchView:
     metrics: dict[str, float]
     sla: dict[str, Any]
     created_at: datetime
+    reference: str = ""  # what the drift was measured against (reference_basis)
 
     @property
     def features(self) -> tuple[DriftResultView, ...]:
@@ -222,7 +223,19 @@ def batch_view(session: Session, batch: MonitoringBatch) -> BatchView:
     mv = session.get(ModelVersion, batch.model_version_id) if batch.model_version_id else None
     return BatchView(batch.id, batch.label, batch.source, batch.n_rows, batch.n_labelled, batch.analysed,
                      mv.version if mv else None, rows, max(psis) if psis else None, dict(batch.metrics),
-                     dict(batch.sla), batch.created_at)
+                     dict(batch.sla), batch.created_at, reference_basis(mv) if mv else "")
+
+
+def reference_basis(mv: ModelVersion) -> str:
+    """What a batch's drift statistics were measured against, so a reader knows whether a KS
+    p-value is against every training row or against the seeded sample a large reference is
+    profiled on. Versions registered before profiles were sampled say only that."""
+    from app.ml.drift_reference import describe_basis
+
+    profile = mv.reference_profile or {}
+    if profile.get("rows") is None:
+        return "reference: the registered run's training rows, profiled whole"
+    return "reference: " + describe_basis(profile["rows"], profile.get("sample_rows"))
 
 
 def list_batches(wb: Workbench, slug: str) -> list[BatchView]:
