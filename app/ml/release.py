@@ -16,6 +16,13 @@ a guardrail's point value still fails at once: a rollback does not wait for sign
   rate; with no error at all that needs ln 0.05 / ln(1 − limit) requests (299 for 1 %);
 * p99 latency at most the limit: an order statistic that is a 95 % upper bound of the p99, which
   exists from 299 requests on (the largest of 299 is above the p99 with probability 1 − 0.99²⁹⁹);
+* p99 latency at most ``max_latency_p99_ratio`` times production's p99 measured over the same
+  window (a relative guardrail): both arms answer the same traffic on the same machine at the
+  same time, so a slow or busy machine slows both and does not break it. Because it compares two
+  noisy tails, its breach needs the canary to be *shown* slower: its p99 above the limit **and**
+  more of its requests above the limit than a canary as fast as production gives by chance
+  (binomial test against the 1 % a p99 leaves above it, at ``RELATIVE_LATENCY_ALPHA``); a p99
+  above the limit without that is missing evidence, not a rollback;
 * metric drop at most ``max_metric_drop`` (labels needed in both arms): the upper bound of the
   drop in accuracy, a non-inferiority test whose power the result reports;
 * shadow agreement at least ``min_agreement``: the Clopper-Pearson lower bound of the agreement.
@@ -50,6 +57,9 @@ SRM_ALPHA = 0.001
 EVIDENCE_CONFIDENCE = 0.95
 #: The power a metric guardrail's sample is planned for.
 PLANNED_POWER = 0.8
+#: How sure a relative latency breach must be that the canary is slower than production: strict,
+#: as for SRM, because a false alarm rolls a good challenger back on a busy machine's noise.
+RELATIVE_LATENCY_ALPHA = 0.001
 # Guardrails are compared with this much slack so that a value equal to its limit on paper
 # (0.91 - 0.89 against a 0.02 drop) does not count as a breach through float rounding.
 _LIMIT_SLACK = 1e-12
@@ -265,7 +275,7 @@ def shadow_analysis(
     problem_type: str = "binary_classification",
     threshold: float = 0.5,
     min_agreement: float = 0.9,
-    max_latency_p99_ms: float = 50.0,
+    max_latency_p99_ms: float | None = 50.0,
     tolerance: float = 0.0,
 ) -> ShadowAnalysis:
     """Compare the shadow's outputs with production's, row by row, and check its tail latency.
@@ -278,6 +288,10 @@ def shadow_analysis(
     The verdict is "failed" when a point value breaks a limit, "inconclusive" when none does but
     the sample cannot show it (the lower bound of the agreement or the upper bound of the p99 is
     on the wrong side), with ``missing`` saying what more it needs, else "passed".
+
+    ``max_latency_p99_ms`` None judges the shadow on its answers alone (its timings are still
+    summarised): a shadow's latency is its background batch's time, and a caller may leave the
+    latency question to the canary, where the challenger answers requests itself.
     """
     if problem_type not in SHADOW_PROBLEM_TYPES:
         raise ValueError(
@@ -287,7 +301,8 @@ def shadow_analysis(
         )
     if not 0.0 <= min_agreement <= 1.0:
         raise ValueError(f"min_agreement is a share and must be between 0 and 1, got {min_agreement!r}.")
-    _positive(max_latency_p99_ms, "max_latency_p99_ms")
+    if max_latency_p99_ms is not None:
+        _positive(max_latency_p99_ms, "max_latency_p99_ms")
     if len(primary_scores) != len(shadow_scores):
         raise ValueError(
             f"primary_scores has {len(primary_scores)} rows and shadow_scores {len(shadow_scores)}; "
@@ -337,7 +352,7 @@ def shadow_analysis(
             f"agreement {_percent(agreement_rate)} < {_percent(min_agreement)} minimum "
             f"({int(np.sum(~agree))} of {agree.size} requests differ)"
         )
-    if _exceeds(shadow_latency.p99_ms, max_latency_p99_ms):
+    if max_latency_p99_ms is not None and _exceeds(shadow_latency.p99_ms, max_latency_p99_ms):
         reasons.append(
             f"shadow latency p99 {shadow_latency.p99_ms:.1f} ms > {max_latency_p99_ms:.1f} ms limit "
             f"(production p99 {primary_latency.p99_ms:.1f} ms)"
@@ -353,7 +368,9 @@ def shadow_analysis(
             f"below the {_percent(min_agreement)} minimum"
             + (f"; about {needed:,} requests at this agreement would show it" if needed else "")
         )
-    if not reasons and latency_bound is None:
+    if max_latency_p99_ms is None:
+        pass  # no latency guardrail: nothing to show about the tail
+    elif not reasons and latency_bound is None:
         missing.append(
             f"requests: {shadow_latency.n} timed shadow requests, {requests_for_p99()} needed for a 95% upper "
             "bound of the p99 latency"
@@ -421,6 +438,52 @@ def _two_proportions(successes_a: int, n_a: int, successes_b: int, n_b: int, alp
 
 
 # ---------------------------------------------------------------------------------------------
+# Latency relative to production
+
+
+@dataclass(frozen=True)
+class RelativeLatency(_AsDict):
+    """An arm's p99 against ``ratio`` × production's p99 over the same window, with the test that
+    tells a slower model from a busy machine's noise (see the module's notes).
+
+    ``above`` of ``n`` requests took longer than ``limit_ms``; a model as fast as production
+    leaves about 1 % there, so ``p_value`` is P(Binomial(n, 0.01) >= above).
+    """
+
+    ratio: float
+    baseline_p99_ms: float
+    limit_ms: float
+    p99_ms: float
+    n: int
+    above: int
+    p_value: float
+    alpha: float
+    above_limit: bool  # the point p99 is above the limit
+    slower: bool  # above the limit and shown so: a breach
+
+    def describe(self) -> str:
+        return (f"p99 {self.p99_ms:.1f} ms against {self.ratio:g}× production's p99 {self.baseline_p99_ms:.1f} ms "
+                f"= {self.limit_ms:.1f} ms; {self.above} of {self.n} requests above it (p = {self.p_value:.3g})")
+
+
+def relative_latency(latencies_ms: Sequence[float], baseline_ms: Sequence[float], ratio: float,
+                     alpha: float = RELATIVE_LATENCY_ALPHA) -> RelativeLatency:
+    """Judge ``latencies_ms`` against ``ratio`` × the p99 of ``baseline_ms`` (production's
+    requests in the same window)."""
+    ratio = _positive(ratio, "max_latency_p99_ratio")
+    arm = _values(latencies_ms, "latencies_ms")
+    baseline = _latency(baseline_ms, "production latencies_ms")
+    limit = ratio * baseline.p99_ms
+    p99 = float(np.percentile(arm, 99))
+    above = int(np.sum(arm > limit + _LIMIT_SLACK))
+    p_value = float(stats.binom.sf(above - 1, arm.size, 0.01)) if above else 1.0
+    above_limit = _exceeds(p99, limit)
+    return RelativeLatency(ratio=ratio, baseline_p99_ms=baseline.p99_ms, limit_ms=limit, p99_ms=p99, n=int(arm.size),
+                           above=above, p_value=p_value, alpha=alpha, above_limit=above_limit,
+                           slower=above_limit and p_value < alpha)
+
+
+# ---------------------------------------------------------------------------------------------
 # Canary
 
 
@@ -458,17 +521,23 @@ class Guardrails:
     """Limits a canary must stay within; crossing any one of them means roll back.
 
     ``max_metric_drop`` None means the canary has no label-based guardrail (a problem type whose
-    answers are not right or wrong, such as regression).
+    answers are not right or wrong, such as regression). ``max_latency_p99_ms`` None means no
+    absolute latency limit; ``max_latency_p99_ratio`` (None: none) limits the canary's p99 to
+    that multiple of production's p99 over the same window (see the module's notes).
     """
 
     max_error_rate: float = 0.01
-    max_latency_p99_ms: float = 50.0
+    max_latency_p99_ms: float | None = 50.0
     max_metric_drop: float | None = 0.02
+    max_latency_p99_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_error_rate < 1.0:
             raise ValueError(f"max_error_rate is a share and must be in [0, 1), got {self.max_error_rate!r}.")
-        _positive(self.max_latency_p99_ms, "max_latency_p99_ms")
+        if self.max_latency_p99_ms is not None:
+            _positive(self.max_latency_p99_ms, "max_latency_p99_ms")
+        if self.max_latency_p99_ratio is not None:
+            _positive(self.max_latency_p99_ratio, "max_latency_p99_ratio")
         if self.max_metric_drop is not None and not (
                 math.isfinite(self.max_metric_drop) and self.max_metric_drop >= 0):
             raise ValueError(f"max_metric_drop must be zero or positive, got {self.max_metric_drop!r}.")
@@ -490,6 +559,7 @@ class CanaryAnalysis(_AsDict):
     error_rate_test: dict[str, float]
     missing: tuple[str, ...] = ()
     evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+    relative_latency: dict[str, Any] | None = None  # RelativeLatency.as_dict() with a ratio guardrail
 
 
 def _arm_figures(arm: CanaryArm) -> dict[str, Any]:
@@ -527,11 +597,15 @@ def canary_analysis(
             f"two-proportion p = {test.p_value:.3g}"
         )
     canary_p99 = can["latency"]["p99_ms"]
-    if _exceeds(canary_p99, guardrails.max_latency_p99_ms):
+    if guardrails.max_latency_p99_ms is not None and _exceeds(canary_p99, guardrails.max_latency_p99_ms):
         breaches.append(
             f"latency p99 {canary_p99:.1f} ms > {guardrails.max_latency_p99_ms:.1f} ms (max_latency_p99_ms); "
             f"production p99 {prod['latency']['p99_ms']:.1f} ms"
         )
+    relative = (None if guardrails.max_latency_p99_ratio is None else
+                relative_latency(canary.latencies_ms, production.latencies_ms, guardrails.max_latency_p99_ratio))
+    if relative is not None and relative.slower:
+        breaches.append(f"latency {relative.describe()} (max_latency_p99_ratio)")
     max_drop = guardrails.max_metric_drop
     if max_drop is not None and prod["metric"] is not None and can["metric"] is not None:
         drop = prod["metric"] - can["metric"]
@@ -540,7 +614,7 @@ def canary_analysis(
                 f"metric drop {drop:.4g} > {max_drop:.4g} (max_metric_drop); "
                 f"production {prod['metric']:.4g}, canary {can['metric']:.4g}"
             )
-    missing, evidence = _canary_evidence(production, canary, guardrails, prod, can)
+    missing, evidence = _canary_evidence(production, canary, guardrails, prod, can, relative)
     return CanaryAnalysis(
         production=prod,
         canary=can,
@@ -557,11 +631,13 @@ def canary_analysis(
             "ci_high": test.ci_high,
             "alpha": 0.05,
         },
+        relative_latency=None if relative is None else relative.as_dict(),
     )
 
 
 def _canary_evidence(production: CanaryArm, canary: CanaryArm, guardrails: Guardrails,
-                     prod: dict[str, Any], can: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+                     prod: dict[str, Any], can: dict[str, Any],
+                     relative: RelativeLatency | None = None) -> tuple[list[str], dict[str, Any]]:
     """What a "passed" canary would need that this one lacks, and the bounds it was judged on."""
     missing: list[str] = []
     n = canary.n_requests
@@ -579,12 +655,21 @@ def _canary_evidence(production: CanaryArm, canary: CanaryArm, guardrails: Guard
             f"bound at {_percent(error_upper, 2)}, above the {_percent(guardrails.max_error_rate, 2)} limit; {why}"
         )
     latency_bound = p99_upper(canary.latencies_ms)
-    if latency_bound is None:
+    limits = [] if guardrails.max_latency_p99_ms is None else [(guardrails.max_latency_p99_ms, "")]
+    if relative is not None:
+        limits.append((relative.limit_ms, f" ({relative.ratio:g}× production's p99 "
+                                          f"{relative.baseline_p99_ms:.1f} ms)"))
+    if limits and latency_bound is None:
         missing.append(f"requests: {can['latency']['n']:,} timed canary requests, {requests_for_p99()} needed "
                        "for a 95% upper bound of the p99 latency")
-    elif _exceeds(latency_bound, guardrails.max_latency_p99_ms):
-        missing.append(f"latency: the p99's 95% upper bound {latency_bound:.1f} ms is above the "
-                       f"{guardrails.max_latency_p99_ms:.1f} ms limit (p99 {can['latency']['p99_ms']:.1f} ms)")
+    elif limits:
+        for limit, why in limits:
+            if _exceeds(latency_bound, limit):  # type: ignore[arg-type]
+                missing.append(f"latency: the p99's 95% upper bound {latency_bound:.1f} ms is above the "
+                               f"{limit:.1f} ms limit{why} (p99 {can['latency']['p99_ms']:.1f} ms)")
+    if relative is not None and relative.above_limit and not relative.slower:
+        missing.append(f"latency: {relative.describe()}: not shown slower than production (a canary as fast "
+                       f"gives that by chance), nor shown to hold")
     evidence: dict[str, Any] = {
         "confidence": EVIDENCE_CONFIDENCE, "error_rate_upper": error_upper, "requests_for_error_rate": needed,
         "latency_p99_upper_ms": latency_bound, "requests_for_p99": requests_for_p99(),

@@ -97,8 +97,9 @@ def _record(wb: Workbench, slug: str, kind: str, challenger_id: int, production_
 
 
 def analyse_shadow(wb: Workbench, slug: str, *, version: int | None = None, min_agreement: float = 0.9,
-                   max_latency_p99_ms: float = 50.0) -> ReleaseAnalysisView:
-    """How the challenger would have answered the requests production answered."""
+                   max_latency_p99_ms: float | None = 50.0) -> ReleaseAnalysisView:
+    """How the challenger would have answered the requests production answered (and, unless
+    ``max_latency_p99_ms`` is None, whether its background scoring kept within a latency limit)."""
     from app.ml.release import shadow_analysis
 
     with wb.read() as session:
@@ -153,8 +154,13 @@ def _arm(rows: list[Any], problem_type: str) -> Any:
 
 
 def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_error_rate: float = 0.01,
-                   max_latency_p99_ms: float = 50.0, max_metric_drop: float = 0.02) -> ReleaseAnalysisView:
+                   max_latency_p99_ms: float | None = 50.0, max_metric_drop: float = 0.02,
+                   max_latency_p99_ratio: float | None = None) -> ReleaseAnalysisView:
     """Guardrails on the canary's share of traffic; a breach rolls the canary back.
+
+    Latency is judged against ``max_latency_p99_ms`` (None: no absolute limit) and, given
+    ``max_latency_p99_ratio``, against that multiple of production's p99 in the same window: the
+    guardrail a machine's speed or load cannot break, because it slows both arms alike.
 
     Without a breach the canary passes only on evidence (enough requests for the error-rate and
     latency bounds, labels in both arms with enough power for the accuracy guardrail); otherwise
@@ -181,7 +187,8 @@ def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_
                              f"request(s) for v{challenger.version}: serve with --canary-share first")
     try:
         guardrails = Guardrails(max_error_rate, max_latency_p99_ms,
-                                max_metric_drop if problem_type in LABELLED_GUARDRAIL else None)
+                                max_metric_drop if problem_type in LABELLED_GUARDRAIL else None,
+                                max_latency_p99_ratio)
         result = canary_analysis(_arm(prod_rows, problem_type), _arm(canary_rows, problem_type), guardrails)
     except ValueError as exc:
         raise WorkbenchError(f"canary analysis: {exc}") from None
