@@ -66,6 +66,9 @@ class ServedModel:
     artifact_sha256: str
     batch_safe: bool = False  # answers are bit-identical scored together or one by one (checked at load)
     fast: CompiledPath | None = None  # the compiled path, when checked equal to the pipeline
+    # Test-only: seconds slept per ``predict`` call (one batch), to play a slow or busy machine
+    # end to end; set from MLWB_TEST_SCORING_DELAY_MS by ``app.services.serving``, 0 in service.
+    test_delay_s: float = 0.0
 
     @property
     def numeric(self) -> frozenset[str]:
@@ -91,6 +94,10 @@ class ServedModel:
 
     def predict(self, rows: list[ScoredRow]) -> list[tuple[Any, Any]]:
         """(prediction, score) per row, exactly as ``predict_output`` gives them, as JSON values."""
+        if self.test_delay_s:
+            import time
+
+            time.sleep(self.test_delay_s)
         predicted, score = self.predict_arrays(rows)
         values = predicted.tolist()
         scores = [None] * len(values) if score is None else score.tolist()

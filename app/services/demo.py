@@ -47,13 +47,21 @@ VALIDATOR = "demo-validator"
 MODEL_KINDS = ("popularity_baseline", "logistic_regression", "hist_gradient_boosting")
 CHALLENGER_KIND = "logistic_regression"
 SHADOW_REQUESTS, CANARY_REQUESTS, CANARY_SHARE = 300, 600, 0.3
+# The story's latency question is whether the cheaper challenger is slower than production, not
+# whether this machine is fast: latencies are measured for real, and at load 5-7 a fixed 50 ms
+# limit rolled the canary back (p99 54 ms) although both models had slowed alike. So the canary's
+# latency guardrail is relative: its p99 at most 1.5x production's over the same window (a breach
+# needs it shown slower; see app.ml.release). The shadow is judged on its answers (its timings
+# are background batches); its latencies are still shown as measured.
+CANARY_LATENCY_RATIO = 1.5
 LOG_BATCH = "2026-01"
 BATCHES = (("2026-02", 0.2), ("2026-03", 0.6))
-# The latency rule is measured for real on the demo's served requests: at 20 ms a busy machine
-# (a test run on two workers beside other work) breached it and the demo raised a third alert.
-# 50 ms is the release guardrail's default too, so the demo's story does not depend on load.
-SLA_RULES = (("roc_auc", ">=", 0.65, "critical"), ("false_positive_rate", "<=", 0.2, "warning"),
-             ("latency_p99_ms", "<=", 50.0, "warning"))
+# The SLA rules. The latency rule's threshold is set from what this machine measured: at least
+# LATENCY_SLA_FLOOR_MS, or LATENCY_SLA_FACTOR x production's p99 in the shadow phase, so a slow
+# machine does not raise an alert the story does not mean (at a fixed 20 ms a busy test run
+# raised a third one). The step that adds it prints the measurement it came from.
+SLA_RULES = (("roc_auc", ">=", 0.65, "critical"), ("false_positive_rate", "<=", 0.2, "warning"))
+LATENCY_SLA_FLOOR_MS, LATENCY_SLA_FACTOR = 50.0, 3.0
 FEATURES = (
     {"name": "user_age", "type": "numeric", "source": "user profile", "available_at_serving": True, "pii": True},
     {"name": "user_location", "type": "categorical", "source": "user profile (region)", "available_at_serving": True,
@@ -149,7 +157,10 @@ def _advance_to(wb: Workbench, stage: int) -> None:
 
 def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int = 7,
              batch_rows: int = 5_000, step: Step = lambda message: None,
-             on_progress: ProgressCallback | None = None) -> DemoOutcome:
+             on_progress: ProgressCallback | None = None, shadow_requests: int = SHADOW_REQUESTS,
+             canary_requests: int = CANARY_REQUESTS) -> DemoOutcome:
+    """Carry ctr-demo through the six stages; ``shadow_requests`` and ``canary_requests`` size
+    stage 5's live traffic (smaller only in tests: the canary's evidence needs the defaults)."""
     from app.ml.demo_data import generate_interactions
 
     created = not demo_exists(wb)
@@ -220,7 +231,7 @@ def run_demo(wb: Workbench, runner: JobRunner, *, rows: int = 40_000, seed: int 
             registry.record_approval(wb, SLUG, version.version, signer=validator,
                                      comment="Beats the popularity baseline on held-out data; card reviewed.")
         promotion.promote(wb, SLUG, version.version, reason="approved candidate beats the baseline")
-        _release(wb, runs, seed, Path(tmp), step)
+        _release(wb, runs, seed, Path(tmp), step, shadow_requests, canary_requests)
         _advance_to(wb, 6)
         _monitor(wb, runner, seed, batch_rows, Path(tmp), step, on_progress)
     return DemoOutcome(SLUG, created, gates.project_stage(wb, SLUG), len(monitoring_alerts.list_alerts(wb, SLUG)),
@@ -250,31 +261,71 @@ def _serve(wb: Workbench, frame: pd.DataFrame, *, prefix: str, shadow: bool, can
         service.close()
 
 
-def _release(wb: Workbench, runs: list, seed: int, tmp: Path, step: Step) -> None:  # type: ignore[type-arg]
-    """A cheaper challenger in shadow, then as a canary, then an A/B test on clicks."""
+def _release(wb: Workbench, runs: list, seed: int, tmp: Path, step: Step,  # type: ignore[type-arg]
+             shadow_requests: int, canary_requests: int) -> None:
+    """A cheaper challenger in shadow, then as a canary, then an A/B test on clicks.
+
+    Each analysis is looked for before it is made, so a rerun finishes what an interrupted run
+    left (the log keeps the requests already served) and says what was already recorded. A
+    canary that was rolled back ends the release there, and the step says so: its challenger has
+    lost its alias, so there is nothing to A/B test.
+    """
     import pandas as pd
 
     from app.ml.demo_data import generate_interactions
 
-    if release_analysis.list_release_analyses(wb, SLUG):
-        return
     challenger_run = next(r for r in runs if r.model_kind == CHALLENGER_KIND)
     step(f"stage 5: registering {CHALLENGER_KIND} as the challenger")
     challenger = registry.register_model(wb, SLUG, challenger_run.id)
-    promotion.set_alias(wb, SLUG, challenger.version, "challenger",
-                        reason="a linear model is cheaper to serve and explain: does it hold up on live traffic?")
-    traffic = generate_interactions(SHADOW_REQUESTS + CANARY_REQUESTS, seed=seed + 100)
-    step(f"stage 5: {SHADOW_REQUESTS} requests with the challenger in shadow")
-    _serve(wb, traffic.iloc[:SHADOW_REQUESTS], prefix="shadow", shadow=True, canary_share=0.0, seed=seed)
-    release_analysis.analyse_shadow(wb, SLUG)
-    step(f"stage 5: {CANARY_REQUESTS} requests with {CANARY_SHARE:.0%} going to the challenger (canary)")
-    _serve(wb, traffic.iloc[SHADOW_REQUESTS:], prefix="canary", shadow=False, canary_share=CANARY_SHARE, seed=seed)
-    labels = tmp / "request-labels.csv"
-    ids = [f"shadow-{i:05d}" for i in range(SHADOW_REQUESTS)] + [f"canary-{i:05d}" for i in range(CANARY_REQUESTS)]
-    pd.DataFrame({"request_id": ids, "clicked": traffic["clicked"].to_numpy()}).to_csv(labels, index=False)
-    monitoring_batches.label_predictions(wb, SLUG, labels, label_column="clicked")
-    release_analysis.analyse_canary(wb, SLUG)
-    release_analysis.analyse_ab_test(wb, SLUG, mde=0.02)
+    recorded = {a.kind: a for a in release_analysis.list_release_analyses(wb, SLUG) if a.version == challenger.version}
+    if _rolled_back(recorded.get("canary"), step):
+        return
+    if len(recorded) == len(release_analysis.KINDS):
+        step(f"stage 5: the release of v{challenger.version} is already recorded: "
+             + "; ".join(f"{kind} {recorded[kind].verdict}" for kind in release_analysis.KINDS))
+        return
+    if "shadow" not in recorded or "canary" not in recorded:
+        promotion.set_alias(wb, SLUG, challenger.version, "challenger",
+                            reason="a linear model is cheaper to serve and explain: does it hold up on live traffic?")
+    traffic = generate_interactions(shadow_requests + canary_requests, seed=seed + 100)
+    if "shadow" not in recorded:
+        step(f"stage 5: {shadow_requests} requests with the challenger in shadow")
+        _serve(wb, traffic.iloc[:shadow_requests], prefix="shadow", shadow=True, canary_share=0.0, seed=seed)
+        shadow = release_analysis.analyse_shadow(wb, SLUG, max_latency_p99_ms=None)
+        r = shadow.results
+        step(f"stage 5: shadow {shadow.verdict}: agreement {r['agreement_rate']:.1%} on {r['n']} requests; measured "
+             f"p99 production {r['primary_latency']['p99_ms']:.1f} ms, shadow batches "
+             f"{r['shadow_latency']['p99_ms']:.1f} ms")
+    if "canary" not in recorded:
+        step(f"stage 5: {canary_requests} requests with {CANARY_SHARE:.0%} going to the challenger (canary)")
+        _serve(wb, traffic.iloc[shadow_requests:], prefix="canary", shadow=False, canary_share=CANARY_SHARE,
+               seed=seed)
+        labels = tmp / "request-labels.csv"
+        ids = ([f"shadow-{i:05d}" for i in range(shadow_requests)]
+               + [f"canary-{i:05d}" for i in range(canary_requests)])
+        pd.DataFrame({"request_id": ids, "clicked": traffic["clicked"].to_numpy()}).to_csv(labels, index=False)
+        monitoring_batches.label_predictions(wb, SLUG, labels, label_column="clicked")
+        canary = release_analysis.analyse_canary(wb, SLUG, max_latency_p99_ms=None,
+                                                 max_latency_p99_ratio=CANARY_LATENCY_RATIO)
+        r = canary.results
+        step(f"stage 5: canary {canary.verdict}: measured p99 canary {r['canary']['latency']['p99_ms']:.1f} ms, "
+             f"production {r['production']['latency']['p99_ms']:.1f} ms (limit: {CANARY_LATENCY_RATIO:g}x "
+             f"production's); {canary.decision}")
+        if _rolled_back(canary, step):
+            return
+    if "ab_test" not in recorded:
+        ab = release_analysis.analyse_ab_test(wb, SLUG, mde=0.02)
+        step(f"stage 5: A/B test on clicks: {ab.summary()}")
+
+
+def _rolled_back(canary: release_analysis.ReleaseAnalysisView | None, step: Step) -> bool:
+    """True (and says so) when the challenger's canary was rolled back: the release ends there."""
+    if canary is None or not canary.results.get("rollback"):
+        return False
+    step(f"stage 5: the canary of v{canary.version} was rolled back ({canary.created_at:%Y-%m-%d %H:%M}): "
+         f"{canary.summary()}. The release stage ends with that rollback on record, so there is no A/B test; "
+         "`mlwb demo` in an empty MLWB_HOME plays the whole story again")
+    return True
 
 
 def _monitor(wb: Workbench, runner: JobRunner, seed: int, batch_rows: int, tmp: Path, step: Step,
@@ -284,8 +335,13 @@ def _monitor(wb: Workbench, runner: JobRunner, seed: int, batch_rows: int, tmp: 
     from app.ml.demo_data import generate_interactions
 
     if not monitoring_policy.sla_rules(wb, SLUG):
-        step("stage 6: SLA rules")
-        for metric, comparator, threshold, severity in SLA_RULES:
+        measured = [a.results["primary_latency"]["p99_ms"] for a in release_analysis.list_release_analyses(wb, SLUG)
+                    if a.kind == "shadow"]
+        latency = max(LATENCY_SLA_FLOOR_MS, round(LATENCY_SLA_FACTOR * measured[-1], 1) if measured else 0.0)
+        basis = (f"{LATENCY_SLA_FACTOR:g}x the {measured[-1]:.1f} ms production p99 measured in the shadow phase, "
+                 f"at least {LATENCY_SLA_FLOOR_MS:g} ms") if measured else f"{LATENCY_SLA_FLOOR_MS:g} ms"
+        step(f"stage 6: SLA rules (latency p99 <= {latency:g} ms: {basis})")
+        for metric, comparator, threshold, severity in (*SLA_RULES, ("latency_p99_ms", "<=", latency, "warning")):
             monitoring_policy.add_sla_rule(wb, SLUG, metric, comparator, threshold, severity=severity)
     existing = {b.label: b for b in monitoring_batches.list_batches(wb, SLUG)}
     if LOG_BATCH not in existing:

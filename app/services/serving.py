@@ -28,6 +28,7 @@ so does a crash between a row's commit and the other model's answer (written as 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import random
 import tempfile
@@ -59,6 +60,10 @@ from storage.models import DatasetVersion, ModelVersion, Project, Run, utcnow
 SHADOW_BACKLOG = 10_000  # beyond this, new requests are logged without a shadow prediction
 RECENT_IDS = 100_000  # request ids remembered to refuse a reused one (older ones: see the log writer)
 SCORE_TIMEOUT_S = 30.0
+#: Test-only switch: milliseconds every served model sleeps per scoring call (per batch), in
+#: production and shadow alike, to play a slow or busy machine in an end-to-end test (the demo's
+#: story must hold on one). Never set it in service.
+TEST_DELAY_ENV = "MLWB_TEST_SCORING_DELAY_MS"
 # How long a request waits for its log row's commit. Longer than the busy timeout (15 s), so a
 # database locked by another process for a while delays answers rather than failing them.
 LOG_TIMEOUT_S = 30.0
@@ -118,7 +123,11 @@ class ServingModels:
             production = _load_version(wb, session, project, prod_row, "production")
             challenger = (_load_version(wb, session, project, challenger_row, "challenger")
                           if challenger_row is not None else None)
-            return cls(project.id, slug, production, challenger)
+        delay = _test_delay_s()
+        for served in (production, challenger):
+            if served is not None:
+                served.test_delay_s = delay  # after the load-time probes, which stay fast
+        return cls(project.id, slug, production, challenger)
 
     @property
     def features(self) -> dict[str, str]:
@@ -129,6 +138,20 @@ class ServingModels:
             for name, kind in self.challenger.features.items():
                 union[name] = "numeric" if "numeric" in (kind, union.get(name)) else kind
         return union
+
+
+def _test_delay_s() -> float:
+    raw = os.environ.get(TEST_DELAY_ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        delay = float(raw)
+    except ValueError:
+        raise WorkbenchError(f"{TEST_DELAY_ENV}={raw!r} is not a number of milliseconds: unset it (it is a "
+                             "test-only delay)") from None
+    if not (math.isfinite(delay) and delay >= 0):
+        raise WorkbenchError(f"{TEST_DELAY_ENV} must be zero or more milliseconds, not {raw!r}: unset it")
+    return delay / 1000.0
 
 
 def _load_version(wb: Workbench, session, project: Project, mv: ModelVersion, role: str, *,  # type: ignore[no-untyped-def]
