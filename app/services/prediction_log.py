@@ -104,6 +104,10 @@ class PredictionLogWriter:
         self.renamed = 0
         self.commits = 0
         self.last_error = ""
+        # The writer thread's own connection, opened on its first commit and kept: checking one
+        # out of the pool and back in for every commit cost more of the GIL (which the request
+        # threads wait for) than the insert itself. Dropped after a failed commit, reopened on the next.
+        self._connection: Connection | None = None
         self._queue: queue.SimpleQueue[LogEntry | _OtherAnswer | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="mlwb-prediction-log", daemon=True)
         self._thread.start()
@@ -133,6 +137,20 @@ class PredictionLogWriter:
                 "and not full, and that no other process holds the database locked")
 
     def _run(self) -> None:
+        try:
+            self._serve_queue()
+        finally:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # a broken connection: nothing left to release
+                log.debug("closing the prediction log's connection failed", exc_info=True)
+            self._connection = None
+
+    def _serve_queue(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -172,6 +190,7 @@ class PredictionLogWriter:
                 self._write(rows, updates)
                 break
             except Exception as exc:  # locked past the busy timeout, disk full, read-only
+                self._drop_connection()  # the next attempt starts on a fresh connection
                 error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
                 log.warning("prediction log commit failed (%s)%s", error,
                             "; retrying" if attempt + 1 < self.attempts else "")
@@ -197,8 +216,11 @@ class PredictionLogWriter:
         # while request threads wait for the GIL, and the session's bookkeeping doubled its cost.
         # The engine's "begin" hook still emits BEGIN IMMEDIATE (storage.database).
         values = [entry.values for entry in rows]
+        if self._connection is None:
+            self._connection = self.wb.db.engine.connect()
+        connection = self._connection
         try:
-            with self.wb.db.engine.begin() as connection:
+            with connection.begin():
                 self._insert_and_update(connection, values, updates)
             return
         except IntegrityError:
@@ -208,7 +230,7 @@ class PredictionLogWriter:
         # app.services.serving). The first row keeps the id, so labels joined to it stay where
         # they were; this row is kept under a derived id instead of being lost. The rename is
         # made in the row's own dict, so a later update (the other model's answer) finds it.
-        with self.wb.db.engine.begin() as connection:
+        with connection.begin():
             ids = [r["request_id"] for r in values]
             taken = set(connection.scalars(select(_TABLE.c.request_id).where(_TABLE.c.request_id.in_(ids))))
             renamed = []
