@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -16,7 +16,12 @@ from screens.base import SnapshotScreen
 from screens.widgets.evidence import Deliverables, EvidenceTable, GateChecklist
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.services.deliverables import Confirmation
+    from app.services.project_file import ApplyOutcome
     from app.services.workbench import Workbench
+    from app.services.datasets import DatasetVersionView
     from reports.data import ProjectRecords
     from reports.stages import StageChapter
 
@@ -33,6 +38,17 @@ class ProjectSnapshot:
 
     records: ProjectRecords
     chapters: tuple[StageChapter, ...]
+    #: The feature guesses waiting for a person's confirmation (``deliverables.framing_proposal``).
+    proposal: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        return list(self.proposal.get("features", []))
+
+    @property
+    def training_datasets(self) -> list[DatasetVersionView]:
+        """The datasets features can be proposed from, newest first."""
+        return sorted((d for d in self.records.datasets if d.role == "training"), key=lambda d: d.id, reverse=True)
 
 
 class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
@@ -62,6 +78,14 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
                 tooltip="Change the maturity profile (startup / growth / enterprise), with a reason"),
         Binding("i", "inventory", "Risk tier & owner", show=False, id="project.inventory",
                 tooltip="Set the model inventory's risk tier and owner, with a reason"),
+        # Stage 2 from a dataset and from a file (the CLI's `frame --infer-from` / `--confirm` and
+        # `project apply`): on the stage 2 tab, named there; F1 and the palette list them.
+        Binding("f", "propose_features", "Propose features", show=False, id="project.propose_features",
+                tooltip="Guess the feature spec (types, serving-time availability, personal data) from a dataset"),
+        Binding("c", "confirm_proposals", "Confirm proposals", show=False, id="project.confirm_proposals",
+                tooltip="Read the proposed features and confirm the right ones into the framing"),
+        Binding("A", "apply_file", "Apply project file", show=False, id="project.apply_file",
+                tooltip="Choose a project file (TOML), preview the fields it changes, apply them (audited)"),
         Binding("a", "audit", "Audit", id="project.audit"),
         Binding("j", "jobs", "Jobs", id="project.jobs"),
         Binding("r", "reload", "Refresh", id="project.refresh"),
@@ -95,8 +119,10 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         from app.services.reporting import collect_project
         from reports.stages import stage_chapters
 
+        from app.services.deliverables import framing_proposal
+
         records = collect_project(wb, self.slug)
-        return ProjectSnapshot(records, stage_chapters(records))
+        return ProjectSnapshot(records, stage_chapters(records), framing_proposal(wb, self.slug))
 
     async def show(self, snapshot: ProjectSnapshot) -> None:
         self.snapshot = snapshot
@@ -120,8 +146,19 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
             ]
             if chapter.number in FULL_SCREEN_HINTS:
                 widgets.insert(1, Static(FULL_SCREEN_HINTS[chapter.number], classes="note"))
+            if chapter.number == 2:
+                widgets.insert(1, Static(self._framing_hint(snapshot), classes="note", id="framing-hint"))
             await body.mount_all(widgets)
         self._sync_bindings()
+
+    @staticmethod
+    def _framing_hint(snapshot: ProjectSnapshot) -> str:
+        """Stage 2's keys, and the proposals waiting for a person, where the framing is read."""
+        hint = "e edits the framing · f proposes features from a dataset · A applies a project file (TOML)"
+        if snapshot.pending:
+            hint += (f"\n[b]{len(snapshot.pending)} proposed feature(s) from dataset "
+                     f"{snapshot.proposal.get('dataset_version')} wait for you: c reads and confirms them[/b]")
+        return hint
 
     def action_show_stage(self, number: int) -> None:
         self.query_one("#stages", TabbedContent).active = f"stage-{number}"
@@ -132,7 +169,8 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
 
     def _sync_bindings(self) -> None:
         """Refresh the footer only when the actions that apply change (it costs ~80 ms to redo)."""
-        state = tuple(bool(self.check_action(a, ())) for a in ("edit", "train", "advance"))
+        state = tuple(bool(self.check_action(a, ()))
+                      for a in ("edit", "train", "advance", "propose_features", "confirm_proposals", "apply_file"))
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -144,6 +182,10 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
             return self.current_tab in EDITABLE_STAGES and self.snapshot is not None
         if action == "train":
             return self.current_tab == 4 and self.snapshot is not None
+        if action in ("propose_features", "apply_file"):
+            return self.current_tab == 2 and self.snapshot is not None
+        if action == "confirm_proposals":
+            return self.current_tab == 2 and self.snapshot is not None and bool(self.snapshot.pending)
         if action in ("maturity", "inventory"):
             return self.snapshot is not None
         if action == "advance":
@@ -188,6 +230,106 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
         if message:
             self.notify(message, title="Saved to the audit trail")
             self.announce_change()
+
+    # --- stage 2 from a dataset's profile: propose, read, confirm ----------------------------
+
+    def action_propose_features(self) -> None:
+        """Choose the dataset and target; the proposal is saved (in the form's thread) before the
+        form closes, so a refused target stays in the form; then the guesses open for reading."""
+        if self.snapshot is None:
+            return
+        datasets = self.snapshot.training_datasets
+        if not datasets:
+            self.notify(f"{self.slug} has no training dataset to propose features from: import one on the data "
+                        "screen (D, then i).", severity="warning")
+            return
+        from screens.modals.feature_proposals import ProposeFeaturesDialog
+
+        wb, slug = self.wb, self.slug
+
+        def propose(values: dict[str, Any]) -> dict[str, Any]:
+            from app.services.deliverables import propose_features
+
+            return propose_features(wb, slug, values["dataset_id"], target=values["target"] or None)
+
+        def proposed(proposal: dict[str, Any] | None) -> None:
+            if proposal is None:
+                return
+            self.notify(f"{len(proposal['features'])} feature(s) proposed from dataset {proposal['dataset_version']}; "
+                        "nothing counts until you confirm it.", title="Proposal recorded")
+            self.announce_change()
+            self._review_proposals(proposal)
+
+        form = ProposeFeaturesDialog(slug, datasets, str(self.snapshot.records.framing.get("target", "")))
+        self.app.push_screen(form.saving_with(propose), proposed)
+
+    def action_confirm_proposals(self) -> None:
+        if self.snapshot is None or not self.snapshot.pending:
+            return
+        self._review_proposals(self.snapshot.proposal)
+
+    def _review_proposals(self, proposal: dict[str, Any]) -> None:
+        from screens.modals.feature_proposals import ProposalReviewDialog, dataset_label
+
+        assert self.snapshot is not None
+        wb, slug = self.wb, self.slug
+        dataset = next((dataset_label(d) for d in self.snapshot.records.datasets
+                        if d.id == proposal.get("dataset_version")), "")
+
+        def confirm(names: list[str]) -> Confirmation:
+            from app.services.deliverables import confirm_proposals
+
+            return confirm_proposals(wb, slug, names)
+
+        def confirmed(result: Confirmation | None) -> None:
+            if result is None:
+                return
+            kept = f"; kept what the framing already said for {', '.join(result.kept_existing)}" \
+                if result.kept_existing else ""
+            self.notify(f"Confirmed {len(result.confirmed)} feature(s) into the framing (revision {result.revision})"
+                        f"{kept}.", title="Saved to the audit trail")
+            self.announce_change()
+
+        dialog = ProposalReviewDialog(slug, proposal, list(self.snapshot.records.framing.get("features", [])),
+                                      dataset=dataset)
+        self.app.push_screen(dialog.saving_with(confirm), confirmed)
+
+    # --- stage 1-2 documents from a project file --------------------------------------------
+
+    def action_apply_file(self) -> None:
+        """The picker's check is the service's dry run (refusals shown beside the path); the
+        preview's apply passes the previewed file's SHA-256, so what is applied is what was shown."""
+        from screens.modals.file_picker import FilePicker
+        from screens.modals.project_file_dialog import ApplyProjectFileDialog
+
+        wb, slug = self.wb, self.slug
+
+        def preview(path: Path) -> ApplyOutcome:
+            from app.services.project_file import apply_project_file
+
+            return apply_project_file(wb, path, dry_run=True, project=slug)
+
+        def apply(shown: ApplyOutcome) -> ApplyOutcome:
+            from pathlib import Path
+
+            from app.services.project_file import apply_project_file
+
+            return apply_project_file(wb, Path(shown.path), project=slug, expect_sha256=shown.sha256)
+
+        def applied(outcome: ApplyOutcome | None) -> None:
+            if outcome is None:
+                return
+            revisions = ", ".join(f"{k} revision {v}" for k, v in outcome.revisions.items())
+            self.notify(f"Applied {len(outcome.changes)} changed field(s) from {outcome.path} ({revisions}).",
+                        title="Saved to the audit trail")
+            self.announce_change(everywhere=True)
+
+        def previewed(outcome: ApplyOutcome | None) -> None:
+            if outcome is not None:
+                self.app.push_screen(ApplyProjectFileDialog(outcome).saving_with(apply), applied)
+
+        self.app.push_screen(FilePicker(f"Apply a project file to {slug}", check=preview, suffixes=(".toml",)),
+                             previewed)
 
     def action_maturity(self) -> None:
         """Change the maturity profile; the form saves through the service, so a refusal (no

@@ -30,12 +30,7 @@ SERVICES = Path(__file__).resolve().parent.parent / "app" / "services"
 
 # (action name, face) -> why the face is missing. A gap that gets filled fails the test until its
 # entry is removed, so this list only shrinks.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    # Stage 2 from files and proposals: the CLI has them; the framing form does not offer them yet.
-    ("Propose features from a dataset's profile", "tui"): "not built: proposals in the framing form",
-    ("Confirm proposed features", "tui"): "not built: proposals in the framing form",
-    ("Apply a project file (stage 1-2 documents as TOML)", "tui"): "not built: apply a project file from the TUI",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -243,9 +243,15 @@ def _changes(table: str, before: dict[str, Any], after: dict[str, Any]) -> list[
     return [FieldChange(table, k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
 
 
-def apply_project_file(wb: Workbench, path: Path, *, dry_run: bool = False) -> ApplyOutcome:
+def apply_project_file(wb: Workbench, path: Path, *, dry_run: bool = False, project: str | None = None,
+                       expect_sha256: str | None = None) -> ApplyOutcome:
     """Apply a project file: the changed fields, saved with their audit events in one unit of work
-    (or only listed, on a dry run). Unknown tables and fields are refused by name and line."""
+    (or only listed, on a dry run). Unknown tables and fields are refused by name and line.
+
+    A caller that showed a dry run first (the TUI's preview) passes what it showed: ``project``
+    refuses a file written for another project than the one the person is looking at, and
+    ``expect_sha256`` refuses a file edited since the preview, so what is applied is exactly the
+    diff the person confirmed."""
     path = Path(path)
     text, data = _read(path)
     _refuse_unknown(path, text, data)
@@ -253,11 +259,17 @@ def apply_project_file(wb: Workbench, path: Path, *, dry_run: bool = False) -> A
     if not isinstance(slug, str) or not slug:
         raise WorkbenchError(f"{path}: [project] slug is missing: the file must say which project it is for "
                              f"(`mlwb project export SLUG --out FILE` writes one)")
+    if project is not None and slug != project:
+        raise WorkbenchError(f"{_where(path, text, 'project', 'slug')}: this file is for project '{slug}', not "
+                             f"'{project}': open {slug} to apply it, or choose {project}'s file")
     problem_type = data["project"].get("problem_type")
     if problem_type is not None and not isinstance(problem_type, str):
         raise WorkbenchError(f"{_where(path, text, 'project', 'problem_type')}: problem_type must be a string")
     wanted = _desired(path, text, data)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if expect_sha256 is not None and sha != expect_sha256:
+        raise WorkbenchError(f"{path} changed since its preview (sha256 {expect_sha256[:12]}… is now {sha[:12]}…): "
+                             "nothing applied; choose the file again to see what it would change now")
     if dry_run:
         with wb.read() as session:
             changes = _plan(find_project(session, slug), session, problem_type, wanted)
