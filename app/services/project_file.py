@@ -300,5 +300,10 @@ def _plan(project: Any, session: Any, problem_type: str | None, wanted: dict[str
     if problem_type is not None and problem_type != project.problem_type:
         changes.append(FieldChange("project", "problem_type", project.problem_type, problem_type))
     for kind, content in wanted.items():
-        changes += _changes(tables[kind], docs.deliverable(session, project, kind), content)
+        before = docs.deliverable(session, project, kind)
+        if kind == docs.FRAMING:
+            # A framing never saved has no feature list; the file of such a project says
+            # ``features = []`` (none), which is the same thing, not a change to apply.
+            before = {"features": [], **before}
+        changes += _changes(tables[kind], before, content)
     return changes
