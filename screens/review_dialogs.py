@@ -43,11 +43,11 @@ class FindingDialog(FormDialog[ReviewFinding | None]):
             yield Label("Severity")
             yield Select([(s, s) for s in SEVERITIES], value=f.severity if f else "medium", allow_blank=False,
                          id="finding-severity")
-            yield Label("Concerns (the section, table, figure or event)")
-            yield Input(self.concerns, id="finding-concerns")
-            yield Label("Remediation asked")
-            yield Input(f.remediation if f else "", placeholder="what the team must do to close it",
-                        id="finding-remediation")
+            yield Label("Concerns (the section, table, figure or event; several lines)")
+            yield TextArea(self.concerns, id="finding-concerns", classes="paragraph")
+            yield Label("Remediation asked (several lines)")
+            yield TextArea(f.remediation if f else "", placeholder="what the team must do to close it",
+                           id="finding-remediation", classes="paragraph")
             yield Label("Due date (YYYY-MM-DD, optional)")
             yield Input(f.due_date if f else "", placeholder="2027-03-31", id="finding-due")
             yield Static("", id="finding-error", classes="dialog-error")
@@ -58,7 +58,8 @@ class FindingDialog(FormDialog[ReviewFinding | None]):
 
     def value(self) -> ReviewFinding:
         def text(widget_id: str) -> str:
-            return self.query_one(widget_id, Input).value.strip()
+            field = self.query_one(widget_id)
+            return (field.text if isinstance(field, TextArea) else self.query_one(widget_id, Input).value).strip()
 
         severity = self.query_one("#finding-severity", Select).value
         return ReviewFinding(text("#finding-title"), str(severity), text("#finding-concerns"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, TextArea
 
 from app.errors import WorkbenchError
 from app.jobs import JobRunner
@@ -172,7 +172,7 @@ async def test_revise_framing_from_the_monitoring_screen(demo_home: Path) -> Non
         await pilot.press("ctrl+s")  # a reason is required: the dialog stays
         await pilot.pause()
         assert isinstance(app.screen, ReasonDialog)
-        app.screen.query_one("#reason-input", Input).value = "clicks stopped meaning interest after the redesign"
+        app.screen.query_one("#reason-input", TextArea).load_text("clicks stopped meaning interest after the redesign")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is screen

@@ -66,22 +66,20 @@ class FindingStatusDialog(FormDialog[dict[str, str] | None]):
             with RadioSet(id="finding-move"):
                 for status in f.moves:
                     yield RadioButton(MOVE_LABELS[status], value=status == self.status, id=f"finding-to-{status}")
-            yield Label("Reason (required)")
-            yield Input(placeholder="what was done, or why the risk is accepted", id="finding-reason")
+            yield Label("Reason (required) · several lines: enter starts a new line, ctrl+s records")
+            yield TextArea(placeholder="what was done, or why the risk is accepted", id="finding-reason",
+                           classes="paragraph")
             yield Static("", id="finding-error", classes="dialog-error")
             yield FormButtons("Record")
 
     def on_mount(self) -> None:
-        self.query_one("#finding-reason", Input).focus()
+        self.query_one("#finding-reason", TextArea).focus()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.status = (event.pressed.id or "").removeprefix("finding-to-") or self.status
 
-    def on_input_submitted(self) -> None:
-        self.action_submit()
-
     def action_submit(self) -> None:
-        reason = self.query_one("#finding-reason", Input).value.strip()
+        reason = self.query_one("#finding-reason", TextArea).text.strip()
         if not reason:
             self.error = REASON_NEEDED
             self.query_one("#finding-error", Static).update(REASON_NEEDED)

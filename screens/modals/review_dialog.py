@@ -119,6 +119,9 @@ class ReasonDialog(FormDialog[Any]):
     """A release action to confirm, with the reason the record keeps; returns the reason or None
     (a subclass may return more through ``result``).
 
+    The reason is a paragraph (a TextArea, as in the stage forms): enter starts a new line, so
+    ctrl+s (bound, and on the button) confirms.
+
     ``detail`` says what will happen (and what the gate found); ``required`` refuses an empty
     reason inline.
     """
@@ -142,10 +145,10 @@ class ReasonDialog(FormDialog[Any]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog form", id=self.dialog_id):
-            yield Label(f"{self.title_text} · ctrl+s or enter confirms, esc cancels", classes="dialog-title")
+            yield Label(f"{self.title_text} · ctrl+s confirms, esc cancels", classes="dialog-title")
             yield from self.compose_detail()
-            yield Label(self.reason_label())
-            yield Input(placeholder=self.placeholder, id="reason-input")
+            yield Label(f"{self.reason_label()} · several lines: enter starts a new line")
+            yield TextArea(placeholder=self.placeholder, id="reason-input", classes="paragraph")
             yield Static("", id="reason-error", classes="dialog-error")
             yield FormButtons(self.confirm)
 
@@ -157,10 +160,7 @@ class ReasonDialog(FormDialog[Any]):
             yield Static(self.detail, id="reason-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#reason-input", Input).focus()
-
-    def on_input_submitted(self) -> None:
-        self.action_submit()
+        self.query_one("#reason-input", TextArea).focus()
 
     def validate(self, reason: str) -> str:
         """The message saying what to fix, or "" when the form is fine."""
@@ -170,7 +170,7 @@ class ReasonDialog(FormDialog[Any]):
         return reason
 
     def action_submit(self) -> None:
-        reason = self.query_one("#reason-input", Input).value.strip()
+        reason = self.query_one("#reason-input", TextArea).text.strip()
         problem = self.validate(reason)
         if problem:
             self.error = problem

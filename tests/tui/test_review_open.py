@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import DataTable, Input, OptionList, Select, Static
+from textual.widgets import DataTable, Input, OptionList, Select, Static, TextArea
 
 from app.review_file import read_review, reviewer_key
 from app.services.findings import list_findings
@@ -124,7 +124,7 @@ async def test_review_open_navigates_the_bundle_records_a_finding_and_signs(
         await pilot.press("f")
         dialog = app.screen
         assert isinstance(dialog, FindingDialog)
-        assert dialog.query_one("#finding-concerns", Input).value == f"figure '{bundle.figures[-1].label}'"
+        assert dialog.query_one("#finding-concerns", TextArea).text == f"figure '{bundle.figures[-1].label}'"
         await pilot.press(*"PSI alarm has no owner")
         dialog.query_one("#finding-severity", Select).value = "high"
         await pilot.press("tab", "tab", "tab", *"Name who answers drift alerts", "tab", *"31.3.2027", "ctrl+s")

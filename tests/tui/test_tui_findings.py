@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, RadioButton
+from textual.widgets import DataTable, Input, RadioButton, TextArea
 
 from app.services import findings, inventory, promotion, registry
 from app.services.demo import SLUG, VALIDATOR
@@ -60,15 +60,17 @@ async def test_findings_screen_moves_a_finding_with_a_reason_and_the_gate_follow
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen is dialog and dialog.error == REASON_NEEDED, "a move without a reason stays in the dialog"
-        dialog.query_one("#finding-reason", Input).value = "timestamp dropped from the feature list"
+        assert dialog.focused is dialog.query_one("#finding-reason", TextArea)  # still there to type in
+        await pilot.press(*"timestamp dropped", "enter", *"from the feature list")  # enter: a new line
+        assert app.screen is dialog
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is screen
         (after,) = findings.list_findings(app.wb, SLUG, version=version)
-        assert after.status == "remediated" and after.history[-1].reason == "timestamp dropped from the feature list"
+        assert after.status == "remediated" and after.history[-1].reason == "timestamp dropped\nfrom the feature list"
         assert after.history[-1].actor == ME and after.history[-1].signer_fingerprint
         assert row_texts(screen.query_one("#finding-table", DataTable))[0][3] == "remediated"
-        assert "timestamp dropped from the feature list" in text_of(screen, "#finding-detail-body")
+        assert "from the feature list" in text_of(screen, "#finding-detail-body")
 
         # Closing it herself is refused (four-eyes) and changes nothing.
         await pilot.press("s")
@@ -78,7 +80,7 @@ async def test_findings_screen_moves_a_finding_with_a_reason_and_the_gate_follow
         dialog.query_one("#finding-to-closed", RadioButton).value = True
         await pilot.pause()
         assert dialog.status == "closed"
-        dialog.query_one("#finding-reason", Input).value = "I checked it myself"
+        dialog.query_one("#finding-reason", TextArea).load_text("I checked it myself")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert any("four-eyes" in m for m in messages(app, "error"))
@@ -115,9 +117,9 @@ async def test_a_validator_closes_the_finding_from_the_screen(demo_home: Path, t
         dialog = app.screen
         assert isinstance(dialog, FindingStatusDialog) and not dialog.query("#finding-own-work")
         dialog.query_one("#finding-to-closed", RadioButton).value = True
-        dialog.query_one("#finding-reason", Input).value = "reliability curve added and checked"
+        dialog.query_one("#finding-reason", TextArea).load_text("reliability curve added and checked")
         await pilot.pause()
-        await pilot.press("enter")  # enter in the reason confirms too
+        await pilot.press("ctrl+s")  # enter in the reason starts a new line; ctrl+s records
         await settle(app, pilot)
         assert app.screen is screen
         (closed,) = findings.list_findings(app.wb, SLUG, version=version)

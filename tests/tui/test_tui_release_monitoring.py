@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
-from textual.widgets import DataTable, Input, TextArea
+from textual.widgets import DataTable, TextArea
 from textual.worker import WorkerState
 
 from app.lifecycle import RELEASE_CHECKS
@@ -182,7 +182,8 @@ async def test_promotion_goes_through_the_gate(as_reviewer: Path) -> None:
         assert isinstance(dialog, ReasonDialog)
         detail = text_of(dialog, "#reason-detail")
         assert all(c.label in detail for c in gate.blocked + gate.warnings)
-        dialog.query_one("#reason-input", Input).value = "challenger held up in shadow"
+        await pilot.press(*"challenger held up in shadow", "enter", *"and in the canary")  # enter: a new line
+        assert app.screen is dialog
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is screen
@@ -192,7 +193,7 @@ async def test_promotion_goes_through_the_gate(as_reviewer: Path) -> None:
             assert stage == candidate.stage and len(promotion.transitions(app.wb, SLUG)) == transitions
         else:
             assert stage == "production"
-            assert promotion.transitions(app.wb, SLUG)[-1].reason.startswith("challenger held up")
+            assert promotion.transitions(app.wb, SLUG)[-1].reason == "challenger held up in shadow\nand in the canary"
 
 
 # --- monitoring screen ---------------------------------------------------------------------
@@ -255,7 +256,7 @@ async def test_retrain_now_runs_in_a_worker_while_the_screen_answers_keys(demo_h
         offered = dialog.trigger
         if offered is not None:  # answer the open trigger the screen offers
             assert offered.status == "open" and f"trigger #{offered.id}" in text_of(dialog, "#retrain-detail").lower()
-        dialog.query_one("#reason-input", Input).value = "monthly refresh asked for by the platform lead"
+        dialog.query_one("#reason-input", TextArea).load_text("monthly refresh asked for by the platform lead")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen is screen
@@ -365,7 +366,7 @@ async def test_an_open_alert_is_resolved_with_a_note(demo_home: Path) -> None:
         await pilot.press("ctrl+s")  # an empty note is refused inside the dialog
         await pilot.pause()
         assert isinstance(app.screen, ReasonDialog)
-        app.screen.query_one("#reason-input", Input).value = "watch band only; the next batch decides"
+        app.screen.query_one("#reason-input", TextArea).load_text("watch band only; the next batch decides")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is screen
