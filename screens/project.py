@@ -166,6 +166,10 @@ class ProjectScreen(SnapshotScreen[ProjectSnapshot]):
 
     def on_tabbed_content_tab_activated(self) -> None:
         self._sync_bindings()
+        # Focus moves to the new tab's gate table, and scrolling it into view hid what is above
+        # it (the stage's risk and its keys): the tab opens at its top instead.
+        body = self.query_one(f"#stage-body-{self.current_tab}", VerticalScroll)
+        self.call_after_refresh(body.scroll_home, animate=False, immediate=True)
 
     def _sync_bindings(self) -> None:
         """Refresh the footer only when the actions that apply change (it costs ~80 ms to redo)."""

@@ -224,18 +224,15 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
     """Registry versions of one project; the highlighted one's gate, analyses and reviews."""
 
     BINDINGS = [
+        # The footer shows these in this order and cuts the rest at narrow widths (at 100 columns,
+        # after the table's space and about six keys): the decisions of a release first, the
+        # round trip of an offline review and the refresh last; F1 and the palette list them all.
+        Binding("p", "promote", "Promote", id="release.promote",
+                tooltip="Promote the highlighted version to production through the gate"),
         Binding("a", "review('approved')", "Approve", id="release.approve",
                 tooltip="Approve the highlighted version (four-eyes: never your own)"),
         Binding("x", "review('rejected')", "Reject", id="release.reject",
                 tooltip="Reject the highlighted version, saying what to fix"),
-        Binding("q", "request_review", "Ask review", id="release.ask_review",
-                tooltip="Ask someone for an independent review of the version"),
-        Binding("p", "promote", "Promote", id="release.promote",
-                tooltip="Promote the highlighted version to production through the gate"),
-        Binding("b", "rollback", "Rollback", id="release.rollback",
-                tooltip="Restore an earlier production version, with a reason"),
-        Binding("c", "challenger", "Challenger", id="release.challenger",
-                tooltip="Make the highlighted version the challenger"),
         Binding("k", "card", "Card", id="release.card",
                 tooltip="Write the highlighted version's model card, or sign the registry's drafted sections"),
         Binding("w", "waive", "Waive", id="release.waive",
@@ -244,13 +241,19 @@ class ReleaseScreen(SnapshotScreen[ReleaseSnapshot]):
                 tooltip="Run the shadow, canary or A/B analysis of the highlighted version against production"),
         Binding("f", "findings", "Findings", id="release.findings",
                 tooltip="The highlighted version's findings: their history, and a status change with a reason"),
+        Binding("b", "rollback", "Rollback", id="release.rollback",
+                tooltip="Restore an earlier production version, with a reason"),
+        Binding("c", "challenger", "Challenger", id="release.challenger",
+                tooltip="Make the highlighted version the challenger"),
+        Binding("q", "request_review", "Ask review", id="release.ask_review",
+                tooltip="Ask someone for an independent review of the version"),
         Binding("e", "export_bundle", "Export bundle", id="release.export_bundle",
                 tooltip="Export the project's evidence bundle (.zip or folder), signed with your key, for an "
                         "offline review"),
         Binding("i", "import_review", "Import review", id="release.import_review",
                 tooltip="Import a validator's signed review.json: its conclusion, findings and signed decision"),
-        Binding("r", "reload", "Refresh", id="release.refresh", tooltip="Read the registry again"),
         Binding("escape", "app.pop_screen", "Back", id="release.back", tooltip="Back to the project"),
+        Binding("r", "reload", "Refresh", id="release.refresh", tooltip="Read the registry again"),
     ]
 
     def __init__(self, slug: str) -> None:

@@ -155,8 +155,10 @@ class ProposalReviewDialog(FormDialog[Any]):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#proposal-table", DataTable)
-        for label, width in (("Take", 5), ("Feature", 18), ("Type", 11), ("Serving", 7), ("PII", 4),
-                             ("Why", 40)):
+        # Widths fit the dialog (90 columns, less padding) so nothing scrolls sideways; the reasons
+        # wrap in their column, each row as tall as its reason needs.
+        for label, width in (("Take", 4), ("Feature", 16), ("Type", 11), ("Serving", 7), ("PII", 3),
+                             ("Why", 30)):
             table.add_column(label, width=width, key=label.lower())
         for f in self.features:
             table.add_row(*self._cells(f), key=f["name"], height=None)

@@ -71,7 +71,7 @@ class ApplyProjectFileDialog(FormDialog[Any]):
         if not self.preview.changes:
             return
         table = self.query_one("#apply-changes", DataTable)
-        for label, width in (("Field", 26), ("Before", 28), ("After", 28)):
+        for label, width in (("Field", 30), ("Before", 25), ("After", 25)):
             table.add_column(label, width=width)
         for c in self.preview.changes:
             table.add_row(Text(f"{c.table}.{c.field}", style="bold"), Text(shown(c.before), style="red"),
