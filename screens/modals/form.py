@@ -3,7 +3,8 @@ buttons that run the same actions (so a click and a key cannot disagree).
 
 A form keeps what was typed. It opens with its first field focused; tabbing into a field puts
 the cursor at the end of its text instead of selecting it (Textual's ``Input`` selects all on
-focus by default, so the next key would replace the whole answer); a problem is shown beside
+focus by default, so the next key would replace the whole answer), and a pre-filled paragraph
+opens with its cursor after its text; a problem is shown beside
 the field it concerns and the form stays open with every value as typed. A form given a
 ``saving_with`` function calls it (in a thread) before closing, so a refusal from the service
 is shown in the form too rather than after the typed text is gone.
@@ -19,7 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Static, TextArea
 from textual.worker import Worker
 
 from app.errors import WorkbenchError
@@ -74,6 +75,8 @@ class FormDialog(ModalScreen[ResultT]):
     def on_mount(self) -> None:
         for field in self.query(Input):
             field.select_on_focus = False
+        for area in self.query(TextArea):  # a pre-filled paragraph: typing goes after what is there
+            area.move_cursor(area.document.end)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, Input):

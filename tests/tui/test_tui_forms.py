@@ -155,3 +155,12 @@ async def test_an_invalid_statement_stays_open_as_typed_and_paragraphs_keep_thei
         assert statement["objective"] == "Flag scans for a second read.\nNever replaces the radiologist."
         assert statement["stakeholders_gain"] == "Patients\nRadiologists"
         assert statement["ml_metric_threshold"] == ">= 0.9"
+
+        # Opened again, a paragraph's cursor is after its text: typing adds to the answer.
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, StatementForm)
+        app.screen.query_one("#f-objective", TextArea).focus()
+        await pilot.press(*" Audited.")
+        assert app.screen.query_one("#f-objective", TextArea).text == \
+            "Flag scans for a second read.\nNever replaces the radiologist. Audited."
