@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -83,10 +84,15 @@ class DatasetVersion(Base):
     """An immutable, content-addressed table: the bytes live in the artifact store by SHA-256."""
 
     __tablename__ = "dataset_version"
-    __table_args__ = (UniqueConstraint("project_id", "sha256", "role"),)
+    __table_args__ = (UniqueConstraint("project_id", "sha256", "role"),
+                      Index("ix_dataset_version_project_number", "project_id", "number", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    # what a person sees and types: "dataset 2" of this project (``app.services.numbering``). The id
+    # stays the registry's key. Nullable only because SQLite adds a column to a table others
+    # reference without rebuilding it only when NULL is allowed; every version has a number.
+    number: Mapped[int | None] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(20), default="training")
     source_name: Mapped[str] = mapped_column(String(300))
     file_format: Mapped[str] = mapped_column(String(10))
@@ -141,8 +147,15 @@ class Run(Base):
     """One finished training: only written when the worker succeeded, so no partial runs exist."""
 
     __tablename__ = "run"
+    __table_args__ = (Index("ix_run_project_number", "project_id", "number", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # the project (also reachable through the experiment), so "run 3" is unique per project;
+    # nullable only for the same reason as ``number`` below: every run has one
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), index=True)
+    # what a person sees and types: "run 3" of this project (``app.services.numbering``); None for
+    # a tuning trial (a child run, shown as a trial of its parent), so trials do not use up numbers
+    number: Mapped[int | None] = mapped_column(Integer)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id"), index=True)
     dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"))
     split_id: Mapped[int] = mapped_column(ForeignKey("split.id"))

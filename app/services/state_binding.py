@@ -49,6 +49,10 @@ GOVERNED: tuple[type[Base], ...] = (
 _TABLES: dict[str, Table] = {model.__table__.name: model.__table__ for model in GOVERNED}  # type: ignore[misc]
 #: The setting migration 0006 leaves when it found governed rows written before binding existed.
 BASELINE_SETTING = "state_baseline"
+#: The setting migration 0007 leaves when it numbered rows that events had already bound.
+NUMBERS_SETTING = "numbers_pending"
+#: The columns migration 0007 filled in on rows written before it (``rebind_numbered_rows``).
+NUMBERED_COLUMNS: dict[str, tuple[str, ...]] = {"dataset_version": ("number",), "run": ("project_id", "number")}
 _TOUCHED = "mlwb_state_touched"
 
 
@@ -137,13 +141,90 @@ def baseline_pending(session: Session) -> bool:
 def take_baseline(session: Session) -> int:
     """Mark every governed row as changed by this unit of work, so its event binds them all as
     they are; the number of rows. (The caller appends that event.)"""
-    setting = session.get(WorkspaceSetting, BASELINE_SETTING)
-    if setting is not None:
-        session.delete(setting)
+    for name in (BASELINE_SETTING, NUMBERS_SETTING):  # the baseline binds the numbers as well
+        setting = session.get(WorkspaceSetting, name)
+        if setting is not None:
+            session.delete(setting)
     keys: set[tuple[str, object]] = session.info[_TOUCHED]
     for name, table in _TABLES.items():
         keys.update((name, row_id) for row_id in session.scalars(select(table.c.id)))
     return len(keys)
+
+
+def numbers_pending(session: Session) -> bool:
+    """Did migration 0007 number rows that audit events had bound without their numbers?"""
+    return session.get(WorkspaceSetting, NUMBERS_SETTING) is not None
+
+
+@dataclass(frozen=True)
+class Renumbering:
+    """What ``rebind_numbered_rows`` did: the rows bound again with their numbers, and those left
+    as they were because they no longer match what the chain recorded."""
+
+    rebound: int
+    left: tuple[str, ...]
+
+
+def rebind_numbered_rows(session: Session) -> Renumbering:
+    """Bind again, in this unit of work's event, the rows migration 0007 numbered.
+
+    Filling ``number`` (and a run's ``project_id``) changed what those rows hash to, so each would
+    now contradict the event that last wrote it. Leaving the columns out of the hash would leave
+    an edited number unguarded, and re-binding every row as found would bless a row someone
+    edited before the upgrade. So a row is bound again only when both hold:
+
+    - its other columns still hash to exactly what its newest event recorded (the hash is the
+      same function of the same columns as before the migration: NULL columns were left out);
+    - its new columns hold what the migration derives from the rows themselves: a dataset
+      version's number is its place in id order among its project's versions, a run's project is
+      its experiment's and its number its place among the project's top-level runs (a tuning
+      trial has none).
+
+    Any other row is left as it is, so ``mlwb audit verify`` keeps naming it (and it is listed in
+    the event). A row already matching its binding (written after the migration) needs nothing.
+    Runs inside the opening unit of work; a second process that finds the setting gone does
+    nothing. Returns what it did; the caller appends the event.
+    """
+    setting = session.get(WorkspaceSetting, NUMBERS_SETTING)
+    if setting is None:
+        return Renumbering(0, ())
+    session.delete(setting)
+    bound = bindings(session)
+    expected = _derived_numbers(session)
+    keys: set[tuple[str, object]] = session.info[_TOUCHED]
+    left: list[str] = []
+    for name, new_columns in NUMBERED_COLUMNS.items():
+        for row in session.execute(select(_TABLES[name]).order_by(_TABLES[name].c.id)).mappings():
+            key = row_key(name, row["id"])
+            recorded = bound.get(key)
+            if recorded is None or recorded[1] is None or recorded[1] == row_hash(row):
+                continue  # never bound (verify names it), or already bound with its number
+            before = row_hash({k: v for k, v in row.items() if k not in new_columns})
+            derived = expected.get(key)
+            if before == recorded[1] and derived == tuple(row[c] for c in new_columns):
+                keys.add((name, row["id"]))
+            else:
+                left.append(key)
+    return Renumbering(len(keys), tuple(left))
+
+
+def _derived_numbers(session: Session) -> dict[str, tuple[object, ...]]:
+    """What migration 0007 gives each row: key -> the new columns' values, in their order."""
+    out: dict[str, tuple[object, ...]] = {}
+    dv = models.DatasetVersion.__table__
+    count: dict[object, int] = {}
+    for row_id, project_id in session.execute(select(dv.c.id, dv.c.project_id).order_by(dv.c.id)):
+        count[project_id] = count.get(project_id, 0) + 1
+        out[row_key("dataset_version", row_id)] = (count[project_id],)
+    run, exp = models.Run.__table__, models.Experiment.__table__
+    count = {}
+    query = (select(run.c.id, exp.c.project_id, run.c.parent_run_id)
+             .join(exp, run.c.experiment_id == exp.c.id).order_by(run.c.id))
+    for row_id, project_id, parent in session.execute(query):
+        if parent is None:
+            count[project_id] = count.get(project_id, 0) + 1
+        out[row_key("run", row_id)] = (project_id, None if parent is not None else count[project_id])
+    return out
 
 
 # --- checking -------------------------------------------------------------------------------------

@@ -103,14 +103,24 @@ class Workbench:
 
     def _bind_earlier_rows(self) -> None:
         """Once, for a registry written before governed rows were bound to the chain: bind them
-        as they are now, in an event that says so (``state_binding``)."""
+        as they are now, in an event that says so (``state_binding``). Once, after migration
+        0007 numbered rows already bound: bind again those that still match their events."""
         with self.read() as session:
-            if not state_binding.baseline_pending(session):
-                return
-        with self.unit_of_work() as uow:
-            rows = state_binding.take_baseline(uow.session)
-            uow.audit("audit.rows_bound", "workspace", self.workspace.identity, rows=rows,
-                      note="rows written before this version, bound as they were found")
+            baseline = state_binding.baseline_pending(session)
+            numbers = state_binding.numbers_pending(session)
+        if baseline:
+            with self.unit_of_work() as uow:
+                rows = state_binding.take_baseline(uow.session)
+                uow.audit("audit.rows_bound", "workspace", self.workspace.identity, rows=rows,
+                          note="rows written before this version, bound as they were found")
+        elif numbers:
+            with self.unit_of_work() as uow:
+                done = state_binding.rebind_numbered_rows(uow.session)
+                if done.rebound or done.left:
+                    uow.audit("audit.rows_numbered", "workspace", self.workspace.identity, rows=done.rebound,
+                              left_as_found=list(done.left),
+                              note="dataset versions and runs numbered per project by the upgrade, bound again "
+                                   "where every other column still matched its event")
 
     def writing_key(self, session: Session) -> bytes:
         """The audit key the next event is MAC'd with, inside the write transaction ``session``:
