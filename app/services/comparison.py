@@ -21,11 +21,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.errors import WorkbenchError
 from app.ml.catalogue import greater_is_better
 from app.services import jobs as job_records
+from app.services.numbering import next_number, numbers_of, run_label
 from app.services.training import RunView, primary_metric, project_run, run_view, spec_of, validation_metric
 from app.services.workbench import Workbench, find_project
 from storage.models import Comparison, DatasetVersion, Experiment, Run, Split
@@ -53,19 +54,26 @@ class ComparisonView:
     created_by: str
     seed: int | None = None  # the bootstrap's seed (None: not recorded, or a test without one)
     repeated: bool = False  # this call found the comparison already recorded and wrote nothing
+    run_a_number: int | None = None  # the runs' numbers in their project ("run 3"); run_a/run_b are ids
+    run_b_number: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"test": self.test, "p_value": self.p_value, "metric": self.metric, "difference": self.difference,
                 "ci": list(self.ci), "significant": self.significant, "alpha": self.alpha,
-                "run_a": self.run_a, "run_b": self.run_b, "data": self.data_part, "seed": self.seed,
+                "run_a": self.run_a, "run_b": self.run_b, "run_a_number": self.run_a_number,
+                "run_b_number": self.run_b_number, "data": self.data_part, "seed": self.seed,
                 "recorded_before": self.repeated}
 
 
 def comparison_view(c: Comparison, *, repeated: bool = False) -> ComparisonView:
+    """The view of ``c``, read while its session is open (the runs' numbers come from it)."""
     seed = (c.details or {}).get("seed")
+    session = object_session(c)
+    numbers = numbers_of(session, "run", {c.run_a_id, c.run_b_id}) if session is not None else {}
     return ComparisonView(c.id, c.run_a_id, c.run_b_id, c.test, c.metric, c.difference, (c.ci_low, c.ci_high),
                           c.p_value, c.alpha, c.significant, c.data_part, c.created_at, c.created_by,
-                          seed if isinstance(seed, int) else None, repeated)
+                          seed if isinstance(seed, int) else None, repeated,
+                          numbers.get(c.run_a_id), numbers.get(c.run_b_id))
 
 
 VALIDATION = "validation"
@@ -117,25 +125,26 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
     with wb.read() as session:
         project = find_project(session, slug)
         a, b = project_run(session, project, run_a), project_run(session, project, run_b)
+        pair = f"{run_label(a.number)} and {run_label(b.number)}"
         if a.split_id != b.split_id:
             raise WorkbenchError(
-                f"runs {run_a} and {run_b} were trained on different splits ({a.split_id} and {b.split_id}): "
+                f"{pair} were trained on different splits ({a.split_id} and {b.split_id}): "
                 "compare runs of the same split, or retrain one of them"
             )
         metric = primary_metric(project)
         recorded = _recorded(session, project.id, run_a, run_b, metric, VALIDATION)
         if recorded is not None:
             return comparison_view(recorded, repeated=True)
-        missing = [r.id for r in (a, b) if not r.predictions_sha256]
+        missing = [run_label(r.number) for r in (a, b) if not r.predictions_sha256]
         if missing:
-            raise WorkbenchError(f"run(s) {', '.join(map(str, missing))} kept no validation predictions: retrain them")
+            raise WorkbenchError(f"{' and '.join(missing)} kept no validation predictions: retrain them")
         pred_a = json.loads(wb.artifacts.get_bytes(a.predictions_sha256, ".json"))
         pred_b = json.loads(wb.artifacts.get_bytes(b.predictions_sha256, ".json"))
         problem_type = project.problem_type
     if pred_a.get("rows") != pred_b.get("rows"):
         aligned = _aligned(pred_a, pred_b)
         if aligned is None:
-            raise WorkbenchError(f"runs {run_a} and {run_b} scored different validation rows: retrain one of them")
+            raise WorkbenchError(f"{pair} scored different validation rows: retrain one of them")
         pred_a, pred_b = aligned
     if problem_type in ("clustering", "ranking") or not pred_a.get("y_true"):
         raise WorkbenchError(
@@ -145,7 +154,7 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
         result = compare_predictions(pred_a["y_true"], pred_a, pred_b, problem_type=problem_type, metric=metric,
                                      alpha=ALPHA, seed=seed)
     except ValueError as exc:
-        raise WorkbenchError(f"runs {run_a} and {run_b} cannot be compared: {exc}") from None
+        raise WorkbenchError(f"{pair} cannot be compared: {exc}") from None
     with wb.unit_of_work() as uow:
         project = uow.project(slug)
         recorded = _recorded(uow.session, project.id, run_a, run_b, result["metric"], VALIDATION)
@@ -183,7 +192,8 @@ def five_by_two(wb: Workbench, runner: JobRunner, slug: str, run_a: int, run_b: 
         project = find_project(session, slug)
         a, b = project_run(session, project, run_a), project_run(session, project, run_b)
         if a.dataset_version_id != b.dataset_version_id:
-            raise WorkbenchError(f"runs {run_a} and {run_b} were trained on different dataset versions")
+            raise WorkbenchError(f"{run_label(a.number)} and {run_label(b.number)} were trained on different "
+                                 "dataset versions")
         metric, problem_type = primary_metric(project), project.problem_type
         recorded = _recorded(session, project.id, run_a, run_b, metric, REFITS)
         if recorded is not None:
@@ -248,7 +258,7 @@ def rescore_run(wb: Workbench, runner: JobRunner, slug: str, run_id: int, *, dat
         project = find_project(session, slug)
         run = project_run(session, project, run_id)
         if run.artifact_sha256 is None:
-            raise WorkbenchError(f"run {run_id} is a tuning trial without a model: re-score its parent run")
+            raise WorkbenchError("this run is a tuning trial without a model: re-score its parent run")
     plan = plan_training(wb, slug, run.model_kind, dataset_id=dataset_id, seed=run.seed,
                          params=(run.params or {}).get("overrides") or {}, queue=False)
     with wb.read() as session:
@@ -264,7 +274,7 @@ def rescore_run(wb: Workbench, runner: JobRunner, slug: str, run_id: int, *, dat
     features = dict((run.params or {}).get("features") or plan.payload["features"])
     absent = [name for name in features if name not in plan.payload["features"]]
     if absent:
-        raise WorkbenchError(f"run {run_id} uses feature(s) {', '.join(absent)} that dataset version {dataset_id} "
+        raise WorkbenchError(f"{run_label(run.number)} uses feature(s) {', '.join(absent)} that the new dataset version "
                              "does not offer at serving time: it cannot be re-scored there")
     legacy = ["ctr_at_top10pct"] if run.problem_type == "binary_classification" else []
     spec = {**plan.payload, "features": features, "cv": None, "tune": None,
@@ -284,6 +294,7 @@ def rescore_run(wb: Workbench, runner: JobRunner, slug: str, run_id: int, *, dat
                 job_records.complete_job(uow, job_id, {"run_id": done.id, "recorded_before": True})
                 return run_view(done, uow.session.get(Experiment, done.experiment_id).name)
             row = Run(
+                project_id=project.id, number=next_number(uow.session, Run, project.id),
                 experiment_id=original.experiment_id, dataset_version_id=dataset_id, split_id=plan.split_id,
                 job_id=job_id, model_kind=original.model_kind, problem_type=original.problem_type,
                 is_baseline=original.is_baseline, seed=original.seed,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
+from app.services.numbering import next_number
 from app.services.workbench import Workbench, find_project
 from storage.models import DatasetVersion, Project, Split
 
@@ -35,6 +36,7 @@ class DatasetVersionView:
     findings: tuple[dict[str, Any], ...] = ()
     quality: tuple[dict[str, Any], ...] = ()
     is_new: bool = True
+    number: int | None = None  # "dataset 2" of the project (``app.services.numbering``)
 
 
 @dataclass(frozen=True)
@@ -51,20 +53,21 @@ class SplitView:
     group_column: str | None = None
     gap: int = 0
     leakage: tuple[dict[str, Any], ...] = ()
+    dataset_number: int | None = None  # the dataset version's number in its project
 
 
 def _view(row: DatasetVersion, *, is_new: bool = True) -> DatasetVersionView:
     return DatasetVersionView(
         row.id, row.role, row.source_name, row.file_format, row.sha256, row.n_rows, row.n_columns,
         row.target, dict(row.schema), dict(row.profile), row.created_at, row.created_by, row.time_column,
-        tuple(row.findings), tuple(row.quality.get("findings", [])), is_new,
+        tuple(row.findings), tuple(row.quality.get("findings", [])), is_new, row.number,
     )
 
 
-def _split_view(row: Split) -> SplitView:
+def _split_view(row: Split, dataset_number: int | None = None) -> SplitView:
     return SplitView(row.id, row.dataset_version_id, row.strategy, row.seed, dict(row.fractions),
                      dict(row.counts), row.fingerprint, row.created_at, row.time_column, row.group_column,
-                     row.gap, tuple(row.leakage))
+                     row.gap, tuple(row.leakage), dataset_number)
 
 
 def import_dataset(
@@ -125,7 +128,7 @@ def import_dataset(
         if early is not None:
             findings = [early, *findings]
         row = DatasetVersion(
-            project_id=project.id, role=role, source_name=source.name, file_format=file_format, sha256=sha,
+            project_id=project.id, number=next_number(uow.session, DatasetVersion, project.id), role=role, source_name=source.name, file_format=file_format, sha256=sha,
             n_rows=len(frame), n_columns=frame.shape[1], target=target, time_column=time_column, schema=schema,
             profile=profile, findings=findings, quality=quality, created_by=uow.actor,
         )
@@ -288,7 +291,7 @@ def create_split(
     with wb.read() as session:
         dataset = find_dataset(session, find_project(session, slug), dataset_id)
         path = dataset_path(wb, dataset)
-        dataset_id = dataset.id
+        dataset_id, dataset_number = dataset.id, dataset.number
     time_column = time_column or inputs.time_column
     frame = read_table(path)
     try:
@@ -308,7 +311,7 @@ def create_split(
                                 Split.strategy == strategy)
         ).first()
         if existing is not None:
-            return _split_view(existing)
+            return _split_view(existing, dataset_number)
         names = ("train", "validation", "test")
         row = Split(
             dataset_version_id=dataset_id, strategy=strategy, seed=seed,
@@ -321,7 +324,7 @@ def create_split(
         uow.audit("split.created", "split", row.id, project=slug, dataset_version=dataset_id,
                   strategy=strategy, seed=seed, fingerprint=fingerprint, counts=counts,
                   leakage=[f"{f['check']}:{f['feature']}" for f in leakage])
-        return _split_view(row)
+        return _split_view(row, dataset_number)
 
 
 @dataclass(frozen=True)
@@ -332,9 +335,10 @@ class DataCheck:
     split_id: int | None
     quality: list[dict[str, Any]]
     leakage: list[dict[str, Any]]
+    dataset_number: int | None = None  # "dataset 2" of the project
 
     def as_json(self) -> dict[str, Any]:
-        return {"dataset_version": self.dataset_version_id, "split": self.split_id,
+        return {"dataset_version": self.dataset_version_id, "dataset": self.dataset_number, "split": self.split_id,
                 "quality": self.quality, "leakage": self.leakage}
 
 
@@ -367,19 +371,19 @@ def check_dataset(wb: Workbench, slug: str, dataset_id: int | None = None) -> Da
         split = session.scalars(select(Split).where(Split.dataset_version_id == dataset.id)
                                 .order_by(Split.id.desc())).first()
         if split is not None:
-            return DataCheck(dataset.id, split.id, quality, list(split.leakage))
+            return DataCheck(dataset.id, split.id, quality, list(split.leakage), dataset.number)
         inputs = _leakage_inputs(session, project, dataset, None)
         path = dataset_path(wb, dataset)
-        dataset_id = dataset.id
+        dataset_id, dataset_number = dataset.id, dataset.number
     frame = read_table(path)
     strategy = "stratified" if inputs.target and inputs.problem_type in CLASSIFICATION else "random"
     try:
         assignments = make_split(frame, strategy, target=inputs.target or None, seed=0)
     except DataFileError as exc:  # too few rows to split at all: the quality findings still stand
-        return DataCheck(dataset_id, None, quality, [{
+        return DataCheck(dataset_id, None, quality, dataset_number=dataset_number, leakage=[{
             "check": "not_checked", "feature": None, "severity": "warning",
             "evidence": f"leakage was not checked: no {strategy} split of these {len(frame)} rows is possible ({exc})"}])
-    return DataCheck(dataset_id, None, quality, _leakage(frame, assignments, inputs, 0))
+    return DataCheck(dataset_id, None, quality, _leakage(frame, assignments, inputs, 0), dataset_number)
 
 
 def split_assignments(wb: Workbench, split: Split) -> dict[str, list[int]]:
@@ -389,8 +393,8 @@ def split_assignments(wb: Workbench, split: Split) -> dict[str, list[int]]:
 def list_splits(wb: Workbench, slug: str) -> list[SplitView]:
     with wb.read() as session:
         project = find_project(session, slug)
-        rows = session.scalars(
-            select(Split).join(DatasetVersion, Split.dataset_version_id == DatasetVersion.id)
+        rows = session.execute(
+            select(Split, DatasetVersion.number).join(DatasetVersion, Split.dataset_version_id == DatasetVersion.id)
             .where(DatasetVersion.project_id == project.id).order_by(Split.id)
         )
-        return [_split_view(r) for r in rows]
+        return [_split_view(r, number) for r, number in rows]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.errors import GateFailed, WorkbenchError
 from app.lifecycle import STAGES, Check, checks_for, stage
 from app.services.deliverables import stage1_outcomes
+from app.services.numbering import run_label
 from app.services.workbench import Workbench, find_project
 from storage.models import (
     Alert,
@@ -221,13 +222,13 @@ def _stated_metric(session: Session, project: Project, run: Run | None, why: str
     tested = (run.test_metrics or {}).get(f"test_{metric}")
     part, value = ("sealed test", tested) if tested is not None else ("validation", run.metrics.get(f"val_{metric}"))
     if value is None:
-        return None, (f"inconclusive: run {run.id} ({why}) records no {label} on its {part} part"
+        return None, (f"inconclusive: {run_label(run.number)} ({why}) records no {label} on its {part} part"
                       + (" (undefined there: no positive predicted or none to find)"
                          if metric in ("precision", "recall") else ": retrain it to measure it"))
     higher = greater_is_better(metric)
     met = value >= threshold if higher else value <= threshold
     at = " at the 0.5 decision threshold" if metric in ("accuracy", "precision", "recall", "f1") else ""
-    return met, (f"{label}{at} {value:.4f} on the {part} part of run {run.id} ({why}) "
+    return met, (f"{label}{at} {value:.4f} on the {part} part of {run_label(run.number)} ({why}) "
                  f"{'meets' if met else 'misses'} the stated {'≥' if higher else '≤'} {threshold:g}")
 
 
@@ -250,16 +251,16 @@ def _fairness(session: Session, project: Project, run: Run | None, why: str) -> 
         return False, "no candidate run to analyse yet"
     personal = [f["name"] for f in _content(session, project, "framing").get("features", []) if f.get("pii")]
     measured = fairness_analyses(session, project).get(run.id)
-    command = f"`mlwb analyse {project.slug} {run.id} --sensitive COLUMN`"
+    command = f"`mlwb analyse {project.slug} {run.number} --sensitive COLUMN`"
     if run.problem_type in FAIRNESS_MEASURED:
         examined = f"fairness by {measured}" if measured else ""
-        missing = f"no fairness analysis of run {run.id} ({why}): run {command}"
+        missing = f"no fairness analysis of {run_label(run.number)} ({why}): run {command}"
     else:
         columns = [c for c in groups_examined(session, project).get(run.id, []) if c in personal]
         examined = f"per-segment metrics by {', '.join(columns)}" if columns else ""
-        missing = (f"no per-group analysis of run {run.id} ({why}): the workbench measures group fairness for "
+        missing = (f"no per-group analysis of {run_label(run.number)} ({why}): the workbench measures group fairness for "
                    f"{' and '.join(FAIRNESS_MEASURED)}; examine {run.problem_type} by segment with "
-                   f"`mlwb analyse {project.slug} {run.id} --segment COLUMN` on a personal-data feature")
+                   f"`mlwb analyse {project.slug} {run.number} --segment COLUMN` on a personal-data feature")
     if not examined:
         if not personal:
             return True, ("no feature of the framing holds personal data: no group of people to compare"
@@ -267,11 +268,11 @@ def _fairness(session: Session, project: Project, run: Run | None, why: str) -> 
         return False, missing + f" (personal data: {', '.join(personal)})"
     still_open = open_fairness_findings(session, project)
     if still_open:
-        return False, (f"{examined} analysed on run {run.id}; {len(still_open)} finding(s) not closed or accepted: "
+        return False, (f"{examined} analysed on {run_label(run.number)}; {len(still_open)} finding(s) not closed or accepted: "
                        + "; ".join(f"#{f.id} {f.title}" for f in still_open))
     settled = session.scalar(select(func.count(Finding.id)).where(Finding.project_id == project.id,
                                                                   Finding.source == "fairness"))
-    return True, (f"{examined} analysed on run {run.id} ({why}); "
+    return True, (f"{examined} analysed on {run_label(run.number)} ({why}); "
                   + (f"{settled} finding(s), each closed or accepted" if settled else "no finding"))
 
 
@@ -302,7 +303,8 @@ def _stage4(session: Session, project: Project) -> dict[str, Outcome]:
         "candidates_trained": (len(candidates) >= 2, f"{len(candidates)} candidate run(s)"),
         "beats_baseline": (
             best_win is not None,
-            (f"run {best_win.run_b_id} beats baseline run {best_win.run_a_id}: Δ{best_win.metric} "
+            (f"{run_label(by_id[best_win.run_b_id].number)} beats baseline "
+             f"{run_label(by_id[best_win.run_a_id].number)}: Δ{best_win.metric} "
              f"{best_win.difference:+.4f} [{best_win.ci_low:+.4f}, {best_win.ci_high:+.4f}], p={best_win.p_value:.3g}")
             if best_win else f"no significant win over a baseline on {metric} yet (compare runs at α=0.05)",
         ),

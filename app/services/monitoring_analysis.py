@@ -42,7 +42,7 @@ def _analysis_payload(wb: Workbench, session: Session, project: Project, batch: 
     mv = session.get(ModelVersion, batch.model_version_id)
     if mv.reference_sha256 is None:
         raise WorkbenchError(f"model version {mv.version} has no stored reference profile: register it again "
-                             f"(`mlwb models {project.slug} --register {mv.run_id}`) to build one")
+                             f"(`mlwb models {project.slug} --register {session.get(Run, mv.run_id).number}`) to build one")
     run = session.get(Run, mv.run_id)
     features = mv.reference_profile.get("features") or run.params.get("features") or {}
     policy = policy_row(session, project)

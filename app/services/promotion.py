@@ -17,6 +17,7 @@ from app.lifecycle import RELEASE_CHECKS
 from app.services.findings import open_findings, release_outcome
 from app.services.gates import CheckResult
 from app.services.registry import card_view, model_version, standing_approval
+from app.services.numbering import run_label
 from app.services.signatures import Decider, sign_decision
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from app.signing import SigningKey
@@ -114,7 +115,8 @@ def _against_champion(session: Session, project: Project, mv: ModelVersion) -> s
         a = session.get(Run, c.run_a_id)
         if a is not None and (a.id == champion.run_id or (a.params or {}).get("rescored_from") == champion.run_id):
             verdict = "significantly better" if c.significant else "not significantly better"
-            rescored = f" (v{champion.version} re-scored as run {a.id})" if a.id != champion.run_id else ""
+            rescored = (f" (v{champion.version} re-scored as {run_label(a.number)})" if a.id != champion.run_id
+                        else "")
             return (f"; vs champion v{champion.version}{rescored}: Δ{c.metric} {c.difference:+.4f} "
                     f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}], p={c.p_value:.3g}, {verdict}")
     return f"; not compared with champion v{champion.version} on the same rows"
@@ -157,7 +159,8 @@ def _outcomes(session: Session, project: Project, mv: ModelVersion) -> dict[str,
         "model_card_complete": (lambda card: (card.complete, card.detail()))(card_view(session, project, mv)),
         "significant_over_baseline": (
             win is not None,
-            (f"Δ{win.metric} {win.difference:+.4f} vs run {win.run_a_id}, p={win.p_value:.3g}" if win
+            (f"Δ{win.metric} {win.difference:+.4f} vs {run_label(session.get(Run, win.run_a_id).number)}, "
+             f"p={win.p_value:.3g}" if win
              else "no significant comparison against a baseline run") + _against_champion(session, project, mv),
         ),
         "shadow_passed": analysed("shadow"),

@@ -52,6 +52,7 @@ class ModelVersionView:
     approvals: tuple[ApprovalView, ...] = ()
     has_card: bool = False
     author_fingerprint: str | None = None  # the key that registered the version (None: no key)
+    run_number: int | None = None  # the run's number in the project ("run 3"); run_id is its id
 
 
 @dataclass(frozen=True)
@@ -591,7 +592,7 @@ def _mv_view(session, mv: ModelVersion) -> ModelVersionView:  # type: ignore[no-
     has_card = session.scalar(select(func.count(ModelCard.id)).where(ModelCard.model_version_id == mv.id)) > 0
     return ModelVersionView(mv.id, mv.version, mv.run_id, run.model_kind, mv.stage, mv.alias, mv.artifact_sha256,
                             dict(run.metrics), mv.created_by, mv.created_at, approvals, has_card,
-                            mv.author_fingerprint)
+                            mv.author_fingerprint, run.number)
 
 
 def list_models(wb: Workbench, slug: str) -> list[ModelVersionView]:

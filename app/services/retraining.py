@@ -7,7 +7,7 @@ alerts of a batch analysis (``monitoring_analysis``)."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from app.errors import NotFound, WorkbenchError
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD
 from app.services import datasets, training
 from app.services.comparison import ComparisonView
+from app.services.numbering import numbers_of, run_label
 from app.services.monitoring_policy import QUALITY_METRICS
 from app.services.registry import production_version
 from app.services.workbench import UnitOfWork, Workbench, find_project
@@ -63,6 +64,9 @@ class RetrainingOutcome:
     champion_comparison: ComparisonView | None = None
     card_carried_from: int | None = None  # the version whose person-written card sections were carried over
     notes: tuple[str, ...] = ()
+    #: what a person reads for the ids above: "run" (the new run), "dataset" (its dataset version),
+    #: "baseline_run", "champion_run" -> the number in the project (``app.services.numbering``)
+    numbers: dict[str, int | None] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {"trigger": self.trigger_id, "run": self.run_id, "dataset_version": self.dataset_version_id,
@@ -70,7 +74,7 @@ class RetrainingOutcome:
                 "baseline_rescored_run": self.baseline_run_id, "champion_rescored_run": self.champion_run_id,
                 "baseline_comparison": self.baseline_comparison.as_json() if self.baseline_comparison else None,
                 "champion_comparison": self.champion_comparison.as_json() if self.champion_comparison else None,
-                "card_carried_from": self.card_carried_from, "notes": list(self.notes)}
+                "card_carried_from": self.card_carried_from, "notes": list(self.notes), "numbers": self.numbers}
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class TriggerView:
     run_id: int | None
     requested_by: str
     created_at: datetime
+    run_number: int | None = None  # the answering run's number in the project ("run 3")
 
 
 def list_triggers(wb: Workbench, slug: str) -> list[TriggerView]:
@@ -93,10 +98,13 @@ def list_triggers(wb: Workbench, slug: str) -> list[TriggerView]:
         project = find_project(session, slug)
         labels = {b.id: b.label for b in session.scalars(
             select(MonitoringBatch).where(MonitoringBatch.project_id == project.id))}
+        rows = list(session.scalars(select(RetrainingTrigger).where(RetrainingTrigger.project_id == project.id)
+                                    .order_by(RetrainingTrigger.id)))
+        numbers = numbers_of(session, "run", {t.run_id for t in rows if t.run_id is not None})
         return [TriggerView(t.id, t.kind, t.reason, t.status, labels.get(t.batch_id), t.alert_id,
-                            t.dataset_version_id, t.job_id, t.run_id, t.requested_by, t.created_at)
-                for t in session.scalars(select(RetrainingTrigger).where(RetrainingTrigger.project_id == project.id)
-                                         .order_by(RetrainingTrigger.id))]
+                            t.dataset_version_id, t.job_id, t.run_id, t.requested_by, t.created_at,
+                            numbers.get(t.run_id) if t.run_id is not None else None)
+                for t in rows]
 
 
 def _important_features(wb: Workbench, session: Session, mv: ModelVersion, features: list[str]) -> list[str]:
@@ -170,7 +178,8 @@ def _plan(wb: Workbench, slug: str, trigger_id: int) -> dict[str, Any]:
         if trigger is None or trigger.project_id != project.id:
             raise NotFound(f"'{slug}' has no retraining trigger {trigger_id}: list them with `mlwb monitor list {slug}`")
         if trigger.run_id is not None:
-            raise WorkbenchError(f"trigger {trigger_id} was already answered by run {trigger.run_id}")
+            raise WorkbenchError(f"trigger {trigger_id} was already answered by "
+                                 f"{run_label(session.get(Run, trigger.run_id).number)}")
         mv = production_version(session, project)
         if mv is None:
             raise WorkbenchError(f"'{slug}' has no production model to retrain: promote one first")
@@ -184,7 +193,7 @@ def _plan(wb: Workbench, slug: str, trigger_id: int) -> dict[str, Any]:
             .order_by(MonitoringBatch.id)) if b.labelled_dataset_version_id not in already]
         target = run.params.get("target") or original.target
         if not target:
-            raise WorkbenchError(f"run {run.id} has no target column: retraining needs labelled data")
+            raise WorkbenchError(f"{run_label(run.number)} has no target column: retraining needs labelled data")
         columns = [*run.params.get("features", {}), target]
         for extra in (split.time_column, split.group_column):
             if extra and extra not in columns:
@@ -361,7 +370,7 @@ def prepare_candidate(wb: Workbench, runner: JobRunner, slug: str, trigger_id: i
             rescored[role] = again.id
             compared[role] = comparison.compare_runs(wb, slug, again.id, run_id, seed=seed)
         except WorkbenchError as exc:
-            notes.append(f"{role} run {original}: {exc}")
+            notes.append(f"{role} {_run_named(wb, original)}: {exc}")
     version = registry.register_model(wb, slug, run_id, runner=runner).version
     carried = _carry_card(wb, slug, champion_version, version)
     fresh = (not registered or any(c is not None and not c.repeated for c in compared.values()))
@@ -372,8 +381,18 @@ def prepare_candidate(wb: Workbench, runner: JobRunner, slug: str, trigger_id: i
                       baseline_rescored=rescored["baseline"], champion_rescored=rescored["champion"],
                       comparisons={k: c.id for k, c in compared.items() if c is not None},
                       card_carried_from=carried, notes=notes)
+    with wb.read() as session:
+        numbers = {"run": session.get(Run, run_id).number, "dataset": session.get(DatasetVersion, dataset_id).number,
+                   **{f"{role}_run": session.get(Run, rid).number if rid is not None else None
+                      for role, rid in rescored.items()}}
     return RetrainingOutcome(trigger_id, run_id, dataset_id, version, champion_version, rescored["baseline"],
-                             rescored["champion"], compared["baseline"], compared["champion"], carried, tuple(notes))
+                             rescored["champion"], compared["baseline"], compared["champion"], carried, tuple(notes),
+                             numbers)
+
+
+def _run_named(wb: Workbench, run_id: int) -> str:
+    with wb.read() as session:
+        return run_label(session.get(Run, run_id).number)
 
 
 def _set_status(wb: Workbench, slug: str, trigger_id: int, status: str, *, job_id: int | None = None) -> None:

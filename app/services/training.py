@@ -23,6 +23,7 @@ from app.ml.catalogue import BASELINE_KINDS, DOMAIN_METRICS, MODEL_KINDS, projec
 from app.services import jobs as job_records
 from app.services.datasets import dataset_path, find_dataset, split_assignments
 from app.services.deliverables import FRAMING, STATEMENT, deliverable
+from app.services.numbering import next_number, numbers_of, run_label
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import DatasetVersion, Experiment, Project, Run, Split
 
@@ -86,14 +87,20 @@ class RunView:
     cv_metrics: dict[str, Any] | None = None
     tuning: dict[str, Any] | None = None
     test_metrics: dict[str, Any] | None = None
+    number: int | None = None  # "run 3" of the project (None: a tuning trial); ``app.services.numbering``
+    dataset_number: int | None = None  # the number of the dataset version it was trained on
+
+    @property
+    def label(self) -> str:
+        return run_label(self.number)
 
 
-def run_view(run: Run, experiment: str) -> RunView:
+def run_view(run: Run, experiment: str, dataset_number: int | None = None) -> RunView:
     return RunView(
         run.id, experiment, run.model_kind, run.is_baseline, run.seed, dict(run.params), dict(run.metrics),
         dict(run.environment), run.dataset_version_id, run.split_id, run.artifact_sha256, run.duration_s,
         run.created_at, run.created_by, run.problem_type, run.parent_run_id, dict(run.cv_metrics),
-        dict(run.tuning), dict(run.test_metrics),
+        dict(run.tuning), dict(run.test_metrics), run.number, dataset_number,
     )
 
 
@@ -271,6 +278,7 @@ def record_run(wb: Workbench, slug: str, plan: TrainingPlan, result: Any, *, exp
         project = uow.project(slug)
         exp = _experiment(uow, project, experiment)
         run = Run(
+            project_id=project.id, number=next_number(uow.session, Run, project.id),
             experiment_id=exp.id, dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
             job_id=plan.job_id, model_kind=result.kind, problem_type=result.problem_type,
             is_baseline=result.kind in BASELINE_KINDS, seed=spec["seed"],
@@ -286,7 +294,7 @@ def record_run(wb: Workbench, slug: str, plan: TrainingPlan, result: Any, *, exp
         uow.session.flush()
         for trial in result.trials:
             uow.session.add(Run(
-                experiment_id=exp.id, dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
+                project_id=project.id, experiment_id=exp.id, dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
                 job_id=plan.job_id, parent_run_id=run.id, model_kind=result.kind, problem_type=result.problem_type,
                 is_baseline=run.is_baseline, seed=spec["seed"], params=dict(trial.get("params", {})),
                 metrics={k: v for k, v in trial.items() if k.startswith("val_")},
@@ -298,7 +306,7 @@ def record_run(wb: Workbench, slug: str, plan: TrainingPlan, result: Any, *, exp
                   split=plan.split_id, dataset_version=plan.dataset_version_id, trials=len(result.trials),
                   cv=spec["cv"], **{metric: result.metrics.get(metric)})
         job_records.complete_job(uow, plan.job_id, {"run_id": run.id})
-        return run_view(run, exp.name)
+        return run_view(run, exp.name, uow.session.get(DatasetVersion, plan.dataset_version_id).number)
 
 
 def train(
@@ -336,4 +344,5 @@ def list_runs(wb: Workbench, slug: str, *, include_trials: bool = False) -> list
         if not include_trials:
             query = query.where(Run.parent_run_id.is_(None))
         rows = session.execute(query.order_by(Run.id)).all()
-        return [run_view(r, name) for r, name in rows]
+        numbers = numbers_of(session, "dataset", {r.dataset_version_id for r, _ in rows})
+        return [run_view(r, name, numbers.get(r.dataset_version_id)) for r, name in rows]
