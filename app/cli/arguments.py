@@ -19,6 +19,12 @@ def add_project_verb(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentPar
     return verb
 
 
+#: How a verb's help names a run or a dataset argument: what a person types is the number within the
+#: project (``app.services.numbering`` reads it, ``cancer/run 3`` included).
+RUN_HELP = "the run's number in the project, as `mlwb runs PROJECT` lists it (or PROJECT/run N)"
+DATASET_HELP = "the dataset's number in the project, as `mlwb data list PROJECT` lists it (or PROJECT/dataset N)"
+
+
 def add_key_option(verb: argparse.ArgumentParser) -> None:
     """``--key FILE``: sign with this private key file instead of mine (keyring or signing.key)."""
     verb.add_argument("--key", type=Path, metavar="FILE",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.arguments import add_json_option, add_project_verb, print_json
+from app.cli.arguments import DATASET_HELP, add_json_option, add_project_verb, print_json
 from app.cli.terminal import one_line
 from app.cli.workspace import open_workspace
 
@@ -24,10 +24,10 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("--time-column", help="a date/time column: enables temporal splits and overlap checks")
     imp.add_argument("--json", action="store_true", help="print the dataset version and its findings as JSON")
     check = add_project_verb(dsub, "check", help="quality and leakage findings of a dataset version")
-    check.add_argument("dataset", type=int, nargs="?", help="dataset version id (default: the latest)")
+    check.add_argument("dataset", nargs="?", metavar="DATASET", help=DATASET_HELP + " (default: the latest)")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     split = add_project_verb(dsub, "split", help="train/validation/test split of a dataset, with leakage checks")
-    split.add_argument("--dataset", type=int, help="dataset version id (default: the latest)")
+    split.add_argument("--dataset", metavar="DATASET", help=DATASET_HELP + " (default: the latest)")
     split.add_argument("--strategy", choices=("random", "stratified", "temporal", "group"),
                        help="default: stratified for classification with a target, else random")
     split.add_argument("--seed", type=int, default=42)
@@ -41,31 +41,31 @@ def add_parsers(sub: Any) -> None:
 
 
 def _version_json(v: Any) -> dict[str, Any]:
-    return {"id": v.id, "role": v.role, "source": v.source_name, "sha256": v.sha256, "rows": v.n_rows,
+    return {"id": v.id, "number": v.number, "role": v.role, "source": v.source_name, "sha256": v.sha256, "rows": v.n_rows,
             "columns": v.n_columns, "target": v.target, "time_column": v.time_column,
             "created_at": v.created_at.isoformat(timespec="seconds"), "created_by": v.created_by,
             "findings": list(v.findings)}
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from app.services import datasets
+    from app.services import datasets, numbering
 
     wb = open_workspace()
     if args.data_verb == "import":
         v = datasets.import_dataset(wb, args.project, args.file, target=args.target, time_column=args.time_column)
         for f in v.findings:
             if f["check"] == datasets.STAGE_ORDER_CHECK:
-                print(f"warning: {args.project}: dataset version {v.id} {f['detail']}; the warning stays with it",
+                print(f"warning: {args.project}: {numbering.dataset_label(v.number)} {f['detail']}; the warning stays with it",
                       file=sys.stderr)
         if args.json:
             print(json.dumps({**_version_json(v), "new": v.is_new}, indent=2, ensure_ascii=False))
             return 0
         note = "" if v.is_new else " (already imported: same bytes)"
-        print(f"dataset version {v.id} sha256 {v.sha256} rows {v.n_rows} columns {v.n_columns}{note}")
+        print(f"{numbering.dataset_label(v.number)} sha256 {v.sha256} rows {v.n_rows} columns {v.n_columns}{note}")
         for f in v.findings:
             print(f"  finding [{f['severity']}] {f['check']} {f.get('column') or ''}: {f['detail']}")
     elif args.data_verb == "check":
-        result = datasets.check_dataset(wb, args.project, args.dataset)
+        result = datasets.check_dataset(wb, args.project, numbering.dataset_id(wb, args.dataset, project=args.project))
         if args.json:
             print(json.dumps(result.as_json(), indent=2))
         else:
@@ -76,13 +76,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
             if not result.quality and not result.leakage:
                 print("no findings")
     elif args.data_verb == "split":
-        s = datasets.create_split(wb, args.project, dataset_id=args.dataset, strategy=args.strategy, seed=args.seed,
+        s = datasets.create_split(wb, args.project, dataset_id=numbering.dataset_id(wb, args.dataset, project=args.project),
+                                  strategy=args.strategy, seed=args.seed,
                                   time_column=args.time_column, group_column=args.group_column, gap=args.gap)
         if args.json:
             print_json(s)
             return 0
         counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
-        print(f"split {s.id} ({s.strategy}) of dataset version {s.dataset_version_id}: {counts}; "
+        print(f"split {s.id} ({s.strategy}) of {numbering.dataset_label(s.dataset_number)}: {counts}; "
               f"fingerprint {s.fingerprint}")
         for f in s.leakage:
             print(f"  leakage [{f['severity']}] {f['check']} {f.get('feature') or ''}: {f['evidence']}")
@@ -92,7 +93,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
             print(json.dumps([_version_json(v) for v in versions], indent=2, ensure_ascii=False))
             return 0
         for v in versions:
-            print(f"{v.id}\t{v.role}\t{one_line(v.source_name)}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
+            print(f"{v.number}\t{v.role}\t{one_line(v.source_name)}\t{v.n_rows}x{v.n_columns}\ttarget {v.target or '-'}\t{v.sha256}")
             for f in v.findings:
                 if f["check"] == datasets.STAGE_ORDER_CHECK:
                     print(f"  warning: {f['detail']}")

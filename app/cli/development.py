@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from app.cli.arguments import add_json_option, add_project_verb, print_json
+from app.cli.arguments import DATASET_HELP, RUN_HELP, add_json_option, add_project_verb, print_json
 from app.cli.workspace import job_runner, open_workspace, progress_printer
 from app.errors import WorkbenchError
 
 
 def add_parsers(sub: Any) -> None:
     train = add_project_verb(sub, "train", help="train one model in a worker process and log the run")
-    train.add_argument("dataset", type=int, help="dataset version id")
+    train.add_argument("dataset", metavar="DATASET", help=DATASET_HELP)
     train.add_argument("--model", required=True, help="e.g. majority_baseline, logistic_regression, "
                        "decision_tree, hist_gradient_boosting, random_forest (see `mlwb models-available`)")
     train.add_argument("--cv", type=int, metavar="K", help="also cross-validate with K folds on the train part")
@@ -27,24 +27,24 @@ def add_parsers(sub: Any) -> None:
     train.add_argument("--trials", type=int, default=20)
     train.add_argument("--group-column", help="ranking: the column that groups rows into queries (user, session)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--json", action="store_true", help="print the run id and validation metrics as JSON")
+    train.add_argument("--json", action="store_true", help="print the run (id and number) and validation metrics as JSON")
 
     available = sub.add_parser("models-available", help="the model ladder: kinds, rungs and the problem types they fit")
     add_json_option(available, "the model kinds (a list)")
 
     runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
-    runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce RUN")
+    runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce PROJECT/run N | reproduce PROJECT RUN")
     add_json_option(runs, "the runs (or the reproduction)")
 
     compare = add_project_verb(sub, "compare", help="is run B significantly better than run A? (validation data)")
-    compare.add_argument("run_a", type=int)
-    compare.add_argument("run_b", type=int)
+    compare.add_argument("run_a", metavar="RUN_A", help=RUN_HELP)
+    compare.add_argument("run_b", metavar="RUN_B", help=RUN_HELP)
     compare.add_argument("--json", action="store_true")
     compare.add_argument("--5x2cv", dest="five_by_two", action="store_true",
                          help="Dietterich's 5×2cv paired t-test instead (refits both recipes ten times, in a worker)")
 
     analyse = add_project_verb(sub, "analyse", help="error analysis of a run on validation data (in a worker)")
-    analyse.add_argument("run", type=int)
+    analyse.add_argument("run", metavar="RUN", help=RUN_HELP)
     analyse.add_argument("--segment", action="append", default=[], metavar="COLUMN",
                          help="per-segment metrics for this column (repeatable)")
     analyse.add_argument("--sensitive", metavar="COLUMN", help="fairness metrics across this attribute")
@@ -52,7 +52,7 @@ def add_parsers(sub: Any) -> None:
     analyse.add_argument("--json", action="store_true")
 
     evaluate = add_project_verb(sub, "evaluate", help="open the sealed test set for one run (audited; do it once)")
-    evaluate.add_argument("run", type=int)
+    evaluate.add_argument("run", metavar="RUN", help=RUN_HELP)
     add_json_option(evaluate, "the test metrics")
 
     card = add_project_verb(sub, "card", help="show a model version's card, write sections with --set, or sign "
@@ -68,19 +68,20 @@ def add_parsers(sub: Any) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from app.services import training
+    from app.services import numbering, training
 
     wb = open_workspace()
-    run = training.train(wb, job_runner(wb), args.project, args.model, dataset_id=args.dataset, seed=args.seed,
+    dataset_id = numbering.dataset_id(wb, args.dataset, project=args.project)
+    run = training.train(wb, job_runner(wb), args.project, args.model, dataset_id=dataset_id, seed=args.seed,
                          cv=args.cv, cv_kind=args.cv_kind, tune=args.tune, trials=args.trials,
                          group_column=args.group_column,
                          on_progress=progress_printer())
     validation = {k: v for k, v in sorted(run.metrics.items()) if k.startswith("val_")}
     if args.json:
-        print(json.dumps({"run": run.id, "model": run.model_kind, "validation": validation,
+        print(json.dumps({"run": run.id, "number": run.number, "model": run.model_kind, "validation": validation,
                           "cv": run.cv_metrics or None, "tuning": run.tuning or None}))
     else:
-        print(f"run {run.id} {run.model_kind}: " + ", ".join(f"{k} {v:.4f}" for k, v in validation.items()))
+        print(f"{run.label} {run.model_kind}: " + ", ".join(f"{k} {v:.4f}" for k, v in validation.items()))
     return 0
 
 
@@ -96,19 +97,24 @@ def _cmd_models_available(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from app.services import evaluation, training
+    from app.services import evaluation, numbering, training
 
     wb = open_workspace()
     if args.target[0] == "reproduce":
-        if len(args.target) != 2 or not args.target[1].isdigit():
-            raise WorkbenchError("usage: mlwb runs reproduce RUN (a run id, as listed by `mlwb runs PROJECT`)")
-        r = evaluation.reproduce_run(wb, job_runner(wb), None, int(args.target[1]), on_progress=progress_printer())
+        if len(args.target) not in (2, 3):
+            raise WorkbenchError("usage: mlwb runs reproduce PROJECT/run N, or mlwb runs reproduce PROJECT N "
+                                 "(N as `mlwb runs PROJECT` lists it)")
+        project, reference = (args.target[1], args.target[2]) if len(args.target) == 3 else (None, args.target[1])
+        slug, run_id = numbering.resolve(wb, "run", reference, project=project)
+        r = evaluation.reproduce_run(wb, job_runner(wb), slug, run_id, on_progress=progress_printer())
         if args.json:
             print_json(r)
             return 0 if r.matches else 1
         verdict = "reproduced: metrics match" if r.matches else "NOT reproduced: metrics differ"
-        print(f"run {r.run_id} {verdict} (largest difference {r.max_difference:.3g})")
+        print(f"{slug}/{numbering.run_label(r.run_number)} {verdict} (largest difference {r.max_difference:.3g})")
         return 0 if r.matches else 1
+    if len(args.target) != 1:
+        raise WorkbenchError("usage: mlwb runs PROJECT (or mlwb runs reproduce PROJECT/run N)")
     if args.json:
         print(json.dumps([asdict(r) for r in training.list_runs(wb, args.target[0])], default=str))
         return 0
@@ -116,26 +122,29 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         tag = "baseline" if r.is_baseline else "candidate"
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.metrics.items()) if k.startswith("val_"))
         sealed = "test sealed" if not r.test_metrics else "test scored"
-        print(f"{r.id}\t{r.model_kind}\t{tag}\t{shown}\t{sealed}\t{r.duration_s:.1f}s\t{r.created_by}")
+        print(f"{r.number}\t{r.model_kind}\t{tag}\t{shown}\t{sealed}\t{r.duration_s:.1f}s\t{r.created_by}")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from app.services import numbering
     from app.services.comparison import compare_runs
 
     wb = open_workspace()
+    run_a, run_b = (numbering.run_id(wb, ref, project=args.project) for ref in (args.run_a, args.run_b))
     if args.five_by_two:
         from app.services.comparison import five_by_two
 
-        c = five_by_two(wb, job_runner(wb), args.project, args.run_a, args.run_b, on_progress=progress_printer())
+        c = five_by_two(wb, job_runner(wb), args.project, run_a, run_b, on_progress=progress_printer())
     else:
-        c = compare_runs(wb, args.project, args.run_a, args.run_b)
+        c = compare_runs(wb, args.project, run_a, run_b)
     if args.json:
         print(json.dumps(c.as_json()))
     else:
         verdict = "significantly better" if c.significant else "not significantly better"
-        print(f"run {c.run_b} vs run {c.run_a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to "
-              f"{c.ci[1]:+.4f}), {c.test} p={c.p_value:.3g}: run {c.run_b} is {verdict} at α={c.alpha}")
+        a, b = numbering.run_label(c.run_a_number), numbering.run_label(c.run_b_number)
+        print(f"{b} vs {a}: Δ{c.metric} {c.difference:+.4f} (95% CI {c.ci[0]:+.4f} to "
+              f"{c.ci[1]:+.4f}), {c.test} p={c.p_value:.3g}: {b} is {verdict} at α={c.alpha}")
     if c.repeated:
         print(f"already compared on {c.created_at:%Y-%m-%d %H:%M} by {c.created_by} (comparison #{c.id}"
               + (f", seed {c.seed}" if c.seed is not None else "") + "): the recorded result stands and nothing "
@@ -144,10 +153,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyse(args: argparse.Namespace) -> int:
+    from app.services import numbering
     from app.services.error_analysis import analyse_run
 
     wb = open_workspace()
-    result = analyse_run(wb, job_runner(wb), args.project, args.run, segments=tuple(args.segment),
+    run_id = numbering.run_id(wb, args.run, project=args.project)
+    result = analyse_run(wb, job_runner(wb), args.project, run_id, segments=tuple(args.segment),
                          sensitive=args.sensitive, learning_curve=args.learning_curve, on_progress=progress_printer())
     if args.json:
         print(json.dumps(result))
@@ -174,14 +185,16 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.services import numbering
     from app.services.evaluation import score_on_test
 
     wb = open_workspace()
-    e = score_on_test(wb, job_runner(wb), args.project, args.run, on_progress=progress_printer())
+    e = score_on_test(wb, job_runner(wb), args.project, numbering.run_id(wb, args.run, project=args.project),
+                      on_progress=progress_printer())
     if args.json:
         print_json(e)
         return 0
-    print(f"run {e.run_id} on the sealed test part: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(e.metrics.items())))
+    print(f"{numbering.run_label(e.run_number)} on the sealed test part: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(e.metrics.items())))
     if e.looks_in_experiment > 1:
         print(f"warning: the test set has now been used {e.looks_in_experiment} times in this experiment; "
               "the stage 4 gate flags it", file=sys.stderr)

@@ -51,9 +51,10 @@ def add_parsers(sub: Any) -> None:
                        dest="features", help="add or replace one feature (repeat); TYPE is numeric, categorical, "
                        "boolean, datetime or text; SERVING and PII are yes, no or ? (later parts may be left out)")
     frame.add_argument("--drop", action="append", default=[], metavar="NAME", help="remove a feature (repeat)")
-    frame.add_argument("--infer-from", type=int, metavar="DATASET",
+    frame.add_argument("--infer-from", metavar="DATASET",
                        help="propose features (type, serving-time availability, personal data) from a dataset "
-                            "version; proposals count for nothing until you --confirm them")
+                            "(its number in the project, as `mlwb data list` shows it); proposals count for nothing "
+                            "until you --confirm them")
     frame.add_argument("--confirm", nargs="?", const="", metavar="NAME,…",
                        help="take the proposed features (all, or these) into the framing as your decision")
     frame.add_argument("--json", action="store_true", help="print the framing, proposals and gate as JSON")
@@ -212,7 +213,10 @@ def _cmd_frame(args: argparse.Namespace) -> int:
     proposal = None
     if args.infer_from is not None:
         target = args.target or before.get("target") or None
-        proposal = deliverables.propose_features(wb, args.project, args.infer_from, target=target)
+        from app.services import numbering
+
+        proposal = deliverables.propose_features(
+            wb, args.project, numbering.dataset_id(wb, args.infer_from, project=args.project), target=target)
     after = deliverables.deliverables(wb, args.project)[deliverables.FRAMING]
     pending = deliverables.framing_proposal(wb, args.project)
     g = gates.gate(wb, args.project, 2)

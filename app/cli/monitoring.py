@@ -177,7 +177,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             trigger = f"trigger {a.trigger_id}" if a.trigger_id else "no trigger"
             print(f"alert {a.id}\t{a.severity}\t{a.status}\t{trigger}\t{a.message}")
         for t in triggers:
-            print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_id or '-'}\t{t.reason}")
+            print(f"trigger {t.id}\t{t.kind}\t{t.status}\trun {t.run_number or '-'}\t{t.reason}")
     elif verb == "revise-framing":
         revision = monitoring_alerts.revise_framing(wb, args.project, args.alert, reason=args.reason)
         if args.json:
@@ -239,10 +239,11 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome.as_json(), sort_keys=True))
         return 0
-    print(f"trigger {outcome.trigger_id} answered by run {outcome.run_id} "
-          f"(trained on dataset version {outcome.dataset_version_id})")
-    for role, run, c in (("baseline", outcome.baseline_run_id, outcome.baseline_comparison),
-                         ("champion", outcome.champion_run_id, outcome.champion_comparison)):
+    numbers = outcome.numbers
+    print(f"trigger {outcome.trigger_id} answered by run {numbers.get('run')} "
+          f"(trained on dataset {numbers.get('dataset')})")
+    for role, run, c in (("baseline", numbers.get("baseline_run"), outcome.baseline_comparison),
+                         ("champion", numbers.get("champion_run"), outcome.champion_comparison)):
         if c is not None:
             name = f"champion v{outcome.champion_version}" if role == "champion" else "baseline"
             print(f"  vs {name} (re-scored as run {run}): Δ{c.metric} {c.difference:+.4f} "

@@ -17,7 +17,8 @@ from app.errors import WorkbenchError
 
 def add_parsers(sub: Any) -> None:
     models = add_project_verb(sub, "models", help="list model versions, or register a run's model")
-    models.add_argument("--register", type=int, metavar="RUN", help="register this run's model as a new version")
+    models.add_argument("--register", metavar="RUN", help="register this run's model as a new version (the run's "
+                        "number in the project, as `mlwb runs PROJECT` lists it)")
     add_json_option(models, "the versions (or the version registered)")
 
     # `mlwb review …` is the offline review round trip (app.cli.review); asking for one is its own verb
@@ -101,23 +102,24 @@ def add_parsers(sub: Any) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from app.services import registry
+    from app.services import numbering, registry
 
     wb = open_workspace()
     if args.register is not None:
-        v = registry.register_model(wb, args.project, args.register, runner=job_runner(wb),
-                                    on_progress=progress_printer())
+        v = registry.register_model(wb, args.project, numbering.run_id(wb, args.register, project=args.project),
+                                    runner=job_runner(wb), on_progress=progress_printer())
         if args.json:
             print_json(v)
             return 0
-        print(f"model version {v.version} from run {v.run_id} ({v.model_kind}) sha256 {v.artifact_sha256}")
+        print(f"model version {v.version} from {numbering.run_label(v.run_number)} ({v.model_kind}) "
+              f"sha256 {v.artifact_sha256}")
         return 0
     if args.json:
         print(json.dumps([asdict(v) for v in registry.list_models(wb, args.project)], default=str, sort_keys=True))
         return 0
     for v in registry.list_models(wb, args.project):
         approvals = ", ".join(f"{a.decision} by {a.approver}" for a in v.approvals) or "no approval"
-        print(f"v{v.version}\t{v.stage}\t{v.alias or '-'}\trun {v.run_id} {v.model_kind}\t{approvals}\t"
+        print(f"v{v.version}\t{v.stage}\t{v.alias or '-'}\t{numbering.run_label(v.run_number)} {v.model_kind}\t{approvals}\t"
               f"{'card' if v.has_card else 'no card'}")
     return 0
 

@@ -41,6 +41,7 @@ class TestEvaluation:
     run_id: int
     metrics: dict[str, float]
     looks_in_experiment: int
+    run_number: int | None = None  # "run 3" of the project
 
 
 def score_on_test(
@@ -52,7 +53,7 @@ def score_on_test(
         if run.artifact_sha256 is None:
             raise WorkbenchError(f"run {run_id} is a tuning trial without a model: score its parent run instead")
         if run.test_scored_at is not None:
-            return TestEvaluation(run.id, dict(run.test_metrics), 1)
+            return TestEvaluation(run.id, dict(run.test_metrics), 1, run.number)
         model_bytes = wb.artifacts.get_bytes(run.artifact_sha256, ".skops")
     spec = spec_of(wb, slug, run)
     job_id = job_records.create_job(wb, "test", slug, {"run": run_id})
@@ -65,7 +66,7 @@ def score_on_test(
                                                             Run.test_scored_at.is_not(None)))
         uow.audit("run.test_scored", "run", run_id, project=slug, metrics=metrics, looks_in_experiment=looks)
         job_records.complete_job(uow, job_id, {"run": run_id})
-        return TestEvaluation(run_id, metrics, looks)
+        return TestEvaluation(run_id, metrics, looks, run.number)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Reproduction:
     max_difference: float
     original: dict[str, float]
     reproduced: dict[str, float]
+    run_number: int | None = None  # "run 3" of the project
+    project: str | None = None
 
 
 def reproduce_run(
@@ -102,4 +105,4 @@ def reproduce_run(
     with wb.unit_of_work() as uow:
         uow.audit("run.reproduced", "run", run_id, project=slug, matches=matches, max_difference=max_diff)
         job_records.complete_job(uow, job_id, {"run": run_id, "matches": matches, "max_difference": max_diff})
-    return Reproduction(run_id, matches, max_diff, original, reproduced)
+    return Reproduction(run_id, matches, max_diff, original, reproduced, run.number, slug)

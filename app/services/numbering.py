@@ -129,7 +129,7 @@ def numbers_of(session: Session, kind: Kind, ids: set[int]) -> dict[int, int | N
     model = _MODELS[kind]
     if not ids:
         return {}
-    return dict(session.execute(select(model.id, model.number).where(model.id.in_(ids))).tuples().all())
+    return {row_id: number for row_id, number in session.execute(select(model.id, model.number).where(model.id.in_(ids)))}
 
 
 def _ranges(numbers: list[int]) -> str:
