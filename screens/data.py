@@ -153,7 +153,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         table.clear()
         for d in snapshot.datasets:
             count = len(findings_of(d))
-            table.add_row(Text(str(d.id), style="bold"), Text(d.role, style="bold" if d.role == "training" else ""),
+            table.add_row(Text(str(d.number), style="bold"), Text(d.role, style="bold" if d.role == "training" else ""),
                           Text(d.source_name), Text(f"{d.n_rows:,} × {d.n_columns}"), Text(d.target or "—"),
                           Text(d.time_column or "—"), Text(str(count), style="yellow" if count else "green"),
                           key=str(d.id))
@@ -201,7 +201,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
             leakage_box.update("")
             return
         text = Text()
-        text.append(f"Dataset version {dataset.id}", style="bold")
+        text.append(f"Dataset {dataset.number}", style="bold")
         text.append(f" · {dataset.role} · sha256 {dataset.sha256[:16]}… · imported by {dataset.created_by} "
                     f"{dataset.created_at:%Y-%m-%d %H:%M}\n\n", style="dim")
         text.append_text(findings_text("Import findings", dataset.findings, empty="none: the file loaded cleanly"))
@@ -241,7 +241,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
             if dataset is None:
                 return
             count = len(findings_of(dataset))
-            self.notify(f"Dataset version {dataset.id}: {dataset.n_rows:,} rows × {dataset.n_columns}, "
+            self.notify(f"Dataset {dataset.number}: {dataset.n_rows:,} rows × {dataset.n_columns}, "
                         f"{count} finding(s)" + ("" if dataset.is_new else " (these bytes were already imported)"),
                         title="Dataset imported", severity="warning" if count else "information")
             self.select_after = dataset.id
@@ -253,7 +253,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         dataset = self.selected
         if dataset is None or not dataset.target:
             return
-        self.query_one("#data-check", Static).update(Text(f"Checking dataset version {dataset.id}…", style="dim"))
+        self.query_one("#data-check", Static).update(Text(f"Checking dataset {dataset.number}…", style="dim"))
         self._check(dataset.id)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="data-check")
@@ -269,7 +269,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         errors = [f for f in [*result.quality, *result.leakage] if f.get("severity") == "error"]
         against = f"split {result.split_id}" if result.split_id else "a provisional stratified split (not stored)"
         text = Text()
-        text.append(f"Check of dataset version {result.dataset_version_id} against {against}\n",
+        text.append(f"Check of dataset {result.dataset_number} against {against}\n",
                     style="bold underline")
         verdict = (Text(f"  {len(errors)} error(s): fix them before training\n", style="bold red") if errors
                    else Text(f"  no errors · {len(result.quality)} quality finding(s) · "
@@ -278,7 +278,7 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
         text.append_text(findings_text("  Leakage", result.leakage, detail_key="evidence", subject_key="feature",
                                        empty=NO_LEAKAGE))
         self.query_one("#data-check", Static).update(text)
-        self.notify(verdict.plain.strip(), title=f"Dataset version {result.dataset_version_id} checked",
+        self.notify(verdict.plain.strip(), title=f"Dataset {result.dataset_number} checked",
                     severity="error" if errors else "information")
 
     def action_split(self) -> None:
@@ -291,10 +291,10 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
 
         def chosen(values: dict[str, Any] | None) -> None:
             if values:
-                self.notify(f"Splitting dataset version {dataset.id} ({values['strategy']}, seed {values['seed']})…")
+                self.notify(f"Splitting dataset {dataset.number} ({values['strategy']}, seed {values['seed']})…")
                 self._split(dataset.id, values)
 
-        self.app.push_screen(SplitDialog(dataset.id, columns, dataset.time_column), chosen)
+        self.app.push_screen(SplitDialog(dataset.number, columns, dataset.time_column), chosen)
 
     @work(thread=True, exit_on_error=False, group="data-write")
     def _split(self, dataset_id: int, values: dict[str, Any]) -> None:

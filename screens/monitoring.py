@@ -210,7 +210,7 @@ def lineage(trigger: TriggerView) -> Text:
              f"job {trigger.job_id}" if trigger.job_id else None]
     out = Text(" → ".join(s for s in steps if s))
     if trigger.run_id:
-        out.append((" → " if len(out) else "") + f"run {trigger.run_id}", style="bold green")
+        out.append((" → " if len(out) else "") + f"run {trigger.run_number}", style="bold green")
     elif not len(out):
         out.append("not retrained yet", style="dim")
     return out

@@ -57,10 +57,11 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
     """
     primary = primary_of(run)
     out = Text()
-    rung = "tuning trial of run " + str(run.parent_run_id) if run.parent_run_id else RUNG_OF_KIND.get(run.model_kind, "?")
-    out.append(f"Run {run.id} · {run.model_kind}", style="bold")
+    rung = f"tuning trial of run {run.parent_number}" if run.parent_run_id else RUNG_OF_KIND.get(run.model_kind, "?")
+    out.append(f"Run {run.number} · {run.model_kind}" if run.number is not None else f"Trial · {run.model_kind}",
+               style="bold")
     out.append(f"  ({rung}{', baseline' if run.is_baseline else ''}) · experiment {run.experiment} · "
-               f"dataset v{run.dataset_version_id} · split {run.split_id} · seed {run.seed} · "
+               f"dataset {run.dataset_number} · split {run.split_id} · seed {run.seed} · "
                f"{run.duration_s:.1f} s · {run.created_by}\n", style="dim")
 
     out.append("\nParameters\n", style="bold underline")
@@ -234,12 +235,17 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         self._update_title()
         self.refresh_bindings()
 
+    def _number(self, run_id: int) -> int | str:
+        """What a person calls the run with this id: its number in the project."""
+        run = next((r for r in self.runs if r.id == run_id), None)
+        return run.number if run is not None and run.number is not None else "?"
+
     def _update_title(self) -> None:
         table = self.table
         top = [r for r in self.runs if r.parent_run_id is None]
         metric = f"val_{primary_of(self.runs[0])}" if self.runs else "validation metric"
         direction = "▼" if table.sort_descending else "▲"
-        marks = "  ".join(f"{k}=run {v}" for k, v in sorted(self.marks.items())) or "none (a / b)"
+        marks = "  ".join(f"{k}=run {self._number(v)}" for k, v in sorted(self.marks.items())) or "none (a / b)"
         self.query_one("#runs-title", Static).update(
             f"[b]{self.slug}[/b] · {len(top)} run(s), {len(self.runs) - len(top)} tuning trial(s) · "
             f"judged on [b]{metric}[/b]"
@@ -338,7 +344,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         if "A" not in self.marks or "B" not in self.marks:
             self.notify("Mark a reference run with a and a challenger with b first.", severity="warning")
             return
-        self.notify(f"Comparing run {self.marks['A']} (A) with run {self.marks['B']} (B)…")
+        self.notify(f"Comparing run {self._number(self.marks['A'])} (A) with run {self._number(self.marks['B'])} (B)…")
         self._compare(self.marks["A"], self.marks["B"])
 
     @work(thread=True, exit_on_error=False, group="runs-compare")
@@ -359,7 +365,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
             self.notify("Mark a reference run with a and a challenger with b first.", severity="warning")
             return
         run_a, run_b = self.marks["A"], self.marks["B"]
-        self.notify(f"5×2cv test of run {run_a} (A) against run {run_b} (B): ten refits each in a worker process; "
+        self.notify(f"5×2cv test of run {self._number(run_a)} (A) against run {self._number(run_b)} (B): ten refits each in a worker process; "
                     "progress is at the bottom, j cancels.", title="Job queued")
         self._compare_5x2cv(run_a, run_b)
 
@@ -391,17 +397,17 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
 
         def chosen(values: dict[str, Any] | None) -> None:
             if values:
-                self.notify(f"Analysing run {run.id}'s errors in a worker process; progress is at the bottom.",
+                self.notify(f"Analysing run {run.number}'s errors in a worker process; progress is at the bottom.",
                             title="Job queued")
                 self._analyse(run.id, values["segments"], values["sensitive"], values["learning_curve"])
 
-        self.app.push_screen(ErrorAnalysisDialog(run.id, columns, features=run.params.get("features")), chosen)
+        self.app.push_screen(ErrorAnalysisDialog(run.number, columns, features=run.params.get("features")), chosen)
 
     @work(thread=True, exit_on_error=False, group="runs-jobs")
     def _analyse(self, run_id: int, segments: tuple[str, ...], sensitive: str | None, learning_curve: bool) -> None:
         from app.services.error_analysis import analyse_run
 
-        result = self._with_progress(f"error analysis, run {run_id}", lambda on_progress: analyse_run(
+        result = self._with_progress(f"error analysis, run {self._number(run_id)}", lambda on_progress: analyse_run(
             self.wb, self.runner, self.slug, run_id, segments=segments, sensitive=sensitive,
             learning_curve=learning_curve, on_progress=on_progress))
         self.post_message(self.RunAnalysed(run_id, result))
@@ -411,7 +417,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         from screens.modals.error_analysis_result import ErrorAnalysisResult
 
         self.last_analysis = (message.run_id, message.result)
-        self.app.push_screen(ErrorAnalysisResult(message.run_id, message.result))
+        self.app.push_screen(ErrorAnalysisResult(self._number(message.run_id), message.result))
         self.announce_change(everywhere=True)  # fairness findings, the gate's fairness check
 
     def action_train(self) -> None:
@@ -436,7 +442,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         if run is None or run.parent_run_id is not None:
             return
         if run.test_metrics:
-            self.notify(f"Run {run.id} was already scored on the test set; its metrics are in the details.")
+            self.notify(f"Run {run.number} was already scored on the test set; its metrics are in the details.")
             self._show_detail(run)
             return
 
@@ -444,7 +450,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
             if yes:
                 self._score(run.id)
 
-        self.app.push_screen(ConfirmDialog(SEALED_QUESTION.format(run=run.id), SEALED_DETAIL), answered)
+        self.app.push_screen(ConfirmDialog(SEALED_QUESTION.format(run=run.number), SEALED_DETAIL), answered)
 
     def _with_progress(self, label: str, job: Callable[[ProgressCallback], ResultT]) -> ResultT:
         """Run ``job`` (in this worker thread) with its progress in the jobs panel under ``label``;
@@ -467,7 +473,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
     def _score(self, run_id: int) -> None:
         from app.services.evaluation import score_on_test
 
-        evaluation = self._with_progress(f"test set, run {run_id}", lambda on_progress: score_on_test(
+        evaluation = self._with_progress(f"test set, run {self._number(run_id)}", lambda on_progress: score_on_test(
             self.wb, self.runner, self.slug, run_id, on_progress=on_progress))
         self.post_message(self.TestSetScored(evaluation))
 
@@ -477,7 +483,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()) if isinstance(v, float))[:120]
         warning = (f" This is look {result.looks_in_experiment} in the experiment: the stage 4 gate flags it."
                    if result.looks_in_experiment > 1 else "")
-        self.notify(f"Run {result.run_id} on the test set: {shown}.{warning}", title="Test set opened",
+        self.notify(f"Run {result.run_number} on the test set: {shown}.{warning}", title="Test set opened",
                     severity="warning" if warning else "information", timeout=10)
         self.detail_run = result.run_id
         self.announce_change(everywhere=True)
@@ -486,14 +492,14 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         run = self.table.selected
         if run is None or run.parent_run_id is not None:
             return
-        self.notify(f"Re-running run {run.id} from its recorded inputs in a worker process…")
+        self.notify(f"Re-running run {run.number} from its recorded inputs in a worker process…")
         self._reproduce(run.id)
 
     @work(thread=True, exit_on_error=False, group="runs-jobs")
     def _reproduce(self, run_id: int) -> None:
         from app.services.evaluation import reproduce_run
 
-        reproduction = self._with_progress(f"reproduce run {run_id}", lambda on_progress: reproduce_run(
+        reproduction = self._with_progress(f"reproduce run {self._number(run_id)}", lambda on_progress: reproduce_run(
             self.wb, self.runner, self.slug, run_id, on_progress=on_progress))
         self.post_message(self.RunReproduced(reproduction))
 
@@ -501,10 +507,10 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
     def _reproduced(self, message: RunReproduced) -> None:
         result = self.last_reproduction = message.reproduction
         if result.matches:
-            self.notify(f"Run {result.run_id} reproduced: every validation metric matches "
+            self.notify(f"Run {result.run_number} reproduced: every validation metric matches "
                         f"(largest difference {result.max_difference:.2g}).", title="Reproducible")
         else:
-            self.notify(f"Run {result.run_id} did NOT reproduce: largest metric difference "
+            self.notify(f"Run {result.run_number} did NOT reproduce: largest metric difference "
                         f"{result.max_difference:.4g}.", title="Mismatch", severity="error", timeout=15)
 
     def action_register(self) -> None:
@@ -526,9 +532,9 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         reference, with its progress in the jobs panel."""
         from app.services.registry import register_model
 
-        v = self._with_progress(f"drift profile, run {run_id}", lambda on_progress: register_model(
+        v = self._with_progress(f"drift profile, run {self._number(run_id)}", lambda on_progress: register_model(
             self.wb, self.slug, run_id, runner=self.runner, on_progress=on_progress))
-        self.notify(f"Run {run_id} is model version {v.version}: write its card, ask for a review and promote it on "
+        self.notify(f"Run {self._number(run_id)} is model version {v.version}: write its card, ask for a review and promote it on "
                     "the release screen (R on the project).", title="Version registered", timeout=10)
         self.announce_change(everywhere=True)
 

@@ -89,18 +89,20 @@ class RunView:
     test_metrics: dict[str, Any] | None = None
     number: int | None = None  # "run 3" of the project (None: a tuning trial); ``app.services.numbering``
     dataset_number: int | None = None  # the number of the dataset version it was trained on
+    parent_number: int | None = None  # a tuning trial's run, by number (``parent_run_id`` is its id)
 
     @property
     def label(self) -> str:
         return run_label(self.number)
 
 
-def run_view(run: Run, experiment: str, dataset_number: int | None = None) -> RunView:
+def run_view(run: Run, experiment: str, dataset_number: int | None = None,
+             parent_number: int | None = None) -> RunView:
     return RunView(
         run.id, experiment, run.model_kind, run.is_baseline, run.seed, dict(run.params), dict(run.metrics),
         dict(run.environment), run.dataset_version_id, run.split_id, run.artifact_sha256, run.duration_s,
         run.created_at, run.created_by, run.problem_type, run.parent_run_id, dict(run.cv_metrics),
-        dict(run.tuning), dict(run.test_metrics), run.number, dataset_number,
+        dict(run.tuning), dict(run.test_metrics), run.number, dataset_number, parent_number,
     )
 
 
@@ -345,4 +347,6 @@ def list_runs(wb: Workbench, slug: str, *, include_trials: bool = False) -> list
             query = query.where(Run.parent_run_id.is_(None))
         rows = session.execute(query.order_by(Run.id)).all()
         numbers = numbers_of(session, "dataset", {r.dataset_version_id for r, _ in rows})
-        return [run_view(r, name, numbers.get(r.dataset_version_id)) for r, name in rows]
+        parents = numbers_of(session, "run", {r.parent_run_id for r, _ in rows if r.parent_run_id is not None})
+        return [run_view(r, name, numbers.get(r.dataset_version_id), parents.get(r.parent_run_id or 0))
+                for r, name in rows]

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 def verdict_of(c: ComparisonView) -> str:
     """The sentence a reviewer reads first; the numbers below it are the evidence."""
     if c.significant and c.difference > 0:
-        return f"B (run {c.run_b}) is significantly better than A (run {c.run_a}) at α={c.alpha:g}"
+        return f"B (run {c.run_b_number}) is significantly better than A (run {c.run_a_number}) at α={c.alpha:g}"
     if c.p_value < c.alpha and c.difference < 0:
         # The service's ``significant`` means "B better"; a small p with B behind is the reverse.
-        return f"B (run {c.run_b}) is significantly worse than A (run {c.run_a}) at α={c.alpha:g}"
-    return f"Difference not significant at α={c.alpha:g}: B (run {c.run_b}) is not shown to beat A (run {c.run_a})"
+        return f"B (run {c.run_b_number}) is significantly worse than A (run {c.run_a_number}) at α={c.alpha:g}"
+    return f"Difference not significant at α={c.alpha:g}: B (run {c.run_b_number}) is not shown to beat A (run {c.run_a_number})"
 
 
 class CompareResult(ModalScreen[None]):
@@ -36,7 +36,7 @@ class CompareResult(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         c = self.comparison
         with Vertical(classes="dialog", id="compare-result"):
-            yield Label(f"Run {c.run_a} (A) vs run {c.run_b} (B) · comparison {c.id}", classes="dialog-title")
+            yield Label(f"Run {c.run_a_number} (A) vs run {c.run_b_number} (B) · comparison {c.id}", classes="dialog-title")
             good = c.significant and c.difference > 0
             style = "bold green" if good else "bold red" if c.p_value < c.alpha else "bold yellow"
             yield Static(Text(self.verdict, style=style), id="compare-verdict")

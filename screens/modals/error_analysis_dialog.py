@@ -30,7 +30,8 @@ class ErrorAnalysisDialog(FormDialog[dict[str, Any] | None]):
                 tooltip="Queue the error analysis of the run on its validation rows"),
     ]
 
-    def __init__(self, run_id: int, columns: list[str], *, features: list[str] | None = None) -> None:
+    def __init__(self, run_id: int | str,  # shown as the run's number in the project
+                 columns: list[str], *, features: list[str] | None = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.columns = columns

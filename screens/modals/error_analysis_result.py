@@ -80,7 +80,8 @@ class ErrorAnalysisResult(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="error_analysis_result.close",
                         tooltip="Back to the runs")]
 
-    def __init__(self, run_id: int, result: dict[str, Any]) -> None:
+    def __init__(self, run_id: int | str,  # shown as the run's number in the project
+                 result: dict[str, Any]) -> None:
         super().__init__()
         self.run_id = run_id
         self.result = result

@@ -27,7 +27,8 @@ class SplitDialog(FormDialog[dict[str, Any] | None]):
         Binding("ctrl+s", "submit", "Split", id="split_dialog.split", tooltip="Create the split"),
     ]
 
-    def __init__(self, dataset_id: int, columns: list[str], time_column: str | None = None) -> None:
+    def __init__(self, dataset_id: int | None, columns: list[str], time_column: str | None = None) -> None:
+        # dataset_id: shown only, as the number a person knows the dataset by
         super().__init__()
         self.dataset_id = dataset_id
         self.columns = columns
@@ -37,7 +38,7 @@ class SplitDialog(FormDialog[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         column_choices = [(c, c) for c in self.columns]
         with VerticalScroll(classes="dialog form", id="split-dialog"):
-            yield Label(f"Split dataset version {self.dataset_id} (ctrl+s to split, esc to cancel)",
+            yield Label(f"Split dataset {self.dataset_id} (ctrl+s to split, esc to cancel)",
                         classes="dialog-title")
             yield Label("Strategy")
             yield Select([(s, s) for s in STRATEGIES], value="stratified", allow_blank=False, id="split-strategy")

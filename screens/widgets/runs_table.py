@@ -64,7 +64,7 @@ class Column:
 
 def _rung_cell(run: RunView) -> tuple[str, str]:
     if run.parent_run_id is not None:
-        return f"trial←{run.parent_run_id}", "dim"
+        return f"trial←{run.parent_number}", "dim"
     rung = RUNG_OF_KIND.get(run.model_kind, "?")
     if run.is_baseline:
         return f"{rung} ★", "bold yellow"
@@ -105,7 +105,8 @@ def _neg_inf(value: float | None) -> float:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "Run", 6, lambda r: (str(r.id), "bold"), lambda r: r.id, align_right=True),
+    # a person's run number (a trial has none); sorted by id, which is the same order
+    Column("id", "Run", 6, lambda r: (str(r.number or ""), "bold"), lambda r: r.id, align_right=True),
     Column("model", "Model", 22, lambda r: (r.model_kind, ""), lambda r: (r.model_kind, r.id)),
     Column("rung", "Rung", 11, _rung_cell, lambda r: (r.parent_run_id is not None,
                                                       rung_rank(RUNG_OF_KIND.get(r.model_kind, "")), r.id)),
@@ -196,7 +197,7 @@ class RunsTable(ScrollView, can_focus=True):
         previous = self.selected.id if keep_selection and self.selected else None
         self.runs = list(runs)
         self._cells = [tuple(c.cell(r) for c in COLUMNS) for r in self.runs]
-        self._haystack = [f"{r.id} {r.model_kind} {r.created_by}".lower() for r in self.runs]
+        self._haystack = [f"{r.number or ''} {r.model_kind} {r.created_by}".lower() for r in self.runs]
         self._is_trial = [r.parent_run_id is not None for r in self.runs]
         self._sorted = {}
         self._strips = {}
