@@ -95,6 +95,16 @@ def test_a_new_project_from_idea_to_monitored_production_with_cli_verbs_only(tmp
     registered = mlwb.json("people", "add", "val", "--public-key", val["public_file"], "--role", "validator")
     assert registered["fingerprint"] == val["fingerprint"]
 
+    # The workspace already holds another project with a dataset and a run, so the ids the
+    # registry gives this walk's rows are not 1; what a person types here are the numbers
+    # within the project (issue 13 point 8), as the README's walk shows them.
+    mlwb.run("projects", "new", "other", "--problem-type", "binary_classification")
+    mlwb.run("data", "import", "other", training_csv, "--target", "target")
+    mlwb.run("frame", "other", "--target", "target", "--infer-from", "1")
+    mlwb.run("frame", "other", "--confirm")
+    mlwb.run("data", "split", "other")
+    assert mlwb.json("train", "other", "1", "--model", "majority_baseline")["number"] == 1
+
     # Stage 1: the problem statement and the "is ML appropriate?" checklist.
     assert "created at stage 1" in mlwb.run("projects", "new", SLUG, "--problem-type", "binary_classification",
                                             "--maturity", "growth", "--name", "Breast cancer triage")
@@ -117,12 +127,12 @@ def test_a_new_project_from_idea_to_monitored_production_with_cli_verbs_only(tmp
 
     # Stage 2: the data, then the framing proposed from it and confirmed by a person.
     dataset = mlwb.json("data", "import", SLUG, training_csv, "--target", "target")
-    assert (dataset["rows"], dataset["target"]) == (469, "target")
+    assert (dataset["rows"], dataset["target"], dataset["number"]) == (469, "target", 1) and dataset["id"] == 2
     framing = mlwb.json("frame", SLUG, "--target", "target",
                         "--set", "label_strategy=histology of the biopsy (0 malignant, 1 benign)",
                         "--set", "cold_start=none: every aspirate has all 30 measurements",
                         "--set", "temporal_aspects=none", "--set", "proxy_metrics=none",
-                        "--infer-from", str(dataset["id"]))
+                        "--infer-from", "1")
     proposed = {p["name"]: p for p in framing["proposed"]}
     assert len(proposed) == 31 and proposed["patient_id"]["pii"] is True and not framing["gate"]["passed"]
     framing = mlwb.json("frame", SLUG, "--confirm", "--drop", "patient_id")  # confirmed first, then dropped
@@ -137,13 +147,15 @@ def test_a_new_project_from_idea_to_monitored_production_with_cli_verbs_only(tmp
     # Stage 4: a baseline and two candidates, compared; the best registered with a card.
     assert {m.split("\t")[0] for m in mlwb.run("models-available").splitlines()} >= {
         "majority_baseline", "logistic_regression", "decision_tree"}
-    runs = {kind: mlwb.json("train", SLUG, str(dataset["id"]), "--model", kind)
+    runs = {kind: mlwb.json("train", SLUG, "1", "--model", kind)
             for kind in ("majority_baseline", "logistic_regression", "decision_tree")}
     baseline, candidate = runs["majority_baseline"], runs["logistic_regression"]
+    assert [r["number"] for r in runs.values()] == [1, 2, 3] and baseline["run"] == 2  # the README's numbers
     assert candidate["validation"]["val_roc_auc"] > 0.95 > baseline["validation"]["val_roc_auc"]
-    comparison = mlwb.json("compare", SLUG, str(baseline["run"]), str(candidate["run"]))
+    comparison = mlwb.json("compare", SLUG, "1", "2")
     assert comparison["significant"] and comparison["metric"] == "roc_auc" and comparison["p_value"] < 0.05
-    version = mlwb.json("models", SLUG, "--register", str(candidate["run"]))
+    assert (comparison["run_a"], comparison["run_b"]) == (baseline["run"], candidate["run"])
+    version = mlwb.json("models", SLUG, "--register", "2")
     v = str(version["version"])
     assert version["model_kind"] == "logistic_regression" and version["stage"] == "none"
     card = mlwb.json("card", SLUG, v,
