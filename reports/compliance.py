@@ -96,7 +96,7 @@ def _glance(r: ProjectRecords, findings: list[Finding]) -> Facts:
         ("Promotion gate (now)", _promotion_verdict(r)),
         ("Promoted to production", _promoted(r)),
         ("Training data of the version", ev.version_data_text(r)),
-        ("Significant comparison", f"run {best.run_b} beats run {best.run_a} on {best.metric} by "
+        ("Significant comparison", f"run {best.run_b_number} beats run {best.run_a_number} on {best.metric} by "
                                    f"{best.difference:+.4f} (p {ev.pval(best.p_value)})" if best else "none recorded"),
         ("Sealed test set", ev.sealed_text(ev.version_run(r))),
         ("Business outcome", outcome),
@@ -177,7 +177,7 @@ def _data(r: ProjectRecords) -> Section:
 def _development(r: ProjectRecords) -> Section:
     run = ev.version_run(r)
     metric = ev.primary_metric(r)
-    analysis = ev.analysis_tables(run.id, r.error_analysis) if run is not None and r.error_analysis else ()
+    analysis = ev.analysis_tables(run.number, r.error_analysis) if run is not None and r.error_analysis else ()
     lead = (f"Primary metric: {metric}, measured on the validation part; the test part stays sealed until it is "
             f"opened once, by an audited action. The model under review is {ev.describe_version(r)}.")
     sealed = Facts((("Sealed test set", ev.sealed_text(run)),)) if run is not None else \

@@ -84,7 +84,7 @@ def version_data_text(records: ProjectRecords) -> str:
     if run is None:
         return "no model version registered"
     if d is None:
-        return f"dataset v{run.dataset_version_id}"
+        return f"dataset {run.dataset_number}"
     return f"dataset v{d.id} {d.source_name}, {d.n_rows:,} rows, SHA-256 {d.sha256}"
 
 
@@ -101,8 +101,8 @@ def sealed_text(run: Any | None) -> str:
         return "no model version registered"
     scores = sealed_metrics(run)
     if not scores:
-        return f"still sealed: the test part of run {run.id} has not been opened"
-    return f"opened for run {run.id}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+        return f"still sealed: the test part of run {run.number} has not been opened"
+    return f"opened for run {run.number}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
 
 
 def person_of(records: ProjectRecords, fingerprint: str | None) -> Any | None:
@@ -161,7 +161,7 @@ def describe_version(records: ProjectRecords) -> str:
     if view is None:
         return "no model version registered"
     alias = f", alias {view.alias}" if view.alias else ""
-    return f"v{view.version} — {view.model_kind}, stage {view.stage}{alias} (run {view.run_id})"
+    return f"v{view.version} — {view.model_kind}, stage {view.stage}{alias} (run {view.run_number})"
 
 
 def stamp(records: ProjectRecords) -> ReportStamp:
@@ -372,7 +372,7 @@ def splits_table(records: ProjectRecords) -> TableData:
     return TableData(
         "Splits", ("Split", "Dataset", "Strategy", "Seed", "Train", "Validation", "Test", "Shared rows",
                    "Fingerprint"),
-        tuple((str(s.id), f"v{s.dataset_version_id}", s.strategy, str(s.seed),
+        tuple((str(s.id), f"dataset {s.dataset_number}", s.strategy, str(s.seed),
                *(f"{s.counts.get(k, 0):,}" for k in ("train", "validation", "test", "train_test_overlap")),
                s.fingerprint) for s in splits),
         highlight=tuple(i for i, s in enumerate(splits) if s.counts.get("train_test_overlap")))
@@ -433,7 +433,7 @@ def ladder_chart(records: ProjectRecords) -> ChartSeries:
     except ValueError:
         pass
     return ChartSeries(f"Validation {metric} per run, ladder order",
-                       tuple(f"run {r.id} {r.model_kind}" for r in runs),
+                       tuple(f"run {r.number} {r.model_kind}" for r in runs),
                        tuple(r.metrics.get(f"val_{metric}", math.nan) for r in runs),
                        threshold=threshold, y_label=metric, alarm_above=True if lower_is_better(metric)
                        else None,
@@ -466,7 +466,7 @@ def comparisons_table(records: ProjectRecords) -> TableData:
     return TableData(
         "Statistical comparisons",
         ("#", "Run A", "Run B", "Test", "Data", "Metric", "Difference B − A", "95% CI", "p-value", "α", "Verdict"),
-        tuple((str(c.id), str(c.run_a), str(c.run_b), c.test, c.data_part, c.metric, f"{c.difference:+.4f}",
+        tuple((str(c.id), str(c.run_a_number), str(c.run_b_number), c.test, c.data_part, c.metric, f"{c.difference:+.4f}",
                f"[{c.ci[0]:+.4f}, {c.ci[1]:+.4f}]", pval(c.p_value), f"{c.alpha:g}",
                "B significantly better" if c.significant else "not significant") for c in comps),
         highlight=tuple(i for i, c in enumerate(comps) if c.significant),
@@ -474,7 +474,7 @@ def comparisons_table(records: ProjectRecords) -> TableData:
              "comparison, so an interval is never re-drawn with another seed. Shaded: B significantly better.")
 
 
-def analysis_tables(run_id: int, result: dict[str, Any]) -> tuple[TableData, ...]:
+def analysis_tables(run_number: int | None, result: dict[str, Any]) -> tuple[TableData, ...]:
     """Error analysis of one run: headline measures, per-segment metrics, fairness by group."""
     rows: list[tuple[str, str]] = [("Rows analysed (validation part)", str(result.get("rows", "—")))]
     if result.get("confusion"):
@@ -501,9 +501,9 @@ def analysis_tables(run_id: int, result: dict[str, Any]) -> tuple[TableData, ...
             segments.append((column, str(seg.get("segment")), str(seg.get("rows", "")), figures or "too few rows"))
     groups = (fair or {}).get("groups") or []
     return (
-        TableData(f"Error analysis of run {run_id} (validation part)", ("Measure", "Value"), tuple(rows)),
-        TableData(f"Per-segment metrics of run {run_id}", ("Column", "Segment", "Rows", "Metrics"), tuple(segments)),
-        TableData(f"Fairness by group of run {run_id}" + (f" ({fair['attribute']})" if fair else ""),
+        TableData(f"Error analysis of run {run_number} (validation part)", ("Measure", "Value"), tuple(rows)),
+        TableData(f"Per-segment metrics of run {run_number}", ("Column", "Segment", "Rows", "Metrics"), tuple(segments)),
+        TableData(f"Fairness by group of run {run_number}" + (f" ({fair['attribute']})" if fair else ""),
                   ("Group", "Rows", "Selection rate", "True positive rate", "False positive rate"),
                   tuple((str(g.get("group")), str(g.get("rows", "")), num(g.get("selection_rate")),
                          num(g.get("tpr")), num(g.get("fpr"))) for g in groups)),
@@ -550,7 +550,7 @@ def version_facts(records: ProjectRecords) -> Facts:
             ("Registered by", f"{view.created_by}, {when(view.created_at)}"),
             ("Artifact SHA-256", view.artifact_sha256)]
     if run is not None:
-        rows += [("Run", f"run {run.id} ({run.model_kind}, seed {run.seed}, experiment {run.experiment}), "
+        rows += [("Run", f"run {run.number} ({run.model_kind}, seed {run.seed}, experiment {run.experiment}), "
                          f"trained by {run.created_by} {when(run.created_at)}")]
         split = next((s for s in records.splits if s.id == run.split_id), None)
         rows.append(("Training data", version_data_text(records)))
@@ -565,7 +565,7 @@ def version_facts(records: ProjectRecords) -> Facts:
             rows.append(("Environment", ", ".join(f"{k} {v}" for k, v in sorted(env.items())
                                                   if not isinstance(v, dict))))
         if run.parent_run_id:
-            rows.append(("Parent run", f"run {run.parent_run_id} (tuning)"))
+            rows.append(("Parent run", f"run {run.parent_number} (tuning)"))
     lineage = records.lineage
     if lineage:
         rows.append(("Why it exists", f"retraining trigger #{lineage['trigger']} ({lineage['kind']}): "
@@ -585,7 +585,7 @@ def version_metrics_table(records: ProjectRecords) -> TableData:
     names = sorted({k.split("_", 1)[1] for k in run.metrics if k.startswith(("val_", "train_"))}
                    | set(sealed) | set(run.cv_metrics or {}))
     return TableData(
-        f"Metrics of {version_label(records)} (run {run.id})",
+        f"Metrics of {version_label(records)} (run {run.number})",
         ("Metric", "Train", "Validation", "Cross-validation", "Sealed test"),
         tuple((n, num(run.metrics.get(f"train_{n}")), num(run.metrics.get(f"val_{n}")), _cv(run, n),
                num(sealed.get(n)) if sealed else "sealed") for n in names),
@@ -596,7 +596,7 @@ def models_table(records: ProjectRecords) -> TableData:
     models = records.models
     return TableData("Model versions", ("Version", "Run", "Model", "Stage", "Alias", "Card", "Registered by",
                                         "Artifact SHA-256"),
-                     tuple((f"v{m.version}", str(m.run_id), m.model_kind, m.stage, m.alias or "—", yes_no(m.has_card),
+                     tuple((f"v{m.version}", str(m.run_number), m.model_kind, m.stage, m.alias or "—", yes_no(m.has_card),
                             f"{m.created_by}, {when(m.created_at)}", m.artifact_sha256[:16] + "…") for m in models),
                      highlight=tuple(i for i, m in enumerate(models) if m.stage == "production"),
                      note="Every version registered, with its stage and alias now; shaded: in production.")
@@ -835,7 +835,7 @@ def triggers_table(records: ProjectRecords, batches: list[Any] | None = None) ->
         ("Trigger", "Kind", "Status", "Reason", "Alert", "Batch", "Training data", "Job", "Run", "Version"),
         tuple((f"#{t.id}", t.kind, t.status.upper(), t.reason, f"#{t.alert_id}" if t.alert_id else "—",
                t.batch or "—", f"dataset v{t.dataset_version_id}" if t.dataset_version_id else "—",
-               str(t.job_id) if t.job_id else "—", f"run {t.run_id}" if t.run_id else "open",
+               str(t.job_id) if t.job_id else "—", f"run {t.run_number}" if t.run_id else "open",
                f"v{runs_to_versions[t.run_id]}" if t.run_id in runs_to_versions else "—") for t in triggers),
         highlight=tuple(i for i, t in enumerate(triggers) if t.run_id is None),
         note="Each answered trigger links the alert that fired to the run it caused and the version registered "

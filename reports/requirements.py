@@ -167,14 +167,14 @@ def requirements(records: ProjectRecords) -> list[Requirement]:
         if sealed_metrics(e.run):
             return "PRESENT", "sealed test scored: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                                  sealed_metrics(e.run).items())
-        return "MISSING", f"the sealed test set of run {e.run.id} is still unopened"
+        return "MISSING", f"the sealed test set of run {e.run.number} is still unopened"
 
     def stability() -> tuple[str, str]:
         if e.run is None:
             return "MISSING", "no model version registered"
         done = [name for name, value in (("cross-validation", e.run.cv_metrics), ("tuning", e.run.tuning)) if value]
-        return ("PRESENT", " and ".join(done) + f" recorded for run {e.run.id}") if done else \
-            ("MISSING", f"no cross-validation and no tuning recorded for run {e.run.id}")
+        return ("PRESENT", " and ".join(done) + f" recorded for run {e.run.number}") if done else \
+            ("MISSING", f"no cross-validation and no tuning recorded for run {e.run.number}")
 
     def drift() -> tuple[str, str]:
         return ("PRESENT", f"{len(analysed)} batch(es) analysed, latest {analysed[-1].label}") if analysed else \

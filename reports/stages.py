@@ -51,7 +51,7 @@ def _deliverables(r: ProjectRecords) -> dict[int, tuple[tuple[str, str], ...]]:
 def _evidence(r: ProjectRecords) -> dict[int, tuple[TableData | Facts, ...]]:
     """The tables of each stage, as the compliance report's chapter on it prints them."""
     run = ev.version_run(r)
-    analysis = ev.analysis_tables(run.id, r.error_analysis) if run is not None and r.error_analysis else ()
+    analysis = ev.analysis_tables(run.number, r.error_analysis) if run is not None and r.error_analysis else ()
     batches = list(r.batches)
     return {
         2: (ev.features_table(r),),

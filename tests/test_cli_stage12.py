@@ -114,9 +114,9 @@ def test_a_new_project_reaches_stage_3_and_trains_with_only_the_stage_1_2_verbs(
     imported = json.loads(ok("data", "import", "cancer", str(csv), "--target", "malignant", "--json"))
     assert not [f for f in imported["findings"] if f["check"] == "stage_order"]
     ok("data", "split", "cancer")
-    assert "no feature spec" in refused("train", "cancer", str(imported["id"]), "--model", "majority_baseline")
+    assert "no feature spec" in refused("train", "cancer", str(imported["number"]), "--model", "majority_baseline")
 
-    proposed = json.loads(ok("frame", "cancer", "--target", "malignant", "--infer-from", str(imported["id"]),
+    proposed = json.loads(ok("frame", "cancer", "--target", "malignant", "--infer-from", str(imported["number"]),
                              "--set", "label_strategy=biopsy result within 30 days", "--json"))
     guesses = {f["name"]: f for f in proposed["proposed"]}
     assert set(guesses) == {"radius", "texture", "clinic", "patient_email"}  # the target is not a feature
@@ -142,7 +142,7 @@ def test_a_new_project_reaches_stage_3_and_trains_with_only_the_stage_1_2_verbs(
 
     ok("data", "split", "cancer", "--seed", "1")  # the leakage checks now read the framing's features
     assert "is now at stage 4" in ok("advance", "cancer")
-    run = json.loads(ok("train", "cancer", str(imported["id"]), "--model", "majority_baseline", "--json"))
+    run = json.loads(ok("train", "cancer", str(imported["number"]), "--model", "majority_baseline", "--json"))
     assert run["model"] == "majority_baseline"
 
     # Point 9: the job says when it ran, for how long, who queued it and which process owned it.

@@ -130,7 +130,7 @@ def test_checking_a_dataset_too_small_to_split_reports_quality_and_says_leakage_
         project_wb: Workbench, tmp_path: Path) -> None:
     path = _write(tmp_path, "ten.csv", b"a,y\n" + b"".join(f"{i},{i % 2}\n".encode() for i in range(10)))
     version = datasets.import_dataset(project_wb, PROJECT, path, target="y")
-    done = _cli("data", "check", PROJECT, str(version.id))
+    done = _cli("data", "check", PROJECT, str(version.number))
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "leakage was not checked: no stratified split of these 10 rows is possible" in done.stdout
     assert "at least 7 per class" in done.stdout

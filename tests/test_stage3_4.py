@@ -122,7 +122,7 @@ def test_cli_contract_for_check_train_and_compare(demo_home: Path) -> None:
     assert "%" in trained.stderr  # progress on stderr
 
     baseline = next(line.split("\t")[0] for line in _cli("runs", SLUG).stdout.splitlines() if "baseline" in line)
-    compared = _cli("compare", SLUG, baseline, str(run["run"]), "--json")
+    compared = _cli("compare", SLUG, baseline, str(run["number"]), "--json")
     assert compared.returncode == 0, compared.stderr
     result = json.loads(compared.stdout)
     assert set(result) >= {"test", "p_value", "metric", "difference", "ci", "significant"}
@@ -158,7 +158,7 @@ def test_demo_error_analysis_is_stored_audited_and_reported(demo_wb: Workbench, 
     assert any(e.action == "run.analysed" for e in audit_trail.recent_events(demo_wb, project=SLUG, limit=100))
     out = export_compliance_report(demo_wb, SLUG, tmp_path / "r.pdf").path
     text = "\n".join(p.extract_text() for p in PdfReader(out).pages)
-    assert f"Error analysis of run {best.id}" in text and "Demographic parity difference" in text
+    assert f"Error analysis of run {best.number}" in text and "Demographic parity difference" in text
     assert re.search(r"B\s+significantly\s+better", text)
 
 
@@ -200,7 +200,7 @@ def test_a_tampered_model_file_is_refused_before_loading(demo_home: Path) -> Non
     bench.close()
     model_file.chmod(0o644)
     model_file.write_bytes(model_file.read_bytes() + b"tampered")
-    out = _cli("evaluate", SLUG, str(run.id))
+    out = _cli("evaluate", SLUG, str(run.number))
     assert out.returncode == 2 and "does not match its hash" in out.stderr and "Traceback" not in out.stderr
 
 
