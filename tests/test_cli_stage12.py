@@ -160,7 +160,7 @@ def test_data_imported_before_the_statement_is_approved_carries_a_warning(wb: Wo
     ok("projects", "new", "early", "--problem-type", "binary_classification")
     result = mlwb("data", "import", "early", str(csv), "--target", "malignant")
     assert result.returncode == 0, result.stderr
-    assert "warning: early: dataset version 1 imported before the problem statement was approved" in result.stderr
+    assert "warning: early: dataset 1 imported before the problem statement was approved" in result.stderr
     assert "finding [warning] stage_order" in result.stdout
     listed = ok("data", "list", "early")
     assert "  warning: imported before the problem statement was approved" in listed

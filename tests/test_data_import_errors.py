@@ -110,7 +110,7 @@ def test_cli_import_prints_the_version_id_and_sha256(project_wb: Workbench, tmp_
 
     again = _cli("data", "import", PROJECT, str(path), "--target", "clicked")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith(f"dataset version {version.id} sha256 {version.sha256}")
+    assert again.stdout.startswith(f"dataset {version.number} sha256 {version.sha256}")
     assert "already imported" in again.stdout
     assert len(datasets.list_datasets(project_wb, PROJECT)) == 1
 

@@ -106,11 +106,11 @@ def test_a_regression_on_people_is_examined_by_group_and_judged_on_its_stated_er
     assert check.passed and check.detail == (f"RMSE {run.metrics['val_rmse']:.4f} on the validation part of run "
                                              f"{run.id} (best candidate on val_r2) meets the stated ≤ 1.5")
     fairness = _check(wb, "pay", "fairness_reviewed")
-    assert not fairness.passed and f"no per-group analysis of run {run.id}" in fairness.detail
+    assert not fairness.passed and f"no per-group analysis of run {run.number}" in fairness.detail
     assert fairness.detail.endswith("(personal data: x3)")
     error_analysis.analyse_run(wb, runner, "pay", run.id, segments=("x3",))
     fairness = _check(wb, "pay", "fairness_reviewed")
-    assert fairness.passed and fairness.detail.startswith(f"per-segment metrics by x3 analysed on run {run.id}")
+    assert fairness.passed and fairness.detail.startswith(f"per-segment metrics by x3 analysed on run {run.number}")
 
 
 def test_five_by_two_cv_compares_two_recipes(wb: Workbench, runner: JobRunner, tmp_path: Path) -> None:

@@ -300,7 +300,7 @@ def test_split_counts_add_up_and_it_is_reproducible(wb: Workbench, interactions_
 def test_split_of_a_dataset_without_target_is_refused(wb: Workbench, interactions_csv: Path) -> None:
     projects.create_project(wb, "ctr", problem_type="binary_classification")
     v = datasets.import_dataset(wb, "ctr", interactions_csv)
-    refused(wb, lambda: datasets.create_split(wb, "ctr"), WorkbenchError, f"dataset version {v.id} has no target")
+    refused(wb, lambda: datasets.create_split(wb, "ctr"), WorkbenchError, f"dataset {v.number} has no target")
     refused(wb, lambda: datasets.create_split(wb, "ctr", dataset_id=v.id + 100), NotFound, "no dataset version")
 
 

@@ -341,4 +341,4 @@ def test_only_a_click_project_records_the_click_metric(wb: Workbench, runner: Jo
     assert run.params["extra_metrics"] == []
     check = {c.id: c for c in gates.gate(wb, "loans", 4).checks}["stated_metric_met"]
     assert check.detail.startswith(f"recall at the 0.5 decision threshold {run.metrics['val_recall']:.4f} on the "
-                                   f"validation part of run {run.id} (best candidate on val_roc_auc)")
+                                   f"validation part of run {run.number} (best candidate on val_roc_auc)")

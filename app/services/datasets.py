@@ -236,7 +236,7 @@ def _leakage_inputs(session, project: Project, dataset: DatasetVersion, time_col
 
     if not dataset.target and project.problem_type not in UNSUPERVISED:
         raise WorkbenchError(
-            f"dataset version {dataset.id} has no target column: re-import it with --target COLUMN"
+            f"dataset {dataset.number} has no target column: re-import it with --target COLUMN"
         )
     spec = deliverable(session, project, FRAMING).get("features") or []
     columns = [c for c in dataset.schema if c != dataset.target]

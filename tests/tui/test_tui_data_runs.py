@@ -132,7 +132,7 @@ async def test_runs_screen_filters_sorts_and_compares(demo_home: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         detail = text_of(screen, "#run-detail-body")
-        assert f"Run {best.id}" in detail and "Validation metrics" in detail and "sealed" in detail
+        assert f"Run {best.number}" in detail and "Validation metrics" in detail and "sealed" in detail
 
 
 async def test_train_with_cv_from_the_dialog_adds_a_run(demo_home: Path) -> None:
@@ -169,7 +169,7 @@ async def test_opening_the_test_set_asks_first_and_is_audited(demo_home: Path) -
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
-        assert f"run {run.id}" in app.screen.question and "audit trail" in app.screen.detail
+        assert f"run {run.number}" in app.screen.question and "audit trail" in app.screen.detail
         await pilot.press("y")
         await settle(app, pilot)
         assert app.screen is screen
