@@ -92,18 +92,18 @@ def test_cli_refuses_bad_file_with_one_error_line(project_wb: Workbench, tmp_pat
     assert datasets.list_datasets(project_wb, PROJECT) == []
 
 
-def test_cli_import_prints_the_version_id_and_sha256(project_wb: Workbench, tmp_path: Path) -> None:
+def test_cli_import_prints_the_version_number_and_sha256(project_wb: Workbench, tmp_path: Path) -> None:
     path = _write(tmp_path, "good.csv", b"age,city,clicked\n31,Lisbon,1\n45,Berlin,0\n27,Lisbon,0\n")
     result = _cli("data", "import", PROJECT, str(path), "--target", "clicked")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     # The project has no statement yet: the one finding is the stage-order warning (issue 13, point 6).
-    match = re.fullmatch(r"dataset version (\d+) sha256 ([0-9a-f]{64}) rows 3 columns 3\n"
+    match = re.fullmatch(r"dataset (\d+) sha256 ([0-9a-f]{64}) rows 3 columns 3\n"
                          r"  finding \[warning\] stage_order : imported before the problem statement was approved[^\n]*\n",
                          result.stdout)
     assert match, result.stdout
     (version,) = datasets.list_datasets(project_wb, PROJECT)
-    assert int(match[1]) == version.id
+    assert int(match[1]) == version.number
     assert match[2] == version.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert version.target == "clicked"
     assert audit_trail.verify(project_wb).ok

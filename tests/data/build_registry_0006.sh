@@ -1,7 +1,9 @@
 #!/bin/bash
 # Build a pre-0007 registry with the code at main (revision 0006): two projects, interleaved.
 set -euo pipefail
-export MLWB_HOME=/tmp/numbering/home0006 PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring PYTHONPATH=/work/main
+# CODE: a checkout of the workbench at revision 0006 (e.g. the commit before migration 0007)
+CODE=${CODE:-/work/main}
+export MLWB_HOME=${MLWB_HOME_OUT:-/tmp/registry-0006/home} PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring PYTHONPATH=$CODE
 rm -rf $MLWB_HOME
 M="/work/main/.venv/bin/python -m app.cli"
 cd /work/main
