@@ -6,10 +6,10 @@ CODE=${CODE:-/work/main}
 export MLWB_HOME=${MLWB_HOME_OUT:-/tmp/registry-0006/home} PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring PYTHONPATH=$CODE
 rm -rf $MLWB_HOME
 M="/work/main/.venv/bin/python -m app.cli"
-cd /work/main
+cd $CODE
 /work/main/.venv/bin/python -c "
-import sys; sys.path.insert(0,'/work/wt/numbering/tests'); from pathlib import Path
-from test_walk_cli import write_cancer_csvs; write_cancer_csvs(Path('/tmp/numbering/data'))"
+import sys; sys.path.insert(0,'$(dirname "$(readlink -f "$0")")/..'); from pathlib import Path
+from tests.test_walk_cli import write_cancer_csvs; write_cancer_csvs(Path('/tmp/registry-0006/data'))"
 $M people init --name me >/dev/null
 for P in alpha beta; do
   $M projects new $P --problem-type binary_classification --name "$P project" >/dev/null
@@ -21,9 +21,9 @@ for P in alpha beta; do
     --answer rules_insufficient=yes --answer feedback_available=yes >/dev/null
   $M advance $P >/dev/null
 done
-$M data import alpha /tmp/numbering/data/cancer.csv --target target
-$M data import beta /tmp/numbering/data/cancer.csv --target target
-$M data import alpha /tmp/numbering/data/batch.csv
+$M data import alpha /tmp/registry-0006/data/cancer.csv --target target
+$M data import beta /tmp/registry-0006/data/cancer.csv --target target
+$M data import alpha /tmp/registry-0006/data/batch.csv
 for P in alpha beta; do
   DS=$($M data list $P --json | /work/main/.venv/bin/python -c "import json,sys; print(min(d['id'] for d in json.load(sys.stdin) if d['target']))")
   $M frame $P --target target --set label_strategy=histology --set cold_start=none --set temporal_aspects=none \
