@@ -38,6 +38,6 @@ $M train beta 2 --model majority_baseline
 $M train alpha 1 --model decision_tree --tune random --trials 3
 $M train beta 2 --model logistic_regression
 $M train alpha 1 --model logistic_regression
-$M compare alpha 1 5
-$M models alpha --register 5
+$M compare alpha 1 8   # run ids at revision 0006 (4-6 are the tuning trials of run 3)
+$M models alpha --register 8
 $M audit verify
