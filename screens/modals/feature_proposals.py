@@ -26,6 +26,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Select, Static
 
+from app.services.numbering import dataset_label as numbered_dataset
 from screens.modals.form import FormButtons, FormDialog
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ NOTHING_TAKEN = "Take at least one feature (space), or close with esc: nothing i
 
 def dataset_label(dataset: DatasetVersionView) -> str:
     """How a person tells the project's dataset versions apart in the choice."""
-    return (f"dataset {dataset.id} · {dataset.source_name} · {dataset.n_rows:,} rows × {dataset.n_columns} · "
+    return (f"{numbered_dataset(dataset.number)} · {dataset.source_name} · {dataset.n_rows:,} rows × {dataset.n_columns} · "
             f"{dataset.created_at:%Y-%m-%d}")
 
 
