@@ -23,6 +23,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    delete,
+    event,
+    insert,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -183,6 +187,66 @@ class Run(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
+
+
+class RunMetric(Base):
+    """One numeric metric of one run, promoted out of ``Run.metrics`` so runs are filtered and
+    sorted in SQL (``app.services.run_query``): the index (project, name, value, run) answers
+    "val_roc_auc > 0.8, best first, 50 of them" by walking one index range in order.
+
+    Derived data, not evidence: it is written by the mapper events below whenever a ``Run`` row
+    is inserted or its metrics change, so no service can forget it, and it is not bound to the
+    audit chain (the run row it copies is). Test-set metrics are promoted as ``test_<name>``
+    once the sealed test set is opened. ``project_id`` is copied from the run's experiment so
+    one index range holds one project's values.
+    """
+
+    __tablename__ = "run_metric"
+    __table_args__ = (Index("ix_run_metric_project_name_value", "project_id", "name", "value", "run_id"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+
+
+def promoted_metrics(metrics: dict[str, Any] | None, test_metrics: dict[str, Any] | None) -> dict[str, float]:
+    """The finite numbers of a run's metrics (and ``test_``-prefixed test metrics) as promoted."""
+    import math
+
+    out: dict[str, float] = {}
+    for prefix, values in (("", metrics or {}), ("test_", test_metrics or {})):
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                out[prefix + str(name)[:115]] = float(value)
+    return out
+
+
+def _write_run_metrics(connection: Any, run: Run, *, replace: bool) -> None:
+    table = RunMetric.__table__
+    if replace:
+        connection.execute(delete(table).where(table.c.run_id == run.id))
+    values = promoted_metrics(run.metrics, run.test_metrics)
+    if not values:
+        return
+    project_id = connection.execute(
+        select(Experiment.project_id).where(Experiment.id == run.experiment_id)).scalar_one()
+    connection.execute(insert(table), [
+        {"run_id": run.id, "name": name, "project_id": project_id, "value": value} for name, value in values.items()])
+
+
+@event.listens_for(Run, "after_insert")
+def _run_inserted(_mapper: Any, connection: Any, run: Run) -> None:
+    _write_run_metrics(connection, run, replace=False)
+
+
+@event.listens_for(Run, "after_update")
+def _run_updated(_mapper: Any, connection: Any, run: Run) -> None:
+    from sqlalchemy import inspect
+
+    state = inspect(run)
+    if state.attrs.metrics.history.has_changes() or state.attrs.test_metrics.history.has_changes():
+        _write_run_metrics(connection, run, replace=True)
 
 
 class Comparison(Base):

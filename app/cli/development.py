@@ -16,6 +16,20 @@ from app.cli.workspace import job_runner, open_workspace, progress_printer
 from app.errors import WorkbenchError
 
 
+class _RunsParser(argparse.ArgumentParser):
+    """`--sort -val_roc_auc` reads as the option's value: argparse would take a value that starts
+    with '-' for an unknown option, and descending sorts are written that way."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        if args is not None:
+            args = list(args)
+            for i in range(len(args) - 1):
+                if args[i] == "--sort" and args[i + 1].startswith("-") and args[i + 1] != "--":
+                    args[i:i + 2] = [f"--sort={args[i + 1]}", ""]
+            args = [a for a in args if a != ""]
+        return super().parse_known_args(args, namespace)
+
+
 def add_parsers(sub: Any) -> None:
     train = add_project_verb(sub, "train", help="train one model in a worker process and log the run")
     train.add_argument("dataset", metavar="DATASET", help=DATASET_HELP)
@@ -33,8 +47,17 @@ def add_parsers(sub: Any) -> None:
     add_json_option(available, "the model kinds (a list)")
 
     runs = sub.add_parser("runs", help="list a project's runs, or `runs reproduce RUN`")
+    runs.__class__ = _RunsParser
     runs.add_argument("target", nargs="+", metavar="PROJECT | reproduce PROJECT/run N | reproduce PROJECT RUN")
-    add_json_option(runs, "the runs (or the reproduction)")
+    runs.add_argument("--filter", metavar="QUERY", help="e.g. 'val_roc_auc > 0.8 and model = hist_gradient_boosting'"
+                      " or 'params.max_depth <= 4': clauses joined by 'and'; a bare word matches id, model or author")
+    runs.add_argument("--sort", metavar="[-]KEY", help="a metric (val_roc_auc) or id, model, author, seconds, created,"
+                      " rung, trials; '-' first for descending")
+    runs.add_argument("--limit", type=int, metavar="N", help="at most N runs (default 50 with --filter/--sort)")
+    runs.add_argument("--after", metavar="CURSOR", help="the next page: the next_cursor a previous --json printed")
+    runs.add_argument("--trials", action="store_true", help="include tuning trials (child runs) in the query")
+    add_json_option(runs, "the runs (or the reproduction); with --filter/--sort/--limit/--after an object "
+                          "{runs, next_cursor}")
 
     compare = add_project_verb(sub, "compare", help="is run B significantly better than run A? (validation data)")
     compare.add_argument("run_a", metavar="RUN_A", help=RUN_HELP)
@@ -114,15 +137,30 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(f"{slug}/{numbering.run_label(r.run_number)} {verdict} (largest difference {r.max_difference:.3g})")
         return 0 if r.matches else 1
     if len(args.target) != 1:
-        raise WorkbenchError("usage: mlwb runs PROJECT (or mlwb runs reproduce PROJECT/run N)")
-    if args.json:
-        print(json.dumps([asdict(r) for r in training.list_runs(wb, args.target[0])], default=str))
-        return 0
-    for r in training.list_runs(wb, args.target[0]):
+        raise WorkbenchError(f"usage: mlwb runs PROJECT [--filter …] (or mlwb runs reproduce PROJECT/run N), "
+                             f"not {' '.join(args.target)!r}")
+    queried = any(v is not None for v in (args.filter, args.sort, args.limit, args.after)) or args.trials
+    if queried:
+        from app.services.run_query import query_runs
+
+        page = query_runs(wb, args.target[0], args.filter or "", args.sort or "id", limit=args.limit or 50,
+                          after=args.after, include_trials=args.trials)
+        if args.json:
+            print(json.dumps({"runs": [asdict(r) for r in page.runs], "next_cursor": page.next_cursor}, default=str))
+            return 0
+        runs = page.runs
+    else:
+        if args.json:
+            print(json.dumps([asdict(r) for r in training.list_runs(wb, args.target[0])], default=str))
+            return 0
+        runs = training.list_runs(wb, args.target[0])
+    for r in runs:
         tag = "baseline" if r.is_baseline else "candidate"
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.metrics.items()) if k.startswith("val_"))
         sealed = "test sealed" if not r.test_metrics else "test scored"
         print(f"{r.number}\t{r.model_kind}\t{tag}\t{shown}\t{sealed}\t{r.duration_s:.1f}s\t{r.created_by}")
+    if queried and page.next_cursor:
+        print(f"more: --after {page.next_cursor}", file=sys.stderr)
     return 0
 
 
