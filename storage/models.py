@@ -196,7 +196,7 @@ class RunMetric(Base):
 
     Derived data, not evidence: it is written by the mapper events below whenever a ``Run`` row
     is inserted or its metrics change, so no service can forget it, and it is not bound to the
-    audit chain (the run row it copies is). Test-set metrics are promoted as ``test_<name>``
+    audit chain (the run row it copies is). Test-set metrics (named ``test_<name>``) are promoted
     once the sealed test set is opened. ``project_id`` is copied from the run's experiment so
     one index range holds one project's values.
     """
@@ -218,7 +218,8 @@ def promoted_metrics(metrics: dict[str, Any] | None, test_metrics: dict[str, Any
     for prefix, values in (("", metrics or {}), ("test_", test_metrics or {})):
         for name, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                out[prefix + str(name)[:115]] = float(value)
+                key = str(name) if str(name).startswith(prefix) else prefix + str(name)
+                out[key[:120]] = float(value)
     return out
 
 

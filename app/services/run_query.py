@@ -134,6 +134,9 @@ def parse_filter(text: str) -> list[Clause]:
             i += 1
         if i < len(tokens):
             kind, value = tokens[i]
+            if kind == "word" and value.lower() in ("or", "not"):
+                raise QueryError(f"filter: {value!r} is not supported; clauses are joined by 'and' only "
+                                 "(run two queries for 'or')")
             if not (kind == "word" and value.lower() == "and"):
                 raise QueryError(f"filter: expected 'and' before {value!r}; clauses are joined by 'and'")
             i += 1

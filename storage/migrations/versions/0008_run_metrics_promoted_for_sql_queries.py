@@ -34,7 +34,8 @@ def _promoted(metrics: dict, test_metrics: dict) -> dict[str, float]:
     for prefix, values in (("", metrics or {}), ("test_", test_metrics or {})):
         for name, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                out[prefix + str(name)[:115]] = float(value)
+                key = str(name) if str(name).startswith(prefix) else prefix + str(name)
+                out[key[:120]] = float(value)
     return out
 
 
