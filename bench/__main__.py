@@ -24,6 +24,7 @@ def run_all() -> None:
         job_overhead,
         pdf_long_text,
         report_speed,
+        runs_scale,
         runs_table,
         serving_latency,
         tui_responsiveness,
@@ -34,6 +35,7 @@ def run_all() -> None:
     first_frame.main()
     tui_responsiveness.main()
     runs_table.main()
+    runs_scale.main([])
     job_overhead.main()
     bootstrap_speed.main()
     tuning_latency.main()
