@@ -102,7 +102,7 @@ def test_keyset_pages_cover_every_match_once_in_order(runs_wb: Workbench, where:
         "params.max_depth <= 6 and model = logistic_regression":
             lambda r: r.params.get("max_depth") is not None and r.params["max_depth"] <= 6
             and r.model_kind == "logistic_regression",
-        "hist": lambda r: "hist" in f"{r.id} {r.model_kind} {r.created_by}",
+        "hist": lambda r: "hist" in f"{r.number} {r.model_kind} {r.created_by}",
     }[where]
     expected = [r.id for r in sorted(filter(keep, runs), key=key, reverse=sort.startswith("-"))]
     assert expected, "the query must match something to mean anything"

@@ -18,9 +18,9 @@ The filter grammar, small on purpose (the same as the runs screen's filter box):
     OP      := = | != | > | >= | < | <= | ~          (~ : contains, text fields only)
     FIELD   := a metric name (val_roc_auc, cv_roc_auc_mean, test_roc_auc) or metrics.NAME
              | params.NAME                              (the run's parameters, e.g. params.max_depth)
-             | id | model | author | experiment | seconds | baseline
+             | run (its number in the project; also id) | model | author | experiment | seconds | baseline
     VALUE   := a number, a word, or 'quoted text'
-    WORD    := a run id, model or author containing this text (what the screen's filter box types)
+    WORD    := a run number, model or author containing this text (what the screen's filter box types)
 
 ``or`` and parentheses are refused with an error that says so: run two queries. A metric clause
 also requires the run to have that metric. Sorting takes one key, ``-`` first for descending:
@@ -59,7 +59,8 @@ MAX_LIMIT = 10_000
 COLUMN_SORTS = ("id", "model", "author", "seconds", "created", "rung", "trials")
 TEXT_FIELDS = {"model": Run.model_kind, "kind": Run.model_kind, "author": Run.created_by,
                "created_by": Run.created_by, "experiment": Experiment.name}
-NUMBER_FIELDS = {"id": Run.id, "run": Run.id, "seconds": Run.duration_s, "duration": Run.duration_s}
+# "run 3" is what a person sees and types (the number in the project); ids stay internal.
+NUMBER_FIELDS = {"id": Run.number, "run": Run.number, "number": Run.number, "seconds": Run.duration_s, "duration": Run.duration_s}
 OPERATORS = ("=", "==", "!=", ">", ">=", "<", "<=", "~")
 _TOKEN = re.compile(r"\s*(?:(?P<quoted>'[^']*'|\"[^\"]*\")|(?P<op>>=|<=|!=|==|=|>|<|~)|(?P<word>[^\s=!<>~'\"]+))")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -239,7 +240,7 @@ def _base(session: Session, project_id: int, clauses: list[Clause], include_tria
         field = clause.field
         if field == "":
             word = str(clause.value)
-            query = query.where(or_(cast(Run.id, String).contains(word), Run.model_kind.ilike(f"%{word}%"),
+            query = query.where(or_(cast(Run.number, String).contains(word), Run.model_kind.ilike(f"%{word}%"),
                                     Run.created_by.ilike(f"%{word}%")))
         elif field in TEXT_FIELDS:
             query = query.where(_compare(TEXT_FIELDS[field], clause.op, clause.value))

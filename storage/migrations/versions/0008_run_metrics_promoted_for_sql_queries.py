@@ -9,10 +9,6 @@ Create Date: 2026-12-10
 by walking one index range instead of reading every run's JSON. The rows already there are
 backfilled from ``run.metrics`` and ``run.test_metrics`` (as ``test_<name>``). The table is
 derived data: it is not bound to the audit chain, and rebuilding it changes no governed row.
-
-Depends on 0006 in the branch that wrote it; on a registry that also has 0007 (per-project
-numbers, written in parallel) the two are chained 0006 → 0007 → 0008: set ``down_revision``
-to '0007' when both land.
 """
 import json
 from typing import Sequence, Union
@@ -21,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0007'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
