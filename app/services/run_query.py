@@ -303,7 +303,7 @@ def query_runs(
     (the screen's test column before any test set is opened) list the runs by id instead of
     refusing, as a typo on the command line is refused.
     """
-    from app.services.training import run_view
+    from app.services.training import run_views
 
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"--limit must be between 1 and {MAX_LIMIT:,}, not {limit}")
@@ -357,7 +357,7 @@ def query_runs(
             if missing is not None and len(rows) < limit:
                 bound = (start[2], start[2]) if start and start[0] == 1 else None
                 fetch(missing, Run.id, 1, skip_missing, limit - len(rows), bound)
-        runs = [run_view(run, experiment) for run, experiment, _, _ in rows]
+        runs = run_views(session, [(run, experiment) for run, experiment, _, _ in rows])
         next_cursor = None
         if len(rows) == limit:
             run, _, value, phase = rows[-1]
@@ -367,14 +367,14 @@ def query_runs(
 
 def run_trials(wb: Workbench, slug: str, run_id: int) -> list[RunView]:
     """The tuning trials (child runs) of one run, in trial order: the runs screen's detail pane."""
-    from app.services.training import run_view
+    from app.services.training import run_views
 
     with wb.read() as session:
         project = find_project(session, slug)
         rows = session.execute(
             select(Run, Experiment.name).join(Experiment, Run.experiment_id == Experiment.id)
             .where(Experiment.project_id == project.id, Run.parent_run_id == run_id).order_by(Run.id)).all()
-        return [run_view(r, name) for r, name in rows]
+        return run_views(session, rows)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -345,8 +346,13 @@ def list_runs(wb: Workbench, slug: str, *, include_trials: bool = False) -> list
                  .where(Experiment.project_id == project.id))
         if not include_trials:
             query = query.where(Run.parent_run_id.is_(None))
-        rows = session.execute(query.order_by(Run.id)).all()
-        numbers = numbers_of(session, "dataset", {r.dataset_version_id for r, _ in rows})
-        parents = numbers_of(session, "run", {r.parent_run_id for r, _ in rows if r.parent_run_id is not None})
-        return [run_view(r, name, numbers.get(r.dataset_version_id), parents.get(r.parent_run_id or 0))
-                for r, name in rows]
+        return run_views(session, session.execute(query.order_by(Run.id)).all())
+
+
+def run_views(session: Session, rows: Sequence[tuple[Run, str]]) -> list[RunView]:
+    """Views of (run, experiment name) rows, with their datasets' and parents' numbers read in
+    two queries for the lot rather than one per run."""
+    numbers = numbers_of(session, "dataset", {r.dataset_version_id for r, _ in rows})
+    parents = numbers_of(session, "run", {r.parent_run_id for r, _ in rows if r.parent_run_id is not None})
+    return [run_view(r, name, numbers.get(r.dataset_version_id), parents.get(r.parent_run_id or 0))
+            for r, name in rows]
