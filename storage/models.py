@@ -187,6 +187,14 @@ class Run(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
+    # A run trained outside the workbench and logged through the `mlwb` module: origin
+    # "external" (None: trained here), the code version it was logged from ({"git_commit",
+    # "dirty", "script"}), the caller's tags and each metric's history ({name: [[step, value]]}).
+    # Nullable without defaults, so rows written before keep their bound hashes (migration 0009).
+    origin: Mapped[str | None] = mapped_column(String(20))
+    code_version: Mapped[dict[str, Any] | None] = mapped_column()
+    tags: Mapped[dict[str, Any] | None] = mapped_column()
+    metric_history: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class RunMetric(Base):

@@ -45,9 +45,18 @@ class TrainingSpec:
     extra_metrics: list[str] = field(default_factory=list)
 
 
+#: The kind of a run trained outside the workbench (the `mlwb` tracking module): its spec is only
+#: read to prepare the data it was trained and is re-scored on, never to build or fit a model.
+EXTERNAL_KIND = "external"
+
+
 def check_spec(spec: TrainingSpec) -> None:
     """Refuse a spec whose kind, problem type, CV or tuning settings do not fit together."""
     check_trainable(spec.problem_type)
+    if spec.kind == EXTERNAL_KIND:
+        if spec.problem_type == "ranking" and not spec.group_column:
+            raise ValueError("ranking needs group_column: name the column that groups rows (user, session)")
+        return
     if spec.kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {spec.kind!r}: choose one of {', '.join(MODEL_KINDS)}")
     if spec.problem_type not in KIND_INFO[spec.kind].problem_types:

@@ -91,6 +91,11 @@ class RunView:
     number: int | None = None  # "run 3" of the project (None: a tuning trial); ``app.services.numbering``
     dataset_number: int | None = None  # the number of the dataset version it was trained on
     parent_number: int | None = None  # a tuning trial's run, by number (``parent_run_id`` is its id)
+    # "external": trained outside the workbench and logged through `mlwb` (app.services.external_runs)
+    origin: str | None = None
+    code_version: dict[str, Any] | None = None
+    tags: dict[str, Any] | None = None
+    metric_history: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -103,7 +108,8 @@ def run_view(run: Run, experiment: str, dataset_number: int | None = None,
         run.id, experiment, run.model_kind, run.is_baseline, run.seed, dict(run.params), dict(run.metrics),
         dict(run.environment), run.dataset_version_id, run.split_id, run.artifact_sha256, run.duration_s,
         run.created_at, run.created_by, run.problem_type, run.parent_run_id, dict(run.cv_metrics),
-        dict(run.tuning), dict(run.test_metrics), run.number, dataset_number, parent_number,
+        dict(run.tuning), dict(run.test_metrics), run.number, dataset_number, parent_number, run.origin,
+        run.code_version, run.tags, run.metric_history,
     )
 
 
@@ -245,6 +251,9 @@ def plan_training(
 
 def spec_of(wb: Workbench, slug: str, run: Run) -> dict[str, Any]:
     """The training spec a run was made from, rebuilt from the registry (its own dataset and split)."""
+    if run.origin == "external":
+        raise WorkbenchError(f"run {run.id} was trained outside the workbench: it cannot be refitted here; "
+                             f"re-run its code ({(run.code_version or {}).get('git_commit') or 'no git commit'})")
     params = dict(run.params)
     plan = plan_training(wb, slug, run.model_kind, dataset_id=run.dataset_version_id, seed=run.seed,
                          params=params.get("overrides") or {}, queue=False)
