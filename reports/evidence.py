@@ -552,6 +552,15 @@ def version_facts(records: ProjectRecords) -> Facts:
     if run is not None:
         rows += [("Run", f"run {run.number} ({run.model_kind}, seed {run.seed}, experiment {run.experiment}), "
                          f"trained by {run.created_by} {when(run.created_at)}")]
+        if getattr(run, "origin", None) == "external":
+            code = getattr(run, "code_version", None) or {}
+            commit = code.get("git_commit")
+            rows.append(("Origin", "trained outside the workbench, logged through the mlwb module by "
+                         f"{run.created_by}; code version "
+                         + (f"git {commit}" + (" (uncommitted changes)" if code.get("dirty") else "") if commit
+                            else "not in a git repository")
+                         + (f", script {code['script']}" if code.get("script") else "")
+                         + "; its validation metrics are the workbench's re-scoring of the logged model file"))
         split = next((s for s in records.splits if s.id == run.split_id), None)
         rows.append(("Training data", version_data_text(records)))
         rows.append(("Split", f"split {run.split_id}" +

@@ -324,9 +324,13 @@ def _draft_sections(session: Session, project: Project, mv: ModelVersion) -> dic
     sealed = (f"sealed test (opened {run.test_scored_at:%Y-%m-%d} by {run.test_scored_by}): "
               f"{_fmt_metrics(run.test_metrics, 'test_') or _fmt_metrics(run.test_metrics)}"
               if run.test_metrics else "sealed test: not opened")
+    from app.services.external_runs import trained_outside
+
+    outside = trained_outside(run)
     return {
         "model_details": f"{run.model_kind} (version {mv.version} of {project.slug}), run {run.id}, seed {run.seed}, "
-                         f"artifact {mv.artifact_sha256[:16]}…, trained by {run.created_by}; "
+                         f"artifact {mv.artifact_sha256[:16]}…, "
+                         + (outside if outside else f"trained by {run.created_by}") + "; "
                          f"sklearn {run.environment.get('sklearn', '?')}",
         "metrics": f"primary metric {metric}; validation: {_fmt_metrics(run.metrics, 'val_')}"
                    + (f"; train: {_fmt_metrics(run.metrics, 'train_')}" if _fmt_metrics(run.metrics, 'train_') else "")
