@@ -153,21 +153,32 @@ def plan_run(wb: Workbench, slug: str, *, dataset: int | None = None, split: int
 def _check_current(session: Any, project: Any, data: DatasetVersion, split_id: int | None) -> None:
     """Refuse data that a newer training dataset version, or a split that a newer split of the
     same version, has superseded (``DatasetSuperseded``)."""
-    newest = latest_training_dataset(session, project)
+    # ids only: a dataset row's schema, profile and quality JSON are large, and this runs per run
+    newest = session.execute(select(DatasetVersion.id).where(
+        DatasetVersion.project_id == project.id, DatasetVersion.role == "training")
+        .order_by(DatasetVersion.id.desc()).limit(1)).first()
+    if newest is None:
+        latest_training_dataset(session, project)  # raises: the project has no training data
     if newest.id != data.id:
         raise DatasetSuperseded(
             f"dataset version {data.id} of '{project.slug}' was superseded by version {newest.id}: train on "
             f"version {newest.id} (start_run(..., dataset={newest.id})) so the run is judged on the current rows")
     if split_id is not None:
-        split = session.get(Split, split_id)
-        if split is None or split.dataset_version_id != data.id:
+        splits = list(session.scalars(select(Split.id).where(Split.dataset_version_id == data.id)
+                                      .order_by(Split.id.desc())))
+        if split_id not in splits:
             raise TrackingError(f"dataset version {data.id} has no split {split_id}: list them with "
                                 f"`mlwb data splits {project.slug}`")
-        latest = _latest_split(session, data)
-        if latest is not None and latest.id != split_id:
+        latest = _IdOnly(splits[0])
+        if latest.id != split_id:
             raise DatasetSuperseded(
                 f"split {split_id} of dataset version {data.id} was superseded by split {latest.id}: train on "
                 f"split {latest.id} so the run is compared on the same validation rows as the others")
+
+
+@dataclass(frozen=True)
+class _IdOnly:
+    id: int
 
 
 def with_data(wb: Workbench, plan: RunPlan) -> dict[str, Any]:
@@ -362,8 +373,7 @@ def record_run(wb: Workbench, plan: RunPlan, logged: LoggedRun) -> RunView:
             raise NotRegistered("the signing key that started this run is no longer the registered key present: "
                                 "the run was not written")
         project = uow.project(plan.slug)
-        data = uow.session.get(DatasetVersion, plan.dataset_version_id)
-        _check_current(uow.session, project, data, plan.split_id)
+        _check_current(uow.session, project, _IdOnly(plan.dataset_version_id), plan.split_id)
         if _framing_revision(uow.session, project.id) != plan.framing_revision:
             raise TrackingError("the project's framing changed while this run trained, so its features may no "
                                 "longer be the ones served: start the run again")

@@ -83,9 +83,14 @@ def _close_workbenches() -> None:
     _WORKBENCHES.clear()
 
 
+_PLATFORM: list[str] = []
+
+
 def _environment() -> dict[str, Any]:
     """Versions of what the caller's process has imported (nothing is imported to find out)."""
-    out: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform()}
+    if not _PLATFORM:  # platform.platform() reads files and runs uname: once per process
+        _PLATFORM.append(platform.platform())
+    out: dict[str, Any] = {"python": sys.version.split()[0], "platform": _PLATFORM[0]}
     for module, name in (("sklearn", "sklearn"), ("numpy", "numpy"), ("pandas", "pandas"),
                          ("lightgbm", "lightgbm"), ("xgboost", "xgboost"), ("skops", "skops")):
         found = sys.modules.get(module)
