@@ -163,8 +163,8 @@ def test_a_model_skops_cannot_save_safely_is_refused(demo_wb: Workbench) -> None
 
 def test_a_dataset_of_another_project_is_refused(demo_wb: Workbench) -> None:
     projects.create_project(demo_wb, "other", problem_type="binary_classification")
-    demo_dataset = datasets.list_datasets(demo_wb, SLUG)[0].id
-    with pytest.raises(NotFound, match="project 'other' has no dataset version"):
+    demo_dataset = datasets.list_datasets(demo_wb, SLUG)[0].number
+    with pytest.raises(NotFound, match="project 'other' has no dataset 1"):
         mlwb.start_run("other", dataset=demo_dataset, workbench=demo_wb)
 
 
@@ -177,7 +177,7 @@ def test_a_run_logged_after_its_dataset_was_superseded_writes_nothing(demo_wb: W
 
         frame = read_table(datasets.dataset_path(demo_wb, session.get(DatasetVersion, latest.id)))
     before = _counts(demo_wb)
-    with pytest.raises(mlwb.DatasetSuperseded, match="superseded by version"):
+    with pytest.raises(mlwb.DatasetSuperseded, match="superseded by dataset"):
         with mlwb.start_run(SLUG, workbench=demo_wb) as run:
             run.log_metrics({"loss": 0.3})
             newer = tmp_path / "newer.csv"
@@ -185,8 +185,8 @@ def test_a_run_logged_after_its_dataset_was_superseded_writes_nothing(demo_wb: W
             datasets.import_dataset(demo_wb, SLUG, newer, target="clicked")
     runs_after, _ = _counts(demo_wb)
     assert runs_after == before[0]
-    with pytest.raises(mlwb.DatasetSuperseded, match=f"dataset={latest.id + 1}|superseded"):
-        mlwb.start_run(SLUG, dataset=latest.id, workbench=demo_wb)
+    with pytest.raises(mlwb.DatasetSuperseded, match=f"dataset={latest.number + 1}"):
+        mlwb.start_run(SLUG, dataset=latest.number, workbench=demo_wb)
 
 
 def test_who_logs_is_proven_by_a_registered_key(demo_home: Path, tmp_path: Path,

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from app.canonical import canonical_json
 from app.errors import GateFailed, WorkbenchError
 from app.ml.training_spec import EXTERNAL_KIND
+from app.services import numbering
 from app.services.datasets import dataset_path, find_dataset, latest_training_dataset, split_assignments
 from app.services.deliverables import FRAMING, STATEMENT, deliverable
 from app.services.identity import identity_in
@@ -107,16 +108,18 @@ def _framing_revision(session: Any, project_id: int) -> int:
         StageDeliverable.project_id == project_id, StageDeliverable.kind == FRAMING)) or 0
 
 
-def plan_run(wb: Workbench, slug: str, *, dataset: int | None = None, split: int | None = None,
+def plan_run(wb: Workbench, slug: str, *, dataset: int | str | None = None, split: int | None = None,
              experiment: str = DEFAULT_EXPERIMENT) -> RunPlan:
     """Resolve and check who logs, the data, the split and the features for a run from outside.
 
-    ``dataset`` is the project's dataset version (default: its newest training data), ``split``
+    ``dataset`` is the project's dataset version as a person names it (``2``, ``"dataset 2"``;
+    default: its newest training data), ``split``
     one of that version's splits (default: its newest); an older one of either is refused, as
     it would be when the run is written."""
     if not experiment or len(experiment) > 200:
         raise TrackingError("the experiment name must be 1 to 200 characters")
     key = wb.signing_key()
+    dataset_id = numbering.dataset_id(wb, dataset, project=slug)
     with wb.read() as session:
         who = identity_in(session, key)
         if who.person is None:
@@ -126,19 +129,19 @@ def plan_run(wb: Workbench, slug: str, *, dataset: int | None = None, split: int
                    f"the key {key.fingerprint[:16]} ({key.store}) is not registered in this workspace: "
                    "ask an admin to run `mlwb people add NAME --public-key FILE --role engineer`"))
         project = find_project(session, slug)
-        data = find_dataset(session, project, dataset)
+        data = find_dataset(session, project, dataset_id)
         if data.role != "training":
-            raise TrackingError(f"dataset version {data.id} of '{slug}' is {data.role} data, not training data: "
+            raise TrackingError(f"{numbering.dataset_label(data.number)} of '{slug}' is {data.role} data, not training data: "
                                 f"log the run on a training dataset (`mlwb data list {slug}`)")
         _check_current(session, project, data, split)
         chosen = session.get(Split, split) if split is not None else _latest_split(session, data)
         if chosen is None:
-            raise TrackingError(f"dataset version {data.id} has no split: create one with `mlwb data split {slug}`")
+            raise TrackingError(f"{numbering.dataset_label(data.number)} has no split: create one with `mlwb data split {slug}`")
         features = _serving_features(session, project, data)
         leaks = _blocking_leaks(chosen, features)
         if leaks:
             found = "; ".join(f"{f['check']} {f.get('feature') or ''}: {f['evidence']}" for f in leaks)
-            raise GateFailed(f"split {chosen.id} of dataset version {data.id} leaks — {found}. Fix the data, or mark "
+            raise GateFailed(f"split {chosen.id} of {numbering.dataset_label(data.number)} leaks — {found}. Fix the data, or mark "
                              "the feature unavailable at serving time in the framing, then split again")
         spec = {
             "kind": EXTERNAL_KIND, "problem_type": project.problem_type, "dataset_path": "",
@@ -150,30 +153,34 @@ def plan_run(wb: Workbench, slug: str, *, dataset: int | None = None, split: int
                        experiment, who.person.fingerprint, who.person.name, validation_metric(project), spec)
 
 
-def _check_current(session: Any, project: Any, data: DatasetVersion, split_id: int | None) -> None:
+def _check_current(session: Any, project: Any, data: DatasetVersion | _IdOnly, split_id: int | None) -> None:
     """Refuse data that a newer training dataset version, or a split that a newer split of the
     same version, has superseded (``DatasetSuperseded``)."""
     # ids only: a dataset row's schema, profile and quality JSON are large, and this runs per run
-    newest = session.execute(select(DatasetVersion.id).where(
+    newest = session.execute(select(DatasetVersion.id, DatasetVersion.number).where(
         DatasetVersion.project_id == project.id, DatasetVersion.role == "training")
         .order_by(DatasetVersion.id.desc()).limit(1)).first()
     if newest is None:
         latest_training_dataset(session, project)  # raises: the project has no training data
+
+    def named() -> str:
+        return numbering.dataset_label(session.scalar(select(DatasetVersion.number).where(
+            DatasetVersion.id == data.id)))
+
     if newest.id != data.id:
         raise DatasetSuperseded(
-            f"dataset version {data.id} of '{project.slug}' was superseded by version {newest.id}: train on "
-            f"version {newest.id} (start_run(..., dataset={newest.id})) so the run is judged on the current rows")
+            f"{named()} of '{project.slug}' was superseded by dataset {newest.number}: train on it "
+            f"(start_run(..., dataset={newest.number})) so the run is judged on the current rows")
     if split_id is not None:
         splits = list(session.scalars(select(Split.id).where(Split.dataset_version_id == data.id)
                                       .order_by(Split.id.desc())))
         if split_id not in splits:
-            raise TrackingError(f"dataset version {data.id} has no split {split_id}: list them with "
+            raise TrackingError(f"{named()} has no split {split_id}: list them with "
                                 f"`mlwb data splits {project.slug}`")
-        latest = _IdOnly(splits[0])
-        if latest.id != split_id:
+        if splits[0] != split_id:
             raise DatasetSuperseded(
-                f"split {split_id} of dataset version {data.id} was superseded by split {latest.id}: train on "
-                f"split {latest.id} so the run is compared on the same validation rows as the others")
+                f"split {split_id} of {named()} was superseded by split {splits[0]}: train on "
+                f"split {splits[0]} so the run is compared on the same validation rows as the others")
 
 
 @dataclass(frozen=True)
@@ -379,7 +386,8 @@ def record_run(wb: Workbench, plan: RunPlan, logged: LoggedRun) -> RunView:
                                 "longer be the ones served: start the run again")
         experiment = _experiment(uow, project, plan.experiment)
         run = Run(
-            experiment_id=experiment.id, dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
+            experiment_id=experiment.id, project_id=project.id, number=numbering.next_number(uow.session, Run, project.id),
+            dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
             model_kind=kind, problem_type=plan.problem_type, is_baseline=False,
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else 0, params=params,
             metrics=metrics, environment=environment,

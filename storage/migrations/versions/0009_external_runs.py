@@ -1,7 +1,7 @@
 """runs trained outside the workbench: origin, code version, tags and metric history
 
 Revision ID: 0009
-Revises: 0006 (the coordinator rebases this onto the session's newest migration)
+Revises: 0008
 Create Date: 2026-12-10
 
 A run logged through the public ``mlwb`` tracking module (``app.services.external_runs``) says
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
