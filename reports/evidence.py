@@ -799,12 +799,12 @@ def drift_rows_table(batches: list[Any], title: str = "Drift per feature, predic
                 highlight.append(len(rows))
             name = {"prediction": "(prediction)", "label": "(label)"}.get(r.subject, r.feature)
             rows.append((b.label, name, num(r.ks, 3), pval(r.ks_pvalue), num(r.psi, 3), pval(r.chi2_pvalue),
-                         num(r.js, 3), "DRIFT" if r.drifted else "OK", r.note or "—"))
-    return TableData(title, ("Batch", "Feature", "KS", "KS p", "PSI", "χ² p", "JS", "Verdict", "Why"),
+                         num(r.js, 3), num(r.wasserstein, 3), "DRIFT" if r.drifted else "OK", r.note or "—"))
+    return TableData(title, ("Batch", "Feature", "KS", "KS p", "PSI", "χ² p", "JS", "W", "Verdict", "Why"),
                      tuple(rows), highlight=tuple(highlight),
                      note=f"Drifted means significant (p < 0.05) and an effect size at or above its threshold "
-                          f"({effect_sizes_text(DEFAULT_THRESHOLDS)} unless set per feature; the normed Wasserstein "
-                          "distance is named in Why when it decided); PSI above {PSI_ALERT_THRESHOLD} on an important feature "
+                          f"({effect_sizes_text(DEFAULT_THRESHOLDS)} unless set per feature; W is the normed "
+                          f"Wasserstein distance); PSI above {PSI_ALERT_THRESHOLD} on an important feature "
                           "triggers retraining.")
 
 

@@ -42,7 +42,7 @@ TRIGGER_STATUS_STYLE = {"open": "bold yellow", "running": "cyan", "answered": "g
                         "completed": "green", "failed": "bold red", "dismissed": "dim"}
 # Widths that fit a 120-column terminal; the last column takes what is left and is cut there.
 DETAIL_COLUMNS = (("Feature", 20), ("Kind", 4), ("PSI", 6), ("KS", 6), ("KS p", 7), ("χ²", 8), ("χ² p", 7),
-                  ("JS", 6), ("Verdict", 9), ("Note", 21))
+                  ("JS", 6), ("W", 6), ("Verdict", 9), ("Note", 14))
 KIND_SHORT = {"numeric": "num", "categorical": "cat", "boolean": "bool", "datetime": "time", "text": "text"}
 ALERT_COLUMNS = (("#", 3), ("Batch", 8), ("Severity", 8), ("Rule", 24), ("Value", 6), ("Status", 6),
                  ("Trigger", 7), ("Message", 34))
@@ -92,6 +92,7 @@ def detail_cells(row: DriftResultView, watch: float, act: float) -> tuple[Text, 
         Text(KIND_SHORT.get(row.kind, row.kind), style="dim"),
         Text(_num(row.psi), style=psi_style), Text(_num(row.ks)), Text(_pvalue(row.ks_pvalue)),
         Text(_num(row.chi2, "{:.3g}")), Text(_pvalue(row.chi2_pvalue)), Text(_num(row.js)),
+        Text(_num(row.wasserstein)),
         Text(f"{DRIFTED_MARK} drifted", style="bold red") if row.drifted else Text("stable", style="green"),
         Text(row.note or "", style="dim"),
     )

@@ -492,6 +492,7 @@ class DriftResult(Base):
     js: Mapped[float | None] = mapped_column(Float)
     drifted: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
+    wasserstein: Mapped[float | None] = mapped_column(Float)  # normed by the reference's std
 
 class Alert(Base):
     __tablename__ = "alert"

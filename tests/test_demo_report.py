@@ -222,6 +222,10 @@ def test_problem_statement_model_card_drift_and_validation_documents(demo_wb: Wo
         profiled = session.scalar(select(ModelVersion).where(ModelVersion.version == batch.model_version))
         expected = describe_basis(profiled.reference_profile["rows"], profiled.reference_profile["sample_rows"])
     assert batch.reference == f"reference: {expected}" and f"Measured against {expected}" in text
+    # the normed Wasserstein distance is stored with each numeric result and printed as the registry has it
+    numeric = [r for r in batch.features if r.kind == "numeric"]
+    assert numeric and all(r.wasserstein is not None for r in numeric)
+    assert all(f"{r.wasserstein:.3f}" in text for r in numeric) and "W is the normed Wasserstein distance" in text
     assert re.search(r"Figure 1\. PSI per feature — batch 2026-03", text)
     assert "Batch 2026-01" not in text
     text, _ = render("drift", batches=("2026-01", "2026-03"))

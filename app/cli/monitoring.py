@@ -100,7 +100,8 @@ def _print_batch(b: Any) -> None:
     for r in b.drift:
         name = {"prediction": "(prediction)", "label": "(label)"}.get(r.subject, r.feature)
         print(f"  {name:<24} {r.kind:<11} ks {_fmt(r.ks)} p {_fmt(r.ks_pvalue, 4)}  psi {_fmt(r.psi)}  "
-              f"chi2 p {_fmt(r.chi2_pvalue, 4)}  js {_fmt(r.js)}  {'DRIFT' if r.drifted else 'ok'}")
+              f"chi2 p {_fmt(r.chi2_pvalue, 4)}  js {_fmt(r.js)}  w {_fmt(r.wasserstein)}  "
+              f"{'DRIFT' if r.drifted else 'ok'}")
     for name, value in sorted(b.metrics.items()):
         print(f"  metric {name} = {value:.4f}")
     for rule, outcome in b.sla.items():

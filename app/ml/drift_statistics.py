@@ -24,7 +24,6 @@ class DriftStatistics:
     chi2_pvalue: float | None
     js: float | None
     drifted: bool
-    #: The normed Wasserstein distance (numeric features). Defaults to None because stored
-    #: results (``storage.models.DriftResult``) have no column for it yet: their verdict note
-    #: still names it when it was a reason.
+    #: The normed Wasserstein distance (numeric features; None for results analysed before it was
+    #: measured). A default, so the positional fields of the subclasses stay first.
     wasserstein: float | None = None

@@ -153,7 +153,8 @@ def _drift_result(batch_id: int, r: dict[str, Any]) -> DriftResult:
     """The row a worker's drift result (``app.ml.drift.DriftResult`` as a dict) is stored as."""
     return DriftResult(batch_id=batch_id, feature=r["feature"], kind=r["kind"], subject=r["subject"],
                        ks=r.get("ks"), ks_pvalue=r.get("ks_pvalue"), psi=r.get("psi"), chi2=r.get("chi2"),
-                       chi2_pvalue=r.get("chi2_pvalue"), js=r.get("js"), drifted=bool(r["drifted"]),
+                       chi2_pvalue=r.get("chi2_pvalue"), js=r.get("js"), wasserstein=r.get("wasserstein"),
+                       drifted=bool(r["drifted"]),
                        note=r.get("note") or "; ".join(r.get("reasons") or ()))
 
 

@@ -216,7 +216,8 @@ def _target_of(session: Session, mv: ModelVersion) -> str | None:
 def batch_view(session: Session, batch: MonitoringBatch) -> BatchView:
     rows = tuple(
         DriftResultView(d.feature, d.kind, d.subject, d.note, ks=d.ks, ks_pvalue=d.ks_pvalue, psi=d.psi,
-                        chi2=d.chi2, chi2_pvalue=d.chi2_pvalue, js=d.js, drifted=d.drifted)
+                        chi2=d.chi2, chi2_pvalue=d.chi2_pvalue, js=d.js, wasserstein=d.wasserstein,
+                        drifted=d.drifted)
         for d in session.scalars(select(DriftResult).where(DriftResult.batch_id == batch.id).order_by(DriftResult.id))
     )
     psis = [r.psi for r in rows if r.subject == "feature" and r.psi is not None]
