@@ -6,7 +6,8 @@ parent alone writes the registry, and only after the task succeeded — so a can
 never leave a partial run behind.
 
 Where the platform has it, workers are forked from a *forkserver* that imported NumPy, pandas
-and scikit-learn once (``app.ml.worker_preload``): a fresh interpreter per job would import them
+and scikit-learn once (``app.ml.worker_preload``; a process that only renders reports preloads
+reportlab and matplotlib instead, ``reports.worker_preload``): a fresh interpreter per job would import them
 again, about 1.5 s before any work, which dominated short jobs. The forkserver is a process of
 its own, started on the first job, so nothing is forked from the workbench's (threaded, Textual)
 process; elsewhere workers are ``spawn``ed.
@@ -73,22 +74,44 @@ class _Worker:
         self.results.close()
 
 
-def _worker_context() -> Any:
+#: What the forkserver imports before it forks workers: the ML libraries every training and
+#: analysis job needs. A process that only renders PDFs passes ``reports.worker_preload``.
+ML_PRELOAD = "app.ml.worker_preload"
+
+
+def _worker_context(preload: str) -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     from app.ml.worker import FORKSERVER_PARENT
 
     os.environ[FORKSERVER_PARENT] = str(os.getpid())  # the server is spawned from this process
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["app.ml.worker_preload"])
+    ctx.set_forkserver_preload([preload])
     return ctx
 
 
+def start_forkserver(preload: str = ML_PRELOAD) -> None:
+    """Start the job forkserver now rather than at the first job, for a command that will run
+    a job after work of its own: the server's preload (a second or more of imports) then runs on
+    the other core while this process imports its services, opens the workspace and collects
+    (`mlwb report`). Returns at once; a no-op where workers are ``spawn``ed or the server runs."""
+    ctx = _worker_context(preload)
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
+        forkserver.ensure_running()
+
+
 class JobRunner:
-    def __init__(self, ledger: JobLedger, *, quiet_workers: bool = True) -> None:
+    def __init__(self, ledger: JobLedger, *, quiet_workers: bool = True, preload: str = ML_PRELOAD) -> None:
+        """``preload``: the module the job forkserver imports once (``ML_PRELOAD``, or
+        ``reports.worker_preload`` where the process only builds reports). There is one
+        forkserver per process, started by the first job: the preload set last before then applies."""
         self.ledger = ledger
         self.quiet_workers = quiet_workers
-        self._ctx = _worker_context()
+        self._ctx = _worker_context(preload)
         self._running: dict[int, _Worker] = {}
         self._lock = threading.Lock()
 

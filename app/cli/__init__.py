@@ -12,49 +12,69 @@ verb module imports this one.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from app.cli import (
-    audit,
-    data,
-    development,
-    evidence_bundle,
-    findings,
-    framing,
-    gates,
-    monitoring,
-    people,
-    projects,
-    release,
-    reports,
-    review,
-)
 from app.cli.terminal import protect_terminal
 from app.errors import WorkbenchError
 from storage.artifacts import ArtifactCorrupted
 
-# In the order `mlwb --help` lists their verbs.
-VERB_MODULES = (projects, framing, data, development, release, findings, monitoring, evidence_bundle, review, gates, reports, audit,
-                people)
+if TYPE_CHECKING:
+    from types import ModuleType
+
+# Each verb module of ``app.cli`` with the verbs it adds, in the order `mlwb --help` lists them.
+# A verb imports only its own module (``mlwb projects`` never loads the release or review verbs
+# and what they import: every verb's module took a tenth of the start-up); `mlwb --help`, an
+# unknown verb and ``_parser()`` load them all. ``tests/test_startup_imports.py`` checks this
+# table against each module's ``COMMANDS``.
+VERBS: dict[str, tuple[str, ...]] = {
+    "projects": ("demo", "projects"),
+    "framing": ("statement", "checklist", "frame", "project"),
+    "data": ("data",),
+    "development": ("train", "models-available", "runs", "compare", "analyse", "evaluate", "card"),
+    "release": ("models", "request-review", "approve", "release-gate", "promote", "waive", "alias", "rollback",
+                "history", "release", "serve", "score"),
+    "findings": ("findings", "inventory"),
+    "monitoring": ("monitor", "retrain", "metrics", "drift"),
+    "evidence_bundle": ("export", "verify-bundle"),
+    "review": ("review",),
+    "gates": ("gate", "advance"),
+    "reports": ("report", "reports"),
+    "audit": ("audit", "jobs"),
+    "people": ("people",),
+}
+MODULE_OF_VERB = {verb: module for module, verbs in VERBS.items() for verb in verbs}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _verb_modules(verb: str | None = None) -> list[ModuleType]:
+    """The module of ``verb``, or every verb module (in ``VERBS`` order) when ``verb`` is None."""
+    names = VERBS if verb is None else (MODULE_OF_VERB[verb],)
+    return [importlib.import_module(f"app.cli.{name}") for name in names]
+
+
+def _parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every verb, or (``verb``) of that verb's module only: enough to parse a
+    command line that names it, since argparse reads only the chosen subcommand's arguments."""
     p = argparse.ArgumentParser(prog="mlwb", description="ML Lifecycle Workbench. With no command, opens the TUI.")
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
-    for verbs in VERB_MODULES:
+    for verbs in _verb_modules(verb):
         verbs.add_parsers(sub)
     return p
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    name: command for verbs in VERB_MODULES for name, command in verbs.COMMANDS.items()
-}
+def _named_verb(argv: Sequence[str]) -> str | None:
+    """The verb a command line starts with, when it is one (``mlwb`` takes no option before it
+    but -h); None for no verb, help or anything unknown, which then gets the whole parser."""
+    return argv[0] if argv and argv[0] in MODULE_OF_VERB else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    verb = _named_verb(words)
+    args = _parser(verb).parse_args(words)
     try:
         if args.verb is None:
             from app.tui import run_tui
@@ -64,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.services.jobs import declare_face
 
         declare_face("cli")  # the jobs list names this process as the owner of what it runs
-        return COMMANDS[args.verb](args)
+        return _verb_modules(args.verb)[0].COMMANDS[args.verb](args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

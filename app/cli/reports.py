@@ -55,10 +55,16 @@ def _show_progress(_key: int, fraction: float, message: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from app.jobs import start_forkserver
+    from reports.render import RENDER_PRELOAD
+
+    # This command's one job is the render: its forkserver preloads the renderer, not the ML
+    # libraries, and starts now, so that preload overlaps this process's imports and collecting.
+    start_forkserver(RENDER_PRELOAD)
     from app.services.report_builder import build_report
 
     wb = open_workspace()
-    built = build_report(wb, job_runner(wb), args.project, args.kind, args.out, version=args.version,
+    built = build_report(wb, job_runner(wb, RENDER_PRELOAD), args.project, args.kind, args.out, version=args.version,
                          batches=args.batches, deterministic=args.deterministic, on_progress=_show_progress)
     if args.json:
         print_json(built)

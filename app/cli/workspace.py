@@ -33,11 +33,13 @@ def open_workspace() -> Workbench:
     return wb
 
 
-def job_runner(wb: Workbench) -> JobRunner:
-    from app.jobs import JobRunner
+def job_runner(wb: Workbench, preload: str | None = None) -> JobRunner:
+    """The runner of this command's jobs; ``preload``: what its job forkserver imports once,
+    when not the ML libraries (``app.jobs.ML_PRELOAD``)."""
+    from app.jobs import ML_PRELOAD, JobRunner
     from app.services.jobs import WorkbenchLedger
 
-    return JobRunner(WorkbenchLedger(wb))
+    return JobRunner(WorkbenchLedger(wb), preload=preload or ML_PRELOAD)
 
 
 def progress_printer() -> Callable[[int, float, str], None]:
