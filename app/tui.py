@@ -62,6 +62,9 @@ class WorkbenchApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="open")
     def open_workspace(self) -> None:
+        from app.startup import import_frozen
+
+        import_frozen("app.services.jobs")  # SQLAlchemy, the models, the workbench: see app.startup
         from app.jobs import JobRunner
         from app.services.jobs import WorkbenchLedger, declare_face, recover_interrupted
         from app.services.workbench import Workbench

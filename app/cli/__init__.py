@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from app.cli.terminal import protect_terminal
 from app.errors import WorkbenchError
+from app.startup import import_frozen
 from storage.artifacts import ArtifactCorrupted
 
 if TYPE_CHECKING:
@@ -77,13 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(verb).parse_args(words)
     try:
         if args.verb is None:
-            from app.tui import run_tui
-
-            return run_tui()
+            return import_frozen("app.tui").run_tui()
         protect_terminal()
-        from app.services.jobs import declare_face
-
-        declare_face("cli")  # the jobs list names this process as the owner of what it runs
+        # SQLAlchemy, the models and the workbench: what every verb needs, imported frozen
+        # (app.startup). The jobs list names this process as the owner of what it runs.
+        import_frozen("app.services.jobs").declare_face("cli")
         return _verb_modules(args.verb)[0].COMMANDS[args.verb](args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
