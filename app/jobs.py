@@ -7,7 +7,7 @@ never leave a partial run behind.
 
 Where the platform has it, workers are forked from a *forkserver* that imported NumPy, pandas
 and scikit-learn once (``app.ml.worker_preload``; a process that only renders reports preloads
-reportlab and matplotlib instead, ``reports.worker_preload``): a fresh interpreter per job would import them
+reportlab and matplotlib instead, ``app.services.report_preload``): a fresh interpreter per job would import them
 again, about 1.5 s before any work, which dominated short jobs. The forkserver is a process of
 its own, started on the first job, so nothing is forked from the workbench's (threaded, Textual)
 process; elsewhere workers are ``spawn``ed.
@@ -75,7 +75,7 @@ class _Worker:
 
 
 #: What the forkserver imports before it forks workers: the ML libraries every training and
-#: analysis job needs. A process that only renders PDFs passes ``reports.worker_preload``.
+#: analysis job needs. A process that only renders PDFs passes ``app.services.report_preload``.
 ML_PRELOAD = "app.ml.worker_preload"
 
 
@@ -107,7 +107,7 @@ def start_forkserver(preload: str = ML_PRELOAD) -> None:
 class JobRunner:
     def __init__(self, ledger: JobLedger, *, quiet_workers: bool = True, preload: str = ML_PRELOAD) -> None:
         """``preload``: the module the job forkserver imports once (``ML_PRELOAD``, or
-        ``reports.worker_preload`` where the process only builds reports). There is one
+        ``app.services.report_preload`` where the process only builds reports). There is one
         forkserver per process, started by the first job: the preload set last before then applies."""
         self.ledger = ledger
         self.quiet_workers = quiet_workers

@@ -25,10 +25,6 @@ DOCUMENTS: dict[str, str] = {
     "validation": "Validation report",
 }
 
-#: What a job forkserver started only to render reports imports once (``app.jobs.JobRunner``'s
-#: ``preload``, ``app.jobs.start_forkserver``): the renderer, not the ML libraries.
-RENDER_PRELOAD = "reports.worker_preload"
-
 # kind -> "module:function" turning collected ProjectRecords into that kind's DocumentData
 BUILDERS: dict[str, str] = {
     "compliance": "reports.compliance:compliance_document",

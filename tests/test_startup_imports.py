@@ -78,16 +78,29 @@ print(json.dumps(asyncio.run(main())))
     assert out["numeric"] == []
 
 
-def test_the_report_forkserver_preloads_the_renderer_and_no_ml_library(mlwb_home: Path) -> None:
-    """`mlwb report` starts its job forkserver with ``reports.worker_preload``: NumPy comes with
-    matplotlib, but pandas, SciPy, scikit-learn and skops (seconds of imports) must not."""
-    out = run_python(f"""
-import json, sys
-import reports.worker_preload
-print(json.dumps({{"loaded": {LOADED}}}), flush=True)  # the preload's guard leaves through os._exit
+def test_the_report_forkserver_preloads_the_renderer_and_no_ml_library(demo_home: Path, tmp_path: Path) -> None:
+    """`mlwb report` starts its job forkserver with ``app.services.report_preload``: NumPy comes
+    with matplotlib, but pandas, SciPy, scikit-learn and skops (seconds of imports) must not; and
+    a render worker forked from it unpickles the collected records without importing anything."""
+    payload = tmp_path / "records.pickle"
+    run_python(f"""
+import json, pickle
+from app.services.reporting import COLLECTORS
+from app.services.workbench import Workbench
+records = COLLECTORS["compliance"](Workbench.open(), "{SLUG}", verify_chain=False)
+open({str(payload)!r}, "wb").write(pickle.dumps(records))
+print("{{}}")
 """)
+    out = run_python(f"""
+import json, pickle, sys
+import app.services.report_preload
+before = set(sys.modules)
+pickle.loads(open({str(payload)!r}, "rb").read())
+print(json.dumps({{"loaded": {LOADED}, "by_payload": sorted(set(sys.modules) - before)}}), flush=True)
+""")  # flush: the preload's guard leaves through os._exit
     assert {"reportlab", "matplotlib"} <= set(out["loaded"])
     assert {"pandas", "scipy", "sklearn", "skops"}.isdisjoint(out["loaded"])
+    assert out["by_payload"] == []
 
 
 def test_the_verb_table_names_every_verb_of_every_module() -> None:

@@ -15,6 +15,11 @@ from app.cli.arguments import add_json_option, add_project_verb, print_json
 from app.cli.workspace import job_runner, open_workspace
 
 
+#: What the job forkserver of `mlwb report` imports once (``app.jobs.JobRunner``'s ``preload``):
+#: the renderer and the services' views, not the ML libraries. A name, never imported here.
+RENDER_PRELOAD = "app.services.report_preload"
+
+
 def pages(n: int) -> str:
     return f"{n} page" if n == 1 else f"{n} pages"
 
@@ -56,7 +61,6 @@ def _show_progress(_key: int, fraction: float, message: str) -> None:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from app.jobs import start_forkserver
-    from reports.render import RENDER_PRELOAD
 
     # This command's one job is the render: its forkserver preloads the renderer, not the ML
     # libraries, and starts now, so that preload overlaps this process's imports and collecting.

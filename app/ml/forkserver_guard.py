@@ -1,5 +1,5 @@
 """What every job forkserver runs first, whatever it preloads (``app.ml.worker_preload``: the
-ML libraries; ``reports.worker_preload``: the PDF renderer): it ends with its parent, its
+ML libraries; ``app.services.report_preload``: the PDF renderer): it ends with its parent, its
 workers end with it, and the thread limits are set before any library loads.
 
 Imported only in a forkserver process (``app.jobs``), never in the workbench's own process.
