@@ -7,6 +7,7 @@ it never touches the database (the parent persists results, so there is one writ
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import os
@@ -53,6 +54,7 @@ def _exit_with_parent() -> None:
 
 def child_main(task: str, payload: dict[str, Any], queue: Any, cancel: Any, quiet: bool) -> None:
     _exit_with_parent()
+    gc.enable()  # paused in a forkserver's preload (app.ml.forkserver_guard): on, even if that preload failed
     if quiet:
         _silence_stdio()
     # One BLAS/OpenMP thread per worker: on 2 cores, more threads fight the UI and each other

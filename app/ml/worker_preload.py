@@ -8,7 +8,7 @@ before the libraries load).
 
 from __future__ import annotations
 
-import app.ml.forkserver_guard  # noqa: F401  (first: see its docstring)
+import app.ml.forkserver_guard  # (first: see its docstring)
 
 import numpy  # noqa: E402,F401
 import pandas  # noqa: E402,F401
@@ -28,3 +28,5 @@ import app.ml.model_reference  # noqa: E402,F401
 import app.ml.monitoring_task  # noqa: E402,F401
 import app.ml.tasks  # noqa: E402,F401
 import app.ml.training  # noqa: E402,F401
+
+app.ml.forkserver_guard.preloaded()

@@ -20,7 +20,7 @@ contract keeps ``reports`` itself free of them, which is why this module is a se
 
 from __future__ import annotations
 
-import app.ml.forkserver_guard  # noqa: F401  (first: see its docstring)
+import app.ml.forkserver_guard  # (first: see its docstring)
 
 import matplotlib.backends.backend_agg  # noqa: E402,F401
 import matplotlib.figure  # noqa: E402,F401
@@ -41,3 +41,5 @@ import reports.validation  # noqa: E402,F401
 
 import app.audit  # noqa: E402,F401  (the chain check the worker runs)
 import app.services.reporting  # noqa: E402,F401  (every collector: the views in the records)
+
+app.ml.forkserver_guard.preloaded()
