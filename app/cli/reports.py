@@ -61,10 +61,13 @@ def _show_progress(_key: int, fraction: float, message: str) -> None:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from app.jobs import start_forkserver
+    from reports.render import DOCUMENTS
 
     # This command's one job is the render: its forkserver preloads the renderer, not the ML
-    # libraries, and starts now, so that preload overlaps this process's imports and collecting.
-    start_forkserver(RENDER_PRELOAD)
+    # libraries, and starts now, so that preload overlaps this process's imports and collecting
+    # (unless the document asked for does not exist: that is refused below, with nothing started).
+    if args.kind in DOCUMENTS:
+        start_forkserver(RENDER_PRELOAD)
     from app.services.report_builder import build_report
 
     wb = open_workspace()
