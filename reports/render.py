@@ -25,6 +25,7 @@ DOCUMENTS: dict[str, str] = {
     "validation": "Validation report",
 }
 
+
 # kind -> "module:function" turning collected ProjectRecords into that kind's DocumentData
 BUILDERS: dict[str, str] = {
     "compliance": "reports.compliance:compliance_document",
