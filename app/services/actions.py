@@ -144,6 +144,9 @@ NOT_PERSON_ACTIONS: dict[str, str] = {
     "jobs:recover_interrupted": "internal: run by every face when it opens the workspace",
     # Pieces of a person action, called by the service that carries it.
     "training:record_run": "internal: the second half of train (and of runs logged through the tracking API)",
+    # The third face: a person's own training code logs its run through `import mlwb`, signed by
+    # their registered key; neither a verb nor a key would have the model object to log.
+    "external_runs:record_run": "the tracking API: `with mlwb.start_run(...)` in the person's own training code",
     "retraining:request_retraining": "internal: the trigger retrain opens when a person retrains on demand",
     "retraining:prepare_candidate": "internal: the second half of retrain (re-scores, compares, registers)",
     "comparison:rescore_run": "internal: retrain re-scores the baseline and the champion on the new split",
