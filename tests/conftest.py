@@ -3,6 +3,14 @@
 The demo project is built once per test run (small data, real fits in real worker
 processes), by whichever xdist worker needs it first while the others wait for it, and each
 test that needs it gets a private copy of that workspace.
+
+The registry is the workspace's SQLite file, unless ``MLWB_TEST_DATABASE_URL`` names a
+PostgreSQL server (``postgresql+psycopg://USER@HOST:PORT/postgres``, a role that may CREATE
+DATABASE): then every workspace a test makes gets a fresh database of its own on that server
+(a random name, so xdist workers and parallel runs never meet), dropped when the test ends; a
+copy of the demo workspace is ``CREATE DATABASE … TEMPLATE`` the demo's database. Tests that
+edit the registry behind the workbench's back (an attacker with database access) do it through
+``raw_registry``, which speaks to either.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from app.services.jobs import WorkbenchLedger
 from app.services.workbench import Workbench
 from app.signing import SigningKey, new_signing_key, write_private_key
 from storage.workspace import Workspace
+from tests.registries import (ON_POSTGRESQL, drop_made, raw_registry, registry_url, remember,  # noqa: F401
+                              sqlite_only, url_of, use_registry)
 
 DEMO_ROWS = 6_000
 DEMO_BATCH_ROWS = 1_500
@@ -34,12 +44,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
-def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """Drop the PostgreSQL databases this test made (none on SQLite)."""
+    yield
+    drop_made()
+
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path, *, keep: bool = False) -> None:
     monkeypatch.setenv("MLWB_HOME", str(home))
-    monkeypatch.delenv("MLWB_DATABASE_URL", raising=False)
+    use_registry(monkeypatch, home, keep=keep)
     monkeypatch.delenv("MLWB_SIGNING_KEY", raising=False)
     # No OS keyring in tests (and never the developer's real one): the file fallback is used.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
+def copy_workspace(source: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the workspace at ``source`` (closed): its files, and on PostgreSQL a copy
+    of its database made with ``CREATE DATABASE … TEMPLATE``; ``MLWB_HOME`` points at it."""
+    shutil.copytree(source, home)
+    monkeypatch.setenv("MLWB_HOME", str(home))
+    use_registry(monkeypatch, home, template_of=source)
+    return home
 
 
 @pytest.fixture
@@ -89,19 +115,21 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> P
         if not built.exists():
             shutil.rmtree(home.parent, ignore_errors=True)  # a build that failed half-way
             with pytest.MonkeyPatch.context() as mp:
-                _isolate(mp, home)
+                _isolate(mp, home, keep=True)
                 bench = _open_as_me(home)
                 run_demo(bench, JobRunner(WorkbenchLedger(bench)), rows=DEMO_ROWS, batch_rows=DEMO_BATCH_ROWS)
                 bench.close()
+            (shared / "demo-template.url").write_text(url_of(home))
             built.touch()
+    if ON_POSTGRESQL:  # the worker that built it knows its database; the others read its name
+        remember(home, (shared / "demo-template.url").read_text())
     return home
 
 
 @pytest.fixture
-def demo_home(demo_template: Path, mlwb_home: Path) -> Path:
+def demo_home(demo_template: Path, mlwb_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the demo workspace (the engine that built it is closed, WAL checkpointed)."""
-    shutil.copytree(demo_template, mlwb_home)
-    return mlwb_home
+    return copy_workspace(demo_template, mlwb_home, monkeypatch)
 
 
 @pytest.fixture

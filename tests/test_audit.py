@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from app.services import audit_trail, deliverables, projects
 from app.services.identity import login_name
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
+from tests.conftest import raw_registry
 
 REPO = Path(__file__).resolve().parents[1]
 OK_RE = re.compile(r"^audit chain OK: (\d+) events, head (\d+) ([0-9a-f]{64})$")
@@ -51,7 +51,7 @@ def _changes(wb: Workbench) -> int:
 def _tamper(wb: Workbench, *statements: tuple[str, tuple]) -> None:
     """Run raw SQL on the registry file, outside the services and their audit events."""
     wb.db.engine.dispose()
-    con = sqlite3.connect(wb.workspace.database_path)
+    con = raw_registry(wb.workspace.database_path)
     try:
         for sql, params in statements:
             con.execute(sql, params)

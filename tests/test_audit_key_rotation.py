@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from app.audit import KEYRING_SERVICE, ROTATION_ACTION, event_hash, key_id
 from app.services import audit_key, audit_trail, deliverables, projects
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
-from tests.conftest import register_person
+from tests.conftest import raw_registry, register_person
 
 REPO = Path(__file__).resolve().parents[1]
 ROTATED_RE = re.compile(r"^audit key rotated at event (\d+) by (\S+)$", re.M)
@@ -62,7 +61,7 @@ def _error(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _rows(home: Path) -> list[tuple]:
-    con = sqlite3.connect(home / "registry.sqlite3")
+    con = raw_registry(home)
     try:
         return con.execute("select seq, ts, actor, action, entity_type, entity_id, project_slug, payload, prev_hash, "
                            "hash from audit_event order by seq").fetchall()
@@ -167,7 +166,7 @@ def test_only_an_admin_rotates_once_people_are_registered(wb: Workbench, tmp_pat
 
 
 def test_a_chain_that_does_not_verify_is_not_rotated(home: Path) -> None:
-    con = sqlite3.connect(home / "registry.sqlite3")
+    con = raw_registry(home)
     con.execute("update audit_event set actor = 'mallory' where seq = 1")
     con.commit()
     con.close()
@@ -210,7 +209,7 @@ def test_a_crash_after_the_rotation_commits_is_finished_by_the_next_open(home: P
 
 def test_a_failed_commit_discards_the_new_key(home: Path) -> None:
     before = _state(home)
-    con = sqlite3.connect(home / "registry.sqlite3")
+    con = raw_registry(home)
     con.execute(f"create trigger no_rotation before insert on audit_event when new.action = '{ROTATION_ACTION}' "
                 "begin select raise(abort, 'disk full'); end")
     con.commit()

@@ -4,7 +4,6 @@ signed record does to the four-eyes check. Real keys, real SQLite files, a real 
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from app.services.workbench import Workbench
 from app.signing import new_signing_key, parse_public_key, short_fingerprint, verify_statement, write_private_key
 from storage.models import Approval
 from storage.workspace import Workspace
-from tests.conftest import ME, register_person
+from tests.conftest import ME, raw_registry, register_person
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +89,7 @@ def test_a_signature_verifies_only_for_its_statement_and_its_key() -> None:
 
 def _edit(wb: Workbench, sql: str, *params: object) -> None:
     wb.db.engine.dispose()
-    con = sqlite3.connect(wb.workspace.database_path)
+    con = raw_registry(wb.workspace.database_path)
     con.execute(sql, params)
     con.commit()
     con.close()

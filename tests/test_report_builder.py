@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from app.services.jobs import WorkbenchLedger
 from app.services.report_builder import build_report, recent_reports
 from app.services.workbench import Workbench
 from storage.models import AuditEvent, Base
+from tests.conftest import raw_registry
 
 SLUG = "ctr-demo"
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_a_broken_chain_is_reported_in_the_document_it_was_verified_for(demo_wb:
     """The rendering worker verifies the chain: an edited event shows as BROKEN in the report,
     with its findings, and no evidence digest is printed for a chain that does not verify."""
     demo_wb.db.engine.dispose()
-    con = sqlite3.connect(demo_wb.workspace.database_path)
+    con = raw_registry(demo_wb.workspace.database_path)
     con.execute("UPDATE audit_event SET actor = 'someone.else' WHERE seq = 5")
     con.commit()
     con.close()

@@ -63,9 +63,9 @@ def _events(wb: Workbench, action: str) -> list[audit_trail.EventView]:
 def _payload(wb: Workbench, seq: int) -> dict:
     """What the service recorded, without the row hashes every governed change adds
     (tests/test_state_binding.py checks those)."""
-    import sqlite3
+    from tests.conftest import raw_registry
 
-    con = sqlite3.connect(wb.workspace.database_path)
+    con = raw_registry(wb.workspace.database_path)
     try:
         (payload,) = con.execute("SELECT payload FROM audit_event WHERE seq = ?", (seq,)).fetchone()
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from app.services.workbench import Workbench
 from storage.database import Database
 from storage.models import AuditEvent, Project
 from storage.workspace import Workspace
+from tests.conftest import raw_registry
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = "ctr-demo"
@@ -33,7 +33,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _sql(home: Path, statement: str) -> None:
-    con = sqlite3.connect(home / "registry.sqlite3")
+    con = raw_registry(home)
     try:
         con.execute(statement)
         con.commit()
@@ -42,7 +42,7 @@ def _sql(home: Path, statement: str) -> None:
 
 
 def _event_hashes(home: Path, seq: int) -> dict[str, str]:
-    con = sqlite3.connect(home / "registry.sqlite3")
+    con = raw_registry(home)
     try:
         (payload,) = con.execute("SELECT payload FROM audit_event WHERE seq = ?", (seq,)).fetchone()
     finally:

@@ -126,7 +126,13 @@ def append_event(
     project_slug: str | None,
     payload: dict[str, Any],
 ) -> AuditEvent:
-    """Add one event to the chain inside the caller's transaction (which holds the write lock)."""
+    """Add one event to the chain inside the caller's transaction (which holds the write lock).
+
+    Reading the head and writing head+1 is safe only because no other writer can run between
+    them: every write transaction takes the registry's writer lock before its first statement
+    (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``pg_advisory_xact_lock``, ``storage.database``),
+    so concurrent writers, in other processes or on other machines sharing one PostgreSQL
+    registry, append one after another and never both link to the same predecessor."""
     head = chain_head(session)
     known = anchor.read()
     seq = max(head.seq if head else 0, known.seq if known else 0) + 1

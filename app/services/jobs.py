@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import NotFound
+from app.errors import NotFound, WorkbenchError
 from app.services.workbench import UnitOfWork, Workbench, find_project
 from storage.models import Job, Project, utcnow
 
@@ -133,8 +133,19 @@ def _slug(uow: UnitOfWork, job: Job) -> str | None:
 
 
 def mark_running(wb: Workbench, job_id: int) -> None:
+    """Claim a queued job for this process: only a job still queued can be claimed, so two
+    processes (two workbenches sharing one PostgreSQL registry, say) never both run it.
+
+    The check and the update are atomic because the unit of work holds the registry's writer
+    lock (``storage.database``); ``FOR UPDATE`` also locks the row on PostgreSQL, so the claim
+    stays atomic even for a writer that does not take that lock (SQLite ignores it)."""
     with wb.unit_of_work() as uow:
-        job = _job(uow, job_id)
+        job = uow.session.get(Job, job_id, with_for_update=True)
+        if job is None:
+            raise NotFound(f"no job {job_id}: list jobs with `mlwb jobs`")
+        if job.state != "queued":
+            raise WorkbenchError(f"job {job_id} is already {job.state} ({describe_owner(job.owner)}), so it was "
+                                 "not started again: see `mlwb jobs`")
         job.state, job.started_at, job.owner = "running", utcnow(), owner_tag()
         uow.audit("job.started", "job", job.id, project=_slug(uow, job), kind=job.kind)
 
@@ -194,9 +205,15 @@ class WorkbenchLedger:
         mark_cancelled(self.wb, job_id, reason)
 
 
-def _owner_alive(owner: str) -> bool:
+def _owner_alive(owner: str, *, shared_registry: bool) -> bool:
+    """Is the process that owns a job still there? Only a process on this machine can be asked.
+    A job owned on another machine is taken as alive on a shared server registry (a team's
+    PostgreSQL: that workbench is probably working on it, and recovers it itself when it next
+    opens), but as gone on a SQLite file (a registry moved here from another machine)."""
     _, host, pid = _owner_parts(owner)
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname():
+        return shared_registry
+    if not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
@@ -209,8 +226,10 @@ def _owner_alive(owner: str) -> bool:
 
 def recover_interrupted(wb: Workbench) -> list[int]:
     """Mark jobs whose owning process is gone (a crash, a kill) as interrupted."""
+    shared = not wb.db.is_sqlite
     with wb.read() as session:
-        orphans = [j.id for j in session.scalars(select(Job).where(Job.state.in_(ACTIVE))) if not _owner_alive(j.owner)]
+        orphans = [j.id for j in session.scalars(select(Job).where(Job.state.in_(ACTIVE)))
+                   if not _owner_alive(j.owner, shared_registry=shared)]
     for job_id in orphans:
         with wb.unit_of_work() as uow:
             job = _job(uow, job_id)

@@ -144,8 +144,9 @@ def upgrade() -> None:
         "      AND o.feature = drift_result.feature AND o.test = 'ks'), "
         "ks_pvalue = (SELECT o.p_value FROM drift_result o WHERE o.batch_id = drift_result.batch_id "
         "      AND o.feature = drift_result.feature AND o.test = 'ks'), "
-        "drifted = (SELECT MAX(o.drifted) FROM drift_result o WHERE o.batch_id = drift_result.batch_id "
-        "      AND o.feature = drift_result.feature) "
+        # "any test drifted" as EXISTS, not MAX(drifted): PostgreSQL has no MAX over booleans
+        "drifted = EXISTS (SELECT 1 FROM drift_result o WHERE o.batch_id = drift_result.batch_id "
+        "      AND o.feature = drift_result.feature AND o.drifted) "
         "WHERE test = 'psi'"
     )
     op.execute(
