@@ -17,6 +17,7 @@ from app.audit import KEYRING_SERVICE
 from app.services import audit_trail, projects
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
+from tests.conftest import raw_registry, sqlite_only
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,6 +78,7 @@ def test_an_empty_or_malformed_key_is_refused(keyed_home: Path, content: str, ex
     assert expected in message and str(keyed_home / "audit.key") in message
 
 
+@sqlite_only  # compares the registry file's bytes
 def test_a_different_key_is_refused_before_anything_is_written(keyed_home: Path) -> None:
     before = (keyed_home / "registry.sqlite3").read_bytes()
     (keyed_home / "audit.key").write_text(secrets.token_hex(32) + "\n")
@@ -89,9 +91,7 @@ def test_an_edited_newest_event_still_opens_so_verify_can_name_it(keyed_home: Pa
     wb = Workbench.open(Workspace(keyed_home))
     projects.create_project(wb, "fraud", problem_type="binary_classification")
     wb.close()
-    import sqlite3
-
-    con = sqlite3.connect(keyed_home / "registry.sqlite3")
+    con = raw_registry(keyed_home)
     con.execute("update audit_event set actor = 'mallory' where seq = 2")
     con.commit()
     con.close()
@@ -130,8 +130,6 @@ def test_a_closed_pipe_ends_a_verb_quietly(keyed_home: Path) -> None:
 def test_a_signed_checkpoint_catches_a_truncation_the_workspace_alone_cannot(wb: Workbench, tmp_path: Path) -> None:
     """Delete the newest events and lower audit.head to match: `audit verify` alone cannot tell,
     the checkpoint kept outside the workspace can."""
-    import sqlite3
-
     for slug in ("churn", "fraud", "credit"):
         projects.create_project(wb, slug, problem_type="binary_classification")
     home = wb.workspace.home
@@ -146,7 +144,7 @@ def test_a_signed_checkpoint_catches_a_truncation_the_workspace_alone_cannot(wb:
     assert done.returncode == 0 and "nothing behind it was truncated or rolled back" in done.stdout
     assert "signed by ana.engineer (admin)" in done.stdout
 
-    con = sqlite3.connect(home / "registry.sqlite3")  # the attacker's truncation, anchor lowered to match
+    con = raw_registry(home)  # the attacker's truncation, anchor lowered to match
     con.execute("delete from audit_event where seq >= 3")
     con.execute("delete from project where slug != 'churn'")  # and the rows those events bound: a rollback
     head = con.execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()

@@ -19,7 +19,7 @@ from app.audit import KEYRING_SERVICE, ROTATION_ACTION, event_hash, key_id
 from app.services import audit_key, audit_trail, deliverables, projects
 from app.services.workbench import Workbench
 from storage.workspace import Workspace
-from tests.conftest import raw_registry, register_person
+from tests.conftest import ON_POSTGRESQL, raw_registry, register_person
 
 REPO = Path(__file__).resolve().parents[1]
 ROTATED_RE = re.compile(r"^audit key rotated at event (\d+) by (\S+)$", re.M)
@@ -210,8 +210,15 @@ def test_a_crash_after_the_rotation_commits_is_finished_by_the_next_open(home: P
 def test_a_failed_commit_discards_the_new_key(home: Path) -> None:
     before = _state(home)
     con = raw_registry(home)
-    con.execute(f"create trigger no_rotation before insert on audit_event when new.action = '{ROTATION_ACTION}' "
-                "begin select raise(abort, 'disk full'); end")
+    if ON_POSTGRESQL:
+        con.execute("create function no_rotation() returns trigger language plpgsql as $$ begin "
+                    f"if new.action = '{ROTATION_ACTION}' then raise exception 'disk full'; end if; "
+                    "return new; end $$")
+        con.execute("create trigger no_rotation before insert on audit_event for each row "
+                    "execute function no_rotation()")
+    else:
+        con.execute(f"create trigger no_rotation before insert on audit_event when new.action = '{ROTATION_ACTION}' "
+                    "begin select raise(abort, 'disk full'); end")
     con.commit()
     con.close()
     wb = Workbench.open(Workspace(home))
@@ -289,7 +296,7 @@ def test_rotation_with_the_key_in_an_os_keyring(mlwb_home: Path, tmp_path: Path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)]),
            "PYTHON_KEYRING_BACKEND": "fake_keyring.JsonFileKeyring", "TEST_KEYRING_FILE": str(store)}
     assert _cli("projects", "new", "churn", "--problem-type", "binary_classification", env=env).returncode == 0
-    account = (mlwb_home / "workspace-id").read_text().strip()
+    account = Workspace(mlwb_home).identity  # the workspace id (and on PostgreSQL the URL's hash)
     old = json.loads(store.read_text())[f"{KEYRING_SERVICE}|{account}"]
     seq, new_id = _rotate(env)
     done = _cli("audit", "rotate-key", env=env)  # and a second time

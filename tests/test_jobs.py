@@ -24,6 +24,7 @@ from app.services import jobs as job_records
 from app.services.demo import FEATURES, FRAMING, STATEMENT
 from app.services.workbench import Workbench
 from storage.models import Job
+from tests.conftest import ON_POSTGRESQL
 
 
 def _prepare(wb: Workbench, slug: str, frame: pd.DataFrame, tmp_path: Path, *, target: str,
@@ -162,23 +163,39 @@ def test_recover_interrupted_marks_only_orphaned_jobs(wb: Workbench) -> None:
 
     recovered = job_records.recover_interrupted(wb)
 
-    assert sorted(recovered) == sorted([other_host, dead_here])
+    # Another machine's job: on a SQLite file it was moved here, so its owner is gone; on a
+    # shared PostgreSQL registry that machine's workbench may be running it, so it is left alone.
+    orphaned = [dead_here] if ON_POSTGRESQL else [other_host, dead_here]
+    assert sorted(recovered) == sorted(orphaned)
     states = {j.id: j for j in job_records.list_jobs(wb, project_slug="jobs")}
-    assert states[other_host].state == "interrupted"
+    assert states[other_host].state == ("running" if ON_POSTGRESQL else "interrupted")
     assert states[dead_here].state == "interrupted"
-    assert "stopped while this job was running" in states[other_host].error
-    assert states[other_host].finished_at is not None
+    assert "stopped while this job was running" in states[dead_here].error
+    assert states[dead_here].finished_at is not None
     assert states[mine].state == "running"
     assert states[finished].state == "failed"
 
     events = [e for e in audit_trail.recent_events(wb) if e.action == "job.interrupted"]
-    assert sorted(int(e.entity.split()[-1]) for e in events) == sorted([other_host, dead_here])
+    assert sorted(int(e.entity.split()[-1]) for e in events) == sorted(orphaned)
     assert audit_trail.verify(wb).ok
 
     # Running recovery again finds nothing more to do.
     head = audit_trail.head(wb)
     assert job_records.recover_interrupted(wb) == []
     assert audit_trail.head(wb) == head
+
+
+def test_a_job_is_claimed_once(wb: Workbench) -> None:
+    """Claiming (queued → running) happens once: a second claim, by this process or another
+    workbench on the same registry, is refused and changes nothing."""
+    projects.create_project(wb, "claims", problem_type="binary_classification")
+    job_id = job_records.create_job(wb, "train", "claims", {})
+    job_records.mark_running(wb, job_id)
+    head = audit_trail.head(wb)
+    with pytest.raises(WorkbenchError, match=f"job {job_id} is already running .*not started again"):
+        job_records.mark_running(wb, job_id)
+    assert audit_trail.head(wb) == head
+    assert [j.state for j in job_records.list_jobs(wb, project_slug="claims")] == ["running"]
 
 
 PARENT = """

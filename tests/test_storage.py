@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from app.services.workbench import Workbench
 from storage.database import Database, alembic_config, schema_head
 from storage.models import Base
 from storage.workspace import Workspace
+from tests.conftest import ON_POSTGRESQL, raw_registry, sqlite_only, url_of
 
 
 def test_migrations_have_one_head_and_match_the_models(tmp_path: Path) -> None:
@@ -31,6 +31,7 @@ def test_migrations_have_one_head_and_match_the_models(tmp_path: Path) -> None:
     db.dispose()
 
 
+@sqlite_only  # PRAGMAs
 def test_sqlite_connections_use_the_crash_safe_settings(wb: Workbench) -> None:
     with wb.db.engine.connect() as connection:
         pragma = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -73,6 +74,35 @@ def test_a_failed_unit_of_work_leaves_neither_change_nor_event(wb: Workbench) ->
         raise RuntimeError("crash between the change and the commit")
     assert audit_trail.head(wb) == head
     assert projects.project_summary(wb, "kept").name == "kept"
-    connection = sqlite3.connect(wb.workspace.database_path)
+    connection = raw_registry(wb.workspace.database_path)
     assert connection.execute("select count(*) from audit_event").fetchone()[0] == head[1]
     connection.close()
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="needs a PostgreSQL server: set MLWB_TEST_DATABASE_URL")
+def test_postgresql_migrations_match_the_models_and_every_writer_holds_the_writer_lock(mlwb_home: Path) -> None:
+    """On PostgreSQL the migrations (0004 once used MAX over a boolean) build the models' schema,
+    and a write transaction holds the advisory lock that serialises the chain's appends, while a
+    reader takes none and cannot write."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import InternalError
+
+    from storage.database import PG_WRITER_LOCK
+
+    db = Database(url_of(mlwb_home))
+    db.upgrade()
+    db.upgrade()
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == [], f"models and migrations disagree on PostgreSQL: {diff}"
+    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND (classid::bigint << 32 | objid::bigint) = :key")
+    with db.write() as writer:
+        writer.execute(text("SELECT 1"))
+        with db.read() as reader:
+            assert reader.execute(held, {"key": PG_WRITER_LOCK}).scalar() == 1
+    with db.read() as reader:
+        assert reader.execute(held, {"key": PG_WRITER_LOCK}).scalar() == 0
+    with pytest.raises(InternalError, match="read-only transaction"), db.read() as reader:
+        reader.execute(text("DELETE FROM audit_event"))
+    db.dispose()
