@@ -59,12 +59,14 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path, *, keep: bool = False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
-def copy_workspace(source: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def copy_workspace(source: Path, home: Path, monkeypatch: pytest.MonkeyPatch, *, keep: bool = False) -> Path:
     """A private copy of the workspace at ``source`` (closed): its files, and on PostgreSQL a copy
     of its database made with ``CREATE DATABASE … TEMPLATE``; ``MLWB_HOME`` points at it."""
     shutil.copytree(source, home)
     monkeypatch.setenv("MLWB_HOME", str(home))
-    use_registry(monkeypatch, home, template_of=source)
+    use_registry(monkeypatch, home, template_of=source, keep=keep)  # keep: for a module-scoped fixture
+    monkeypatch.delenv("MLWB_SIGNING_KEY", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     return home
 
 

@@ -35,7 +35,7 @@ from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
 from app.signing import fingerprint, new_signing_key, short_fingerprint, write_private_key
 from storage.workspace import Workspace
-from tests.conftest import register_person
+from tests.conftest import copy_workspace, register_person
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "ctr-demo"
@@ -172,11 +172,8 @@ def pristine(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """One folder bundle of a private copy of the demo, exported once for this module (the PDF
     takes a second or two to lay out); each tampering test works on its own copy."""
     home = tmp_path_factory.mktemp("bundle-workspace") / "mlwb-home"
-    shutil.copytree(demo_template, home)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLWB_HOME", str(home))
-        mp.delenv("MLWB_DATABASE_URL", raising=False)
-        mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+        copy_workspace(demo_template, home, mp, keep=True)
         bench = Workbench.open(Workspace(home))
         try:
             out = tmp_path_factory.mktemp("pristine") / "bundle"

@@ -36,7 +36,7 @@ from app.services.workbench import Workbench, find_project
 from app.signing import SigningKey, new_signing_key, write_private_key
 from storage.models import Approval, Finding, Review
 from storage.workspace import Workspace
-from tests.conftest import _isolate, register_person
+from tests.conftest import _isolate, copy_workspace, register_person
 from tests.test_evidence_bundle import mlwb, offline_env
 
 SLUG = "ctr-demo"
@@ -59,9 +59,8 @@ class Exported:
 def exported(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     root = tmp_path_factory.mktemp("review-roundtrip")
     home = root / "team-home"
-    shutil.copytree(demo_template, home)
     with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp, home)
+        copy_workspace(demo_template, home, mp, keep=True)
         wb = Workbench.open(Workspace(home))
         register_person(wb, VALIDATOR, "validator", key_dir=root)
         bundle = export_bundle(wb, SLUG, root / "ctr-demo-bundle.zip").path
