@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.errors import NotFound, WorkbenchError
 from app.lifecycle import STAGES
 from app.ml.drift_bands import PSI_ALERT_THRESHOLD, PSI_WATCH
-from app.ml.drift_reference import describe_basis
+from app.ml.drift_statistics import describe_basis
 from app.services import (
     audit_trail, comparison, datasets, gates, monitoring_alerts, monitoring_batches, monitoring_policy, people,
     promotion, registry, release_analysis, reporting, training,

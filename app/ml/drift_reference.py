@@ -48,6 +48,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from app.ml.drift_statistics import describe_basis
 from app.ml.errors import DataFileError
 
 FEATURE_KINDS = ("numeric", "categorical")
@@ -160,15 +161,6 @@ class CategoricalReference:
     @cached_property
     def count_array(self) -> np.ndarray:
         return np.fromiter(self.counts.values(), dtype=np.int64, count=len(self.counts))
-
-
-def describe_basis(n_rows: int, sample_rows: int | None) -> str:
-    """What a profile's statistics are exact against, in one sentence for a person (a drift
-    result, a screen and a report quote it, so it is worded once, here)."""
-    if sample_rows is not None and sample_rows < n_rows:
-        return (f"a seeded sample of {sample_rows:,} of the {n_rows:,} reference rows "
-                "(statistics exact against the sample)")
-    return f"all {n_rows:,} reference rows (statistics exact against the training data)"
 
 
 @dataclass(frozen=True)

@@ -27,3 +27,12 @@ class DriftStatistics:
     #: The normed Wasserstein distance (numeric features; None for results analysed before it was
     #: measured). A default, so the positional fields of the subclasses stay first.
     wasserstein: float | None = None
+
+
+def describe_basis(n_rows: int, sample_rows: int | None) -> str:
+    """What a profile's statistics are exact against, in one sentence for a person (a drift
+    result, a screen and a report quote it, so it is worded once, here)."""
+    if sample_rows is not None and sample_rows < n_rows:
+        return (f"a seeded sample of {sample_rows:,} of the {n_rows:,} reference rows "
+                "(statistics exact against the sample)")
+    return f"all {n_rows:,} reference rows (statistics exact against the training data)"

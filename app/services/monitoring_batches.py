@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, WorkbenchError
-from app.ml.drift_statistics import DriftStatistics
+from app.ml.drift_statistics import DriftStatistics, describe_basis
 from app.services.datasets import dataset_columns, import_dataset
 from app.services.registry import production_version
 from app.services.workbench import Workbench, find_project
@@ -231,8 +231,6 @@ def reference_basis(mv: ModelVersion) -> str:
     """What a batch's drift statistics were measured against, so a reader knows whether a KS
     p-value is against every training row or against the seeded sample a large reference is
     profiled on. Versions registered before profiles were sampled say only that."""
-    from app.ml.drift_reference import describe_basis
-
     profile = mv.reference_profile or {}
     if profile.get("rows") is None:
         return "reference: the registered run's training rows, profiled whole"
