@@ -36,6 +36,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "framing": ("statement", "checklist", "frame", "project"),
     "data": ("data",),
     "development": ("train", "models-available", "runs", "compare", "analyse", "evaluate", "card"),
+    "imports": ("import",),
     "release": ("models", "request-review", "approve", "release-gate", "promote", "waive", "alias", "rollback",
                 "history", "release", "serve", "score"),
     "findings": ("findings", "inventory"),

@@ -287,9 +287,22 @@ def trained_outside(run: Any) -> str | None:
     """The sentence reports print for a run trained outside the workbench (None for our own)."""
     if getattr(run, "origin", None) != ORIGIN:
         return None
+    source = (getattr(run, "environment", None) or {}).get("imported_from")
+    if source:
+        return imported_note(source, run.created_by)
     return (f"trained outside the workbench and logged through `mlwb` by {run.created_by}, from code version "
             f"{describe_code_version(getattr(run, 'code_version', None))}; re-scored by the workbench on the "
             "split's validation part")
+
+
+def imported_note(source: dict[str, Any], importer: str) -> str:
+    """What a run imported from another tracker is, in one paragraph: where it came from, that its
+    metrics are that tracker's (on data the workbench did not see), and what became of its model."""
+    system = {"mlflow": "MLflow"}.get(source.get("system", ""), source.get("system", "another tracker"))
+    return (f"trained outside the workbench and imported from {system} (run {source.get('run_id')} of experiment "
+            f"'{source.get('experiment')}') by {importer}; its metrics (named {source.get('metric_prefix', '')}…) "
+            f"were computed by {system} on data the workbench did not see, so they are not comparable with the "
+            f"workbench's runs until re-scored, which needs a model; {source.get('model_note', 'no model was logged')}")
 
 
 # --- writing the run ------------------------------------------------------------------------------------
@@ -360,6 +373,20 @@ def _digest(value: Any) -> str:
 def record_run(wb: Workbench, plan: RunPlan, logged: LoggedRun) -> RunView:
     """Write the run and its one audit event in one unit of work, after checking again that the
     logger's key, the data, the split and the framing are still what the run started on."""
+    with wb.unit_of_work() as uow:
+        run, experiment = write_run(uow, plan, logged)
+        return run_view(run, experiment.name)
+
+
+def write_run(uow: Any, plan: RunPlan, logged: LoggedRun, *,
+              imported: dict[str, Any] | None = None) -> tuple[Run, Any]:
+    """The run row and its signed, audited event inside the caller's unit of work (``record_run``
+    writes one run; an import from another tracker writes many in one, all or nothing).
+
+    ``imported`` marks a run brought from another tracking store (``app.services.mlflow_import``):
+    its facts there (``{"system": "mlflow", "run_id": …}``) go into the run's environment, its
+    parameters are kept exactly as that store had them (the workbench's features are not added:
+    the run was not trained on them), and its event is ``run.imported`` with the foreign id."""
     model = logged.model
     metrics = dict(logged.metrics)
     if model is not None:
@@ -368,45 +395,51 @@ def record_run(wb: Workbench, plan: RunPlan, logged: LoggedRun) -> RunView:
                 metrics[f"logged_{name}"] = metrics[name]
             metrics[name] = value
     kind = f"{EXTERNAL_KIND}:{model['estimator'].rpartition('.')[2]}" if model else EXTERNAL_KIND
+    if imported:
+        kind = f"{EXTERNAL_KIND}:{imported['system']}"
     seed = logged.params.get("random_state", logged.params.get("seed", 0))
     environment = {**logged.environment, **({"model_family": model["family"], "estimator": model["estimator"],
                                              "family_version": model["family_version"]} if model else {}),
-                   **({"artifacts": dict(logged.artifacts)} if logged.artifacts else {})}
-    params = {**logged.params, "features": plan.spec["features"], "target": plan.spec["target"],
-              "extra_metrics": plan.spec["extra_metrics"],
-              **({"signature": model["signature"]} if model and model["signature"] else {})}
-    with wb.unit_of_work() as uow:
-        if uow.identity.key is None or uow.identity.fingerprint != plan.fingerprint:
-            raise NotRegistered("the signing key that started this run is no longer the registered key present: "
-                                "the run was not written")
-        project = uow.project(plan.slug)
-        _check_current(uow.session, project, _IdOnly(plan.dataset_version_id), plan.split_id)
-        if _framing_revision(uow.session, project.id) != plan.framing_revision:
-            raise TrackingError("the project's framing changed while this run trained, so its features may no "
-                                "longer be the ones served: start the run again")
-        experiment = _experiment(uow, project, plan.experiment)
-        run = Run(
-            experiment_id=experiment.id, project_id=project.id, number=numbering.next_number(uow.session, Run, project.id),
-            dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
-            model_kind=kind, problem_type=plan.problem_type, is_baseline=False,
-            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else 0, params=params,
-            metrics=metrics, environment=environment,
-            artifact_sha256=model["artifact_sha256"] if model else None,
-            predictions_sha256=model["predictions_sha256"] if model else None,
-            duration_s=round(logged.duration_s, 6), created_by=uow.actor, origin=ORIGIN,
-            code_version=logged.code or None, tags=dict(logged.tags) or None,
-            metric_history={k: v for k, v in logged.history.items() if len(v) > 1} or None,
-        )
-        uow.session.add(run)
-        uow.session.flush()
-        signed = uow.identity.key.sign({
-            "kind": "external_run", "project": plan.slug, "run": run.id, "dataset_version": plan.dataset_version_id,
-            "split": plan.split_id, "params_sha256": _digest(params), "metrics_sha256": _digest(metrics),
-            "model_sha256": run.artifact_sha256, "code_version": logged.code or None,
-        }, required=("kind", "project", "run"))
-        uow.audit("run.logged", "run", run.id, project=plan.slug, origin=ORIGIN, kind=kind,
-                  artifact=run.artifact_sha256, split=plan.split_id, dataset_version=plan.dataset_version_id,
-                  code_version=logged.code or None, artifacts=dict(logged.artifacts) or None,
-                  statement=signed.text, signer=signed.fingerprint, signature=signed.signature,
-                  **{plan.metric: metrics.get(plan.metric)})
-        return run_view(run, experiment.name)
+                   **({"artifacts": dict(logged.artifacts)} if logged.artifacts else {}),
+                   **({"imported_from": imported} if imported else {})}
+    params = dict(logged.params) if imported else {
+        **logged.params, "features": plan.spec["features"], "target": plan.spec["target"],
+        "extra_metrics": plan.spec["extra_metrics"],
+        **({"signature": model["signature"]} if model and model["signature"] else {})}
+    if uow.identity.key is None or uow.identity.fingerprint != plan.fingerprint:
+        raise NotRegistered("the signing key that started this run is no longer the registered key present: "
+                            "the run was not written")
+    project = uow.project(plan.slug)
+    _check_current(uow.session, project, _IdOnly(plan.dataset_version_id), plan.split_id)
+    if _framing_revision(uow.session, project.id) != plan.framing_revision:
+        raise TrackingError("the project's framing changed while this run trained, so its features may no "
+                            "longer be the ones served: start the run again")
+    experiment = _experiment(uow, project, plan.experiment)
+    run = Run(
+        experiment_id=experiment.id, project_id=project.id, number=numbering.next_number(uow.session, Run, project.id),
+        dataset_version_id=plan.dataset_version_id, split_id=plan.split_id,
+        model_kind=kind, problem_type=plan.problem_type, is_baseline=False,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else 0, params=params,
+        metrics=metrics, environment=environment,
+        artifact_sha256=model["artifact_sha256"] if model else None,
+        predictions_sha256=model["predictions_sha256"] if model else None,
+        duration_s=round(logged.duration_s, 6), created_by=uow.actor, origin=ORIGIN,
+        code_version=logged.code or None, tags=dict(logged.tags) or None,
+        metric_history={k: v for k, v in logged.history.items() if len(v) > 1} or None,
+    )
+    uow.session.add(run)
+    uow.session.flush()
+    foreign = {f"{imported['system']}_run_id": imported["run_id"]} if imported else {}
+    signed = uow.identity.key.sign({
+        "kind": "imported_run" if imported else "external_run", "project": plan.slug, "run": run.id,
+        "dataset_version": plan.dataset_version_id,
+        "split": plan.split_id, "params_sha256": _digest(params), "metrics_sha256": _digest(metrics),
+        "model_sha256": run.artifact_sha256, "code_version": logged.code or None, **foreign,
+    }, required=("kind", "project", "run"))
+    uow.audit("run.imported" if imported else "run.logged", "run", run.id, project=plan.slug, origin=ORIGIN,
+              kind=kind, artifact=run.artifact_sha256, split=plan.split_id, dataset_version=plan.dataset_version_id,
+              code_version=logged.code or None, artifacts=dict(logged.artifacts) or None,
+              statement=signed.text, signer=signed.fingerprint, signature=signed.signature,
+              **foreign, **({"source": imported} if imported else {}),
+              **{plan.metric: metrics.get(plan.metric)})
+    return run, experiment
