@@ -24,6 +24,7 @@ from screens.widgets.tables import cursor_key, row_table
 
 if TYPE_CHECKING:
     from app.services.datasets import DataCheck, DatasetVersionView, SplitView
+    from app.services.mlflow_import import MlflowImport
     from app.services.workbench import Workbench
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -105,6 +106,9 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
                 tooltip="Re-run the quality and leakage check of the selected version"),
         Binding("s", "split", "Split", id="data.split",
                 tooltip="Split the selected version (random, stratified, temporal, group)"),
+        Binding("m", "import_mlflow", "From MLflow", id="data.import_mlflow",
+                tooltip="Import runs, metric histories, tags and registered versions from an MLflow store (an "
+                        "mlruns/ folder or a .db file), filed under the newest training data; models are not loaded"),
         Binding("r", "reload", "Refresh", id="data.refresh", tooltip="Read the datasets and splits again"),
         Binding("escape", "app.pop_screen", "Back", id="data.back", tooltip="Back to the project"),
     ]
@@ -248,6 +252,37 @@ class DataScreen(SnapshotScreen[DataSnapshot]):
             self.announce_change(everywhere=True)
 
         self.app.push_screen(DatasetImportDialog(self.slug), imported)
+
+    def action_import_mlflow(self) -> None:
+        """Pick an MLflow store; the picker's check (a thread worker) runs the import itself, so a
+        refusal (not an MLflow store, no training data) is shown beside the path and the picker
+        stays open for another try."""
+        from pathlib import Path
+
+        from app.services.mlflow_store import looks_like_file_store
+        from screens.modals.file_picker import FilePicker
+
+        wb, slug = self.wb, self.slug
+
+        def import_store(path: Path) -> MlflowImport:
+            from app.services.mlflow_import import import_mlflow
+
+            return import_mlflow(wb, slug, path)
+
+        def imported(result: MlflowImport | None) -> None:
+            if result is None:
+                return
+            notes = sorted({run.model_note for run in result.runs if run.new})
+            self.notify(f"{result.summary}. Filed under dataset {result.dataset_number}, split {result.split_id}; "
+                        "the metrics (mlflow.…) are MLflow's, on data the workbench did not see: not comparable "
+                        "until re-scored. " + " ".join(f"{n}." for n in notes + result.skipped),
+                        title="Imported from MLflow", timeout=20,
+                        severity="information" if any(r.new for r in result.runs) else "warning")
+            self.announce_change(everywhere=True)
+
+        self.app.push_screen(FilePicker(f"Import an MLflow store into {slug} (an mlruns/ folder or a .db file)",
+                                        check=import_store, suffixes=(".db", ".sqlite"),
+                                        chooses_folder=looks_like_file_store), imported)
 
     def action_check(self) -> None:
         dataset = self.selected

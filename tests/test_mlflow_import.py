@@ -145,6 +145,21 @@ def test_one_experiment_only(project: Workbench, stores: dict[str, Path], capsys
     assert result["summary"] == "runs: 2 new, 1 already imported; registered model versions: 1 new, 1 already imported"
 
 
+def test_an_alias_moved_in_mlflow_is_recorded_again(project: Workbench, stores: dict[str, Path],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    assert _import(capsys, str(stores["sqlite"]), "--project", SLUG)[0] == 0
+    with sqlite3.connect(stores["sqlite"]) as db:  # the team moved "champion" back to version 1
+        db.execute("UPDATE registered_model_aliases SET version = 1 WHERE alias = 'champion'")
+    code, result = _import(capsys, str(stores["sqlite"]), "--project", SLUG, "--json")
+    assert code == 0, result
+    assert result["summary"] == ("runs: 0 new, 3 already imported; registered model versions: 2 new "
+                                 "(2 with moved aliases), 0 already imported")
+    facts = {v.version: v.aliases for v in imported_versions(project, SLUG)}
+    assert facts == {1: ("champion",), 2: ()}
+
+
 def test_bad_input_is_refused_and_writes_nothing(project: Workbench, stores: dict[str, Path], tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     before = _counts(project)
@@ -169,3 +184,46 @@ def test_bad_input_is_refused_and_writes_nothing(project: Workbench, stores: dic
         assert code != 0 and message in text and "Traceback" not in text, (args, text)
         assert text.startswith("error: ")
     assert _counts(project) == before
+
+
+async def test_the_data_screen_imports_a_store_picked_in_the_file_picker(
+        project: Workbench, stores: dict[str, Path], tmp_path: Path) -> None:
+    """m on the data screen: the picker chooses an `mlruns/` folder (instead of opening it) or a
+    .db file; a database that is not MLflow's is refused beside the path and the picker stays."""
+    import sqlite3
+
+    from textual.widgets import Input
+
+    from app.tui import WorkbenchApp
+    from screens.data import DataScreen
+    from screens.modals.file_picker import FilePicker
+    from tests.tui.test_tui_release_monitoring import messages
+    from tests.tui.test_tui_workbench import SIZE, settle
+
+    with sqlite3.connect(tmp_path / "other.db") as db:
+        db.execute("CREATE TABLE things (id INTEGER)")
+    before = _counts(project)
+    app = WorkbenchApp(offer_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = DataScreen(SLUG)
+        app.push_screen(screen)
+        await settle(app, pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FilePicker)
+        path_field = picker.query_one("#picker-path", Input)
+        path_field.value = str(tmp_path / "other.db")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is picker and "not an MLflow tracking store" in str(picker.query_one("#picker-error").content)
+        assert _counts(project) == before
+        path_field.value = str(stores["file"])
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen, messages(app, "error")
+        shown = " ".join(messages(app))
+        assert "runs: 3 new, 0 already imported" in shown and PICKLE_NOTE in shown
+    with project.read() as session:
+        assert session.scalar(select(func.count(Run.id)).where(Run.origin == "external")) == 3

@@ -77,6 +77,8 @@ PERSON_ACTIONS: tuple[PersonAction, ...] = (
     A("Split a dataset (with leakage checks)", 3, "datasets:create_split", ("data", "split"), "data.split"),
     # --- stage 4: model development ------------------------------------------------------------------
     A("Train a model", 4, "training:train", ("train",), "runs.train"),
+    A("Import runs and registered versions from MLflow", 4, "mlflow_import:import_mlflow", ("import", "mlflow"),
+      "data.import_mlflow"),
     A("Compare two runs (significance test)", 4, "comparison:compare_runs", ("compare",), "runs.compare"),
     A("Compare two runs with the 5×2cv test", 4, "comparison:five_by_two", ("compare",), "runs.compare_5x2cv",
       cli_flags=("--5x2cv",)),

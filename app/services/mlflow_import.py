@@ -88,6 +88,7 @@ class ImportedVersion:
     mlflow_run_id: str | None
     run_number: int | None  # the imported run it came from, if that run is in the workspace
     new: bool
+    aliases_before: tuple[str, ...] | None = None  # recorded again because its aliases moved in MLflow
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ class MlflowImport:
     def summary(self) -> str:
         new_runs = sum(r.new for r in self.runs)
         new_versions = sum(v.new for v in self.versions)
+        moved = sum(v.aliases_before is not None for v in self.versions)
         return (f"runs: {new_runs} new, {len(self.runs) - new_runs} already imported; registered model versions: "
-                f"{new_versions} new, {len(self.versions) - new_versions} already imported")
+                f"{new_versions} new{f' ({moved} with moved aliases)' if moved else ''}, "
+                f"{len(self.versions) - new_versions} already imported")
 
 
 def _imported_before(session: Any, slug: str) -> tuple[dict[str, int], dict[tuple[str, int, str | None], tuple]]:
@@ -207,7 +210,7 @@ def import_mlflow(wb: Workbench, slug: str, location: str | Path, *, experiment:
                       note="an MLflow registry fact, not a workbench model version: it has no model file, so it "
                            "cannot be approved or promoted")
             imported_versions.append(ImportedVersion(version.name, version.version, version.aliases, version.run_id,
-                                                     number, True))
+                                                     number, True, recorded.get(key)))
     with wb.read() as session:
         number = session.scalar(select(DatasetVersion.number).where(DatasetVersion.id == plan.dataset_version_id))
     return MlflowImport(slug, store.location, store.kind, number, plan.split_id, imported_runs, imported_versions,

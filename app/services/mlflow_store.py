@@ -112,6 +112,13 @@ def read_store(location: str | Path) -> MlflowStore:
                            "or a database URL (postgresql+psycopg://…)")
 
 
+def looks_like_file_store(folder: Path) -> bool:
+    """Cheap guess for a file picker: a folder named ``mlruns``, or one whose default experiment
+    (``0/meta.yaml``) or registry (``models/``) MLflow wrote. ``read_store`` decides for real."""
+    return folder.name == "mlruns" or (folder / "0" / "meta.yaml").is_file() or (
+        (folder / "models").is_dir() and any(folder.glob("*/meta.yaml")))
+
+
 # --- the file store ------------------------------------------------------------------------------------
 
 

@@ -102,8 +102,12 @@ class FilePicker(ModalScreen[ChosenT | None], Generic[ChosenT]):
         result: Any
 
     def __init__(self, title: str, *, check: Callable[[Path], ChosenT] | None = None,
-                 start: Path | None = None, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> None:
+                 start: Path | None = None, suffixes: tuple[str, ...] = TABLE_SUFFIXES,
+                 chooses_folder: Callable[[Path], bool] | None = None) -> None:
+        """``chooses_folder(path)`` true: that folder is chosen (and checked) like a file instead
+        of opened, e.g. an MLflow ``mlruns/`` folder; every other folder opens."""
         super().__init__()
+        self.chooses_folder = chooses_folder
         self.title_text = title
         self.check = check
         self.suffixes = suffixes
@@ -194,7 +198,7 @@ class FilePicker(ModalScreen[ChosenT | None], Generic[ChosenT]):
         """Open a folder, or check a file and return it; a refusal is shown beside the path."""
         if self.checking:
             return
-        if path.is_dir():
+        if path.is_dir() and not (self.chooses_folder is not None and self.chooses_folder(path)):
             self.open_folder(path.resolve())
             return
         if path.parent.is_dir() and path.parent.resolve() != self.folder:
@@ -202,7 +206,7 @@ class FilePicker(ModalScreen[ChosenT | None], Generic[ChosenT]):
         if not path.exists():
             self._refuse(f"no file at {path}: check the path (tab moves to the list of this folder)")
             return
-        if path.suffix.lower() not in self.suffixes:
+        if path.is_file() and path.suffix.lower() not in self.suffixes:
             self._refuse(f"{path.name} is not a file this step reads: choose a {' or '.join(self.suffixes)} file")
             return
         if not os.access(path, os.R_OK):
