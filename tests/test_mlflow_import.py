@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from app.cli import main
 from app.ml.demo_data import generate_interactions
-from app.services import datasets, deliverables, projects
+from app.errors import WorkbenchError
+from app.services import comparison, datasets, deliverables, projects, registry
 from app.services.demo import FEATURES, FRAMING, STATEMENT
 from app.services.external_runs import trained_outside
 from app.services.mlflow_import import PICKLE_NOTE, imported_versions
@@ -126,6 +127,11 @@ def test_an_mlflow_store_round_trips_and_a_second_import_adds_nothing(
         from storage.models import ModelVersion
 
         assert session.scalar(select(func.count(ModelVersion.id))) == 0  # facts, not promotable versions
+    first, second = (rows[r["run_id"]].id for r in expected["runs"][:2])
+    for refused in (lambda: registry.register_model(project, SLUG, first),
+                    lambda: comparison.compare_runs(project, SLUG, first, second)):
+        with pytest.raises(WorkbenchError, match="imported from MLflow without a model"):
+            refused()
 
     before = _counts(project)
     code, again = _import(capsys, str(stores[kind]), "--project", SLUG, "--json")

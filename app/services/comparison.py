@@ -136,6 +136,11 @@ def compare_runs(wb: Workbench, slug: str, run_a: int, run_b: int, *, seed: int 
         if recorded is not None:
             return comparison_view(recorded, repeated=True)
         missing = [run_label(r.number) for r in (a, b) if not r.predictions_sha256]
+        from app.services.external_runs import imported_without_model
+
+        for run in (a, b):
+            if imported_without_model(run):
+                raise WorkbenchError(f"{run_label(run.number)} {imported_without_model(run)}")
         if missing:
             raise WorkbenchError(f"{' and '.join(missing)} kept no validation predictions: retrain them")
         pred_a = json.loads(wb.artifacts.get_bytes(a.predictions_sha256, ".json"))

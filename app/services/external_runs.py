@@ -295,14 +295,28 @@ def trained_outside(run: Any) -> str | None:
             "split's validation part")
 
 
+_SYSTEMS = {"mlflow": "MLflow"}  # how a report names the trackers runs are imported from
+
+
 def imported_note(source: dict[str, Any], importer: str) -> str:
     """What a run imported from another tracker is, in one paragraph: where it came from, that its
     metrics are that tracker's (on data the workbench did not see), and what became of its model."""
-    system = {"mlflow": "MLflow"}.get(source.get("system", ""), source.get("system", "another tracker"))
+    system = _SYSTEMS.get(source.get("system", ""), source.get("system", "another tracker"))
     return (f"trained outside the workbench and imported from {system} (run {source.get('run_id')} of experiment "
             f"'{source.get('experiment')}') by {importer}; its metrics (named {source.get('metric_prefix', '')}…) "
             f"were computed by {system} on data the workbench did not see, so they are not comparable with the "
             f"workbench's runs until re-scored, which needs a model; {source.get('model_note', 'no model was logged')}")
+
+
+def imported_without_model(run: Any) -> str | None:
+    """Why a run imported from another tracker has no model file (None for any other run): the
+    message a refused register or compare gives instead of a tuning trial's or a retrain hint."""
+    source = (getattr(run, "environment", None) or {}).get("imported_from")
+    if getattr(run, "origin", None) != ORIGIN or not source or run.artifact_sha256:
+        return None
+    return (f"was imported from {_SYSTEMS.get(source.get('system', ''), 'another tracker')} without a model "
+            f"({source.get('model_note', 'no model file')}); its metrics are not the workbench's: log the model "
+            "through `import mlwb` to register or compare it")
 
 
 # --- writing the run ------------------------------------------------------------------------------------

@@ -186,7 +186,11 @@ def register_model(wb: Workbench, slug: str, run_id: int, *, runner: JobRunner |
         if run is None or exp is None or exp.project_id != project.id:
             raise NotFound(f"project '{slug}' has no run {run_id}: list runs with `mlwb runs {slug}`")
         if run.artifact_sha256 is None:
-            raise WorkbenchError(f"run {run_id} is a tuning trial without a model file: register its parent run")
+            from app.services.external_runs import imported_without_model
+
+            imported = imported_without_model(run)
+            raise WorkbenchError(f"run {run_id} {imported}" if imported else
+                                 f"run {run_id} is a tuning trial without a model file: register its parent run")
         existing = session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
         if existing is not None:
             return _mv_view(session, existing)
