@@ -143,10 +143,13 @@ def test_an_mlflow_store_round_trips_and_a_second_import_adds_nothing(
 
 
 def test_one_experiment_only(project: Workbench, stores: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    code, result = _import(capsys, str(stores["sqlite"]), "--project", SLUG, "--experiment", "churn-trees", "--json")
+    """Through a SQLAlchemy URL too (the reader a PostgreSQL MLflow database goes through)."""
+    url = f"sqlite:///{stores['sqlite']}"
+    code, result = _import(capsys, url, "--project", SLUG, "--experiment", "churn-trees", "--json")
     assert code == 0, result
     assert [r["name"] for r in result["runs"]] == ["tree-depth4"]
     assert [(v["version"], v["aliases"]) for v in result["versions"]] == [(2, ["champion"])]
+    assert result["store_kind"] == "database" and result["store"] == url
     code, result = _import(capsys, str(stores["sqlite"]), "--project", SLUG, "--json")
     assert result["summary"] == "runs: 2 new, 1 already imported; registered model versions: 1 new, 1 already imported"
 
@@ -164,6 +167,17 @@ def test_an_alias_moved_in_mlflow_is_recorded_again(project: Workbench, stores: 
                                  "(2 with moved aliases), 0 already imported")
     facts = {v.version: v.aliases for v in imported_versions(project, SLUG)}
     assert facts == {1: ("champion",), 2: ()}
+
+
+def test_superseded_data_is_refused_with_the_import_s_words(project: Workbench, stores: dict[str, Path],
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    newer = tmp_path / "newer.csv"
+    generate_interactions(400, seed=2).to_csv(newer, index=False)
+    datasets.import_dataset(project, SLUG, newer, target="clicked")
+    before = _counts(project)
+    code, text = _import(capsys, str(stores["file"]), "--project", SLUG, "--dataset", "1")
+    assert code != 0 and "superseded by dataset 2" in text and "leave out --dataset" in text, text
+    assert _counts(project) == before
 
 
 def test_bad_input_is_refused_and_writes_nothing(project: Workbench, stores: dict[str, Path], tmp_path: Path,
@@ -184,11 +198,14 @@ def test_bad_input_is_refused_and_writes_nothing(project: Workbench, stores: dic
         ((str(tmp_path / "missing"), "--project", SLUG), "no file or folder at"),
         ((str(stores["file"]), "--project", SLUG, "--experiment", "nope"), "has no experiment 'nope'"),
         ((str(stores["sqlite"]), "--project", "ghost"), "no project 'ghost'"),
+        ((str(stores["sqlite"]), "--project", SLUG, "--dataset", "9"), "has no dataset 9"),
+        (("postgresql+psycopg://team:s3cret@127.0.0.1:1/mlflow", "--project", SLUG),
+         "postgresql+psycopg://team:***@127.0.0.1:1/mlflow"),
     ]
     for args, message in cases:
         code, text = _import(capsys, *args)
         assert code != 0 and message in text and "Traceback" not in text, (args, text)
-        assert text.startswith("error: ")
+        assert text.startswith("error: ") and "s3cret" not in text
     assert _counts(project) == before
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.errors import NotFound, WorkbenchError
-from app.services.external_runs import LoggedRun, plan_run, write_run
+from app.services.external_runs import DatasetSuperseded, LoggedRun, plan_run, write_run
 from app.services.mlflow_store import MlflowRun, MlflowStore, read_store
 from app.services.workbench import Workbench, find_project
 from storage.models import AuditEvent, DatasetVersion, Run
@@ -165,7 +165,11 @@ def import_mlflow(wb: Workbench, slug: str, location: str | Path, *, experiment:
         skipped.append(f"{store.deleted_runs} deleted run(s) in MLflow were left out")
     run_ids = {r.run_id for r in chosen}
     versions = [v for v in store.model_versions if experiment is None or v.run_id in run_ids]
-    plan = plan_run(wb, slug, dataset=dataset)
+    try:
+        plan = plan_run(wb, slug, dataset=dataset)
+    except DatasetSuperseded as exc:
+        raise DatasetSuperseded(f"{str(exc).partition(':')[0]}: imported runs are filed under the newest training "
+                                "data; leave out --dataset") from None
     for name in {r.experiment for r in chosen}:
         if not name or len(name) > 200:
             raise WorkbenchError(f"MLflow experiment name {name[:60]!r}… is longer than the workbench takes (200)")

@@ -97,7 +97,7 @@ def read_store(location: str | Path) -> MlflowStore:
     """The store at ``location``: an ``mlruns`` folder, a ``.db`` SQLite file, or a SQLAlchemy URL."""
     text = str(location)
     if "://" in text and not text.startswith("file://"):
-        return _read_sql(text, text)
+        return _read_sql(text, _without_password(text))
     path = Path(unquote(urlparse(text).path) if text.startswith("file://") else text).expanduser()
     if path.is_dir():
         return _read_folder(path)
@@ -117,6 +117,19 @@ def looks_like_file_store(folder: Path) -> bool:
     (``0/meta.yaml``) or registry (``models/``) MLflow wrote. ``read_store`` decides for real."""
     return folder.name == "mlruns" or (folder / "0" / "meta.yaml").is_file() or (
         (folder / "models").is_dir() and any(folder.glob("*/meta.yaml")))
+
+
+def _without_password(url: str) -> str:
+    """The URL as messages, the run and the audit trail show it: never with its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise NotAnMlflowStore(f"{url.split('://')[0]}://… is not a database URL this reader takes: give an "
+                               "`mlruns/` folder, an MLflow .db file, or a SQLAlchemy URL "
+                               "(postgresql+psycopg://user@host/db)") from None
 
 
 # --- the file store ------------------------------------------------------------------------------------
