@@ -33,10 +33,27 @@ EXPECTED = json.loads((DATA / "expected.json").read_text())
 SLUG = "churn"
 
 
+class _Trap:
+    """A pickle that, when loaded, leaves a file behind: the import must never load one."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.marker,))
+
+
 @pytest.fixture
 def stores(tmp_path: Path) -> dict[str, Path]:
-    """Private copies: the file store as MLflow wrote it, the database unpacked."""
+    """Private copies: the file store as MLflow wrote it (its pickled model swapped for a trap
+    that would leave ``unpickled`` behind if anything loaded it), the database unpacked."""
+    import pickle
+
     shutil.copytree(DATA / "mlruns", tmp_path / "mlruns")
+    pickles = list((tmp_path / "mlruns").rglob("model.pkl"))
+    assert pickles, "the fixture should hold MLflow's pickled model"
+    for path in pickles:
+        path.write_bytes(pickle.dumps(_Trap(tmp_path / "unpickled")))
     with gzip.open(DATA / "mlflow.db.gz", "rb") as packed, open(tmp_path / "mlflow.db", "wb") as db:
         shutil.copyfileobj(packed, db)
     return {"file": tmp_path / "mlruns", "sqlite": tmp_path / "mlflow.db"}
@@ -133,6 +150,7 @@ def test_an_mlflow_store_round_trips_and_a_second_import_adds_nothing(
         with pytest.raises(WorkbenchError, match="imported from MLflow without a model"):
             refused()
 
+    assert not (stores["file"].parent / "unpickled").exists()  # MLflow's pickle was never loaded
     before = _counts(project)
     code, again = _import(capsys, str(stores[kind]), "--project", SLUG, "--json")
     assert code == 0
