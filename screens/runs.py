@@ -1,16 +1,21 @@
 """Stage 4 at full size: every run of a project, their details, comparisons, training and the
 sealed test set.
 
-The runs (tuning trials included) are loaded once per refresh and kept in memory; showing or
-hiding trials, filtering and sorting are then plain-Python operations in ``RunsTable`` and
-never go back to the database. Everything that changes state — training, comparing, opening
+The screen never holds every run: a project with 100,000 runs costs what one with 50 does. A
+load reads the counts (``run_counts``) and the window of runs the table shows
+(``run_query.query_runs(offset=…, with_total=True)``); filtering (the filter box speaks the
+query grammar: a bare word still finds a run number, model or author), sorting and showing or
+hiding trials ask the query again, in SQL, from a thread worker (``exclusive``: a keystroke
+replaces the query of the one before); scrolling asks for the next window when the table nears
+the edge of the one it holds. A filter the grammar refuses is explained under the box and the
+table keeps the last good result. Everything that changes state — training, comparing, opening
 the test set, reproducing — is a service call in a worker thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
@@ -20,16 +25,18 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from app.ml.catalogue import RUNG_OF_KIND
 from screens.base import SnapshotScreen
 from screens.widgets.charts import bar_chart, flat_note, sparkline
-from screens.widgets.runs_table import COLUMNS, RunsTable, primary_of
+from screens.widgets.runs_table import COLUMNS, WINDOW, RunsTable, primary_of, rescored_from
 
 if TYPE_CHECKING:
     from app.jobs import ProgressCallback
     from app.services.comparison import ComparisonView
     from app.services.evaluation import Reproduction, TestEvaluation
+    from app.services.run_query import RunCounts, RunPage
     from app.services.training import RunView
     from app.services.workbench import Workbench
 
@@ -38,6 +45,27 @@ MAX_TRIAL_BARS = 30  # more trials than this show as the sparkline only
 SEALED_QUESTION = "Open the sealed test set for run {run}?"
 SEALED_DETAIL = ("This is recorded in the audit trail; a second look in this experiment is flagged by the gate.")
 ResultT = TypeVar("ResultT")
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """What the table shows: the filter box's text, the header's sort, trials shown or not."""
+
+    where: str = ""
+    sort: str = "id"
+    include_trials: bool = False
+
+
+@dataclass(frozen=True)
+class RunsSnapshot:
+    """One load: the project's counts, the window of runs at ``offset`` of ``query``'s order and,
+    when a run's details are open, that run and its trials re-read."""
+
+    counts: RunCounts
+    query: RunQuery
+    offset: int
+    page: RunPage
+    detail: tuple[RunView, list[RunView]] | None = None
 
 
 def _fmt_value(value: Any) -> str:
@@ -50,14 +78,18 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
-def run_detail(run: RunView, trials: list[RunView]) -> Text:
+def run_detail(run: RunView, trials: list[RunView] | None, *, rescores: int | None = None) -> Text:
     """The detail pane of one run: params, metrics, CV per fold, tuning trials, test metrics.
 
-    A function of plain data (no widget, no service) so it renders the same in a test.
+    ``trials`` None: they are still being read. ``rescores``: the number of the run this one
+    re-scores on another split. A function of plain data (no widget, no service) so it renders
+    the same in a test.
     """
     primary = primary_of(run)
     out = Text()
     rung = f"tuning trial of run {run.parent_number}" if run.parent_run_id else RUNG_OF_KIND.get(run.model_kind, "?")
+    if rescored_from(run) is not None:
+        rung += f", a re-scoring of run {rescores if rescores is not None else '?'} on split {run.split_id}"
     out.append(f"Run {run.number} · {run.model_kind}" if run.number is not None else f"Trial · {run.model_kind}",
                style="bold")
     out.append(f"  ({rung}{', baseline' if run.is_baseline else ''}) · experiment {run.experiment} · "
@@ -102,7 +134,9 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
         out.append("  not cross-validated (train with CV folds to see per-fold values)\n", style="dim")
 
     out.append("\nTuning\n", style="bold underline")
-    if trials:
+    if trials is None:
+        out.append(f"  reading its {(run.tuning or {}).get('trials', '')} trials…\n", style="dim")
+    elif trials:
         values = [t.metrics.get(f"val_{primary}") for t in trials]
         finite = [(v, i) for i, v in enumerate(values) if isinstance(v, (int, float))]
         best = max(finite)[1] if finite else None
@@ -137,12 +171,13 @@ def run_detail(run: RunView, trials: list[RunView]) -> Text:
     return out
 
 
-class RunsScreen(SnapshotScreen[list["RunView"]]):
+class RunsScreen(SnapshotScreen[RunsSnapshot]):
     """All runs of one project, with detail, compare, train, test-set and reproduce actions."""
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="runs.filter",
-                tooltip="Filter runs by model, id or author as you type"),
+                tooltip="Filter runs as you type: a word finds a run number, model or author; or a query "
+                        "such as val_roc_auc > 0.8 and model ~ tree (and params.max_depth <= 6, author = ana)"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort",
                 tooltip="Sort by the next column (click a header to sort by it)"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="runs.reverse_sort",
@@ -174,13 +209,37 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         super().__init__()
         self._binding_state: tuple[bool, bool, bool] | None = None
         self.slug = slug
-        self.runs: list[RunView] = []
         self.loaded = False
+        self.counts: RunCounts | None = None
+        self.shown_query = RunQuery()  # the query the table shows (the last one the grammar took)
+        self._wanted = RunQuery()  # the newest query asked for (shown once its rows arrive)
+        self.query_error: str | None = None
+        self._offset = 0  # where the table's window starts (read by the load thread)
         self.marks: dict[str, int] = {}  # "A"/"B" -> run id
+        self._numbers: dict[int, int | None] = {}  # run id -> number, for runs marked or detailed
         self.last_comparison: ComparisonView | None = None
         self.last_reproduction: Reproduction | None = None
         self.last_analysis: tuple[int, dict[str, Any]] | None = None
         self.detail_run: int | None = None
+
+    @dataclass
+    class WindowLoaded(Message, bubble=False):
+        """Rows of ``query`` from ``offset``; ``reset``: a new query (filter, sort, trials)."""
+
+        query: RunQuery
+        offset: int
+        page: RunPage
+        reset: bool
+
+    @dataclass
+    class QueryRejected(Message, bubble=False):
+        query: RunQuery
+        error: str
+
+    @dataclass
+    class DetailLoaded(Message, bubble=False):
+        run: RunView
+        trials: list[RunView]
 
     @dataclass
     class RunsCompared(Message, bubble=False):
@@ -202,7 +261,9 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="runs-screen"):
             yield Static(f"[b]{self.slug}[/b] · runs  loading…", id="runs-title")
-            yield Input(placeholder="/ filter by model, run id or author", id="runs-filter", compact=True)
+            yield Input(placeholder="/ filter: a run number, model or author — or val_roc_auc > 0.8 and model ~ tree",
+                        id="runs-filter", compact=True)
+            yield Static("", id="runs-filter-error")
             yield RunsTable(id="runs")
             yield Static("", id="runs-status")
             with VerticalScroll(id="run-detail"):
@@ -215,42 +276,127 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
     def table(self) -> RunsTable:
         return self.query_one("#runs", RunsTable)
 
-    # --- loading -------------------------------------------------------------------------
+    # --- loading ---------------------------------------------------------------------------
 
-    def load(self, wb: Workbench) -> list[RunView]:
-        from app.services.training import list_runs
+    def load(self, wb: Workbench) -> RunsSnapshot:
+        from app.services.run_query import QueryError, run_counts, run_with_trials
 
-        # Trials are loaded too: the `t` toggle and the tuning chart then need no query.
-        return list_runs(wb, self.slug, include_trials=True)
+        counts = run_counts(wb, self.slug)
+        query, offset = self._wanted, self._offset  # a reload keeps the window scrolled to
+        try:
+            page = self._query(wb, query, offset, with_total=True)
+        except QueryError:  # the filter being typed does not parse: reload what is shown
+            query = self.shown_query
+            page = self._query(wb, query, offset, with_total=True)
+        if offset and not page.runs:
+            offset, page = 0, self._query(wb, query, 0, with_total=True)
+        detail = None
+        if self.detail_run is not None:
+            try:
+                detail = run_with_trials(wb, self.slug, self.detail_run)
+            except QueryError:
+                detail = None
+        return RunsSnapshot(counts, query, offset, page, detail)
 
-    def show(self, runs: list[RunView]) -> None:
-        self.runs = runs
+    def _query(self, wb: Workbench, query: RunQuery, offset: int, *, with_total: bool) -> RunPage:
+        """A window of ``query`` in a worker thread. A sort by a metric no run has yet (the test
+        column before any test set is opened) lists by id rather than failing."""
+        from app.services.run_query import query_runs
+
+        return query_runs(wb, self.slug, query.where, query.sort, limit=WINDOW, offset=offset,
+                          include_trials=query.include_trials, with_total=with_total, strict_sort=False)
+
+    def show(self, snapshot: RunsSnapshot) -> None:
+        self.counts = snapshot.counts
         self.loaded = True
-        ids = {r.id for r in runs}
-        self.marks = {k: v for k, v in self.marks.items() if v in ids}
-        self.table.set_runs(runs)
-        self.table.set_marks({v: k for k, v in self.marks.items()})
-        if self.detail_run in ids:
-            self._show_detail(next(r for r in runs if r.id == self.detail_run))
+        self.table.problem_type = snapshot.counts.problem_type
+        if snapshot.query == self._wanted or snapshot.query == self.shown_query:
+            self._show_window(snapshot.query, snapshot.offset, snapshot.page, reset=True)
+        if snapshot.detail is not None and snapshot.detail[0].id == self.detail_run:
+            self._show_detail(*snapshot.detail)
         self._update_title()
         self.refresh_bindings()
 
+    def _show_window(self, query: RunQuery, offset: int, page: RunPage, *, reset: bool) -> None:
+        table = self.table
+        self.shown_query, self._offset = query, offset
+        table.rescored_numbers.update(page.rescored_numbers)
+        table.filter_text = query.where
+        table.show_trials = query.include_trials
+        table.set_window(page.runs, start=offset, total=page.total if page.total is not None else table.total,
+                         reset=reset)
+        for run in page.runs:
+            if run.id in self._numbers:
+                self._numbers[run.id] = run.number
+        self._update_title()
+
+    def _ask(self, query: RunQuery) -> None:
+        """Show ``query`` once its first window arrives; until then the table keeps what it has."""
+        self._wanted = query
+        self._fetch(query)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-query")
+    def _fetch(self, query: RunQuery) -> None:
+        from app.services.run_query import QueryError
+
+        try:
+            page = self._query(self.wb, query, 0, with_total=True)
+        except QueryError as error:
+            if not get_current_worker().is_cancelled:
+                self.post_message(self.QueryRejected(query, str(error)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.WindowLoaded(query, 0, page, True))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-window")
+    def _fetch_window(self, query: RunQuery, offset: int) -> None:
+        page = self._query(self.wb, query, offset, with_total=False)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.WindowLoaded(query, offset, page, False))
+
+    @on(WindowLoaded)
+    def _window_loaded(self, message: WindowLoaded) -> None:
+        if message.query != self._wanted:
+            return  # a newer query replaced it
+        if message.reset:
+            self._set_query_error(None)
+        self._show_window(message.query, message.offset, message.page, reset=message.reset)
+        self.call_after_refresh(self._sync_bindings)
+
+    @on(QueryRejected)
+    def _query_rejected(self, message: QueryRejected) -> None:
+        if message.query != self._wanted:
+            return
+        self._wanted = self.shown_query
+        self._set_query_error(message.error)
+
+    @on(RunsTable.WindowWanted)
+    def _window_wanted(self, event: RunsTable.WindowWanted) -> None:
+        if self.loaded and self._wanted == self.shown_query:
+            self._fetch_window(self.shown_query, event.offset)
+
+    def _set_query_error(self, error: str | None) -> None:
+        self.query_error = error
+        label = self.query_one("#runs-filter-error", Static)
+        label.update(f"{error} · the table shows the last filter that worked" if error else "")
+        label.display = bool(error)
+
     def _number(self, run_id: int) -> int | str:
         """What a person calls the run with this id: its number in the project."""
-        run = next((r for r in self.runs if r.id == run_id), None)
-        return run.number if run is not None and run.number is not None else "?"
+        run = next((r for r in self.table.runs if r.id == run_id), None)
+        number = run.number if run is not None else self._numbers.get(run_id)
+        return number if number is not None else "?"
 
     def _update_title(self) -> None:
-        table = self.table
-        top = [r for r in self.runs if r.parent_run_id is None]
-        metric = f"val_{primary_of(self.runs[0])}" if self.runs else "validation metric"
+        table, counts = self.table, self.counts
         direction = "▼" if table.sort_descending else "▲"
         marks = "  ".join(f"{k}=run {self._number(v)}" for k, v in sorted(self.marks.items())) or "none (a / b)"
-        self.query_one("#runs-title", Static).update(
-            f"[b]{self.slug}[/b] · {len(top)} run(s), {len(self.runs) - len(top)} tuning trial(s) · "
-            f"judged on [b]{metric}[/b]"
-        )
-        shown = f"{len(table.order)} shown" + (f" matching “{table.filter_text}”" if table.filter_text else "")
+        if counts is not None:
+            self.query_one("#runs-title", Static).update(
+                f"[b]{self.slug}[/b] · {counts.runs:,} run(s), {counts.trials:,} tuning trial(s) · "
+                f"judged on [b]val_{table.primary}[/b]"
+            )
+        shown = f"{table.total:,} shown" + (f" matching “{table.filter_text}”" if table.filter_text else "")
         self.query_one("#runs-status", Static).update(
             f"{shown} · sorted by {COLUMN_LABEL[table.sort_column]} {direction} · "
             f"trials {'shown' if table.show_trials else 'hidden'} (t) · marked: {marks}"
@@ -260,8 +406,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
 
     @on(Input.Changed, "#runs-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
-        self._update_title()
+        self._ask(replace(self._wanted, where=event.value.strip()))
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self) -> None:
@@ -269,16 +414,37 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
 
     @on(RunsTable.SortChanged)
     def _sorted(self) -> None:
+        self._ask(replace(self._wanted, sort=self.table.query_sort()))
         self._update_title()
 
     @on(RunsTable.RunSelected)
     def _run_selected(self, event: RunsTable.RunSelected) -> None:
         self._show_detail(event.run)
 
-    def _show_detail(self, run: RunView) -> None:
+    def _show_detail(self, run: RunView, trials: list[RunView] | None = None) -> None:
+        """Show a run at once; a tuned run's trials are read in a thread and shown when here."""
         self.detail_run = run.id
-        trials = [r for r in self.runs if r.parent_run_id == run.id]
-        self.query_one("#run-detail-body", Static).update(run_detail(run, trials))
+        self._numbers[run.id] = run.number
+        if trials is None and not (run.tuning or {}).get("trials"):
+            trials = []
+        original = rescored_from(run)
+        rescores = self.table.rescored_numbers.get(original) if original is not None else None
+        self.query_one("#run-detail-body", Static).update(run_detail(run, trials, rescores=rescores))
+        if trials is None:
+            self._fetch_detail(run.id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-detail")
+    def _fetch_detail(self, run_id: int) -> None:
+        from app.services.run_query import run_with_trials
+
+        run, trials = run_with_trials(self.wb, self.slug, run_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.DetailLoaded(run, trials))
+
+    @on(DetailLoaded)
+    def _detail_loaded(self, message: DetailLoaded) -> None:
+        if message.run.id == self.detail_run:
+            self._show_detail(message.run, message.trials)
 
     def action_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()
@@ -296,8 +462,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
         self.table.sort_by(self.table.sort_column, not self.table.sort_descending)
 
     def action_toggle_trials(self) -> None:
-        self.table.set_show_trials(not self.table.show_trials)
-        self._update_title()
+        self._ask(replace(self._wanted, include_trials=not self._wanted.include_trials))
 
     def action_mark(self, which: str) -> None:
         run = self.table.selected
@@ -307,6 +472,7 @@ class RunsScreen(SnapshotScreen[list["RunView"]]):
             self.notify("A tuning trial kept no validation predictions: mark its parent run.", severity="warning")
             return
         self.marks = {k: v for k, v in self.marks.items() if v != run.id} | {which: run.id}
+        self._numbers[run.id] = run.number
         self.table.set_marks({v: k for k, v in self.marks.items()})
         self._update_title()
         self.refresh_bindings()

@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, and_, case, cast, exists, func, or_, select, tuple_
@@ -85,6 +85,9 @@ class RunPage:
     runs: list[RunView]
     next_cursor: str | None
     total: int | None = None
+    #: run id -> number of each run that a run of this page re-scores (``params.rescored_from``),
+    #: so a screen can say "re-scores run 3" without a query of its own.
+    rescored_numbers: dict[int, int] = field(default_factory=dict)
 
 
 # --- the grammar ------------------------------------------------------------------------------
@@ -358,11 +361,14 @@ def query_runs(
                 bound = (start[2], start[2]) if start and start[0] == 1 else None
                 fetch(missing, Run.id, 1, skip_missing, limit - len(rows), bound)
         runs = run_views(session, [(run, experiment) for run, experiment, _, _ in rows])
+        originals = {r.params["rescored_from"] for r in runs if isinstance((r.params or {}).get("rescored_from"), int)}
+        rescored = dict(session.execute(select(Run.id, Run.number).where(Run.id.in_(originals))).all()
+                        ) if originals else {}
         next_cursor = None
         if len(rows) == limit:
             run, _, value, phase = rows[-1]
             next_cursor = _encode(order, phase, value.isoformat() if hasattr(value, "isoformat") else value, run.id)
-        return RunPage(runs, next_cursor, total)
+        return RunPage(runs, next_cursor, total, {k: v for k, v in rescored.items() if v is not None})
 
 
 def run_trials(wb: Workbench, slug: str, run_id: int) -> list[RunView]:
@@ -375,6 +381,24 @@ def run_trials(wb: Workbench, slug: str, run_id: int) -> list[RunView]:
             select(Run, Experiment.name).join(Experiment, Run.experiment_id == Experiment.id)
             .where(Experiment.project_id == project.id, Run.parent_run_id == run_id).order_by(Run.id)).all()
         return run_views(session, rows)
+
+
+def run_with_trials(wb: Workbench, slug: str, run_id: int) -> tuple[RunView, list[RunView]]:
+    """One run of the project and its tuning trials: the runs screen's detail pane, re-read
+    after a change (a test score) when the run may be outside the window the table holds."""
+    from app.services.training import run_views
+
+    with wb.read() as session:
+        project = find_project(session, slug)
+        rows = session.execute(
+            select(Run, Experiment.name).join(Experiment, Run.experiment_id == Experiment.id)
+            .where(Experiment.project_id == project.id, or_(Run.id == run_id, Run.parent_run_id == run_id))
+            .order_by(Run.id)).all()
+        views = run_views(session, rows)
+        run = next((v for v in views if v.id == run_id), None)
+        if run is None:
+            raise QueryError(f"{slug!r} has no run with id {run_id}; reload the runs screen (r)")
+        return run, [v for v in views if v.parent_run_id == run_id]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,17 @@
-"""A table of runs that stays fast with tens of thousands of rows.
+"""A table of runs that shows 100,000 as cheaply as 50: it holds only the window it draws.
 
-Why not ``DataTable``: filtering or sorting a DataTable means ``clear()`` and ``add_row`` for
-every row, which builds per-row objects and measures every cell — hundreds of milliseconds
-for 10,000 runs (``python -m bench.runs_table`` prints both). Here the runs stay a plain
-list in memory, each row's cells and sort keys are computed once when the runs arrive, the
-visible ordering is a list of indices computed with plain Python (a comprehension for the
-filter, a cached ``sorted`` per column), and the Line API draws only the rows on screen.
+The table never has every run. It knows how many runs match (``total``), holds one window of
+them (``runs``, at most ``WINDOW`` rows starting at position ``window_start`` of the query's
+order) and draws only the lines on screen (the Line API). When the viewport or the cursor comes
+within ``MARGIN`` rows of the window's edge it posts ``WindowWanted``; the screen fetches that
+window in a thread (``app.services.run_query.query_runs(offset=…)``) and hands it back with
+``set_window``. Until it arrives, the rows outside the window are drawn as dim placeholders, so
+scrolling never waits for the database. Filtering and sorting are the query's (SQL over the
+``run_metric`` index), not Python's: the table keeps only the sort the header shows
+(``sort_column``, ``sort_descending``) and says which query key it means (``query_sort``).
+
+Why not ``DataTable``: a DataTable holds every row and measures every cell; at 10,000 runs a
+refilter took hundreds of milliseconds, and at 100,000 the runs alone were a gigabyte.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.ml.catalogue import RUNG_OF_KIND, project_metric, rung_rank
+from app.ml.catalogue import RUNG_OF_KIND, project_metric
 from app.services.training import RunView
 
 MISSING = "—"
 GAP = 1  # blank cells between columns
+WINDOW = 200  # rows fetched at a time: ten screens' worth, a few milliseconds of query
+MARGIN = 40  # fetch the next window when the viewport comes this close to the edge of this one
 
 
 def primary_of(run: RunView) -> str:
@@ -47,19 +55,26 @@ def _fmt(value: float | None, spec: str = "{:.4f}") -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One column: its header, width, and how to turn a run into a cell and a sort key.
+    """One column: its header, width, how to turn a run into a cell, and which query sort it is.
 
-    ``descending`` is the first direction a sort by this column takes: best metric first,
-    newest id last is the natural reading for the others.
+    ``sort`` is the ``query_runs`` sort key (``{primary}`` is the project's metric, e.g.
+    ``roc_auc``); ``descending`` is the first direction a sort by this column takes: best
+    metric first, oldest run first for the others.
     """
 
     key: str
     label: str
     width: int
     cell: Callable[[RunView], tuple[str, str]]  # (text, rich style name or "")
-    sort_key: Callable[[RunView], Any]
+    sort: str
     descending: bool = False
     align_right: bool = False
+
+
+def rescored_from(run: RunView) -> int | None:
+    """The id of the run this one re-scores on another split (``comparison.rescore``), if any."""
+    value = (run.params or {}).get("rescored_from")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _rung_cell(run: RunView) -> tuple[str, str]:
@@ -75,13 +90,9 @@ def _val(run: RunView) -> float | None:
     return _num(run.metrics.get(f"val_{primary_of(run)}"))
 
 
-def _cv(run: RunView) -> tuple[float | None, float | None]:
-    primary = primary_of(run)
-    return _num(run.metrics.get(f"cv_{primary}_mean")), _num(run.metrics.get(f"cv_{primary}_std"))
-
-
 def _cv_cell(run: RunView) -> tuple[str, str]:
-    mean, std = _cv(run)
+    primary = primary_of(run)
+    mean, std = _num(run.metrics.get(f"cv_{primary}_mean")), _num(run.metrics.get(f"cv_{primary}_std"))
     if mean is None:
         return MISSING, "dim"
     return f"{mean:.4f}±{(std or 0.0):.4f}", ""
@@ -100,34 +111,30 @@ def _test_cell(run: RunView) -> tuple[str, str]:
     return (f"scored {value:.3f}" if value is not None else "scored"), "bold magenta"
 
 
-def _neg_inf(value: float | None) -> float:
-    return -math.inf if value is None else value
-
-
 COLUMNS: tuple[Column, ...] = (
     # a person's run number (a trial has none); sorted by id, which is the same order
-    Column("id", "Run", 6, lambda r: (str(r.number or ""), "bold"), lambda r: r.id, align_right=True),
-    Column("model", "Model", 22, lambda r: (r.model_kind, ""), lambda r: (r.model_kind, r.id)),
-    Column("rung", "Rung", 11, _rung_cell, lambda r: (r.parent_run_id is not None,
-                                                      rung_rank(RUNG_OF_KIND.get(r.model_kind, "")), r.id)),
-    Column("val", "Validation", 12, lambda r: (_fmt(_val(r)), ""), lambda r: _neg_inf(_val(r)), descending=True,
+    Column("id", "Run", 6, lambda r: (str(r.number or ""), "bold"), "id", align_right=True),
+    Column("model", "Model", 22, lambda r: (r.model_kind, ""), "model"),
+    Column("rung", "Rung", 14, _rung_cell, "rung"),
+    Column("val", "Validation", 12, lambda r: (_fmt(_val(r)), ""), "val_{primary}", descending=True,
            align_right=True),
-    Column("cv", "CV mean±std", 15, _cv_cell, lambda r: _neg_inf(_cv(r)[0]), descending=True, align_right=True),
-    Column("trials", "Trials", 6, lambda r: (str(_trials(r)) if _trials(r) else MISSING, ""), _trials,
+    Column("cv", "CV mean±std", 15, _cv_cell, "cv_{primary}_mean", descending=True, align_right=True),
+    Column("trials", "Trials", 6, lambda r: (str(_trials(r)) if _trials(r) else MISSING, ""), "trials",
            descending=True, align_right=True),
-    Column("test", "Test", 12, _test_cell, lambda r: (bool(r.test_metrics), _neg_inf(_num(
-        (r.test_metrics or {}).get(primary_of(r))))), descending=True),
-    Column("seconds", "Seconds", 8, lambda r: (f"{r.duration_s:.1f}", ""), lambda r: r.duration_s, align_right=True),
-    Column("created_by", "Created by", 16, lambda r: (r.created_by, ""), lambda r: (r.created_by, r.id)),
+    Column("test", "Test", 12, _test_cell, "test_{primary}", descending=True),
+    Column("seconds", "Seconds", 8, lambda r: (f"{r.duration_s:.1f}", ""), "seconds", align_right=True),
+    Column("created_by", "Created by", 13, lambda r: (r.created_by, ""), "author"),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 
 class RunsTable(ScrollView, can_focus=True):
-    """Runs, one line each; a fixed header line shows the sort column and direction.
+    """Runs, one line each, of which only a window is held; a fixed header line shows the sort.
 
-    Public state the screen reads: ``order`` (indices into ``runs`` in display order),
-    ``cursor`` (a position in ``order``), ``selected`` (the run under the cursor).
+    Public state the screen reads: ``total`` (runs matching the query), ``runs`` (the window,
+    in display order), ``window_start`` (the position of ``runs[0]``), ``cursor`` (a position in
+    the whole ordering, 0 … total - 1), ``selected`` (the run under the cursor, None while its
+    window is being fetched).
     """
 
     BINDINGS = [
@@ -140,7 +147,8 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Details", id="runs_table.details", tooltip="Show the selected run's details"),
     ]
 
-    COMPONENT_CLASSES = {"runs-table--header", "runs-table--cursor", "runs-table--marked"}
+    COMPONENT_CLASSES = {"runs-table--header", "runs-table--cursor", "runs-table--marked",
+                         "runs-table--placeholder"}
 
     # Self-contained defaults so the widget also looks right outside the workbench app (bench);
     # the app's layout rules live in assets/workbench.tcss.
@@ -150,6 +158,7 @@ class RunsTable(ScrollView, can_focus=True):
     RunsTable > .runs-table--cursor { background: $block-cursor-blurred-background; }
     RunsTable:focus > .runs-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
     RunsTable > .runs-table--marked { text-style: bold; color: $warning; }
+    RunsTable > .runs-table--placeholder { color: $text-disabled; }
     """
 
     @dataclass
@@ -161,30 +170,40 @@ class RunsTable(ScrollView, can_focus=True):
 
     @dataclass
     class SortChanged(Message):
+        """The header's sort changed: the screen queries the runs again in the new order."""
+
         table: RunsTable
         column: str
         descending: bool
 
+    @dataclass
+    class WindowWanted(Message):
+        """The viewport neared the edge of the window held: fetch ``limit`` rows from ``offset``."""
+
+        table: RunsTable
+        offset: int
+        limit: int
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
         self.runs: list[RunView] = []
-        self.order: list[int] = []
+        self.window_start = 0
+        self.total = 0
         self.cursor = 0
         self.sort_column = "id"
         self.sort_descending = False
-        self.filter_text = ""
+        self.filter_text = ""  # shown in the status line; the screen's query holds the filter
         self.show_trials = False
+        self.problem_type = "binary_classification"
         self.marks: dict[int, str] = {}  # run id -> "A" / "B"
+        self.rescored_numbers: dict[int, int] = {}  # run id -> its number, for "re-scores run N"
         self._cells: list[tuple[tuple[str, str], ...]] = []
-        self._haystack: list[str] = []
-        self._is_trial: list[bool] = []
-        self._sorted: dict[str, list[int]] = {}
         self._strips: dict[int, Strip] = {}
+        self._wanted: int | None = None  # the offset of the window asked for and not yet here
         self._widths = tuple(c.width for c in COLUMNS)
-        self._metric_label = "Validation"
 
     def on_mount(self) -> None:
-        self.virtual_size = Size(self._total_width, len(self.order) + 1)
+        self.virtual_size = Size(self._total_width, self.total + 1)
 
     # --- data ----------------------------------------------------------------------------
 
@@ -192,34 +211,62 @@ class RunsTable(ScrollView, can_focus=True):
     def _total_width(self) -> int:
         return sum(self._widths) + GAP * (len(self._widths) - 1) + 1
 
-    def set_runs(self, runs: Sequence[RunView], *, keep_selection: bool = True) -> None:
-        """Take a new list of runs; cells, search text and sort keys are computed here, once."""
-        previous = self.selected.id if keep_selection and self.selected else None
+    @property
+    def primary(self) -> str:
+        return project_metric(self.problem_type)
+
+    def query_sort(self) -> str:
+        """The ``query_runs`` sort for the header's column and direction, e.g. ``-val_roc_auc``."""
+        spec = COLUMNS[COLUMN_KEYS.index(self.sort_column)]
+        return ("-" if self.sort_descending else "") + spec.sort.format(primary=self.primary)
+
+    def _cells_of(self, run: RunView) -> tuple[tuple[str, str], ...]:
+        cells = tuple(c.cell(run) for c in COLUMNS)
+        original = rescored_from(run)
+        if original is not None:  # a re-scoring of run N on another split, to compare with it
+            rung, style = cells[2]
+            cells = (*cells[:2], (f"{rung} ↻{self.rescored_numbers.get(original, '?')}", style), *cells[3:])
+        return cells
+
+    def set_window(self, runs: Sequence[RunView], *, start: int, total: int, reset: bool = False,
+                   select_run: int | None = None) -> None:
+        """Hold ``runs`` as the rows from position ``start`` of ``total`` matching runs.
+
+        ``reset`` says the query changed (a filter, a sort, trials shown or hidden, a reload):
+        the cursor goes back to the run it was on if that run is in the window, else to the
+        top. ``select_run`` puts the cursor on that run instead when the window has it.
+        """
+        keep = select_run if select_run is not None else (self.selected.id if self.selected else None)
         self.runs = list(runs)
-        self._cells = [tuple(c.cell(r) for c in COLUMNS) for r in self.runs]
-        self._haystack = [f"{r.number or ''} {r.model_kind} {r.created_by}".lower() for r in self.runs]
-        self._is_trial = [r.parent_run_id is not None for r in self.runs]
-        self._sorted = {}
+        self.window_start = start
+        self.total = total
+        self._cells = [self._cells_of(r) for r in self.runs]
         self._strips = {}
-        if self.runs:
-            self._metric_label = f"val {primary_of(self.runs[0])}"[:12]
-        self._recompute(select_run=previous)
+        self._wanted = None
+        if reset or select_run is not None:
+            position = next((start + i for i, r in enumerate(self.runs) if r.id == keep), None)
+            self.cursor = position if position is not None else (0 if reset else self.cursor)
+        self.cursor = min(self.cursor, max(0, total - 1))
+        self.virtual_size = Size(self._total_width, total + 1)
+        if reset:
+            self._scroll_cursor_into_view()
+            # The new height reaches the scroll limits after the next layout; scroll again then.
+            self.call_after_refresh(self._scroll_cursor_into_view)
+        self.refresh()
+        self.call_after_refresh(self._want_window)
 
-    def set_filter(self, text: str) -> None:
-        """Keep the runs whose id, model or author contains ``text`` (case-insensitive)."""
-        self.filter_text = text
-        self._recompute()
-
-    def set_show_trials(self, show: bool) -> None:
-        self.show_trials = show
-        self._recompute()
-
-    def sort_by(self, column: str, descending: bool | None = None) -> None:
-        """Sort by ``column``; ``descending`` None takes the column's natural direction."""
+    def set_sort(self, column: str, descending: bool | None = None) -> None:
+        """Show ``column`` as the sort without asking for it (the screen's reload restores it)."""
         spec = COLUMNS[COLUMN_KEYS.index(column)]
         self.sort_column = column
         self.sort_descending = spec.descending if descending is None else descending
-        self._recompute()
+        self._strips = {}
+        self.refresh()
+
+    def sort_by(self, column: str, descending: bool | None = None) -> None:
+        """Sort by ``column``; ``descending`` None takes the column's natural direction. The
+        screen hears ``SortChanged`` and fetches the runs in that order."""
+        self.set_sort(column, descending)
         self.post_message(self.SortChanged(self, column, self.sort_descending))
 
     def cycle_sort(self) -> str:
@@ -233,62 +280,56 @@ class RunsTable(ScrollView, can_focus=True):
         self._strips = {}
         self.refresh()
 
-    def _order(self, column: str) -> list[int]:
-        """All rows in ascending order of ``column``, cached until the runs change."""
-        order = self._sorted.get(column)
-        if order is None:
-            key = COLUMNS[COLUMN_KEYS.index(column)].sort_key
-            runs = self.runs
-            keys = [key(r) for r in runs]
-            order = sorted(range(len(runs)), key=keys.__getitem__)
-            self._sorted[column] = order
-        return order
+    def _want_window(self) -> None:
+        """Ask for the window around the viewport and cursor when this one does not reach far
+        enough (``MARGIN`` rows beyond the screen, or the ends of the ordering)."""
+        if not self.is_mounted or self.total == 0:
+            return
+        top = round(self.scroll_y)
+        rows = self._rows_on_screen
+        low = max(0, min(top, self.cursor) - MARGIN)
+        high = min(self.total, max(top + rows, self.cursor + 1) + MARGIN)
+        end = self.window_start + len(self.runs)
+        if self.window_start <= low and high <= end:
+            return
+        offset = max(0, min(top, self.cursor) - (WINDOW - rows) // 2)
+        offset = max(0, min(offset, self.total - WINDOW))
+        if self._wanted != offset:
+            self._wanted = offset
+            self.post_message(self.WindowWanted(self, offset, WINDOW))
 
-    def _recompute(self, select_run: int | None = None) -> None:
-        keep = select_run if select_run is not None else (self.selected.id if self.selected else None)
-        order = self._order(self.sort_column)
-        if self.sort_descending:
-            order = order[::-1]
-        needle = self.filter_text.strip().lower()
-        hay, trial = self._haystack, self._is_trial
-        if self.show_trials:
-            self.order = [i for i in order if needle in hay[i]] if needle else list(order)
-        elif needle:
-            self.order = [i for i in order if not trial[i] and needle in hay[i]]
-        else:
-            self.order = [i for i in order if not trial[i]]
-        self.cursor = 0
-        if keep is not None:
-            for pos, i in enumerate(self.order):
-                if self.runs[i].id == keep:
-                    self.cursor = pos
-                    break
-        self.virtual_size = Size(self._total_width, len(self.order) + 1)
-        self._scroll_cursor_into_view()
-        # The new height reaches the scroll limits after the next layout; scroll again then.
-        self.call_after_refresh(self._scroll_cursor_into_view)
-        self.refresh()
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._want_window()
 
     # --- state the screen reads -------------------------------------------------------------
 
+    def run_at(self, position: int) -> RunView | None:
+        """The run at ``position`` of the whole ordering, if the window holds it."""
+        i = position - self.window_start
+        return self.runs[i] if 0 <= i < len(self.runs) else None
+
     @property
     def selected(self) -> RunView | None:
-        if not self.order or not 0 <= self.cursor < len(self.order):
+        if not 0 <= self.cursor < self.total:
             return None
-        return self.runs[self.order[self.cursor]]
+        return self.run_at(self.cursor)
 
     @property
     def visible_runs(self) -> list[RunView]:
-        return [self.runs[i] for i in self.order]
+        """The runs of the window held, in display order (all of them when they fit in one)."""
+        return list(self.runs)
 
     def row_text(self, position: int) -> list[str]:
-        """The cell texts of a visible row (tests and the bench read the table through this)."""
-        return [text for text, _ in self._cells[self.order[position]]]
+        """The cell texts of the row at ``position`` (tests and the bench read the table so)."""
+        return [text for text, _ in self._cells[position - self.window_start]]
 
     def select_run(self, run_id: int) -> bool:
-        for pos, i in enumerate(self.order):
-            if self.runs[i].id == run_id:
-                self._move_to(pos)
+        """Put the cursor on this run, if the window holds it."""
+        for i, run in enumerate(self.runs):
+            if run.id == run_id:
+                self._move_to(self.window_start + i)
                 return True
         return False
 
@@ -312,14 +353,14 @@ class RunsTable(ScrollView, can_focus=True):
         style = self.get_component_rich_style("runs-table--header")
         cells = []
         for spec in COLUMNS:
-            label = self._metric_label if spec.key == "val" else spec.label
+            label = f"val {self.primary}"[:12] if spec.key == "val" else spec.label
             if spec.key == self.sort_column:
                 label = f"{label} {'▼' if self.sort_descending else '▲'}"
             cells.append((label, ""))
         return Strip(self._cell_segments(cells, style, cursor=True), self._total_width)
 
     def _row_strip(self, position: int) -> Strip:
-        index = self.order[position]
+        index = position - self.window_start
         cached = self._strips.get(index)
         if cached is None:
             run = self.runs[index]
@@ -335,16 +376,25 @@ class RunsTable(ScrollView, can_focus=True):
             self._strips[index] = cached
         return cached
 
+    def _placeholder_strip(self) -> Strip:
+        cells = [("…" if n == 0 else "", "") for n in range(len(COLUMNS))]
+        style = self.get_component_rich_style("runs-table--placeholder")
+        return Strip(self._cell_segments(cells, style, cursor=True), self._total_width)
+
     def render_line(self, y: int) -> Strip:
-        """Line 0 is the header; line y shows visible row ``scroll_y + y - 1``."""
+        """Line 0 is the header; line y shows row ``scroll_y + y - 1`` of the ordering (a
+        placeholder while its window is on the way)."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         if y == 0:
             return self._header_strip().crop_extend(scroll_x, scroll_x + width, self.rich_style)
         position = scroll_y + y - 1
-        if not 0 <= position < len(self.order):
+        if not 0 <= position < self.total:
             return Strip.blank(width, self.rich_style)
-        strip = self._row_strip(position)
+        if self.run_at(position) is None:
+            strip = self._placeholder_strip()
+        else:
+            strip = self._row_strip(position)
         if position == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("runs-table--cursor"))
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
@@ -363,12 +413,13 @@ class RunsTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - self._rows_on_screen + 1, animate=False, immediate=True, force=True)
 
     def _move_to(self, position: int) -> None:
-        if not self.order:
+        if not self.total:
             return
         old = self.cursor
-        self.cursor = min(max(position, 0), len(self.order) - 1)
+        self.cursor = min(max(position, 0), self.total - 1)
         if old != self.cursor:
             self._scroll_cursor_into_view()
+            self._want_window()
             self.refresh()
 
     def action_cursor(self, delta: int) -> None:
@@ -378,7 +429,7 @@ class RunsTable(ScrollView, can_focus=True):
         self._move_to(self.cursor + direction * self._rows_on_screen)
 
     def action_jump(self, position: int) -> None:
-        self._move_to(len(self.order) - 1 if position < 0 else position)
+        self._move_to(self.total - 1 if position < 0 else position)
 
     def action_select(self) -> None:
         run = self.selected
@@ -409,7 +460,7 @@ class RunsTable(ScrollView, can_focus=True):
                     self.sort_by(column)
             return
         position = scroll_y + offset.y - 1
-        if 0 <= position < len(self.order):
+        if 0 <= position < self.total:
             if position == self.cursor:
                 self.action_select()
             else:

@@ -32,8 +32,8 @@ async def test_a_run_is_registered_from_the_runs_screen(demo_home: Path) -> None
         assert isinstance(screen, RunsScreen)
         registered = {v.run_id for v in registry.list_models(app.wb, SLUG)}
         table = screen.table
-        position = next(i for i, index in enumerate(table.order)
-                        if table.runs[index].id not in registered and table.runs[index].parent_run_id is None)
+        position = next(table.window_start + i for i, run in enumerate(table.runs)
+                        if run.id not in registered and run.parent_run_id is None)
         table.action_jump(position)
         run = table.selected
         assert run is not None and screen.check_action("register", ()) is True

@@ -92,25 +92,53 @@ async def test_runs_screen_filters_sorts_and_compares(demo_home: Path) -> None:
         assert table.row_text(0)[2] == "baseline ★" and table.row_text(2)[2] == "complex"
         assert all(row[6] == "sealed" for row in map(table.row_text, range(len(kinds))))
 
-        await pilot.press("slash", *"hist")
-        await pilot.pause()
-        assert [r.model_kind for r in table.visible_runs] == ["hist_gradient_boosting"] * 3
+        # the re-scored runs say which run they re-score
+        originals = {r.id: r.number for r in table.visible_runs}
+        for position, run in enumerate(table.visible_runs):
+            if run.params.get("rescored_from"):
+                assert table.row_text(position)[2].endswith(f"↻{originals[run.params['rescored_from']]}")
+
+        await pilot.press("slash", *"hist")  # a bare word: a model, number or author containing it
+        await settle(app, pilot)
+        assert [r.model_kind for r in table.visible_runs] == ["hist_gradient_boosting"] * 3 and table.total == 3
+        assert "3 shown" in text_of(screen, "#runs-status")
+
+        # the query grammar, in SQL over the registry
+        best_auc = max(r.metrics["val_roc_auc"] for r in table.visible_runs)
+        screen.query_one("#runs-filter", Input).value = f"val_roc_auc >= {best_auc} and model ~ hist"
+        await settle(app, pilot)
+        assert [r.metrics["val_roc_auc"] for r in table.visible_runs] == [best_auc]
+
+        # a filter the grammar refuses is explained under the box; the table keeps the last good rows
+        screen.query_one("#runs-filter", Input).value = "val_roc_auc > 0.5 or model ~ tree"
+        await settle(app, pilot)
+        error = screen.query_one("#runs-filter-error")
+        assert error.display and "'or' is not supported" in text_of(screen, "#runs-filter-error")
+        assert [r.metrics["val_roc_auc"] for r in table.visible_runs] == [best_auc]
+        screen.query_one("#runs-filter", Input).value = "val_roc_aux > 0.5"
+        await settle(app, pilot)
+        assert "no run of this project has a metric 'val_roc_aux'" in text_of(screen, "#runs-filter-error")
+        assert table.total == 1
+
         screen.query_one("#runs-filter", Input).value = ""
+        await settle(app, pilot)
+        assert not error.display
         await pilot.press("escape")  # leaves the filter, not the screen
         await pilot.pause()
-        assert app.screen is screen and len(table.order) == len(kinds)
+        assert app.screen is screen and table.total == len(kinds)
 
         await pilot.press("s")  # id -> model
-        await pilot.pause()
-        assert table.sort_column == "model"
+        await settle(app, pilot)
+        assert table.sort_column == "model" and screen.shown_query.sort == "model"
         assert [r.model_kind for r in table.visible_runs] == sorted(kinds)
         await pilot.press("s")  # -> rung: up the ladder, baseline first
-        await pilot.pause()
+        await settle(app, pilot)
         assert [r.is_baseline for r in table.visible_runs] == [True, True, False, False, False, False]
         await pilot.press("s")  # -> validation metric, best first
-        await pilot.pause()
+        await settle(app, pilot)
         values = [r.metrics["val_roc_auc"] for r in table.visible_runs]
         assert table.sort_column == "val" and values == sorted(values, reverse=True)
+        assert screen.shown_query.sort == "-val_roc_auc"
 
         baseline = next(r for r in table.visible_runs if r.is_baseline and not r.params.get("rescored_from"))
         # the best run on the baseline's validation rows (the retrained run has a split of its own)
@@ -152,7 +180,7 @@ async def test_train_with_cv_from_the_dialog_adds_a_run(demo_home: Path) -> None
         run = training.list_runs(app.wb, SLUG)[-1]
         assert run.model_kind == "decision_tree" and len(run.cv_metrics["roc_auc"]["folds"]) == 3
         assert [r.id for r in table.visible_runs][-1] == run.id
-        assert table.row_text(len(table.order) - 1)[4] != "—"  # the CV mean±std column
+        assert table.row_text(table.total - 1)[4] != "—"  # the CV mean±std column
         table.select_run(run.id)
         await pilot.press("enter")
         await pilot.pause()

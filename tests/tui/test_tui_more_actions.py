@@ -44,7 +44,7 @@ async def open_runs(app: WorkbenchApp, pilot) -> RunsScreen:  # type: ignore[no-
 
 def select_run(screen: RunsScreen, run_id: int) -> None:
     table = screen.table
-    table.action_jump(next(i for i, index in enumerate(table.order) if table.runs[index].id == run_id))
+    assert table.select_run(run_id)
 
 
 # --- runs screen ---------------------------------------------------------------------------
@@ -54,7 +54,7 @@ async def test_two_marked_runs_are_compared_with_the_5x2cv_test(demo_home: Path)
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(app, pilot)
-        top = [r for r in screen.runs if r.parent_run_id is None]
+        top = [r for r in screen.table.visible_runs if r.parent_run_id is None]
         baseline = next(r for r in top if r.is_baseline)
         candidate = next(r for r in top if not r.is_baseline and r.dataset_version_id == baseline.dataset_version_id)
         assert screen.check_action("compare_5x2cv", ()) is False  # nothing marked yet
@@ -79,7 +79,7 @@ async def test_a_run_s_errors_are_analysed_by_segment_and_fairness(demo_home: Pa
     app = WorkbenchApp(offer_demo=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(app, pilot)
-        run = next(r for r in screen.runs if r.parent_run_id is None and r.model_kind == "logistic_regression")
+        run = next(r for r in screen.table.visible_runs if r.parent_run_id is None and r.model_kind == "logistic_regression")
         assert error_analysis.latest_analysis(app.wb, SLUG, run.id) is None
         select_run(screen, run.id)
         await pilot.press("x")
