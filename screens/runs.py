@@ -232,6 +232,13 @@ class RunsScreen(SnapshotScreen[RunsSnapshot]):
         reset: bool
 
     @dataclass
+    class RunsCounted(Message, bubble=False):
+        """How many runs match ``query``: it follows the query's first window."""
+
+        query: RunQuery
+        total: int
+
+    @dataclass
     class QueryRejected(Message, bubble=False):
         query: RunQuery
         error: str
@@ -323,8 +330,13 @@ class RunsScreen(SnapshotScreen[RunsSnapshot]):
         table.rescored_numbers.update(page.rescored_numbers)
         table.filter_text = query.where
         table.show_trials = query.include_trials
-        table.set_window(page.runs, start=offset, total=page.total if page.total is not None else table.total,
-                         reset=reset)
+        if page.total is not None:
+            total: int | None = page.total
+        elif reset:  # a new query's first window; its count follows (RunsCounted)
+            total = None
+        else:
+            total = table.total
+        table.set_window(page.runs, start=offset, total=total, reset=reset)
         for run in page.runs:
             if run.id in self._numbers:
                 self._numbers[run.id] = run.number
@@ -337,16 +349,26 @@ class RunsScreen(SnapshotScreen[RunsSnapshot]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-query")
     def _fetch(self, query: RunQuery) -> None:
-        from app.services.run_query import QueryError
+        """The first window of ``query``, then (if it filled the window) the count of its runs:
+        the rows reach the screen without waiting for an index walk over every match."""
+        from app.services.run_query import QueryError, count_runs
 
+        worker = get_current_worker()
         try:
-            page = self._query(self.wb, query, 0, with_total=True)
+            page = self._query(self.wb, query, 0, with_total=False)
         except QueryError as error:
-            if not get_current_worker().is_cancelled:
+            if not worker.is_cancelled:
                 self.post_message(self.QueryRejected(query, str(error)))
             return
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.WindowLoaded(query, 0, page, True))
+        if worker.is_cancelled:
+            return
+        if len(page.runs) < WINDOW:  # the window holds every match: that is the count
+            self.post_message(self.WindowLoaded(query, 0, replace(page, total=len(page.runs)), True))
+            return
+        self.post_message(self.WindowLoaded(query, 0, page, True))
+        total = count_runs(self.wb, self.slug, query.where, include_trials=query.include_trials)
+        if not worker.is_cancelled:
+            self.post_message(self.RunsCounted(query, total))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-window")
     def _fetch_window(self, query: RunQuery, offset: int) -> None:
@@ -362,6 +384,12 @@ class RunsScreen(SnapshotScreen[RunsSnapshot]):
             self._set_query_error(None)
         self._show_window(message.query, message.offset, message.page, reset=message.reset)
         self.call_after_refresh(self._sync_bindings)
+
+    @on(RunsCounted)
+    def _counted(self, message: RunsCounted) -> None:
+        if message.query == self.shown_query:
+            self.table.set_total(message.total)
+            self._update_title()
 
     @on(QueryRejected)
     def _query_rejected(self, message: QueryRejected) -> None:
@@ -396,7 +424,7 @@ class RunsScreen(SnapshotScreen[RunsSnapshot]):
                 f"[b]{self.slug}[/b] · {counts.runs:,} run(s), {counts.trials:,} tuning trial(s) · "
                 f"judged on [b]val_{table.primary}[/b]"
             )
-        shown = f"{table.total:,} shown" + (f" matching “{table.filter_text}”" if table.filter_text else "")
+        shown = (f"{table.total:,} shown" if table.counted else f"{table.total:,}+ shown (counting…)") + (f" matching “{table.filter_text}”" if table.filter_text else "")
         self.query_one("#runs-status", Static).update(
             f"{shown} · sorted by {COLUMN_LABEL[table.sort_column]} {direction} · "
             f"trials {'shown' if table.show_trials else 'hidden'} (t) · marked: {marks}"

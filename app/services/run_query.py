@@ -371,6 +371,17 @@ def query_runs(
         return RunPage(runs, next_cursor, total, {k: v for k, v in rescored.items() if v is not None})
 
 
+def count_runs(wb: Workbench, slug: str, where: str = "", *, include_trials: bool = False) -> int:
+    """How many of the project's runs match ``where``: the runs screen asks for it after it has
+    shown the first window, so the rows are on screen before the count (an index walk over
+    every match) is done."""
+    clauses = parse_filter(where)
+    with wb.read() as session:
+        project = find_project(session, slug)
+        base, _ = _base(session, project.id, clauses, include_trials, None)
+        return int(session.scalar(select(func.count()).select_from(base.with_only_columns(Run.id).subquery())) or 0)
+
+
 def run_trials(wb: Workbench, slug: str, run_id: int) -> list[RunView]:
     """The tuning trials (child runs) of one run, in trial order: the runs screen's detail pane."""
     from app.services.training import run_views

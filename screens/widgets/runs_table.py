@@ -189,6 +189,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.runs: list[RunView] = []
         self.window_start = 0
         self.total = 0
+        self.counted = True  # False between a new query's first window and its count
         self.cursor = 0
         self.sort_column = "id"
         self.sort_descending = False
@@ -228,9 +229,11 @@ class RunsTable(ScrollView, can_focus=True):
             cells = (*cells[:2], (f"{rung} ↻{self.rescored_numbers.get(original, '?')}", style), *cells[3:])
         return cells
 
-    def set_window(self, runs: Sequence[RunView], *, start: int, total: int, reset: bool = False,
+    def set_window(self, runs: Sequence[RunView], *, start: int, total: int | None, reset: bool = False,
                    select_run: int | None = None) -> None:
-        """Hold ``runs`` as the rows from position ``start`` of ``total`` matching runs.
+        """Hold ``runs`` as the rows from position ``start`` of ``total`` matching runs
+        (None: not counted yet; the table then reaches to the end of this window until
+        ``set_total`` says how far it goes).
 
         ``reset`` says the query changed (a filter, a sort, trials shown or hidden, a reload):
         the cursor goes back to the run it was on if that run is in the window, else to the
@@ -239,6 +242,8 @@ class RunsTable(ScrollView, can_focus=True):
         keep = select_run if select_run is not None else (self.selected.id if self.selected else None)
         self.runs = list(runs)
         self.window_start = start
+        self.counted = total is not None
+        total = start + len(self.runs) if total is None else total
         self.total = total
         self._cells = [self._cells_of(r) for r in self.runs]
         self._strips = {}
@@ -254,6 +259,13 @@ class RunsTable(ScrollView, can_focus=True):
             self.call_after_refresh(self._scroll_cursor_into_view)
         self.refresh()
         self.call_after_refresh(self._want_window)
+
+    def set_total(self, total: int) -> None:
+        """The count of the query's runs, once known (it follows the first window)."""
+        self.total, self.counted = total, True
+        self.cursor = min(self.cursor, max(0, total - 1))
+        self.virtual_size = Size(self._total_width, total + 1)
+        self.refresh()
 
     def set_sort(self, column: str, descending: bool | None = None) -> None:
         """Show ``column`` as the sort without asking for it (the screen's reload restores it)."""
