@@ -6,7 +6,7 @@ The workspaces are ``bench.runs_scale``'s (the demo plus runs recorded through t
 the real app, driven with Pilot, with the trials shown (``t``) so the table spans every run.
 Each change is timed from setting the filter box (or the header's sort) until the screen shows
 the new query's rows and has repainted (Pilot's ``pause``): what a person waits for. The
-screen asks ``run_query.query_runs`` for the first 200-row window in a thread, shows it, then
+screen asks ``run_query.query_runs`` for the first 80-row window in a thread, shows it, then
 counts the matches (``count_runs``) when the window was full; the time until that count is on
 screen is printed too.
 
@@ -127,7 +127,7 @@ def _old_path(wb: Any, needle: str) -> int:
 def _new_path(wb: Any, needle: str) -> int:
     from app.services.run_query import query_runs
 
-    page = query_runs(wb, SLUG, needle, "-val_roc_auc", limit=200, include_trials=True, with_total=True,
+    page = query_runs(wb, SLUG, needle, "-val_roc_auc", limit=80, include_trials=True, with_total=True,
                       strict_sort=False)
     return page.total or 0
 
