@@ -14,6 +14,7 @@ removed, not forgotten).
 from __future__ import annotations
 
 import argparse
+import re
 import ast
 import json
 from pathlib import Path
@@ -182,3 +183,34 @@ def test_json_faces_print_the_result_record(demo_home: Path, capsys: pytest.Capt
     assert analysis["results"]["n"] > 0
     gate = _json_of(capsys, "release-gate", "ctr-demo", str(new["version"]), "--json")
     assert "canary_passed" not in gate["blocked"] and not gate["passed"]
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _verbs(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every leaf verb of the real parser, as the words typed after ``mlwb``."""
+    inner = _subparsers(parser)
+    if not inner:
+        return [words]
+    return [leaf for word, sub in inner.items() for leaf in _verbs(sub, (*words, word))]
+
+
+def test_the_readme_shows_every_verb() -> None:
+    """Issue 13's "the README lists every verb and key": each verb appears as a person types it."""
+    text = README.read_text()
+    missing = [" ".join(words) for words in _verbs(_parser())
+               if not re.search(r"mlwb " + r"\s+".join(map(re.escape, words)) + r"\b", text)]
+    assert not missing, f"README.md shows no example of: {', '.join(missing)}"
+
+
+def test_the_readme_keys_table_has_every_action_key() -> None:
+    """Each person action's key is in the README's row for the screen that binds it."""
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| ([a-z ]+) \| (.*)\|$", README.read_text(), re.M)}
+    known = bindings_by_id()
+    missing = []
+    for action in PERSON_ACTIONS:
+        screen, key = action.tui.split(".", 1)[0], known[action.tui][1].key
+        if f"`{key}`" not in rows.get(screen, ""):
+            missing.append(f"{action.name}: `{key}` on the {screen} row")
+    assert not missing, "README.md keys table lacks: " + "; ".join(missing)
