@@ -113,6 +113,31 @@ def raw_registry(where: Path) -> RawRegistry:
     return RawRegistry(where)
 
 
+def snapshot_registry(home: Path, to: Path) -> str:
+    """A copy of the registry of ``home`` as it is now, kept aside (an attacker's backup): the
+    SQLite file copied to ``to`` with the backup API, or on PostgreSQL a database made with
+    ``CREATE DATABASE … TEMPLATE`` (no workbench may hold it open). For ``restore_registry``."""
+    url = url_of(home)
+    if not url:
+        with sqlite3.connect(home / "registry.sqlite3") as live, sqlite3.connect(to) as copy:
+            live.backup(copy)
+        return str(to)
+    copy_url = _new_database(f"mlwbt_{uuid.uuid4().hex[:20]}", template=_database_name(url))
+    _TO_DROP.append(copy_url)
+    return copy_url
+
+
+def restore_registry(home: Path, snapshot: str) -> None:
+    """Roll the registry of ``home`` back to ``snapshot`` (rows and events alike): the file
+    overwritten through the backup API, or the database dropped and made again from the copy."""
+    url = url_of(home)
+    if not url:
+        with sqlite3.connect(snapshot) as copy, sqlite3.connect(home / "registry.sqlite3") as live:
+            copy.backup(live)
+        return
+    name = _database_name(url)
+    _pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{_database_name(snapshot)}"')
 
 
 def drop_made() -> None:

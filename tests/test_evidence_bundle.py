@@ -14,7 +14,6 @@ import io
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -35,7 +34,8 @@ from app.services.evidence_bundle import export_bundle
 from app.services.workbench import Workbench
 from app.signing import fingerprint, new_signing_key, short_fingerprint, write_private_key
 from storage.workspace import Workspace
-from tests.conftest import copy_workspace, register_person
+from tests.conftest import copy_workspace, raw_registry, register_person
+from tests.registries import restore_registry, snapshot_registry
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "ctr-demo"
@@ -405,10 +405,8 @@ def test_a_failed_write_leaves_nothing_and_a_broken_chain_is_never_exported(
     monkeypatch.undo()
 
     wb.db.engine.dispose()
-    con = sqlite3.connect(wb.workspace.database_path)
-    con.execute("UPDATE audit_event SET payload = ? WHERE seq = 1", ('{"maturity":"enterprise"}',))
-    con.commit()
-    con.close()
+    with raw_registry(wb.workspace.database_path) as con:
+        con.execute("UPDATE audit_event SET payload = ? WHERE seq = 1", ('{"maturity":"enterprise"}',))
     with pytest.raises(WorkbenchError, match=r"audit chain BROKEN at event 1.*No bundle was written"):
         export_bundle(wb, "churn", out / "bundle")
     assert [p.name for p in out.iterdir()] == ["bundle"] and not any((out / "bundle").iterdir())
@@ -805,10 +803,9 @@ def test_cli_export_is_recorded_in_the_chain_with_the_manifest_digest(demo_home:
         assert key is not None and json.loads(signature["statement"])["signer"] == key.fingerprint
     finally:
         bench.close()
-    con = sqlite3.connect(demo_home / "registry.sqlite3")
-    row = con.execute("select action, entity_type, entity_id, project_slug, payload from audit_event "
-                      "order by seq desc limit 1").fetchone()
-    con.close()
+    with raw_registry(demo_home) as con:
+        row = con.execute("select action, entity_type, entity_id, project_slug, payload from audit_event "
+                          "order by seq desc limit 1").fetchone()
     stored = json.loads(row[4])
     assert row[:4] == ("bundle.exported", "bundle", digest, SLUG)
     assert (stored["manifest_sha256"], stored["signer"], stored["head_seq"], stored["written_to"]) == (
@@ -845,10 +842,10 @@ def test_cli_export_needs_a_registered_signing_key(demo_home: Path, tmp_path: Pa
 def test_cli_the_bundles_checkpoint_proves_the_chain_later_and_the_pdf_prints_it(demo_home: Path,
                                                                                tmp_path: Path) -> None:
     env = dict(os.environ)
-    backup = tmp_path / "backup.sqlite3"  # a copy the attacker keeps, from before the checkpointed work
-    with sqlite3.connect(demo_home / "registry.sqlite3") as live, sqlite3.connect(backup) as copy:
-        live.backup(copy)
-    backup_head = sqlite3.connect(backup).execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()
+    # a copy the attacker keeps, from before the checkpointed work (a file, or a database)
+    backup = snapshot_registry(demo_home, tmp_path / "backup.sqlite3")
+    with raw_registry(demo_home) as con:
+        backup_head = con.execute("select seq, hash from audit_event order by seq desc limit 1").fetchone()
     bench = Workbench.open(Workspace(demo_home))
     projects.set_inventory(bench, SLUG, owner="jo.owner", reason="named in the model inventory")
     bench.close()
@@ -882,8 +879,7 @@ def test_cli_the_bundles_checkpoint_proves_the_chain_later_and_the_pdf_prints_it
 
     # The attacker rolls the registry back to their copy from before the checkpoint (rows and
     # events alike, so they agree) and lowers audit.head to match.
-    with sqlite3.connect(backup) as copy, sqlite3.connect(demo_home / "registry.sqlite3") as live:
-        copy.backup(live)
+    restore_registry(demo_home, backup)
     anchor = json.loads((demo_home / "audit.head").read_text())
     (demo_home / "audit.head").write_text(json.dumps({db: {"seq": backup_head[0], "hash": backup_head[1]}
                                                       for db in anchor}))

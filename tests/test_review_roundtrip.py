@@ -13,7 +13,6 @@ bundle is exported per module; each test imports into its own copy of that works
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -71,9 +70,7 @@ def exported(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> E
 @pytest.fixture
 def team(exported: Exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workbench]:
     """The team's workspace (a private copy), as me ("ana.engineer", the author of the demo)."""
-    home = tmp_path / "team-home"
-    shutil.copytree(exported.home, home)
-    _isolate(monkeypatch, home)
+    home = copy_workspace(exported.home, tmp_path / "team-home", monkeypatch)
     wb = Workbench.open(Workspace(home))
     yield wb
     wb.close()
