@@ -267,7 +267,7 @@ class Comparison(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
     run_a_id: Mapped[int] = mapped_column(ForeignKey("run.id"))
     run_b_id: Mapped[int] = mapped_column(ForeignKey("run.id"))
-    data_part: Mapped[str] = mapped_column(String(20), default="validation")
+    data_part: Mapped[str] = mapped_column(String(40), default="validation")  # "train+validation (refits)"
     test: Mapped[str] = mapped_column(String(60))
     metric: Mapped[str] = mapped_column(String(40))
     difference: Mapped[float] = mapped_column(Float)

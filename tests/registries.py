@@ -66,6 +66,20 @@ def use_registry(monkeypatch: pytest.MonkeyPatch, home: Path, *, template_of: Pa
     monkeypatch.setenv("MLWB_DATABASE_URL", url)
 
 
+def registry_env(home: Path, *, keep: bool = False) -> dict[str, str]:
+    """The environment entry for an ``mlwb`` subprocess whose new workspace is ``home``: on
+    PostgreSQL a fresh database made for it (dropped after the test unless ``keep``, for a
+    module-scoped workspace), on SQLite none (the workspace's own file; the caller drops any
+    inherited ``MLWB_DATABASE_URL``)."""
+    if not ON_POSTGRESQL:
+        return {}
+    url = _new_database(f"mlwbt_{uuid.uuid4().hex[:20]}")
+    _HOME_URLS[home.resolve()] = url
+    if not keep:
+        _TO_DROP.append(url)
+    return {"MLWB_DATABASE_URL": url}
+
+
 def registry_url(home: Path) -> str:
     """The registry URL of the workspace at ``home`` in this test (for a subprocess's environment)."""
     return _HOME_URLS.get(home.resolve(), "") or f"sqlite:///{home / 'registry.sqlite3'}"

@@ -16,6 +16,8 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from tests.registries import registry_env
+
 REPO = Path(__file__).resolve().parents[1]
 # Every test here reads the one workspace `mlwb demo` built (a module fixture): keep them on one
 # xdist worker so the demo is built once (make test runs `--dist loadgroup`).
@@ -66,6 +68,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     env.pop("MLWB_DATABASE_URL", None)
     env.pop("MLWB_SIGNING_KEY", None)
     env.update(MLWB_HOME=str(home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env |= registry_env(home, keep=True)  # on PostgreSQL a database of its own, kept for the module
     result = mlwb("demo", "--rows", "4000", "--batch-rows", "1000", env=env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from app.services.training import RunView
 from app.services.workbench import Workbench
 from bench.runs_scale import record_runs
 from storage.workspace import Workspace
-from tests.conftest import _isolate, _open_as_me
+from tests.conftest import _open_as_me, copy_workspace
 
 SLUG = "ctr-demo"
 N_JOBS = 60
@@ -34,9 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 def built_home(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo plus N_RUNS runs recorded through the services (jobs, artifacts, audit events)."""
     home = tmp_path_factory.mktemp("run-query") / "mlwb-home"
-    shutil.copytree(demo_template, home)
     with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp, home)
+        copy_workspace(demo_template, home, mp, keep=True)  # kept for the module's tests to copy
         wb = _open_as_me(home)
         record_runs(wb, SLUG, N_JOBS, trials=TRIALS, seed=3)
         wb.close()
@@ -44,8 +42,8 @@ def built_home(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture
-def runs_wb(built_home: Path, mlwb_home: Path) -> Iterator[Workbench]:
-    shutil.copytree(built_home, mlwb_home)
+def runs_wb(built_home: Path, mlwb_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workbench]:
+    copy_workspace(built_home, mlwb_home, monkeypatch)
     wb = Workbench.open(Workspace(mlwb_home))
     yield wb
     wb.close()

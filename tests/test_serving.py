@@ -442,12 +442,19 @@ def test_the_shadow_answer_updates_the_row_it_belongs_to_even_under_a_derived_id
 
 def test_a_log_that_cannot_be_written_answers_503_and_the_retry_is_logged(demo_wb: Workbench) -> None:
     """No answer claims success for a request the log does not hold: while inserts into the log
-    fail (a real SQLite error, raised by a trigger), requests get 503 with what to do; the id is
+    fail (a real database error, raised by a trigger), requests get 503 with what to do; the id is
     freed, so the client's retry with the same id succeeds once the log is writable again."""
     row = _one_row()
+    on_postgresql = demo_wb.db.engine.dialect.name == "postgresql"
     with demo_wb.db.write() as session:
-        session.execute(text("CREATE TRIGGER refuse_log BEFORE INSERT ON prediction_log "
-                             "BEGIN SELECT RAISE(ABORT, 'disk is full (test)'); END"))
+        if on_postgresql:  # a trigger calls a function there
+            session.execute(text("CREATE FUNCTION refuse_log() RETURNS trigger LANGUAGE plpgsql AS "
+                                 "$$ BEGIN RAISE EXCEPTION 'disk is full (test)'; END $$"))
+            session.execute(text("CREATE TRIGGER refuse_log BEFORE INSERT ON prediction_log "
+                                 "FOR EACH ROW EXECUTE FUNCTION refuse_log()"))
+        else:
+            session.execute(text("CREATE TRIGGER refuse_log BEFORE INSERT ON prediction_log "
+                                 "BEGIN SELECT RAISE(ABORT, 'disk is full (test)'); END"))
     with _server(demo_wb, shadow=False) as server:
         conn = _conn(server)
         status, answer = _predict(conn, {"request_id": "retry-me", "features": row})
@@ -458,7 +465,7 @@ def test_a_log_that_cannot_be_written_answers_503_and_the_retry_is_logged(demo_w
         assert metrics["mlwb_prediction_log_failures_total"][()] == 1
         assert metrics["mlwb_request_errors_total"][()] == 0
         with demo_wb.db.write() as session:
-            session.execute(text("DROP TRIGGER refuse_log"))
+            session.execute(text("DROP TRIGGER refuse_log" + (" ON prediction_log" if on_postgresql else "")))
         status, answer = _predict(conn, {"request_id": "retry-me", "features": row})
         assert status == 200 and answer["request_id"] == "retry-me"
         conn.close()

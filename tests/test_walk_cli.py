@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.registries import registry_env
+
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "cancer"
 
@@ -45,7 +47,7 @@ class Mlwb:
     def __init__(self, home: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if k not in ("MLWB_SIGNING_KEY", "MLWB_DATABASE_URL")}
         self.env |= {"MLWB_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                     "PYTHONPATH": str(REPO)}
+                     "PYTHONPATH": str(REPO)} | registry_env(home)
 
     def run(self, *args: str | Path, key: Path | None = None) -> str:
         env = self.env | ({"MLWB_SIGNING_KEY": str(key)} if key is not None else {})

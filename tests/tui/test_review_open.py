@@ -24,6 +24,7 @@ from app.tui import ReviewApp
 from screens.review import ReviewScreen
 from screens.review_dialogs import ConclusionDialog, FindingDialog
 from storage.workspace import Workspace
+from tests.conftest import copy_workspace
 from tests.test_review_roundtrip import SLUG, VALIDATOR, Exported, exported  # noqa: F401 - the module fixture
 
 SIZE = (140, 45)
@@ -170,10 +171,7 @@ async def test_review_open_navigates_the_bundle_records_a_finding_and_signs(
         ("PSI alarm has no owner or runbook", "high", "2027-03-31")]
 
     # Back at the team: the review the screen wrote imports like any other.
-    team_home = tmp_path / "team-home"
-    shutil.copytree(exported.home, team_home)
-    monkeypatch.setenv("MLWB_HOME", str(team_home))
-    monkeypatch.delenv("MLWB_SIGNING_KEY")
+    team_home = copy_workspace(exported.home, tmp_path / "team-home", monkeypatch)  # its registry too
     wb = Workbench.open(Workspace(team_home))
     try:
         imported = import_review(wb, written)

@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('project_id', sa.Integer(), nullable=False),
     sa.Column('run_a_id', sa.Integer(), nullable=False),
     sa.Column('run_b_id', sa.Integer(), nullable=False),
-    sa.Column('data_part', sa.String(length=20), nullable=False),
+    sa.Column('data_part', sa.String(length=40), nullable=False),
     sa.Column('test', sa.String(length=60), nullable=False),
     sa.Column('metric', sa.String(length=40), nullable=False),
     sa.Column('difference', sa.Float(), nullable=False),
