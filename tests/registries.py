@@ -150,7 +150,7 @@ def restore_registry(home: Path, snapshot: str) -> None:
             copy.backup(live)
         return
     name = _database_name(url)
-    _pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    _drop(name)
     _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{_database_name(snapshot)}"')
 
 
@@ -161,7 +161,25 @@ def drop_made() -> None:
         url = _TO_DROP.pop()
         for home in [h for h, u in _HOME_URLS.items() if u == url]:
             del _HOME_URLS[home]
-        _pg_admin(f'DROP DATABASE IF EXISTS "{_database_name(url)}" WITH (FORCE)')
+        _drop(_database_name(url))
+
+
+def _drop(name: str) -> None:
+    """DROP DATABASE … WITH (FORCE). FORCE terminates the connections still open, which needs
+    membership of ``pg_signal_backend`` for a backend another role owns (an autovacuum worker
+    caught at work on the test's tables); without it, a few tries while that worker finishes."""
+    import time
+
+    import psycopg
+
+    for attempt in range(20):
+        try:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
 
 
 def remember(home: Path, url: str) -> None:

@@ -89,7 +89,8 @@ def test_every_acknowledged_request_survives_a_kill_9(demo_home: Path, demo_wb: 
         with reopened.read() as session:
             logged = set(session.scalars(select(PredictionLog.request_id).where(
                 PredictionLog.request_id.startswith("durable-"))))
-            assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            if reopened.db.engine.dialect.name == "sqlite":  # the killed writer left the file whole
+                assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     finally:
         reopened.close()
     lost = sorted(set(acknowledged) - logged)
