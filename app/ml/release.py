@@ -460,27 +460,33 @@ class RelativeLatency(_AsDict):
     alpha: float
     above_limit: bool  # the point p99 is above the limit
     slower: bool  # above the limit and shown so: a breach
+    floor_ms: float = 0.0  # the limit is never below this
 
     def describe(self) -> str:
-        return (f"p99 {self.p99_ms:.1f} ms against {self.ratio:g}× production's p99 {self.baseline_p99_ms:.1f} ms "
-                f"= {self.limit_ms:.1f} ms; {self.above} of {self.n} requests above it (p = {self.p_value:.3g})")
+        limit = f"{self.ratio:g}× production's p99 {self.baseline_p99_ms:.1f} ms"
+        if self.floor_ms:
+            limit = f"the larger of {limit} and {self.floor_ms:g} ms"
+        return (f"p99 {self.p99_ms:.1f} ms against {limit} = {self.limit_ms:.1f} ms; {self.above} of {self.n} "
+                f"requests above it (p = {self.p_value:.3g})")
 
 
 def relative_latency(latencies_ms: Sequence[float], baseline_ms: Sequence[float], ratio: float,
-                     alpha: float = RELATIVE_LATENCY_ALPHA) -> RelativeLatency:
+                     alpha: float = RELATIVE_LATENCY_ALPHA, floor_ms: float = 0.0) -> RelativeLatency:
     """Judge ``latencies_ms`` against ``ratio`` × the p99 of ``baseline_ms`` (production's
-    requests in the same window)."""
+    requests in the same window), or ``floor_ms`` when that is larger: on a quiet machine both
+    arms answer in a few milliseconds, where a scheduler hiccup on a handful of requests is a
+    larger ratio than any model difference a person would roll back for."""
     ratio = _positive(ratio, "max_latency_p99_ratio")
     arm = _values(latencies_ms, "latencies_ms")
     baseline = _latency(baseline_ms, "production latencies_ms")
-    limit = ratio * baseline.p99_ms
+    limit = max(ratio * baseline.p99_ms, floor_ms)
     p99 = float(np.percentile(arm, 99))
     above = int(np.sum(arm > limit + _LIMIT_SLACK))
     p_value = float(stats.binom.sf(above - 1, arm.size, 0.01)) if above else 1.0
     above_limit = _exceeds(p99, limit)
     return RelativeLatency(ratio=ratio, baseline_p99_ms=baseline.p99_ms, limit_ms=limit, p99_ms=p99, n=int(arm.size),
                            above=above, p_value=p_value, alpha=alpha, above_limit=above_limit,
-                           slower=above_limit and p_value < alpha)
+                           slower=above_limit and p_value < alpha, floor_ms=floor_ms)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,13 +529,15 @@ class Guardrails:
     ``max_metric_drop`` None means the canary has no label-based guardrail (a problem type whose
     answers are not right or wrong, such as regression). ``max_latency_p99_ms`` None means no
     absolute latency limit; ``max_latency_p99_ratio`` (None: none) limits the canary's p99 to
-    that multiple of production's p99 over the same window (see the module's notes).
+    that multiple of production's p99 over the same window (see the module's notes), but never
+    below ``latency_floor_ms``.
     """
 
     max_error_rate: float = 0.01
     max_latency_p99_ms: float | None = 50.0
     max_metric_drop: float | None = 0.02
     max_latency_p99_ratio: float | None = None
+    latency_floor_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_error_rate < 1.0:
@@ -603,7 +611,8 @@ def canary_analysis(
             f"production p99 {prod['latency']['p99_ms']:.1f} ms"
         )
     relative = (None if guardrails.max_latency_p99_ratio is None else
-                relative_latency(canary.latencies_ms, production.latencies_ms, guardrails.max_latency_p99_ratio))
+                relative_latency(canary.latencies_ms, production.latencies_ms, guardrails.max_latency_p99_ratio,
+                                 floor_ms=guardrails.latency_floor_ms))
     if relative is not None and relative.slower:
         breaches.append(f"latency {relative.describe()} (max_latency_p99_ratio)")
     max_drop = guardrails.max_metric_drop

@@ -155,7 +155,7 @@ def _arm(rows: list[Any], problem_type: str) -> Any:
 
 def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_error_rate: float = 0.01,
                    max_latency_p99_ms: float | None = 50.0, max_metric_drop: float = 0.02,
-                   max_latency_p99_ratio: float | None = None) -> ReleaseAnalysisView:
+                   max_latency_p99_ratio: float | None = None, latency_floor_ms: float = 0.0) -> ReleaseAnalysisView:
     """Guardrails on the canary's share of traffic; a breach rolls the canary back.
 
     Latency is judged against ``max_latency_p99_ms`` (None: no absolute limit) and, given
@@ -188,7 +188,7 @@ def analyse_canary(wb: Workbench, slug: str, *, version: int | None = None, max_
     try:
         guardrails = Guardrails(max_error_rate, max_latency_p99_ms,
                                 max_metric_drop if problem_type in LABELLED_GUARDRAIL else None,
-                                max_latency_p99_ratio)
+                                max_latency_p99_ratio, latency_floor_ms)
         result = canary_analysis(_arm(prod_rows, problem_type), _arm(canary_rows, problem_type), guardrails)
     except ValueError as exc:
         raise WorkbenchError(f"canary analysis: {exc}") from None

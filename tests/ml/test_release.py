@@ -514,3 +514,15 @@ def test_a_shadow_without_a_latency_limit_is_judged_on_its_answers() -> None:
     result = shadow_analysis(scores, scores, fast_latencies(400, 1), slow, max_latency_p99_ms=None)
     assert result.verdict == "passed" and result.reasons == () and result.missing == ()
     assert result.shadow_latency.p99_ms == pytest.approx(np.percentile(slow, 99))  # still measured and shown
+
+
+def test_a_floor_keeps_milliseconds_of_jitter_from_being_a_latency_breach() -> None:
+    """Both arms at a few milliseconds: 3x production's p99 is shown "slower" without a floor,
+    and is no breach under a 50 ms floor, which the limit then reports."""
+    from app.ml.release import relative_latency
+
+    production = [1.0] * 990 + [1.2] * 10
+    canary = [3.0] * 300
+    assert relative_latency(canary, production, 1.5).slower
+    judged = relative_latency(canary, production, 1.5, floor_ms=50.0)
+    assert not judged.slower and judged.limit_ms == 50.0 and "the larger of" in judged.describe()
